@@ -1,0 +1,336 @@
+//! Labelled fields: sealing values into salted disclosures, and verifying a
+//! delivery (envelope plus the disclosures a recipient is cleared for).
+
+use bytes::Bytes;
+use isop_proto::v1 as pb;
+use prost::Message;
+use rand_core::CryptoRngCore;
+use sha2::{Digest, Sha256};
+
+use crate::dsse::{self, NOTICE_PAYLOAD_TYPE, PendingSig};
+use crate::keys::verify_batch;
+use crate::{Error, Judgement, KeyId, Label, Notice, NoticeKind, OrgId, Roster};
+
+/// Length of a disclosure's salt.
+pub const SALT_LEN: usize = 16;
+/// The longest field path accepted.
+pub const MAX_PATH_LEN: usize = 128;
+
+/// Checks a field path: it starts with the kind's name and a dot, and holds
+/// only `[a-z0-9_.]` and `[N]` indexes.
+pub(crate) fn check_path(path: &str, kind: NoticeKind) -> Result<(), Error> {
+    let bad = |why: &str| Error::InvalidNotice {
+        what: "notice.fields".into(),
+        why: format!("path {path:?} {why}"),
+    };
+    if path.is_empty() || path.len() > MAX_PATH_LEN {
+        return Err(bad("must be 1 to 128 bytes"));
+    }
+    if !path
+        .strip_prefix(kind.as_str())
+        .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+    {
+        return Err(bad(&format!("must start with \"{kind}.\"")));
+    }
+    if !path.bytes().all(|b| {
+        b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'[' | b']')
+    }) {
+        return Err(bad("may hold only a-z, 0-9, '_', '.', '[' and ']'"));
+    }
+    Ok(())
+}
+
+/// SHA-256 of some bytes.
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+/// A disclosure in its exact encoded bytes, with its digest, path and label.
+#[derive(Clone, Debug)]
+pub struct SealedDisclosure {
+    bytes: Bytes,
+    digest: [u8; 32],
+    path: String,
+    label: Label,
+}
+
+impl SealedDisclosure {
+    /// Seals a value under `path` and `label` with a fresh 16-byte salt.
+    pub fn create(
+        path: &str,
+        label: Label,
+        value: pb::FieldValue,
+        rng: &mut impl CryptoRngCore,
+    ) -> Self {
+        let mut salt = [0u8; SALT_LEN];
+        rng.fill_bytes(&mut salt);
+        let msg = pb::Disclosure {
+            salt: Bytes::copy_from_slice(&salt),
+            path: path.into(),
+            label: label.as_str().into(),
+            value: Some(value),
+        };
+        let bytes = Bytes::from(msg.encode_to_vec());
+        Self {
+            digest: sha256(&bytes),
+            bytes,
+            path: path.into(),
+            label,
+        }
+    }
+
+    /// The exact bytes, as committed to and sent.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+    /// SHA-256 of the bytes.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+    /// The field path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+    /// The label.
+    pub fn label(&self) -> &Label {
+        &self.label
+    }
+    /// The commitment that goes into the notice.
+    pub fn commitment(&self) -> pb::FieldCommitment {
+        pb::FieldCommitment {
+            path: self.path.clone(),
+            label: self.label.as_str().into(),
+            digest: Bytes::copy_from_slice(&self.digest),
+        }
+    }
+}
+
+/// A delivery as it travels: the notice envelope plus the encoded
+/// disclosures the recipient is cleared for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Delivery {
+    /// The signed notice.
+    pub envelope: pb::Envelope,
+    /// Encoded `Disclosure` messages, exactly as committed to.
+    pub disclosures: Vec<Bytes>,
+}
+
+/// A field whose value was revealed to the recipient.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RevealedField {
+    /// The field path.
+    pub path: String,
+    /// The label.
+    pub label: Label,
+    /// The value.
+    pub value: pb::field_value::Value,
+    /// SHA-256 of the disclosure bytes.
+    pub digest: [u8; 32],
+}
+
+/// A field that was held back: only its path and label are known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WithheldField {
+    /// The field path.
+    pub path: String,
+    /// The label the recipient's clearance does not satisfy (or that the
+    /// sender chose not to disclose).
+    pub label: Label,
+}
+
+/// A delivery whose signature, key, disclosures and labels all checked out.
+/// The only way to get one is [`Delivery::verify`] or [`Delivery::verify_batch`].
+#[derive(Clone, Debug)]
+pub struct VerifiedDelivery {
+    notice: Notice,
+    notice_digest: [u8; 32],
+    signed_by: KeyId,
+    revealed: Vec<RevealedField>,
+    withheld: Vec<WithheldField>,
+}
+
+impl VerifiedDelivery {
+    /// The notice.
+    pub fn notice(&self) -> &Notice {
+        &self.notice
+    }
+    /// SHA-256 of the notice payload: what receipts name.
+    pub fn notice_digest(&self) -> &[u8; 32] {
+        &self.notice_digest
+    }
+    /// The key whose signature verified.
+    pub fn signed_by(&self) -> &KeyId {
+        &self.signed_by
+    }
+    /// The revealed fields, in delivery order.
+    pub fn revealed(&self) -> &[RevealedField] {
+        &self.revealed
+    }
+    /// The withheld fields, in commitment order.
+    pub fn withheld(&self) -> &[WithheldField] {
+        &self.withheld
+    }
+}
+
+/// A delivery after decoding and key resolution, before its signature is checked.
+struct Opened {
+    notice: Notice,
+    notice_digest: [u8; 32],
+    sig: PendingSig,
+}
+
+impl Delivery {
+    /// Verifies a delivery to `receiver`: the envelope's signature by a key
+    /// of the author valid under `judgement`, then every disclosure against
+    /// its commitment and against `receiver`'s clearance. A disclosure beyond
+    /// the receiver's clearance is the sender's fault and fails the delivery.
+    pub fn verify(
+        &self,
+        roster: &Roster,
+        receiver: &OrgId,
+        judgement: Judgement,
+    ) -> Result<VerifiedDelivery, Error> {
+        let mut out = Self::verify_batch(std::slice::from_ref(self), roster, receiver, judgement);
+        out.pop().unwrap_or(Err(Error::Unsigned))
+    }
+
+    /// Verifies many deliveries to `receiver` with one batch signature
+    /// check; on a batch failure each signature is checked alone, so every
+    /// result names its own problem.
+    pub fn verify_batch(
+        deliveries: &[Self],
+        roster: &Roster,
+        receiver: &OrgId,
+        judgement: Judgement,
+    ) -> Vec<Result<VerifiedDelivery, Error>> {
+        let clearance = roster.clearance(receiver);
+        let opened: Vec<Result<Opened, Error>> = deliveries
+            .iter()
+            .map(|d| d.open(roster, judgement))
+            .collect();
+        let pending: Vec<(usize, &Opened)> = opened
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.as_ref().ok().map(|o| (i, o)))
+            .collect();
+        let checks: Vec<_> = pending.iter().map(|(_, o)| o.sig.check()).collect();
+        let bad: Vec<usize> = verify_batch(&checks)
+            .into_iter()
+            .map(|j| pending[j].0)
+            .collect();
+        opened
+            .into_iter()
+            .zip(deliveries)
+            .enumerate()
+            .map(|(i, (o, d))| {
+                let o = o?;
+                if bad.contains(&i) {
+                    return Err(Error::BadSignature(format!(
+                        "notice {} signed by {}",
+                        o.notice.id(),
+                        o.sig.key_id
+                    )));
+                }
+                let clearance = clearance.as_ref().map_err(Clone::clone)?;
+                d.check_disclosures(o, clearance)
+            })
+            .collect()
+    }
+
+    fn open(&self, roster: &Roster, judgement: Judgement) -> Result<Opened, Error> {
+        dsse::check_shape(&self.envelope, NOTICE_PAYLOAD_TYPE)?;
+        let notice = Notice::decode(&self.envelope.payload)?;
+        let sig = roster.pending_sig(
+            &self.envelope,
+            notice.author(),
+            notice.created_at(),
+            judgement,
+        )?;
+        Ok(Opened {
+            notice_digest: crate::disclosure::sha256(&self.envelope.payload),
+            notice,
+            sig,
+        })
+    }
+
+    fn check_disclosures(
+        &self,
+        o: Opened,
+        clearance: &crate::Clearance,
+    ) -> Result<VerifiedDelivery, Error> {
+        let commitments = o.notice.commitments();
+        if self.disclosures.len() > commitments.len() {
+            return Err(Error::Disclosure {
+                index: commitments.len(),
+                why: format!(
+                    "{} disclosures for {} commitments",
+                    self.disclosures.len(),
+                    commitments.len()
+                ),
+            });
+        }
+        let mut used = vec![false; commitments.len()];
+        let mut revealed = Vec::with_capacity(self.disclosures.len());
+        for (index, bytes) in self.disclosures.iter().enumerate() {
+            let fail = |why: String| Error::Disclosure { index, why };
+            let digest = sha256(bytes);
+            let pos = commitments
+                .iter()
+                .position(|c| c.digest == digest)
+                .ok_or_else(|| fail("digest matches no commitment".into()))?;
+            if std::mem::replace(&mut used[pos], true) {
+                return Err(fail("sent twice".into()));
+            }
+            let c = &commitments[pos];
+            let d = pb::Disclosure::decode(bytes.as_ref())
+                .map_err(|e| fail(format!("cannot be decoded: {e}")))?;
+            if d.salt.len() != SALT_LEN {
+                return Err(fail(format!(
+                    "salt is {} bytes, expected {SALT_LEN}",
+                    d.salt.len()
+                )));
+            }
+            if d.path != c.path || d.label != c.label.as_str() {
+                return Err(fail(format!(
+                    "path/label {:?}/{:?} differ from the commitment's {:?}/{:?}",
+                    d.path,
+                    d.label,
+                    c.path,
+                    c.label.as_str()
+                )));
+            }
+            if !c.label.allows(clearance) {
+                return Err(Error::BeyondClearance {
+                    path: c.path.clone(),
+                    label: c.label.to_string(),
+                });
+            }
+            let value = d
+                .value
+                .and_then(|v| v.value)
+                .ok_or_else(|| fail("has no value".into()))?;
+            revealed.push(RevealedField {
+                path: c.path.clone(),
+                label: c.label.clone(),
+                value,
+                digest,
+            });
+        }
+        let withheld = commitments
+            .iter()
+            .zip(&used)
+            .filter(|(_, used)| !**used)
+            .map(|(c, _)| WithheldField {
+                path: c.path.clone(),
+                label: c.label.clone(),
+            })
+            .collect();
+        Ok(VerifiedDelivery {
+            notice: o.notice,
+            notice_digest: o.notice_digest,
+            signed_by: o.sig.key_id,
+            revealed,
+            withheld,
+        })
+    }
+}

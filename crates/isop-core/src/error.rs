@@ -1,0 +1,188 @@
+//! The core's error type.
+
+use crate::label::LabelErrorKind;
+use crate::{KeyId, NoticeKind, OrgId, Role, Tlp, UnixMillis};
+
+/// Everything that can go wrong in the core. Each message names the thing
+/// at fault.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An org id is malformed.
+    #[error(
+        "invalid org id {0:?}: expected upper-case letters and digits in hyphen-joined groups, 2 to 64 characters"
+    )]
+    InvalidOrgId(String),
+    /// A key name is malformed.
+    #[error("invalid key name {0:?}: expected 1 to 64 of A-Z a-z 0-9 . _ -")]
+    InvalidKeyName(String),
+    /// A key id is malformed.
+    #[error("invalid key id {0:?}: expected <ORG-ID>/<key-name>")]
+    InvalidKeyId(String),
+    /// A notice id is malformed.
+    #[error("invalid notice id: {0}")]
+    InvalidNoticeId(String),
+    /// A country code is malformed.
+    #[error("invalid country code {0:?}: expected ISO 3166-1 alpha-2, upper case")]
+    InvalidCountry(String),
+    /// Key material is malformed.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+    /// A signature is not 64 bytes.
+    #[error("malformed signature of {0} bytes, expected 64")]
+    MalformedSignature(usize),
+    /// A label does not parse.
+    #[error("invalid label {label:?} at byte {position}: {kind}")]
+    InvalidLabel {
+        /// The label (first 80 characters).
+        label: String,
+        /// Byte offset of the problem.
+        position: usize,
+        /// What is wrong.
+        kind: LabelErrorKind,
+    },
+    /// A protobuf message does not decode.
+    #[error("cannot decode {what}: {source}")]
+    Decode {
+        /// What was being decoded.
+        what: &'static str,
+        /// The decoder's error.
+        source: prost::DecodeError,
+    },
+    /// An envelope has the wrong payload type.
+    #[error("wrong payload type {found:?}, expected {expected:?}")]
+    WrongPayloadType {
+        /// The type required here.
+        expected: &'static str,
+        /// The type found.
+        found: String,
+    },
+    /// An envelope carries no signature.
+    #[error("envelope carries no usable signature")]
+    Unsigned,
+    /// An envelope carries too many signatures.
+    #[error("envelope carries {0} signatures; at most 8 are read")]
+    TooManySignatures(usize),
+    /// A signature does not verify.
+    #[error("bad signature: {0}")]
+    BadSignature(String),
+    /// A key is not in the roster.
+    #[error("unknown key {0}")]
+    UnknownKey(KeyId),
+    /// A key belongs to another org than the payload's author.
+    #[error("key {key} does not belong to the author {author}")]
+    KeyNotAuthors {
+        /// The key.
+        key: KeyId,
+        /// The author named in the payload.
+        author: OrgId,
+    },
+    /// A key was not valid at the time that counts.
+    #[error("key {key} not valid: {why}")]
+    KeyNotValid {
+        /// The key.
+        key: KeyId,
+        /// Why.
+        why: String,
+    },
+    /// A new delivery's creation time is too far from the receiver's clock.
+    #[error("created_at {created_at} is more than {max_skew_ms} ms from now ({now})")]
+    ClockSkew {
+        /// The payload's creation time.
+        created_at: UnixMillis,
+        /// The receiver's clock.
+        now: UnixMillis,
+        /// The allowed skew.
+        max_skew_ms: u64,
+    },
+    /// An org is not in the roster.
+    #[error("org {0} is not in the roster")]
+    UnknownOrg(OrgId),
+    /// An org is revoked.
+    #[error("org {0} is revoked")]
+    OrgRevoked(OrgId),
+    /// A group is not in the roster.
+    #[error("group {0:?} is not in the roster")]
+    UnknownGroup(String),
+    /// A roster is invalid.
+    #[error("invalid roster: {0}")]
+    InvalidRoster(String),
+    /// A roster is not newer than the current one.
+    #[error("roster version {offered} is not newer than the current version {current}")]
+    StaleRoster {
+        /// The version in force.
+        current: u64,
+        /// The version offered.
+        offered: u64,
+    },
+    /// The sending policy forbids a notice.
+    #[error("policy forbids sending {kind} notices from role {from} to role {to}: {why}")]
+    PolicyDenied {
+        /// Sender role.
+        from: Role,
+        /// Recipient role.
+        to: Role,
+        /// Notice kind.
+        kind: NoticeKind,
+        /// Why.
+        why: &'static str,
+    },
+    /// A notice is invalid.
+    #[error("invalid notice: {what} {why}")]
+    InvalidNotice {
+        /// The field at fault, as a path.
+        what: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// A receipt is invalid.
+    #[error("invalid receipt: {0}")]
+    InvalidReceipt(String),
+    /// A disclosure in a delivery does not check out.
+    #[error("disclosure {index} of the delivery: {why}")]
+    Disclosure {
+        /// Its position in the delivery.
+        index: usize,
+        /// What is wrong.
+        why: String,
+    },
+    /// A delivery disclosed a field the receiver is not cleared for: the sender's fault.
+    #[error("disclosure {path:?} with label {label:?} exceeds the receiver's clearance")]
+    BeyondClearance {
+        /// The field path.
+        path: String,
+        /// Its label.
+        label: String,
+    },
+    /// The receiver is not among the notice's recipients.
+    #[error("{0} is not addressed by this notice")]
+    NotAddressed(OrgId),
+    /// TLP forbids passing a notice on.
+    #[error("{tlp} forbids this: {why}")]
+    TlpForbids {
+        /// The notice's marking.
+        tlp: Tlp,
+        /// Who may not pass it to whom.
+        why: String,
+    },
+    /// A tree size beyond what the source holds.
+    #[error("tree size {size} exceeds the {available} leaves available")]
+    TreeSize {
+        /// The size asked for.
+        size: u64,
+        /// The leaves held.
+        available: u64,
+    },
+    /// A proof request out of range.
+    #[error("proof request out of range: {0}")]
+    ProofRange(String),
+    /// A proof does not verify.
+    #[error("proof does not verify: {0}")]
+    ProofInvalid(String),
+    /// A signed note is malformed.
+    #[error("malformed signed note: {0}")]
+    MalformedNote(String),
+    /// A signed note lacks a required signature.
+    #[error("note has no signature by {0}")]
+    NoteUnsigned(String),
+}

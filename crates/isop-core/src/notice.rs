@@ -1,0 +1,1000 @@
+//! Notices: the validated form of the wire `Notice`, one builder per kind,
+//! and sealing (commit to labelled fields, sign).
+
+use bytes::Bytes;
+use isop_proto::v1 as pb;
+use pb::notice::Body;
+use prost::Message;
+use rand_core::CryptoRngCore;
+use sha2::{Digest, Sha256};
+
+use crate::disclosure::{Delivery, SealedDisclosure, check_path};
+use crate::dsse::{NOTICE_PAYLOAD_TYPE, sign_envelope};
+use crate::ids::check_country;
+use crate::label::is_token;
+use crate::{Clearance, Error, Label, NoticeId, OrgId, Signer, Tlp, UnixMillis};
+
+/// The most recipients (orgs plus groups) a notice may name.
+pub const MAX_RECIPIENTS: usize = 256;
+/// The most labelled fields a notice may commit to.
+pub const MAX_FIELDS: usize = 256;
+/// The most items in any repeated body field (works, evidence, indicators…).
+pub const MAX_ITEMS: usize = 1024;
+
+/// The kind of a notice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NoticeKind {
+    /// A referral of an infringing site or server.
+    Referral,
+    /// A status answer to a referral.
+    StatusUpdate,
+    /// Intelligence on networks and money.
+    IntelReport,
+    /// A takedown request.
+    TakedownRequest,
+    /// Case coordination.
+    CaseMessage,
+    /// A retraction of an earlier notice.
+    Retraction,
+}
+
+impl NoticeKind {
+    /// Every kind.
+    pub const ALL: [Self; 6] = [
+        Self::Referral,
+        Self::StatusUpdate,
+        Self::IntelReport,
+        Self::TakedownRequest,
+        Self::CaseMessage,
+        Self::Retraction,
+    ];
+
+    /// The kind's name, as used in field paths: `referral`, `status`,
+    /// `intel`, `takedown`, `case`, `retraction`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Referral => "referral",
+            Self::StatusUpdate => "status",
+            Self::IntelReport => "intel",
+            Self::TakedownRequest => "takedown",
+            Self::CaseMessage => "case",
+            Self::Retraction => "retraction",
+        }
+    }
+
+    pub(crate) fn from_pb(v: i32) -> Result<Self, Error> {
+        use pb::NoticeKind as K;
+        Ok(match K::try_from(v) {
+            Ok(K::Referral) => Self::Referral,
+            Ok(K::StatusUpdate) => Self::StatusUpdate,
+            Ok(K::IntelReport) => Self::IntelReport,
+            Ok(K::TakedownRequest) => Self::TakedownRequest,
+            Ok(K::CaseMessage) => Self::CaseMessage,
+            Ok(K::Retraction) => Self::Retraction,
+            _ => return Err(invalid("notice.kind", format!("{v} is not a notice kind"))),
+        })
+    }
+
+    /// The wire enum.
+    pub fn to_pb(self) -> pb::NoticeKind {
+        use pb::NoticeKind as K;
+        match self {
+            Self::Referral => K::Referral,
+            Self::StatusUpdate => K::StatusUpdate,
+            Self::IntelReport => K::IntelReport,
+            Self::TakedownRequest => K::TakedownRequest,
+            Self::CaseMessage => K::CaseMessage,
+            Self::Retraction => K::Retraction,
+        }
+    }
+
+    fn of_body(body: &Body) -> Self {
+        match body {
+            Body::Referral(_) => Self::Referral,
+            Body::StatusUpdate(_) => Self::StatusUpdate,
+            Body::IntelReport(_) => Self::IntelReport,
+            Body::TakedownRequest(_) => Self::TakedownRequest,
+            Body::CaseMessage(_) => Self::CaseMessage,
+            Body::Retraction(_) => Self::Retraction,
+        }
+    }
+}
+
+impl std::fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+fn invalid(what: impl Into<String>, why: impl Into<String>) -> Error {
+    Error::InvalidNotice {
+        what: what.into(),
+        why: why.into(),
+    }
+}
+
+/// A notice's commitment to one labelled field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Commitment {
+    /// The field's path.
+    pub path: String,
+    /// The field's label.
+    pub label: Label,
+    /// SHA-256 of the disclosure bytes.
+    pub digest: [u8; 32],
+}
+
+/// A validated notice. The only ways to get one are decoding and validating
+/// a payload ([`Notice::decode`], [`TryFrom`]) or sealing a [`NoticeDraft`].
+#[derive(Clone, Debug)]
+pub struct Notice {
+    id: NoticeId,
+    author: OrgId,
+    created_at: UnixMillis,
+    kind: NoticeKind,
+    tlp: Tlp,
+    to_orgs: Vec<OrgId>,
+    to_groups: Vec<String>,
+    case_ref: Option<String>,
+    in_reply_to: Option<NoticeId>,
+    commitments: Vec<Commitment>,
+    body: Body,
+}
+
+impl Notice {
+    /// Decodes and validates notice payload bytes.
+    pub fn decode(payload: &[u8]) -> Result<Self, Error> {
+        let pb = pb::Notice::decode(payload).map_err(|e| Error::Decode {
+            what: "notice",
+            source: e,
+        })?;
+        Self::try_from(pb)
+    }
+
+    /// The id.
+    pub fn id(&self) -> NoticeId {
+        self.id
+    }
+    /// The author org.
+    pub fn author(&self) -> &OrgId {
+        &self.author
+    }
+    /// Creation time.
+    pub fn created_at(&self) -> UnixMillis {
+        self.created_at
+    }
+    /// The kind.
+    pub fn kind(&self) -> NoticeKind {
+        self.kind
+    }
+    /// The TLP marking.
+    pub fn tlp(&self) -> Tlp {
+        self.tlp
+    }
+    /// Recipient orgs named directly.
+    pub fn to_orgs(&self) -> &[OrgId] {
+        &self.to_orgs
+    }
+    /// Recipient groups.
+    pub fn to_groups(&self) -> &[String] {
+        &self.to_groups
+    }
+    /// The case reference, if any.
+    pub fn case_ref(&self) -> Option<&str> {
+        self.case_ref.as_deref()
+    }
+    /// The notice this answers, if any.
+    pub fn in_reply_to(&self) -> Option<NoticeId> {
+        self.in_reply_to
+    }
+    /// The commitments to labelled fields.
+    pub fn commitments(&self) -> &[Commitment] {
+        &self.commitments
+    }
+    /// The typed body.
+    pub fn body(&self) -> &Body {
+        &self.body
+    }
+
+    /// Whether `org` is addressed, directly or through a group of `roster`.
+    pub fn addresses(&self, org: &OrgId, roster: &crate::Roster) -> bool {
+        self.to_orgs.contains(org)
+            || roster
+                .clearance(org)
+                .is_ok_and(|c| self.to_groups.iter().any(|g| c.has(g)))
+    }
+}
+
+impl TryFrom<pb::Notice> for Notice {
+    type Error = Error;
+
+    fn try_from(n: pb::Notice) -> Result<Self, Error> {
+        let id = NoticeId::from_slice(&n.id).map_err(|e| invalid("notice.id", e.to_string()))?;
+        let author = OrgId::new(&n.author).map_err(|e| invalid("notice.author", e.to_string()))?;
+        if n.created_at == 0 {
+            return Err(invalid("notice.created_at", "is not set"));
+        }
+        let kind = NoticeKind::from_pb(n.kind)?;
+        let tlp = Tlp::from_pb(n.tlp)?;
+        let body = n.body.ok_or_else(|| invalid("notice.body", "is not set"))?;
+        if NoticeKind::of_body(&body) != kind {
+            return Err(invalid(
+                "notice.kind",
+                format!("is {kind} but the body is a {}", NoticeKind::of_body(&body)),
+            ));
+        }
+        if n.to_orgs.len() + n.to_groups.len() > MAX_RECIPIENTS {
+            return Err(invalid(
+                "notice.recipients",
+                format!("more than {MAX_RECIPIENTS}"),
+            ));
+        }
+        let to_orgs = n
+            .to_orgs
+            .iter()
+            .map(|o| OrgId::new(o).map_err(|e| invalid("notice.to_orgs", e.to_string())))
+            .collect::<Result<Vec<_>, _>>()?;
+        for g in &n.to_groups {
+            if !is_token(g) {
+                return Err(invalid(
+                    "notice.to_groups",
+                    format!("{g:?} is not a valid group id"),
+                ));
+            }
+        }
+        if to_orgs.is_empty() && n.to_groups.is_empty() {
+            return Err(invalid("notice.recipients", "names no org and no group"));
+        }
+        if tlp == Tlp::Red && !n.to_groups.is_empty() {
+            return Err(invalid(
+                "notice.to_groups",
+                "TLP:RED goes only to named orgs, never to groups",
+            ));
+        }
+        let case_ref = Some(n.case_ref).filter(|c| !c.is_empty());
+        if let Some(c) = &case_ref
+            && (c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            return Err(invalid(
+                "notice.case_ref",
+                "must be 1 to 128 printable ASCII characters",
+            ));
+        }
+        let in_reply_to = if n.in_reply_to.is_empty() {
+            None
+        } else {
+            Some(
+                NoticeId::from_slice(&n.in_reply_to)
+                    .map_err(|e| invalid("notice.in_reply_to", e.to_string()))?,
+            )
+        };
+        if n.fields.len() > MAX_FIELDS {
+            return Err(invalid("notice.fields", format!("more than {MAX_FIELDS}")));
+        }
+        let mut commitments: Vec<Commitment> = Vec::with_capacity(n.fields.len());
+        for f in n.fields {
+            check_path(&f.path, kind)?;
+            if commitments.iter().any(|c| c.path == f.path) {
+                return Err(invalid(
+                    "notice.fields",
+                    format!("path {:?} is committed twice", f.path),
+                ));
+            }
+            let digest = <[u8; 32]>::try_from(f.digest.as_ref()).map_err(|_| {
+                invalid(
+                    "notice.fields",
+                    format!("digest of {:?} is not 32 bytes", f.path),
+                )
+            })?;
+            commitments.push(Commitment {
+                label: Label::parse(&f.label)?,
+                path: f.path,
+                digest,
+            });
+        }
+        let notice = Self {
+            id,
+            author,
+            created_at: UnixMillis(n.created_at),
+            kind,
+            tlp,
+            to_orgs,
+            to_groups: n.to_groups,
+            case_ref,
+            in_reply_to,
+            commitments,
+            body,
+        };
+        validate_body(&notice)?;
+        Ok(notice)
+    }
+}
+
+fn check_items<T>(what: &str, items: &[T]) -> Result<(), Error> {
+    if items.len() > MAX_ITEMS {
+        return Err(invalid(what, format!("more than {MAX_ITEMS} items")));
+    }
+    Ok(())
+}
+
+fn check_ids(what: &str, ids: &[Bytes]) -> Result<(), Error> {
+    check_items(what, ids)?;
+    for id in ids {
+        NoticeId::from_slice(id).map_err(|e| invalid(what, e.to_string()))?;
+    }
+    Ok(())
+}
+
+fn check_target(what: &str, t: Option<&pb::Target>) -> Result<(), Error> {
+    let t = t.ok_or_else(|| invalid(what, "is not set"))?;
+    if t.url.is_empty() && t.domain.is_empty() && t.ip.is_empty() {
+        return Err(invalid(what, "needs a url, a domain or an ip"));
+    }
+    if !(t.url.is_empty() || t.url.starts_with("https://") || t.url.starts_with("http://")) {
+        return Err(invalid(
+            format!("{what}.url"),
+            format!("{:?} is not an http(s) URL", t.url),
+        ));
+    }
+    if !t.domain.is_empty() && !is_domain(&t.domain) {
+        return Err(invalid(
+            format!("{what}.domain"),
+            format!("{:?} is not a lower-case domain name", t.domain),
+        ));
+    }
+    if !t.ip.is_empty() && t.ip.parse::<std::net::IpAddr>().is_err() {
+        return Err(invalid(
+            format!("{what}.ip"),
+            format!("{:?} is not an IP address", t.ip),
+        ));
+    }
+    if !t.hosting_country.is_empty() {
+        check_country(&t.hosting_country)
+            .map_err(|e| invalid(format!("{what}.hosting_country"), e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Whether `s` is a lower-case DNS name of at least two labels.
+pub(crate) fn is_domain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').count() >= 2
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+fn set<E: TryFrom<i32>>(what: &str, v: i32) -> Result<(), Error> {
+    match E::try_from(v) {
+        Ok(_) if v != 0 => Ok(()),
+        _ => Err(invalid(what, "is not set")),
+    }
+}
+
+fn has_labelled(n: &Notice, prefix: &str) -> bool {
+    n.commitments.iter().any(|c| c.path.starts_with(prefix))
+}
+
+fn validate_body(n: &Notice) -> Result<(), Error> {
+    match &n.body {
+        Body::Referral(r) => {
+            check_target("referral.target", r.target.as_ref())?;
+            set::<pb::ContentCategory>("referral.category", r.category)?;
+            if r.works.is_empty() {
+                return Err(invalid("referral.works", "needs at least one work"));
+            }
+            check_items("referral.works", &r.works)?;
+            for (i, w) in r.works.iter().enumerate() {
+                if w.title.is_empty() {
+                    return Err(invalid(format!("referral.works[{i}].title"), "is empty"));
+                }
+                for (j, id) in w.identifiers.iter().enumerate() {
+                    set::<pb::IdentifierScheme>(
+                        &format!("referral.works[{i}].identifiers[{j}].scheme"),
+                        id.scheme,
+                    )?;
+                    if id.value.is_empty() {
+                        return Err(invalid(
+                            format!("referral.works[{i}].identifiers[{j}].value"),
+                            "is empty",
+                        ));
+                    }
+                }
+            }
+            if r.evidence.is_empty() {
+                return Err(invalid(
+                    "referral.evidence",
+                    "needs at least one evidence item",
+                ));
+            }
+            check_items("referral.evidence", &r.evidence)?;
+            for (i, e) in r.evidence.iter().enumerate() {
+                if e.sha256.len() != 32 {
+                    return Err(invalid(
+                        format!("referral.evidence[{i}].sha256"),
+                        format!("is {} bytes, expected a 32-byte SHA-256", e.sha256.len()),
+                    ));
+                }
+                if e.captured_at == 0 {
+                    return Err(invalid(
+                        format!("referral.evidence[{i}].captured_at"),
+                        "is not set",
+                    ));
+                }
+                set::<pb::CaptureMethod>(&format!("referral.evidence[{i}].method"), e.method)?;
+            }
+            set::<pb::RequestedAction>("referral.requested_action", r.requested_action)?;
+            check_country(&r.jurisdiction)
+                .map_err(|e| invalid("referral.jurisdiction", e.to_string()))?;
+            if !r.good_faith_statement {
+                return Err(invalid("referral.good_faith_statement", "must be affirmed"));
+            }
+            if !r.accuracy_statement {
+                return Err(invalid("referral.accuracy_statement", "must be affirmed"));
+            }
+        }
+        Body::StatusUpdate(s) => {
+            NoticeId::from_slice(&s.referral_id)
+                .map_err(|e| invalid("status.referral_id", e.to_string()))?;
+            let status = pb::ReferralStatus::try_from(s.status)
+                .ok()
+                .filter(|s| *s != pb::ReferralStatus::Unspecified)
+                .ok_or_else(|| invalid("status.status", "is not set"))?;
+            use pb::ReferralStatus as S;
+            if matches!(status, S::Rejected | S::NeedsInfo)
+                && s.reason.is_empty()
+                && !has_labelled(n, "status.reason")
+            {
+                return Err(invalid(
+                    "status.reason",
+                    format!("is required for {}", status.as_str_name()),
+                ));
+            }
+            if status == S::ActionTaken {
+                let a = s
+                    .action
+                    .as_ref()
+                    .ok_or_else(|| invalid("status.action", "is required for ACTION_TAKEN"))?;
+                set::<pb::ActionType>("status.action.action", a.action)?;
+                if a.taken_at == 0 {
+                    return Err(invalid("status.action.taken_at", "is not set"));
+                }
+            }
+        }
+        Body::IntelReport(r) => {
+            if r.title.is_empty() {
+                return Err(invalid("intel.title", "is empty"));
+            }
+            check_items("intel.indicators", &r.indicators)?;
+            for (i, ind) in r.indicators.iter().enumerate() {
+                check_clear_indicator(&format!("intel.indicators[{i}]"), ind)?;
+            }
+            if r.indicators.is_empty() && !has_labelled(n, "intel.indicators") {
+                return Err(invalid(
+                    "intel.indicators",
+                    "needs at least one indicator, in clear or labelled",
+                ));
+            }
+            check_ids("intel.linked_notices", &r.linked_notices)?;
+            check_items("intel.linked_cases", &r.linked_cases)?;
+            set::<pb::SourceReliability>("intel.source_reliability", r.source_reliability)?;
+            set::<pb::InformationCredibility>(
+                "intel.information_credibility",
+                r.information_credibility,
+            )?;
+        }
+        Body::TakedownRequest(t) => {
+            check_target("takedown.target", t.target.as_ref())?;
+            if t.target
+                .as_ref()
+                .is_some_and(|t| t.hosting_country.is_empty())
+            {
+                return Err(invalid(
+                    "takedown.target.hosting_country",
+                    "is required: the request goes to the hosting country's agency",
+                ));
+            }
+            if t.legal_basis.is_empty() {
+                return Err(invalid("takedown.legal_basis", "is empty"));
+            }
+            if t.deadline <= n.created_at.0 {
+                return Err(invalid(
+                    "takedown.deadline",
+                    "must be after the notice's creation",
+                ));
+            }
+            set::<pb::RequestedAction>("takedown.requested_action", t.requested_action)?;
+            check_ids("takedown.referrals", &t.referrals)?;
+        }
+        Body::CaseMessage(c) => {
+            if n.case_ref.is_none() {
+                return Err(invalid("notice.case_ref", "is required for a case message"));
+            }
+            let action = pb::CaseAction::try_from(c.action)
+                .ok()
+                .filter(|a| *a != pb::CaseAction::Unspecified)
+                .ok_or_else(|| invalid("case.action", "is not set"))?;
+            check_items("case.participants", &c.participants)?;
+            for p in &c.participants {
+                OrgId::new(p).map_err(|e| invalid("case.participants", e.to_string()))?;
+            }
+            use pb::CaseAction as A;
+            match action {
+                A::Open if c.subject.is_empty() => {
+                    return Err(invalid("case.subject", "is required to open a case"));
+                }
+                A::Open | A::AddParticipants | A::RemoveParticipants
+                    if c.participants.is_empty() =>
+                {
+                    return Err(invalid(
+                        "case.participants",
+                        format!("are required for {}", action.as_str_name()),
+                    ));
+                }
+                A::Message if c.text.is_empty() && !has_labelled(n, "case.text") => {
+                    return Err(invalid("case.text", "is required for a message"));
+                }
+                _ => {}
+            }
+        }
+        Body::Retraction(r) => {
+            let target = NoticeId::from_slice(&r.notice_id)
+                .map_err(|e| invalid("retraction.notice_id", e.to_string()))?;
+            if n.in_reply_to != Some(target) {
+                return Err(invalid(
+                    "notice.in_reply_to",
+                    "must name the retracted notice",
+                ));
+            }
+            let scope = pb::RetractionScope::try_from(r.scope)
+                .ok()
+                .filter(|s| *s != pb::RetractionScope::Unspecified)
+                .ok_or_else(|| invalid("retraction.scope", "is not set"))?;
+            check_items("retraction.paths", &r.paths)?;
+            if scope == pb::RetractionScope::Narrow && r.paths.is_empty() {
+                return Err(invalid(
+                    "retraction.paths",
+                    "are required to narrow a notice",
+                ));
+            }
+            if r.reason.is_empty() {
+                return Err(invalid("retraction.reason", "is empty"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Indicators in the clear may only be infrastructure (domain, IP, URL):
+/// anything naming a person or an account must be a labelled field.
+fn check_clear_indicator(what: &str, ind: &pb::Indicator) -> Result<(), Error> {
+    use pb::IndicatorKind as K;
+    match K::try_from(ind.kind) {
+        Ok(K::Domain | K::Ip | K::Url) => {}
+        Ok(K::Unspecified) | Err(_) => return Err(invalid(format!("{what}.kind"), "is not set")),
+        Ok(k) => {
+            return Err(invalid(
+                what,
+                format!(
+                    "a {} indicator names a person or account: send it as a labelled field",
+                    k.as_str_name()
+                ),
+            ));
+        }
+    }
+    if ind.value.is_empty() {
+        return Err(invalid(format!("{what}.value"), "is empty"));
+    }
+    Ok(())
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta])* $name:ident: $field:ident = $t:ty) => {
+        $(#[$doc])*
+        pub fn $name(mut self, v: $t) -> Self {
+            self.0.$field = v.into();
+            self
+        }
+    };
+}
+
+/// Builds a [`pb::Referral`] body.
+#[derive(Clone, Debug, Default)]
+pub struct ReferralBuilder(pb::Referral);
+
+impl ReferralBuilder {
+    /// Starts a referral of `target`.
+    pub fn new(target: pb::Target) -> Self {
+        Self(pb::Referral {
+            target: Some(target),
+            ..Default::default()
+        })
+    }
+    /// Sets the content category.
+    pub fn category(mut self, c: pb::ContentCategory) -> Self {
+        self.0.category = c as i32;
+        self
+    }
+    /// Adds an infringed work.
+    pub fn work(
+        mut self,
+        title: &str,
+        rights_owner: &str,
+        ids: &[(pb::IdentifierScheme, &str)],
+    ) -> Self {
+        self.0.works.push(pb::Work {
+            title: title.into(),
+            rights_owner: rights_owner.into(),
+            identifiers: ids
+                .iter()
+                .map(|(s, v)| pb::WorkIdentifier {
+                    scheme: *s as i32,
+                    value: (*v).into(),
+                })
+                .collect(),
+        });
+        self
+    }
+    /// Adds an evidence item.
+    pub fn evidence(
+        mut self,
+        sha256: [u8; 32],
+        captured_at: UnixMillis,
+        method: pb::CaptureMethod,
+        description: &str,
+    ) -> Self {
+        self.0.evidence.push(pb::Evidence {
+            sha256: Bytes::copy_from_slice(&sha256),
+            captured_at: captured_at.0,
+            method: method as i32,
+            description: description.into(),
+        });
+        self
+    }
+    /// Sets the requested action.
+    pub fn action(mut self, a: pb::RequestedAction) -> Self {
+        self.0.requested_action = a as i32;
+        self
+    }
+    setter!(/// Sets the jurisdiction (ISO 3166-1 alpha-2).
+        jurisdiction: jurisdiction = &str);
+    setter!(/// Sets a short summary.
+        summary: summary = &str);
+    /// Affirms the good-faith and accuracy statements.
+    pub fn affirm_statements(mut self) -> Self {
+        self.0.good_faith_statement = true;
+        self.0.accuracy_statement = true;
+        self
+    }
+    /// Finishes the body.
+    pub fn build(self) -> Body {
+        Body::Referral(self.0)
+    }
+}
+
+/// Builds a [`pb::StatusUpdate`] body.
+#[derive(Clone, Debug, Default)]
+pub struct StatusUpdateBuilder(pb::StatusUpdate);
+
+impl StatusUpdateBuilder {
+    /// Starts a status update on `referral`.
+    pub fn new(referral: NoticeId, status: pb::ReferralStatus) -> Self {
+        Self(pb::StatusUpdate {
+            referral_id: Bytes::copy_from_slice(referral.as_bytes()),
+            status: status as i32,
+            ..Default::default()
+        })
+    }
+    setter!(/// Sets the reason (required for REJECTED and NEEDS_INFO).
+        reason: reason = &str);
+    /// Records the action taken (required for ACTION_TAKEN).
+    pub fn action_taken(
+        mut self,
+        action: pb::ActionType,
+        taken_at: UnixMillis,
+        details: &str,
+    ) -> Self {
+        self.0.action = Some(pb::ActionTaken {
+            action: action as i32,
+            taken_at: taken_at.0,
+            details: details.into(),
+        });
+        self
+    }
+    /// Finishes the body.
+    pub fn build(self) -> Body {
+        Body::StatusUpdate(self.0)
+    }
+}
+
+/// Builds a [`pb::IntelReport`] body.
+#[derive(Clone, Debug, Default)]
+pub struct IntelReportBuilder(pb::IntelReport);
+
+impl IntelReportBuilder {
+    /// Starts a report with a title and its Admiralty grade.
+    pub fn new(
+        title: &str,
+        source: pb::SourceReliability,
+        info: pb::InformationCredibility,
+    ) -> Self {
+        Self(pb::IntelReport {
+            title: title.into(),
+            source_reliability: source as i32,
+            information_credibility: info as i32,
+            ..Default::default()
+        })
+    }
+    /// Adds an indicator in the clear (domain, IP or URL only).
+    pub fn indicator(mut self, kind: pb::IndicatorKind, value: &str, context: &str) -> Self {
+        self.0.indicators.push(pb::Indicator {
+            kind: kind as i32,
+            value: value.into(),
+            context: context.into(),
+        });
+        self
+    }
+    /// Links a notice.
+    pub fn link_notice(mut self, id: NoticeId) -> Self {
+        self.0
+            .linked_notices
+            .push(Bytes::copy_from_slice(id.as_bytes()));
+        self
+    }
+    /// Links a case.
+    pub fn link_case(mut self, case_ref: &str) -> Self {
+        self.0.linked_cases.push(case_ref.into());
+        self
+    }
+    setter!(/// Sets handling conditions.
+        handling: handling = &str);
+    /// Finishes the body.
+    pub fn build(self) -> Body {
+        Body::IntelReport(self.0)
+    }
+}
+
+/// Builds a [`pb::TakedownRequest`] body.
+#[derive(Clone, Debug, Default)]
+pub struct TakedownRequestBuilder(pb::TakedownRequest);
+
+impl TakedownRequestBuilder {
+    /// Starts a request to take down `target` (which must carry its hosting country).
+    pub fn new(target: pb::Target, action: pb::RequestedAction) -> Self {
+        Self(pb::TakedownRequest {
+            target: Some(target),
+            requested_action: action as i32,
+            ..Default::default()
+        })
+    }
+    setter!(/// Sets the legal basis.
+        legal_basis: legal_basis = &str);
+    /// Sets the deadline.
+    pub fn deadline(mut self, t: UnixMillis) -> Self {
+        self.0.deadline = t.0;
+        self
+    }
+    /// Adds a referral this request is based on.
+    pub fn referral(mut self, id: NoticeId) -> Self {
+        self.0.referrals.push(Bytes::copy_from_slice(id.as_bytes()));
+        self
+    }
+    /// Finishes the body.
+    pub fn build(self) -> Body {
+        Body::TakedownRequest(self.0)
+    }
+}
+
+/// Builds a [`pb::CaseMessage`] body. The notice must carry a `case_ref`.
+#[derive(Clone, Debug, Default)]
+pub struct CaseMessageBuilder(pb::CaseMessage);
+
+impl CaseMessageBuilder {
+    /// Starts a case message.
+    pub fn new(action: pb::CaseAction) -> Self {
+        Self(pb::CaseMessage {
+            action: action as i32,
+            ..Default::default()
+        })
+    }
+    setter!(/// Sets the subject (required to open a case).
+        subject: subject = &str);
+    setter!(/// Sets the text.
+        text: text = &str);
+    /// Adds a participant.
+    pub fn participant(mut self, org: &OrgId) -> Self {
+        self.0.participants.push(org.to_string());
+        self
+    }
+    /// Finishes the body.
+    pub fn build(self) -> Body {
+        Body::CaseMessage(self.0)
+    }
+}
+
+/// Builds a [`pb::Retraction`] body. Sealing sets `in_reply_to` to the
+/// retracted notice.
+#[derive(Clone, Debug, Default)]
+pub struct RetractionBuilder(pb::Retraction);
+
+impl RetractionBuilder {
+    /// Starts a retraction of `notice`.
+    pub fn new(notice: NoticeId, scope: pb::RetractionScope, reason: &str) -> Self {
+        Self(pb::Retraction {
+            notice_id: Bytes::copy_from_slice(notice.as_bytes()),
+            scope: scope as i32,
+            reason: reason.into(),
+            paths: Vec::new(),
+        })
+    }
+    /// Adds a withdrawn field path (for NARROW).
+    pub fn path(mut self, path: &str) -> Self {
+        self.0.paths.push(path.into());
+        self
+    }
+    /// Finishes the body.
+    pub fn build(self) -> Body {
+        Body::Retraction(self.0)
+    }
+}
+
+/// A notice being written: header, body, and labelled fields. [`seal`]
+/// validates it, commits to its fields and signs it.
+///
+/// [`seal`]: NoticeDraft::seal
+#[derive(Clone, Debug)]
+pub struct NoticeDraft {
+    tlp: Tlp,
+    body: Body,
+    to_orgs: Vec<String>,
+    to_groups: Vec<String>,
+    case_ref: String,
+    in_reply_to: Option<NoticeId>,
+    labelled: Vec<(String, String, pb::FieldValue)>,
+}
+
+impl NoticeDraft {
+    /// Starts a notice with a TLP marking and a body from one of the builders.
+    pub fn new(tlp: Tlp, body: Body) -> Self {
+        let in_reply_to = match &body {
+            Body::Retraction(r) => NoticeId::from_slice(&r.notice_id).ok(),
+            _ => None,
+        };
+        Self {
+            tlp,
+            body,
+            to_orgs: Vec::new(),
+            to_groups: Vec::new(),
+            case_ref: String::new(),
+            in_reply_to,
+            labelled: Vec::new(),
+        }
+    }
+    /// Adds a recipient org.
+    pub fn to_org(mut self, org: &OrgId) -> Self {
+        self.to_orgs.push(org.to_string());
+        self
+    }
+    /// Adds a recipient group.
+    pub fn to_group(mut self, group: &str) -> Self {
+        self.to_groups.push(group.into());
+        self
+    }
+    /// Sets the case reference.
+    pub fn case_ref(mut self, case_ref: &str) -> Self {
+        self.case_ref = case_ref.into();
+        self
+    }
+    /// Sets the notice this answers.
+    pub fn in_reply_to(mut self, id: NoticeId) -> Self {
+        self.in_reply_to = Some(id);
+        self
+    }
+    /// Adds a labelled field: `path` names it (it must start with the kind's
+    /// name, as in `referral.contact`), `label` is an access expression.
+    pub fn labelled(mut self, path: &str, label: &str, value: pb::field_value::Value) -> Self {
+        self.labelled.push((
+            path.into(),
+            label.into(),
+            pb::FieldValue { value: Some(value) },
+        ));
+        self
+    }
+
+    /// Validates the notice, seals each labelled field into a disclosure
+    /// with a random salt, commits to them, and signs the notice as
+    /// `signer`'s org, created at `now`.
+    pub fn seal(
+        self,
+        signer: &Signer,
+        now: UnixMillis,
+        rng: &mut impl CryptoRngCore,
+    ) -> Result<SealedNotice, Error> {
+        let kind = NoticeKind::of_body(&self.body);
+        let mut disclosures = Vec::with_capacity(self.labelled.len());
+        for (path, label, value) in self.labelled {
+            check_path(&path, kind)?;
+            disclosures.push(SealedDisclosure::create(
+                &path,
+                Label::parse(&label)?,
+                value,
+                rng,
+            ));
+        }
+        let pb = pb::Notice {
+            id: Bytes::copy_from_slice(NoticeId::new_v7(now, rng).as_bytes()),
+            author: signer.id().org.to_string(),
+            created_at: now.0,
+            kind: kind.to_pb() as i32,
+            tlp: self.tlp.to_pb() as i32,
+            to_orgs: self.to_orgs,
+            to_groups: self.to_groups,
+            case_ref: self.case_ref,
+            in_reply_to: self
+                .in_reply_to
+                .map(|id| Bytes::copy_from_slice(id.as_bytes()))
+                .unwrap_or_default(),
+            body: Some(self.body),
+            fields: disclosures
+                .iter()
+                .map(SealedDisclosure::commitment)
+                .collect(),
+        };
+        let payload = Bytes::from(pb.encode_to_vec());
+        let notice = Notice::decode(&payload)?;
+        let digest = Sha256::digest(&payload).into();
+        Ok(SealedNotice {
+            envelope: sign_envelope(signer, NOTICE_PAYLOAD_TYPE, payload),
+            notice,
+            digest,
+            disclosures,
+        })
+    }
+}
+
+/// A signed notice with all its disclosures, as held by its author.
+#[derive(Clone, Debug)]
+pub struct SealedNotice {
+    envelope: pb::Envelope,
+    notice: Notice,
+    digest: [u8; 32],
+    disclosures: Vec<SealedDisclosure>,
+}
+
+impl SealedNotice {
+    /// The signed envelope.
+    pub fn envelope(&self) -> &pb::Envelope {
+        &self.envelope
+    }
+    /// The notice.
+    pub fn notice(&self) -> &Notice {
+        &self.notice
+    }
+    /// SHA-256 of the notice payload.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+    /// Every disclosure.
+    pub fn disclosures(&self) -> &[SealedDisclosure] {
+        &self.disclosures
+    }
+
+    /// The delivery for a recipient with `clearance`: the envelope plus only
+    /// the disclosures whose labels the clearance satisfies.
+    pub fn delivery_for(&self, clearance: &Clearance) -> Delivery {
+        Delivery {
+            envelope: self.envelope.clone(),
+            disclosures: self
+                .disclosures
+                .iter()
+                .filter(|d| d.label().allows(clearance))
+                .map(|d| d.bytes().clone())
+                .collect(),
+        }
+    }
+}

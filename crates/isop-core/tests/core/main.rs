@@ -1,0 +1,10 @@
+//! Integration tests of the core's public API, as one test binary.
+
+#![allow(unreachable_pub)]
+
+mod fixture;
+mod notices;
+mod roster;
+mod round_trips;
+mod tamper;
+mod vectors;

@@ -1,0 +1,192 @@
+//! Property tests: seal then verify; any flipped byte fails; redaction for
+//! any clearance verifies and reveals exactly what the clearance allows.
+
+use bytes::Bytes;
+use isop_core::pb::field_value::Value;
+use isop_core::*;
+use proptest::prelude::*;
+
+use crate::fixture::*;
+
+const LABELS: [&str; 8] = [
+    "",
+    "role:agency",
+    "role:hub",
+    "role:agency|role:hub",
+    "role:agency&country:KR",
+    "org:RH-FILMCO|(role:hub&op:sop-2026)",
+    "pii:handler",
+    "(country:GB|country:KR)&role:agency",
+];
+const ORGS: [&str; 5] = [HUB, KR, GB, FILMCO, SPORTS];
+
+fn sealed(fed: &Fed, labels: &[usize], text: &str, seed: u64) -> SealedNotice {
+    let mut d = NoticeDraft::new(Tlp::Green, referral_body())
+        .to_group("op:sop-2026")
+        .to_org(&org(SPORTS))
+        .to_org(&org(FILMCO));
+    for (i, l) in labels.iter().enumerate() {
+        d = d.labelled(
+            &format!("referral.field_{i}"),
+            LABELS[*l],
+            Value::Text(format!("{text}-{i}")),
+        );
+    }
+    d.seal(fed.signer(GB), NOW, &mut rng(seed)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn seal_then_verify_and_any_flipped_byte_fails(
+        labels in prop::collection::vec(0..LABELS.len(), 0..5),
+        text in "\\PC{0,40}",
+        seed in any::<u64>(),
+        flip in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let fed = fed();
+        let s = sealed(&fed, &labels, &text, seed);
+        let hub = org(HUB);
+        let clearance = fed.roster.clearance(&hub).unwrap();
+        let d = s.delivery_for(&clearance);
+        let v = d.verify(&fed.roster, &hub, Judgement::live(NOW)).unwrap();
+        prop_assert_eq!(v.notice().id(), s.notice().id());
+        prop_assert_eq!(v.notice_digest(), s.digest());
+        prop_assert_eq!(v.signed_by(), fed.signer(GB).id());
+
+        // Flip one bit anywhere in the payload, the signature, or a disclosure.
+        let mut payload = d.envelope.payload.to_vec();
+        let i = flip.index(payload.len());
+        payload[i] ^= 1 << bit;
+        let mut bad = d.clone();
+        bad.envelope.payload = Bytes::from(payload);
+        prop_assert!(bad.verify(&fed.roster, &hub, Judgement::live(NOW)).is_err());
+
+        let mut bad = d.clone();
+        let mut sig = bad.envelope.signatures[0].sig.to_vec();
+        let i = flip.index(sig.len());
+        sig[i] ^= 1 << bit;
+        bad.envelope.signatures[0].sig = Bytes::from(sig);
+        prop_assert!(bad.verify(&fed.roster, &hub, Judgement::live(NOW)).is_err());
+
+        if !d.disclosures.is_empty() {
+            let mut bad = d.clone();
+            let k = flip.index(bad.disclosures.len());
+            let mut bytes = bad.disclosures[k].to_vec();
+            let i = flip.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+            bad.disclosures[k] = Bytes::from(bytes);
+            prop_assert!(bad.verify(&fed.roster, &hub, Judgement::live(NOW)).is_err());
+        }
+    }
+
+    #[test]
+    fn redact_for_any_clearance_then_verify(
+        labels in prop::collection::vec(0..LABELS.len(), 0..8),
+        who in 0..ORGS.len(),
+        seed in any::<u64>(),
+    ) {
+        let fed = fed();
+        let s = sealed(&fed, &labels, "v", seed);
+        let receiver = org(ORGS[who]);
+        let clearance = fed.roster.clearance(&receiver).unwrap();
+        let v = s.delivery_for(&clearance).verify(&fed.roster, &receiver, Judgement::live(NOW)).unwrap();
+        prop_assert_eq!(v.revealed().len() + v.withheld().len(), labels.len());
+        for (i, l) in labels.iter().enumerate() {
+            let label = Label::parse(LABELS[*l]).unwrap();
+            let path = format!("referral.field_{i}");
+            if label.allows(&clearance) {
+                let f = v.revealed().iter().find(|f| f.path == path).unwrap();
+                prop_assert_eq!(&f.value, &Value::Text(format!("v-{i}")));
+            } else {
+                prop_assert!(v.withheld().iter().any(|w| w.path == path && w.label == label));
+            }
+        }
+    }
+}
+
+#[test]
+fn each_recipient_sees_what_its_clearance_allows() {
+    let fed = fed();
+    let s = referral(&fed, 11);
+    let seen = |o: &str| {
+        let receiver = org(o);
+        let d = s.delivery_for(&fed.roster.clearance(&receiver).unwrap());
+        let v = d
+            .verify(&fed.roster, &receiver, Judgement::live(NOW))
+            .unwrap();
+        let mut paths: Vec<String> = v.revealed().iter().map(|f| f.path.clone()).collect();
+        paths.sort();
+        paths
+    };
+    assert_eq!(seen(HUB), ["referral.contact", "referral.internal_ref"]);
+    assert_eq!(
+        seen(KR),
+        ["referral.contact", "referral.evidence[0].location"]
+    );
+    assert_eq!(seen(GB), ["referral.contact"]);
+}
+
+#[test]
+fn receipts_sign_and_verify() {
+    let fed = fed();
+    let s = referral(&fed, 12);
+    let draft = ReceiptDraft {
+        notice_id: Some(s.notice().id()),
+        notice_digest: Some(*s.digest()),
+        disclosure_digests: s.disclosures().iter().map(|d| *d.digest()).collect(),
+        received_at: NOW,
+        outcome: ReceiptOutcome::Accepted(LogIndex(41)),
+    };
+    let env = draft.sign(fed.signer(KR)).unwrap();
+    let r = Receipt::verify(&env, &fed.roster, Judgement::AtCreation).unwrap();
+    assert_eq!(r.receiver(), &org(KR));
+    assert_eq!(r.outcome(), &ReceiptOutcome::Accepted(LogIndex(41)));
+    assert_eq!(r.notice_digest(), Some(s.digest()));
+    assert_eq!(r.disclosure_digests().len(), 3);
+
+    let mut forged = env.clone();
+    let mut p = forged.payload.to_vec();
+    let last = p.len() - 1;
+    p[last] ^= 1;
+    forged.payload = p.into();
+    assert!(Receipt::verify(&forged, &fed.roster, Judgement::AtCreation).is_err());
+    // A receipt signed by a key of another org than the receiver it names fails.
+    let mut other = env.clone();
+    other.signatures = draft.sign(fed.signer(GB)).unwrap().signatures;
+    assert!(Receipt::verify(&other, &fed.roster, Judgement::AtCreation).is_err());
+
+    let rejected = ReceiptDraft {
+        notice_id: None,
+        notice_digest: None,
+        disclosure_digests: vec![],
+        received_at: NOW,
+        outcome: ReceiptOutcome::Rejected {
+            code: pb::RejectReason::Malformed,
+            reason: "cannot decode notice".into(),
+        },
+    };
+    let r = Receipt::verify(
+        &rejected.sign(fed.signer(KR)).unwrap(),
+        &fed.roster,
+        Judgement::live(NOW),
+    )
+    .unwrap();
+    assert!(matches!(
+        r.outcome(),
+        ReceiptOutcome::Rejected {
+            code: pb::RejectReason::Malformed,
+            ..
+        }
+    ));
+    let accepted_without_id = ReceiptDraft {
+        outcome: ReceiptOutcome::Accepted(LogIndex(1)),
+        ..rejected
+    };
+    assert!(matches!(
+        accepted_without_id.sign(fed.signer(KR)),
+        Err(Error::InvalidReceipt(_))
+    ));
+}
