@@ -131,6 +131,33 @@ impl SignedNote {
         });
     }
 
+    /// Adds the signature lines of `other`, a copy of this note signed by
+    /// someone else, that this note lacks. Returns how many were added. The
+    /// caller verifies the lines it relies on.
+    pub fn merge(&mut self, other: &SignedNote) -> Result<usize, Error> {
+        if other.text != self.text {
+            return Err(Error::MalformedNote(
+                "cannot merge signatures of a note with different text".into(),
+            ));
+        }
+        let before = self.signatures.len();
+        for s in &other.signatures {
+            if !self
+                .signatures
+                .iter()
+                .any(|m| m.name == s.name && m.key_hash == s.key_hash)
+            {
+                if self.signatures.len() >= MAX_NOTE_SIGNATURES {
+                    return Err(Error::MalformedNote(format!(
+                        "more than {MAX_NOTE_SIGNATURES} signatures"
+                    )));
+                }
+                self.signatures.push(s.clone());
+            }
+        }
+        Ok(self.signatures.len() - before)
+    }
+
     /// Parses a signed note. Signatures are not checked here; see [`verify`](Self::verify).
     pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
         if bytes.len() > MAX_NOTE_LEN {
@@ -381,7 +408,18 @@ mod tests {
         ));
         assert!(Checkpoint::open(&parsed, "isop.log/FR-OCLCTIC", &verifier(&origin_key)).is_err());
 
+        let mut witness_copy = parsed.clone();
+        witness_copy.add_signature(&witness);
+        let mut merged = parsed.clone();
+        assert_eq!(merged.merge(&witness_copy).unwrap(), 1);
+        assert_eq!(merged.merge(&witness_copy).unwrap(), 0);
+        assert!(
+            merged
+                .merge(&Checkpoint::new(&org, 43, [7u8; 32]).sign(&witness).unwrap())
+                .is_err()
+        );
         note.add_signature(&witness);
+        assert_eq!(merged, note);
         let cosigned = SignedNote::parse(&note.to_bytes()).unwrap();
         assert_eq!(cosigned.signatures().len(), 2);
         cosigned.verify(&verifier(&origin_key)).unwrap();

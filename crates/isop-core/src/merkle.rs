@@ -21,6 +21,36 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
     h.finalize().into()
 }
 
+/// A leaf hash computed in two steps: the hash state after `0x00 || prefix`
+/// is kept, so the leaf hash of `prefix || suffix` costs only the suffix.
+/// (The store hashes an entry's body before it knows the index it appends
+/// after the body.)
+#[derive(Clone)]
+pub struct LeafHashPrefix(Sha256);
+
+impl LeafHashPrefix {
+    /// Hashes `0x00 || prefix`.
+    pub fn new(prefix: &[u8]) -> Self {
+        let mut h = Sha256::new();
+        h.update([0u8]);
+        h.update(prefix);
+        Self(h)
+    }
+
+    /// The leaf hash of `prefix || suffix`.
+    pub fn finish(&self, suffix: &[u8]) -> Hash {
+        let mut h = self.0.clone();
+        h.update(suffix);
+        h.finalize().into()
+    }
+}
+
+impl std::fmt::Debug for LeafHashPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LeafHashPrefix")
+    }
+}
+
 /// The hash of an interior node: SHA-256(0x01 || left || right).
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut h = Sha256::new();
@@ -384,15 +414,50 @@ impl RootBuilder {
         Self::default()
     }
 
+    /// Resumes from the roots of the perfect subtrees that make up a tree
+    /// of `size` leaves, largest first (one per set bit of `size`).
+    pub fn resume(size: u64, frontier: Vec<Hash>) -> Result<Self, Error> {
+        if frontier.len() != size.count_ones() as usize {
+            return Err(Error::TreeSize {
+                size,
+                available: frontier.len() as u64,
+            });
+        }
+        Ok(Self {
+            size,
+            stack: frontier,
+        })
+    }
+
+    /// The perfect subtrees of the tree so far, largest first, as
+    /// `(level, start)`: what [`resume`](Self::resume) takes.
+    pub fn frontier_positions(size: u64) -> impl Iterator<Item = (u32, u64)> {
+        (0..64u32)
+            .rev()
+            .filter(move |l| size & (1 << l) != 0)
+            .map(move |l| (l, (size >> (l + 1)) << (l + 1)))
+    }
+
     /// Appends a leaf by its hash.
-    pub fn push_hash(&mut self, mut hash: Hash) {
+    pub fn push_hash(&mut self, hash: Hash) {
+        self.push_hash_visit(hash, |_, _, _| {});
+    }
+
+    /// Appends a leaf by its hash, calling `visit(level, start, hash)` for
+    /// the leaf (level 0) and for every perfect subtree it completes.
+    pub fn push_hash_visit(&mut self, mut hash: Hash, mut visit: impl FnMut(u32, u64, &Hash)) {
+        let index = self.size;
+        visit(0, index, &hash);
         let mut n = self.size;
+        let mut level = 0;
         while n & 1 == 1 {
             // The stack's top is the sibling subtree of the same size.
             if let Some(left) = self.stack.pop() {
                 hash = node_hash(&left, &hash);
             }
             n >>= 1;
+            level += 1;
+            visit(level, (index >> level) << level, &hash);
         }
         self.stack.push(hash);
         self.size += 1;
@@ -542,6 +607,18 @@ mod tests {
     }
 
     #[test]
+    fn leaf_hash_prefix_matches_leaf_hash() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+        for split in [0, 1, 63, 64, 65, 1000, 3000] {
+            assert_eq!(
+                LeafHashPrefix::new(&data[..split]).finish(&data[split..]),
+                leaf_hash(&data),
+                "{split}"
+            );
+        }
+    }
+
+    #[test]
     fn out_of_range_requests_are_errors() {
         let (t, _) = tree_of(5);
         assert!(matches!(root(&t, 6), Err(Error::TreeSize { .. })));
@@ -558,6 +635,43 @@ mod tests {
             Err(Error::TreeSize { .. })
         ));
         assert!(verify_inclusion(&[0; 32], 0, 0, &[], &[0; 32]).is_err());
+    }
+
+    #[test]
+    fn root_builder_reports_nodes_and_resumes() {
+        let (t, hashes) = tree_of(45);
+        let mut b = RootBuilder::new();
+        let mut seen = Vec::new();
+        for h in &hashes[..37] {
+            b.push_hash_visit(*h, |level, start, hash| seen.push((level, start, *hash)));
+        }
+        for (level, start, hash) in &seen {
+            assert_eq!(
+                t.perfect_subtree(*start, *level).unwrap(),
+                *hash,
+                "{level}/{start}"
+            );
+        }
+        assert_eq!(
+            seen.len(),
+            37 + (37 - 3),
+            "every leaf and every completed parent"
+        );
+        let frontier: Vec<Hash> = RootBuilder::frontier_positions(37)
+            .map(|(l, s)| t.perfect_subtree(s, l).unwrap())
+            .collect();
+        assert_eq!(
+            RootBuilder::frontier_positions(37).collect::<Vec<_>>(),
+            vec![(5, 0), (2, 32), (0, 36)]
+        );
+        let mut resumed = RootBuilder::resume(37, frontier).unwrap();
+        for h in &hashes[37..] {
+            resumed.push_hash(*h);
+            b.push_hash(*h);
+        }
+        assert_eq!(resumed.root(), reference_root(&hashes));
+        assert_eq!(b.root(), resumed.root());
+        assert!(RootBuilder::resume(37, vec![[0; 32]; 2]).is_err());
     }
 
     proptest! {

@@ -1,0 +1,259 @@
+//! What an append carries, and its preparation outside the writer thread.
+
+use bytes::Bytes;
+use isop_core::merkle::{Hash, LeafHashPrefix};
+use isop_core::{LogIndex, OrgId, UnixMillis, pb, sha256};
+use prost::Message;
+
+use crate::error::Error;
+use crate::index;
+use crate::keys;
+use crate::store::Op;
+
+/// Which way an entry's object travelled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Received from a peer.
+    Inbound,
+    /// Sent to peers.
+    Outbound,
+    /// Made and kept here.
+    Local,
+}
+
+impl Direction {
+    fn to_pb(self) -> pb::Direction {
+        match self {
+            Self::Inbound => pb::Direction::Inbound,
+            Self::Outbound => pb::Direction::Outbound,
+            Self::Local => pb::Direction::Local,
+        }
+    }
+}
+
+/// What an entry records.
+#[derive(Clone, Debug)]
+pub enum Record {
+    /// The exact bytes of a signed envelope: a notice, receipt or roster.
+    Envelope(Bytes),
+    /// A cosigned checkpoint, as signed-note bytes.
+    CosignedCheckpoint(Bytes),
+    /// The erasure of a disclosure's value.
+    Erasure {
+        /// The disclosure's digest.
+        digest: [u8; 32],
+        /// Why it was erased.
+        reason: String,
+        /// When.
+        erased_at: UnixMillis,
+    },
+}
+
+/// An entry to append, with what the store should do alongside it in the
+/// same atomic commit.
+#[derive(Clone, Debug)]
+pub struct NewEntry {
+    /// Append time.
+    pub appended_at: UnixMillis,
+    /// Direction.
+    pub direction: Direction,
+    /// The peer (sender of an inbound object, recipient of an outbound receipt).
+    pub peer: Option<OrgId>,
+    /// What is recorded.
+    pub record: Record,
+    /// Disclosures held for this entry (encoded bytes); stored by digest,
+    /// and their digests go into the entry.
+    pub disclosures: Vec<Bytes>,
+    /// For an outbound notice: the orgs it is sent to (recorded in the entry).
+    pub recipients: Vec<OrgId>,
+    /// Put the new entry in these recipients' outboxes.
+    pub enqueue: Vec<OrgId>,
+    /// Remove these outbox items (for example, on logging their receipt).
+    pub dequeue: Vec<(OrgId, LogIndex)>,
+    /// Put the new entry in the inbox.
+    pub inbox: bool,
+    /// If the record is a notice already logged, append nothing and answer
+    /// [`Appended::Duplicate`] with the original index.
+    pub dedupe: bool,
+}
+
+impl NewEntry {
+    /// An entry with nothing alongside it.
+    pub fn new(appended_at: UnixMillis, direction: Direction, record: Record) -> Self {
+        Self {
+            appended_at,
+            direction,
+            peer: None,
+            record,
+            disclosures: Vec::new(),
+            recipients: Vec::new(),
+            enqueue: Vec::new(),
+            dequeue: Vec::new(),
+            inbox: false,
+            dedupe: false,
+        }
+    }
+}
+
+/// The outcome of an append.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Appended {
+    /// Appended at this index.
+    New(LogIndex),
+    /// Not appended: the notice was already logged at this index.
+    Duplicate(LogIndex),
+}
+
+impl Appended {
+    /// The index, new or original.
+    pub fn index(self) -> LogIndex {
+        match self {
+            Self::New(i) | Self::Duplicate(i) => i,
+        }
+    }
+}
+
+/// An entry encoded, hashed and indexed in the caller's thread, so the
+/// writer only numbers it and writes.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// The LogEntry encoded without its index.
+    body: Vec<u8>,
+    /// The leaf hash state after the body.
+    leaf: LeafHashPrefix,
+    pub(crate) notice_id: Option<[u8; 16]>,
+    pub(crate) dedupe: bool,
+    /// (prefix, name) of multimap keys that get the index appended.
+    multi: Vec<(u8, Vec<u8>)>,
+    disclosures: Vec<([u8; 32], Bytes)>,
+    enqueue: Vec<OrgId>,
+    dequeue: Vec<(OrgId, LogIndex)>,
+    inbox: bool,
+    pub(crate) ops: Vec<Op>,
+}
+
+impl Prepared {
+    pub(crate) fn new(e: NewEntry) -> Result<Self, Error> {
+        let disclosures: Vec<([u8; 32], Bytes)> =
+            e.disclosures.into_iter().map(|d| (sha256(&d), d)).collect();
+        let mut keys = index::Keys::default();
+        let record = match e.record {
+            Record::Envelope(b) => {
+                if b.is_empty() {
+                    return Err(Error::InvalidEntry("empty envelope".into()));
+                }
+                keys = index::keys_of(&b, disclosures.iter().map(|(_, d)| d));
+                pb::log_entry::Record::Envelope(b)
+            }
+            Record::CosignedCheckpoint(b) => pb::log_entry::Record::CosignedCheckpoint(b),
+            Record::Erasure {
+                digest,
+                reason,
+                erased_at,
+            } => pb::log_entry::Record::Erasure(pb::Erasure {
+                digest: Bytes::copy_from_slice(&digest),
+                reason,
+                erased_at: erased_at.0,
+            }),
+        };
+        let entry = pb::LogEntry {
+            index: 0,
+            appended_at: e.appended_at.0,
+            direction: e.direction.to_pb() as i32,
+            peer: e.peer.map(|p| p.to_string()).unwrap_or_default(),
+            record: Some(record),
+            disclosure_digests: disclosures
+                .iter()
+                .map(|(d, _)| Bytes::copy_from_slice(d))
+                .collect(),
+            recipients: e.recipients.iter().map(ToString::to_string).collect(),
+        };
+        let body = entry.encode_to_vec();
+        Ok(Self {
+            leaf: LeafHashPrefix::new(&body),
+            body,
+            notice_id: keys.notice_id,
+            dedupe: e.dedupe,
+            multi: keys.multi,
+            disclosures,
+            enqueue: e.enqueue,
+            dequeue: e.dequeue,
+            inbox: e.inbox,
+            ops: Vec::new(),
+        })
+    }
+
+    /// The entry's exact bytes at `index`, and its leaf hash. The index
+    /// (field 1) is written after the other fields, so the body's hash is
+    /// computed before the index is known; any field order is valid
+    /// protobuf, and the leaf is these exact bytes. Index 0 is omitted,
+    /// as proto3 does for a default value.
+    pub(crate) fn encode(&self, index: u64) -> (Vec<u8>, Hash) {
+        let mut suffix = Vec::with_capacity(11);
+        if index != 0 {
+            prost::encoding::encode_key(1, prost::encoding::WireType::Varint, &mut suffix);
+            prost::encoding::encode_varint(index, &mut suffix);
+        }
+        let leaf = self.leaf.finish(&suffix);
+        let mut out = Vec::with_capacity(self.body.len() + suffix.len());
+        out.extend_from_slice(&self.body);
+        out.extend_from_slice(&suffix);
+        (out, leaf)
+    }
+
+    /// Adds everything that goes alongside the entry at `index`.
+    pub(crate) fn apply(&self, index: u64, batch: &mut sled::Batch) {
+        let idx = index.to_be_bytes();
+        for (prefix, name) in &self.multi {
+            batch.insert(keys::multi(*prefix, name, index), &[][..]);
+        }
+        for (digest, bytes) in &self.disclosures {
+            batch.insert(
+                keys::prefixed(keys::DISCLOSURE, digest),
+                [&idx[..], bytes.as_ref()].concat(),
+            );
+        }
+        for r in &self.enqueue {
+            batch.insert(
+                keys::multi(keys::OUTBOX, r.as_str().as_bytes(), index),
+                crate::outbox::State::fresh(),
+            );
+        }
+        for (r, i) in &self.dequeue {
+            batch.remove(keys::multi(keys::OUTBOX, r.as_str().as_bytes(), i.0));
+        }
+        if self.inbox {
+            batch.insert(&keys::prefixed_u64(keys::INBOX, index)[..], &[0u8][..]);
+        }
+        for (k, v) in &self.ops {
+            match v {
+                Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                None => batch.remove(k.as_slice()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_decode_with_their_index_and_hash_as_leaves() {
+        let mut e = NewEntry::new(
+            UnixMillis(5),
+            Direction::Local,
+            Record::CosignedCheckpoint(Bytes::from_static(b"note\n")),
+        );
+        e.disclosures.push(Bytes::from_static(b"d"));
+        let p = Prepared::new(e).unwrap();
+        for index in [0u64, 1, 127, 128, 1 << 40, u64::MAX] {
+            let (bytes, leaf) = p.encode(index);
+            let m = pb::LogEntry::decode(bytes.as_slice()).unwrap();
+            assert_eq!(m.index, index);
+            assert_eq!(m.appended_at, 5);
+            assert_eq!(m.disclosure_digests.len(), 1);
+            assert_eq!(leaf, isop_core::merkle::leaf_hash(&bytes), "index {index}");
+        }
+    }
+}

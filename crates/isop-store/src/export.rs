@@ -1,0 +1,665 @@
+//! Export and import of a log as one file.
+//!
+//! The file is a sequence of records, each a 4-byte big-endian length and an
+//! encoded `isop.v1.ExportRecord`: the header; the roster versions held;
+//! the entries in index order, each checkpoint (with every cosignature)
+//! right after the entry that brings the log to its size; the disclosures
+//! the export's clearance allows; the erasure records; the trailer with the
+//! entry count, the root and the record count. Both directions stream, in
+//! constant memory.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+
+use bytes::Bytes;
+use isop_core::merkle::{self, RootBuilder};
+use isop_core::pb::export_record::Record as Rec;
+use isop_core::{
+    Checkpoint, Clearance, KeyId, Label, LogIndex, NoteVerifier, OrgId, Roster, RosterKey,
+    SignedNote, UnixMillis, pb, sha256,
+};
+use prost::Message;
+
+use crate::error::{Error, db_err};
+use crate::keys;
+use crate::store::{Store, StoreConfig};
+
+/// The export format identifier in the header.
+pub const EXPORT_FORMAT: &str = "isop-export/1";
+/// The largest record accepted when reading, in bytes.
+pub const MAX_EXPORT_RECORD: u32 = 64 << 20;
+/// The most roster versions an import keeps to check signatures with.
+const MAX_ROSTERS: usize = 1024;
+const IMPORT_BATCH: u64 = 4096;
+
+/// What an export wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// Entries written.
+    pub entries: u64,
+    /// Checkpoints written.
+    pub checkpoints: u64,
+    /// Disclosures written (allowed to the clearance).
+    pub disclosures: u64,
+    /// Disclosures held but withheld from this clearance.
+    pub withheld: u64,
+    /// Erasure records written.
+    pub erased: u64,
+    /// Roster versions written.
+    pub rosters: u64,
+    /// Records written, trailer included.
+    pub records: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// The root over the entries.
+    pub root: [u8; 32],
+}
+
+/// What an import read and checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// The exporting node.
+    pub origin: String,
+    /// Entries imported.
+    pub entries: u64,
+    /// Checkpoints imported, each signed by the origin.
+    pub checkpoints: u64,
+    /// Cosignatures verified against roster keys.
+    pub cosignatures: u64,
+    /// Disclosures imported.
+    pub disclosures: u64,
+    /// Erasure records imported.
+    pub erased: u64,
+    /// Roster versions verified and imported.
+    pub rosters: u64,
+    /// The root over the entries, equal to the trailer's.
+    pub root: [u8; 32],
+}
+
+struct RecordWriter<W: Write> {
+    w: BufWriter<W>,
+    records: u64,
+    bytes: u64,
+}
+
+impl<W: Write> RecordWriter<W> {
+    fn put(&mut self, record: Rec) -> Result<(), Error> {
+        let body = pb::ExportRecord {
+            record: Some(record),
+        }
+        .encode_to_vec();
+        let io = |offset| move |source| Error::ExportIo { offset, source };
+        let len = u32::try_from(body.len())
+            .map_err(|_| Error::InvalidEntry("export record over 4 GiB".into()))?;
+        self.w
+            .write_all(&len.to_be_bytes())
+            .map_err(io(self.bytes))?;
+        self.w.write_all(&body).map_err(io(self.bytes))?;
+        self.records += 1;
+        self.bytes += 4 + body.len() as u64;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Writes the whole log to `w` as one export file, with the
+    /// disclosures that `clearance` allows. `origin` is this node's org.
+    pub fn export(
+        &self,
+        w: impl Write,
+        origin: &OrgId,
+        clearance: &Clearance,
+        now: UnixMillis,
+    ) -> Result<ExportSummary, Error> {
+        let size = self.size();
+        let root = self.root(size)?;
+        let mut out = RecordWriter {
+            w: BufWriter::with_capacity(1 << 20, w),
+            records: 0,
+            bytes: 0,
+        };
+        let mut s = ExportSummary {
+            root,
+            ..Default::default()
+        };
+        out.put(Rec::Header(pb::ExportHeader {
+            format: EXPORT_FORMAT.into(),
+            origin: origin.to_string(),
+            exported_at: now.0,
+            clearance: clearance.tokens().map(Into::into).collect(),
+            first_index: 0,
+            entry_count: size,
+        }))?;
+        for r in self.rosters() {
+            let (version, bytes) = r?;
+            let env = pb::Envelope::decode(bytes).map_err(|e| Error::Corrupt {
+                index: LogIndex(0),
+                why: format!("stored roster {version}: {e}"),
+            })?;
+            out.put(Rec::Roster(env))?;
+            s.rosters += 1;
+        }
+        let mut checkpoints = self.checkpoints().peekable();
+        let mut put_checkpoints =
+            |at: u64, out: &mut RecordWriter<_>, s: &mut ExportSummary| -> Result<(), Error> {
+                while let Some(r) =
+                    checkpoints.next_if(|r| r.as_ref().map_or(true, |(cs, _)| *cs <= at))
+                {
+                    let (cs, note) = r?;
+                    if cs == at {
+                        out.put(Rec::Checkpoint(pb::ExportCheckpoint {
+                            note: note.to_bytes().into(),
+                        }))?;
+                        s.checkpoints += 1;
+                    }
+                }
+                Ok(())
+            };
+        put_checkpoints(0, &mut out, &mut s)?;
+        for r in self.entries(LogIndex(0), LogIndex(size)) {
+            let (index, bytes) = r?;
+            out.put(Rec::Entry(bytes))?;
+            s.entries += 1;
+            put_checkpoints(index.0 + 1, &mut out, &mut s)?;
+        }
+        for r in self.scan(&[keys::DISCLOSURE]) {
+            let (_, v) = r?;
+            let (owner, bytes) = crate::disclosures::split_held(&v)?;
+            let d = pb::Disclosure::decode(bytes.as_ref()).map_err(|e| Error::Corrupt {
+                index: owner,
+                why: format!("a disclosure does not decode: {e}"),
+            })?;
+            if Label::parse(&d.label).is_ok_and(|l| l.allows(clearance)) {
+                out.put(Rec::Disclosure(bytes))?;
+                s.disclosures += 1;
+            } else {
+                s.withheld += 1;
+            }
+        }
+        for r in self.scan(&[keys::ERASED]) {
+            let (_, v) = r?;
+            let e = pb::ErasedDisclosure::decode(v.as_ref()).map_err(|e| Error::Corrupt {
+                index: LogIndex(0),
+                why: format!("erasure record: {e}"),
+            })?;
+            out.put(Rec::Erased(e))?;
+            s.erased += 1;
+        }
+        let record_count = out.records;
+        out.put(Rec::Trailer(pb::ExportTrailer {
+            entry_count: size,
+            root: Bytes::copy_from_slice(&root),
+            record_count,
+        }))?;
+        out.w.flush().map_err(|source| Error::ExportIo {
+            offset: out.bytes,
+            source,
+        })?;
+        s.records = out.records;
+        s.bytes = out.bytes;
+        Ok(s)
+    }
+
+    /// Imports an export file into a new store at `config.path` (which must
+    /// not exist or be empty), checking as it goes: rosters against
+    /// `roster_key`, entry numbering, every checkpoint's origin signature
+    /// and root, every cosignature by a roster key, every disclosure's
+    /// reference, and the trailer. On any error the partial store is removed.
+    pub fn import(
+        config: &StoreConfig,
+        r: impl Read,
+        roster_key: &RosterKey,
+    ) -> Result<(Store, ImportSummary), Error> {
+        let path = &config.path;
+        if std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(Error::NotEmpty(path.display().to_string()));
+        }
+        let result = import_into(path, r, roster_key);
+        match result {
+            Ok(summary) => Ok((Store::open(config)?, summary)),
+            Err(e) => {
+                // Only the import's own files are there: removing them loses nothing.
+                let _ = std::fs::remove_dir_all(path);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Reads an export file record by record, never allocating more than the
+/// bytes actually present (and at most [`MAX_EXPORT_RECORD`]).
+pub struct ExportReader<R> {
+    r: R,
+    offset: u64,
+    record: u64,
+}
+
+impl<R: Read> ExportReader<R> {
+    /// Starts reading.
+    pub fn new(r: R) -> Self {
+        Self {
+            r,
+            offset: 0,
+            record: 0,
+        }
+    }
+
+    /// The record number the next call reads (0 is the header).
+    pub fn record_number(&self) -> u64 {
+        self.record
+    }
+
+    /// Byte offset of the next record.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    fn fail(&self, why: String) -> Error {
+        Error::Export {
+            record: self.record,
+            offset: self.offset,
+            why,
+        }
+    }
+
+    /// The next record with its byte offset, or `None` at a clean end of file.
+    pub fn next_record(&mut self) -> Result<Option<(u64, Rec)>, Error> {
+        let mut len = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            match self.r.read(&mut len[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => return Err(self.fail(format!("truncated: {got} of 4 length bytes"))),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(source) => {
+                    return Err(Error::ExportIo {
+                        offset: self.offset,
+                        source,
+                    });
+                }
+            }
+        }
+        let len = u32::from_be_bytes(len);
+        if len > MAX_EXPORT_RECORD {
+            return Err(self.fail(format!(
+                "record of {len} bytes exceeds the {MAX_EXPORT_RECORD}-byte limit"
+            )));
+        }
+        let mut body = Vec::with_capacity((len as usize).min(1 << 16));
+        (&mut self.r)
+            .take(u64::from(len))
+            .read_to_end(&mut body)
+            .map_err(|source| Error::ExportIo {
+                offset: self.offset,
+                source,
+            })?;
+        if body.len() < len as usize {
+            return Err(self.fail(format!(
+                "truncated: record of {len} bytes, only {} present",
+                body.len()
+            )));
+        }
+        let rec = pb::ExportRecord::decode(body.as_slice())
+            .map_err(|e| self.fail(format!("does not decode: {e}")))?
+            .record
+            .ok_or_else(|| self.fail("record is empty".into()))?;
+        let at = self.offset;
+        self.offset += 4 + u64::from(len);
+        self.record += 1;
+        Ok(Some((at, rec)))
+    }
+}
+
+/// Which part of the file the import is in; records must come in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    Rosters,
+    Entries,
+    Disclosures,
+}
+
+struct Import {
+    path: std::path::PathBuf,
+    tree: sled::Tree,
+    db: sled::Db,
+    builder: RootBuilder,
+    pages: crate::nodes::OpenPages,
+    written_pages: crate::nodes::OpenPages,
+    batch: sled::Batch,
+    pending: u64,
+    rosters: Vec<Roster>,
+    origin: OrgId,
+    summary: ImportSummary,
+}
+
+fn import_into(path: &Path, r: impl Read, roster_key: &RosterKey) -> Result<ImportSummary, Error> {
+    let mut rd = ExportReader::new(std::io::BufReader::with_capacity(1 << 20, r));
+    let header = match rd.next_record()? {
+        Some((_, Rec::Header(h))) => h,
+        Some(_) => return Err(header_fail("the first record is not a header")),
+        None => return Err(header_fail("the file is empty")),
+    };
+    if header.format != EXPORT_FORMAT {
+        return Err(header_fail(&format!(
+            "format {:?} is not {EXPORT_FORMAT:?}",
+            header.format
+        )));
+    }
+    if header.first_index != 0 {
+        return Err(header_fail("only exports from index 0 can be imported"));
+    }
+    let origin = OrgId::new(&header.origin).map_err(|e| header_fail(&e.to_string()))?;
+    let db = crate::store::open_db(crate::store::sled_config(path), path)?;
+    let tree = db.open_tree("log").map_err(db_err(path))?;
+    let mut im = Import {
+        path: path.to_path_buf(),
+        tree,
+        db,
+        builder: RootBuilder::new(),
+        pages: Default::default(),
+        written_pages: Default::default(),
+        batch: sled::Batch::default(),
+        pending: 0,
+        rosters: Vec::new(),
+        summary: ImportSummary {
+            origin: origin.to_string(),
+            ..Default::default()
+        },
+        origin,
+    };
+    let mut phase = Phase::Rosters;
+    loop {
+        let (record, offset) = (rd.record_number(), rd.offset());
+        let fail = |why: String| Error::Export {
+            record,
+            offset,
+            why,
+        };
+        let Some((_, rec)) = rd.next_record()? else {
+            return Err(fail(format!(
+                "truncated: no trailer after {record} records"
+            )));
+        };
+        let at_least = |phase: &mut Phase, p: Phase| -> Result<(), Error> {
+            if *phase > p {
+                return Err(fail(format!(
+                    "record out of order: a {p:?} record after the {phase:?} section"
+                )));
+            }
+            *phase = p;
+            Ok(())
+        };
+        match rec {
+            Rec::Header(_) => return Err(fail("a second header".into())),
+            Rec::Roster(env) => {
+                at_least(&mut phase, Phase::Rosters)?;
+                im.roster(&env, roster_key)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+            Rec::Entry(bytes) => {
+                at_least(&mut phase, Phase::Entries)?;
+                im.entry(&bytes).map_err(|e| fail(e.to_string()))?;
+            }
+            Rec::Checkpoint(cp) => {
+                at_least(&mut phase, Phase::Entries)?;
+                im.checkpoint(&cp.note).map_err(|e| fail(e.to_string()))?;
+            }
+            Rec::Disclosure(bytes) => {
+                im.enter(&mut phase, Phase::Disclosures)
+                    .map_err(|e| fail(e.to_string()))?;
+                at_least(&mut phase, Phase::Disclosures)?;
+                im.disclosure(&bytes).map_err(|e| fail(e.to_string()))?;
+            }
+            Rec::Erased(e) => {
+                im.enter(&mut phase, Phase::Disclosures)
+                    .map_err(|e| fail(e.to_string()))?;
+                at_least(&mut phase, Phase::Disclosures)?;
+                im.erased(&e).map_err(|e| fail(e.to_string()))?;
+            }
+            Rec::Trailer(t) => {
+                im.finish().map_err(|e| fail(e.to_string()))?;
+                let root = im.builder.root();
+                if t.entry_count != im.builder.size() {
+                    return Err(fail(format!(
+                        "the trailer counts {} entries; the file holds {}",
+                        t.entry_count,
+                        im.builder.size()
+                    )));
+                }
+                if t.root.as_ref() != root {
+                    return Err(fail(
+                        "the trailer's root differs from the root of the entries".into(),
+                    ));
+                }
+                if t.record_count != record {
+                    return Err(fail(format!(
+                        "the trailer counts {} records; the file holds {record}",
+                        t.record_count
+                    )));
+                }
+                if rd.next_record()?.is_some() {
+                    return Err(Error::Export {
+                        record: record + 1,
+                        offset: rd.offset(),
+                        why: "data after the trailer".into(),
+                    });
+                }
+                im.summary.root = root;
+                return Ok(im.summary);
+            }
+        }
+    }
+}
+
+fn header_fail(why: &str) -> Error {
+    Error::Export {
+        record: 0,
+        offset: 0,
+        why: why.into(),
+    }
+}
+
+impl Import {
+    fn flush(&mut self, sync: bool) -> Result<(), Error> {
+        let mut batch = std::mem::take(&mut self.batch);
+        let mut dirty = Vec::new();
+        self.pages.partial_changes(&self.written_pages, &mut dirty);
+        for (level, page, hashes) in dirty {
+            batch.insert(&crate::nodes::page_key(level, page)[..], hashes);
+        }
+        self.written_pages = self.pages.clone();
+        batch.insert(keys::META_SIZE, &self.builder.size().to_be_bytes()[..]);
+        self.tree.apply_batch(batch).map_err(db_err(&self.path))?;
+        if sync {
+            self.db.flush().map_err(db_err(&self.path))?;
+        }
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// Writes what is left, drops the import's scratch keys (which entry
+    /// refers to which digest), and makes it all durable.
+    fn finish(&mut self) -> Result<(), Error> {
+        self.flush(false)?;
+        for r in self.tree.scan_prefix([keys::DISCLOSURE_OWNER]) {
+            let (k, _) = r.map_err(db_err(&self.path))?;
+            self.batch.remove(k);
+            self.bump()?;
+        }
+        self.flush(true)
+    }
+
+    /// Counts a record into the open batch, and writes the batch when full.
+    fn bump(&mut self) -> Result<(), Error> {
+        self.pending += 1;
+        if self.pending >= IMPORT_BATCH {
+            self.flush(false)?;
+        }
+        Ok(())
+    }
+
+    /// Entering the disclosure section: the entries must be readable, since
+    /// disclosures are checked against the entries that refer to them.
+    fn enter(&mut self, phase: &mut Phase, next: Phase) -> Result<(), Error> {
+        if *phase < next && next == Phase::Disclosures {
+            self.flush(false)?;
+        }
+        Ok(())
+    }
+
+    fn roster(&mut self, env: &pb::Envelope, key: &RosterKey) -> Result<(), Error> {
+        let roster = Roster::verify(env, key)?;
+        if self.rosters.len() >= MAX_ROSTERS {
+            return Err(Error::InvalidEntry(format!(
+                "more than {MAX_ROSTERS} roster versions"
+            )));
+        }
+        self.batch.insert(
+            &keys::prefixed_u64(keys::ROSTER, roster.version())[..],
+            env.encode_to_vec(),
+        );
+        self.rosters.push(roster);
+        self.summary.rosters += 1;
+        Ok(())
+    }
+
+    fn entry(&mut self, bytes: &Bytes) -> Result<(), Error> {
+        let index = self.builder.size();
+        let e = pb::LogEntry::decode(bytes.as_ref())
+            .map_err(|e| Error::InvalidEntry(format!("entry {index} does not decode: {e}")))?;
+        if e.index != index {
+            return Err(Error::InvalidEntry(format!(
+                "entry claims index {}, expected {index}",
+                e.index
+            )));
+        }
+        let batch = &mut self.batch;
+        let mut dirty = Vec::new();
+        let pages = &mut self.pages;
+        self.builder
+            .push_hash_visit(merkle::leaf_hash(bytes), |level, start, hash| {
+                pages.push(level, start, hash, &mut dirty)
+            });
+        for (level, page, hashes) in dirty {
+            batch.insert(&crate::nodes::page_key(level, page)[..], hashes);
+        }
+        batch.insert(&keys::entry(index)[..], bytes.as_ref());
+        if let Some(pb::log_entry::Record::Envelope(env)) = &e.record {
+            let k = crate::index::keys_of(env, std::iter::empty());
+            if let Some(id) = k.notice_id {
+                let key = keys::prefixed(keys::NOTICE, &id);
+                if self.tree.get(&key).map_err(db_err(&self.path))?.is_none() {
+                    batch.insert(key, &index.to_be_bytes()[..]);
+                }
+            }
+            for (prefix, name) in k.multi {
+                batch.insert(keys::multi(prefix, &name, index), &[][..]);
+            }
+        }
+        for d in &e.disclosure_digests {
+            batch.insert(
+                keys::prefixed(keys::DISCLOSURE_OWNER, d),
+                &index.to_be_bytes()[..],
+            );
+        }
+        self.summary.entries += 1;
+        self.bump()
+    }
+
+    fn checkpoint(&mut self, note_bytes: &[u8]) -> Result<(), Error> {
+        let note = SignedNote::parse(note_bytes)?;
+        let cp = Checkpoint::parse(note.text())?;
+        if cp.origin != Checkpoint::origin_of(&self.origin) {
+            return Err(Error::InvalidEntry(format!(
+                "checkpoint of {:?}, not of {}",
+                cp.origin, self.origin
+            )));
+        }
+        if cp.size != self.builder.size() {
+            return Err(Error::InvalidEntry(format!(
+                "checkpoint at size {} placed after {} entries",
+                cp.size,
+                self.builder.size()
+            )));
+        }
+        if cp.root != self.builder.root() {
+            return Err(Error::InvalidEntry(format!(
+                "checkpoint at size {}: its root differs from the entries' root",
+                cp.size
+            )));
+        }
+        // Every signature line naming a roster key must verify; the origin's must be there.
+        let mut origin_signed = false;
+        for line in note.signatures() {
+            let Ok(id) = line.name.parse::<KeyId>() else {
+                continue;
+            };
+            let key = self
+                .rosters
+                .iter()
+                .rev()
+                .filter_map(|r| r.member(&id.org).ok())
+                .flat_map(|m| m.keys.iter())
+                .find(|k| {
+                    k.name == id.name && isop_core::key_hash(&line.name, &k.public) == line.key_hash
+                });
+            let Some(key) = key else { continue };
+            note.verify(&NoteVerifier::new(&line.name, key.public)?)?;
+            if id.org == self.origin {
+                origin_signed = true;
+            } else {
+                self.summary.cosignatures += 1;
+            }
+        }
+        if !origin_signed {
+            return Err(Error::InvalidEntry(format!(
+                "checkpoint at size {} carries no valid signature by {}",
+                cp.size, self.origin
+            )));
+        }
+        self.batch.insert(
+            &keys::prefixed_u64(keys::CHECKPOINT, cp.size)[..],
+            note_bytes,
+        );
+        self.summary.checkpoints += 1;
+        Ok(())
+    }
+
+    fn owner(&self, digest: &[u8]) -> Result<u64, Error> {
+        self.tree
+            .get(keys::prefixed(keys::DISCLOSURE_OWNER, digest))
+            .map_err(db_err(&self.path))?
+            .and_then(|v| keys::tail_u64(&v))
+            .ok_or_else(|| Error::InvalidEntry("a disclosure no entry refers to".into()))
+    }
+
+    fn disclosure(&mut self, bytes: &Bytes) -> Result<(), Error> {
+        let digest = sha256(bytes);
+        let owner = self.owner(&digest)?;
+        self.batch.insert(
+            keys::prefixed(keys::DISCLOSURE, &digest),
+            [&owner.to_be_bytes()[..], bytes.as_ref()].concat(),
+        );
+        if let Some(entry) = self
+            .tree
+            .get(keys::entry(owner))
+            .map_err(db_err(&self.path))?
+        {
+            for (prefix, name) in crate::index::disclosure_keys(bytes, &entry) {
+                self.batch
+                    .insert(keys::multi(prefix, &name, owner), &[][..]);
+            }
+        }
+        self.summary.disclosures += 1;
+        self.bump()
+    }
+
+    fn erased(&mut self, e: &pb::ErasedDisclosure) -> Result<(), Error> {
+        self.owner(&e.digest)?;
+        self.batch
+            .insert(keys::prefixed(keys::ERASED, &e.digest), e.encode_to_vec());
+        self.summary.erased += 1;
+        self.bump()
+    }
+}

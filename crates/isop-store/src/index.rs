@@ -1,0 +1,142 @@
+//! What an entry is indexed under: notice id, case, author and indicators.
+
+use bytes::Bytes;
+use isop_core::pb::field_value::Value;
+use isop_core::pb::notice::Body;
+use isop_core::{NOTICE_PAYLOAD_TYPE, Notice, pb};
+use prost::Message;
+
+use crate::keys;
+
+#[derive(Debug, Default)]
+pub(crate) struct Keys {
+    pub(crate) notice_id: Option<[u8; 16]>,
+    pub(crate) multi: Vec<(u8, Vec<u8>)>,
+}
+
+/// The index keys of an envelope. Only a notice that decodes and
+/// validates is indexed; the node logs refusals as its own receipts.
+pub(crate) fn keys_of<'a>(envelope: &[u8], disclosures: impl Iterator<Item = &'a Bytes>) -> Keys {
+    let Ok(env) = pb::Envelope::decode(envelope) else {
+        return Keys::default();
+    };
+    if env.payload_type != NOTICE_PAYLOAD_TYPE {
+        return Keys::default();
+    }
+    let Ok(n) = Notice::decode(&env.payload) else {
+        return Keys::default();
+    };
+    let mut multi = vec![(keys::AUTHOR, n.author().as_str().as_bytes().to_vec())];
+    if let Some(c) = n.case_ref() {
+        multi.push((keys::CASE, c.as_bytes().to_vec()));
+    }
+    let mut indicators: Vec<String> = Vec::new();
+    let mut target = |t: &Option<pb::Target>| {
+        if let Some(t) = t {
+            for (kind, v) in [
+                (pb::IndicatorKind::Url, &t.url),
+                (pb::IndicatorKind::Domain, &t.domain),
+                (pb::IndicatorKind::Ip, &t.ip),
+            ] {
+                if !v.is_empty() {
+                    indicators.push(index_form(kind, v));
+                }
+            }
+        }
+    };
+    match n.body() {
+        Body::Referral(r) => target(&r.target),
+        Body::TakedownRequest(t) => target(&t.target),
+        Body::IntelReport(r) => indicators.extend(r.indicators.iter().filter_map(indicator)),
+        _ => {}
+    }
+    for d in disclosures {
+        indicators.extend(disclosure_indicator(d));
+    }
+    indicators.sort();
+    indicators.dedup();
+    multi.extend(
+        indicators
+            .into_iter()
+            .map(|i| (keys::INDICATOR, i.into_bytes())),
+    );
+    Keys {
+        notice_id: Some(*n.id().as_bytes()),
+        multi,
+    }
+}
+
+fn disclosure_indicator(d: &[u8]) -> Option<String> {
+    match pb::Disclosure::decode(d) {
+        Ok(pb::Disclosure {
+            value:
+                Some(pb::FieldValue {
+                    value: Some(Value::Indicator(i)),
+                }),
+            ..
+        }) => indicator(&i),
+        _ => None,
+    }
+}
+
+/// The index keys that exist only because of disclosure `d` of the entry
+/// `owner` (an encoded LogEntry): what erasing `d` removes.
+pub(crate) fn disclosure_keys(d: &[u8], owner: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let Some(form) = disclosure_indicator(d) else {
+        return Vec::new();
+    };
+    let clear = match pb::LogEntry::decode(owner) {
+        Ok(pb::LogEntry {
+            record: Some(pb::log_entry::Record::Envelope(env)),
+            ..
+        }) => keys_of(&env, std::iter::empty()).multi,
+        _ => Vec::new(),
+    };
+    let key = (keys::INDICATOR, form.into_bytes());
+    if clear.contains(&key) {
+        Vec::new()
+    } else {
+        vec![key]
+    }
+}
+
+/// Indicators indexed: domains, IPs, URLs, wallets, payment accounts and
+/// e-mail addresses. Persons are never indexed.
+fn indicator(i: &pb::Indicator) -> Option<String> {
+    use pb::IndicatorKind as K;
+    match K::try_from(i.kind) {
+        Ok(k @ (K::Domain | K::Ip | K::Url | K::CryptoWallet | K::PaymentAccount | K::Email))
+            if !i.value.trim().is_empty() =>
+        {
+            Some(index_form(k, &i.value))
+        }
+        _ => None,
+    }
+}
+
+/// The indexed form: domains and e-mail addresses lower case without a
+/// trailing dot, IPs canonical, everything else trimmed.
+fn index_form(kind: pb::IndicatorKind, v: &str) -> String {
+    let v = v.trim();
+    match kind {
+        pb::IndicatorKind::Domain | pb::IndicatorKind::Email => {
+            v.trim_end_matches('.').to_lowercase()
+        }
+        pb::IndicatorKind::Ip => v
+            .parse::<std::net::IpAddr>()
+            .map_or_else(|_| v.to_owned(), |ip| ip.to_string()),
+        _ => v.to_owned(),
+    }
+}
+
+/// The forms a looked-up value may be indexed under, without knowing its kind.
+pub(crate) fn lookup_forms(v: &str) -> Vec<String> {
+    let mut forms = vec![
+        v.trim().to_owned(),
+        index_form(pb::IndicatorKind::Domain, v),
+        index_form(pb::IndicatorKind::Ip, v),
+    ];
+    forms.sort();
+    forms.dedup();
+    forms
+}

@@ -1,0 +1,78 @@
+//! The key layout. Everything lives in one sled tree so that each group
+//! commit is one atomic batch. Keys start with a one-byte prefix:
+//!
+//! | prefix | key | value |
+//! |---|---|---|
+//! | `E` | index (u64 BE) | the LogEntry bytes (the leaf) |
+//! | `N` | level (u8), page (u64 BE) | up to 16 hashes of perfect subtrees of 2^level leaves (see `nodes`) |
+//! | `M` | name | metadata (`size`: u64 BE) |
+//! | `D` | digest (32) | index (u64 BE) of the entry that holds it, then the disclosure bytes |
+//! | `G` | digest (32) | (import only, removed at its end) the entry that refers to a digest |
+//! | `R` | digest (32) | an encoded `ErasedDisclosure` |
+//! | `I` | notice id (16) | index of the notice's first entry |
+//! | `C` | case ref, 0x00, index | (empty) |
+//! | `X` | indicator, 0x00, index | (empty) |
+//! | `A` | author org, 0x00, index | (empty) |
+//! | `O` | recipient org, 0x00, index | outbox state |
+//! | `B` | index | inbox flag: 0 unread, 1 read |
+//! | `Y` | peer org | sync cursor (u64 BE) |
+//! | `K` | tree size (u64 BE) | signed checkpoint note, with cosignatures |
+//! | `S` | roster version (u64 BE) | roster envelope bytes |
+
+pub(crate) const ENTRY: u8 = b'E';
+pub(crate) const NODE: u8 = b'N';
+pub(crate) const META_SIZE: &[u8] = b"Msize";
+pub(crate) const DISCLOSURE: u8 = b'D';
+pub(crate) const DISCLOSURE_OWNER: u8 = b'G';
+pub(crate) const ERASED: u8 = b'R';
+pub(crate) const NOTICE: u8 = b'I';
+pub(crate) const CASE: u8 = b'C';
+pub(crate) const INDICATOR: u8 = b'X';
+pub(crate) const AUTHOR: u8 = b'A';
+pub(crate) const OUTBOX: u8 = b'O';
+pub(crate) const INBOX: u8 = b'B';
+pub(crate) const CURSOR: u8 = b'Y';
+pub(crate) const CHECKPOINT: u8 = b'K';
+pub(crate) const ROSTER: u8 = b'S';
+
+pub(crate) fn entry(index: u64) -> [u8; 9] {
+    prefixed_u64(ENTRY, index)
+}
+
+pub(crate) fn prefixed_u64(prefix: u8, v: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = prefix;
+    k[1..].copy_from_slice(&v.to_be_bytes());
+    k
+}
+
+pub(crate) fn prefixed(prefix: u8, body: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + body.len());
+    k.push(prefix);
+    k.extend_from_slice(body);
+    k
+}
+
+/// `prefix || name || 0x00 || index`: a multimap key, scanned by `prefix || name || 0x00`.
+pub(crate) fn multi(prefix: u8, name: &[u8], index: u64) -> Vec<u8> {
+    let mut k = multi_prefix(prefix, name);
+    k.extend_from_slice(&index.to_be_bytes());
+    k
+}
+
+pub(crate) fn multi_prefix(prefix: u8, name: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 10);
+    k.push(prefix);
+    k.extend_from_slice(name);
+    k.push(0);
+    k
+}
+
+/// The trailing u64 of a key or value.
+pub(crate) fn tail_u64(bytes: &[u8]) -> Option<u64> {
+    let n = bytes.len();
+    if n < 8 {
+        return None;
+    }
+    bytes[n - 8..].try_into().ok().map(u64::from_be_bytes)
+}

@@ -1,0 +1,137 @@
+//! The durable per-recipient outbox.
+
+use isop_core::{LogIndex, OrgId, UnixMillis};
+
+use crate::error::Error;
+use crate::keys;
+use crate::store::Store;
+
+/// An outbox item's delivery state, stored as attempts (u32 BE),
+/// next attempt (u64 BE) and the last error (UTF-8).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct State {
+    attempts: u32,
+    next_attempt: u64,
+    last_error: String,
+}
+
+impl State {
+    /// The encoded state of a fresh item: no attempt yet, due at once.
+    pub(crate) fn fresh() -> Vec<u8> {
+        Self::default().encode()
+    }
+
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(12 + self.last_error.len());
+        v.extend_from_slice(&self.attempts.to_be_bytes());
+        v.extend_from_slice(&self.next_attempt.to_be_bytes());
+        v.extend_from_slice(self.last_error.as_bytes());
+        v
+    }
+
+    fn decode(v: &[u8]) -> Option<Self> {
+        Some(Self {
+            attempts: u32::from_be_bytes(v.get(..4)?.try_into().ok()?),
+            next_attempt: u64::from_be_bytes(v.get(4..12)?.try_into().ok()?),
+            last_error: String::from_utf8_lossy(v.get(12..)?).into_owned(),
+        })
+    }
+}
+
+/// A notice waiting for delivery to one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// The recipient.
+    pub recipient: OrgId,
+    /// The notice's entry.
+    pub index: LogIndex,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+    /// Not to be tried before this time.
+    pub next_attempt: UnixMillis,
+    /// Why the last attempt failed; empty if none did.
+    pub last_error: String,
+}
+
+impl Store {
+    fn outbox_scan(&self, prefix: &[u8]) -> impl Iterator<Item = Result<OutboxItem, Error>> + '_ {
+        self.scan(prefix).map(|r| {
+            let (k, v) = r?;
+            let corrupt = |why: &str| Error::Corrupt {
+                index: LogIndex(keys::tail_u64(&k).unwrap_or_default()),
+                why: why.into(),
+            };
+            let name = k
+                .get(1..k.len().saturating_sub(9))
+                .ok_or_else(|| corrupt("outbox key too short"))?;
+            let recipient = std::str::from_utf8(name)
+                .ok()
+                .and_then(|s| OrgId::new(s).ok())
+                .ok_or_else(|| corrupt("outbox key names no org"))?;
+            let s = State::decode(&v).ok_or_else(|| corrupt("outbox state does not decode"))?;
+            Ok(OutboxItem {
+                recipient,
+                index: LogIndex(keys::tail_u64(&k).unwrap_or_default()),
+                attempts: s.attempts,
+                next_attempt: UnixMillis(s.next_attempt),
+                last_error: s.last_error,
+            })
+        })
+    }
+
+    /// Every outbox item, by recipient then index.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, Error> {
+        self.outbox_scan(&[keys::OUTBOX]).collect()
+    }
+
+    /// The outbox items for one recipient, oldest first.
+    pub fn outbox_for(&self, recipient: &OrgId) -> Result<Vec<OutboxItem>, Error> {
+        self.outbox_scan(&keys::multi_prefix(
+            keys::OUTBOX,
+            recipient.as_str().as_bytes(),
+        ))
+        .collect()
+    }
+
+    /// Up to `limit` items due at `now`.
+    pub fn outbox_due(&self, now: UnixMillis, limit: usize) -> Result<Vec<OutboxItem>, Error> {
+        self.outbox_scan(&[keys::OUTBOX])
+            .filter(|r| r.as_ref().map_or(true, |i| i.next_attempt <= now))
+            .take(limit)
+            .collect()
+    }
+
+    /// Records a failed attempt: the item is retried no sooner than `next_attempt`.
+    pub fn outbox_defer(
+        &self,
+        recipient: &OrgId,
+        index: LogIndex,
+        next_attempt: UnixMillis,
+        error: &str,
+    ) -> Result<u32, Error> {
+        let key = keys::multi(keys::OUTBOX, recipient.as_str().as_bytes(), index.0);
+        let old = self.get(&key)?.ok_or_else(|| {
+            Error::InvalidEntry(format!("entry {index} is not in {recipient}'s outbox"))
+        })?;
+        let old = State::decode(&old).ok_or_else(|| Error::Corrupt {
+            index,
+            why: "outbox state does not decode".into(),
+        })?;
+        let attempts = old.attempts.saturating_add(1);
+        let state = State {
+            attempts,
+            next_attempt: next_attempt.0,
+            last_error: error.chars().take(512).collect(),
+        };
+        self.write(vec![(key, Some(state.encode()))])?;
+        Ok(attempts)
+    }
+
+    /// Removes an item without a receipt (for example, the recipient left the federation).
+    pub fn outbox_remove(&self, recipient: &OrgId, index: LogIndex) -> Result<(), Error> {
+        self.write(vec![(
+            keys::multi(keys::OUTBOX, recipient.as_str().as_bytes(), index.0),
+            None,
+        )])
+    }
+}

@@ -1,0 +1,773 @@
+//! Opening the store, the group-commit writer, appends and reads.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+use isop_core::merkle::{self, Hash, LeafHashSource, RootBuilder};
+use isop_core::{Checkpoint, LogIndex, NoticeId, OrgId, SignedNote, Signer, pb};
+use prost::Message;
+
+use crate::entry::{Appended, NewEntry, Prepared};
+use crate::error::{Error, db_err};
+use crate::keys;
+use crate::nodes::{self, OpenPages};
+
+/// Where and how to open a store.
+#[derive(Clone, Debug)]
+pub struct StoreConfig {
+    /// The database directory; created if missing.
+    pub path: PathBuf,
+    /// sled's page cache, in bytes. Default 64 MiB.
+    pub cache_bytes: u64,
+    /// How many of the newest entries `open` re-verifies against the
+    /// stored tree. Default 4096. `verify_all` checks everything.
+    pub verify_tail: u64,
+    /// The most jobs one group commit takes. Default 4096.
+    pub max_batch: usize,
+}
+
+impl StoreConfig {
+    /// Defaults for a store at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            cache_bytes: 64 << 20,
+            verify_tail: 4096,
+            max_batch: 4096,
+        }
+    }
+}
+
+/// One key-value change: `None` removes the key.
+pub(crate) type Op = (Vec<u8>, Option<Vec<u8>>);
+
+enum Job {
+    Append(Box<Prepared>, oneshot::Sender<Result<Appended, Error>>),
+    Write(Vec<Op>, oneshot::Sender<Result<(), Error>>),
+}
+
+struct Shared {
+    size: AtomicU64,
+    failed: Mutex<Option<String>>,
+}
+
+/// A node's log: append-only entries, their RFC 6962 tree, checkpoints,
+/// disclosures, indexes, outbox, inbox and cursors, in one sled database.
+///
+/// Appends are durable when they return: they are group-committed by one
+/// writer thread, so one flush covers every append waiting at the time.
+pub struct Store {
+    pub(crate) db: sled::Db,
+    pub(crate) tree: sled::Tree,
+    pub(crate) path: PathBuf,
+    shared: Arc<Shared>,
+    jobs: Option<Sender<Job>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("size", &self.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store, and re-verifies the newest
+    /// `config.verify_tail` entries against the stored tree. Any
+    /// inconsistency stops the open with an error naming the index; nothing
+    /// is truncated or repaired.
+    pub fn open(config: &StoreConfig) -> Result<Self, Error> {
+        let path = config.path.clone();
+        let db = open_db(sled_config(&path).cache_capacity(config.cache_bytes), &path)?;
+        let tree = db.open_tree("log").map_err(db_err(&path))?;
+        let size = stored_size(&tree, &path)?;
+        let frontier = {
+            let view = TreeView::new(&tree, &path, size);
+            let hashes = RootBuilder::frontier_positions(size)
+                .map(|(level, start)| view.perfect_subtree(start, level))
+                .collect::<Result<Vec<_>, _>>()?;
+            RootBuilder::resume(size, hashes)?
+        };
+        let pages = OpenPages::load(&tree, &path, size)?;
+        crate::verify::verify_tail(&tree, &path, size, config.verify_tail)?;
+        let shared = Arc::new(Shared {
+            size: AtomicU64::new(size),
+            failed: Mutex::new(None),
+        });
+        let (tx, rx) = channel();
+        let writer = Writer {
+            db: db.clone(),
+            tree: tree.clone(),
+            path: path.clone(),
+            shared: shared.clone(),
+            frontier,
+            pages,
+            max_batch: config.max_batch.max(1),
+        };
+        let handle = std::thread::Builder::new()
+            .name("isop-store-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| Error::Failed(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            db,
+            tree,
+            path,
+            shared,
+            jobs: Some(tx),
+            writer: Some(handle),
+        })
+    }
+
+    /// The directory the store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The number of durable entries.
+    pub fn size(&self) -> u64 {
+        self.shared.size.load(Ordering::Acquire)
+    }
+
+    fn submit(&self, job: impl FnOnce() -> Job) -> Result<(), Error> {
+        if let Some(why) = self
+            .shared
+            .failed
+            .lock()
+            .map_err(|_| Error::Closed)?
+            .clone()
+        {
+            return Err(Error::Failed(why));
+        }
+        self.jobs
+            .as_ref()
+            .ok_or(Error::Closed)?
+            .send(job())
+            .map_err(|_| Error::Closed)
+    }
+
+    fn submit_append(
+        &self,
+        entry: NewEntry,
+    ) -> Result<oneshot::Receiver<Result<Appended, Error>>, Error> {
+        self.submit_prepared(Prepared::new(entry)?)
+    }
+
+    fn submit_prepared(
+        &self,
+        prepared: Prepared,
+    ) -> Result<oneshot::Receiver<Result<Appended, Error>>, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(|| Job::Append(Box::new(prepared), tx))?;
+        Ok(rx)
+    }
+
+    pub(crate) fn append_prepared(&self, prepared: Prepared) -> Result<Appended, Error> {
+        self.submit_prepared(prepared)?
+            .recv()
+            .map_err(|_| Error::Closed)?
+    }
+
+    /// Appends an entry and returns once it is durable. With
+    /// [`NewEntry::dedupe`], a notice already logged is not appended again
+    /// and its original index is returned as [`Appended::Duplicate`].
+    pub fn append(&self, entry: NewEntry) -> Result<Appended, Error> {
+        self.submit_append(entry)?
+            .recv()
+            .map_err(|_| Error::Closed)?
+    }
+
+    /// As [`append`](Self::append), for async callers: the returned future
+    /// resolves once the entry is durable.
+    pub fn append_async(
+        &self,
+        entry: NewEntry,
+    ) -> impl Future<Output = Result<Appended, Error>> + Send + 'static {
+        let rx = self.submit_append(entry);
+        async move { rx?.await.map_err(|_| Error::Closed)? }
+    }
+
+    /// Appends many entries, all in as few group commits as possible, and
+    /// returns each one's outcome once all are durable.
+    pub fn append_many(
+        &self,
+        entries: impl IntoIterator<Item = NewEntry>,
+    ) -> Vec<Result<Appended, Error>> {
+        let pending: Vec<_> = entries.into_iter().map(|e| self.submit_append(e)).collect();
+        pending
+            .into_iter()
+            .map(|rx| rx?.recv().map_err(|_| Error::Closed)?)
+            .collect()
+    }
+
+    /// Applies key-value changes durably, through the writer.
+    pub(crate) fn write(&self, ops: Vec<Op>) -> Result<(), Error> {
+        let (tx, rx) = oneshot::channel();
+        self.submit(|| Job::Write(ops, tx))?;
+        rx.recv().map_err(|_| Error::Closed)?
+    }
+
+    pub(crate) fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, Error> {
+        self.tree.get(key).map_err(db_err(&self.path))
+    }
+
+    pub(crate) fn scan(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), Error>> + '_ {
+        self.tree
+            .scan_prefix(prefix)
+            .map(|r| r.map_err(db_err(&self.path)))
+    }
+
+    /// The bytes of entry `index`, if it is durable.
+    pub fn entry(&self, index: LogIndex) -> Result<Option<Bytes>, Error> {
+        if index.0 >= self.size() {
+            return Ok(None);
+        }
+        Ok(self
+            .get(&keys::entry(index.0))?
+            .map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// The entries with indexes in `[from, to)`, in order (clamped to the size).
+    pub fn entries(
+        &self,
+        from: LogIndex,
+        to: LogIndex,
+    ) -> impl Iterator<Item = Result<(LogIndex, Bytes), Error>> + '_ {
+        let to = to.0.min(self.size());
+        let from = from.0.min(to);
+        let mut expected = from;
+        self.tree
+            .range(keys::entry(from)..keys::entry(to))
+            .map(move |r| {
+                let (k, v) = r.map_err(db_err(&self.path))?;
+                let index = keys::tail_u64(&k).unwrap_or(u64::MAX);
+                if index != expected {
+                    return Err(Error::Corrupt {
+                        index: LogIndex(expected),
+                        why: "entry missing".into(),
+                    });
+                }
+                expected += 1;
+                Ok((LogIndex(index), Bytes::copy_from_slice(&v)))
+            })
+    }
+
+    /// Decodes entry `index`.
+    pub fn log_entry(&self, index: LogIndex) -> Result<Option<pb::LogEntry>, Error> {
+        self.entry(index)?
+            .map(|b| {
+                pb::LogEntry::decode(b).map_err(|e| Error::Corrupt {
+                    index,
+                    why: format!("entry does not decode: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    /// A view of the tree at `size` for the core's proof functions.
+    fn view(&self, size: u64) -> Result<TreeView<'_>, Error> {
+        if size > self.size() {
+            return Err(isop_core::Error::TreeSize {
+                size,
+                available: self.size(),
+            }
+            .into());
+        }
+        Ok(TreeView::new(&self.tree, &self.path, size))
+    }
+
+    /// The root of the tree of the first `size` entries.
+    pub fn root(&self, size: u64) -> Result<Hash, Error> {
+        merkle::root(&self.view(size)?, size)
+    }
+
+    /// The inclusion proof of entry `index` in the tree of `size` entries.
+    pub fn inclusion_proof(&self, index: LogIndex, size: u64) -> Result<Vec<Hash>, Error> {
+        merkle::inclusion_proof(&self.view(size)?, index.0, size)
+    }
+
+    /// The consistency proof between tree sizes `old` and `new`.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, Error> {
+        merkle::consistency_proof(&self.view(new)?, old, new)
+    }
+
+    /// Signs a checkpoint of the whole log as it is now with `signer` (the
+    /// node's key), stores it, and returns it. Cosignatures already held
+    /// for the same size are kept.
+    pub fn sign_checkpoint(&self, signer: &Signer) -> Result<SignedNote, Error> {
+        let size = self.size();
+        let mut note = Checkpoint::new(&signer.id().org, size, self.root(size)?).sign(signer)?;
+        if let Some(old) = self.checkpoint(size)? {
+            note.merge(&old)?;
+        }
+        self.write(vec![(
+            keys::prefixed_u64(keys::CHECKPOINT, size).to_vec(),
+            Some(note.to_bytes()),
+        )])?;
+        Ok(note)
+    }
+
+    /// Adds the signature lines of `cosigned` (the stored checkpoint at
+    /// `size` with a witness's cosignature) that the stored copy lacks.
+    /// The caller has verified the cosignature. Returns the merged note.
+    pub fn add_cosignature(&self, size: u64, cosigned: &SignedNote) -> Result<SignedNote, Error> {
+        let mut note = self
+            .checkpoint(size)?
+            .ok_or_else(|| Error::InvalidEntry(format!("no checkpoint stored at size {size}")))?;
+        if note.merge(cosigned)? > 0 {
+            self.write(vec![(
+                keys::prefixed_u64(keys::CHECKPOINT, size).to_vec(),
+                Some(note.to_bytes()),
+            )])?;
+        }
+        Ok(note)
+    }
+
+    /// The checkpoint stored at `size`, with its cosignatures.
+    pub fn checkpoint(&self, size: u64) -> Result<Option<SignedNote>, Error> {
+        self.get(&keys::prefixed_u64(keys::CHECKPOINT, size))?
+            .map(|v| {
+                SignedNote::parse(&v).map_err(|e| Error::Corrupt {
+                    index: LogIndex(size),
+                    why: format!("stored checkpoint: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    /// The newest stored checkpoint.
+    pub fn latest_checkpoint(&self) -> Result<Option<SignedNote>, Error> {
+        match self.tree.scan_prefix([keys::CHECKPOINT]).next_back() {
+            None => Ok(None),
+            Some(r) => {
+                let (k, v) = r.map_err(db_err(&self.path))?;
+                let size = keys::tail_u64(&k).unwrap_or_default();
+                Ok(Some(SignedNote::parse(&v).map_err(|e| Error::Corrupt {
+                    index: LogIndex(size),
+                    why: format!("stored checkpoint: {e}"),
+                })?))
+            }
+        }
+    }
+
+    /// Every stored checkpoint, by tree size.
+    pub fn checkpoints(&self) -> impl Iterator<Item = Result<(u64, SignedNote), Error>> + '_ {
+        self.scan(&[keys::CHECKPOINT]).map(|r| {
+            let (k, v) = r?;
+            let size = keys::tail_u64(&k).unwrap_or_default();
+            let note = SignedNote::parse(&v).map_err(|e| Error::Corrupt {
+                index: LogIndex(size),
+                why: format!("stored checkpoint: {e}"),
+            })?;
+            Ok((size, note))
+        })
+    }
+
+    /// The index of the first entry of notice `id`, if logged.
+    pub fn find_notice(&self, id: &NoticeId) -> Result<Option<LogIndex>, Error> {
+        Ok(self
+            .get(&keys::prefixed(keys::NOTICE, id.as_bytes()))?
+            .and_then(|v| keys::tail_u64(&v))
+            .map(LogIndex))
+    }
+
+    fn multi_lookup(&self, prefix: u8, name: &[u8]) -> Result<Vec<LogIndex>, Error> {
+        self.scan(&keys::multi_prefix(prefix, name))
+            .map(|r| r.map(|(k, _)| LogIndex(keys::tail_u64(&k).unwrap_or_default())))
+            .collect()
+    }
+
+    /// The entries of notices with case reference `case_ref`.
+    pub fn by_case(&self, case_ref: &str) -> Result<Vec<LogIndex>, Error> {
+        self.multi_lookup(keys::CASE, case_ref.as_bytes())
+    }
+
+    /// The entries of notices naming an indicator (domain, IP, URL, wallet,
+    /// payment account or e-mail), in clear or in a disclosure this node holds.
+    pub fn by_indicator(&self, value: &str) -> Result<Vec<LogIndex>, Error> {
+        let mut out = Vec::new();
+        for form in crate::index::lookup_forms(value) {
+            out.extend(self.multi_lookup(keys::INDICATOR, form.as_bytes())?);
+        }
+        out.sort();
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The entries of notices by `author`.
+    pub fn by_author(&self, author: &OrgId) -> Result<Vec<LogIndex>, Error> {
+        self.multi_lookup(keys::AUTHOR, author.as_str().as_bytes())
+    }
+
+    /// Stores a roster envelope (its bytes) under its version.
+    pub fn put_roster(&self, version: u64, envelope: &[u8]) -> Result<(), Error> {
+        self.write(vec![(
+            keys::prefixed_u64(keys::ROSTER, version).to_vec(),
+            Some(envelope.to_vec()),
+        )])
+    }
+
+    /// Every stored roster envelope, by version.
+    pub fn rosters(&self) -> impl Iterator<Item = Result<(u64, Bytes), Error>> + '_ {
+        self.scan(&[keys::ROSTER]).map(|r| {
+            r.map(|(k, v)| {
+                (
+                    keys::tail_u64(&k).unwrap_or_default(),
+                    Bytes::copy_from_slice(&v),
+                )
+            })
+        })
+    }
+
+    /// The sync cursor kept for `peer` (0 if none).
+    pub fn cursor(&self, peer: &OrgId) -> Result<u64, Error> {
+        Ok(self
+            .get(&keys::prefixed(keys::CURSOR, peer.as_str().as_bytes()))?
+            .and_then(|v| keys::tail_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// Durably sets the sync cursor for `peer`.
+    pub fn set_cursor(&self, peer: &OrgId, cursor: u64) -> Result<(), Error> {
+        self.write(vec![(
+            keys::prefixed(keys::CURSOR, peer.as_str().as_bytes()),
+            Some(cursor.to_be_bytes().to_vec()),
+        )])
+    }
+
+    /// Inbox entries (delivered notices not yet handled), oldest first, with their read flag.
+    pub fn inbox(&self, unread_only: bool) -> Result<Vec<(LogIndex, bool)>, Error> {
+        self.scan(&[keys::INBOX])
+            .filter_map(|r| match r {
+                Ok((k, v)) => {
+                    let read = v.first() == Some(&1);
+                    (!(unread_only && read))
+                        .then(|| Ok((LogIndex(keys::tail_u64(&k).unwrap_or_default()), read)))
+                }
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+
+    /// Marks an inbox entry read.
+    pub fn mark_read(&self, index: LogIndex) -> Result<(), Error> {
+        if self
+            .get(&keys::prefixed_u64(keys::INBOX, index.0))?
+            .is_none()
+        {
+            return Err(Error::InvalidEntry(format!(
+                "entry {index} is not in the inbox"
+            )));
+        }
+        self.write(vec![(
+            keys::prefixed_u64(keys::INBOX, index.0).to_vec(),
+            Some(vec![1]),
+        )])
+    }
+
+    /// Makes every write so far durable (appends already are).
+    pub fn flush(&self) -> Result<(), Error> {
+        self.db.flush().map(drop).map_err(db_err(&self.path))
+    }
+
+    /// Finishes every append already submitted, then stops the writer.
+    pub fn close(mut self) -> Result<(), Error> {
+        self.stop();
+        self.flush()
+    }
+
+    fn stop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(h) = self.writer.take() {
+            // The writer only ends when the channel closes; a panic there
+            // has already failed its waiters, so there is nothing to add.
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// sled's configuration. The store flushes itself at each group commit,
+/// so sled's background flusher is off: it would only add flushes, and it
+/// holds the database's lock for a while after the store is dropped.
+pub(crate) fn sled_config(path: &Path) -> sled::Config {
+    sled::Config::new()
+        .path(path)
+        .mode(sled::Mode::HighThroughput)
+        .flush_every_ms(None)
+}
+
+/// How long opening waits for sled's lock: a store dropped a moment ago
+/// releases it from a background thread (sled 0.34 does not wait for that
+/// in `Drop`); a lock held longer belongs to another process.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opens the database, waiting (bounded) for a lingering lock.
+pub(crate) fn open_db(config: sled::Config, path: &Path) -> Result<sled::Db, Error> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    let mut backoff = std::time::Duration::from_millis(2);
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(Error::Locked(path.display().to_string()));
+                }
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(db_err(path)(e)),
+        }
+    }
+}
+
+/// The committed size: one past the last entry, cross-checked with the
+/// size recorded by the last commit.
+fn stored_size(tree: &sled::Tree, path: &Path) -> Result<u64, Error> {
+    let by_entries = match tree.scan_prefix([keys::ENTRY]).next_back() {
+        None => 0,
+        Some(r) => keys::tail_u64(&r.map_err(db_err(path))?.0).map_or(0, |i| i + 1),
+    };
+    let recorded = tree
+        .get(keys::META_SIZE)
+        .map_err(db_err(path))?
+        .and_then(|v| keys::tail_u64(&v))
+        .unwrap_or(0);
+    if by_entries != recorded {
+        return Err(Error::Corrupt {
+            index: LogIndex(by_entries.min(recorded)),
+            why: format!(
+                "the last commit recorded {recorded} entries but entries run to {by_entries}"
+            ),
+        });
+    }
+    Ok(recorded)
+}
+
+/// The stored tree at a size, as a [`LeafHashSource`] for the core's proof
+/// code. A proof reads one page per level; pages read once are kept for
+/// the view's lifetime, so the right-edge subtrees shared by a proof's
+/// steps cost nothing more, and a proof costs O(log n) reads.
+pub(crate) struct TreeView<'a> {
+    tree: &'a sled::Tree,
+    path: &'a Path,
+    size: u64,
+    cache: RefCell<HashMap<(u32, u64), sled::IVec>>,
+}
+
+impl<'a> TreeView<'a> {
+    pub(crate) fn new(tree: &'a sled::Tree, path: &'a Path, size: u64) -> Self {
+        Self {
+            tree,
+            path,
+            size,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+impl LeafHashSource for TreeView<'_> {
+    type Error = Error;
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn leaf_hash(&self, index: u64) -> Result<Hash, Error> {
+        self.perfect_subtree(index, 0)
+    }
+
+    fn perfect_subtree(&self, start: u64, level: u32) -> Result<Hash, Error> {
+        let (page, slot) = nodes::locate(level, start);
+        if let Some(v) = self.cache.borrow().get(&(level, page)) {
+            return nodes::slot_of(v, level, start, slot);
+        }
+        let v = self
+            .tree
+            .get(nodes::page_key(level, page))
+            .map_err(db_err(self.path))?
+            .ok_or_else(|| Error::Corrupt {
+                index: LogIndex(start),
+                why: format!("tree node (level {level}) is missing"),
+            })?;
+        let h = nodes::slot_of(&v, level, start, slot)?;
+        self.cache.borrow_mut().insert((level, page), v);
+        Ok(h)
+    }
+}
+
+/// The single writer: takes every job waiting, applies them as one atomic
+/// sled batch, flushes once, then answers them all.
+struct Writer {
+    db: sled::Db,
+    tree: sled::Tree,
+    path: PathBuf,
+    shared: Arc<Shared>,
+    frontier: RootBuilder,
+    pages: OpenPages,
+    max_batch: usize,
+}
+
+enum Outcome {
+    Appended(Appended),
+    Written,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            while jobs.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
+            }
+            let result = self.commit(&jobs);
+            for (job, r) in jobs.into_iter().zip(result) {
+                // A waiter that went away just does not hear the answer.
+                match (job, r) {
+                    (Job::Append(_, tx), Ok(Outcome::Appended(a))) => drop(tx.send(Ok(a))),
+                    (Job::Write(_, tx), Ok(_)) => drop(tx.send(Ok(()))),
+                    (Job::Append(_, tx), Err(e)) => drop(tx.send(Err(e))),
+                    (Job::Write(_, tx), Err(e)) => drop(tx.send(Err(e))),
+                    (Job::Append(_, tx), Ok(Outcome::Written)) => drop(tx.send(Err(Error::Closed))),
+                }
+            }
+        }
+    }
+
+    /// Commits a group. On a database error the store is marked failed:
+    /// what reached the disk is unknown until it is reopened and verified.
+    fn commit(&mut self, jobs: &[Job]) -> Vec<Result<Outcome, Error>> {
+        let failed = |why: &str| {
+            jobs.iter()
+                .map(|_| Err(Error::Failed(why.to_owned())))
+                .collect()
+        };
+        if let Ok(guard) = self.shared.failed.lock()
+            && let Some(why) = guard.as_deref()
+        {
+            return failed(why);
+        }
+        match self.build(jobs) {
+            Ok((batch, frontier, pages, outcomes)) => {
+                let durable = self
+                    .tree
+                    .apply_batch(batch)
+                    .and_then(|()| self.db.flush().map(drop));
+                match durable {
+                    Ok(()) => {
+                        self.frontier = frontier;
+                        self.pages = pages;
+                        self.shared
+                            .size
+                            .store(self.frontier.size(), Ordering::Release);
+                        outcomes
+                    }
+                    Err(e) => {
+                        let why = db_err(&self.path)(e).to_string();
+                        if let Ok(mut guard) = self.shared.failed.lock() {
+                            *guard = Some(why.clone());
+                        }
+                        failed(&why)
+                    }
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                if let Ok(mut guard) = self.shared.failed.lock() {
+                    *guard = Some(why.clone());
+                }
+                failed(&why)
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn build(
+        &self,
+        jobs: &[Job],
+    ) -> Result<
+        (
+            sled::Batch,
+            RootBuilder,
+            OpenPages,
+            Vec<Result<Outcome, Error>>,
+        ),
+        Error,
+    > {
+        let mut batch = sled::Batch::default();
+        let mut frontier = self.frontier.clone();
+        let mut pages = self.pages.clone();
+        let mut dirty = Vec::new();
+        let mut new_ids: HashMap<[u8; 16], u64> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match job {
+                Job::Write(ops, _) => {
+                    for (k, v) in ops {
+                        match v {
+                            Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                            None => batch.remove(k.as_slice()),
+                        }
+                    }
+                    outcomes.push(Ok(Outcome::Written));
+                }
+                Job::Append(p, _) => {
+                    let known = match p.notice_id {
+                        Some(id) => match new_ids.get(&id) {
+                            Some(i) => Some(*i),
+                            None => self
+                                .tree
+                                .get(keys::prefixed(keys::NOTICE, &id))
+                                .map_err(db_err(&self.path))?
+                                .and_then(|v| keys::tail_u64(&v)),
+                        },
+                        None => None,
+                    };
+                    if let (true, Some(original)) = (p.dedupe, known) {
+                        outcomes.push(Ok(Outcome::Appended(Appended::Duplicate(LogIndex(
+                            original,
+                        )))));
+                        continue;
+                    }
+                    let index = frontier.size();
+                    let (bytes, leaf) = p.encode(index);
+                    frontier.push_hash_visit(leaf, |level, start, hash| {
+                        pages.push(level, start, hash, &mut dirty);
+                    });
+                    batch.insert(&keys::entry(index)[..], bytes);
+                    if let (Some(id), None) = (p.notice_id, known) {
+                        batch.insert(keys::prefixed(keys::NOTICE, &id), &index.to_be_bytes()[..]);
+                        new_ids.insert(id, index);
+                    }
+                    p.apply(index, &mut batch);
+                    outcomes.push(Ok(Outcome::Appended(Appended::New(LogIndex(index)))));
+                }
+            }
+        }
+        pages.partial_changes(&self.pages, &mut dirty);
+        for (level, page, hashes) in dirty {
+            batch.insert(&nodes::page_key(level, page)[..], hashes);
+        }
+        batch.insert(keys::META_SIZE, &frontier.size().to_be_bytes()[..]);
+        Ok((batch, frontier, pages, outcomes))
+    }
+}

@@ -1,0 +1,356 @@
+//! Appends, reads, proofs, dedupe, indexes, outbox, inbox, cursors,
+//! checkpoints, erasure, reopening.
+
+use isop_core::merkle::{self, LeafHashSource, MemoryTree};
+use isop_core::{Checkpoint, LogIndex, NoteVerifier, NoticeId, UnixMillis};
+use isop_store::*;
+
+use crate::fixture::*;
+
+#[test]
+fn proofs_from_the_store_match_a_memory_tree_at_every_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let mut mem = MemoryTree::new();
+    for i in 0..70u64 {
+        let a = store.append(filler(i, 20 + (i as usize % 7) * 30)).unwrap();
+        assert_eq!(a, Appended::New(LogIndex(i)));
+        let bytes = store.entry(LogIndex(i)).unwrap().unwrap();
+        mem.push(&bytes);
+        let n = i + 1;
+        assert_eq!(store.root(n).unwrap(), mem.root(), "root at {n}");
+        for m in [0, n / 3, n / 2, n - 1] {
+            let p = store.inclusion_proof(LogIndex(m), n).unwrap();
+            assert_eq!(p, merkle::inclusion_proof(&mem, m, n).unwrap());
+            merkle::verify_inclusion(&mem.leaf_hash(m).unwrap(), m, n, &p, &mem.root()).unwrap();
+            let c = store.consistency_proof(m, n).unwrap();
+            let old_root = merkle::root(&mem, m).unwrap();
+            merkle::verify_consistency(m, n, &old_root, &mem.root(), &c).unwrap();
+        }
+    }
+    assert!(store.root(71).is_err());
+    assert!(store.inclusion_proof(LogIndex(70), 70).is_err());
+    assert_eq!(store.entries(LogIndex(65), LogIndex(100)).count(), 5);
+    assert_eq!(store.entry(LogIndex(70)).unwrap(), None);
+    let e = store.log_entry(LogIndex(3)).unwrap().unwrap();
+    assert_eq!(e.index, 3);
+    assert_eq!(e.direction, isop_core::pb::Direction::Local as i32);
+}
+
+#[test]
+fn reopening_keeps_everything_and_continues_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mem = MemoryTree::new();
+    for round in 0..3u64 {
+        let store = open(dir.path());
+        assert_eq!(store.size(), round * 13);
+        let r = store.append_many((0..13).map(|i| filler(round * 13 + i, 100)));
+        for (i, a) in r.into_iter().enumerate() {
+            assert_eq!(a.unwrap().index(), LogIndex(round * 13 + i as u64));
+        }
+        for i in round * 13..(round + 1) * 13 {
+            mem.push(&store.entry(LogIndex(i)).unwrap().unwrap());
+        }
+        assert_eq!(store.root(store.size()).unwrap(), mem.root());
+        assert_eq!(store.verify_all().unwrap().root, mem.root());
+        store.close().unwrap();
+    }
+}
+
+#[test]
+fn duplicates_indexes_and_inbox() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let a = referral(&fed, "streamz.example", "CASE-1", 1);
+    let b = referral(&fed, "other.example", "CASE-2", 2);
+    assert_eq!(
+        store.append(inbound(&a)).unwrap(),
+        Appended::New(LogIndex(0))
+    );
+    assert_eq!(
+        store.append(inbound(&b)).unwrap(),
+        Appended::New(LogIndex(1))
+    );
+    assert_eq!(
+        store.append(inbound(&a)).unwrap(),
+        Appended::Duplicate(LogIndex(0))
+    );
+    // Duplicates racing in one group commit are caught too.
+    let c = referral(&fed, "third.example", "CASE-1", 3);
+    let r: Vec<_> = store
+        .append_many([inbound(&c), inbound(&c), inbound(&b)])
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        r,
+        [
+            Appended::New(LogIndex(2)),
+            Appended::Duplicate(LogIndex(2)),
+            Appended::Duplicate(LogIndex(1))
+        ]
+    );
+    assert_eq!(store.size(), 3);
+
+    assert_eq!(
+        store.find_notice(&a.notice().id()).unwrap(),
+        Some(LogIndex(0))
+    );
+    assert_eq!(
+        store
+            .find_notice(&NoticeId::new_v7(NOW, &mut rng(99)))
+            .unwrap(),
+        None
+    );
+    assert_eq!(store.by_case("CASE-1").unwrap(), [LogIndex(0), LogIndex(2)]);
+    assert_eq!(
+        store.by_author(&org("RH-FILMCO")).unwrap(),
+        [LogIndex(0), LogIndex(1), LogIndex(2)]
+    );
+    assert_eq!(
+        store.by_indicator("STREAMZ.example.").unwrap(),
+        [LogIndex(0)]
+    );
+    assert_eq!(store.by_indicator("203.0.113.9").unwrap().len(), 3);
+    // The wallet travelled in a disclosure this node holds.
+    assert_eq!(store.by_indicator("bc1qexamplewallet").unwrap().len(), 3);
+    assert!(store.by_indicator("nothing.example").unwrap().is_empty());
+
+    assert_eq!(
+        store.inbox(true).unwrap(),
+        [
+            (LogIndex(0), false),
+            (LogIndex(1), false),
+            (LogIndex(2), false)
+        ]
+    );
+    store.mark_read(LogIndex(1)).unwrap();
+    assert_eq!(store.inbox(true).unwrap().len(), 2);
+    assert_eq!(store.inbox(false).unwrap()[1], (LogIndex(1), true));
+    assert!(store.mark_read(LogIndex(9)).is_err());
+
+    // Disclosures are stored by digest.
+    for d in a.disclosures() {
+        assert_eq!(
+            store.disclosure(d.digest()).unwrap(),
+            Some(DisclosureState::Held(d.bytes().clone()))
+        );
+    }
+    let entry = store.log_entry(LogIndex(0)).unwrap().unwrap();
+    assert_eq!(entry.disclosure_digests.len(), 2);
+}
+
+#[test]
+fn outbox_and_cursors_are_durable() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let kr = org("KR-KNPA");
+    let hub = org("INTERPOL-GS");
+    {
+        let store = open(dir.path());
+        let s = referral(&fed, "streamz.example", "C", 4);
+        let mut e = NewEntry::new(
+            NOW,
+            Direction::Outbound,
+            Record::Envelope(envelope_bytes(&s)),
+        );
+        e.recipients = vec![kr.clone(), hub.clone()];
+        e.enqueue = vec![kr.clone(), hub.clone()];
+        let at = store.append(e).unwrap().index();
+        assert_eq!(store.outbox().unwrap().len(), 2);
+        let later = UnixMillis(NOW.0 + 5000);
+        assert_eq!(
+            store
+                .outbox_defer(&kr, at, later, "connection refused")
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .outbox_defer(&kr, at, later, "connection refused")
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store.outbox_due(NOW, 10).unwrap().len(),
+            1,
+            "only the hub's item is due"
+        );
+        assert_eq!(store.outbox_due(later, 10).unwrap().len(), 2);
+        store.set_cursor(&hub, 42).unwrap();
+    }
+    let store = open(dir.path());
+    let items = store.outbox_for(&kr).unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(
+        (items[0].attempts, items[0].last_error.as_str()),
+        (2, "connection refused")
+    );
+    assert_eq!(store.cursor(&hub).unwrap(), 42);
+    assert_eq!(store.cursor(&kr).unwrap(), 0);
+    // Logging the receipt removes the item in the same commit.
+    let mut receipt = filler(1, 10);
+    receipt.dequeue = vec![(kr.clone(), items[0].index)];
+    store.append(receipt).unwrap();
+    assert!(store.outbox_for(&kr).unwrap().is_empty());
+    assert_eq!(store.outbox().unwrap().len(), 1);
+    assert!(store.outbox_defer(&kr, items[0].index, NOW, "x").is_err());
+}
+
+#[test]
+fn checkpoints_and_cosignatures() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for r in store.append_many((0..10).map(|i| filler(i, 50))) {
+        r.unwrap();
+    }
+    let note = store.sign_checkpoint(&fed.agency).unwrap();
+    let verifier = NoteVerifier::new(&fed.agency.id().to_string(), fed.agency.public()).unwrap();
+    let cp = Checkpoint::open(&note, "isop.log/KR-KNPA", &verifier).unwrap();
+    assert_eq!((cp.size, cp.root), (10, store.root(10).unwrap()));
+
+    let mut witnessed = note.clone();
+    witnessed.add_signature(&fed.hub);
+    let merged = store.add_cosignature(10, &witnessed).unwrap();
+    assert_eq!(merged.signatures().len(), 2);
+    // Re-signing at the same size keeps the cosignature.
+    assert_eq!(
+        store
+            .sign_checkpoint(&fed.agency)
+            .unwrap()
+            .signatures()
+            .len(),
+        2
+    );
+    assert_eq!(
+        store
+            .latest_checkpoint()
+            .unwrap()
+            .unwrap()
+            .signatures()
+            .len(),
+        2
+    );
+    assert!(store.add_cosignature(11, &witnessed).is_err());
+    store.append(filler(10, 50)).unwrap();
+    store.sign_checkpoint(&fed.agency).unwrap();
+    assert_eq!(
+        store
+            .checkpoints()
+            .map(|r| r.unwrap().0)
+            .collect::<Vec<_>>(),
+        [10, 11]
+    );
+    assert_eq!(store.verify_all().unwrap().checkpoints, 2);
+}
+
+#[test]
+fn erasure_deletes_the_value_and_keeps_the_log_verifiable() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let s = referral(&fed, "streamz.example", "C", 5);
+    store.append(inbound(&s)).unwrap();
+    let root_before = store.root(1).unwrap();
+    let wallet = s
+        .disclosures()
+        .iter()
+        .find(|d| d.path() == "referral.payment")
+        .unwrap();
+    assert_eq!(
+        store.by_indicator("bc1qexamplewallet").unwrap(),
+        [LogIndex(0)]
+    );
+
+    let at = store
+        .erase_disclosure(
+            wallet.digest(),
+            "retention period ended",
+            UnixMillis(NOW.0 + 1),
+        )
+        .unwrap();
+    assert_eq!(at, LogIndex(1));
+    match store.disclosure(wallet.digest()).unwrap() {
+        Some(DisclosureState::Erased(e)) => assert_eq!(e.reason, "retention period ended"),
+        other => panic!("{other:?}"),
+    }
+    assert!(store.by_indicator("bc1qexamplewallet").unwrap().is_empty());
+    assert_eq!(
+        store.by_indicator("streamz.example").unwrap(),
+        [LogIndex(0)],
+        "clear indicators stay"
+    );
+    assert_eq!(store.root(1).unwrap(), root_before, "history is unchanged");
+    let e = store.log_entry(at).unwrap().unwrap();
+    assert!(matches!(
+        e.record,
+        Some(isop_core::pb::log_entry::Record::Erasure(_))
+    ));
+    store.verify_all().unwrap();
+    assert!(
+        store
+            .erase_disclosure(wallet.digest(), "again", NOW)
+            .is_err()
+    );
+    assert!(store.erase_disclosure(&[0; 32], "none", NOW).is_err());
+}
+
+#[test]
+fn concurrent_appenders_share_group_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = std::sync::Arc::new(open(dir.path()));
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                (0..50)
+                    .map(|i| store.append(filler(t * 1000 + i, 64)).unwrap().index().0)
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort();
+    assert_eq!(
+        all,
+        (0..400).collect::<Vec<_>>(),
+        "every append got its own index, with no gaps"
+    );
+    assert_eq!(store.verify_all().unwrap().entries, 400);
+}
+
+#[test]
+fn async_appends_resolve_when_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let futures: Vec<_> = (0..5).map(|i| store.append_async(filler(i, 10))).collect();
+    // A minimal executor: the futures complete when the writer answers.
+    for (i, f) in futures.into_iter().enumerate() {
+        let a = block_on(f).unwrap();
+        assert_eq!(a.index(), LogIndex(i as u64));
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
