@@ -18,61 +18,74 @@ pub enum DisclosureState {
     Erased(pb::ErasedDisclosure),
 }
 
-/// Splits a stored disclosure value into its owner entry and its bytes.
-pub(crate) fn split_held(v: &[u8]) -> Result<(LogIndex, Bytes), Error> {
-    match (v.get(..8), v.get(8..)) {
-        (Some(owner), Some(bytes)) => Ok((
-            LogIndex(keys::tail_u64(owner).unwrap_or_default()),
-            Bytes::copy_from_slice(bytes),
-        )),
-        _ => Err(Error::Corrupt {
-            index: LogIndex(0),
-            why: "a stored disclosure is shorter than its owner index".into(),
-        }),
-    }
+/// A disclosure an entry lists, and what the store holds for it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EntryDisclosure {
+    /// The digest the entry lists.
+    pub digest: [u8; 32],
+    /// The value, its erasure, or `None` if the store never held it.
+    pub state: Option<DisclosureState>,
 }
 
 impl Store {
-    /// The disclosure with `digest` and the entry that holds it, if its value is held.
-    pub(crate) fn held_disclosure(
+    /// What is held for disclosure `digest` of entry `index`: its value, its
+    /// erasure, or nothing.
+    pub fn disclosure(
         &self,
+        index: LogIndex,
         digest: &[u8; 32],
-    ) -> Result<Option<(LogIndex, Bytes)>, Error> {
-        self.get(&keys::prefixed(keys::DISCLOSURE, digest))?
-            .map(|v| split_held(&v))
-            .transpose()
-    }
-
-    /// The disclosure with `digest`, if held or erased.
-    pub fn disclosure(&self, digest: &[u8; 32]) -> Result<Option<DisclosureState>, Error> {
-        if let Some((_, bytes)) = self.held_disclosure(digest)? {
-            return Ok(Some(DisclosureState::Held(bytes)));
+    ) -> Result<Option<DisclosureState>, Error> {
+        if let Some(v) = self.get(&keys::disclosure(keys::DISCLOSURE, index.0, digest))? {
+            return Ok(Some(DisclosureState::Held(Bytes::copy_from_slice(&v))));
         }
-        match self.get(&keys::prefixed(keys::ERASED, digest))? {
+        match self.get(&keys::disclosure(keys::ERASED, index.0, digest))? {
             None => Ok(None),
             Some(v) => pb::ErasedDisclosure::decode(v.as_ref())
                 .map(|e| Some(DisclosureState::Erased(e)))
                 .map_err(|e| Error::Corrupt {
-                    index: LogIndex(0),
+                    index,
                     why: format!("erasure record does not decode: {e}"),
                 }),
         }
     }
 
-    /// Erases a disclosure's value (retention ended, or a lawful order): in
-    /// one commit, the value and its indicator index keys are deleted, an
-    /// erasure record is kept, and a LOCAL entry naming the digest and the
-    /// reason is appended. The tree and every signature still verify.
+    /// What is held for each disclosure digest entry `index` lists, in its order.
+    pub fn disclosures_of(&self, index: LogIndex) -> Result<Vec<EntryDisclosure>, Error> {
+        let Some(entry) = self.log_entry(index)? else {
+            return Ok(Vec::new());
+        };
+        entry
+            .disclosure_digests
+            .iter()
+            .map(|d| {
+                let digest: [u8; 32] = d.as_ref().try_into().map_err(|_| Error::Corrupt {
+                    index,
+                    why: "a disclosure digest is not 32 bytes".into(),
+                })?;
+                Ok(EntryDisclosure {
+                    digest,
+                    state: self.disclosure(index, &digest)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Erases the value of disclosure `digest` of entry `index` (its
+    /// retention ended, or a lawful order): in one commit, the value and its
+    /// indicator index keys are deleted, an erasure record is kept, and a
+    /// LOCAL entry naming the digest and the reason is appended. The tree
+    /// and every signature still verify.
     pub fn erase_disclosure(
         &self,
+        index: LogIndex,
         digest: &[u8; 32],
         reason: &str,
         now: UnixMillis,
     ) -> Result<LogIndex, Error> {
-        let Some((owner, bytes)) = self.held_disclosure(digest)? else {
-            return Err(Error::InvalidEntry(
-                "no disclosure with that digest is held".into(),
-            ));
+        let Some(DisclosureState::Held(bytes)) = self.disclosure(index, digest)? else {
+            return Err(Error::InvalidEntry(format!(
+                "entry {index} holds no disclosure with that digest"
+            )));
         };
         if reason.is_empty() {
             return Err(Error::InvalidEntry("an erasure needs a reason".into()));
@@ -93,18 +106,28 @@ impl Store {
         ))?;
         prepared
             .ops
-            .push((keys::prefixed(keys::DISCLOSURE, digest), None));
+            .push((keys::disclosure(keys::DISCLOSURE, index.0, digest), None));
         prepared.ops.push((
-            keys::prefixed(keys::ERASED, digest),
+            keys::disclosure(keys::ERASED, index.0, digest),
             Some(record.encode_to_vec()),
         ));
-        if let Some(entry) = self.entry(owner)? {
-            for (prefix, name) in crate::index::disclosure_keys(&bytes, &entry) {
-                prepared
-                    .ops
-                    .push((keys::multi(prefix, &name, owner.0), None));
-            }
+        let postings = match self.entry(index)? {
+            Some(entry) => crate::index::disclosure_keys(&bytes, &entry),
+            None => Vec::new(),
+        };
+        // Hold the index's run lock until the erasure is committed and the
+        // pending postings are told, so that no run captures the value.
+        let guard = self.index.lock_runs()?;
+        for p in &postings {
+            prepared
+                .ops
+                .extend(self.index.run_edits_without(p, index.0)?);
         }
-        Ok(self.append_prepared(prepared)?.index())
+        let at = self.append_prepared(prepared)?.index();
+        for p in &postings {
+            self.index.forget(p, index.0)?;
+        }
+        drop(guard);
+        Ok(at)
     }
 }

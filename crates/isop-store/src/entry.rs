@@ -123,8 +123,8 @@ pub(crate) struct Prepared {
     leaf: LeafHashPrefix,
     pub(crate) notice_id: Option<[u8; 16]>,
     pub(crate) dedupe: bool,
-    /// (prefix, name) of multimap keys that get the index appended.
-    multi: Vec<(u8, Vec<u8>)>,
+    /// The entry's postings in the case, author and indicator indexes.
+    pub(crate) postings: Vec<crate::postings::Posting>,
     disclosures: Vec<([u8; 32], Bytes)>,
     enqueue: Vec<OrgId>,
     dequeue: Vec<(OrgId, LogIndex)>,
@@ -174,7 +174,7 @@ impl Prepared {
             body,
             notice_id: keys.notice_id,
             dedupe: e.dedupe,
-            multi: keys.multi,
+            postings: keys.multi,
             disclosures,
             enqueue: e.enqueue,
             dequeue: e.dequeue,
@@ -203,14 +203,10 @@ impl Prepared {
 
     /// Adds everything that goes alongside the entry at `index`.
     pub(crate) fn apply(&self, index: u64, batch: &mut sled::Batch) {
-        let idx = index.to_be_bytes();
-        for (prefix, name) in &self.multi {
-            batch.insert(keys::multi(*prefix, name, index), &[][..]);
-        }
         for (digest, bytes) in &self.disclosures {
             batch.insert(
-                keys::prefixed(keys::DISCLOSURE, digest),
-                [&idx[..], bytes.as_ref()].concat(),
+                keys::disclosure(keys::DISCLOSURE, index, digest),
+                bytes.as_ref(),
             );
         }
         for r in &self.enqueue {

@@ -163,8 +163,9 @@ impl Store {
             put_checkpoints(index.0 + 1, &mut out, &mut s)?;
         }
         for r in self.scan(&[keys::DISCLOSURE]) {
-            let (_, v) = r?;
-            let (owner, bytes) = crate::disclosures::split_held(&v)?;
+            let (k, v) = r?;
+            let owner = LogIndex(k.get(1..9).and_then(keys::tail_u64).unwrap_or_default());
+            let bytes = Bytes::copy_from_slice(&v);
             let d = pb::Disclosure::decode(bytes.as_ref()).map_err(|e| Error::Corrupt {
                 index: owner,
                 why: format!("a disclosure does not decode: {e}"),
@@ -214,7 +215,7 @@ impl Store {
         if std::fs::read_dir(path).is_ok_and(|mut d| d.next().is_some()) {
             return Err(Error::NotEmpty(path.display().to_string()));
         }
-        let result = import_into(path, r, roster_key);
+        let result = import_into(path, r, roster_key, config.index_run.max(1));
         match result {
             Ok(summary) => Ok((Store::open(config)?, summary)),
             Err(e) => {
@@ -326,6 +327,11 @@ struct Import {
     builder: RootBuilder,
     pages: crate::nodes::OpenPages,
     written_pages: crate::nodes::OpenPages,
+    /// Index postings not yet written as a run, and the runs written.
+    postings: std::collections::BTreeMap<crate::postings::Posting, Vec<u64>>,
+    posting_count: usize,
+    run_postings: usize,
+    runs: u32,
     batch: sled::Batch,
     pending: u64,
     rosters: Vec<Roster>,
@@ -333,7 +339,12 @@ struct Import {
     summary: ImportSummary,
 }
 
-fn import_into(path: &Path, r: impl Read, roster_key: &RosterKey) -> Result<ImportSummary, Error> {
+fn import_into(
+    path: &Path,
+    r: impl Read,
+    roster_key: &RosterKey,
+    run_postings: usize,
+) -> Result<ImportSummary, Error> {
     let mut rd = ExportReader::new(std::io::BufReader::with_capacity(1 << 20, r));
     let header = match rd.next_record()? {
         Some((_, Rec::Header(h))) => h,
@@ -359,6 +370,10 @@ fn import_into(path: &Path, r: impl Read, roster_key: &RosterKey) -> Result<Impo
         builder: RootBuilder::new(),
         pages: Default::default(),
         written_pages: Default::default(),
+        postings: Default::default(),
+        posting_count: 0,
+        run_postings,
+        runs: 0,
         batch: sled::Batch::default(),
         pending: 0,
         rosters: Vec::new(),
@@ -481,6 +496,15 @@ impl Import {
     /// Writes what is left, drops the import's scratch keys (which entry
     /// refers to which digest), and makes it all durable.
     fn finish(&mut self) -> Result<(), Error> {
+        self.write_run();
+        self.batch.insert(
+            crate::postings::META_RUNS,
+            &u64::from(self.runs).to_be_bytes()[..],
+        );
+        self.batch.insert(
+            crate::postings::META_INDEXED,
+            &self.builder.size().to_be_bytes()[..],
+        );
         self.flush(false)?;
         for r in self.tree.scan_prefix([keys::DISCLOSURE_OWNER]) {
             let (k, _) = r.map_err(db_err(&self.path))?;
@@ -490,8 +514,23 @@ impl Import {
         self.flush(true)
     }
 
+    /// Writes the collected postings as the next index run.
+    fn write_run(&mut self) {
+        if self.postings.is_empty() {
+            return;
+        }
+        crate::postings::write_run(&mut self.batch, self.runs, &self.postings);
+        self.runs += 1;
+        self.pending += self.posting_count as u64;
+        self.postings.clear();
+        self.posting_count = 0;
+    }
+
     /// Counts a record into the open batch, and writes the batch when full.
     fn bump(&mut self) -> Result<(), Error> {
+        if self.posting_count >= self.run_postings {
+            self.write_run();
+        }
         self.pending += 1;
         if self.pending >= IMPORT_BATCH {
             self.flush(false)?;
@@ -553,8 +592,9 @@ impl Import {
                     batch.insert(key, &index.to_be_bytes()[..]);
                 }
             }
-            for (prefix, name) in k.multi {
-                batch.insert(keys::multi(prefix, &name, index), &[][..]);
+            for posting in k.multi {
+                self.postings.entry(posting).or_default().push(index);
+                self.posting_count += 1;
             }
         }
         for d in &e.disclosure_digests {
@@ -638,17 +678,17 @@ impl Import {
         let digest = sha256(bytes);
         let owner = self.owner(&digest)?;
         self.batch.insert(
-            keys::prefixed(keys::DISCLOSURE, &digest),
-            [&owner.to_be_bytes()[..], bytes.as_ref()].concat(),
+            keys::disclosure(keys::DISCLOSURE, owner, &digest),
+            bytes.as_ref(),
         );
         if let Some(entry) = self
             .tree
             .get(keys::entry(owner))
             .map_err(db_err(&self.path))?
         {
-            for (prefix, name) in crate::index::disclosure_keys(bytes, &entry) {
-                self.batch
-                    .insert(keys::multi(prefix, &name, owner), &[][..]);
+            for posting in crate::index::disclosure_keys(bytes, &entry) {
+                self.postings.entry(posting).or_default().push(owner);
+                self.posting_count += 1;
             }
         }
         self.summary.disclosures += 1;
@@ -656,9 +696,11 @@ impl Import {
     }
 
     fn erased(&mut self, e: &pb::ErasedDisclosure) -> Result<(), Error> {
-        self.owner(&e.digest)?;
-        self.batch
-            .insert(keys::prefixed(keys::ERASED, &e.digest), e.encode_to_vec());
+        let owner = self.owner(&e.digest)?;
+        self.batch.insert(
+            keys::disclosure(keys::ERASED, owner, &e.digest),
+            e.encode_to_vec(),
+        );
         self.summary.erased += 1;
         self.bump()
     }

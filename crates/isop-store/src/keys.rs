@@ -6,9 +6,9 @@
 //! | `E` | index (u64 BE) | the LogEntry bytes (the leaf) |
 //! | `N` | level (u8), page (u64 BE) | up to 16 hashes of perfect subtrees of 2^level leaves (see `nodes`) |
 //! | `M` | name | metadata (`size`: u64 BE) |
-//! | `D` | digest (32) | index (u64 BE) of the entry that holds it, then the disclosure bytes |
+//! | `D` | entry index (u64 BE), digest (32) | the disclosure bytes |
+//! | `R` | entry index (u64 BE), digest (32) | an encoded `ErasedDisclosure` |
 //! | `G` | digest (32) | (import only, removed at its end) the entry that refers to a digest |
-//! | `R` | digest (32) | an encoded `ErasedDisclosure` |
 //! | `I` | notice id (16) | index of the notice's first entry |
 //! | `C` | case ref, 0x00, index | (empty) |
 //! | `X` | indicator, 0x00, index | (empty) |
@@ -18,6 +18,7 @@
 //! | `Y` | peer org | sync cursor (u64 BE) |
 //! | `K` | tree size (u64 BE) | signed checkpoint note, with cosignatures |
 //! | `S` | roster version (u64 BE) | roster envelope bytes |
+//! | `P` | run (u32 BE), first posting's prefix and name | a block of index postings (see `postings`) |
 
 pub(crate) const ENTRY: u8 = b'E';
 pub(crate) const NODE: u8 = b'N';
@@ -34,6 +35,7 @@ pub(crate) const INBOX: u8 = b'B';
 pub(crate) const CURSOR: u8 = b'Y';
 pub(crate) const CHECKPOINT: u8 = b'K';
 pub(crate) const ROSTER: u8 = b'S';
+pub(crate) const POSTINGS: u8 = b'P';
 
 pub(crate) fn entry(index: u64) -> [u8; 9] {
     prefixed_u64(ENTRY, index)
@@ -50,6 +52,15 @@ pub(crate) fn prefixed(prefix: u8, body: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + body.len());
     k.push(prefix);
     k.extend_from_slice(body);
+    k
+}
+
+/// `prefix || index || digest`: a disclosure (or its erasure) of entry `index`.
+pub(crate) fn disclosure(prefix: u8, index: u64, digest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(41);
+    k.push(prefix);
+    k.extend_from_slice(&index.to_be_bytes());
+    k.extend_from_slice(digest);
     k
 }
 

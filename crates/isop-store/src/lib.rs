@@ -37,10 +37,11 @@ mod index;
 mod keys;
 mod nodes;
 mod outbox;
+mod postings;
 mod store;
 mod verify;
 
-pub use disclosures::DisclosureState;
+pub use disclosures::{DisclosureState, EntryDisclosure};
 pub use entry::{Appended, Direction, NewEntry, Record};
 pub use error::Error;
 pub use export::{EXPORT_FORMAT, ExportReader, ExportSummary, ImportSummary, MAX_EXPORT_RECORD};

@@ -17,6 +17,7 @@ use crate::entry::{Appended, NewEntry, Prepared};
 use crate::error::{Error, db_err};
 use crate::keys;
 use crate::nodes::{self, OpenPages};
+use crate::postings::{Feed, Index, Posting};
 
 /// Where and how to open a store.
 #[derive(Clone, Debug)]
@@ -30,6 +31,10 @@ pub struct StoreConfig {
     pub verify_tail: u64,
     /// The most jobs one group commit takes. Default 4096.
     pub max_batch: usize,
+    /// Index postings collected in memory before they are written as a
+    /// run. Default 131072. Smaller means less memory and more runs to
+    /// read per lookup.
+    pub index_run: usize,
 }
 
 impl StoreConfig {
@@ -40,6 +45,7 @@ impl StoreConfig {
             cache_bytes: 64 << 20,
             verify_tail: 4096,
             max_batch: 4096,
+            index_run: 128 * 1024,
         }
     }
 }
@@ -69,6 +75,8 @@ pub struct Store {
     shared: Arc<Shared>,
     jobs: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
+    /// Dropped after the writer has stopped (fields drop after `Drop::drop`).
+    pub(crate) index: Index,
 }
 
 impl std::fmt::Debug for Store {
@@ -99,6 +107,7 @@ impl Store {
         };
         let pages = OpenPages::load(&tree, &path, size)?;
         crate::verify::verify_tail(&tree, &path, size, config.verify_tail)?;
+        let index = Index::open(&tree, &path, size, config.index_run.max(1))?;
         let shared = Arc::new(Shared {
             size: AtomicU64::new(size),
             failed: Mutex::new(None),
@@ -111,6 +120,7 @@ impl Store {
             shared: shared.clone(),
             frontier,
             pages,
+            feed: index.feed()?,
             max_batch: config.max_batch.max(1),
         };
         let handle = std::thread::Builder::new()
@@ -124,6 +134,7 @@ impl Store {
             shared,
             jobs: Some(tx),
             writer: Some(handle),
+            index,
         })
     }
 
@@ -382,15 +393,9 @@ impl Store {
             .map(LogIndex))
     }
 
-    fn multi_lookup(&self, prefix: u8, name: &[u8]) -> Result<Vec<LogIndex>, Error> {
-        self.scan(&keys::multi_prefix(prefix, name))
-            .map(|r| r.map(|(k, _)| LogIndex(keys::tail_u64(&k).unwrap_or_default())))
-            .collect()
-    }
-
     /// The entries of notices with case reference `case_ref`.
     pub fn by_case(&self, case_ref: &str) -> Result<Vec<LogIndex>, Error> {
-        self.multi_lookup(keys::CASE, case_ref.as_bytes())
+        self.index.lookup(keys::CASE, case_ref.as_bytes())
     }
 
     /// The entries of notices naming an indicator (domain, IP, URL, wallet,
@@ -398,7 +403,7 @@ impl Store {
     pub fn by_indicator(&self, value: &str) -> Result<Vec<LogIndex>, Error> {
         let mut out = Vec::new();
         for form in crate::index::lookup_forms(value) {
-            out.extend(self.multi_lookup(keys::INDICATOR, form.as_bytes())?);
+            out.extend(self.index.lookup(keys::INDICATOR, form.as_bytes())?);
         }
         out.sort();
         out.dedup();
@@ -407,7 +412,7 @@ impl Store {
 
     /// The entries of notices by `author`.
     pub fn by_author(&self, author: &OrgId) -> Result<Vec<LogIndex>, Error> {
-        self.multi_lookup(keys::AUTHOR, author.as_str().as_bytes())
+        self.index.lookup(keys::AUTHOR, author.as_str().as_bytes())
     }
 
     /// Stores a roster envelope (its bytes) under its version.
@@ -621,7 +626,17 @@ struct Writer {
     shared: Arc<Shared>,
     frontier: RootBuilder,
     pages: OpenPages,
+    feed: Feed,
     max_batch: usize,
+}
+
+/// A group commit, built and not yet written.
+struct Staged {
+    batch: sled::Batch,
+    frontier: RootBuilder,
+    pages: OpenPages,
+    postings: Vec<(u64, Vec<Posting>)>,
+    outcomes: Vec<Result<Outcome, Error>>,
 }
 
 enum Outcome {
@@ -667,7 +682,13 @@ impl Writer {
             return failed(why);
         }
         match self.build(jobs) {
-            Ok((batch, frontier, pages, outcomes)) => {
+            Ok(Staged {
+                batch,
+                frontier,
+                pages,
+                postings,
+                outcomes,
+            }) => {
                 let durable = self
                     .tree
                     .apply_batch(batch)
@@ -676,6 +697,7 @@ impl Writer {
                     Ok(()) => {
                         self.frontier = frontier;
                         self.pages = pages;
+                        self.feed.add(postings, self.frontier.size());
                         self.shared
                             .size
                             .store(self.frontier.size(), Ordering::Release);
@@ -700,23 +722,12 @@ impl Writer {
         }
     }
 
-    #[allow(clippy::type_complexity)]
-    fn build(
-        &self,
-        jobs: &[Job],
-    ) -> Result<
-        (
-            sled::Batch,
-            RootBuilder,
-            OpenPages,
-            Vec<Result<Outcome, Error>>,
-        ),
-        Error,
-    > {
+    fn build(&self, jobs: &[Job]) -> Result<Staged, Error> {
         let mut batch = sled::Batch::default();
         let mut frontier = self.frontier.clone();
         let mut pages = self.pages.clone();
         let mut dirty = Vec::new();
+        let mut postings = Vec::new();
         let mut new_ids: HashMap<[u8; 16], u64> = HashMap::new();
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
@@ -759,15 +770,31 @@ impl Writer {
                         new_ids.insert(id, index);
                     }
                     p.apply(index, &mut batch);
+                    if !p.postings.is_empty() {
+                        postings.push((index, p.postings.clone()));
+                    }
                     outcomes.push(Ok(Outcome::Appended(Appended::New(LogIndex(index)))));
                 }
             }
+        }
+        if postings.is_empty() && self.feed.idle() {
+            // Nothing to index is pending: opening need not rebuild anything.
+            batch.insert(
+                crate::postings::META_INDEXED,
+                &frontier.size().to_be_bytes()[..],
+            );
         }
         pages.partial_changes(&self.pages, &mut dirty);
         for (level, page, hashes) in dirty {
             batch.insert(&nodes::page_key(level, page)[..], hashes);
         }
         batch.insert(keys::META_SIZE, &frontier.size().to_be_bytes()[..]);
-        Ok((batch, frontier, pages, outcomes))
+        Ok(Staged {
+            batch,
+            frontier,
+            pages,
+            postings,
+            outcomes,
+        })
     }
 }

@@ -1,14 +1,19 @@
-//! The demo scenario, played in one process with real keys and signatures.
+//! The demo scenario, played in one process with real keys, signatures and
+//! logs.
 //!
 //! It grows with the project: today it exercises the core (roster, sealing,
-//! redaction, verification, policy, TLP); the federation over QUIC and the
-//! log join it as they land.
+//! redaction, verification, policy, TLP) and each org's log (appends,
+//! receipts, the outbox, checkpoints, inclusion proofs); the federation
+//! over QUIC joins it as it lands.
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, ensure};
 use isop_core::pb::field_value::Value;
 use isop_core::*;
+use isop_store::{Direction, NewEntry, Record, Store, StoreConfig};
+use prost::Message;
 use rand::rngs::OsRng;
 
 const HUB: &str = "INTERPOL-GS";
@@ -24,7 +29,11 @@ struct Org {
     role: Role,
     country: &'static str,
     signer: Signer,
+    log: Store,
 }
+
+/// A summary row: notice kind, recipient, revealed and withheld counts.
+type Row = (NoticeKind, OrgId, usize, usize);
 
 fn now() -> Result<UnixMillis> {
     let d = SystemTime::now()
@@ -58,14 +67,40 @@ fn show_value(v: &Value) -> String {
     }
 }
 
-/// Verifies `sealed`'s delivery to each of `to` and prints what each sees.
-/// Returns the number of withheld fields per recipient.
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Logs `sealed` OUTBOUND in its author's log, queued for each recipient.
+fn send(author: &Org, sealed: &SealedNotice, to: &[&Org], now: UnixMillis) -> Result<LogIndex> {
+    let recipients: Vec<OrgId> = to.iter().map(|o| o.id.clone()).collect();
+    let mut entry = NewEntry::new(
+        now,
+        Direction::Outbound,
+        Record::Envelope(sealed.envelope().encode_to_vec().into()),
+    );
+    entry.disclosures = sealed
+        .disclosures()
+        .iter()
+        .map(|d| d.bytes().clone())
+        .collect();
+    entry.recipients = recipients.clone();
+    entry.enqueue = recipients;
+    Ok(author.log.append(entry)?.index())
+}
+
+/// Delivers `sealed` (logged by `author` at `outbound`) to each of `to`:
+/// each recipient verifies its redacted delivery, logs it, and signs a
+/// receipt, which the author logs, clearing that recipient's outbox item.
+/// Prints what each recipient sees and what was withheld.
 fn deliver(
+    author: &Org,
     sealed: &SealedNotice,
+    outbound: LogIndex,
     roster: &Roster,
     to: &[&Org],
     now: UnixMillis,
-) -> Result<Vec<(NoticeKind, OrgId, usize, usize)>> {
+) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for org in to {
         let clearance = roster.clearance(&org.id)?;
@@ -96,6 +131,38 @@ fn deliver(
         for w in v.withheld() {
             println!("    withheld  {:<34} [{}]", w.path, w.label);
         }
+
+        let mut inbound = NewEntry::new(
+            now,
+            Direction::Inbound,
+            Record::Envelope(delivery.envelope.encode_to_vec().into()),
+        );
+        inbound.peer = Some(author.id.clone());
+        inbound.disclosures = delivery.disclosures.clone();
+        inbound.inbox = true;
+        inbound.dedupe = true;
+        let at = org.log.append(inbound)?.index();
+        let receipt = ReceiptDraft {
+            notice_id: Some(v.notice().id()),
+            notice_digest: Some(*v.notice_digest()),
+            disclosure_digests: delivery.disclosures.iter().map(|d| sha256(d)).collect(),
+            received_at: now,
+            outcome: ReceiptOutcome::Accepted(at),
+        }
+        .sign(&org.signer)?;
+        Receipt::verify(&receipt, roster, Judgement::live(now))?;
+        let mut logged = NewEntry::new(
+            now,
+            Direction::Inbound,
+            Record::Envelope(receipt.encode_to_vec().into()),
+        );
+        logged.peer = Some(org.id.clone());
+        logged.dequeue = vec![(org.id.clone(), outbound)];
+        author.log.append(logged)?;
+        println!(
+            "    logged by {} at #{}; its signed receipt logged by {}",
+            org.id, at, author.id
+        );
         rows.push((
             v.notice().kind(),
             org.id.clone(),
@@ -106,15 +173,51 @@ fn deliver(
     Ok(rows)
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+/// Each org signs a checkpoint of its log; the checkpoint's signature and
+/// an inclusion proof of its first entry are verified against the roster.
+/// Returns how many logs were checked.
+fn show_logs(orgs: &[Org], roster: &Roster) -> Result<usize> {
+    let mut checked = 0;
+    for org in orgs.iter().filter(|o| o.log.size() > 0) {
+        let note = org.log.sign_checkpoint(&org.signer)?;
+        let member = roster.member(&org.id)?;
+        let key = member
+            .keys
+            .iter()
+            .find(|k| k.name == org.signer.id().name)
+            .context("roster key")?;
+        let verifier = NoteVerifier::new(&org.signer.id().to_string(), key.public)?;
+        let cp = Checkpoint::open(&note, &Checkpoint::origin_of(&org.id), &verifier)?;
+        let first = org.log.entry(LogIndex(0))?.context("entry 0")?;
+        let proof = org.log.inclusion_proof(LogIndex(0), cp.size)?;
+        merkle::verify_inclusion(&merkle::leaf_hash(&first), 0, cp.size, &proof, &cp.root)?;
+        ensure!(
+            org.log.outbox()?.is_empty(),
+            "{} still has undelivered notices",
+            org.id
+        );
+        println!(
+            "\n  {}: log size {}, outbox empty, checkpoint signature verified:",
+            org.id, cp.size
+        );
+        for line in note.to_string().lines() {
+            println!("    | {line}");
+        }
+        println!(
+            "    entry 0 is included under that root: a {}-hash proof verified",
+            proof.len()
+        );
+        checked += 1;
+    }
+    Ok(checked)
 }
 
-/// Runs the scenario.
+/// Runs the scenario. The logs live in a temporary directory.
 pub(crate) fn run() -> Result<()> {
     let mut rng = OsRng;
     let now = now()?;
     let year = 365 * 86_400_000;
+    let dir = tempfile::tempdir().context("cannot create a temporary directory for the logs")?;
 
     section("1. A federation of six orgs, with a roster signed by the federation authority");
     let roster_signer = Signer::new("ISOP-DEMO/roster".parse()?, SecretKey::generate(&mut rng));
@@ -139,20 +242,19 @@ pub(crate) fn run() -> Result<()> {
                 KeyId::new(id.clone(), "2026a".parse()?),
                 SecretKey::generate(&mut rng),
             );
+            let log = Store::open(&StoreConfig::new(dir.path().join(id.as_str())))?;
             Ok(Org {
                 id,
                 name,
                 role: *role,
                 country,
                 signer,
+                log,
             })
         })
         .collect::<Result<_>>()?;
-    let org = |id: &str| {
-        orgs.iter()
-            .find(|o| o.id.as_str() == id)
-            .context("demo org")
-    };
+    let by_id: BTreeMap<&str, &Org> = orgs.iter().map(|o| (o.id.as_str(), o)).collect();
+    let org = |id: &str| by_id.get(id).copied().context("demo org");
     let mut builder = RosterBuilder::new("isop-demo", 1, now);
     for o in &orgs {
         builder = builder.member(&o.id, o.name, o.role, o.country).key(
@@ -182,6 +284,10 @@ pub(crate) fn run() -> Result<()> {
             key: roster_signer.public(),
         },
     )?;
+    for o in &orgs {
+        o.log
+            .put_roster(roster.version(), &roster_env.encode_to_vec())?;
+    }
     println!(
         "roster v{} of {:?}, signed by {} and verified",
         roster.version(),
@@ -273,18 +379,20 @@ pub(crate) fn run() -> Result<()> {
     }
 
     section(
-        "3. Each recipient gets only what its clearance allows, and verifies the author's signature",
+        "3. Each recipient gets only what its clearance allows, verifies the author's signature, and logs it",
     );
-    for to in [HUB, KR, GB] {
+    let to = [org(HUB)?, org(KR)?, org(GB)?];
+    for o in to {
         roster.policy().check(
             n.author(),
             Role::Partner,
-            org(to)?.role,
+            o.role,
             n.kind(),
             ReplyContext::Unknown,
         )?;
     }
-    let mut rows = deliver(&sealed, &roster, &[org(HUB)?, org(KR)?, org(GB)?], now)?;
+    let outbound = send(org(FILMCO)?, &sealed, &to, now)?;
+    let mut rows = deliver(org(FILMCO)?, &sealed, outbound, &roster, &to, now)?;
 
     section("4. KR-KNPA answers ACTION_TAKEN; the partner's copy withholds the police-only fields");
     let answer = NoticeDraft::new(
@@ -326,16 +434,18 @@ pub(crate) fn run() -> Result<()> {
         Value::Text("streamz.example is offline".into()),
     )
     .seal(&org(KR)?.signer, now, &mut rng)?;
-    for to in [FILMCO, HUB] {
+    let to = [org(FILMCO)?, org(HUB)?];
+    for o in to {
         roster.policy().check(
             &org(KR)?.id,
             Role::Agency,
-            org(to)?.role,
+            o.role,
             NoticeKind::StatusUpdate,
             ReplyContext::Unknown,
         )?;
     }
-    rows.extend(deliver(&answer, &roster, &[org(FILMCO)?, org(HUB)?], now)?);
+    let outbound = send(org(KR)?, &answer, &to, now)?;
+    rows.extend(deliver(org(KR)?, &answer, outbound, &roster, &to, now)?);
 
     section("5. Bad input is refused, and says why");
     let mut refused = 0;
@@ -387,6 +497,19 @@ pub(crate) fn run() -> Result<()> {
     );
     ensure!(refused == 5, "every bad input must be refused");
 
+    section("6. Each node's log: a signed checkpoint, and an inclusion proof verified against it");
+    let logs = show_logs(&orgs, &roster)?;
+    let hits: Vec<String> = org(HUB)?
+        .log
+        .by_indicator("streamz.example")?
+        .iter()
+        .map(|i| format!("#{i}"))
+        .collect();
+    println!(
+        "\n  INTERPOL-GS asks its log who referred streamz.example: entries {}",
+        hits.join(", ")
+    );
+
     section("Summary");
     println!(
         "  {:<9} {:<13} {:>8} {:>9}",
@@ -396,7 +519,8 @@ pub(crate) fn run() -> Result<()> {
         println!("  {kind:<9} {who:<13} {revealed:>8} {withheld:>9}");
     }
     println!(
-        "  {} deliveries verified, {refused} bad inputs refused",
+        "  {} deliveries verified and logged, {} receipts, {logs} logs checkpointed and proven, {refused} bad inputs refused",
+        rows.len(),
         rows.len()
     );
     Ok(())

@@ -19,7 +19,11 @@ fn demo_runs_the_scenario_and_refuses_bad_input() {
         "withheld  referral.evidence[0].location      [role:agency&country:KR]",
         "sees      referral.evidence[0].location",
         "withheld  status.suspect",
-        "5 deliveries verified, 5 bad inputs refused",
+        "logged by KR-KNPA at #0; its signed receipt logged by RH-FILMCO",
+        "RH-FILMCO: log size 5, outbox empty, checkpoint signature verified",
+        "entry 0 is included under that root",
+        "who referred streamz.example: entries #0",
+        "5 deliveries verified and logged, 5 receipts, 4 logs checkpointed and proven, 5 bad inputs refused",
     ] {
         assert!(
             stdout.contains(needle),

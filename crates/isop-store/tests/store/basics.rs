@@ -133,12 +133,25 @@ fn duplicates_indexes_and_inbox() {
     // Disclosures are stored by digest.
     for d in a.disclosures() {
         assert_eq!(
-            store.disclosure(d.digest()).unwrap(),
+            store.disclosure(LogIndex(0), d.digest()).unwrap(),
             Some(DisclosureState::Held(d.bytes().clone()))
         );
     }
     let entry = store.log_entry(LogIndex(0)).unwrap().unwrap();
     assert_eq!(entry.disclosure_digests.len(), 2);
+    let held = store.disclosures_of(LogIndex(0)).unwrap();
+    assert_eq!(held.len(), 2);
+    for (h, d) in held.iter().zip(a.disclosures()) {
+        assert_eq!(&h.digest, d.digest());
+        assert_eq!(h.state, Some(DisclosureState::Held(d.bytes().clone())));
+    }
+    assert_eq!(
+        store
+            .disclosure(LogIndex(1), a.disclosures()[0].digest())
+            .unwrap(),
+        None,
+        "held per entry"
+    );
 }
 
 #[test]
@@ -266,13 +279,14 @@ fn erasure_deletes_the_value_and_keeps_the_log_verifiable() {
 
     let at = store
         .erase_disclosure(
+            LogIndex(0),
             wallet.digest(),
             "retention period ended",
             UnixMillis(NOW.0 + 1),
         )
         .unwrap();
     assert_eq!(at, LogIndex(1));
-    match store.disclosure(wallet.digest()).unwrap() {
+    match store.disclosure(LogIndex(0), wallet.digest()).unwrap() {
         Some(DisclosureState::Erased(e)) => assert_eq!(e.reason, "retention period ended"),
         other => panic!("{other:?}"),
     }
@@ -291,10 +305,14 @@ fn erasure_deletes_the_value_and_keeps_the_log_verifiable() {
     store.verify_all().unwrap();
     assert!(
         store
-            .erase_disclosure(wallet.digest(), "again", NOW)
+            .erase_disclosure(LogIndex(0), wallet.digest(), "again", NOW)
             .is_err()
     );
-    assert!(store.erase_disclosure(&[0; 32], "none", NOW).is_err());
+    assert!(
+        store
+            .erase_disclosure(LogIndex(0), &[0; 32], "none", NOW)
+            .is_err()
+    );
 }
 
 #[test]
@@ -353,4 +371,79 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         }
         std::thread::park();
     }
+}
+
+#[test]
+fn indexes_across_runs_erasure_reopen_and_import() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StoreConfig::new(dir.path());
+    // Tiny runs: a run is written every few notices.
+    config.index_run = 7;
+    let mut sealed = Vec::new();
+    {
+        let store = Store::open(&config).unwrap();
+        for i in 0..30u64 {
+            let s = referral(
+                &fed,
+                &format!("site{}.example", i % 4),
+                &format!("CASE-{}", i % 3),
+                100 + i,
+            );
+            assert_eq!(store.append(inbound(&s)).unwrap().index(), LogIndex(i));
+            sealed.push(s);
+        }
+        let expect = |m: u64, k: u64| {
+            (0..30)
+                .filter(|i| i % m == k)
+                .map(LogIndex)
+                .collect::<Vec<_>>()
+        };
+        // Lookups agree with the appends at once, whatever is in runs or pending.
+        assert_eq!(store.by_indicator("site1.example").unwrap(), expect(4, 1));
+        assert_eq!(store.by_case("CASE-2").unwrap(), expect(3, 2));
+        assert_eq!(store.by_author(&org("RH-FILMCO")).unwrap().len(), 30);
+        assert_eq!(store.by_indicator("bc1qexamplewallet").unwrap().len(), 30);
+
+        // Erase the wallets of an early entry (surely in a run) and a late one.
+        for i in [2u64, 29] {
+            let wallet = sealed[i as usize]
+                .disclosures()
+                .iter()
+                .find(|d| d.path() == "referral.payment")
+                .unwrap();
+            store
+                .erase_disclosure(LogIndex(i), wallet.digest(), "retention", NOW)
+                .unwrap();
+        }
+        let wallets = store.by_indicator("bc1qexamplewallet").unwrap();
+        assert_eq!(wallets.len(), 28);
+        assert!(!wallets.contains(&LogIndex(2)) && !wallets.contains(&LogIndex(29)));
+        store.close().unwrap();
+    }
+    // Reopening rebuilds the pending postings from the entries.
+    let store = Store::open(&config).unwrap();
+    assert_eq!(store.by_indicator("site1.example").unwrap().len(), 8);
+    assert_eq!(store.by_indicator("bc1qexamplewallet").unwrap().len(), 28);
+    assert_eq!(store.by_case("CASE-0").unwrap().len(), 10);
+
+    // An import with tiny runs answers the same.
+    let clearance = fed.roster.clearance(&org("INTERPOL-GS")).unwrap();
+    let mut file = Vec::new();
+    store
+        .export(&mut file, &org("KR-KNPA"), &clearance, NOW)
+        .unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let mut tconfig = StoreConfig::new(target.path().join("copy"));
+    tconfig.index_run = 5;
+    let (copy, _) = Store::import(&tconfig, file.as_slice(), &fed.roster_key()).unwrap();
+    assert_eq!(
+        copy.by_indicator("site1.example").unwrap(),
+        store.by_indicator("site1.example").unwrap()
+    );
+    assert_eq!(
+        copy.by_indicator("bc1qexamplewallet").unwrap(),
+        store.by_indicator("bc1qexamplewallet").unwrap()
+    );
+    assert_eq!(copy.by_case("CASE-0").unwrap().len(), 10);
 }

@@ -143,7 +143,7 @@ fn appends_survive_kill_9() {
             assert_eq!(&sha256(&bytes), entry, "round {round}: entry {i} changed");
             assert!(
                 matches!(
-                    store.disclosure(disclosure).unwrap(),
+                    store.disclosure(LogIndex(i), disclosure).unwrap(),
                     Some(DisclosureState::Held(_))
                 ),
                 "round {round}: disclosure of {i} lost"
