@@ -1,0 +1,299 @@
+//! The QUIC endpoint: accept and dial mutually authenticated connections,
+//! check the peer against the caller's gate, and exchange frames, one
+//! request per bidirectional stream.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use isop_core::OrgId;
+use isop_proto::v1 as pb;
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use rustls::RootCertStore;
+use rustls_pki_types::CertificateDer;
+
+use crate::frame::{encode_frame, error_frame, read_frame};
+use crate::tls::{TlsIdentity, client_config, roots, server_config};
+use crate::{Error, PeerIdentity, Refusal};
+
+/// Decides whether a peer may talk to us (the node checks the roster:
+/// known org, not revoked, pinned key).
+pub type Gate = Arc<dyn Fn(&PeerIdentity) -> Result<(), Refusal> + Send + Sync>;
+
+/// Application close codes.
+const CLOSE_REFUSED: u32 = 1;
+const CLOSE_SHUTDOWN: u32 = 2;
+/// Stream stop code for an oversized request.
+const STOP_TOO_LARGE: u32 = 3;
+
+/// How an endpoint is built.
+#[derive(Debug)]
+pub struct EndpointConfig {
+    /// The federation CA bundle.
+    pub ca: Vec<CertificateDer<'static>>,
+    /// The node's TLS identity.
+    pub identity: TlsIdentity,
+    /// The frame size limit.
+    pub max_frame: usize,
+    /// How long a request may take.
+    pub request_timeout: Duration,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
+    /// Keep-alive interval.
+    pub keep_alive: Duration,
+}
+
+impl EndpointConfig {
+    /// Defaults: 4 MiB frames, 30 s requests, 60 s idle, 10 s keep-alive.
+    pub fn new(ca: Vec<CertificateDer<'static>>, identity: TlsIdentity) -> Self {
+        Self {
+            ca,
+            identity,
+            max_frame: crate::frame::DEFAULT_MAX_FRAME,
+            request_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            keep_alive: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A QUIC endpoint that both accepts and dials.
+pub struct Endpoint {
+    inner: quinn::Endpoint,
+    roots: Arc<RootCertStore>,
+    identity: TlsIdentity,
+    transport: Arc<quinn::TransportConfig>,
+    gate: Gate,
+    max_frame: usize,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("local", &self.inner.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    /// Binds a UDP socket at `addr` and serves QUIC with mutual TLS.
+    pub fn bind(addr: SocketAddr, config: EndpointConfig, gate: Gate) -> Result<Self, Error> {
+        let roots = roots(&config.ca)?;
+        let mut transport = quinn::TransportConfig::default();
+        transport
+            .max_idle_timeout(Some(
+                quinn::IdleTimeout::try_from(config.idle_timeout)
+                    .map_err(|e| Error::Pki(format!("idle timeout: {e}")))?,
+            ))
+            .keep_alive_interval(Some(config.keep_alive))
+            .max_concurrent_bidi_streams(quinn::VarInt::from_u32(1024))
+            .max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
+        let transport = Arc::new(transport);
+        let tls = server_config(roots.clone(), &config.identity)?;
+        let crypto = QuicServerConfig::try_from(tls)
+            .map_err(|e| Error::Pki(format!("QUIC server crypto: {e}")))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        server.transport_config(transport.clone());
+        let inner =
+            quinn::Endpoint::server(server, addr).map_err(|source| Error::Bind { addr, source })?;
+        Ok(Self {
+            inner,
+            roots,
+            identity: config.identity,
+            transport,
+            gate,
+            max_frame: config.max_frame,
+            request_timeout: config.request_timeout,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        self.inner
+            .local_addr()
+            .map_err(|e| Error::Stream(format!("local address: {e}")))
+    }
+
+    /// Waits for the next peer. `None` once the endpoint is closed. A peer
+    /// that fails the handshake or the gate gives `Some(Err(..))`: it has
+    /// been closed with the reason, and accepting goes on.
+    pub async fn accept(&self) -> Option<Result<PeerConnection, Error>> {
+        let incoming = self.inner.accept().await?;
+        let remote = incoming.remote_address();
+        Some(match incoming.await {
+            Ok(conn) => self.admit(conn),
+            Err(e) => {
+                tracing::warn!(%remote, error = %e, "TLS handshake refused");
+                Err(Error::Connection(e))
+            }
+        })
+    }
+
+    /// Dials `org` at `addr`.
+    pub async fn connect(&self, addr: SocketAddr, org: &OrgId) -> Result<PeerConnection, Error> {
+        let tls = client_config(self.roots.clone(), &self.identity, org.clone())?;
+        let crypto = QuicClientConfig::try_from(tls)
+            .map_err(|e| Error::Pki(format!("QUIC client crypto: {e}")))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+        client.transport_config(self.transport.clone());
+        let connecting = self
+            .inner
+            .connect_with(client, addr, "isop.invalid")
+            .map_err(|e| Error::Connect {
+                addr,
+                why: e.to_string(),
+            })?;
+        let conn = connecting.await.map_err(|e| Error::Connect {
+            addr,
+            why: e.to_string(),
+        })?;
+        self.admit(conn)
+    }
+
+    /// Reads the peer's identity and applies the gate; a refused peer is
+    /// closed with the refusal as the reason.
+    fn admit(&self, conn: quinn::Connection) -> Result<PeerConnection, Error> {
+        let identity = peer_identity(&conn).and_then(|p| (self.gate)(&p).map(|()| p));
+        match identity {
+            Ok(peer) => Ok(PeerConnection {
+                conn,
+                peer,
+                max_frame: self.max_frame,
+                request_timeout: self.request_timeout,
+            }),
+            Err(refusal) => {
+                tracing::warn!(remote = %conn.remote_address(), %refusal, "peer refused");
+                conn.close(
+                    quinn::VarInt::from_u32(CLOSE_REFUSED),
+                    refusal.to_string().as_bytes(),
+                );
+                Err(Error::Refused(refusal))
+            }
+        }
+    }
+
+    /// Closes every connection and stops accepting.
+    pub fn close(&self) {
+        self.inner
+            .close(quinn::VarInt::from_u32(CLOSE_SHUTDOWN), b"shutting down");
+    }
+
+    /// Waits until every connection has closed.
+    pub async fn wait_idle(&self) {
+        self.inner.wait_idle().await;
+    }
+}
+
+fn peer_identity(conn: &quinn::Connection) -> Result<PeerIdentity, Refusal> {
+    let certs = conn
+        .peer_identity()
+        .and_then(|any| any.downcast::<Vec<CertificateDer<'static>>>().ok())
+        .ok_or(Refusal::NoCertificate)?;
+    PeerIdentity::from_cert(certs.first().ok_or(Refusal::NoCertificate)?)
+}
+
+/// An admitted connection to a peer.
+#[derive(Clone, Debug)]
+pub struct PeerConnection {
+    conn: quinn::Connection,
+    peer: PeerIdentity,
+    max_frame: usize,
+    request_timeout: Duration,
+}
+
+impl PeerConnection {
+    /// Who the peer is.
+    pub fn peer(&self) -> &PeerIdentity {
+        &self.peer
+    }
+
+    /// Sends one request on a new stream and waits for the answer. An
+    /// `Error` answer becomes [`Error::Remote`].
+    pub async fn request(&self, frame: &pb::Frame) -> Result<pb::Frame, Error> {
+        let exchange = async {
+            let (mut send, mut recv) = self.conn.open_bi().await?;
+            send.write_all(&encode_frame(frame))
+                .await
+                .map_err(|e| Error::Stream(format!("sending: {e}")))?;
+            send.finish()
+                .map_err(|e| Error::Stream(format!("finishing: {e}")))?;
+            read_frame(&mut recv, self.max_frame).await
+        };
+        let answer = tokio::time::timeout(self.request_timeout, exchange)
+            .await
+            .map_err(|_| Error::Timeout(self.request_timeout))??;
+        match answer.kind {
+            Some(pb::frame::Kind::Error(e)) => Err(Error::Remote {
+                code: pb::ErrorCode::try_from(e.code).unwrap_or(pb::ErrorCode::Unspecified),
+                message: e.message,
+            }),
+            _ => Ok(answer),
+        }
+    }
+
+    /// Waits for the peer's next request. `None` when the connection ends.
+    /// A malformed or oversized request is answered with an `Error` frame
+    /// here and comes back as `Some(Err(..))`; the connection goes on.
+    pub async fn next_request(&self) -> Option<Result<Request, Error>> {
+        let (mut send, mut recv) = match self.conn.accept_bi().await {
+            Ok(s) => s,
+            Err(_) => return None,
+        };
+        Some(match read_frame(&mut recv, self.max_frame).await {
+            Ok(frame) => Ok(Request { frame, send }),
+            Err(e) => {
+                let code = match e {
+                    Error::FrameTooLarge { .. } => {
+                        let _ = recv.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
+                        pb::ErrorCode::TooLarge
+                    }
+                    _ => pb::ErrorCode::Malformed,
+                };
+                tracing::warn!(peer = %self.peer.org, error = %e, "bad request frame");
+                let _ = send
+                    .write_all(&encode_frame(&error_frame(code, e.to_string())))
+                    .await;
+                let _ = send.finish();
+                Err(e)
+            }
+        })
+    }
+
+    /// Closes the connection with a reason.
+    pub fn close(&self, reason: &str) {
+        self.conn
+            .close(quinn::VarInt::from_u32(CLOSE_SHUTDOWN), reason.as_bytes());
+    }
+
+    /// Waits until the connection is closed, and says why.
+    pub async fn closed(&self) -> quinn::ConnectionError {
+        self.conn.closed().await
+    }
+
+    /// The peer's address.
+    pub fn remote_address(&self) -> SocketAddr {
+        self.conn.remote_address()
+    }
+}
+
+/// A request read from a stream, to be answered once.
+#[derive(Debug)]
+pub struct Request {
+    /// The request.
+    pub frame: pb::Frame,
+    send: quinn::SendStream,
+}
+
+impl Request {
+    /// Sends the answer and finishes the stream.
+    pub async fn respond(mut self, frame: &pb::Frame) -> Result<(), Error> {
+        self.send
+            .write_all(&encode_frame(frame))
+            .await
+            .map_err(|e| Error::Stream(format!("answering: {e}")))?;
+        self.send
+            .finish()
+            .map_err(|e| Error::Stream(format!("finishing the answer: {e}")))
+    }
+}
