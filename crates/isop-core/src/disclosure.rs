@@ -203,7 +203,23 @@ impl Delivery {
         receiver: &OrgId,
         judgement: Judgement,
     ) -> Vec<Result<VerifiedDelivery, Error>> {
-        let clearance = roster.clearance(receiver);
+        Self::verify_signatures(deliveries, roster, judgement)
+            .into_iter()
+            .map(|r| r.and_then(|s| s.check_disclosures(roster, receiver)))
+            .collect()
+    }
+
+    /// The first stage of verification, for many deliveries at once: each
+    /// envelope decodes, and is signed by a key of its author valid under
+    /// `judgement` (one batch check; on failure each is checked alone).
+    /// The disclosures are checked in the second stage,
+    /// [`SignedDelivery::check_disclosures`], so a receiver can apply its
+    /// own checks (sender, policy) in between.
+    pub fn verify_signatures<'a>(
+        deliveries: &'a [Self],
+        roster: &Roster,
+        judgement: Judgement,
+    ) -> Vec<Result<SignedDelivery<'a>, Error>> {
         let opened: Vec<Result<Opened, Error>> = deliveries
             .iter()
             .map(|d| d.open(roster, judgement))
@@ -222,7 +238,7 @@ impl Delivery {
             .into_iter()
             .zip(deliveries)
             .enumerate()
-            .map(|(i, (o, d))| {
+            .map(|(i, (o, delivery))| {
                 let o = o?;
                 if bad.contains(&i) {
                     return Err(Error::BadSignature(format!(
@@ -231,8 +247,12 @@ impl Delivery {
                         o.sig.key_id
                     )));
                 }
-                let clearance = clearance.as_ref().map_err(Clone::clone)?;
-                d.check_disclosures(o, clearance)
+                Ok(SignedDelivery {
+                    delivery,
+                    notice: o.notice,
+                    notice_digest: o.notice_digest,
+                    signed_by: o.sig.key_id,
+                })
             })
             .collect()
     }
@@ -252,26 +272,56 @@ impl Delivery {
             sig,
         })
     }
+}
 
-    fn check_disclosures(
-        &self,
-        o: Opened,
-        clearance: &crate::Clearance,
+/// A delivery whose envelope is signed by a key of its author; its
+/// disclosures are not checked yet. Get one from
+/// [`Delivery::verify_signatures`].
+#[derive(Debug)]
+pub struct SignedDelivery<'a> {
+    delivery: &'a Delivery,
+    notice: Notice,
+    notice_digest: [u8; 32],
+    signed_by: KeyId,
+}
+
+impl SignedDelivery<'_> {
+    /// The notice.
+    pub fn notice(&self) -> &Notice {
+        &self.notice
+    }
+    /// SHA-256 of the notice payload.
+    pub fn notice_digest(&self) -> &[u8; 32] {
+        &self.notice_digest
+    }
+    /// The key whose signature verified.
+    pub fn signed_by(&self) -> &KeyId {
+        &self.signed_by
+    }
+
+    /// The second stage: every disclosure against its commitment and
+    /// against `receiver`'s clearance. A disclosure beyond the receiver's
+    /// clearance is the sender's fault and fails the delivery.
+    pub fn check_disclosures(
+        self,
+        roster: &Roster,
+        receiver: &OrgId,
     ) -> Result<VerifiedDelivery, Error> {
-        let commitments = o.notice.commitments();
-        if self.disclosures.len() > commitments.len() {
+        let clearance = &roster.clearance(receiver)?;
+        let commitments = self.notice.commitments();
+        if self.delivery.disclosures.len() > commitments.len() {
             return Err(Error::Disclosure {
                 index: commitments.len(),
                 why: format!(
                     "{} disclosures for {} commitments",
-                    self.disclosures.len(),
+                    self.delivery.disclosures.len(),
                     commitments.len()
                 ),
             });
         }
         let mut used = vec![false; commitments.len()];
-        let mut revealed = Vec::with_capacity(self.disclosures.len());
-        for (index, bytes) in self.disclosures.iter().enumerate() {
+        let mut revealed = Vec::with_capacity(self.delivery.disclosures.len());
+        for (index, bytes) in self.delivery.disclosures.iter().enumerate() {
             let fail = |why: String| Error::Disclosure { index, why };
             let digest = sha256(bytes);
             let pos = commitments
@@ -326,9 +376,9 @@ impl Delivery {
             })
             .collect();
         Ok(VerifiedDelivery {
-            notice: o.notice,
-            notice_digest: o.notice_digest,
-            signed_by: o.sig.key_id,
+            notice: self.notice,
+            notice_digest: self.notice_digest,
+            signed_by: self.signed_by,
             revealed,
             withheld,
         })

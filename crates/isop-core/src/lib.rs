@@ -73,8 +73,8 @@ pub use checkpoint::{
     key_hash,
 };
 pub use disclosure::{
-    Delivery, MAX_PATH_LEN, RevealedField, SALT_LEN, SealedDisclosure, VerifiedDelivery,
-    WithheldField, sha256,
+    Delivery, MAX_PATH_LEN, RevealedField, SALT_LEN, SealedDisclosure, SignedDelivery,
+    VerifiedDelivery, WithheldField, sha256,
 };
 pub use dsse::{
     MAX_SIGNATURES, NOTICE_PAYLOAD_TYPE, RECEIPT_PAYLOAD_TYPE, ROSTER_PAYLOAD_TYPE, pae,

@@ -183,12 +183,12 @@ pub struct Policy {
 }
 
 /// What the policy check needs to know about the notice a message replies to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReplyContext<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplyContext {
     /// The notice replies to nothing, or to a notice the checker does not hold.
     Unknown,
     /// The notice replies to a referral with this author.
-    ReferralBy(&'a OrgId),
+    ReferralBy(OrgId),
     /// The notice replies to a notice that is not a referral.
     Other,
 }
@@ -237,7 +237,7 @@ impl Policy {
         from: Role,
         to: Role,
         kind: NoticeKind,
-        reply: ReplyContext<'_>,
+        reply: &ReplyContext,
     ) -> Result<(), Error> {
         let mut needs_reply = false;
         for rule in self
@@ -245,7 +245,9 @@ impl Policy {
             .iter()
             .filter(|r| r.from == from && r.to == to && r.kinds.contains(&kind))
         {
-            if !rule.reply_to_own_referral || reply == ReplyContext::ReferralBy(sender) {
+            if !rule.reply_to_own_referral
+                || matches!(reply, ReplyContext::ReferralBy(a) if a == sender)
+            {
                 return Ok(());
             }
             needs_reply = true;

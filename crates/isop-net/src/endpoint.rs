@@ -79,6 +79,22 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// Binds a UDP socket at `addr` and serves QUIC with mutual TLS.
     pub fn bind(addr: SocketAddr, config: EndpointConfig, gate: Gate) -> Result<Self, Error> {
+        let socket =
+            std::net::UdpSocket::bind(addr).map_err(|source| Error::Bind { addr, source })?;
+        Self::from_socket(socket, config, gate)
+    }
+
+    /// Serves QUIC with mutual TLS on an already bound UDP socket (so a
+    /// caller can learn its port before the endpoint exists).
+    pub fn from_socket(
+        socket: std::net::UdpSocket,
+        config: EndpointConfig,
+        gate: Gate,
+    ) -> Result<Self, Error> {
+        let addr = socket.local_addr().map_err(|source| Error::Bind {
+            addr: ([0, 0, 0, 0], 0).into(),
+            source,
+        })?;
         let roots = roots(&config.ca)?;
         let mut transport = quinn::TransportConfig::default();
         transport
@@ -95,8 +111,17 @@ impl Endpoint {
             .map_err(|e| Error::Pki(format!("QUIC server crypto: {e}")))?;
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
         server.transport_config(transport.clone());
-        let inner =
-            quinn::Endpoint::server(server, addr).map_err(|source| Error::Bind { addr, source })?;
+        let runtime = quinn::default_runtime().ok_or_else(|| Error::Bind {
+            addr,
+            source: std::io::Error::other("no async runtime"),
+        })?;
+        let inner = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server),
+            socket,
+            runtime,
+        )
+        .map_err(|source| Error::Bind { addr, source })?;
         Ok(Self {
             inner,
             roots,

@@ -70,6 +70,9 @@ pub struct NewEntry {
     pub enqueue: Vec<OrgId>,
     /// Remove these outbox items (for example, on logging their receipt).
     pub dequeue: Vec<(OrgId, LogIndex)>,
+    /// Record the outcome of delivering outbound notices (with the receipt
+    /// that is this entry).
+    pub delivered: Vec<Delivered>,
     /// Put the new entry in the inbox.
     pub inbox: bool,
     /// If the record is a notice already logged, append nothing and answer
@@ -89,10 +92,22 @@ impl NewEntry {
             recipients: Vec::new(),
             enqueue: Vec::new(),
             dequeue: Vec::new(),
+            delivered: Vec::new(),
             inbox: false,
             dedupe: false,
         }
     }
+}
+
+/// The outcome of delivering an outbound notice to one recipient.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    /// The outbound notice's entry.
+    pub notice: LogIndex,
+    /// The recipient.
+    pub recipient: OrgId,
+    /// Whether the recipient accepted it (or already held it).
+    pub accepted: bool,
 }
 
 /// The outcome of an append.
@@ -128,6 +143,7 @@ pub(crate) struct Prepared {
     disclosures: Vec<([u8; 32], Bytes)>,
     enqueue: Vec<OrgId>,
     dequeue: Vec<(OrgId, LogIndex)>,
+    delivered: Vec<Delivered>,
     inbox: bool,
     pub(crate) ops: Vec<Op>,
 }
@@ -178,6 +194,7 @@ impl Prepared {
             disclosures,
             enqueue: e.enqueue,
             dequeue: e.dequeue,
+            delivered: e.delivered,
             inbox: e.inbox,
             ops: Vec::new(),
         })
@@ -217,6 +234,11 @@ impl Prepared {
         }
         for (r, i) in &self.dequeue {
             batch.remove(keys::multi(keys::OUTBOX, r.as_str().as_bytes(), i.0));
+        }
+        for d in &self.delivered {
+            let mut v = vec![u8::from(d.accepted)];
+            v.extend_from_slice(&index.to_be_bytes());
+            batch.insert(keys::delivery(d.notice.0, &d.recipient), v);
         }
         if self.inbox {
             batch.insert(&keys::prefixed_u64(keys::INBOX, index)[..], &[0u8][..]);

@@ -18,6 +18,8 @@
 //! | `Y` | peer org | sync cursor (u64 BE) |
 //! | `K` | tree size (u64 BE) | signed checkpoint note, with cosignatures |
 //! | `S` | roster version (u64 BE) | roster envelope bytes |
+//! | `W` | peer org | the last checkpoint of the peer's log this node witnessed (signed note) |
+//! | `V` | outbound entry (u64 BE), recipient org | delivery outcome (1 accepted, 0 rejected), receipt entry (u64 BE) |
 //! | `P` | run (u32 BE), first posting's prefix and name | a block of index postings (see `postings`) |
 
 pub(crate) const ENTRY: u8 = b'E';
@@ -36,6 +38,8 @@ pub(crate) const CURSOR: u8 = b'Y';
 pub(crate) const CHECKPOINT: u8 = b'K';
 pub(crate) const ROSTER: u8 = b'S';
 pub(crate) const POSTINGS: u8 = b'P';
+pub(crate) const DELIVERY: u8 = b'V';
+pub(crate) const WITNESSED: u8 = b'W';
 
 pub(crate) fn entry(index: u64) -> [u8; 9] {
     prefixed_u64(ENTRY, index)
@@ -61,6 +65,13 @@ pub(crate) fn disclosure(prefix: u8, index: u64, digest: &[u8]) -> Vec<u8> {
     k.push(prefix);
     k.extend_from_slice(&index.to_be_bytes());
     k.extend_from_slice(digest);
+    k
+}
+
+/// `V || notice || recipient`: the outcome of one delivery.
+pub(crate) fn delivery(notice: u64, recipient: &isop_core::OrgId) -> Vec<u8> {
+    let mut k = prefixed_u64(DELIVERY, notice).to_vec();
+    k.extend_from_slice(recipient.as_str().as_bytes());
     k
 }
 

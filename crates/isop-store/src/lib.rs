@@ -42,9 +42,9 @@ mod store;
 mod verify;
 
 pub use disclosures::{DisclosureState, EntryDisclosure};
-pub use entry::{Appended, Direction, NewEntry, Record};
+pub use entry::{Appended, Delivered, Direction, NewEntry, Record};
 pub use error::Error;
 pub use export::{EXPORT_FORMAT, ExportReader, ExportSummary, ImportSummary, MAX_EXPORT_RECORD};
-pub use outbox::OutboxItem;
+pub use outbox::{DeliveryStatus, OutboxItem};
 pub use store::{Store, StoreConfig};
 pub use verify::VerifyReport;

@@ -53,30 +53,107 @@ pub struct OutboxItem {
     pub last_error: String,
 }
 
+/// Where delivering an outbound notice to one recipient stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Still in the outbox.
+    Pending {
+        /// Attempts so far.
+        attempts: u32,
+        /// The next attempt, no sooner than this.
+        next_attempt: UnixMillis,
+        /// Why the last attempt failed.
+        last_error: String,
+    },
+    /// Accepted (or already held) by the recipient; its receipt is logged here.
+    Delivered {
+        /// The receipt's entry.
+        receipt: LogIndex,
+    },
+    /// Rejected by the recipient; its signed rejection is logged here.
+    Rejected {
+        /// The receipt's entry.
+        receipt: LogIndex,
+    },
+    /// Neither queued nor answered (for example, removed from the outbox by hand).
+    Unknown,
+}
+
 impl Store {
-    fn outbox_scan(&self, prefix: &[u8]) -> impl Iterator<Item = Result<OutboxItem, Error>> + '_ {
-        self.scan(prefix).map(|r| {
-            let (k, v) = r?;
-            let corrupt = |why: &str| Error::Corrupt {
-                index: LogIndex(keys::tail_u64(&k).unwrap_or_default()),
-                why: why.into(),
-            };
-            let name = k
-                .get(1..k.len().saturating_sub(9))
-                .ok_or_else(|| corrupt("outbox key too short"))?;
-            let recipient = std::str::from_utf8(name)
-                .ok()
-                .and_then(|s| OrgId::new(s).ok())
-                .ok_or_else(|| corrupt("outbox key names no org"))?;
-            let s = State::decode(&v).ok_or_else(|| corrupt("outbox state does not decode"))?;
-            Ok(OutboxItem {
-                recipient,
-                index: LogIndex(keys::tail_u64(&k).unwrap_or_default()),
-                attempts: s.attempts,
-                next_attempt: UnixMillis(s.next_attempt),
-                last_error: s.last_error,
+    /// The status of outbound notice `notice` for each recipient the entry names.
+    pub fn delivery_status(&self, notice: LogIndex) -> Result<Vec<(OrgId, DeliveryStatus)>, Error> {
+        let Some(entry) = self.log_entry(notice)? else {
+            return Ok(Vec::new());
+        };
+        let pending: Vec<OutboxItem> = self
+            .outbox()?
+            .into_iter()
+            .filter(|i| i.index == notice)
+            .collect();
+        entry
+            .recipients
+            .iter()
+            .filter_map(|r| OrgId::new(r).ok())
+            .map(|r| {
+                if let Some(p) = pending.iter().find(|p| p.recipient == r) {
+                    let status = DeliveryStatus::Pending {
+                        attempts: p.attempts,
+                        next_attempt: p.next_attempt,
+                        last_error: p.last_error.clone(),
+                    };
+                    return Ok((r, status));
+                }
+                // Only a durable receipt counts: a commit's keys are visible
+                // a moment before its flush completes.
+                let status = match self.get(&keys::delivery(notice.0, &r))? {
+                    Some(v)
+                        if v.len() == 9 && keys::tail_u64(&v).is_some_and(|i| i < self.size()) =>
+                    {
+                        let receipt = LogIndex(keys::tail_u64(&v).unwrap_or_default());
+                        if v[0] == 1 {
+                            DeliveryStatus::Delivered { receipt }
+                        } else {
+                            DeliveryStatus::Rejected { receipt }
+                        }
+                    }
+                    _ => DeliveryStatus::Unknown,
+                };
+                Ok((r, status))
             })
-        })
+            .collect()
+    }
+
+    /// Outbox items under `prefix`. Only durable entries count: a commit's
+    /// keys are visible a moment before its flush completes.
+    fn outbox_scan(&self, prefix: &[u8]) -> impl Iterator<Item = Result<OutboxItem, Error>> + '_ {
+        let size = self.size();
+        self.scan(prefix)
+            .filter(move |r| {
+                r.as_ref()
+                    .map_or(true, |(k, _)| keys::tail_u64(k).is_some_and(|i| i < size))
+            })
+            .map(|r| {
+                let (k, v) = r?;
+                let corrupt = |why: &str| Error::Corrupt {
+                    index: LogIndex(keys::tail_u64(&k).unwrap_or_default()),
+                    why: why.into(),
+                };
+                let name = k
+                    .get(1..k.len().saturating_sub(9))
+                    .ok_or_else(|| corrupt("outbox key too short"))?;
+                let recipient = std::str::from_utf8(name)
+                    .ok()
+                    .and_then(|s| OrgId::new(s).ok())
+                    .ok_or_else(|| corrupt("outbox key names no org"))?;
+                let s = State::decode(&v).ok_or_else(|| corrupt("outbox state does not decode"))?;
+                Ok(OutboxItem {
+                    recipient,
+                    index: LogIndex(keys::tail_u64(&k).unwrap_or_default()),
+                    attempts: s.attempts,
+                    next_attempt: UnixMillis(s.next_attempt),
+                    last_error: s.last_error,
+                })
+            })
     }
 
     /// Every outbox item, by recipient then index.

@@ -387,9 +387,12 @@ impl Store {
 
     /// The index of the first entry of notice `id`, if logged.
     pub fn find_notice(&self, id: &NoticeId) -> Result<Option<LogIndex>, Error> {
+        // Only a durable entry: a commit's keys are visible a moment before its flush completes.
+        let size = self.size();
         Ok(self
             .get(&keys::prefixed(keys::NOTICE, id.as_bytes()))?
             .and_then(|v| keys::tail_u64(&v))
+            .filter(|i| *i < size)
             .map(LogIndex))
     }
 
@@ -451,9 +454,35 @@ impl Store {
         )])
     }
 
+    /// The last checkpoint of `peer`'s log that this node witnessed.
+    pub fn witnessed(&self, peer: &OrgId) -> Result<Option<SignedNote>, Error> {
+        self.get(&keys::prefixed(keys::WITNESSED, peer.as_str().as_bytes()))?
+            .map(|v| {
+                SignedNote::parse(&v).map_err(|e| Error::Corrupt {
+                    index: LogIndex(0),
+                    why: format!("witnessed checkpoint of {peer}: {e}"),
+                })
+            })
+            .transpose()
+    }
+
+    /// Records the last checkpoint of `peer`'s log this node witnessed.
+    pub fn set_witnessed(&self, peer: &OrgId, note: &SignedNote) -> Result<(), Error> {
+        self.write(vec![(
+            keys::prefixed(keys::WITNESSED, peer.as_str().as_bytes()),
+            Some(note.to_bytes()),
+        )])
+    }
+
     /// Inbox entries (delivered notices not yet handled), oldest first, with their read flag.
     pub fn inbox(&self, unread_only: bool) -> Result<Vec<(LogIndex, bool)>, Error> {
+        // Only durable entries: a commit's keys are visible a moment before its flush completes.
+        let size = self.size();
         self.scan(&[keys::INBOX])
+            .filter(|r| {
+                r.as_ref()
+                    .map_or(true, |(k, _)| keys::tail_u64(k).is_some_and(|i| i < size))
+            })
             .filter_map(|r| match r {
                 Ok((k, v)) => {
                     let read = v.first() == Some(&1);

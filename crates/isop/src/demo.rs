@@ -388,7 +388,7 @@ pub(crate) fn run() -> Result<()> {
             Role::Partner,
             o.role,
             n.kind(),
-            ReplyContext::Unknown,
+            &ReplyContext::Unknown,
         )?;
     }
     let outbound = send(org(FILMCO)?, &sealed, &to, now)?;
@@ -441,7 +441,7 @@ pub(crate) fn run() -> Result<()> {
             Role::Agency,
             o.role,
             NoticeKind::StatusUpdate,
-            ReplyContext::Unknown,
+            &ReplyContext::Unknown,
         )?;
     }
     let outbound = send(org(KR)?, &answer, &to, now)?;
@@ -484,7 +484,7 @@ pub(crate) fn run() -> Result<()> {
             Role::Partner,
             Role::Agency,
             NoticeKind::IntelReport,
-            ReplyContext::Unknown,
+            &ReplyContext::Unknown,
         ),
     );
     show(

@@ -256,20 +256,20 @@ fn sending_policy() {
         assert_eq!(r.is_ok(), ok, "{r:?}");
     }
     check(
-        p.check(&filmco, Partner, Agency, Referral, R::Unknown),
+        p.check(&filmco, Partner, Agency, Referral, &R::Unknown),
         true,
     );
-    check(p.check(&filmco, Partner, Hub, Referral, R::Unknown), true);
+    check(p.check(&filmco, Partner, Hub, Referral, &R::Unknown), true);
     check(
-        p.check(&filmco, Partner, Partner, Referral, R::Unknown),
+        p.check(&filmco, Partner, Partner, Referral, &R::Unknown),
         false,
     );
     check(
-        p.check(&filmco, Partner, Agency, IntelReport, R::Unknown),
+        p.check(&filmco, Partner, Agency, IntelReport, &R::Unknown),
         false,
     );
     check(
-        p.check(&filmco, Partner, Agency, TakedownRequest, R::Unknown),
+        p.check(&filmco, Partner, Agency, TakedownRequest, &R::Unknown),
         false,
     );
     check(
@@ -278,7 +278,7 @@ fn sending_policy() {
             Partner,
             Agency,
             StatusUpdate,
-            R::ReferralBy(&filmco),
+            &R::ReferralBy(filmco.clone()),
         ),
         true,
     );
@@ -288,12 +288,18 @@ fn sending_policy() {
             Partner,
             Agency,
             CaseMessage,
-            R::ReferralBy(&filmco),
+            &R::ReferralBy(filmco.clone()),
         ),
         true,
     );
     check(
-        p.check(&filmco, Partner, Agency, Retraction, R::ReferralBy(&filmco)),
+        p.check(
+            &filmco,
+            Partner,
+            Agency,
+            Retraction,
+            &R::ReferralBy(filmco.clone()),
+        ),
         true,
     );
     check(
@@ -302,30 +308,30 @@ fn sending_policy() {
             Partner,
             Agency,
             StatusUpdate,
-            R::ReferralBy(&other),
+            &R::ReferralBy(other.clone()),
         ),
         false,
     );
     check(
-        p.check(&filmco, Partner, Agency, StatusUpdate, R::Other),
+        p.check(&filmco, Partner, Agency, StatusUpdate, &R::Other),
         false,
     );
     check(
-        p.check(&filmco, Partner, Agency, CaseMessage, R::Unknown),
+        p.check(&filmco, Partner, Agency, CaseMessage, &R::Unknown),
         false,
     );
     for kind in NoticeKind::ALL {
-        check(p.check(&org(KR), Agency, Agency, kind, R::Unknown), true);
-        check(p.check(&org(KR), Agency, Partner, kind, R::Unknown), true);
-        check(p.check(&org(HUB), Hub, Agency, kind, R::Unknown), true);
-        check(p.check(&org(KR), Agency, Auditor, kind, R::Unknown), false);
+        check(p.check(&org(KR), Agency, Agency, kind, &R::Unknown), true);
+        check(p.check(&org(KR), Agency, Partner, kind, &R::Unknown), true);
+        check(p.check(&org(HUB), Hub, Agency, kind, &R::Unknown), true);
+        check(p.check(&org(KR), Agency, Auditor, kind, &R::Unknown), false);
         check(
-            p.check(&org(AUDIT), Auditor, Agency, kind, R::Unknown),
+            p.check(&org(AUDIT), Auditor, Agency, kind, &R::Unknown),
             false,
         );
     }
     let err = p
-        .check(&filmco, Partner, Agency, StatusUpdate, R::Unknown)
+        .check(&filmco, Partner, Agency, StatusUpdate, &R::Unknown)
         .unwrap_err()
         .to_string();
     assert!(err.contains("own"), "{err}");

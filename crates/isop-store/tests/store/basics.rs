@@ -203,9 +203,32 @@ fn outbox_and_cursors_are_durable() {
     assert_eq!(store.cursor(&hub).unwrap(), 42);
     assert_eq!(store.cursor(&kr).unwrap(), 0);
     // Logging the receipt removes the item in the same commit.
+    assert!(matches!(
+        store.delivery_status(items[0].index).unwrap()[..],
+        [
+            (_, DeliveryStatus::Pending { attempts: 2, .. }),
+            (_, DeliveryStatus::Pending { attempts: 0, .. })
+        ]
+    ));
     let mut receipt = filler(1, 10);
     receipt.dequeue = vec![(kr.clone(), items[0].index)];
-    store.append(receipt).unwrap();
+    receipt.delivered = vec![Delivered {
+        notice: items[0].index,
+        recipient: kr.clone(),
+        accepted: true,
+    }];
+    let receipt_at = store.append(receipt).unwrap().index();
+    let status = store.delivery_status(items[0].index).unwrap();
+    assert_eq!(
+        status[0],
+        (
+            kr.clone(),
+            DeliveryStatus::Delivered {
+                receipt: receipt_at
+            }
+        )
+    );
+    assert!(matches!(status[1], (ref o, DeliveryStatus::Pending { .. }) if *o == hub));
     assert!(store.outbox_for(&kr).unwrap().is_empty());
     assert_eq!(store.outbox().unwrap().len(), 1);
     assert!(store.outbox_defer(&kr, items[0].index, NOW, "x").is_err());

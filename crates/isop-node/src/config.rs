@@ -1,0 +1,232 @@
+//! The node's configuration: one TOML file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use isop_core::{KeyId, OrgId, PublicKey, RosterKey, SecretKey, Signer};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::Error;
+
+/// A node's configuration. Relative paths are relative to the config file.
+/// `Default` is a development setup for a node called `DEV-NODE`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's org id, as in the roster.
+    pub org: String,
+    /// Where the log lives.
+    pub data_dir: PathBuf,
+    /// The QUIC listen address.
+    pub listen: SocketAddr,
+    /// The ed25519 signing key file (64 hex digits; must be 0600).
+    pub signing_key: PathBuf,
+    /// The signing key's name in the roster (`<ORG-ID>/<name>`).
+    pub signing_key_name: String,
+    /// The TLS certificate chain, PEM.
+    pub tls_cert: PathBuf,
+    /// The TLS private key, PEM (must be 0600).
+    pub tls_key: PathBuf,
+    /// The federation CA bundle, PEM.
+    pub ca: PathBuf,
+    /// The signed roster to start from (an encoded roster envelope). A
+    /// newer roster already in the log wins.
+    pub roster: PathBuf,
+    /// The federation's roster key.
+    pub roster_key: RosterKeyConfig,
+    /// The largest frame accepted, in bytes. Default 4 MiB.
+    #[serde(default = "default_max_frame")]
+    pub max_frame_bytes: usize,
+    /// The largest accepted distance between a new notice's `created_at`
+    /// and this node's clock, in milliseconds. Default 10 minutes.
+    #[serde(default = "default_skew")]
+    pub max_clock_skew_ms: u64,
+    /// Delivery retry settings.
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// Witnessing settings.
+    #[serde(default)]
+    pub witness: WitnessConfig,
+}
+
+/// The roster key: its name (the keyid it signs under) and public key.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RosterKeyConfig {
+    /// The keyid, for example `ISOP-DEMO/roster`.
+    pub name: String,
+    /// The 32-byte ed25519 public key, hex.
+    pub public_key: String,
+}
+
+/// How undelivered notices are retried.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// The first retry delay, in milliseconds. Default 500.
+    pub initial_backoff_ms: u64,
+    /// The longest retry delay, in milliseconds. Default 60000.
+    pub max_backoff_ms: u64,
+    /// Notices in flight to one peer at once. Default 64.
+    pub in_flight: usize,
+    /// How long dialling a peer may take, in milliseconds. Default 5000.
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            initial_backoff_ms: 500,
+            max_backoff_ms: 60_000,
+            in_flight: 64,
+            connect_timeout_ms: 5_000,
+        }
+    }
+}
+
+/// How this node witnesses its peers' logs.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WitnessConfig {
+    /// How often to fetch, check and cosign each peer's checkpoint, in
+    /// milliseconds. 0 turns periodic witnessing off (it can still be run
+    /// on demand). Default 30000.
+    pub interval_ms: u64,
+}
+
+impl Default for WitnessConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: 30_000,
+        }
+    }
+}
+
+fn default_max_frame() -> usize {
+    isop_net::DEFAULT_MAX_FRAME
+}
+
+fn default_skew() -> u64 {
+    isop_core::Judgement::DEFAULT_MAX_SKEW_MS
+}
+
+impl NodeConfig {
+    /// Reads a config file; relative paths become relative to its directory.
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let fail = |why: String| Error::Config {
+            path: path.display().to_string(),
+            why,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let mut c: Self = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in [
+            &mut c.data_dir,
+            &mut c.signing_key,
+            &mut c.tls_cert,
+            &mut c.tls_key,
+            &mut c.ca,
+            &mut c.roster,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        c.org_id().map_err(|e| fail(e.to_string()))?;
+        Ok(c)
+    }
+
+    /// The org id.
+    pub fn org_id(&self) -> Result<OrgId, Error> {
+        Ok(OrgId::new(&self.org)?)
+    }
+
+    /// The roster key.
+    pub fn roster_key(&self) -> Result<RosterKey, Error> {
+        let raw = hex::decode(self.roster_key.public_key.trim()).map_err(|e| Error::Config {
+            path: "roster_key.public_key".into(),
+            why: e.to_string(),
+        })?;
+        Ok(RosterKey {
+            name: self.roster_key.name.clone(),
+            key: isop_core::public_key_from_slice(&raw)?,
+        })
+    }
+
+    /// Loads the signing key (checking its permissions).
+    pub fn signer(&self) -> Result<Signer, Error> {
+        let id = KeyId::new(self.org_id()?, self.signing_key_name.parse()?);
+        Ok(Signer::new(id, read_signing_key(&self.signing_key)?))
+    }
+}
+
+/// Refuses a secret file that others can read.
+pub fn check_private(path: &Path) -> Result<(), Error> {
+    let fail = |why: String| Error::KeyFile {
+        path: path.display().to_string(),
+        why,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(fail(format!(
+                "is readable by others (mode {mode:o}); run chmod 600 on it"
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    Ok(())
+}
+
+/// Reads an ed25519 signing key file: 64 hex digits (the seed), checked
+/// for permissions first.
+pub fn read_signing_key(path: &Path) -> Result<SecretKey, Error> {
+    check_private(path)?;
+    let fail = |why: String| Error::KeyFile {
+        path: path.display().to_string(),
+        why,
+    };
+    let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?);
+    let seed =
+        Zeroizing::new(hex::decode(text.trim()).map_err(|_| fail("is not 64 hex digits".into()))?);
+    SecretKey::from_slice(&seed).map_err(|e| fail(e.to_string()))
+}
+
+/// Writes a secret file readable by its owner only (0600), refusing to
+/// overwrite one that exists.
+pub fn write_private(path: &Path, contents: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let fail = |why: String| Error::KeyFile {
+        path: path.display().to_string(),
+        why,
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(|e| fail(e.to_string()))?;
+    f.write_all(contents).map_err(|e| fail(e.to_string()))?;
+    f.sync_all().map_err(|e| fail(e.to_string()))
+}
+
+/// Writes a signing key file (the seed in hex, 0600).
+pub fn write_signing_key(path: &Path, key: &SecretKey) -> Result<(), Error> {
+    let mut text = Zeroizing::new(hex::encode(*key.to_seed()));
+    text.push('\n');
+    write_private(path, text.as_bytes())
+}
+
+/// Reads a public key given in hex.
+pub fn public_key_hex(hex_text: &str) -> Result<PublicKey, Error> {
+    let raw =
+        hex::decode(hex_text.trim()).map_err(|e| Error::Roster(format!("public key: {e}")))?;
+    Ok(isop_core::public_key_from_slice(&raw)?)
+}

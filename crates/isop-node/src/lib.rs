@@ -1,0 +1,34 @@
+//! An isop node: the core, the log and the transport put together.
+//!
+//! A node loads its config ([`NodeConfig`]), verifies the roster against
+//! the roster key, opens its log, and listens on QUIC with mutual TLS,
+//! admitting only roster members with pinned keys. It sends notices
+//! ([`Node::send`]: policy-checked, logged OUTBOUND, queued per recipient),
+//! delivers them from the durable outbox with retries, receives deliveries
+//! (signature, sender, policy, labels and TLP checked in that order, then
+//! appended once and answered with a signed receipt), answers sync, proof
+//! and checkpoint requests, takes newer rosters and passes them on, and
+//! witnesses its peers' logs.
+//!
+//! It knows no sled, quinn or rustls: those stay in isop-store and
+//! isop-net.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod config;
+mod deliver;
+mod error;
+pub mod federation;
+mod node;
+mod serve;
+mod witness;
+
+pub use config::NodeConfig;
+pub use error::Error;
+pub use node::{Node, Sent};
+pub use witness::Witnessed;

@@ -1,0 +1,520 @@
+//! The node: binding, the roster, sending, and shutdown.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use isop_core::{
+    Judgement, LogIndex, NoticeDraft, NoticeId, OrgId, ReplyContext, Role, Roster, RosterKey,
+    SealedNotice, Signer, UnixMillis, pb,
+};
+use isop_net::{
+    Endpoint, EndpointConfig, Gate, PeerConnection, PeerIdentity, Refusal, TlsIdentity,
+};
+use isop_store::{DeliveryStatus, Direction, NewEntry, Record, Store, StoreConfig};
+use prost::Message;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::{Error, NodeConfig};
+
+/// The current time.
+pub(crate) fn now() -> UnixMillis {
+    UnixMillis(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    )
+}
+
+/// The roster in force and its signed envelope.
+pub(crate) struct RosterState {
+    pub(crate) roster: Arc<Roster>,
+    pub(crate) envelope: pb::Envelope,
+}
+
+/// What every task of a node shares.
+pub(crate) struct Inner {
+    pub(crate) org: OrgId,
+    pub(crate) signer: Signer,
+    pub(crate) store: Store,
+    pub(crate) roster: Arc<RwLock<RosterState>>,
+    pub(crate) roster_key: RosterKey,
+    pub(crate) endpoint: Endpoint,
+    /// One slot per peer: dialling one peer never holds up another.
+    pub(crate) conns:
+        std::sync::Mutex<HashMap<OrgId, Arc<tokio::sync::Mutex<Option<PeerConnection>>>>>,
+    pub(crate) outbox_wake: Notify,
+    pub(crate) shutdown: watch::Sender<bool>,
+    pub(crate) config: NodeConfig,
+    /// Split views detected while witnessing.
+    pub(crate) inconsistencies: std::sync::atomic::AtomicU64,
+    /// Fired after each delivery attempt, each delivery received and each
+    /// roster change: what [`Node::wait_until`] waits on.
+    pub(crate) progress: Notify,
+}
+
+impl Inner {
+    /// The roster in force.
+    pub(crate) fn roster(&self) -> Arc<Roster> {
+        match self.roster.read() {
+            Ok(r) => r.roster.clone(),
+            // A poisoned lock still holds a verified roster.
+            Err(p) => p.into_inner().roster.clone(),
+        }
+    }
+
+    /// The judgement for a new delivery, now.
+    pub(crate) fn live(&self) -> Judgement {
+        Judgement::Live {
+            now: now(),
+            max_skew_ms: self.config.max_clock_skew_ms,
+        }
+    }
+
+    /// What a notice replies to, as the policy needs it.
+    pub(crate) fn reply_context(
+        &self,
+        in_reply_to: Option<NoticeId>,
+    ) -> Result<ReplyContext, Error> {
+        let Some(id) = in_reply_to else {
+            return Ok(ReplyContext::Unknown);
+        };
+        let Some(at) = self.store.find_notice(&id)? else {
+            return Ok(ReplyContext::Unknown);
+        };
+        let Some(entry) = self.store.log_entry(at)? else {
+            return Ok(ReplyContext::Unknown);
+        };
+        let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
+            return Ok(ReplyContext::Unknown);
+        };
+        let Ok(env) = pb::Envelope::decode(env) else {
+            return Ok(ReplyContext::Unknown);
+        };
+        match isop_core::Notice::decode(&env.payload) {
+            Ok(n) if n.kind() == isop_core::NoticeKind::Referral => {
+                Ok(ReplyContext::ReferralBy(n.author().clone()))
+            }
+            Ok(_) => Ok(ReplyContext::Other),
+            Err(_) => Ok(ReplyContext::Unknown),
+        }
+    }
+
+    fn slot(&self, org: &OrgId) -> Arc<tokio::sync::Mutex<Option<PeerConnection>>> {
+        let mut conns = self.conns.lock().unwrap_or_else(|p| p.into_inner());
+        conns.entry(org.clone()).or_default().clone()
+    }
+
+    /// A connection to `org`, reused if one is open. Only one dial to a
+    /// peer runs at a time, and it gives up after the connect timeout.
+    pub(crate) async fn connection(&self, org: &OrgId) -> Result<PeerConnection, Error> {
+        let slot = self.slot(org);
+        let mut guard = slot.lock().await;
+        if let Some(c) = guard.as_ref() {
+            return Ok(c.clone());
+        }
+        let roster = self.roster();
+        let member = roster.active_member(org, now())?;
+        let endpoint = member.endpoints.first().ok_or_else(|| Error::Peer {
+            org: org.clone(),
+            why: "has no endpoint in the roster".into(),
+        })?;
+        let addr = tokio::net::lookup_host(endpoint)
+            .await
+            .ok()
+            .and_then(|mut a| a.next())
+            .ok_or_else(|| Error::Peer {
+                org: org.clone(),
+                why: format!("cannot resolve {endpoint}"),
+            })?;
+        let timeout = std::time::Duration::from_millis(self.config.delivery.connect_timeout_ms);
+        let conn = tokio::time::timeout(timeout, self.endpoint.connect(addr, org))
+            .await
+            .map_err(|_| Error::Peer {
+                org: org.clone(),
+                why: format!("no answer from {addr} within {timeout:?}"),
+            })??;
+        *guard = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Forgets a connection that failed, so the next use dials again.
+    pub(crate) async fn drop_connection(&self, org: &OrgId) {
+        self.slot(org).lock().await.take();
+    }
+
+    /// Accepts a newer roster: verified against the roster key, persisted in
+    /// the log, and passed on to every other member with an endpoint.
+    pub(crate) fn accept_roster(
+        self: &Arc<Self>,
+        envelope: &pb::Envelope,
+        from: Option<&OrgId>,
+    ) -> Result<u64, Error> {
+        let next = {
+            let current = self.roster();
+            current.verify_update(envelope, &self.roster_key)?
+        };
+        let version = next.version();
+        self.store.put_roster(version, &envelope.encode_to_vec())?;
+        {
+            let mut guard = self.roster.write().unwrap_or_else(|p| p.into_inner());
+            if guard.roster.version() >= version {
+                return Ok(guard.roster.version());
+            }
+            *guard = RosterState {
+                roster: Arc::new(next),
+                envelope: envelope.clone(),
+            };
+        }
+        tracing::info!(version, "roster updated");
+        self.progress.notify_waiters();
+        self.propagate_roster(envelope.clone(), from.cloned());
+        Ok(version)
+    }
+
+    fn propagate_roster(self: &Arc<Self>, envelope: pb::Envelope, skip: Option<OrgId>) {
+        let roster = self.roster();
+        let peers: Vec<OrgId> = roster
+            .members()
+            .filter(|m| {
+                m.org_id != self.org
+                    && Some(&m.org_id) != skip.as_ref()
+                    && !m.endpoints.is_empty()
+                    && !m.revoked_by(now())
+            })
+            .map(|m| m.org_id.clone())
+            .collect();
+        for peer in peers {
+            let inner = self.clone();
+            let frame = pb::Frame {
+                kind: Some(pb::frame::Kind::RosterPush(pb::RosterPush {
+                    roster: Some(envelope.clone()),
+                })),
+            };
+            tokio::spawn(async move {
+                let pushed = async {
+                    inner
+                        .connection(&peer)
+                        .await?
+                        .request(&frame)
+                        .await
+                        .map_err(Error::from)
+                };
+                match pushed.await {
+                    Ok(_) => tracing::debug!(%peer, "roster passed on"),
+                    // A peer with an equal or newer roster refuses it; that is fine.
+                    Err(e) => tracing::debug!(%peer, error = %e, "roster not passed on"),
+                }
+            });
+        }
+    }
+}
+
+/// The gate: a peer is admitted if the roster lists its org, the org is
+/// not revoked, and its TLS key is pinned.
+fn gate(roster: Arc<RwLock<RosterState>>) -> Gate {
+    Arc::new(move |peer: &PeerIdentity| {
+        let guard = roster.read().unwrap_or_else(|p| p.into_inner());
+        let member = guard
+            .roster
+            .member(&peer.org)
+            .map_err(|_| Refusal::UnknownOrg(peer.org.clone()))?;
+        if member.revoked_by(now()) {
+            return Err(Refusal::RevokedOrg(peer.org.clone()));
+        }
+        if !member.pins(&peer.spki_sha256) {
+            return Err(Refusal::PinMismatch {
+                org: peer.org.clone(),
+                spki: hex::encode(peer.spki_sha256),
+            });
+        }
+        Ok(())
+    })
+}
+
+/// A notice this node sent.
+#[derive(Clone, Debug)]
+pub struct Sent {
+    /// The notice's id.
+    pub id: NoticeId,
+    /// Its OUTBOUND entry in this node's log.
+    pub index: LogIndex,
+    /// The orgs it goes to.
+    pub recipients: Vec<OrgId>,
+}
+
+/// A running node.
+pub struct Node {
+    pub(crate) inner: Arc<Inner>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("org", &self.inner.org)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Starts a node from its config, listening on `config.listen`.
+    pub async fn bind(config: NodeConfig) -> Result<Self, Error> {
+        let socket = std::net::UdpSocket::bind(config.listen).map_err(|e| Error::Config {
+            path: "listen".into(),
+            why: format!("cannot bind {}: {e}", config.listen),
+        })?;
+        Self::bind_socket(config, socket).await
+    }
+
+    /// Starts a node on an already bound UDP socket.
+    pub async fn bind_socket(
+        config: NodeConfig,
+        socket: std::net::UdpSocket,
+    ) -> Result<Self, Error> {
+        let org = config.org_id()?;
+        let signer = config.signer()?;
+        crate::config::check_private(&config.tls_key)?;
+        let read = |p: &std::path::Path| {
+            std::fs::read_to_string(p).map_err(|e| Error::Config {
+                path: p.display().to_string(),
+                why: e.to_string(),
+            })
+        };
+        let identity = TlsIdentity::from_pem(&read(&config.tls_cert)?, &read(&config.tls_key)?)?;
+        let ca = isop_net::pki::certs_from_pem(&read(&config.ca)?)?;
+        let roster_key = config.roster_key()?;
+        let store = Store::open(&StoreConfig::new(&config.data_dir))?;
+
+        // The roster: the configured one, unless the log holds a newer one.
+        let bytes = std::fs::read(&config.roster).map_err(|e| Error::Config {
+            path: config.roster.display().to_string(),
+            why: e.to_string(),
+        })?;
+        let mut envelope = pb::Envelope::decode(bytes.as_slice()).map_err(|e| Error::Config {
+            path: config.roster.display().to_string(),
+            why: format!("not a roster envelope: {e}"),
+        })?;
+        let mut roster = Roster::verify(&envelope, &roster_key)?;
+        store.put_roster(roster.version(), &envelope.encode_to_vec())?;
+        if let Some(r) = store.rosters().last() {
+            let (version, stored) = r?;
+            if version > roster.version() {
+                envelope = pb::Envelope::decode(stored)
+                    .map_err(|e| Error::Roster(format!("stored roster {version}: {e}")))?;
+                roster = Roster::verify(&envelope, &roster_key)?;
+            }
+        }
+        let me = roster.member(&org)?;
+        if !me
+            .keys
+            .iter()
+            .any(|k| k.name == signer.id().name && k.public == signer.public())
+        {
+            return Err(Error::Roster(format!(
+                "the roster does not list {}'s signing key {}",
+                org,
+                signer.id()
+            )));
+        }
+        let roster = Arc::new(RwLock::new(RosterState {
+            roster: Arc::new(roster),
+            envelope,
+        }));
+
+        let mut ep_config = EndpointConfig::new(ca, identity);
+        ep_config.max_frame = config.max_frame_bytes;
+        let endpoint = Endpoint::from_socket(socket, ep_config, gate(roster.clone()))?;
+        let (shutdown, _) = watch::channel(false);
+        let inner = Arc::new(Inner {
+            org,
+            signer,
+            store,
+            roster,
+            roster_key,
+            endpoint,
+            conns: std::sync::Mutex::new(HashMap::new()),
+            outbox_wake: Notify::new(),
+            shutdown,
+            config,
+            inconsistencies: std::sync::atomic::AtomicU64::new(0),
+            progress: Notify::new(),
+        });
+        let mut tasks = vec![
+            tokio::spawn(crate::serve::accept_loop(inner.clone())),
+            tokio::spawn(crate::deliver::delivery_loop(inner.clone())),
+        ];
+        if inner.config.witness.interval_ms > 0 {
+            tasks.push(tokio::spawn(crate::witness::witness_loop(inner.clone())));
+        }
+        tracing::info!(org = %inner.org, addr = ?inner.endpoint.local_addr().ok(), size = inner.store.size(), "node started");
+        Ok(Self { inner, tasks })
+    }
+
+    /// This node's org.
+    pub fn org(&self) -> &OrgId {
+        &self.inner.org
+    }
+
+    /// The QUIC address it listens on.
+    pub fn local_addr(&self) -> Result<SocketAddr, Error> {
+        Ok(self.inner.endpoint.local_addr()?)
+    }
+
+    /// The node's log.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The roster in force.
+    pub fn roster(&self) -> Arc<Roster> {
+        self.inner.roster()
+    }
+
+    /// The roster in force, as its signed envelope.
+    pub fn roster_envelope(&self) -> pb::Envelope {
+        self.inner
+            .roster
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .envelope
+            .clone()
+    }
+
+    /// The signer (this node's notice-signing key).
+    pub fn signer(&self) -> &Signer {
+        &self.inner.signer
+    }
+
+    /// Seals, checks and queues a notice: its recipients (orgs and expanded
+    /// groups) must each be allowed by the policy; it is logged OUTBOUND
+    /// with all its disclosures and put in each recipient's outbox. Each
+    /// recipient later gets only the disclosures its clearance allows.
+    pub async fn send(&self, draft: NoticeDraft) -> Result<Sent, Error> {
+        let inner = &self.inner;
+        let sealed = draft.seal(&inner.signer, now(), &mut rand::rngs::OsRng)?;
+        let recipients = self.check_recipients(&sealed)?;
+        let mut entry = NewEntry::new(
+            now(),
+            Direction::Outbound,
+            Record::Envelope(Bytes::from(sealed.envelope().encode_to_vec())),
+        );
+        entry.disclosures = sealed
+            .disclosures()
+            .iter()
+            .map(|d| d.bytes().clone())
+            .collect();
+        entry.recipients = recipients.clone();
+        entry.enqueue = recipients.clone();
+        let index = inner.store.append_async(entry).await?.index();
+        inner.outbox_wake.notify_one();
+        tracing::info!(id = %sealed.notice().id(), kind = %sealed.notice().kind(), index = %index, to = recipients.len(), "notice queued");
+        Ok(Sent {
+            id: sealed.notice().id(),
+            index,
+            recipients,
+        })
+    }
+
+    fn check_recipients(&self, sealed: &SealedNotice) -> Result<Vec<OrgId>, Error> {
+        let inner = &self.inner;
+        let n = sealed.notice();
+        let roster = inner.roster();
+        let to = roster.expand_recipients(
+            &inner.org,
+            n.to_orgs(),
+            n.to_groups().iter().map(String::as_str),
+            now(),
+        )?;
+        if to.is_empty() {
+            return Err(Error::Roster("the notice reaches no member".into()));
+        }
+        let my_role: Role = roster.member(&inner.org)?.role;
+        let reply = inner.reply_context(n.in_reply_to())?;
+        for r in &to {
+            roster.policy().check(
+                &inner.org,
+                my_role,
+                roster.member(r)?.role,
+                n.kind(),
+                &reply,
+            )?;
+        }
+        Ok(to.into_iter().collect())
+    }
+
+    /// Where an outbound notice stands with each recipient.
+    pub fn delivery_status(&self, index: LogIndex) -> Result<Vec<(OrgId, DeliveryStatus)>, Error> {
+        Ok(self.inner.store.delivery_status(index)?)
+    }
+
+    /// Wakes the delivery workers (they also wake on their own).
+    pub fn kick(&self) {
+        self.inner.outbox_wake.notify_one();
+    }
+
+    /// Accepts a newer roster and passes it on to the federation.
+    pub fn update_roster(&self, envelope: &pb::Envelope) -> Result<u64, Error> {
+        self.inner.accept_roster(envelope, None)
+    }
+
+    /// Pulls the notices `peer` holds for this node, from the cursor kept
+    /// for it, and takes each in as a delivery. Returns how many were new.
+    pub async fn sync_with(&self, peer: &OrgId) -> Result<usize, Error> {
+        crate::serve::sync_with(&self.inner, peer).await
+    }
+
+    /// Fetches, checks and cosigns `peer`'s latest checkpoint now.
+    pub async fn witness(&self, peer: &OrgId) -> Result<crate::witness::Witnessed, Error> {
+        crate::witness::witness(&self.inner, peer).await
+    }
+
+    /// Waits until `done(self)` holds, re-checking after every delivery
+    /// attempt, received delivery and roster change; fails after `timeout`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout: std::time::Duration,
+        done: impl Fn(&Self) -> bool,
+    ) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if done(self) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return Err(Error::Peer {
+                    org: self.inner.org.clone(),
+                    why: format!("timed out after {timeout:?} waiting for {what}"),
+                });
+            }
+        }
+    }
+
+    /// How many split views witnessing has detected.
+    pub fn inconsistencies(&self) -> u64 {
+        self.inner
+            .inconsistencies
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Stops: no new connections or requests, in-flight appends finish,
+    /// the log is closed.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        let _ = self.inner.shutdown.send(true);
+        self.inner.endpoint.close();
+        for t in self.tasks.drain(..) {
+            // A task that panicked has nothing left to finish.
+            let _ = t.await;
+        }
+        self.inner.endpoint.wait_idle().await;
+        self.inner.store.flush()?;
+        Ok(())
+    }
+}

@@ -1,0 +1,414 @@
+//! Serving peers: accepting connections, answering each request, and the
+//! receive pipeline for deliveries.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use isop_core::merkle::Hash;
+use isop_core::{
+    Checkpoint, Delivery, Error as CoreError, Judgement, Label, LogIndex, NoteVerifier, OrgId,
+    ReceiptDraft, ReceiptOutcome, SignedNote, VerifiedDelivery, check_transmission, pb, sha256,
+};
+use isop_net::{PeerConnection, PeerIdentity, error_frame};
+use isop_store::{Appended, Direction, DisclosureState, NewEntry, Record};
+use pb::frame::Kind;
+use prost::Message;
+
+use crate::Error;
+use crate::node::{Inner, now};
+
+/// The most items one sync answer carries.
+const SYNC_LIMIT: u32 = 256;
+/// The most entries one sync request scans.
+const SYNC_SCAN: u64 = 16_384;
+
+pub(crate) async fn accept_loop(inner: Arc<Inner>) {
+    let mut stop = inner.shutdown.subscribe();
+    loop {
+        let next = tokio::select! {
+            n = inner.endpoint.accept() => n,
+            _ = stop.changed() => None,
+        };
+        let Some(next) = next else { break };
+        match next {
+            Ok(conn) => {
+                tracing::debug!(peer = %conn.peer().org, "peer connected");
+                tokio::spawn(serve_connection(inner.clone(), conn));
+            }
+            // The refusal was logged and sent as the close reason.
+            Err(_) => continue,
+        }
+    }
+}
+
+async fn serve_connection(inner: Arc<Inner>, conn: PeerConnection) {
+    while let Some(req) = conn.next_request().await {
+        let Ok(req) = req else { continue };
+        let inner = inner.clone();
+        let peer = conn.peer().clone();
+        tokio::spawn(async move {
+            let answer = answer(&inner, &peer, req.frame.clone()).await;
+            inner.progress.notify_waiters();
+            if let Err(e) = req.respond(&answer).await {
+                tracing::debug!(peer = %peer.org, error = %e, "answer not sent");
+            }
+        });
+    }
+}
+
+fn frame(kind: Kind) -> pb::Frame {
+    pb::Frame { kind: Some(kind) }
+}
+
+async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> pb::Frame {
+    let result = match request.kind {
+        Some(Kind::Deliver(d)) => receive(inner, &peer.org, d).await.map(Kind::Receipt),
+        Some(Kind::Sync(s)) => sync_batch(inner, &peer.org, s).map(Kind::SyncBatch),
+        Some(Kind::GetCheckpoint(_)) => checkpoint(inner).map(|note| {
+            Kind::Checkpoint(pb::Checkpoint {
+                note: note.to_bytes().into(),
+            })
+        }),
+        Some(Kind::GetConsistencyProof(p)) => consistency(inner, p).map(Kind::ConsistencyProof),
+        Some(Kind::GetInclusionProof(p)) => {
+            inclusion(inner, &peer.org, p).map(Kind::InclusionProof)
+        }
+        Some(Kind::RosterPush(p)) => match p.roster {
+            Some(env) => match inner.accept_roster(&env, Some(&peer.org)) {
+                Ok(_) => Ok(Kind::Ack(pb::Ack {})),
+                Err(e) => return error_frame(pb::ErrorCode::RosterRefused, e.to_string()),
+            },
+            None => return error_frame(pb::ErrorCode::Malformed, "roster push without a roster"),
+        },
+        Some(Kind::SubmitCosignature(c)) => cosignature(inner, &peer.org, &c.note)
+            .await
+            .map(|()| Kind::Ack(pb::Ack {})),
+        Some(_) => return error_frame(pb::ErrorCode::Unexpected, "not a request"),
+        None => return error_frame(pb::ErrorCode::Malformed, "empty frame"),
+    };
+    match result {
+        Ok(kind) => frame(kind),
+        Err(e) => {
+            tracing::warn!(peer = %peer.org, error = %e, "request failed");
+            let code = match &e {
+                Error::Core(CoreError::TreeSize { .. } | CoreError::ProofRange(_)) => {
+                    pb::ErrorCode::NotFound
+                }
+                Error::Core(_) | Error::Roster(_) => pb::ErrorCode::Forbidden,
+                _ => pb::ErrorCode::Internal,
+            };
+            error_frame(code, e.to_string())
+        }
+    }
+}
+
+/// The reason code for a refused delivery.
+fn reason(e: &CoreError) -> pb::RejectReason {
+    use pb::RejectReason as R;
+    match e {
+        CoreError::Decode { .. }
+        | CoreError::WrongPayloadType { .. }
+        | CoreError::Unsigned
+        | CoreError::TooManySignatures(_)
+        | CoreError::MalformedSignature(_) => R::Malformed,
+        CoreError::BadSignature(_) => R::BadSignature,
+        CoreError::UnknownKey(_)
+        | CoreError::KeyNotValid { .. }
+        | CoreError::KeyNotAuthors { .. }
+        | CoreError::UnknownOrg(_)
+        | CoreError::OrgRevoked(_) => R::KeyInvalid,
+        CoreError::ClockSkew { .. } => R::ClockSkew,
+        CoreError::NotAddressed(_) => R::NotAddressed,
+        CoreError::TlpForbids { .. } => R::Tlp,
+        CoreError::PolicyDenied { .. } => R::Policy,
+        CoreError::Disclosure { .. } | CoreError::BeyondClearance { .. } => R::Disclosure,
+        _ => R::InvalidNotice,
+    }
+}
+
+/// Checks a delivery from `sender`, in order: the envelope's signature and
+/// key; that `sender` may transmit the author's notice (and TLP allows it);
+/// the policy for the author's role, this node's role and the kind; the
+/// disclosures against their commitments and this node's clearance.
+fn check(
+    inner: &Inner,
+    sender: &OrgId,
+    delivery: &Delivery,
+    judgement: Judgement,
+) -> Result<VerifiedDelivery, CoreError> {
+    let roster = inner.roster();
+    let signed = Delivery::verify_signatures(std::slice::from_ref(delivery), &roster, judgement)
+        .pop()
+        .unwrap_or(Err(CoreError::Unsigned))?;
+    let n = signed.notice();
+    check_transmission(n, sender, &inner.org, &roster, now())?;
+    let reply = inner
+        .reply_context(n.in_reply_to())
+        .map_err(|e| CoreError::InvalidNotice {
+            what: "notice.in_reply_to".into(),
+            why: e.to_string(),
+        })?;
+    roster.policy().check(
+        n.author(),
+        roster.member(n.author())?.role,
+        roster.member(&inner.org)?.role,
+        n.kind(),
+        &reply,
+    )?;
+    signed.check_disclosures(&roster, &inner.org)
+}
+
+/// Receives one delivery: checks it, appends it durably (once per notice
+/// id), and answers with a signed receipt. A refusal is logged, as the
+/// signed rejection, and never reaches the inbox.
+pub(crate) async fn receive(
+    inner: &Arc<Inner>,
+    sender: &OrgId,
+    d: pb::Deliver,
+) -> Result<pb::Envelope, Error> {
+    let delivery = Delivery {
+        envelope: d.envelope.unwrap_or_default(),
+        disclosures: d.disclosures,
+    };
+    let received_at = now();
+    let digests: Vec<[u8; 32]> = delivery.disclosures.iter().map(|b| sha256(b)).collect();
+    let draft = match check(inner, sender, &delivery, inner.live()) {
+        Ok(v) => {
+            let mut entry = NewEntry::new(
+                received_at,
+                Direction::Inbound,
+                Record::Envelope(Bytes::from(delivery.envelope.encode_to_vec())),
+            );
+            entry.peer = Some(sender.clone());
+            entry.disclosures = delivery.disclosures.clone();
+            entry.inbox = true;
+            entry.dedupe = true;
+            let outcome = match inner.store.append_async(entry).await? {
+                Appended::New(i) => ReceiptOutcome::Accepted(i),
+                Appended::Duplicate(i) => ReceiptOutcome::Duplicate(i),
+            };
+            tracing::info!(from = %sender, id = %v.notice().id(), kind = %v.notice().kind(), ?outcome, "delivery received");
+            ReceiptDraft {
+                notice_id: Some(v.notice().id()),
+                notice_digest: Some(*v.notice_digest()),
+                disclosure_digests: digests,
+                received_at,
+                outcome,
+            }
+        }
+        Err(e) => {
+            let code = reason(&e);
+            tracing::warn!(from = %sender, reason = ?code, error = %e, "delivery rejected");
+            let notice = isop_core::Notice::decode(&delivery.envelope.payload).ok();
+            let draft = ReceiptDraft {
+                notice_id: notice.as_ref().map(|n| n.id()),
+                notice_digest: notice.as_ref().map(|_| sha256(&delivery.envelope.payload)),
+                disclosure_digests: digests,
+                received_at,
+                outcome: ReceiptOutcome::Rejected {
+                    code,
+                    reason: e.to_string(),
+                },
+            };
+            let signed = draft.sign(&inner.signer)?;
+            let mut entry = NewEntry::new(
+                received_at,
+                Direction::Local,
+                Record::Envelope(Bytes::from(signed.encode_to_vec())),
+            );
+            entry.peer = Some(sender.clone());
+            inner.store.append_async(entry).await?;
+            return Ok(signed);
+        }
+    };
+    Ok(draft.sign(&inner.signer)?)
+}
+
+/// The delivery of outbound entry `index` to `recipient`: the envelope and
+/// the held disclosures whose labels the recipient's clearance satisfies.
+pub(crate) fn delivery_for(
+    inner: &Inner,
+    index: LogIndex,
+    recipient: &OrgId,
+) -> Result<Option<pb::Deliver>, Error> {
+    let Some(entry) = inner.store.log_entry(index)? else {
+        return Ok(None);
+    };
+    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
+        return Ok(None);
+    };
+    let envelope = pb::Envelope::decode(env).map_err(|e| isop_store::Error::Corrupt {
+        index,
+        why: format!("outbound envelope: {e}"),
+    })?;
+    let clearance = inner.roster().clearance(recipient)?;
+    let mut disclosures = Vec::new();
+    for d in inner.store.disclosures_of(index)? {
+        let Some(DisclosureState::Held(bytes)) = d.state else {
+            continue;
+        };
+        let label = pb::Disclosure::decode(bytes.as_ref())
+            .ok()
+            .and_then(|d| Label::parse(&d.label).ok());
+        if label.is_some_and(|l| l.allows(&clearance)) {
+            disclosures.push(bytes);
+        }
+    }
+    Ok(Some(pb::Deliver {
+        envelope: Some(envelope),
+        disclosures,
+    }))
+}
+
+/// Answers a sync: the outbound notices addressed to `peer`, from the cursor.
+fn sync_batch(inner: &Inner, peer: &OrgId, s: pb::Sync) -> Result<pb::SyncBatch, Error> {
+    let limit = s.limit.clamp(1, SYNC_LIMIT) as usize;
+    let size = inner.store.size();
+    let end = s.cursor.saturating_add(SYNC_SCAN).min(size);
+    let mut items = Vec::new();
+    let mut next = s.cursor.min(size);
+    for r in inner.store.entries(LogIndex(s.cursor), LogIndex(end)) {
+        let (index, bytes) = r?;
+        next = index.0 + 1;
+        let Ok(entry) = pb::LogEntry::decode(bytes) else {
+            continue;
+        };
+        if entry.direction == pb::Direction::Outbound as i32
+            && entry.recipients.iter().any(|r| r == peer.as_str())
+        {
+            if let Some(deliver) = delivery_for(inner, index, peer)? {
+                items.push(pb::SyncItem {
+                    index: index.0,
+                    deliver: Some(deliver),
+                });
+            }
+            if items.len() >= limit {
+                break;
+            }
+        }
+    }
+    Ok(pb::SyncBatch {
+        items,
+        next_cursor: next,
+        more: next < size,
+    })
+}
+
+/// Pulls what `peer` holds for this node, from the kept cursor.
+pub(crate) async fn sync_with(inner: &Arc<Inner>, peer: &OrgId) -> Result<usize, Error> {
+    let conn = inner.connection(peer).await?;
+    let mut cursor = inner.store.cursor(peer)?;
+    let mut new = 0;
+    loop {
+        let answer = conn
+            .request(&frame(Kind::Sync(pb::Sync {
+                cursor,
+                limit: SYNC_LIMIT,
+            })))
+            .await?;
+        let Some(Kind::SyncBatch(batch)) = answer.kind else {
+            return Err(Error::Peer {
+                org: peer.clone(),
+                why: "answered a sync with something else".into(),
+            });
+        };
+        for item in batch.items {
+            let Some(d) = item.deliver else { continue };
+            let receipt = receive(inner, peer, d).await?;
+            let accepted = pb::Receipt::decode(receipt.payload)
+                .is_ok_and(|r| r.status == pb::ReceiptStatus::Accepted as i32);
+            new += usize::from(accepted);
+        }
+        if batch.next_cursor <= cursor && batch.more {
+            return Err(Error::Peer {
+                org: peer.clone(),
+                why: "sync cursor did not advance".into(),
+            });
+        }
+        cursor = batch.next_cursor;
+        inner.store.set_cursor(peer, cursor)?;
+        if !batch.more {
+            return Ok(new);
+        }
+    }
+}
+
+/// The latest checkpoint, signed anew if the log has grown since.
+pub(crate) fn checkpoint(inner: &Inner) -> Result<SignedNote, Error> {
+    let size = inner.store.size();
+    if let Some(note) = inner.store.checkpoint(size)? {
+        return Ok(note);
+    }
+    Ok(inner.store.sign_checkpoint(&inner.signer)?)
+}
+
+fn hashes(h: Vec<Hash>) -> Vec<Bytes> {
+    h.into_iter().map(|h| Bytes::copy_from_slice(&h)).collect()
+}
+
+fn consistency(inner: &Inner, p: pb::GetConsistencyProof) -> Result<pb::ConsistencyProof, Error> {
+    Ok(pb::ConsistencyProof {
+        from: p.from,
+        to: p.to,
+        hashes: hashes(inner.store.consistency_proof(p.from, p.to)?),
+    })
+}
+
+/// An inclusion proof. The entry's bytes come with it only for an entry
+/// the peer is party to (received from it, or sent to it): entries name
+/// other orgs' notices.
+fn inclusion(
+    inner: &Inner,
+    peer: &OrgId,
+    p: pb::GetInclusionProof,
+) -> Result<pb::InclusionProof, Error> {
+    let proof = inner.store.inclusion_proof(LogIndex(p.index), p.size)?;
+    let entry = inner.store.entry(LogIndex(p.index))?.unwrap_or_default();
+    let party = pb::LogEntry::decode(entry.clone())
+        .is_ok_and(|e| e.peer == peer.as_str() || e.recipients.iter().any(|r| r == peer.as_str()));
+    Ok(pb::InclusionProof {
+        index: p.index,
+        size: p.size,
+        hashes: hashes(proof),
+        entry: if party { entry } else { Bytes::new() },
+    })
+}
+
+/// A peer's cosignature on one of our checkpoints: its signature must
+/// verify with its roster key and the text must be a checkpoint we
+/// signed; then it is kept with the checkpoint and logged.
+async fn cosignature(inner: &Arc<Inner>, peer: &OrgId, note: &[u8]) -> Result<(), Error> {
+    let note = SignedNote::parse(note)?;
+    let cp = Checkpoint::parse(note.text())?;
+    if cp.origin != Checkpoint::origin_of(&inner.org) {
+        return Err(Error::Roster(format!(
+            "a cosignature on {:?}, not on this log",
+            cp.origin
+        )));
+    }
+    let roster = inner.roster();
+    let member = roster.active_member(peer, now())?;
+    let verified = note.signatures().iter().any(|line| {
+        line.name.starts_with(&format!("{peer}/"))
+            && member.keys.iter().any(|k| {
+                format!("{peer}/{}", k.name) == line.name
+                    && NoteVerifier::new(&line.name, k.public)
+                        .is_ok_and(|v| note.verify(&v).is_ok())
+            })
+    });
+    if !verified {
+        return Err(Error::Roster(format!(
+            "the note carries no valid signature by {peer}"
+        )));
+    }
+    let merged = inner.store.add_cosignature(cp.size, &note)?;
+    let mut entry = NewEntry::new(
+        now(),
+        Direction::Inbound,
+        Record::CosignedCheckpoint(Bytes::from(merged.to_bytes())),
+    );
+    entry.peer = Some(peer.clone());
+    inner.store.append_async(entry).await?;
+    tracing::info!(witness = %peer, size = cp.size, "checkpoint cosigned");
+    Ok(())
+}

@@ -1,0 +1,161 @@
+//! Witnessing: fetch each peer's checkpoint, check it is consistent with
+//! the last one seen, cosign it, and log the cosignature on both sides.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use isop_core::merkle::{self, Hash};
+use isop_core::{Checkpoint, NoteVerifier, OrgId, SignedNote, pb};
+use isop_store::{Direction, NewEntry, Record};
+use pb::frame::Kind;
+
+use crate::Error;
+use crate::node::{Inner, now};
+
+/// A peer checkpoint this node checked and cosigned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Witnessed {
+    /// The peer.
+    pub peer: OrgId,
+    /// Its log's size.
+    pub size: u64,
+    /// Its log's root.
+    pub root: Hash,
+    /// The size of the previous checkpoint it was proven consistent with.
+    pub consistent_with: Option<u64>,
+}
+
+pub(crate) async fn witness_loop(inner: Arc<Inner>) {
+    let mut stop = inner.shutdown.subscribe();
+    let period = Duration::from_millis(inner.config.witness.interval_ms);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = stop.changed() => return,
+        }
+        let roster = inner.roster();
+        let peers: Vec<OrgId> = roster
+            .members()
+            .filter(|m| m.org_id != inner.org && !m.endpoints.is_empty() && !m.revoked_by(now()))
+            .map(|m| m.org_id.clone())
+            .collect();
+        for peer in peers {
+            if let Err(e) = witness(&inner, &peer).await {
+                tracing::debug!(%peer, error = %e, "witnessing skipped");
+            }
+        }
+    }
+}
+
+/// Checks a note as `peer`'s checkpoint with its roster keys.
+fn open_checkpoint(inner: &Inner, peer: &OrgId, note: &SignedNote) -> Result<Checkpoint, Error> {
+    let roster = inner.roster();
+    let member = roster.member(peer)?;
+    let origin = Checkpoint::origin_of(peer);
+    let mut last = None;
+    for k in &member.keys {
+        let verifier = NoteVerifier::new(&format!("{peer}/{}", k.name), k.public)?;
+        match Checkpoint::open(note, &origin, &verifier) {
+            Ok(cp) => return Ok(cp),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(
+        || Error::Roster(format!("{peer} has no signing key")),
+        Error::Core,
+    ))
+}
+
+/// Fetches `peer`'s latest checkpoint, checks its signature and its
+/// consistency with the last one witnessed, cosigns it, sends the
+/// cosignature back, and logs it here.
+pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnessed, Error> {
+    let conn = inner.connection(peer).await?;
+    let answer = conn
+        .request(&pb::Frame {
+            kind: Some(Kind::GetCheckpoint(pb::GetCheckpoint {})),
+        })
+        .await?;
+    let Some(Kind::Checkpoint(c)) = answer.kind else {
+        return Err(Error::Peer {
+            org: peer.clone(),
+            why: "answered a checkpoint request with something else".into(),
+        });
+    };
+    let mut note = SignedNote::parse(&c.note)?;
+    let cp = open_checkpoint(inner, peer, &note)?;
+    let mut consistent_with = None;
+    if let Some(previous) = inner.store.witnessed(peer)? {
+        let old = open_checkpoint(inner, peer, &previous)?;
+        let consistent = if cp.size < old.size {
+            Err(format!(
+                "its log shrank from {} to {} entries",
+                old.size, cp.size
+            ))
+        } else {
+            let proof_frame = conn
+                .request(&pb::Frame {
+                    kind: Some(Kind::GetConsistencyProof(pb::GetConsistencyProof {
+                        from: old.size,
+                        to: cp.size,
+                    })),
+                })
+                .await?;
+            let Some(Kind::ConsistencyProof(p)) = proof_frame.kind else {
+                return Err(Error::Peer {
+                    org: peer.clone(),
+                    why: "answered a proof request with something else".into(),
+                });
+            };
+            let hashes: Vec<Hash> = p
+                .hashes
+                .iter()
+                .filter_map(|h| Hash::try_from(h.as_ref()).ok())
+                .collect();
+            merkle::verify_consistency(old.size, cp.size, &old.root, &cp.root, &hashes)
+                .map_err(|e| e.to_string())
+        };
+        if let Err(why) = consistent {
+            inner.inconsistencies.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%peer, old_size = old.size, new_size = cp.size, why, "SPLIT VIEW: the peer's checkpoints are inconsistent; both are kept as evidence");
+            for evidence in [previous, note] {
+                let mut entry = NewEntry::new(
+                    now(),
+                    Direction::Local,
+                    Record::CosignedCheckpoint(Bytes::from(evidence.to_bytes())),
+                );
+                entry.peer = Some(peer.clone());
+                inner.store.append_async(entry).await?;
+            }
+            return Err(Error::Peer {
+                org: peer.clone(),
+                why: format!("inconsistent checkpoints: {why}"),
+            });
+        }
+        consistent_with = Some(old.size);
+    }
+    note.add_signature(&inner.signer);
+    conn.request(&pb::Frame {
+        kind: Some(Kind::SubmitCosignature(pb::SubmitCosignature {
+            note: note.to_bytes().into(),
+        })),
+    })
+    .await?;
+    let mut entry = NewEntry::new(
+        now(),
+        Direction::Local,
+        Record::CosignedCheckpoint(Bytes::from(note.to_bytes())),
+    );
+    entry.peer = Some(peer.clone());
+    inner.store.append_async(entry).await?;
+    inner.store.set_witnessed(peer, &note)?;
+    tracing::info!(%peer, size = cp.size, "checkpoint witnessed and cosigned");
+    Ok(Witnessed {
+        peer: peer.clone(),
+        size: cp.size,
+        root: cp.root,
+        consistent_with,
+    })
+}

@@ -1,0 +1,77 @@
+//! The shipped example config parses, unknown fields are refused, and key
+//! files are private.
+
+use std::path::Path;
+
+use isop_node::NodeConfig;
+use isop_node::config::{check_private, read_signing_key, write_private, write_signing_key};
+
+#[test]
+fn the_example_config_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("node.example.toml");
+    let c = NodeConfig::load(&path).unwrap();
+    assert_eq!(c.org_id().unwrap().as_str(), "KR-KNPA");
+    assert!(
+        c.data_dir.is_absolute() && c.data_dir.ends_with("data"),
+        "relative paths follow the file: {:?}",
+        c.data_dir
+    );
+    assert_eq!(c.delivery.connect_timeout_ms, 5000);
+    assert_eq!(c.witness.interval_ms, 30000);
+    c.roster_key().unwrap();
+}
+
+#[test]
+fn unknown_fields_and_bad_values_are_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let example =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("node.example.toml"))
+            .unwrap();
+    let cases = [
+        (format!("{example}\ncolour = \"blue\"\n"), "unknown field"),
+        (
+            example.replace("org = \"KR-KNPA\"", "org = \"kr knpa\""),
+            "invalid org id",
+        ),
+        (
+            example.replace("listen = \"127.0.0.1:7401\"", "listen = \"nowhere\""),
+            "listen",
+        ),
+    ];
+    for (text, needle) in cases {
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, text).unwrap();
+        let e = NodeConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("bad.toml") && e.contains(needle), "{e}");
+    }
+}
+
+#[test]
+fn key_files_are_written_private_and_refused_when_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("signing.key");
+    let key = isop_core::SecretKey::generate(&mut rand_core_rng());
+    write_signing_key(&path, &key).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert_eq!(read_signing_key(&path).unwrap().public(), key.public());
+    // It is never overwritten.
+    assert!(write_private(&path, b"x").is_err());
+
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = read_signing_key(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("readable by others") && e.contains("chmod 600"),
+        "{e}"
+    );
+    assert!(check_private(&dir.path().join("missing")).is_err());
+    // The secret never shows in Debug output.
+    assert!(!format!("{key:?}").contains(&std::fs::read_to_string(&path).unwrap().trim()[..16]));
+}
+
+fn rand_core_rng() -> impl rand::CryptoRng + rand::RngCore {
+    rand::rngs::OsRng
+}

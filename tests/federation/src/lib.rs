@@ -1,0 +1,107 @@
+//! The harness of the multi-node scenarios: a five-org federation on
+//! loopback, and a raw client that speaks the wire protocol as a member
+//! (to send what a well-behaved node never would).
+
+#![allow(missing_docs)]
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use isop_core::{OrgId, Role, SecretKey, Signer, pb};
+use isop_net::{Endpoint, EndpointConfig, PeerConnection, TlsIdentity};
+use isop_node::federation::{LocalFederation, MemberSpec};
+
+/// How long any scenario step may take.
+pub const STEP: Duration = Duration::from_secs(20);
+
+pub const HUB: &str = "INTERPOL-GS";
+pub const KR: &str = "KR-KNPA";
+pub const GB: &str = "GB-PIPCU";
+pub const FILMCO: &str = "RH-FILMCO";
+pub const SPORTS: &str = "RH-SPORTSNET";
+
+pub fn org(s: &str) -> OrgId {
+    s.parse().expect("a valid org id")
+}
+
+/// Sends the nodes' logs to the test output, filtered by `RUST_LOG`.
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+/// A hub, two agencies and two partners, in a temporary directory.
+pub fn federation(dir: &std::path::Path) -> Result<LocalFederation> {
+    logs();
+    let specs = [
+        MemberSpec::new(HUB, "INTERPOL General Secretariat", Role::Hub, "FR")?,
+        MemberSpec::new(KR, "Korean National Police Agency", Role::Agency, "KR")?,
+        MemberSpec::new(GB, "Police IP Crime Unit", Role::Agency, "GB")?,
+        MemberSpec::new(FILMCO, "FilmCo Studios", Role::Partner, "US")?,
+        MemberSpec::new(SPORTS, "SportsNet Rights", Role::Partner, "GB")?,
+    ];
+    Ok(LocalFederation::create(
+        dir,
+        "isop-test",
+        &specs,
+        &[("op:sop-2026", &[HUB, KR, GB])],
+    )?)
+}
+
+/// The signing key of `org`, read from its key file.
+pub fn signer(fed: &LocalFederation, org_id: &str) -> Result<Signer> {
+    Ok(fed.member(org_id)?.config.signer()?)
+}
+
+/// A raw client holding `as_org`'s TLS identity, or `tls` (cert, key) PEMs if given.
+pub fn raw_client(
+    fed: &LocalFederation,
+    as_org: &str,
+    tls: Option<(&str, &str)>,
+    ca_pem: Option<&str>,
+) -> Result<Endpoint> {
+    let m = fed.member(as_org)?;
+    let read =
+        |p: &std::path::Path| std::fs::read_to_string(p).with_context(|| p.display().to_string());
+    let identity = match tls {
+        Some((cert, key)) => TlsIdentity::from_pem(cert, key)?,
+        None => TlsIdentity::from_pem(&read(&m.config.tls_cert)?, &read(&m.config.tls_key)?)?,
+    };
+    let ca = isop_net::pki::certs_from_pem(&match ca_pem {
+        Some(p) => p.to_owned(),
+        None => read(&fed.dir.join("ca.crt"))?,
+    })?;
+    Ok(Endpoint::bind(
+        "127.0.0.1:0".parse()?,
+        EndpointConfig::new(ca, identity),
+        std::sync::Arc::new(|_| Ok(())),
+    )?)
+}
+
+/// Sends a delivery and returns the decoded receipt.
+pub async fn deliver(
+    conn: &PeerConnection,
+    envelope: pb::Envelope,
+    disclosures: Vec<bytes::Bytes>,
+) -> Result<pb::Receipt> {
+    use prost::Message;
+    let answer = conn
+        .request(&pb::Frame {
+            kind: Some(pb::frame::Kind::Deliver(pb::Deliver {
+                envelope: Some(envelope),
+                disclosures,
+            })),
+        })
+        .await?;
+    let Some(pb::frame::Kind::Receipt(env)) = answer.kind else {
+        bail!("no receipt: {answer:?}")
+    };
+    Ok(pb::Receipt::decode(env.payload)?)
+}
+
+/// A fresh key nobody registered.
+pub fn stranger_key() -> SecretKey {
+    SecretKey::generate(&mut rand::rngs::OsRng)
+}

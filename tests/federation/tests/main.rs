@@ -1,0 +1,445 @@
+//! Multi-node scenarios: real nodes, real QUIC and certificates on loopback.
+
+use anyhow::{Context, Result, ensure};
+use isop_core::pb::field_value::Value;
+use isop_core::*;
+use isop_federation_tests::*;
+use isop_node::Node;
+use isop_store::{DeliveryStatus, DisclosureState};
+use prost::Message;
+
+fn referral(to: &[&str], tlp: Tlp) -> NoticeDraft {
+    let body = ReferralBuilder::new(pb::Target {
+        url: "https://streamz.example/live".into(),
+        domain: "streamz.example".into(),
+        hosting_country: "KR".into(),
+        ..Default::default()
+    })
+    .category(pb::ContentCategory::LiveSport)
+    .work("Cup Final", "SportsNet Rights", &[])
+    .evidence(
+        [7; 32],
+        UnixMillis(1_700_000_000_000),
+        pb::CaptureMethod::StreamRecording,
+        "recording",
+    )
+    .action(pb::RequestedAction::Takedown)
+    .jurisdiction("KR")
+    .affirm_statements()
+    .build();
+    let mut d = NoticeDraft::new(tlp, body)
+        .case_ref("SOP-1")
+        .labelled(
+            "referral.contact",
+            "role:agency|role:hub",
+            Value::Text("desk@filmco.example".into()),
+        )
+        .labelled(
+            "referral.evidence[0].location",
+            "role:agency&country:KR",
+            Value::Text("s3://evidence/1".into()),
+        )
+        .labelled(
+            "referral.internal_ref",
+            "org:RH-FILMCO|role:hub",
+            Value::Text("FC-1".into()),
+        );
+    for o in to {
+        d = d.to_org(&org(o));
+    }
+    d
+}
+
+fn status_of(node: &Node, index: LogIndex, to: &str) -> DeliveryStatus {
+    node.delivery_status(index)
+        .ok()
+        .and_then(|v| {
+            v.into_iter()
+                .find(|(o, _)| o.as_str() == to)
+                .map(|(_, s)| s)
+        })
+        .unwrap_or(DeliveryStatus::Unknown)
+}
+
+fn delivered(node: &Node, index: LogIndex, to: &str) -> bool {
+    matches!(status_of(node, index, to), DeliveryStatus::Delivered { .. })
+}
+
+/// The held disclosures of the notice `id` in `node`'s log, by path.
+fn held_paths(node: &Node, id: &NoticeId) -> Result<Vec<String>> {
+    let at = node
+        .store()
+        .find_notice(id)?
+        .context("notice not in the log")?;
+    let mut paths = Vec::new();
+    for d in node.store().disclosures_of(at)? {
+        if let Some(DisclosureState::Held(b)) = d.state {
+            paths.push(pb::Disclosure::decode(b)?.path);
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_referral_reaches_two_agencies_redacted_with_verified_receipts() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let hub = fed.start(HUB).await?;
+    let kr = fed.start(KR).await?;
+    let gb = fed.start(GB).await?;
+    let filmco = fed.start(FILMCO).await?;
+
+    let sent = filmco.send(referral(&[KR, GB, HUB], Tlp::Amber)).await?;
+    filmco
+        .wait_until("three receipts", STEP, |n| {
+            [KR, GB, HUB].iter().all(|o| delivered(n, sent.index, o))
+        })
+        .await?;
+
+    // Each recipient holds what its clearance allows, and no more.
+    assert_eq!(
+        held_paths(&kr, &sent.id)?,
+        ["referral.contact", "referral.evidence[0].location"]
+    );
+    assert_eq!(
+        held_paths(&gb, &sent.id)?,
+        ["referral.contact"],
+        "the other country's agency gets a redacted copy"
+    );
+    assert_eq!(
+        held_paths(&hub, &sent.id)?,
+        ["referral.contact", "referral.internal_ref"]
+    );
+    assert_eq!(kr.store().inbox(true)?.len(), 1);
+    assert_eq!(kr.store().by_indicator("streamz.example")?.len(), 1);
+
+    // The sender holds one signed receipt per recipient, and each verifies.
+    let roster = filmco.roster();
+    let mut receipts = 0;
+    for r in filmco
+        .store()
+        .entries(LogIndex(0), LogIndex(filmco.store().size()))
+    {
+        let (_, bytes) = r?;
+        let e = pb::LogEntry::decode(bytes)?;
+        if let Some(pb::log_entry::Record::Envelope(env)) = e.record {
+            let env = pb::Envelope::decode(env)?;
+            if env.payload_type == RECEIPT_PAYLOAD_TYPE {
+                let receipt = Receipt::verify(&env, &roster, Judgement::AtCreation)?;
+                assert_eq!(receipt.notice_id(), Some(sent.id));
+                assert!(matches!(receipt.outcome(), ReceiptOutcome::Accepted(_)));
+                receipts += 1;
+            }
+        }
+    }
+    assert_eq!(receipts, 3);
+    assert!(filmco.store().outbox()?.is_empty());
+
+    // The same notice again is answered DUPLICATE with the original index.
+    let raw = raw_client(&fed, FILMCO, None, None)?;
+    let conn = raw.connect(kr.local_addr()?, &org(KR)).await?;
+    let outbound = filmco
+        .store()
+        .log_entry(sent.index)?
+        .context("outbound entry")?;
+    let Some(pb::log_entry::Record::Envelope(env)) = outbound.record else {
+        anyhow::bail!("not an envelope")
+    };
+    let receipt = deliver(&conn, pb::Envelope::decode(env)?, vec![]).await?;
+    assert_eq!(receipt.status, pb::ReceiptStatus::Duplicate as i32);
+    assert_eq!(
+        Some(LogIndex(receipt.log_index)),
+        kr.store().find_notice(&sent.id)?
+    );
+    assert_eq!(
+        kr.store().inbox(false)?.len(),
+        1,
+        "a duplicate is not appended again"
+    );
+
+    // Checkpoints are witnessed and cosigned on both sides.
+    let w = hub.witness(&org(KR)).await?;
+    assert_eq!(
+        w.size + 1,
+        kr.store().size(),
+        "KR logged the cosigned checkpoint after it"
+    );
+    assert_eq!(
+        kr.store()
+            .latest_checkpoint()?
+            .context("checkpoint")?
+            .signatures()
+            .len(),
+        2
+    );
+    let again = hub.witness(&org(KR)).await?;
+    assert!(
+        again.consistent_with.is_some(),
+        "the second witnessing proves consistency with the first"
+    );
+
+    for n in [hub, kr, gb, filmco] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_that_was_down_gets_everything_after_it_restarts() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let hub = fed.start(HUB).await?;
+    let kr = fed.start(KR).await?;
+    let filmco = fed.start(FILMCO).await?;
+
+    // GB is down: KR gets its copies, GB's wait in FILMCO's durable outbox.
+    let mut sent = Vec::new();
+    for _ in 0..5 {
+        sent.push(filmco.send(referral(&[KR, GB], Tlp::Green)).await?);
+    }
+    let retried = |n: &Node| {
+        sent.iter().all(|s| delivered(n, s.index, KR) && matches!(status_of(n, s.index, GB), DeliveryStatus::Pending { attempts, .. } if attempts >= 1))
+    };
+    filmco
+        .wait_until("KR delivered, GB retried", STEP, retried)
+        .await?;
+
+    // The sender restarts too: its outbox resumes from disk.
+    filmco.shutdown().await?;
+    let filmco = fed.start(FILMCO).await?;
+    let gb = fed.start(GB).await?;
+    filmco
+        .wait_until("GB delivered", STEP, |n| {
+            sent.iter().all(|s| delivered(n, s.index, GB))
+        })
+        .await?;
+    for s in &sent {
+        ensure!(
+            gb.store().find_notice(&s.id)?.is_some(),
+            "GB lacks {}",
+            s.id
+        );
+    }
+    assert!(filmco.store().outbox()?.is_empty());
+
+    // Sync: GB pulls from FILMCO and finds nothing new, every notice is held once.
+    assert_eq!(gb.sync_with(&org(FILMCO)).await?, 0);
+    assert_eq!(gb.store().inbox(false)?.len(), 5);
+
+    for n in [hub, kr, gb, filmco] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_update_propagates_and_a_revoked_key_is_refused() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let hub = fed.start(HUB).await?;
+    let kr = fed.start(KR).await?;
+    let gb = fed.start(GB).await?;
+    let filmco = fed.start(FILMCO).await?;
+
+    // The authority revokes FILMCO's key; the hub takes the new roster and passes it on.
+    let now = UnixMillis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64,
+    );
+    let v2 = RosterBuilder::from_pb(fed.roster.clone())
+        .version(2, now)
+        .revoke_key(&org(FILMCO), &"k1".parse()?, UnixMillis(now.0 - 1000))?
+        .build()?;
+    hub.update_roster(&fed.sign(&v2)?)?;
+    for n in [&kr, &gb, &filmco] {
+        n.wait_until("roster v2", STEP, |n| n.roster().version() == 2)
+            .await?;
+    }
+    // An older roster is refused.
+    assert!(kr.update_roster(&fed.sign(&fed.roster)?).is_err());
+
+    let sent = filmco.send(referral(&[KR], Tlp::Amber)).await?;
+    filmco
+        .wait_until("a rejection", STEP, |n| {
+            matches!(
+                status_of(n, sent.index, KR),
+                DeliveryStatus::Rejected { .. }
+            )
+        })
+        .await?;
+    assert!(
+        kr.store().find_notice(&sent.id)?.is_none(),
+        "a rejected notice is not appended as a delivery"
+    );
+    assert!(kr.store().inbox(false)?.is_empty());
+    // The signed rejection names the reason.
+    let DeliveryStatus::Rejected { receipt } = status_of(&filmco, sent.index, KR) else {
+        unreachable!()
+    };
+    let entry = filmco
+        .store()
+        .log_entry(receipt)?
+        .context("receipt entry")?;
+    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
+        anyhow::bail!("no receipt")
+    };
+    let r = pb::Receipt::decode(pb::Envelope::decode(env)?.payload)?;
+    assert_eq!(r.reason_code, pb::RejectReason::KeyInvalid as i32);
+    assert!(r.reason.contains("revoked"), "{}", r.reason);
+
+    for n in [hub, kr, gb, filmco] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// The reason a node gives when it closes a raw client's connection.
+async fn refusal(client: &isop_net::Endpoint, node: &Node) -> String {
+    match client
+        .connect(node.local_addr().expect("address"), node.org())
+        .await
+    {
+        Err(e) => e.to_string(),
+        Ok(conn) => conn.closed().await.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn intruders_and_rule_breakers_are_refused_with_named_reasons() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let gb = fed.start(GB).await?;
+    let year = 365 * 86_400_000u64;
+    let now = UnixMillis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64,
+    );
+
+    // A client certificate from another CA: the TLS handshake fails.
+    let rogue_ca =
+        isop_net::pki::generate_ca("rogue", UnixMillis(now.0 - year), UnixMillis(now.0 + year))?;
+    let key = isop_net::pki::generate_tls_key()?;
+    let cert = isop_net::pki::issue(
+        &rogue_ca,
+        &org(FILMCO),
+        &key,
+        UnixMillis(now.0 - year),
+        UnixMillis(now.0 + year),
+    )?;
+    let client = raw_client(&fed, FILMCO, Some((&cert, &key)), None)?;
+    let reason = refusal(&client, &kr).await;
+    ensure!(!reason.is_empty(), "no refusal");
+
+    // An org missing from the roster.
+    let key = isop_net::pki::generate_tls_key()?;
+    let cert = isop_net::pki::issue(
+        &fed.ca,
+        &org("XX-STRANGER"),
+        &key,
+        UnixMillis(now.0 - year),
+        UnixMillis(now.0 + year),
+    )?;
+    let reason = refusal(&raw_client(&fed, FILMCO, Some((&cert, &key)), None)?, &kr).await;
+    assert!(
+        reason.contains("org XX-STRANGER is not in the roster"),
+        "{reason}"
+    );
+
+    // A member's name on a key the roster does not pin.
+    let key = isop_net::pki::generate_tls_key()?;
+    let cert = isop_net::pki::issue(
+        &fed.ca,
+        &org(FILMCO),
+        &key,
+        UnixMillis(now.0 - year),
+        UnixMillis(now.0 + year),
+    )?;
+    let reason = refusal(&raw_client(&fed, FILMCO, Some((&cert, &key)), None)?, &kr).await;
+    assert!(reason.contains("does not match the roster pin"), "{reason}");
+
+    // A partner sending an IntelReport.
+    let filmco = signer(&fed, FILMCO)?;
+    let intel = NoticeDraft::new(
+        Tlp::Amber,
+        IntelReportBuilder::new(
+            "a network",
+            pb::SourceReliability::B,
+            pb::InformationCredibility::ProbablyTrue,
+        )
+        .indicator(pb::IndicatorKind::Domain, "streamz.example", "front")
+        .build(),
+    )
+    .to_org(&org(KR))
+    .seal(&filmco, now, &mut rand::rngs::OsRng)?;
+    let as_filmco = raw_client(&fed, FILMCO, None, None)?;
+    let to_kr = as_filmco.connect(kr.local_addr()?, &org(KR)).await?;
+    let r = deliver(&to_kr, intel.envelope().clone(), vec![]).await?;
+    assert_eq!(
+        r.reason_code,
+        pb::RejectReason::Policy as i32,
+        "{}",
+        r.reason
+    );
+    assert!(r.reason.contains("policy forbids"), "{}", r.reason);
+
+    // A RED notice, delivered to KR, then forwarded by KR to GB.
+    let red = referral(&[KR], Tlp::Red).seal(&filmco, now, &mut rand::rngs::OsRng)?;
+    let r = deliver(&to_kr, red.envelope().clone(), vec![]).await?;
+    assert_eq!(r.status, pb::ReceiptStatus::Accepted as i32, "{}", r.reason);
+    let as_kr = raw_client(&fed, KR, None, None)?;
+    let to_gb = as_kr.connect(gb.local_addr()?, &org(GB)).await?;
+    let r = deliver(&to_gb, red.envelope().clone(), vec![]).await?;
+    assert_eq!(r.reason_code, pb::RejectReason::Tlp as i32, "{}", r.reason);
+    assert!(r.reason.contains("TLP:RED"), "{}", r.reason);
+
+    // A notice claiming another author, and a bad signature.
+    let mut forged = referral(&[GB], Tlp::Amber)
+        .seal(&filmco, now, &mut rand::rngs::OsRng)?
+        .envelope()
+        .clone();
+    forged.signatures[0].sig = signer(&fed, SPORTS)?
+        .sign(&pae(&forged.payload_type, &forged.payload))
+        .to_bytes()
+        .to_vec()
+        .into();
+    let r = deliver(&to_gb, forged, vec![]).await?;
+    assert_eq!(
+        r.reason_code,
+        pb::RejectReason::BadSignature as i32,
+        "{}",
+        r.reason
+    );
+    let impostor = Signer::new("RH-FILMCO/k1".parse()?, stranger_key());
+    let r = deliver(
+        &to_gb,
+        referral(&[GB], Tlp::Amber)
+            .seal(&impostor, now, &mut rand::rngs::OsRng)?
+            .envelope()
+            .clone(),
+        vec![],
+    )
+    .await?;
+    assert_eq!(
+        r.reason_code,
+        pb::RejectReason::BadSignature as i32,
+        "{}",
+        r.reason
+    );
+
+    // None of it reached an inbox; every refusal is logged.
+    assert_eq!(
+        kr.store().inbox(false)?.len(),
+        1,
+        "only the RED notice addressed to KR"
+    );
+    assert!(gb.store().inbox(false)?.is_empty());
+    assert!(gb.store().size() >= 3, "the refusals are logged");
+
+    kr.shutdown().await?;
+    gb.shutdown().await?;
+    Ok(())
+}
