@@ -1,20 +1,16 @@
-//! The demo scenario, played in one process with real keys, signatures and
-//! logs.
-//!
-//! It grows with the project: today it exercises the core (roster, sealing,
-//! redaction, verification, policy, TLP) and each org's log (appends,
-//! receipts, the outbox, checkpoints, inclusion proofs); the federation
-//! over QUIC joins it as it lands.
+//! The demo: a federation of real nodes on loopback, talking mutual-TLS
+//! QUIC, each with its own log, playing the referral cycle.
 
-use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use isop_core::pb::field_value::Value;
 use isop_core::*;
-use isop_store::{Direction, NewEntry, Record, Store, StoreConfig};
+use isop_node::Node;
+use isop_node::federation::{LocalFederation, MemberSpec};
+use isop_store::{DeliveryStatus, DisclosureState};
 use prost::Message;
-use rand::rngs::OsRng;
 
 const HUB: &str = "INTERPOL-GS";
 const KR: &str = "KR-KNPA";
@@ -23,29 +19,27 @@ const FILMCO: &str = "RH-FILMCO";
 const SPORTS: &str = "RH-SPORTSNET";
 const AUDIT: &str = "EU-AUDIT";
 
-struct Org {
-    id: OrgId,
-    name: &'static str,
-    role: Role,
-    country: &'static str,
-    signer: Signer,
-    log: Store,
-}
-
-/// A summary row: notice kind, recipient, revealed and withheld counts.
-type Row = (NoticeKind, OrgId, usize, usize);
-
-fn now() -> Result<UnixMillis> {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .context("system clock is before 1970")?;
-    Ok(UnixMillis(
-        u64::try_from(d.as_millis()).context("system clock out of range")?,
-    ))
-}
+/// How long any step may take before the demo gives up.
+const STEP: Duration = Duration::from_secs(30);
 
 fn section(title: &str) {
     println!("\n== {title}");
+}
+
+fn org(s: &str) -> OrgId {
+    s.parse().expect("the demo's org ids are valid")
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn now() -> UnixMillis {
+    UnixMillis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    )
 }
 
 fn show_value(v: &Value) -> String {
@@ -53,119 +47,73 @@ fn show_value(v: &Value) -> String {
         Value::Text(t) => t.clone(),
         Value::Binary(b) => format!("<{} bytes>", b.len()),
         Value::Indicator(i) => format!("{} ({})", i.value, i.context),
-        Value::Contact(c) => [
-            c.name.as_str(),
-            c.email.as_str(),
-            c.phone.as_str(),
-            c.organisation.as_str(),
-        ]
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(", "),
+        Value::Contact(c) => [c.name.as_str(), c.email.as_str(), c.phone.as_str()]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(", "),
         Value::Person(p) => format!("{} (born {}, {})", p.name, p.date_of_birth, p.nationality),
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Logs `sealed` OUTBOUND in its author's log, queued for each recipient.
-fn send(author: &Org, sealed: &SealedNotice, to: &[&Org], now: UnixMillis) -> Result<LogIndex> {
-    let recipients: Vec<OrgId> = to.iter().map(|o| o.id.clone()).collect();
-    let mut entry = NewEntry::new(
-        now,
-        Direction::Outbound,
-        Record::Envelope(sealed.envelope().encode_to_vec().into()),
-    );
-    entry.disclosures = sealed
-        .disclosures()
-        .iter()
-        .map(|d| d.bytes().clone())
+/// The notice `id` as `node` holds it: its log entry and held disclosures,
+/// verified again against the roster, as any auditor could.
+fn view(node: &Node, id: &NoticeId) -> Result<(LogIndex, VerifiedDelivery)> {
+    let at = node
+        .store()
+        .find_notice(id)?
+        .with_context(|| format!("{} does not hold {id}", node.org()))?;
+    let entry = node.store().log_entry(at)?.context("entry")?;
+    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
+        anyhow::bail!("entry {at} is not a notice")
+    };
+    let disclosures = node
+        .store()
+        .disclosures_of(at)?
+        .into_iter()
+        .filter_map(|d| match d.state {
+            Some(DisclosureState::Held(b)) => Some(b),
+            _ => None,
+        })
         .collect();
-    entry.recipients = recipients.clone();
-    entry.enqueue = recipients;
-    Ok(author.log.append(entry)?.index())
+    let delivery = Delivery {
+        envelope: pb::Envelope::decode(env)?,
+        disclosures,
+    };
+    Ok((
+        at,
+        delivery.verify(&node.roster(), node.org(), Judgement::AtCreation)?,
+    ))
 }
 
-/// Delivers `sealed` (logged by `author` at `outbound`) to each of `to`:
-/// each recipient verifies its redacted delivery, logs it, and signs a
-/// receipt, which the author logs, clearing that recipient's outbox item.
-/// Prints what each recipient sees and what was withheld.
-fn deliver(
-    author: &Org,
-    sealed: &SealedNotice,
-    outbound: LogIndex,
-    roster: &Roster,
-    to: &[&Org],
-    now: UnixMillis,
-) -> Result<Vec<Row>> {
+/// Prints what each of `nodes` holds of notice `id`. Returns summary rows.
+fn show_views(nodes: &[&Node], id: &NoticeId) -> Result<Vec<(String, OrgId, usize, usize)>> {
     let mut rows = Vec::new();
-    for org in to {
-        let clearance = roster.clearance(&org.id)?;
-        let delivery = sealed.delivery_for(&clearance);
-        let v = delivery
-            .verify(roster, &org.id, Judgement::live(now))
-            .with_context(|| format!("delivery to {}", org.id))?;
+    for node in nodes {
+        let (at, v) = view(node, id)?;
+        let roster = node.roster();
+        let m = roster.member(node.org())?;
         println!(
-            "\n  {} ({}, {}) holds {}",
-            org.id,
-            org.role,
-            org.country,
-            clearance.tokens().collect::<Vec<_>>().join(" ")
-        );
-        println!(
-            "    signature by {} verified; notice digest {}",
-            v.signed_by(),
-            hex(&v.notice_digest()[..8])
+            "\n  {} ({}, {}) logged it at #{at}; signature by {} verified",
+            node.org(),
+            m.role,
+            m.country,
+            v.signed_by()
         );
         for f in v.revealed() {
             println!(
-                "    sees      {:<34} [{}] {}",
+                "    sees      {:<32} [{}] {}",
                 f.path,
                 f.label,
                 show_value(&f.value)
             );
         }
         for w in v.withheld() {
-            println!("    withheld  {:<34} [{}]", w.path, w.label);
+            println!("    withheld  {:<32} [{}]", w.path, w.label);
         }
-
-        let mut inbound = NewEntry::new(
-            now,
-            Direction::Inbound,
-            Record::Envelope(delivery.envelope.encode_to_vec().into()),
-        );
-        inbound.peer = Some(author.id.clone());
-        inbound.disclosures = delivery.disclosures.clone();
-        inbound.inbox = true;
-        inbound.dedupe = true;
-        let at = org.log.append(inbound)?.index();
-        let receipt = ReceiptDraft {
-            notice_id: Some(v.notice().id()),
-            notice_digest: Some(*v.notice_digest()),
-            disclosure_digests: delivery.disclosures.iter().map(|d| sha256(d)).collect(),
-            received_at: now,
-            outcome: ReceiptOutcome::Accepted(at),
-        }
-        .sign(&org.signer)?;
-        Receipt::verify(&receipt, roster, Judgement::live(now))?;
-        let mut logged = NewEntry::new(
-            now,
-            Direction::Inbound,
-            Record::Envelope(receipt.encode_to_vec().into()),
-        );
-        logged.peer = Some(org.id.clone());
-        logged.dequeue = vec![(org.id.clone(), outbound)];
-        author.log.append(logged)?;
-        println!(
-            "    logged by {} at #{}; its signed receipt logged by {}",
-            org.id, at, author.id
-        );
         rows.push((
-            v.notice().kind(),
-            org.id.clone(),
+            v.notice().kind().to_string(),
+            node.org().clone(),
             v.revealed().len(),
             v.withheld().len(),
         ));
@@ -173,130 +121,104 @@ fn deliver(
     Ok(rows)
 }
 
-/// Each org signs a checkpoint of its log; the checkpoint's signature and
-/// an inclusion proof of its first entry are verified against the roster.
-/// Returns how many logs were checked.
-fn show_logs(orgs: &[Org], roster: &Roster) -> Result<usize> {
-    let mut checked = 0;
-    for org in orgs.iter().filter(|o| o.log.size() > 0) {
-        let note = org.log.sign_checkpoint(&org.signer)?;
-        let member = roster.member(&org.id)?;
-        let key = member
-            .keys
-            .iter()
-            .find(|k| k.name == org.signer.id().name)
-            .context("roster key")?;
-        let verifier = NoteVerifier::new(&org.signer.id().to_string(), key.public)?;
-        let cp = Checkpoint::open(&note, &Checkpoint::origin_of(&org.id), &verifier)?;
-        let first = org.log.entry(LogIndex(0))?.context("entry 0")?;
-        let proof = org.log.inclusion_proof(LogIndex(0), cp.size)?;
-        merkle::verify_inclusion(&merkle::leaf_hash(&first), 0, cp.size, &proof, &cp.root)?;
-        ensure!(
-            org.log.outbox()?.is_empty(),
-            "{} still has undelivered notices",
-            org.id
-        );
-        println!(
-            "\n  {}: log size {}, outbox empty, checkpoint signature verified:",
-            org.id, cp.size
-        );
-        for line in note.to_string().lines() {
-            println!("    | {line}");
-        }
-        println!(
-            "    entry 0 is included under that root: a {}-hash proof verified",
-            proof.len()
-        );
-        checked += 1;
-    }
-    Ok(checked)
+fn delivered_to_all(node: &Node, index: LogIndex) -> bool {
+    node.delivery_status(index).is_ok_and(|v| {
+        !v.is_empty()
+            && v.iter()
+                .all(|(_, s)| matches!(s, DeliveryStatus::Delivered { .. }))
+    })
 }
 
-/// Runs the scenario. The logs live in a temporary directory.
-pub(crate) fn run() -> Result<()> {
-    let mut rng = OsRng;
-    let now = now()?;
-    let year = 365 * 86_400_000;
-    let dir = tempfile::tempdir().context("cannot create a temporary directory for the logs")?;
+fn referral(domain: &str, rights_owner: &str, contact: &str) -> NoticeDraft {
+    let body = ReferralBuilder::new(pb::Target {
+        url: format!("https://{domain}/live/cup-final"),
+        domain: domain.into(),
+        ip: "203.0.113.7".into(),
+        hosting_asn: 64500,
+        hosting_provider: "Example Bulletproof Hosting".into(),
+        registrar: "Example Registrar Inc.".into(),
+        hosting_country: "KR".into(),
+    })
+    .category(pb::ContentCategory::LiveSport)
+    .work(
+        "Cup Final 2026",
+        rights_owner,
+        &[(
+            pb::IdentifierScheme::Isan,
+            "0000-0003-A1B2-0000-7-0000-0000-Q",
+        )],
+    )
+    .evidence(
+        sha256(b"capture.mkv"),
+        UnixMillis(now().0 - 3_600_000),
+        pb::CaptureMethod::StreamRecording,
+        "45 min recording of the stream",
+    )
+    .action(pb::RequestedAction::Takedown)
+    .jurisdiction("KR")
+    .summary("Unlicensed live stream")
+    .affirm_statements()
+    .build();
+    NoticeDraft::new(Tlp::Amber, body)
+        .to_org(&org(HUB))
+        .to_org(&org(KR))
+        .to_org(&org(GB))
+        .case_ref("SOP-2026-0042")
+        .labelled(
+            "referral.contact",
+            "role:agency|role:hub",
+            Value::Text(contact.into()),
+        )
+        .labelled(
+            "referral.internal_ref",
+            &format!("org:{FILMCO}|role:hub"),
+            Value::Text("FC-2026-0042".into()),
+        )
+        .labelled(
+            "referral.evidence[0].location",
+            "role:agency&country:KR",
+            Value::Text("s3://evidence/2026/0042.mkv".into()),
+        )
+}
 
-    section("1. A federation of six orgs, with a roster signed by the federation authority");
-    let roster_signer = Signer::new("ISOP-DEMO/roster".parse()?, SecretKey::generate(&mut rng));
+/// Runs the scenario in `dir` (a temporary directory unless `--dir` keeps one).
+pub(crate) async fn run(dir: &Path) -> Result<()> {
+    section("1. A federation of real nodes on loopback: CA, keys, certificates, a signed roster");
     let specs = [
-        (HUB, "INTERPOL General Secretariat", Role::Hub, "FR"),
-        (KR, "Korean National Police Agency", Role::Agency, "KR"),
-        (
+        MemberSpec::new(HUB, "INTERPOL General Secretariat", Role::Hub, "FR")?,
+        MemberSpec::new(KR, "Korean National Police Agency", Role::Agency, "KR")?,
+        MemberSpec::new(
             GB,
             "Police Intellectual Property Crime Unit",
             Role::Agency,
             "GB",
-        ),
-        (FILMCO, "FilmCo Studios", Role::Partner, "US"),
-        (SPORTS, "SportsNet Rights", Role::Partner, "GB"),
-        (AUDIT, "Federation auditor", Role::Auditor, "BE"),
+        )?,
+        MemberSpec::new(FILMCO, "FilmCo Studios", Role::Partner, "US")?,
+        MemberSpec::new(SPORTS, "SportsNet Rights", Role::Partner, "GB")?,
+        MemberSpec::new(AUDIT, "Federation auditor", Role::Auditor, "BE")?,
     ];
-    let orgs: Vec<Org> = specs
-        .iter()
-        .map(|(id, name, role, country)| {
-            let id: OrgId = id.parse()?;
-            let signer = Signer::new(
-                KeyId::new(id.clone(), "2026a".parse()?),
-                SecretKey::generate(&mut rng),
-            );
-            let log = Store::open(&StoreConfig::new(dir.path().join(id.as_str())))?;
-            Ok(Org {
-                id,
-                name,
-                role: *role,
-                country,
-                signer,
-                log,
-            })
-        })
-        .collect::<Result<_>>()?;
-    let by_id: BTreeMap<&str, &Org> = orgs.iter().map(|o| (o.id.as_str(), o)).collect();
-    let org = |id: &str| by_id.get(id).copied().context("demo org");
-    let mut builder = RosterBuilder::new("isop-demo", 1, now);
-    for o in &orgs {
-        builder = builder.member(&o.id, o.name, o.role, o.country).key(
-            &o.id,
-            &o.signer.id().name,
-            &o.signer.public(),
-            UnixMillis(now.0 - year),
-            UnixMillis(now.0 + year),
-        )?;
-    }
-    let ops: Vec<&OrgId> = [HUB, KR, GB]
-        .iter()
-        .map(|id| org(id).map(|o| &o.id))
-        .collect::<Result<_>>()?;
-    let roster_env = builder
-        .group(
-            "op:sop-2026",
-            "Operation against live-sport piracy, 2026",
-            &ops,
-        )
-        .clearance(&org(KR)?.id, "pii:handler")?
-        .sign(&roster_signer)?;
-    let roster = Roster::verify(
-        &roster_env,
-        &RosterKey {
-            name: roster_signer.id().to_string(),
-            key: roster_signer.public(),
-        },
-    )?;
-    for o in &orgs {
-        o.log
-            .put_roster(roster.version(), &roster_env.encode_to_vec())?;
-    }
+    let mut fed =
+        LocalFederation::create(dir, "isop-demo", &specs, &[("op:sop-2026", &[HUB, KR, GB])])?;
+    let hub = fed.start(HUB).await?;
+    let kr = fed.start(KR).await?;
+    let mut gb = Some(fed.start(GB).await?);
+    let filmco = fed.start(FILMCO).await?;
+    let sports = fed.start(SPORTS).await?;
+    let roster = hub.roster();
     println!(
-        "roster v{} of {:?}, signed by {} and verified",
+        "roster v{} of {:?}, signed by {}; files in {}",
         roster.version(),
         roster.federation(),
-        roster_signer.id()
+        fed.roster_signer.id(),
+        dir.display()
     );
     for m in roster.members() {
+        let at = m
+            .endpoints
+            .first()
+            .map_or("(no node)".to_string(), |e| format!("quic://{e}"));
         println!(
-            "  {:<13} {:<8} {}  {}",
+            "  {:<13} {:<8} {}  {:<40} {at}",
             m.org_id,
             m.role.as_str(),
             m.country,
@@ -304,119 +226,96 @@ pub(crate) fn run() -> Result<()> {
         );
     }
 
-    section("2. RH-FILMCO seals a referral; sensitive fields become salted, labelled disclosures");
-    let referral = ReferralBuilder::new(pb::Target {
-        url: "https://streamz.example/live/cup-final".into(),
-        domain: "streamz.example".into(),
-        ip: "203.0.113.7".into(),
-        hosting_asn: 64500,
-        hosting_provider: "Example Bulletproof Hosting".into(),
-        registrar: "Example Registrar Inc.".into(),
-        hosting_country: "KR".into(),
-    })
-    .category(pb::ContentCategory::Film)
-    .work(
-        "Night Harbour",
-        "FilmCo Studios",
-        &[(
-            pb::IdentifierScheme::Isan,
-            "0000-0003-A1B2-0000-7-0000-0000-Q",
-        )],
-    )
-    .evidence(
-        sha256(b"capture-2026-11-28.mkv"),
-        UnixMillis(now.0 - 3_600_000),
-        pb::CaptureMethod::StreamRecording,
-        "45 min recording of the stream",
-    )
-    .action(pb::RequestedAction::Takedown)
-    .jurisdiction("KR")
-    .summary("Unlicensed streaming of a first-run film")
-    .affirm_statements()
-    .build();
-    let sealed = NoticeDraft::new(Tlp::Amber, referral)
-        .to_org(&org(HUB)?.id)
-        .to_org(&org(KR)?.id)
-        .to_org(&org(GB)?.id)
-        .case_ref("SOP-2026-0042")
-        .labelled(
-            "referral.contact",
-            "role:agency|role:hub",
-            Value::Contact(pb::Contact {
-                name: "Anti-piracy desk".into(),
-                email: "desk@filmco.example".into(),
-                phone: "+1 555 0100".into(),
-                organisation: "FilmCo Studios".into(),
-            }),
-        )
-        .labelled(
-            "referral.internal_ref",
-            "org:RH-FILMCO|role:hub",
-            Value::Text("FC-2026-0042".into()),
-        )
-        .labelled(
-            "referral.evidence[0].location",
-            "role:agency&country:KR",
-            Value::Text("s3://filmco-evidence/2026/0042.mkv".into()),
-        )
-        .seal(&org(FILMCO)?.signer, now, &mut rng)?;
-    let n = sealed.notice();
-    println!(
-        "notice {} ({}, {}) by {}, {} bytes signed",
-        n.id(),
-        n.kind(),
-        n.tlp(),
-        n.author(),
-        sealed.envelope().payload.len()
-    );
-    for c in n.commitments() {
+    section("2. Both partners refer the same streaming domain, with evidence");
+    let a = filmco
+        .send(referral(
+            "streamz.example",
+            "FilmCo Studios",
+            "anti-piracy desk, desk@filmco.example",
+        ))
+        .await?;
+    let b = sports
+        .send(referral(
+            "streamz.example",
+            "SportsNet Rights",
+            "rights desk, +44 20 7946 0000",
+        ))
+        .await?;
+    for (node, sent) in [(&filmco, &a), (&sports, &b)] {
         println!(
-            "  commits to {:<32} label {:<26} digest {}…",
-            c.path,
-            c.label.to_string(),
-            hex(&c.digest[..8])
+            "  {} sent {} to {}",
+            node.org(),
+            sent.id,
+            sent.recipients
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        node.wait_until("every receipt", STEP, |n| delivered_to_all(n, sent.index))
+            .await?;
+        println!(
+            "    every recipient answered with a signed receipt, logged by {}",
+            node.org()
         );
     }
 
-    section(
-        "3. Each recipient gets only what its clearance allows, verifies the author's signature, and logs it",
-    );
-    let to = [org(HUB)?, org(KR)?, org(GB)?];
-    for o in to {
-        roster.policy().check(
-            n.author(),
-            Role::Partner,
-            o.role,
-            n.kind(),
-            &ReplyContext::Unknown,
-        )?;
-    }
-    let outbound = send(org(FILMCO)?, &sealed, &to, now)?;
-    let mut rows = deliver(org(FILMCO)?, &sealed, outbound, &roster, &to, now)?;
+    section("3. Each recipient logged its copy, redacted for its clearance");
+    let gb_node = gb.as_ref().context("GB runs")?;
+    let mut rows = show_views(&[&hub, &kr, gb_node], &a.id)?;
 
-    section("4. KR-KNPA answers ACTION_TAKEN; the partner's copy withholds the police-only fields");
+    section("4. The hub's log correlates the referrals");
+    let hits = hub.store().by_indicator("streamz.example")?;
+    let mut referrers = Vec::new();
+    for at in &hits {
+        if let Some(pb::LogEntry {
+            record: Some(pb::log_entry::Record::Envelope(env)),
+            ..
+        }) = hub.store().log_entry(*at)?
+        {
+            referrers.push(
+                Notice::decode(&pb::Envelope::decode(env)?.payload)?
+                    .author()
+                    .to_string(),
+            );
+        }
+    }
+    referrers.sort();
+    referrers.dedup();
+    println!(
+        "  streamz.example: {} referrals (entries {}) by {} partners: {}",
+        hits.len(),
+        hits.iter()
+            .map(|i| format!("#{i}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        referrers.len(),
+        referrers.join(", ")
+    );
+    ensure!(
+        referrers.len() == 2,
+        "both partners' referrals should be correlated"
+    );
+
+    section("5. KR-KNPA answers ACTION_TAKEN; the partner's copy withholds the police-only fields");
     let answer = NoticeDraft::new(
         Tlp::Amber,
-        StatusUpdateBuilder::new(n.id(), pb::ReferralStatus::ActionTaken)
+        StatusUpdateBuilder::new(a.id, pb::ReferralStatus::ActionTaken)
             .action_taken(
                 pb::ActionType::Takedown,
-                now,
+                now(),
                 "server seized at the hosting provider",
             )
             .build(),
     )
-    .to_org(&org(FILMCO)?.id)
-    .to_org(&org(HUB)?.id)
-    .in_reply_to(n.id())
+    .to_org(&org(FILMCO))
+    .to_org(&org(HUB))
+    .in_reply_to(a.id)
     .case_ref("SOP-2026-0042")
     .labelled(
         "status.officer",
         "role:agency|role:hub",
-        Value::Contact(pb::Contact {
-            name: "Insp. Kim".into(),
-            email: "cyber@knpa.example".into(),
-            ..Default::default()
-        }),
+        Value::Text("Insp. Kim, cyber@knpa.example".into()),
     )
     .labelled(
         "status.suspect",
@@ -425,90 +324,152 @@ pub(crate) fn run() -> Result<()> {
             name: "J. Doe".into(),
             date_of_birth: "1990-01-01".into(),
             nationality: "KR".into(),
-            aliases: vec!["streamz_admin".into()],
+            aliases: vec![],
         }),
     )
     .labelled(
         "status.outcome",
         "",
         Value::Text("streamz.example is offline".into()),
-    )
-    .seal(&org(KR)?.signer, now, &mut rng)?;
-    let to = [org(FILMCO)?, org(HUB)?];
-    for o in to {
-        roster.policy().check(
-            &org(KR)?.id,
-            Role::Agency,
-            o.role,
-            NoticeKind::StatusUpdate,
-            &ReplyContext::Unknown,
-        )?;
+    );
+    let sent = kr.send(answer).await?;
+    kr.wait_until("receipts", STEP, |n| delivered_to_all(n, sent.index))
+        .await?;
+    rows.extend(show_views(&[&filmco, &hub], &sent.id)?);
+
+    section(
+        "6. GB-PIPCU goes down; a referral waits in the durable outbox; it comes back and gets it",
+    );
+    if let Some(gb) = gb.take() {
+        gb.shutdown().await?;
     }
-    let outbound = send(org(KR)?, &answer, &to, now)?;
-    rows.extend(deliver(org(KR)?, &answer, outbound, &roster, &to, now)?);
-
-    section("5. Bad input is refused, and says why");
-    let mut refused = 0;
-    let mut show = |what: &str, r: std::result::Result<(), Error>| match r {
-        Err(e) => {
-            refused += 1;
-            println!("  refused: {what}\n           {e}");
+    let late = filmco
+        .send(referral(
+            "mirror.streamz.example",
+            "FilmCo Studios",
+            "desk@filmco.example",
+        ))
+        .await?;
+    filmco
+        .wait_until("a failed attempt to GB", STEP, |n| {
+            n.delivery_status(late.index).is_ok_and(|v| {
+                v.iter().any(|(o, s)| {
+                    o.as_str() == GB
+                        && matches!(s, DeliveryStatus::Pending { attempts, .. } if *attempts > 0)
+                })
+            })
+        })
+        .await?;
+    for (o, s) in filmco.delivery_status(late.index)? {
+        if let DeliveryStatus::Pending {
+            attempts,
+            last_error,
+            ..
+        } = s
+            && attempts > 0
+        {
+            println!("  {o}: pending after {attempts} attempt(s): {last_error}");
         }
-        Ok(()) => println!("  ACCEPTED (unexpected): {what}"),
-    };
-    let gb = &org(GB)?.id;
-    let mut over = sealed.delivery_for(&roster.clearance(gb)?);
-    let kr_only = sealed
-        .disclosures()
-        .iter()
-        .find(|d| d.path() == "referral.evidence[0].location")
-        .context("the demo referral has an evidence location")?;
-    over.disclosures.push(kr_only.bytes().clone());
-    show(
-        "a sender disclosing the KR-only evidence location to GB-PIPCU",
-        over.verify(&roster, gb, Judgement::live(now)).map(drop),
-    );
-    let mut tampered = sealed.delivery_for(&roster.clearance(gb)?);
-    let mut payload = tampered.envelope.payload.to_vec();
-    let last = payload.len() - 1;
-    payload[last] ^= 1;
-    tampered.envelope.payload = payload.into();
-    show(
-        "a referral altered in transit",
-        tampered.verify(&roster, gb, Judgement::live(now)).map(drop),
-    );
-    show(
-        "RH-FILMCO sending an IntelReport",
-        roster.policy().check(
-            &org(FILMCO)?.id,
-            Role::Partner,
-            Role::Agency,
-            NoticeKind::IntelReport,
-            &ReplyContext::Unknown,
-        ),
-    );
-    show(
-        "GB-PIPCU forwarding the AMBER referral to RH-SPORTSNET",
-        check_transmission(n, gb, &org(SPORTS)?.id, &roster, now).map(drop),
-    );
-    show(
-        "a label mixing & and | without parentheses",
-        Label::parse("role:agency|role:hub&country:KR").map(drop),
-    );
-    ensure!(refused == 5, "every bad input must be refused");
-
-    section("6. Each node's log: a signed checkpoint, and an inclusion proof verified against it");
-    let logs = show_logs(&orgs, &roster)?;
-    let hits: Vec<String> = org(HUB)?
-        .log
-        .by_indicator("streamz.example")?
-        .iter()
-        .map(|i| format!("#{i}"))
-        .collect();
+    }
+    let gb_node = fed.start(GB).await?;
+    filmco
+        .wait_until("GB delivered", STEP, |n| delivered_to_all(n, late.index))
+        .await?;
     println!(
-        "\n  INTERPOL-GS asks its log who referred streamz.example: entries {}",
-        hits.join(", ")
+        "  GB-PIPCU restarted; the backlog was delivered: {} is in its log at #{}",
+        late.id,
+        gb_node
+            .store()
+            .find_notice(&late.id)?
+            .context("late notice")?
     );
+
+    section("7. Bad input is refused, and says why");
+    let intel = NoticeDraft::new(
+        Tlp::Amber,
+        IntelReportBuilder::new(
+            "a network",
+            pb::SourceReliability::B,
+            pb::InformationCredibility::ProbablyTrue,
+        )
+        .indicator(pb::IndicatorKind::Domain, "streamz.example", "front")
+        .build(),
+    )
+    .to_org(&org(KR));
+    let mut refused = 0;
+    for (what, r) in [
+        (
+            "RH-FILMCO sending an IntelReport",
+            filmco
+                .send(intel)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        ),
+        (
+            "a label mixing & and | without parentheses",
+            Label::parse("role:agency|role:hub&country:KR")
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        ),
+    ] {
+        match r {
+            Err(e) => {
+                refused += 1;
+                println!("  refused: {what}\n           {e}");
+            }
+            Ok(()) => println!("  ACCEPTED (unexpected): {what}"),
+        }
+    }
+    ensure!(refused == 2, "every bad input must be refused");
+
+    section("8. Witnessing: the hub checks and cosigns the agencies' logs");
+    for peer in [KR, GB] {
+        let w = hub.witness(&org(peer)).await?;
+        println!(
+            "  {peer}: checkpoint of {} entries, root {}…, cosigned by INTERPOL-GS",
+            w.size,
+            hex(&w.root[..8])
+        );
+    }
+
+    section("9. Each node's log: a signed checkpoint, and an inclusion proof verified against it");
+    let nodes = [&hub, &kr, &gb_node, &filmco, &sports];
+    for node in nodes {
+        let note = node.store().latest_checkpoint()?;
+        let note = match note {
+            Some(n) => n,
+            None => node.store().sign_checkpoint(node.signer())?,
+        };
+        let roster = node.roster();
+        let key = roster
+            .member(node.org())?
+            .keys
+            .first()
+            .context("a key")?
+            .clone();
+        let cp = Checkpoint::open(
+            &note,
+            &Checkpoint::origin_of(node.org()),
+            &NoteVerifier::new(&node.signer().id().to_string(), key.public)?,
+        )?;
+        let proof = node.store().inclusion_proof(LogIndex(0), cp.size)?;
+        merkle::verify_inclusion(
+            &merkle::leaf_hash(&node.store().entry(LogIndex(0))?.context("entry 0")?),
+            0,
+            cp.size,
+            &proof,
+            &cp.root,
+        )?;
+        println!(
+            "  {:<13} {:>3} entries, root {}…, {} signature(s); entry 0 proven with {} hashes",
+            node.org().as_str(),
+            cp.size,
+            hex(&cp.root[..8]),
+            note.signatures().len(),
+            proof.len()
+        );
+    }
 
     section("Summary");
     println!(
@@ -518,10 +479,18 @@ pub(crate) fn run() -> Result<()> {
     for (kind, who, revealed, withheld) in &rows {
         println!("  {kind:<9} {who:<13} {revealed:>8} {withheld:>9}");
     }
+    let receipts: usize = [&filmco, &sports, &kr]
+        .iter()
+        .map(|n| n.store().outbox().map_or(0, |o| o.len()))
+        .sum();
+    ensure!(receipts == 0, "every outbox is empty");
     println!(
-        "  {} deliveries verified and logged, {} receipts, {logs} logs checkpointed and proven, {refused} bad inputs refused",
-        rows.len(),
+        "  5 nodes, every outbox empty, {} deliveries verified from the logs, {refused} bad inputs refused",
         rows.len()
     );
+
+    for node in [hub, kr, gb_node, filmco, sports] {
+        node.shutdown().await?;
+    }
     Ok(())
 }

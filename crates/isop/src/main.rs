@@ -4,6 +4,9 @@
 
 mod demo;
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 /// sled, under the node's log, allocates on every update; mimalloc is
@@ -22,13 +25,72 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the demo scenario: a federation of six orgs, a labelled referral,
-    /// redaction per recipient, verification, and refused bad input.
-    Demo,
+    /// Run the demo: a federation of real nodes on loopback plays the
+    /// referral cycle.
+    Demo {
+        /// Keep the federation's files (keys, certificates, logs) here
+        /// instead of a temporary directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Run a node.
+    Node {
+        #[command(subcommand)]
+        command: NodeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// Run a node until interrupted (Ctrl-C), then shut down gracefully.
+    Run {
+        /// The node's config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Demo => demo::run(),
-    }
+    let cli = Cli::parse();
+    // The demo narrates on stdout; a node logs what it does.
+    let default = if matches!(cli.command, Command::Demo { .. }) {
+        "error"
+    } else {
+        "info"
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Demo { dir } => match dir {
+                Some(dir) => demo::run(&dir).await,
+                None => {
+                    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+                    demo::run(tmp.path()).await
+                }
+            },
+            Command::Node {
+                command: NodeCommand::Run { config },
+            } => {
+                let config = isop_node::NodeConfig::load(&config)?;
+                let node = isop_node::Node::bind(config).await?;
+                eprintln!(
+                    "{} listening on {}; Ctrl-C to stop",
+                    node.org(),
+                    node.local_addr()?
+                );
+                tokio::signal::ctrl_c()
+                    .await
+                    .context("waiting for Ctrl-C")?;
+                node.shutdown().await?;
+                Ok(())
+            }
+        }
+    })
 }

@@ -16,14 +16,19 @@ fn demo_runs_the_scenario_and_refuses_bad_input() {
     );
     for needle in [
         "roster v1 of \"isop-demo\"",
-        "withheld  referral.evidence[0].location      [role:agency&country:KR]",
+        "every recipient answered with a signed receipt, logged by RH-FILMCO",
+        "withheld  referral.evidence[0].location    [role:agency&country:KR]",
         "sees      referral.evidence[0].location",
+        "streamz.example: 2 referrals",
+        "by 2 partners: RH-FILMCO, RH-SPORTSNET",
         "withheld  status.suspect",
-        "logged by KR-KNPA at #0; its signed receipt logged by RH-FILMCO",
-        "RH-FILMCO: log size 5, outbox empty, checkpoint signature verified",
-        "entry 0 is included under that root",
-        "who referred streamz.example: entries #0",
-        "5 deliveries verified and logged, 5 receipts, 4 logs checkpointed and proven, 5 bad inputs refused",
+        "GB-PIPCU: pending after 1 attempt(s)",
+        "the backlog was delivered",
+        "policy forbids sending intel notices from role partner to role agency",
+        "cosigned by INTERPOL-GS",
+        "KR-KNPA         6 entries",
+        "2 signature(s)",
+        "5 nodes, every outbox empty, 5 deliveries verified from the logs, 2 bad inputs refused",
     ] {
         assert!(
             stdout.contains(needle),
