@@ -48,6 +48,19 @@ pub struct NodeConfig {
     /// Witnessing settings.
     #[serde(default)]
     pub witness: WitnessConfig,
+    /// The local HTTP API; `None` turns it off.
+    #[serde(default)]
+    pub api: Option<ApiConfig>,
+}
+
+/// The local HTTP API.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// The listen address; keep it on loopback.
+    pub listen: SocketAddr,
+    /// The bearer token file (made, 0600, if missing).
+    pub token_file: PathBuf,
 }
 
 /// The roster key: its name (the keyid it signs under) and public key.
@@ -121,6 +134,7 @@ impl NodeConfig {
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
         let mut c: Self = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let api_token = c.api.as_mut().map(|a| &mut a.token_file);
         for p in [
             &mut c.data_dir,
             &mut c.signing_key,
@@ -128,7 +142,10 @@ impl NodeConfig {
             &mut c.tls_key,
             &mut c.ca,
             &mut c.roster,
-        ] {
+        ]
+        .into_iter()
+        .chain(api_token)
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }

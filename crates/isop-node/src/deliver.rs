@@ -148,6 +148,12 @@ async fn attempt(inner: &Arc<Inner>, item: &OutboxItem) -> Result<ReceiptOutcome
         accepted: !matches!(outcome, ReceiptOutcome::Rejected { .. }),
     }];
     inner.store.append_async(entry).await?;
+    if let Some(queued) = inner.store.log_entry(item.index)?.map(|e| e.appended_at) {
+        inner
+            .metrics
+            .delivery_latency
+            .observe(now().0.saturating_sub(queued) as f64 / 1000.0);
+    }
     if let ReceiptOutcome::Rejected { code, reason } = &outcome {
         tracing::warn!(to = %item.recipient, index = %item.index, ?code, reason, "delivery rejected by the recipient");
     }

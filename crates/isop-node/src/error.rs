@@ -40,6 +40,9 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// A request is invalid.
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// The node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,

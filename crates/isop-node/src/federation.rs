@@ -160,6 +160,10 @@ impl LocalFederation {
                     connect_timeout_ms: 1000,
                 },
                 witness: WitnessConfig { interval_ms: 0 },
+                api: Some(crate::config::ApiConfig {
+                    listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    token_file: home.join("api.token"),
+                }),
             };
             let toml = toml::to_string_pretty(&config).map_err(|e| Error::Config {
                 path: "node.toml".into(),

@@ -20,12 +20,14 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod api;
 pub mod config;
 mod deliver;
 mod error;
 pub mod federation;
 mod node;
 mod serve;
+pub mod submit;
 mod witness;
 
 pub use config::NodeConfig;

@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     /// Fired after each delivery attempt, each delivery received and each
     /// roster change: what [`Node::wait_until`] waits on.
     pub(crate) progress: Notify,
+    /// Prometheus metrics.
+    pub(crate) metrics: crate::api::Metrics,
 }
 
 impl Inner {
@@ -250,6 +252,34 @@ pub struct Sent {
 pub struct Node {
     pub(crate) inner: Arc<Inner>,
     tasks: Vec<JoinHandle<()>>,
+    pub(crate) api_addr: Option<SocketAddr>,
+}
+
+/// The recipients of a sealed notice, each checked against the policy.
+fn check_recipients(inner: &Inner, sealed: &SealedNotice) -> Result<Vec<OrgId>, Error> {
+    let n = sealed.notice();
+    let roster = inner.roster();
+    let to = roster.expand_recipients(
+        &inner.org,
+        n.to_orgs(),
+        n.to_groups().iter().map(String::as_str),
+        now(),
+    )?;
+    if to.is_empty() {
+        return Err(Error::Roster("the notice reaches no member".into()));
+    }
+    let my_role: Role = roster.member(&inner.org)?.role;
+    let reply = inner.reply_context(n.in_reply_to())?;
+    for r in &to {
+        roster.policy().check(
+            &inner.org,
+            my_role,
+            roster.member(r)?.role,
+            n.kind(),
+            &reply,
+        )?;
+    }
+    Ok(to.into_iter().collect())
 }
 
 impl std::fmt::Debug for Node {
@@ -342,6 +372,7 @@ impl Node {
             config,
             inconsistencies: std::sync::atomic::AtomicU64::new(0),
             progress: Notify::new(),
+            metrics: crate::api::Metrics::new(),
         });
         let mut tasks = vec![
             tokio::spawn(crate::serve::accept_loop(inner.clone())),
@@ -350,8 +381,28 @@ impl Node {
         if inner.config.witness.interval_ms > 0 {
             tasks.push(tokio::spawn(crate::witness::witness_loop(inner.clone())));
         }
-        tracing::info!(org = %inner.org, addr = ?inner.endpoint.local_addr().ok(), size = inner.store.size(), "node started");
-        Ok(Self { inner, tasks })
+        let mut api_addr = None;
+        if let Some(api) = &inner.config.api {
+            let token = crate::api::token(&api.token_file)?;
+            let listener = tokio::net::TcpListener::bind(api.listen)
+                .await
+                .map_err(|e| Error::Config {
+                    path: "api.listen".into(),
+                    why: format!("cannot bind {}: {e}", api.listen),
+                })?;
+            api_addr = listener.local_addr().ok();
+            tasks.push(tokio::spawn(crate::api::serve(
+                inner.clone(),
+                listener,
+                token,
+            )));
+        }
+        tracing::info!(org = %inner.org, addr = ?inner.endpoint.local_addr().ok(), api = ?api_addr, size = inner.store.size(), "node started");
+        Ok(Self {
+            inner,
+            tasks,
+            api_addr,
+        })
     }
 
     /// This node's org.
@@ -394,9 +445,12 @@ impl Node {
     /// with all its disclosures and put in each recipient's outbox. Each
     /// recipient later gets only the disclosures its clearance allows.
     pub async fn send(&self, draft: NoticeDraft) -> Result<Sent, Error> {
-        let inner = &self.inner;
+        Self::send_on(&self.inner, draft).await
+    }
+
+    pub(crate) async fn send_on(inner: &Arc<Inner>, draft: NoticeDraft) -> Result<Sent, Error> {
         let sealed = draft.seal(&inner.signer, now(), &mut rand::rngs::OsRng)?;
-        let recipients = self.check_recipients(&sealed)?;
+        let recipients = check_recipients(inner, &sealed)?;
         let mut entry = NewEntry::new(
             now(),
             Direction::Outbound,
@@ -411,39 +465,18 @@ impl Node {
         entry.enqueue = recipients.clone();
         let index = inner.store.append_async(entry).await?.index();
         inner.outbox_wake.notify_one();
-        tracing::info!(id = %sealed.notice().id(), kind = %sealed.notice().kind(), index = %index, to = recipients.len(), "notice queued");
+        let kind = sealed.notice().kind();
+        inner
+            .metrics
+            .sent
+            .get_or_create(&crate::api::Metrics::label("kind", kind))
+            .inc();
+        tracing::info!(id = %sealed.notice().id(), %kind, index = %index, to = recipients.len(), "notice queued");
         Ok(Sent {
             id: sealed.notice().id(),
             index,
             recipients,
         })
-    }
-
-    fn check_recipients(&self, sealed: &SealedNotice) -> Result<Vec<OrgId>, Error> {
-        let inner = &self.inner;
-        let n = sealed.notice();
-        let roster = inner.roster();
-        let to = roster.expand_recipients(
-            &inner.org,
-            n.to_orgs(),
-            n.to_groups().iter().map(String::as_str),
-            now(),
-        )?;
-        if to.is_empty() {
-            return Err(Error::Roster("the notice reaches no member".into()));
-        }
-        let my_role: Role = roster.member(&inner.org)?.role;
-        let reply = inner.reply_context(n.in_reply_to())?;
-        for r in &to {
-            roster.policy().check(
-                &inner.org,
-                my_role,
-                roster.member(r)?.role,
-                n.kind(),
-                &reply,
-            )?;
-        }
-        Ok(to.into_iter().collect())
     }
 
     /// Where an outbound notice stands with each recipient.

@@ -188,6 +188,13 @@ pub(crate) async fn receive(
                 Appended::Duplicate(i) => ReceiptOutcome::Duplicate(i),
             };
             tracing::info!(from = %sender, id = %v.notice().id(), kind = %v.notice().kind(), ?outcome, "delivery received");
+            if matches!(outcome, ReceiptOutcome::Accepted(_)) {
+                inner
+                    .metrics
+                    .received
+                    .get_or_create(&crate::api::Metrics::label("kind", v.notice().kind()))
+                    .inc();
+            }
             ReceiptDraft {
                 notice_id: Some(v.notice().id()),
                 notice_digest: Some(*v.notice_digest()),
@@ -199,6 +206,11 @@ pub(crate) async fn receive(
         Err(e) => {
             let code = reason(&e);
             tracing::warn!(from = %sender, reason = ?code, error = %e, "delivery rejected");
+            inner
+                .metrics
+                .rejected
+                .get_or_create(&crate::api::Metrics::label("reason", code.as_str_name()))
+                .inc();
             let notice = isop_core::Notice::decode(&delivery.envelope.payload).ok();
             let draft = ReceiptDraft {
                 notice_id: notice.as_ref().map(|n| n.id()),

@@ -119,6 +119,7 @@ pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnesse
         };
         if let Err(why) = consistent {
             inner.inconsistencies.fetch_add(1, Ordering::Relaxed);
+            inner.metrics.split_views.inc();
             tracing::error!(%peer, old_size = old.size, new_size = cp.size, why, "SPLIT VIEW: the peer's checkpoints are inconsistent; both are kept as evidence");
             for evidence in [previous, note] {
                 let mut entry = NewEntry::new(
