@@ -285,6 +285,11 @@ impl PeerConnection {
         })
     }
 
+    /// Whether the connection has closed (the peer went away or refused us).
+    pub fn is_closed(&self) -> bool {
+        self.conn.close_reason().is_some()
+    }
+
     /// Closes the connection with a reason.
     pub fn close(&self, reason: &str) {
         self.conn

@@ -115,7 +115,7 @@ impl Inner {
     pub(crate) async fn connection(&self, org: &OrgId) -> Result<PeerConnection, Error> {
         let slot = self.slot(org);
         let mut guard = slot.lock().await;
-        if let Some(c) = guard.as_ref() {
+        if let Some(c) = guard.as_ref().filter(|c| !c.is_closed()) {
             return Ok(c.clone());
         }
         let roster = self.roster();

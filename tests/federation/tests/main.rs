@@ -443,3 +443,54 @@ async fn intruders_and_rule_breakers_are_refused_with_named_reasons() -> Result<
     gb.shutdown().await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_view_is_caught_and_kept_as_evidence() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let hub = fed.start(HUB).await?;
+    let kr = fed.start(KR).await?;
+    let filmco = fed.start(FILMCO).await?;
+    for _ in 0..3 {
+        let s = filmco.send(referral(&[KR], Tlp::Amber)).await?;
+        filmco
+            .wait_until("delivered", STEP, |n| delivered(n, s.index, KR))
+            .await?;
+    }
+    let first = hub.witness(&org(KR)).await?;
+    assert!(first.size >= 3);
+
+    // KR's log is replaced by another history (as a node showing different
+    // logs to different peers would look to one of them).
+    kr.shutdown().await?;
+    std::fs::remove_dir_all(&fed.member(KR)?.config.data_dir)?;
+    let kr = fed.start(KR).await?;
+    let s = filmco.send(referral(&[KR], Tlp::Amber)).await?;
+    filmco
+        .wait_until("delivered", STEP, |n| delivered(n, s.index, KR))
+        .await?;
+
+    let before = hub.store().size();
+    let e = hub
+        .witness(&org(KR))
+        .await
+        .expect_err("an inconsistent checkpoint must not be cosigned");
+    assert!(e.to_string().contains("inconsistent checkpoints"), "{e}");
+    assert_eq!(hub.inconsistencies(), 1);
+    // Both checkpoints are kept in the hub's log as evidence.
+    let evidence: Vec<_> = hub
+        .store()
+        .entries(LogIndex(before), LogIndex(hub.store().size()))
+        .filter_map(|r| r.ok())
+        .filter_map(|(_, b)| pb::LogEntry::decode(b).ok())
+        .filter(|e| {
+            e.peer == KR && matches!(e.record, Some(pb::log_entry::Record::CosignedCheckpoint(_)))
+        })
+        .collect();
+    assert_eq!(evidence.len(), 2);
+
+    for n in [hub, kr, filmco] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
