@@ -22,7 +22,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use prost::Message;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -300,6 +299,16 @@ fn parse_id(id: &str) -> Result<NoticeId, ApiError> {
         .map_err(|e: isop_core::Error| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
 }
 
+/// The notice `id` names, and where this node's log holds it.
+fn locate(inner: &Inner, id: &str) -> Result<(NoticeId, LogIndex), ApiError> {
+    let id = parse_id(id)?;
+    let at = inner
+        .store
+        .find_notice(&id)?
+        .ok_or_else(|| not_found(format!("notice {id} is not in this log")))?;
+    Ok((id, at))
+}
+
 fn render(v: &Value) -> serde_json::Value {
     match v {
         Value::Text(t) => json!(t),
@@ -318,17 +327,9 @@ fn render(v: &Value) -> serde_json::Value {
 
 /// A notice as this node holds it, with what its log says about it.
 fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Value, ApiError> {
-    let entry = inner
-        .store
-        .log_entry(at)?
-        .ok_or_else(|| not_found(format!("no entry {at}")))?;
-    let Some(pb::log_entry::Record::Envelope(env)) = &entry.record else {
-        return Err(not_found(format!("entry {at} is not a notice")));
-    };
-    let envelope = pb::Envelope::decode(env.clone())
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let n = Notice::decode(&envelope.payload)
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (entry, envelope, n) = inner
+        .notice_at(at)?
+        .ok_or_else(|| not_found(format!("entry {at} is not a notice")))?;
     let mut held = Vec::new();
     let mut erased = Vec::new();
     for d in inner.store.disclosures_of(at)? {
@@ -397,12 +398,7 @@ async fn show(
     State(api): State<Api>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<serde_json::Value> {
-    let id = parse_id(&id)?;
-    let at = api
-        .inner
-        .store
-        .find_notice(&id)?
-        .ok_or_else(|| not_found(format!("notice {id} is not in this log")))?;
+    let (_, at) = locate(&api.inner, &id)?;
     Ok(Json(notice_json(&api.inner, at)?))
 }
 
@@ -410,12 +406,7 @@ async fn mark_read(
     State(api): State<Api>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<serde_json::Value> {
-    let id = parse_id(&id)?;
-    let at = api
-        .inner
-        .store
-        .find_notice(&id)?
-        .ok_or_else(|| not_found(format!("notice {id} is not in this log")))?;
+    let (_, at) = locate(&api.inner, &id)?;
     api.inner
         .store
         .mark_read(at)
@@ -427,12 +418,7 @@ async fn delivery(
     State(api): State<Api>,
     UrlPath(id): UrlPath<String>,
 ) -> ApiResult<serde_json::Value> {
-    let id = parse_id(&id)?;
-    let at = api
-        .inner
-        .store
-        .find_notice(&id)?
-        .ok_or_else(|| not_found(format!("notice {id} is not in this log")))?;
+    let (id, at) = locate(&api.inner, &id)?;
     let rows: Vec<_> = api
         .inner
         .store
@@ -471,11 +457,7 @@ async fn respond(
     Json(r): Json<Respond>,
 ) -> ApiResult<serde_json::Value> {
     let inner = &api.inner;
-    let id = parse_id(&id)?;
-    let at = inner
-        .store
-        .find_notice(&id)?
-        .ok_or_else(|| not_found(format!("notice {id} is not in this log")))?;
+    let (id, at) = locate(inner, &id)?;
     let referral = notice_of(inner, at)?;
     if referral.kind() != isop_core::NoticeKind::Referral {
         return Err(ApiError(
@@ -507,17 +489,10 @@ async fn respond(
 }
 
 fn notice_of(inner: &Inner, at: LogIndex) -> Result<Notice, ApiError> {
-    let entry = inner
-        .store
-        .log_entry(at)?
-        .ok_or_else(|| not_found(format!("no entry {at}")))?;
-    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
-        return Err(not_found(format!("entry {at} is not a notice")));
-    };
-    let env = pb::Envelope::decode(env)
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Notice::decode(&env.payload)
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    Ok(inner
+        .notice_at(at)?
+        .ok_or_else(|| not_found(format!("entry {at} is not a notice")))?
+        .2)
 }
 
 #[derive(Deserialize)]

@@ -76,6 +76,29 @@ impl Inner {
         }
     }
 
+    /// The notice logged at `at`, with its entry and envelope; `None` if
+    /// the entry does not hold a notice.
+    pub(crate) fn notice_at(
+        &self,
+        at: LogIndex,
+    ) -> Result<Option<(pb::LogEntry, pb::Envelope, isop_core::Notice)>, Error> {
+        let Some(entry) = self.store.log_entry(at)? else {
+            return Ok(None);
+        };
+        let Some(pb::log_entry::Record::Envelope(bytes)) = &entry.record else {
+            return Ok(None);
+        };
+        let Ok(envelope) = pb::Envelope::decode(bytes.clone()) else {
+            return Ok(None);
+        };
+        if envelope.payload_type != isop_core::NOTICE_PAYLOAD_TYPE {
+            return Ok(None);
+        }
+        Ok(isop_core::Notice::decode(&envelope.payload)
+            .ok()
+            .map(|n| (entry, envelope, n)))
+    }
+
     /// What a notice replies to, as the policy needs it.
     pub(crate) fn reply_context(
         &self,
@@ -87,22 +110,13 @@ impl Inner {
         let Some(at) = self.store.find_notice(&id)? else {
             return Ok(ReplyContext::Unknown);
         };
-        let Some(entry) = self.store.log_entry(at)? else {
-            return Ok(ReplyContext::Unknown);
-        };
-        let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
-            return Ok(ReplyContext::Unknown);
-        };
-        let Ok(env) = pb::Envelope::decode(env) else {
-            return Ok(ReplyContext::Unknown);
-        };
-        match isop_core::Notice::decode(&env.payload) {
-            Ok(n) if n.kind() == isop_core::NoticeKind::Referral => {
-                Ok(ReplyContext::ReferralBy(n.author().clone()))
+        Ok(match self.notice_at(at)? {
+            Some((_, _, n)) if n.kind() == isop_core::NoticeKind::Referral => {
+                ReplyContext::ReferralBy(n.author().clone())
             }
-            Ok(_) => Ok(ReplyContext::Other),
-            Err(_) => Ok(ReplyContext::Unknown),
-        }
+            Some(_) => ReplyContext::Other,
+            None => ReplyContext::Unknown,
+        })
     }
 
     fn slot(&self, org: &OrgId) -> Arc<tokio::sync::Mutex<Option<PeerConnection>>> {
@@ -477,6 +491,15 @@ impl Node {
             index,
             recipients,
         })
+    }
+
+    /// The notice logged at `index`, with its entry and envelope; `None` if
+    /// the entry does not hold a notice.
+    pub fn notice_at(
+        &self,
+        index: LogIndex,
+    ) -> Result<Option<(pb::LogEntry, pb::Envelope, isop_core::Notice)>, Error> {
+        self.inner.notice_at(index)
     }
 
     /// Where an outbound notice stands with each recipient.

@@ -10,7 +10,6 @@ use isop_core::*;
 use isop_node::Node;
 use isop_node::federation::{LocalFederation, MemberSpec};
 use isop_store::{DeliveryStatus, DisclosureState};
-use prost::Message;
 
 const HUB: &str = "INTERPOL-GS";
 const KR: &str = "KR-KNPA";
@@ -63,10 +62,9 @@ fn view(node: &Node, id: &NoticeId) -> Result<(LogIndex, VerifiedDelivery)> {
         .store()
         .find_notice(id)?
         .with_context(|| format!("{} does not hold {id}", node.org()))?;
-    let entry = node.store().log_entry(at)?.context("entry")?;
-    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
-        anyhow::bail!("entry {at} is not a notice")
-    };
+    let (_, envelope, _) = node
+        .notice_at(at)?
+        .with_context(|| format!("entry {at} is not a notice"))?;
     let disclosures = node
         .store()
         .disclosures_of(at)?
@@ -77,7 +75,7 @@ fn view(node: &Node, id: &NoticeId) -> Result<(LogIndex, VerifiedDelivery)> {
         })
         .collect();
     let delivery = Delivery {
-        envelope: pb::Envelope::decode(env)?,
+        envelope,
         disclosures,
     };
     Ok((
@@ -268,16 +266,8 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     let hits = hub.store().by_indicator("streamz.example")?;
     let mut referrers = Vec::new();
     for at in &hits {
-        if let Some(pb::LogEntry {
-            record: Some(pb::log_entry::Record::Envelope(env)),
-            ..
-        }) = hub.store().log_entry(*at)?
-        {
-            referrers.push(
-                Notice::decode(&pb::Envelope::decode(env)?.payload)?
-                    .author()
-                    .to_string(),
-            );
+        if let Some((_, _, n)) = hub.notice_at(*at)? {
+            referrers.push(n.author().to_string());
         }
     }
     referrers.sort();
