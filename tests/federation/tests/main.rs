@@ -251,6 +251,7 @@ async fn a_roster_update_propagates_and_a_revoked_key_is_refused() -> Result<()>
     let v2 = RosterBuilder::from_pb(fed.roster.clone())
         .version(2, now)
         .revoke_key(&org(FILMCO), &"k1".parse()?, UnixMillis(now.0 - 1000))?
+        .revoke_member(&org(SPORTS), UnixMillis(now.0 - 1000))?
         .build()?;
     hub.update_roster(&fed.sign(&v2)?)?;
     for n in [&kr, &gb, &filmco] {
@@ -259,6 +260,9 @@ async fn a_roster_update_propagates_and_a_revoked_key_is_refused() -> Result<()>
     }
     // An older roster is refused.
     assert!(kr.update_roster(&fed.sign(&fed.roster)?).is_err());
+    // A revoked org is refused at the door, by name.
+    let reason = refusal(&raw_client(&fed, SPORTS, None, None)?, &kr).await;
+    assert!(reason.contains("org RH-SPORTSNET is revoked"), "{reason}");
 
     let sent = filmco.send(referral(&[KR], Tlp::Amber)).await?;
     filmco
