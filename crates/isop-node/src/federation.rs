@@ -41,6 +41,20 @@ impl MemberSpec {
     }
 }
 
+/// Which ports a local federation's nodes use on 127.0.0.1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ports {
+    /// Ports the system picks, bound at creation (tests, the demo).
+    Ephemeral,
+    /// Member `i` listens on `quic + i` and serves its API on `api + i`.
+    Fixed {
+        /// The first QUIC port.
+        quic: u16,
+        /// The first API port.
+        api: u16,
+    },
+}
+
 /// A member of a local federation.
 #[derive(Debug)]
 pub struct LocalMember {
@@ -86,6 +100,17 @@ impl LocalFederation {
         specs: &[MemberSpec],
         groups: &[(&str, &[&str])],
     ) -> Result<Self, Error> {
+        Self::create_with(dir, federation, specs, groups, Ports::Ephemeral)
+    }
+
+    /// As [`create`](Self::create), with a choice of ports.
+    pub fn create_with(
+        dir: &Path,
+        federation: &str,
+        specs: &[MemberSpec],
+        groups: &[(&str, &[&str])],
+        ports: Ports,
+    ) -> Result<Self, Error> {
         let mkdir = |p: &Path| {
             std::fs::create_dir_all(p).map_err(|e| Error::Config {
                 path: p.display().to_string(),
@@ -127,14 +152,26 @@ impl LocalFederation {
             let cert = pki::issue(&ca, &spec.org, &tls_key, from, to)?;
             write_private(&home.join("tls.key"), tls_key.as_bytes())?;
             write(&home.join("tls.crt"), cert.as_bytes())?;
-            let socket = UdpSocket::bind("127.0.0.1:0").map_err(|e| Error::Config {
-                path: "listen".into(),
-                why: e.to_string(),
-            })?;
-            let addr = socket.local_addr().map_err(|e| Error::Config {
-                path: "listen".into(),
-                why: e.to_string(),
-            })?;
+            let (socket, addr, api_addr) = match ports {
+                Ports::Ephemeral => {
+                    let bind_err = |e: std::io::Error| Error::Config {
+                        path: "listen".into(),
+                        why: e.to_string(),
+                    };
+                    let socket = UdpSocket::bind("127.0.0.1:0").map_err(bind_err)?;
+                    let addr = socket.local_addr().map_err(bind_err)?;
+                    (Some(socket), addr, SocketAddr::from(([127, 0, 0, 1], 0)))
+                }
+                Ports::Fixed { quic, api } => {
+                    let i = u16::try_from(members.len())
+                        .map_err(|_| Error::Invalid("too many members".into()))?;
+                    (
+                        None,
+                        SocketAddr::from(([127, 0, 0, 1], quic + i)),
+                        SocketAddr::from(([127, 0, 0, 1], api + i)),
+                    )
+                }
+            };
             let pin = pki::spki_sha256(&pki::certs_from_pem(&cert)?[0])?;
             builder = builder.tls(&spec.org, pin, &addr.to_string())?;
             let config = NodeConfig {
@@ -153,19 +190,41 @@ impl LocalFederation {
                 },
                 max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
                 max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
-                delivery: DeliveryConfig {
-                    initial_backoff_ms: 50,
-                    max_backoff_ms: 1000,
-                    in_flight: 64,
-                    connect_timeout_ms: 1000,
+                // Quick retries and on-demand witnessing for a machine-local
+                // run; a long-lived example federation keeps the defaults.
+                delivery: match ports {
+                    Ports::Ephemeral => DeliveryConfig {
+                        initial_backoff_ms: 50,
+                        max_backoff_ms: 1000,
+                        in_flight: 64,
+                        connect_timeout_ms: 1000,
+                    },
+                    Ports::Fixed { .. } => DeliveryConfig::default(),
                 },
-                witness: WitnessConfig { interval_ms: 0 },
+                witness: match ports {
+                    Ports::Ephemeral => WitnessConfig { interval_ms: 0 },
+                    Ports::Fixed { .. } => WitnessConfig::default(),
+                },
                 api: Some(crate::config::ApiConfig {
-                    listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    listen: api_addr,
                     token_file: home.join("api.token"),
                 }),
             };
-            let toml = toml::to_string_pretty(&config).map_err(|e| Error::Config {
+            // The file names paths relative to itself, so the directory can move.
+            let relative = NodeConfig {
+                data_dir: "data".into(),
+                signing_key: "signing.key".into(),
+                tls_cert: "tls.crt".into(),
+                tls_key: "tls.key".into(),
+                ca: "../ca.crt".into(),
+                roster: "../roster.bin".into(),
+                api: config.api.clone().map(|a| crate::config::ApiConfig {
+                    token_file: "api.token".into(),
+                    ..a
+                }),
+                ..config.clone()
+            };
+            let toml = toml::to_string_pretty(&relative).map_err(|e| Error::Config {
                 path: "node.toml".into(),
                 why: e.to_string(),
             })?;
@@ -174,7 +233,7 @@ impl LocalFederation {
                 spec: spec.clone(),
                 config,
                 addr,
-                socket: Some(socket),
+                socket,
             });
         }
         for (id, names) in groups {

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, ensure};
 use isop_core::pb::field_value::Value;
 use isop_core::*;
 use isop_node::Node;
-use isop_node::federation::{LocalFederation, MemberSpec};
+use isop_node::federation::{LocalFederation, MemberSpec, Ports};
 use isop_store::{DeliveryStatus, DisclosureState};
 
 const HUB: &str = "INTERPOL-GS";
@@ -179,9 +179,9 @@ fn referral(domain: &str, rights_owner: &str, contact: &str) -> NoticeDraft {
         )
 }
 
-/// Runs the scenario in `dir` (a temporary directory unless `--dir` keeps one).
-pub(crate) async fn run(dir: &Path) -> Result<()> {
-    section("1. A federation of real nodes on loopback: CA, keys, certificates, a signed roster");
+/// The demo federation: a hub, two agencies in different countries, two
+/// rights-holder partners and an auditor (in the roster, without a node).
+pub(crate) fn example_federation(dir: &Path, ports: Ports) -> Result<LocalFederation> {
     let specs = [
         MemberSpec::new(HUB, "INTERPOL General Secretariat", Role::Hub, "FR")?,
         MemberSpec::new(KR, "Korean National Police Agency", Role::Agency, "KR")?,
@@ -195,8 +195,47 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         MemberSpec::new(SPORTS, "SportsNet Rights", Role::Partner, "GB")?,
         MemberSpec::new(AUDIT, "Federation auditor", Role::Auditor, "BE")?,
     ];
-    let mut fed =
-        LocalFederation::create(dir, "isop-demo", &specs, &[("op:sop-2026", &[HUB, KR, GB])])?;
+    Ok(LocalFederation::create_with(
+        dir,
+        "isop-demo",
+        &specs,
+        &[("op:sop-2026", &[HUB, KR, GB])],
+        ports,
+    )?)
+}
+
+/// The README written into an example federation.
+pub(crate) const EXAMPLE_README: &str = "# An example isop federation — NOT FOR PRODUCTION
+
+Every private key of this federation is in this directory: the CA key
+(`ca.key`), the roster key (`roster.key`), and each org's signing key
+(`<ORG>/signing.key`) and TLS key (`<ORG>/tls.key`). Use it to try isop on one
+machine, never for real data.
+
+It was made by
+
+    cargo run --release -- certs example certs-example
+
+which is also how to make it anew (into an empty directory). The
+certificates are valid for a year from then.
+
+Run a node (each in its own terminal):
+
+    cargo run --release -- node run --config certs-example/KR-KNPA/node.toml
+
+Git does not keep file modes; a node refuses key files that others can
+read, so after a fresh clone run
+
+    chmod 600 certs-example/*.key certs-example/*/*.key
+
+Each node's local API listens on the port in its `node.toml` `[api]`
+section; its token is written to `<ORG>/api.token` on first start.
+";
+
+/// Runs the scenario in `dir` (a temporary directory unless `--dir` keeps one).
+pub(crate) async fn run(dir: &Path) -> Result<()> {
+    section("1. A federation of real nodes on loopback: CA, keys, certificates, a signed roster");
+    let mut fed = example_federation(dir, Ports::Ephemeral)?;
     let hub = fed.start(HUB).await?;
     let kr = fed.start(KR).await?;
     let mut gb = Some(fed.start(GB).await?);

@@ -1,13 +1,18 @@
 //! `isop`: the command-line tool of the isop federated message bus.
 //!
 //! A thin clap layer: each subcommand is one library call plus output.
+//! Exit codes: 0 success, 1 an error (printed with its causes), 2 a usage
+//! error.
 
 mod demo;
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use isop_node::NodeConfig;
+use isop_node::client::ApiClient;
+use serde_json::{Value, json};
 
 /// sled, under the node's log, allocates on every update; mimalloc is
 /// markedly faster at that than the system allocator.
@@ -21,6 +26,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Which node to talk to, through its local API.
+#[derive(Debug, Args)]
+struct NodeArg {
+    /// The node's config file (its `[api]` section names the address and token).
+    #[arg(long, env = "ISOP_NODE")]
+    node: PathBuf,
+    /// Print the node's JSON answer instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,6 +54,76 @@ enum Command {
         #[command(subcommand)]
         command: NodeCommand,
     },
+    /// Make example federations.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+    /// A node's state: roster, log, checkpoints, outbox per peer.
+    Status(NodeArg),
+    /// Send a notice described in a JSON or TOML file (see examples/referral.toml).
+    Submit {
+        #[command(flatten)]
+        node: NodeArg,
+        /// The notice file.
+        file: PathBuf,
+    },
+    /// The notices delivered to the node.
+    Inbox {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Only unread ones.
+        #[arg(long)]
+        unread: bool,
+        /// Only this kind (referral, status, intel, takedown, case, retraction).
+        #[arg(long)]
+        kind: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// A notice as the node holds it: revealed and withheld fields.
+    Show {
+        #[command(flatten)]
+        node: NodeArg,
+        /// The notice id.
+        id: String,
+    },
+    /// Answer a referral with a status update to its author.
+    Respond {
+        #[command(flatten)]
+        node: NodeArg,
+        /// The referral's id.
+        id: String,
+        /// received, triaged, accepted, rejected, needs_info, action_taken or closed.
+        #[arg(long)]
+        status: String,
+        /// Why (required for rejected and needs_info).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// For action_taken: takedown, domain_seizure, blocking, payment_disruption, arrest or other.
+        #[arg(long)]
+        action: Option<String>,
+        /// Details of the action.
+        #[arg(long, default_value = "")]
+        details: String,
+    },
+    /// Who referred this, and who acted.
+    Query {
+        #[command(flatten)]
+        node: NodeArg,
+        /// A domain, IP, URL, wallet, payment account or e-mail.
+        #[arg(long, alias = "domain", alias = "ip", conflicts_with = "case")]
+        indicator: Option<String>,
+        /// A case reference.
+        #[arg(long)]
+        case: Option<String>,
+    },
+    /// The node's log.
+    Log {
+        #[command(subcommand)]
+        command: LogCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,13 +136,302 @@ enum NodeCommand {
     },
 }
 
-fn main() -> anyhow::Result<()> {
+#[derive(Debug, Subcommand)]
+enum CertsCommand {
+    /// Write the demo federation (CA, roster key, signed roster, keys,
+    /// certificates and a node config per org) into DIR. Not for production.
+    Example {
+        /// Where to write it (must not exist or be empty).
+        dir: PathBuf,
+        /// The first QUIC port; org i listens on this + i.
+        #[arg(long, default_value_t = 7401)]
+        quic_port: u16,
+        /// The first local API port; org i serves on this + i.
+        #[arg(long, default_value_t = 7481)]
+        api_port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Export the whole log as one file, with the disclosures a clearance allows.
+    Export {
+        #[command(flatten)]
+        node: NodeArg,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Comma-separated clearance tokens (for example role:auditor); none gives no disclosures.
+        #[arg(long, default_value = "")]
+        clearance: String,
+    },
+}
+
+fn client(node: &NodeArg) -> Result<ApiClient> {
+    let config = NodeConfig::load(&node.node)?;
+    Ok(ApiClient::from_config(&config)?)
+}
+
+/// Prints `v` as JSON, or with `text` for people.
+fn print(node: &NodeArg, v: &Value, text: impl FnOnce(&Value)) -> Result<()> {
+    if node.json {
+        println!("{}", serde_json::to_string_pretty(v)?);
+    } else {
+        text(v);
+    }
+    Ok(())
+}
+
+fn s(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn print_summaries(items: &Value) {
+    println!(
+        "{:<6} {:<36} {:<10} {:<13} {:<16} case",
+        "entry", "id", "kind", "author", "tlp"
+    );
+    for i in items.as_array().into_iter().flatten() {
+        println!(
+            "{:<6} {:<36} {:<10} {:<13} {:<16} {}",
+            s(&i["index"]),
+            s(&i["id"]),
+            s(&i["kind"]),
+            s(&i["author"]),
+            s(&i["tlp"]),
+            s(&i["case_ref"])
+        );
+    }
+}
+
+async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Demo { dir } => match dir {
+            Some(dir) => demo::run(&dir).await,
+            None => {
+                let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+                demo::run(tmp.path()).await
+            }
+        },
+        Command::Node {
+            command: NodeCommand::Run { config },
+        } => {
+            let config = NodeConfig::load(&config)?;
+            let node = isop_node::Node::bind(config).await?;
+            eprintln!(
+                "{} listening on {} (API {:?}); Ctrl-C to stop",
+                node.org(),
+                node.local_addr()?,
+                node.api_addr()
+            );
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            node.shutdown().await?;
+            Ok(())
+        }
+        Command::Certs {
+            command:
+                CertsCommand::Example {
+                    dir,
+                    quic_port,
+                    api_port,
+                },
+        } => {
+            if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+                anyhow::bail!("{} is not empty; choose a new directory", dir.display());
+            }
+            let fed = demo::example_federation(
+                &dir,
+                isop_node::federation::Ports::Fixed {
+                    quic: quic_port,
+                    api: api_port,
+                },
+            )?;
+            std::fs::write(dir.join("README.md"), demo::EXAMPLE_README)
+                .context("writing the README")?;
+            println!(
+                "wrote the example federation {:?} to {}:",
+                fed.roster.federation,
+                dir.display()
+            );
+            for m in &fed.members {
+                println!(
+                    "  {:<13} quic://{}  api http://{}  config {}",
+                    m.spec.org.as_str(),
+                    m.addr,
+                    m.config
+                        .api
+                        .as_ref()
+                        .map_or("-".into(), |a| a.listen.to_string()),
+                    dir.join(m.spec.org.as_str()).join("node.toml").display()
+                );
+            }
+            println!("NOT FOR PRODUCTION: every private key is in this directory.");
+            Ok(())
+        }
+        Command::Status(node) => {
+            let v = client(&node)?.get("/v1/status").await?;
+            print(&node, &v, |v| {
+                println!(
+                    "{} — roster v{}, log of {} entries, last checkpoint at {}, {} notices waiting, {} split views",
+                    s(&v["org"]),
+                    s(&v["roster_version"]),
+                    s(&v["log_size"]),
+                    s(&v["last_checkpoint_size"]),
+                    s(&v["outbox_depth"]),
+                    s(&v["split_views"])
+                );
+                for p in v["peers"].as_array().into_iter().flatten() {
+                    println!(
+                        "  {:<13} {:<8} {:<3} {:<22} outbox {}",
+                        s(&p["org"]),
+                        s(&p["role"]),
+                        s(&p["country"]),
+                        s(&p["endpoint"]),
+                        s(&p["outbox_depth"])
+                    );
+                }
+            })
+        }
+        Command::Submit { node, file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let notice: isop_node::submit::SubmitNotice =
+                if file.extension().is_some_and(|e| e == "toml") {
+                    toml::from_str(&text)
+                        .with_context(|| format!("{} is not a notice (TOML)", file.display()))?
+                } else {
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not a notice (JSON)", file.display()))?
+                };
+            let v = client(&node)?
+                .post("/v1/notices", &serde_json::to_value(&notice)?)
+                .await?;
+            print(&node, &v, |v| {
+                println!(
+                    "sent {} (entry {}) to {}",
+                    s(&v["id"]),
+                    s(&v["index"]),
+                    v["recipients"]
+                        .as_array()
+                        .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default()
+                )
+            })
+        }
+        Command::Inbox {
+            node,
+            unread,
+            kind,
+            limit,
+        } => {
+            let mut path = format!("/v1/inbox?unread={unread}&limit={limit}");
+            if let Some(k) = kind {
+                path.push_str(&format!("&kind={k}"));
+            }
+            let v = client(&node)?.get(&path).await?;
+            print(&node, &v, |v| print_summaries(&v["items"]))
+        }
+        Command::Show { node, id } => {
+            let v = client(&node)?.get(&format!("/v1/notices/{id}")).await?;
+            print(&node, &v, |v| {
+                println!(
+                    "{} {} by {} ({}), entry {} {} from {}",
+                    s(&v["kind"]),
+                    s(&v["id"]),
+                    s(&v["author"]),
+                    s(&v["tlp"]),
+                    s(&v["index"]),
+                    s(&v["direction"]),
+                    s(&v["peer"])
+                );
+                for f in v["revealed"].as_array().into_iter().flatten() {
+                    println!(
+                        "  sees      {:<32} [{}] {}",
+                        s(&f["path"]),
+                        s(&f["label"]),
+                        s(&f["value"])
+                    );
+                }
+                for f in v["withheld"].as_array().into_iter().flatten() {
+                    println!("  withheld  {:<32} [{}]", s(&f["path"]), s(&f["label"]));
+                }
+                println!("{}", s(&v["body"]));
+            })
+        }
+        Command::Respond {
+            node,
+            id,
+            status,
+            reason,
+            action,
+            details,
+        } => {
+            let body =
+                json!({ "status": status, "reason": reason, "action": action, "details": details });
+            let v = client(&node)?
+                .post(&format!("/v1/notices/{id}/respond"), &body)
+                .await?;
+            print(&node, &v, |v| {
+                println!("answered with {} (entry {})", s(&v["id"]), s(&v["index"]))
+            })
+        }
+        Command::Query {
+            node,
+            indicator,
+            case,
+        } => {
+            let path = match (indicator, case) {
+                (Some(i), None) => format!("/v1/query?indicator={i}"),
+                (None, Some(c)) => format!("/v1/query?case={c}"),
+                _ => anyhow::bail!("give --indicator (or --domain, --ip) or --case"),
+            };
+            let v = client(&node)?.get(&path).await?;
+            print(&node, &v, |v| {
+                println!(
+                    "referred by: {}",
+                    v["referred_by"]
+                        .as_array()
+                        .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default()
+                );
+                print_summaries(&v["notices"]);
+            })
+        }
+        Command::Log {
+            command:
+                LogCommand::Export {
+                    node,
+                    out,
+                    clearance,
+                },
+        } => {
+            let mut file = tokio::fs::File::create(&out)
+                .await
+                .with_context(|| format!("creating {}", out.display()))?;
+            let n = client(&node)?
+                .download(&format!("/v1/export?clearance={clearance}"), &mut file)
+                .await?;
+            let v = json!({ "file": out.display().to_string(), "bytes": n });
+            print(&node, &v, |_| {
+                println!("wrote {n} bytes to {}", out.display())
+            })
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // The demo narrates on stdout; a node logs what it does.
-    let default = if matches!(cli.command, Command::Demo { .. }) {
-        "error"
-    } else {
-        "info"
+    let default = match cli.command {
+        Command::Demo { .. } => "error",
+        Command::Node { .. } => "info",
+        _ => "warn",
     };
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -65,32 +440,15 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        match cli.command {
-            Command::Demo { dir } => match dir {
-                Some(dir) => demo::run(&dir).await,
-                None => {
-                    let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
-                    demo::run(tmp.path()).await
-                }
-            },
-            Command::Node {
-                command: NodeCommand::Run { config },
-            } => {
-                let config = isop_node::NodeConfig::load(&config)?;
-                let node = isop_node::Node::bind(config).await?;
-                eprintln!(
-                    "{} listening on {}; Ctrl-C to stop",
-                    node.org(),
-                    node.local_addr()?
-                );
-                tokio::signal::ctrl_c()
-                    .await
-                    .context("waiting for Ctrl-C")?;
-                node.shutdown().await?;
-                Ok(())
-            }
+    let result = tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run(cli.command)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // The error and its causes, one line; no backtrace for people.
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
         }
-    })
+    }
 }
