@@ -177,6 +177,7 @@ pub(crate) async fn serve(inner: Arc<Inner>, listener: tokio::net::TcpListener, 
         .route("/v1/query", get(query))
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/export", get(export))
+        .route("/v1/roster", post(push_roster))
         .route_layer(middleware::from_fn_with_state(api.clone(), authorize));
     let app = Router::new()
         .route("/metrics", get(metrics))
@@ -185,7 +186,8 @@ pub(crate) async fn serve(inner: Arc<Inner>, listener: tokio::net::TcpListener, 
         .with_state(api);
     let mut stop = inner.shutdown.subscribe();
     let served = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stop.changed().await;
+        // wait_for sees a shutdown sent before this task subscribed.
+        let _ = stop.wait_for(|stopping| *stopping).await;
     });
     if let Err(e) = served.await {
         tracing::error!(error = %e, "the local API stopped");
@@ -611,6 +613,22 @@ async fn export(State(api): State<Api>, Query(q): Query<ExportQuery>) -> Respons
         body,
     )
         .into_response()
+}
+
+/// Takes a newer signed roster (its envelope's bytes) and passes it on.
+async fn push_roster(
+    State(api): State<Api>,
+    body: axum::body::Bytes,
+) -> ApiResult<serde_json::Value> {
+    use prost::Message;
+    let env = pb::Envelope::decode(body).map_err(|e| {
+        ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("not a roster envelope: {e}"),
+        )
+    })?;
+    let version = api.inner.accept_roster(&env, None)?;
+    Ok(Json(json!({ "version": version })))
 }
 
 impl Node {

@@ -79,6 +79,21 @@ impl ApiClient {
             .map_err(|e| Error::Invalid(format!("the node's answer is not JSON: {e}")))
     }
 
+    /// POST raw bytes, answered with JSON.
+    pub async fn post_bytes(&self, path: &str, body: Vec<u8>) -> Result<Value, Error> {
+        let r = self
+            .call(
+                self.http
+                    .post(format!("{}{path}", self.base))
+                    .header("content-type", "application/octet-stream")
+                    .body(body),
+            )
+            .await?;
+        r.json()
+            .await
+            .map_err(|e| Error::Invalid(format!("the node's answer is not JSON: {e}")))
+    }
+
     /// Streams a GET into `out`, returning the bytes written.
     pub async fn download(
         &self,

@@ -64,7 +64,7 @@ pub(crate) async fn delivery_loop(inner: Arc<Inner>) {
         tokio::select! {
             _ = inner.outbox_wake.notified() => {}
             _ = tokio::time::sleep(idle) => {}
-            _ = stop.changed() => {}
+            _ = stop.wait_for(|stopping| *stopping) => {}
         }
     }
 }

@@ -21,6 +21,7 @@
 )]
 
 mod api;
+pub mod authority;
 pub mod client;
 pub mod config;
 mod deliver;

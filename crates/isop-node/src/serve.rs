@@ -27,7 +27,7 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>) {
     loop {
         let next = tokio::select! {
             n = inner.endpoint.accept() => n,
-            _ = stop.changed() => None,
+            _ = stop.wait_for(|stopping| *stopping) => None,
         };
         let Some(next) = next else { break };
         match next {

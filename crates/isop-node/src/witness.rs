@@ -33,7 +33,7 @@ pub(crate) async fn witness_loop(inner: Arc<Inner>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
-            _ = stop.changed() => return,
+            _ = stop.wait_for(|stopping| *stopping) => return,
         }
         let roster = inner.roster();
         let peers: Vec<OrgId> = roster

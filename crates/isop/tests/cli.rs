@@ -154,3 +154,154 @@ fn errors_name_the_problem_without_a_backtrace() {
     );
     assert!(!stderr.contains("Stack backtrace"), "{stderr}");
 }
+
+fn isop(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_isop"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "isop {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// An authority onboards two orgs: keys, CSRs, certificates, roster
+/// versions; the configs written start real nodes.
+#[test]
+fn onboarding_a_federation_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |s: &str| dir.path().join(s).display().to_string();
+    isop(&[
+        "ca",
+        "init",
+        "--dir",
+        &p("authority"),
+        "--federation",
+        "isop-test",
+    ]);
+    let mut ports = Vec::new();
+    for (org, role, country) in [("KR-KNPA", "agency", "KR"), ("RH-FILMCO", "partner", "US")] {
+        isop(&["keys", "gen", "--org", org, "--dir", &p(org)]);
+        let cert = isop(&[
+            "ca",
+            "issue",
+            "--authority",
+            &p("authority"),
+            "--org",
+            org,
+            "--csr",
+            &p(&format!("{org}/tls.csr")),
+        ]);
+        std::fs::write(dir.path().join(org).join("tls.crt"), cert).unwrap();
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let endpoint = socket.local_addr().unwrap().to_string();
+        ports.push(socket);
+        isop(&[
+            "roster",
+            "add",
+            "--authority",
+            &p("authority"),
+            "--org",
+            org,
+            "--name",
+            org,
+            "--role",
+            role,
+            "--country",
+            country,
+            "--public-key",
+            &p(&format!("{org}/signing.pub")),
+            "--tls-cert",
+            &p(&format!("{org}/tls.crt")),
+            "--endpoint",
+            &endpoint,
+        ]);
+        isop(&[
+            "node",
+            "init",
+            "--org",
+            org,
+            "--dir",
+            &p(org),
+            "--authority",
+            &p("authority"),
+            "--listen",
+            &endpoint,
+            "--api",
+            "127.0.0.1:0",
+        ]);
+    }
+    // Nodes were initialised from roster v1; sign v2 with both members and hand it to them.
+    assert!(isop(&["roster", "sign", "--authority", &p("authority")]).contains("roster v2"));
+    let shown: serde_json::Value = serde_json::from_str(&isop(&[
+        "roster",
+        "show",
+        "--authority",
+        &p("authority"),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(shown["version"], 2);
+    assert_eq!(shown["members"].as_array().unwrap().len(), 2);
+    for org in ["KR-KNPA", "RH-FILMCO"] {
+        std::fs::copy(
+            dir.path().join("authority/roster.bin"),
+            dir.path().join(org).join("roster.bin"),
+        )
+        .unwrap();
+    }
+
+    // The configs start real nodes: keys, certificate, pins and roster agree.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let kr = isop_node::NodeConfig::load(&dir.path().join("KR-KNPA/node.toml")).unwrap();
+        let node = isop_node::Node::bind_socket(kr, ports.remove(0))
+            .await
+            .unwrap();
+        assert_eq!(node.roster().version(), 2);
+        node.shutdown().await.unwrap();
+    });
+
+    // Revocations go into the next version.
+    isop(&[
+        "roster",
+        "revoke-key",
+        "--authority",
+        &p("authority"),
+        "--org",
+        "KR-KNPA",
+    ]);
+    isop(&[
+        "roster",
+        "remove",
+        "--authority",
+        &p("authority"),
+        "--org",
+        "RH-FILMCO",
+    ]);
+    isop(&["roster", "sign", "--authority", &p("authority")]);
+    let text = isop(&["roster", "show", "--authority", &p("authority")]);
+    assert!(
+        text.contains("roster v3") && text.contains("k1(revoked)") && text.contains("REVOKED"),
+        "{text}"
+    );
+    // A CSR for one org cannot be issued to another.
+    let out = Command::new(env!("CARGO_BIN_EXE_isop"))
+        .args([
+            "ca",
+            "issue",
+            "--authority",
+            &p("authority"),
+            "--org",
+            "GB-PIPCU",
+            "--csr",
+            &p("KR-KNPA/tls.csr"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not name urn:isop:org:GB-PIPCU"));
+}

@@ -264,6 +264,34 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     assert_eq!(copy.root(copy.size())?, kr.store().root(copy.size())?);
     assert_eq!(summary.disclosures, 1, "only the agency-labelled field");
 
+    // A newer roster is taken through the API; an older one is refused.
+    let now = isop_core::UnixMillis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as u64,
+    );
+    let v2 = fed.sign(
+        &isop_core::RosterBuilder::from_pb(fed.roster.clone())
+            .version(2, now)
+            .build()?,
+    )?;
+    let push = |env: isop_core::pb::Envelope| {
+        use prost::Message;
+        agency
+            .http
+            .post(format!("{}/v1/roster", agency.base))
+            .bearer_auth(&agency.token)
+            .body(env.encode_to_vec())
+            .send()
+    };
+    let r = push(v2).await?;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<Value>().await?["version"], 2);
+    assert_eq!(kr.roster().version(), 2);
+    let r = push(fed.sign(&fed.roster)?).await?;
+    assert_eq!(r.status().as_u16(), 400);
+    assert!(r.text().await?.contains("not newer"));
+
     kr.shutdown().await?;
     filmco.shutdown().await?;
     Ok(())
