@@ -326,48 +326,118 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         "both partners' referrals should be correlated"
     );
 
-    section("5. KR-KNPA answers ACTION_TAKEN; the partner's copy withholds the police-only fields");
-    let answer = NoticeDraft::new(
+    section(
+        "5. KR-KNPA accepts; GB-PIPCU shares intelligence, its personal data labelled agency-only",
+    );
+    let accepted = NoticeDraft::new(
         Tlp::Amber,
-        StatusUpdateBuilder::new(a.id, pb::ReferralStatus::ActionTaken)
-            .action_taken(
-                pb::ActionType::Takedown,
-                now(),
-                "server seized at the hosting provider",
-            )
-            .build(),
+        StatusUpdateBuilder::new(a.id, pb::ReferralStatus::Accepted).build(),
     )
     .to_org(&org(FILMCO))
-    .to_org(&org(HUB))
     .in_reply_to(a.id)
-    .case_ref("SOP-2026-0042")
-    .labelled(
-        "status.officer",
-        "role:agency|role:hub",
-        Value::Text("Insp. Kim, cyber@knpa.example".into()),
-    )
-    .labelled(
-        "status.suspect",
-        "pii:handler|role:hub",
-        Value::Person(pb::Person {
-            name: "J. Doe".into(),
-            date_of_birth: "1990-01-01".into(),
-            nationality: "KR".into(),
-            aliases: vec![],
-        }),
-    )
-    .labelled(
-        "status.outcome",
-        "",
-        Value::Text("streamz.example is offline".into()),
-    );
-    let sent = kr.send(answer).await?;
-    kr.wait_until("receipts", STEP, |n| delivered_to_all(n, sent.index))
+    .case_ref("SOP-2026-0042");
+    let sent = kr.send(accepted).await?;
+    kr.wait_until("the receipt", STEP, |n| delivered_to_all(n, sent.index))
         .await?;
-    rows.extend(show_views(&[&filmco, &hub], &sent.id)?);
+    println!("  KR-KNPA told RH-FILMCO: ACCEPTED ({})", sent.id);
+    let intel = NoticeDraft::new(
+        Tlp::Amber,
+        IntelReportBuilder::new("Payment network behind streamz.example", pb::SourceReliability::B, pb::InformationCredibility::ProbablyTrue)
+            .indicator(pb::IndicatorKind::Domain, "streamz.example", "front end")
+            .indicator(pb::IndicatorKind::Ip, "203.0.113.7", "origin server")
+            .link_notice(a.id)
+            .link_case("SOP-2026-0042")
+            .handling("no action without consulting GB-PIPCU")
+            .build(),
+    )
+    .to_org(&org(KR))
+    .to_org(&org(HUB))
+    .case_ref("SOP-2026-0042")
+    .labelled("intel.indicators[2]", "role:agency", Value::Indicator(pb::Indicator { kind: pb::IndicatorKind::Person as i32, value: "J. Doe, born 1990-01-01".into(), context: "administrator".into() }))
+    .labelled("intel.indicators[3]", "role:agency|role:hub", Value::Indicator(pb::Indicator { kind: pb::IndicatorKind::CryptoWallet as i32, value: "bc1qexamplewallet0042".into(), context: "subscription payments".into() }))
+    .labelled("intel.narrative", "role:agency", Value::Text("The operator rents the origin server under a false name and takes payments in bitcoin.".into()));
+    let gb_node = gb.as_ref().context("GB-PIPCU runs")?;
+    let sent = gb_node.send(intel).await?;
+    gb_node
+        .wait_until("receipts", STEP, |n| delivered_to_all(n, sent.index))
+        .await?;
+    rows.extend(show_views(&[&kr, &hub], &sent.id)?);
 
     section(
-        "6. GB-PIPCU goes down; a referral waits in the durable outbox; it comes back and gets it",
+        "6. A TakedownRequest goes to the agency of the hosting country; ACTION_TAKEN flows back to both partners",
+    );
+    let takedown = NoticeDraft::new(
+        Tlp::Amber,
+        TakedownRequestBuilder::new(
+            pb::Target {
+                domain: "streamz.example".into(),
+                ip: "203.0.113.7".into(),
+                hosting_country: "KR".into(),
+                ..Default::default()
+            },
+            pb::RequestedAction::Takedown,
+        )
+        .legal_basis("Copyright Act, art. 104 (KR)")
+        .deadline(UnixMillis(now().0 + 7 * 86_400_000))
+        .referral(a.id)
+        .referral(b.id)
+        .build(),
+    )
+    .to_org(&org(KR))
+    .case_ref("SOP-2026-0042");
+    let sent = hub.send(takedown).await?;
+    hub.wait_until("the receipt", STEP, |n| delivered_to_all(n, sent.index))
+        .await?;
+    println!(
+        "  INTERPOL-GS asked KR-KNPA (hosting country KR) to take streamz.example down ({})",
+        sent.id
+    );
+    let mut answers = Vec::new();
+    for (referral, partner) in [(&a, FILMCO), (&b, SPORTS)] {
+        let answer = NoticeDraft::new(
+            Tlp::Amber,
+            StatusUpdateBuilder::new(referral.id, pb::ReferralStatus::ActionTaken)
+                .action_taken(
+                    pb::ActionType::Takedown,
+                    now(),
+                    "server seized at the hosting provider",
+                )
+                .build(),
+        )
+        .to_org(&org(partner))
+        .to_org(&org(HUB))
+        .in_reply_to(referral.id)
+        .case_ref("SOP-2026-0042")
+        .labelled(
+            "status.officer",
+            "role:agency|role:hub",
+            Value::Text("Insp. Kim, cyber@knpa.example".into()),
+        )
+        .labelled(
+            "status.suspect",
+            "pii:handler|role:hub",
+            Value::Person(pb::Person {
+                name: "J. Doe".into(),
+                date_of_birth: "1990-01-01".into(),
+                nationality: "KR".into(),
+                aliases: vec![],
+            }),
+        )
+        .labelled(
+            "status.outcome",
+            "",
+            Value::Text("streamz.example is offline".into()),
+        );
+        let sent = kr.send(answer).await?;
+        kr.wait_until("receipts", STEP, |n| delivered_to_all(n, sent.index))
+            .await?;
+        answers.push(sent);
+    }
+    rows.extend(show_views(&[&filmco, &hub], &answers[0].id)?);
+    rows.extend(show_views(&[&sports], &answers[1].id)?);
+
+    section(
+        "7. GB-PIPCU goes down; a referral waits in the durable outbox; it comes back and gets it",
     );
     if let Some(gb) = gb.take() {
         gb.shutdown().await?;
@@ -413,7 +483,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
             .context("late notice")?
     );
 
-    section("7. Bad input is refused, and says why");
+    section("8. Bad input is refused, and says why");
     let intel = NoticeDraft::new(
         Tlp::Amber,
         IntelReportBuilder::new(
@@ -452,7 +522,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     }
     ensure!(refused == 2, "every bad input must be refused");
 
-    section("8. Witnessing: the hub checks and cosigns the agencies' logs");
+    section("9. Witnessing: the hub checks and cosigns the agencies' logs");
     for peer in [KR, GB] {
         let w = hub.witness(&org(peer)).await?;
         println!(
@@ -462,7 +532,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         );
     }
 
-    section("9. Each node's log: a signed checkpoint, and an inclusion proof verified against it");
+    section("10. Each node's log: a signed checkpoint, and an inclusion proof verified against it");
     let nodes = [&hub, &kr, &gb_node, &filmco, &sports];
     for node in nodes {
         let note = node.store().latest_checkpoint()?;

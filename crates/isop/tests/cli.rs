@@ -26,9 +26,11 @@ fn demo_runs_the_scenario_and_refuses_bad_input() {
         "the backlog was delivered",
         "policy forbids sending intel notices from role partner to role agency",
         "cosigned by INTERPOL-GS",
-        "KR-KNPA         6 entries",
         "2 signature(s)",
-        "5 nodes, every outbox empty, 5 deliveries verified from the logs, 2 bad inputs refused",
+        "withheld  intel.indicators[2]              [role:agency]",
+        "asked KR-KNPA (hosting country KR) to take streamz.example down",
+        "RH-SPORTSNET (partner, GB) logged it",
+        "5 nodes, every outbox empty, 8 deliveries verified from the logs, 2 bad inputs refused",
     ] {
         assert!(
             stdout.contains(needle),
