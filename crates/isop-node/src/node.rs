@@ -565,11 +565,23 @@ impl Node {
     pub async fn shutdown(mut self) -> Result<(), Error> {
         let _ = self.inner.shutdown.send(true);
         self.inner.endpoint.close();
+        // The tasks stop at the signal; a peer that never answers cannot hold
+        // the shutdown beyond this grace period. Appends in flight are finished
+        // by the log's writer whatever happens to the tasks.
+        let grace = std::time::Duration::from_secs(5);
         for t in self.tasks.drain(..) {
-            // A task that panicked has nothing left to finish.
-            let _ = t.await;
+            let abort = t.abort_handle();
+            if tokio::time::timeout(grace, t).await.is_err() {
+                tracing::warn!("a task did not stop within {grace:?}; aborted");
+                abort.abort();
+            }
         }
-        self.inner.endpoint.wait_idle().await;
+        if tokio::time::timeout(grace, self.inner.endpoint.wait_idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!("connections still draining after {grace:?}");
+        }
         self.inner.store.flush()?;
         Ok(())
     }

@@ -84,6 +84,25 @@ enum Command {
         /// The notice file.
         file: PathBuf,
     },
+    /// Send an intelligence report, takedown request, case message or retraction.
+    Send {
+        #[command(flatten)]
+        node: NodeArg,
+        /// Recipient orgs.
+        #[arg(long, global = true)]
+        to: Vec<String>,
+        /// Recipient groups.
+        #[arg(long, global = true)]
+        group: Vec<String>,
+        /// The TLP marking: clear, green, amber, amber_strict or red.
+        #[arg(long, global = true, default_value = "amber")]
+        tlp: String,
+        /// The case reference.
+        #[arg(long, global = true)]
+        case: Option<String>,
+        #[command(subcommand)]
+        kind: SendKind,
+    },
     /// The notices delivered to the node.
     Inbox {
         #[command(flatten)]
@@ -140,6 +159,223 @@ enum Command {
         #[command(subcommand)]
         command: LogCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SendKind {
+    /// Intelligence on the networks and money behind sites (agencies and the hub).
+    Intel {
+        /// Title.
+        #[arg(long)]
+        title: String,
+        /// Admiralty grade, for example B2.
+        #[arg(long)]
+        grade: String,
+        /// Indicators in the clear, as kind=value (domain, ip, url).
+        #[arg(long = "indicator")]
+        indicators: Vec<String>,
+        /// Indicators naming a person or an account, as kind=value (person,
+        /// crypto_wallet, payment_account, email); sent as labelled fields.
+        #[arg(long = "personal")]
+        personal: Vec<String>,
+        /// The narrative, sent as a labelled field.
+        #[arg(long)]
+        narrative: Option<String>,
+        /// The label of the personal indicators and the narrative.
+        #[arg(long, default_value = "role:agency")]
+        label: String,
+    },
+    /// A takedown request to the agency where the server is hosted.
+    Takedown {
+        /// The domain.
+        #[arg(long)]
+        domain: Option<String>,
+        /// The IP address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// The URL.
+        #[arg(long)]
+        url: Option<String>,
+        /// Where the server is hosted (ISO 3166-1 alpha-2).
+        #[arg(long)]
+        hosting_country: String,
+        /// The legal basis.
+        #[arg(long)]
+        legal_basis: String,
+        /// Days until the deadline.
+        #[arg(long, default_value_t = 7)]
+        deadline_days: u64,
+        /// takedown, domain_seizure, blocking, payment_disruption or investigate.
+        #[arg(long, default_value = "takedown")]
+        action: String,
+        /// Referrals the request rests on.
+        #[arg(long = "referral")]
+        referrals: Vec<String>,
+    },
+    /// A case message (the case is --case).
+    Case {
+        /// open, add_participants, remove_participants, message or close.
+        #[arg(long)]
+        action: String,
+        /// Subject (to open).
+        #[arg(long, default_value = "")]
+        subject: String,
+        /// Participants.
+        #[arg(long = "participant")]
+        participants: Vec<String>,
+        /// Text.
+        #[arg(long, default_value = "")]
+        text: String,
+    },
+    /// Withdraw or narrow a notice this org sent.
+    Retract {
+        /// The notice.
+        #[arg(long)]
+        notice: String,
+        /// withdraw or narrow.
+        #[arg(long, default_value = "withdraw")]
+        scope: String,
+        /// Field paths withdrawn (to narrow).
+        #[arg(long = "path")]
+        paths: Vec<String>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+/// `kind=value` as an indicator.
+fn indicator(kv: &str) -> Result<isop_node::submit::Indicator> {
+    let (kind, value) = kv
+        .split_once('=')
+        .with_context(|| format!("{kv:?} is not kind=value"))?;
+    Ok(isop_node::submit::Indicator {
+        kind: kind.into(),
+        value: value.into(),
+        context: String::new(),
+    })
+}
+
+/// The notice a `send` command describes; the core validates it when the node seals it.
+fn send_notice(
+    to: Vec<String>,
+    group: Vec<String>,
+    tlp: &str,
+    case: Option<String>,
+    kind: SendKind,
+) -> Result<isop_node::submit::SubmitNotice> {
+    use isop_node::submit::{Body, FieldValue, LabelledField, SubmitNotice, Target};
+    let tlp = serde_json::from_value(json!(tlp))
+        .with_context(|| format!("{tlp:?} is not a TLP marking"))?;
+    let mut labelled = Vec::new();
+    let (body, in_reply_to) = match kind {
+        SendKind::Intel {
+            title,
+            grade,
+            indicators,
+            personal,
+            narrative,
+            label,
+        } => {
+            for (i, p) in personal.iter().enumerate() {
+                labelled.push(LabelledField {
+                    path: format!("intel.indicators[{}]", indicators.len() + i),
+                    label: label.clone(),
+                    value: FieldValue::Indicator(indicator(p)?),
+                });
+            }
+            if let Some(text) = narrative {
+                labelled.push(LabelledField {
+                    path: "intel.narrative".into(),
+                    label: label.clone(),
+                    value: FieldValue::Text(text),
+                });
+            }
+            let indicators = indicators
+                .iter()
+                .map(|i| indicator(i))
+                .collect::<Result<_>>()?;
+            (
+                Body::Intel {
+                    title,
+                    indicators,
+                    linked_notices: vec![],
+                    linked_cases: case.iter().cloned().collect(),
+                    grade,
+                    handling: String::new(),
+                },
+                None,
+            )
+        }
+        SendKind::Takedown {
+            domain,
+            ip,
+            url,
+            hosting_country,
+            legal_basis,
+            deadline_days,
+            action,
+            referrals,
+        } => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis() as u64;
+            let target = Target {
+                domain: domain.unwrap_or_default(),
+                ip: ip.unwrap_or_default(),
+                url: url.unwrap_or_default(),
+                hosting_country,
+                ..Default::default()
+            };
+            (
+                Body::Takedown {
+                    target,
+                    legal_basis,
+                    deadline: now + deadline_days * 86_400_000,
+                    requested_action: action,
+                    referrals,
+                },
+                None,
+            )
+        }
+        SendKind::Case {
+            action,
+            subject,
+            participants,
+            text,
+        } => (
+            Body::Case {
+                action,
+                subject,
+                participants,
+                text,
+            },
+            None,
+        ),
+        SendKind::Retract {
+            notice,
+            scope,
+            paths,
+            reason,
+        } => (
+            Body::Retraction {
+                notice: notice.clone(),
+                scope,
+                paths,
+                reason,
+            },
+            Some(notice),
+        ),
+    };
+    Ok(SubmitNotice {
+        tlp,
+        to_orgs: to,
+        to_groups: group,
+        case_ref: case,
+        in_reply_to,
+        labelled,
+        body,
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -660,6 +896,30 @@ async fn run(command: Command) -> Result<()> {
                     serde_json::from_str(&text)
                         .with_context(|| format!("{} is not a notice (JSON)", file.display()))?
                 };
+            let v = client(&node)?
+                .post("/v1/notices", &serde_json::to_value(&notice)?)
+                .await?;
+            print(&node, &v, |v| {
+                println!(
+                    "sent {} (entry {}) to {}",
+                    s(&v["id"]),
+                    s(&v["index"]),
+                    v["recipients"]
+                        .as_array()
+                        .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default()
+                )
+            })
+        }
+        Command::Send {
+            node,
+            to,
+            group,
+            tlp,
+            case,
+            kind,
+        } => {
+            let notice = send_notice(to, group, &tlp, case, kind)?;
             let v = client(&node)?
                 .post("/v1/notices", &serde_json::to_value(&notice)?)
                 .await?;

@@ -307,3 +307,248 @@ fn onboarding_a_federation_from_the_command_line() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not name urn:isop:org:GB-PIPCU"));
 }
+
+/// Kills the node processes when the test ends, however it ends.
+struct Nodes(Vec<std::process::Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Six consecutive free ports on loopback for UDP (QUIC) and TCP (the API),
+/// below Linux's ephemeral range (32768 and up), so that no other test's
+/// port-0 bind can take them once they are chosen.
+fn free_ports() -> (u16, u16) {
+    let free = |base: u16| {
+        (0..6).all(|i| {
+            std::net::UdpSocket::bind(("127.0.0.1", base + i)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
+        })
+    };
+    let start = std::process::id() as u16;
+    (0..500u16)
+        .map(|k| 20_000 + (start.wrapping_add(k.wrapping_mul(211)) % 12_000))
+        .find(|b| free(*b))
+        .map(|b| (b, b + 100))
+        .expect("free ports")
+}
+fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_isop"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `args` until `ok` holds for its output, or fails after 30 s: the
+/// nodes answer when they are up and when deliveries have arrived.
+fn eventually(args: &[&str], ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && ok(&stdout) {
+            return stdout;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "isop {args:?} never gave what was expected: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Each workflow, against real `isop node run` processes from an example federation.
+#[test]
+fn workflows_against_running_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fed = dir.path().join("fed");
+    let (quic, api) = free_ports();
+    isop(&[
+        "certs",
+        "example",
+        fed.to_str().unwrap(),
+        "--quic-port",
+        &quic.to_string(),
+        "--api-port",
+        &api.to_string(),
+    ]);
+    let cfg = |org: &str| fed.join(org).join("node.toml").display().to_string();
+    let mut nodes = Nodes(Vec::new());
+    for org in ["KR-KNPA", "GB-PIPCU", "RH-FILMCO"] {
+        let log = std::fs::File::create(dir.path().join(format!("{org}.log"))).unwrap();
+        nodes.0.push(
+            Command::new(env!("CARGO_BIN_EXE_isop"))
+                .args(["node", "run", "--config", &cfg(org)])
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let (kr, gb, filmco) = (cfg("KR-KNPA"), cfg("GB-PIPCU"), cfg("RH-FILMCO"));
+    for c in [&kr, &gb, &filmco] {
+        eventually(&["status", "--node", c], |o| o.contains("roster v1"));
+    }
+
+    // A partner submits the example referral; the agency reads, answers, and queries.
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/referral.toml");
+    assert!(isop(&["submit", "--node", &filmco, example]).starts_with("sent "));
+    let inbox = eventually(&["inbox", "--node", &kr, "--json"], |o| {
+        o.contains("\"referral\"")
+    });
+    let inbox: serde_json::Value = serde_json::from_str(&inbox).unwrap();
+    let id = inbox["items"][0]["id"].as_str().unwrap().to_owned();
+    let shown = isop(&["show", "--node", &kr, &id]);
+    assert!(
+        shown.contains("sees      referral.evidence[0].location"),
+        "{shown}"
+    );
+    assert!(
+        isop(&["respond", "--node", &kr, &id, "--status", "accepted"])
+            .starts_with("answered with ")
+    );
+    assert!(
+        isop(&["query", "--node", &kr, "--domain", "streamz.example"])
+            .contains("referred by: RH-FILMCO")
+    );
+    eventually(&["inbox", "--node", &filmco], |o| o.contains("status"));
+
+    // Agencies send intelligence, a takedown request and a case message.
+    let sent = isop(&[
+        "send",
+        "--node",
+        &gb,
+        "--to",
+        "KR-KNPA",
+        "intel",
+        "--title",
+        "The network",
+        "--grade",
+        "B2",
+        "--indicator",
+        "domain=streamz.example",
+        "--personal",
+        "person=J. Doe",
+        "--narrative",
+        "runs the site",
+    ]);
+    assert!(sent.starts_with("sent "), "{sent}");
+    eventually(&["inbox", "--node", &kr, "--kind", "intel"], |o| {
+        o.contains("intel")
+    });
+    assert!(
+        isop(&[
+            "send",
+            "--node",
+            &kr,
+            "--to",
+            "GB-PIPCU",
+            "takedown",
+            "--domain",
+            "mirror.example",
+            "--hosting-country",
+            "GB",
+            "--legal-basis",
+            "CDPA 1988 s.97A"
+        ])
+        .starts_with("sent ")
+    );
+    assert!(
+        isop(&[
+            "send",
+            "--node",
+            &kr,
+            "--to",
+            "GB-PIPCU",
+            "--case",
+            "SOP-1",
+            "case",
+            "--action",
+            "open",
+            "--subject",
+            "streamz",
+            "--participant",
+            "GB-PIPCU"
+        ])
+        .starts_with("sent ")
+    );
+    eventually(&["inbox", "--node", &gb], |o| {
+        o.contains("takedown") && o.contains("case")
+    });
+    assert!(isop(&["status", "--node", &kr]).contains("KR-KNPA — roster v1"));
+    let export = dir.path().join("kr.export");
+    assert!(
+        isop(&[
+            "log",
+            "export",
+            "--node",
+            &kr,
+            "--out",
+            export.to_str().unwrap()
+        ])
+        .starts_with("wrote ")
+    );
+    assert!(std::fs::metadata(&export).unwrap().len() > 100);
+
+    // Bad input: a partner's intel, a malformed file, an unknown org, a missing file.
+    let refused = run(&[
+        "send",
+        "--node",
+        &filmco,
+        "--to",
+        "KR-KNPA",
+        "intel",
+        "--title",
+        "x",
+        "--grade",
+        "B2",
+        "--indicator",
+        "domain=a.example",
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("policy forbids"));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        "{\"tlp\": \"amber\", \"body\": {\"kind\": \"referral\"}}",
+    )
+    .unwrap();
+    let out = run(&["submit", "--node", &filmco, bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a notice"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "send",
+        "--node",
+        &kr,
+        "--to",
+        "XX-NOBODY",
+        "case",
+        "--action",
+        "message",
+        "--text",
+        "hi",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&["submit", "--node", &filmco, "/nonexistent.toml"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent.toml"));
+
+    // A node that is not running.
+    drop(nodes);
+    let out = run(&["status", "--node", &kr]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot reach the node's API") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
