@@ -291,9 +291,12 @@ async fn submit(
 ) -> ApiResult<serde_json::Value> {
     let draft = req.into_draft(now())?;
     let sent = Node::send_on(&api.inner, draft).await?;
-    Ok(Json(
-        json!({ "id": sent.id.to_string(), "index": sent.index.0, "recipients": sent.recipients.iter().map(ToString::to_string).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(sent_json(&sent)))
+}
+
+/// The answer to a notice sent: its id, its OUTBOUND entry, its recipients.
+fn sent_json(sent: &crate::Sent) -> serde_json::Value {
+    json!({ "id": sent.id.to_string(), "index": sent.index.0, "recipients": sent.recipients.iter().map(ToString::to_string).collect::<Vec<_>>() })
 }
 
 fn parse_id(id: &str) -> Result<NoticeId, ApiError> {
@@ -485,9 +488,7 @@ async fn respond(
         body,
     };
     let sent = Node::send_on(inner, req.into_draft(now())?).await?;
-    Ok(Json(
-        json!({ "id": sent.id.to_string(), "index": sent.index.0, "recipients": sent.recipients.iter().map(ToString::to_string).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(sent_json(&sent)))
 }
 
 fn notice_of(inner: &Inner, at: LogIndex) -> Result<Notice, ApiError> {

@@ -401,12 +401,10 @@ async fn cosignature(inner: &Arc<Inner>, peer: &OrgId, note: &[u8]) -> Result<()
     let roster = inner.roster();
     let member = roster.active_member(peer, now())?;
     let verified = note.signatures().iter().any(|line| {
-        line.name.starts_with(&format!("{peer}/"))
-            && member.keys.iter().any(|k| {
-                format!("{peer}/{}", k.name) == line.name
-                    && NoteVerifier::new(&line.name, k.public)
-                        .is_ok_and(|v| note.verify(&v).is_ok())
-            })
+        member.keys.iter().any(|k| {
+            format!("{peer}/{}", k.name) == line.name
+                && NoteVerifier::new(&line.name, k.public).is_ok_and(|v| note.verify(&v).is_ok())
+        })
     });
     if !verified {
         return Err(Error::Roster(format!(

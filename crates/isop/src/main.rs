@@ -693,6 +693,20 @@ fn hex_key(k: &isop_core::PublicKey) -> String {
     k.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Sends a notice through the node's API and says where it went.
+async fn send(node: &NodeArg, notice: &isop_node::submit::SubmitNotice) -> Result<()> {
+    let v = client(node)?
+        .post("/v1/notices", &serde_json::to_value(notice)?)
+        .await?;
+    print(node, &v, |v| {
+        let to = v["recipients"]
+            .as_array()
+            .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        println!("sent {} (entry {}) to {to}", s(&v["id"]), s(&v["index"]));
+    })
+}
+
 fn client(node: &NodeArg) -> Result<ApiClient> {
     let config = NodeConfig::load(&node.node)?;
     Ok(ApiClient::from_config(&config)?)
@@ -896,20 +910,7 @@ async fn run(command: Command) -> Result<()> {
                     serde_json::from_str(&text)
                         .with_context(|| format!("{} is not a notice (JSON)", file.display()))?
                 };
-            let v = client(&node)?
-                .post("/v1/notices", &serde_json::to_value(&notice)?)
-                .await?;
-            print(&node, &v, |v| {
-                println!(
-                    "sent {} (entry {}) to {}",
-                    s(&v["id"]),
-                    s(&v["index"]),
-                    v["recipients"]
-                        .as_array()
-                        .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default()
-                )
-            })
+            send(&node, &notice).await
         }
         Command::Send {
             node,
@@ -920,20 +921,7 @@ async fn run(command: Command) -> Result<()> {
             kind,
         } => {
             let notice = send_notice(to, group, &tlp, case, kind)?;
-            let v = client(&node)?
-                .post("/v1/notices", &serde_json::to_value(&notice)?)
-                .await?;
-            print(&node, &v, |v| {
-                println!(
-                    "sent {} (entry {}) to {}",
-                    s(&v["id"]),
-                    s(&v["index"]),
-                    v["recipients"]
-                        .as_array()
-                        .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
-                        .unwrap_or_default()
-                )
-            })
+            send(&node, &notice).await
         }
         Command::Inbox {
             node,
