@@ -7,7 +7,7 @@ use prost::Message;
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
 
-use crate::dsse::{self, NOTICE_PAYLOAD_TYPE, PendingSig};
+use crate::dsse::{self, NOTICE_PAYLOAD_TYPE, PendingSignature};
 use crate::keys::verify_batch;
 use crate::{Error, Judgement, KeyId, Label, Notice, NoticeKind, OrgId, Roster};
 
@@ -176,7 +176,7 @@ impl VerifiedDelivery {
 struct Opened {
     notice: Notice,
     notice_digest: [u8; 32],
-    sig: PendingSig,
+    sig: PendingSignature,
 }
 
 impl Delivery {
@@ -260,7 +260,7 @@ impl Delivery {
     fn open(&self, roster: &Roster, judgement: Judgement) -> Result<Opened, Error> {
         dsse::check_shape(&self.envelope, NOTICE_PAYLOAD_TYPE)?;
         let notice = Notice::decode(&self.envelope.payload)?;
-        let sig = roster.pending_sig(
+        let sig = roster.resolve_signature(
             &self.envelope,
             notice.author(),
             notice.created_at(),

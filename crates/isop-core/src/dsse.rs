@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use isop_proto::v1 as pb;
 
-use crate::keys::{SigCheck, Signature, signature_from_slice};
+use crate::keys::{SigCheck, Signature, signature_from_slice, verify_strict};
 use crate::{Error, KeyId, PublicKey, Signer};
 
 /// Payload type of a notice envelope.
@@ -48,7 +48,9 @@ pub fn sign_envelope(signer: &Signer, payload_type: &str, payload: Bytes) -> pb:
 }
 
 /// Checks an envelope's payload type and signature count.
-pub(crate) fn check_shape(env: &pb::Envelope, payload_type: &'static str) -> Result<(), Error> {
+/// Checks an envelope's shape: its payload type is `payload_type`, and it
+/// carries 1 to [`MAX_SIGNATURES`] signatures.
+pub fn check_shape(env: &pb::Envelope, payload_type: &'static str) -> Result<(), Error> {
     if env.payload_type != payload_type {
         return Err(Error::WrongPayloadType {
             expected: payload_type,
@@ -64,17 +66,18 @@ pub(crate) fn check_shape(env: &pb::Envelope, payload_type: &'static str) -> Res
     Ok(())
 }
 
-/// A signature whose key has been resolved, waiting to be checked, alone or
-/// in a batch.
-#[derive(Debug)]
-pub(crate) struct PendingSig {
+/// A signature whose key has been resolved against a roster, waiting to be
+/// checked, alone or in a batch ([`crate::verify_batch`]). Get one from
+/// [`crate::Roster::resolve_signature`].
+#[derive(Clone, Debug)]
+pub struct PendingSignature {
     pub(crate) pae: Vec<u8>,
     pub(crate) sig: Signature,
     pub(crate) key: PublicKey,
     pub(crate) key_id: KeyId,
 }
 
-impl PendingSig {
+impl PendingSignature {
     pub(crate) fn new(
         env: &pb::Envelope,
         index: usize,
@@ -90,7 +93,18 @@ impl PendingSig {
         })
     }
 
-    pub(crate) fn check(&self) -> SigCheck<'_> {
+    /// The key that must have made the signature.
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+
+    /// Checks the signature alone with `verify_strict`.
+    pub fn verify(&self) -> bool {
+        verify_strict(&self.key, &self.pae, &self.sig)
+    }
+
+    /// The check to run: message (the DSSE PAE), signature and key.
+    pub fn check(&self) -> SigCheck<'_> {
         SigCheck {
             msg: &self.pae,
             sig: &self.sig,

@@ -6,7 +6,6 @@ use isop_proto::v1 as pb;
 use prost::Message;
 
 use crate::dsse::{self, RECEIPT_PAYLOAD_TYPE, sign_envelope};
-use crate::keys::verify_strict;
 use crate::{Error, Judgement, KeyId, LogIndex, NoticeId, OrgId, Roster, Signer, UnixMillis};
 
 /// The outcome a receipt states.
@@ -107,14 +106,9 @@ impl Receipt {
         roster: &Roster,
         judgement: Judgement,
     ) -> Result<Self, Error> {
-        dsse::check_shape(env, RECEIPT_PAYLOAD_TYPE)?;
-        let msg = pb::Receipt::decode(env.payload.as_ref()).map_err(|e| Error::Decode {
-            what: "receipt",
-            source: e,
-        })?;
-        let mut r = Self::validate(msg)?;
-        let pending = roster.pending_sig(env, &r.receiver, r.received_at, judgement)?;
-        if !verify_strict(&pending.key, &pending.pae, &pending.sig) {
+        let mut r = Self::open(env)?;
+        let pending = roster.resolve_signature(env, &r.receiver, r.received_at, judgement)?;
+        if !pending.verify() {
             return Err(Error::BadSignature(format!(
                 "receipt signed by {}",
                 pending.key_id
@@ -122,6 +116,19 @@ impl Receipt {
         }
         r.signed_by = Some(pending.key_id);
         Ok(r)
+    }
+
+    /// Decodes and validates a receipt envelope **without** checking its
+    /// signature, for a caller that checks signatures in batches: resolve
+    /// the key with [`Roster::resolve_signature`] (author: the receiver; time:
+    /// `received_at`) and check it before trusting anything here.
+    pub fn open(env: &pb::Envelope) -> Result<Self, Error> {
+        dsse::check_shape(env, RECEIPT_PAYLOAD_TYPE)?;
+        let msg = pb::Receipt::decode(env.payload.as_ref()).map_err(|e| Error::Decode {
+            what: "receipt",
+            source: e,
+        })?;
+        Self::validate(msg)
     }
 
     fn validate(m: pb::Receipt) -> Result<Self, Error> {

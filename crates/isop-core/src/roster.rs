@@ -9,7 +9,7 @@ use std::fmt;
 use isop_proto::v1 as pb;
 use prost::Message;
 
-use crate::dsse::{self, PendingSig, ROSTER_PAYLOAD_TYPE};
+use crate::dsse::{self, PendingSignature, ROSTER_PAYLOAD_TYPE};
 use crate::ids::check_country;
 use crate::keys::{public_key_from_slice, verify_strict};
 use crate::label::is_token;
@@ -484,16 +484,17 @@ impl Roster {
         Ok(&key.public)
     }
 
-    /// Resolves the first signature of `env` whose key counts for `author`.
+    /// Resolves the first signature of `env` whose key counts for `author`
+    /// (see [`Roster::signing_key`]), to be checked alone or in a batch.
     /// Signatures by other keys are skipped; if none counts, the error of
     /// the first is returned.
-    pub(crate) fn pending_sig(
+    pub fn resolve_signature(
         &self,
         env: &pb::Envelope,
         author: &OrgId,
         created_at: UnixMillis,
         judgement: Judgement,
-    ) -> Result<PendingSig, Error> {
+    ) -> Result<PendingSignature, Error> {
         let mut first_err = None;
         for (i, s) in env.signatures.iter().enumerate() {
             let resolved = s.keyid.parse::<KeyId>().and_then(|id| {
@@ -501,7 +502,7 @@ impl Roster {
                     .map(|k| (id, *k))
             });
             match resolved {
-                Ok((id, key)) => return PendingSig::new(env, i, key, id),
+                Ok((id, key)) => return PendingSignature::new(env, i, key, id),
                 Err(e) => {
                     first_err.get_or_insert(e);
                 }

@@ -174,7 +174,8 @@ impl Inner {
             current.verify_update(envelope, &self.roster_key)?
         };
         let version = next.version();
-        self.store.put_roster(version, &envelope.encode_to_vec())?;
+        self.store
+            .record_roster(version, envelope.encode_to_vec().into(), now())?;
         {
             let mut guard = self.roster.write().unwrap_or_else(|p| p.into_inner());
             if guard.roster.version() >= version {
@@ -343,7 +344,7 @@ impl Node {
             why: format!("not a roster envelope: {e}"),
         })?;
         let mut roster = Roster::verify(&envelope, &roster_key)?;
-        store.put_roster(roster.version(), &envelope.encode_to_vec())?;
+        store.record_roster(roster.version(), envelope.encode_to_vec().into(), now())?;
         if let Some(r) = store.rosters().last() {
             let (version, stored) = r?;
             if version > roster.version() {

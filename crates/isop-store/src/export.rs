@@ -1,17 +1,18 @@
-//! Export and import of a log as one file.
+//! Export and import of a log as one file (docs/PROTOCOL.md §11).
 //!
-//! The file is a sequence of records, each a 4-byte big-endian length and an
-//! encoded `isop.v1.ExportRecord`: the header; the roster versions held;
-//! the entries in index order, each checkpoint (with every cosignature)
-//! right after the entry that brings the log to its size; the disclosures
-//! the export's clearance allows; the erasure records; the trailer with the
-//! entry count, the root and the record count. Both directions stream, in
-//! constant memory.
+//! The file is a sequence of records ([`isop_core::export`]): the header;
+//! the roster versions held; each entry in index order, followed by its
+//! disclosures that the export's clearance allows and its erasure records,
+//! then by each checkpoint (with every cosignature) at the size it brings
+//! the log to; the deliveries still pending in the outbox; the trailer with
+//! the entry count, the root and the record count. Both directions stream,
+//! in constant memory.
 
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
 
 use bytes::Bytes;
+use isop_core::export::{EXPORT_FORMAT, ExportError, ExportReader, ExportWriter};
 use isop_core::merkle::{self, RootBuilder};
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::{
@@ -24,10 +25,6 @@ use crate::error::{Error, db_err};
 use crate::keys;
 use crate::store::{Store, StoreConfig};
 
-/// The export format identifier in the header.
-pub const EXPORT_FORMAT: &str = "isop-export/1";
-/// The largest record accepted when reading, in bytes.
-pub const MAX_EXPORT_RECORD: u32 = 64 << 20;
 /// The most roster versions an import keeps to check signatures with.
 const MAX_ROSTERS: usize = 1024;
 const IMPORT_BATCH: u64 = 4096;
@@ -45,6 +42,8 @@ pub struct ExportSummary {
     pub withheld: u64,
     /// Erasure records written.
     pub erased: u64,
+    /// Pending deliveries written.
+    pub pending: u64,
     /// Roster versions written.
     pub rosters: u64,
     /// Records written, trailer included.
@@ -70,35 +69,37 @@ pub struct ImportSummary {
     pub disclosures: u64,
     /// Erasure records imported.
     pub erased: u64,
+    /// Pending deliveries put back in the outbox.
+    pub pending: u64,
     /// Roster versions verified and imported.
     pub rosters: u64,
     /// The root over the entries, equal to the trailer's.
     pub root: [u8; 32],
 }
 
-struct RecordWriter<W: Write> {
-    w: BufWriter<W>,
-    records: u64,
-    bytes: u64,
+impl From<ExportError> for Error {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::Io { offset, source } => Error::ExportIo { offset, source },
+            ExportError::Format {
+                record,
+                offset,
+                why,
+            } => Error::Export {
+                record,
+                offset,
+                why,
+            },
+            other => Error::InvalidEntry(other.to_string()),
+        }
+    }
 }
 
-impl<W: Write> RecordWriter<W> {
-    fn put(&mut self, record: Rec) -> Result<(), Error> {
-        let body = pb::ExportRecord {
-            record: Some(record),
-        }
-        .encode_to_vec();
-        let io = |offset| move |source| Error::ExportIo { offset, source };
-        let len = u32::try_from(body.len())
-            .map_err(|_| Error::InvalidEntry("export record over 4 GiB".into()))?;
-        self.w
-            .write_all(&len.to_be_bytes())
-            .map_err(io(self.bytes))?;
-        self.w.write_all(&body).map_err(io(self.bytes))?;
-        self.records += 1;
-        self.bytes += 4 + body.len() as u64;
-        Ok(())
-    }
+/// The owner entry of a `D` or `R` key (`prefix || index || digest`).
+fn owner_of(key: &[u8]) -> u64 {
+    key.get(1..9)
+        .and_then(|b| b.try_into().ok())
+        .map_or(u64::MAX, u64::from_be_bytes)
 }
 
 impl Store {
@@ -113,11 +114,7 @@ impl Store {
     ) -> Result<ExportSummary, Error> {
         let size = self.size();
         let root = self.root(size)?;
-        let mut out = RecordWriter {
-            w: BufWriter::with_capacity(1 << 20, w),
-            records: 0,
-            bytes: 0,
-        };
+        let mut out = ExportWriter::new(w);
         let mut s = ExportSummary {
             root,
             ..Default::default()
@@ -141,7 +138,7 @@ impl Store {
         }
         let mut checkpoints = self.checkpoints().peekable();
         let mut put_checkpoints =
-            |at: u64, out: &mut RecordWriter<_>, s: &mut ExportSummary| -> Result<(), Error> {
+            |at: u64, out: &mut ExportWriter<_>, s: &mut ExportSummary| -> Result<(), Error> {
                 while let Some(r) =
                     checkpoints.next_if(|r| r.as_ref().map_or(true, |(cs, _)| *cs <= at))
                 {
@@ -155,57 +152,82 @@ impl Store {
                 }
                 Ok(())
             };
+        // Disclosures and erasures are keyed by their entry: walk them in step.
+        let mut held = self.scan(&[keys::DISCLOSURE]).peekable();
+        let mut erased = self.scan(&[keys::ERASED]).peekable();
+        let mine = |index: u64| {
+            move |r: &Result<(sled::IVec, sled::IVec), Error>| {
+                r.as_ref().map_or(true, |(k, _)| owner_of(k) <= index)
+            }
+        };
         put_checkpoints(0, &mut out, &mut s)?;
         for r in self.entries(LogIndex(0), LogIndex(size)) {
             let (index, bytes) = r?;
             out.put(Rec::Entry(bytes))?;
             s.entries += 1;
+            while let Some(r) = held.next_if(mine(index.0)) {
+                let (k, v) = r?;
+                if owner_of(&k) != index.0 {
+                    continue;
+                }
+                let d = pb::Disclosure::decode(v.as_ref()).map_err(|e| Error::Corrupt {
+                    index,
+                    why: format!("a disclosure does not decode: {e}"),
+                })?;
+                if Label::parse(&d.label).is_ok_and(|l| l.allows(clearance)) {
+                    out.put(Rec::Disclosure(Bytes::copy_from_slice(&v)))?;
+                    s.disclosures += 1;
+                } else {
+                    s.withheld += 1;
+                }
+            }
+            while let Some(r) = erased.next_if(mine(index.0)) {
+                let (k, v) = r?;
+                if owner_of(&k) != index.0 {
+                    continue;
+                }
+                let e = pb::ErasedDisclosure::decode(v.as_ref()).map_err(|e| Error::Corrupt {
+                    index,
+                    why: format!("erasure record: {e}"),
+                })?;
+                out.put(Rec::Erased(e))?;
+                s.erased += 1;
+            }
             put_checkpoints(index.0 + 1, &mut out, &mut s)?;
         }
-        for r in self.scan(&[keys::DISCLOSURE]) {
-            let (k, v) = r?;
-            let owner = LogIndex(k.get(1..9).and_then(keys::tail_u64).unwrap_or_default());
-            let bytes = Bytes::copy_from_slice(&v);
-            let d = pb::Disclosure::decode(bytes.as_ref()).map_err(|e| Error::Corrupt {
-                index: owner,
-                why: format!("a disclosure does not decode: {e}"),
-            })?;
-            if Label::parse(&d.label).is_ok_and(|l| l.allows(clearance)) {
-                out.put(Rec::Disclosure(bytes))?;
-                s.disclosures += 1;
-            } else {
-                s.withheld += 1;
+        for item in self.outbox_scan(&[keys::OUTBOX]) {
+            let item = item?;
+            if item.index.0 >= size {
+                continue;
             }
+            out.put(Rec::Pending(pb::PendingDelivery {
+                index: item.index.0,
+                recipient: item.recipient.to_string(),
+                attempts: item.attempts,
+                next_attempt_at: item.next_attempt.0,
+                last_error: item.last_error,
+            }))?;
+            s.pending += 1;
         }
-        for r in self.scan(&[keys::ERASED]) {
-            let (_, v) = r?;
-            let e = pb::ErasedDisclosure::decode(v.as_ref()).map_err(|e| Error::Corrupt {
-                index: LogIndex(0),
-                why: format!("erasure record: {e}"),
-            })?;
-            out.put(Rec::Erased(e))?;
-            s.erased += 1;
-        }
-        let record_count = out.records;
+        let record_count = out.records();
         out.put(Rec::Trailer(pb::ExportTrailer {
             entry_count: size,
             root: Bytes::copy_from_slice(&root),
             record_count,
         }))?;
-        out.w.flush().map_err(|source| Error::ExportIo {
-            offset: out.bytes,
-            source,
-        })?;
-        s.records = out.records;
-        s.bytes = out.bytes;
+        out.flush()?;
+        s.records = out.records();
+        s.bytes = out.bytes();
         Ok(s)
     }
 
     /// Imports an export file into a new store at `config.path` (which must
     /// not exist or be empty), checking as it goes: rosters against
     /// `roster_key`, entry numbering, every checkpoint's origin signature
-    /// and root, every cosignature by a roster key, every disclosure's
-    /// reference, and the trailer. On any error the partial store is removed.
+    /// and root, every cosignature by a roster key, that every disclosure
+    /// and erasure belongs to the entry before it, and the trailer. The
+    /// pending deliveries go back in the outbox. On any error the partial
+    /// store is removed.
     pub fn import(
         config: &StoreConfig,
         r: impl Read,
@@ -227,97 +249,12 @@ impl Store {
     }
 }
 
-/// Reads an export file record by record, never allocating more than the
-/// bytes actually present (and at most [`MAX_EXPORT_RECORD`]).
-pub struct ExportReader<R> {
-    r: R,
-    offset: u64,
-    record: u64,
-}
-
-impl<R: Read> ExportReader<R> {
-    /// Starts reading.
-    pub fn new(r: R) -> Self {
-        Self {
-            r,
-            offset: 0,
-            record: 0,
-        }
-    }
-
-    /// The record number the next call reads (0 is the header).
-    pub fn record_number(&self) -> u64 {
-        self.record
-    }
-
-    /// Byte offset of the next record.
-    pub fn offset(&self) -> u64 {
-        self.offset
-    }
-
-    fn fail(&self, why: String) -> Error {
-        Error::Export {
-            record: self.record,
-            offset: self.offset,
-            why,
-        }
-    }
-
-    /// The next record with its byte offset, or `None` at a clean end of file.
-    pub fn next_record(&mut self) -> Result<Option<(u64, Rec)>, Error> {
-        let mut len = [0u8; 4];
-        let mut got = 0;
-        while got < 4 {
-            match self.r.read(&mut len[got..]) {
-                Ok(0) if got == 0 => return Ok(None),
-                Ok(0) => return Err(self.fail(format!("truncated: {got} of 4 length bytes"))),
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(source) => {
-                    return Err(Error::ExportIo {
-                        offset: self.offset,
-                        source,
-                    });
-                }
-            }
-        }
-        let len = u32::from_be_bytes(len);
-        if len > MAX_EXPORT_RECORD {
-            return Err(self.fail(format!(
-                "record of {len} bytes exceeds the {MAX_EXPORT_RECORD}-byte limit"
-            )));
-        }
-        let mut body = Vec::with_capacity((len as usize).min(1 << 16));
-        (&mut self.r)
-            .take(u64::from(len))
-            .read_to_end(&mut body)
-            .map_err(|source| Error::ExportIo {
-                offset: self.offset,
-                source,
-            })?;
-        if body.len() < len as usize {
-            return Err(self.fail(format!(
-                "truncated: record of {len} bytes, only {} present",
-                body.len()
-            )));
-        }
-        let rec = pb::ExportRecord::decode(body.as_slice())
-            .map_err(|e| self.fail(format!("does not decode: {e}")))?
-            .record
-            .ok_or_else(|| self.fail("record is empty".into()))?;
-        let at = self.offset;
-        self.offset += 4 + u64::from(len);
-        self.record += 1;
-        Ok(Some((at, rec)))
-    }
-}
-
 /// Which part of the file the import is in; records must come in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
     Rosters,
     Entries,
-    Disclosures,
+    Pending,
 }
 
 struct Import {
@@ -335,6 +272,9 @@ struct Import {
     batch: sled::Batch,
     pending: u64,
     rosters: Vec<Roster>,
+    /// The last entry read, with the digests it holds: its disclosures and
+    /// erasures come next.
+    last: Option<(u64, Bytes, Vec<Bytes>)>,
     origin: OrgId,
     summary: ImportSummary,
 }
@@ -377,6 +317,7 @@ fn import_into(
         batch: sled::Batch::default(),
         pending: 0,
         rosters: Vec::new(),
+        last: None,
         summary: ImportSummary {
             origin: origin.to_string(),
             ..Default::default()
@@ -421,16 +362,20 @@ fn import_into(
                 im.checkpoint(&cp.note).map_err(|e| fail(e.to_string()))?;
             }
             Rec::Disclosure(bytes) => {
-                im.enter(&mut phase, Phase::Disclosures)
-                    .map_err(|e| fail(e.to_string()))?;
-                at_least(&mut phase, Phase::Disclosures)?;
+                at_least(&mut phase, Phase::Entries)?;
                 im.disclosure(&bytes).map_err(|e| fail(e.to_string()))?;
             }
             Rec::Erased(e) => {
-                im.enter(&mut phase, Phase::Disclosures)
-                    .map_err(|e| fail(e.to_string()))?;
-                at_least(&mut phase, Phase::Disclosures)?;
+                at_least(&mut phase, Phase::Entries)?;
                 im.erased(&e).map_err(|e| fail(e.to_string()))?;
+            }
+            Rec::Pending(p) => {
+                if phase < Phase::Pending {
+                    // Pending deliveries are checked against the entries.
+                    im.flush(false).map_err(|e| fail(e.to_string()))?;
+                }
+                at_least(&mut phase, Phase::Pending)?;
+                im.pending(&p).map_err(|e| fail(e.to_string()))?;
             }
             Rec::Trailer(t) => {
                 im.finish().map_err(|e| fail(e.to_string()))?;
@@ -493,8 +438,7 @@ impl Import {
         Ok(())
     }
 
-    /// Writes what is left, drops the import's scratch keys (which entry
-    /// refers to which digest), and makes it all durable.
+    /// Writes what is left and makes it all durable.
     fn finish(&mut self) -> Result<(), Error> {
         self.write_run();
         self.batch.insert(
@@ -505,12 +449,6 @@ impl Import {
             crate::postings::META_INDEXED,
             &self.builder.size().to_be_bytes()[..],
         );
-        self.flush(false)?;
-        for r in self.tree.scan_prefix([keys::DISCLOSURE_OWNER]) {
-            let (k, _) = r.map_err(db_err(&self.path))?;
-            self.batch.remove(k);
-            self.bump()?;
-        }
         self.flush(true)
     }
 
@@ -533,15 +471,6 @@ impl Import {
         }
         self.pending += 1;
         if self.pending >= IMPORT_BATCH {
-            self.flush(false)?;
-        }
-        Ok(())
-    }
-
-    /// Entering the disclosure section: the entries must be readable, since
-    /// disclosures are checked against the entries that refer to them.
-    fn enter(&mut self, phase: &mut Phase, next: Phase) -> Result<(), Error> {
-        if *phase < next && next == Phase::Disclosures {
             self.flush(false)?;
         }
         Ok(())
@@ -597,12 +526,7 @@ impl Import {
                 self.posting_count += 1;
             }
         }
-        for d in &e.disclosure_digests {
-            batch.insert(
-                keys::prefixed(keys::DISCLOSURE_OWNER, d),
-                &index.to_be_bytes()[..],
-            );
-        }
+        self.last = Some((index, bytes.clone(), e.disclosure_digests));
         self.summary.entries += 1;
         self.bump()
     }
@@ -666,42 +590,69 @@ impl Import {
         Ok(())
     }
 
-    fn owner(&self, digest: &[u8]) -> Result<u64, Error> {
-        self.tree
-            .get(keys::prefixed(keys::DISCLOSURE_OWNER, digest))
-            .map_err(db_err(&self.path))?
-            .and_then(|v| keys::tail_u64(&v))
-            .ok_or_else(|| Error::InvalidEntry("a disclosure no entry refers to".into()))
+    /// The entry a disclosure or erasure record belongs to: the last one
+    /// read, which must hold its digest.
+    fn owner(&self, digest: &[u8]) -> Result<(u64, Bytes), Error> {
+        match &self.last {
+            Some((index, bytes, digests)) if digests.iter().any(|d| d.as_ref() == digest) => {
+                Ok((*index, bytes.clone()))
+            }
+            Some((index, _, _)) => Err(Error::InvalidEntry(format!(
+                "a disclosure that entry {index} before it does not hold"
+            ))),
+            None => Err(Error::InvalidEntry("a disclosure before any entry".into())),
+        }
     }
 
     fn disclosure(&mut self, bytes: &Bytes) -> Result<(), Error> {
         let digest = sha256(bytes);
-        let owner = self.owner(&digest)?;
+        let (owner, entry) = self.owner(&digest)?;
         self.batch.insert(
             keys::disclosure(keys::DISCLOSURE, owner, &digest),
             bytes.as_ref(),
         );
-        if let Some(entry) = self
-            .tree
-            .get(keys::entry(owner))
-            .map_err(db_err(&self.path))?
-        {
-            for posting in crate::index::disclosure_keys(bytes, &entry) {
-                self.postings.entry(posting).or_default().push(owner);
-                self.posting_count += 1;
-            }
+        for posting in crate::index::disclosure_keys(bytes, &entry) {
+            self.postings.entry(posting).or_default().push(owner);
+            self.posting_count += 1;
         }
         self.summary.disclosures += 1;
         self.bump()
     }
 
     fn erased(&mut self, e: &pb::ErasedDisclosure) -> Result<(), Error> {
-        let owner = self.owner(&e.digest)?;
+        let (owner, _) = self.owner(&e.digest)?;
         self.batch.insert(
             keys::disclosure(keys::ERASED, owner, &e.digest),
             e.encode_to_vec(),
         );
         self.summary.erased += 1;
+        self.bump()
+    }
+
+    /// Puts a pending delivery back in the outbox: it must name an OUTBOUND
+    /// notice addressed to the recipient.
+    fn pending(&mut self, p: &pb::PendingDelivery) -> Result<(), Error> {
+        let recipient = OrgId::new(&p.recipient)?;
+        let addressed = self
+            .tree
+            .get(keys::entry(p.index))
+            .map_err(db_err(&self.path))?
+            .and_then(|b| pb::LogEntry::decode(b.as_ref()).ok())
+            .is_some_and(|e| {
+                e.direction == pb::Direction::Outbound as i32
+                    && e.recipients.contains(&p.recipient)
+            });
+        if !addressed {
+            return Err(Error::InvalidEntry(format!(
+                "a pending delivery to {recipient} of entry {}, which is not a notice sent to it",
+                p.index
+            )));
+        }
+        self.batch.insert(
+            keys::multi(keys::OUTBOX, recipient.as_str().as_bytes(), p.index),
+            crate::outbox::State::new(p.attempts, p.next_attempt_at, &p.last_error).encode(),
+        );
+        self.summary.pending += 1;
         self.bump()
     }
 }

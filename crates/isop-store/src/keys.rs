@@ -8,7 +8,6 @@
 //! | `M` | name | metadata (`size`: u64 BE) |
 //! | `D` | entry index (u64 BE), digest (32) | the disclosure bytes |
 //! | `R` | entry index (u64 BE), digest (32) | an encoded `ErasedDisclosure` |
-//! | `G` | digest (32) | (import only, removed at its end) the entry that refers to a digest |
 //! | `I` | notice id (16) | index of the notice's first entry |
 //! | `C` | case ref, 0x00, index | (empty) |
 //! | `X` | indicator, 0x00, index | (empty) |
@@ -26,7 +25,6 @@ pub(crate) const ENTRY: u8 = b'E';
 pub(crate) const NODE: u8 = b'N';
 pub(crate) const META_SIZE: &[u8] = b"Msize";
 pub(crate) const DISCLOSURE: u8 = b'D';
-pub(crate) const DISCLOSURE_OWNER: u8 = b'G';
 pub(crate) const ERASED: u8 = b'R';
 pub(crate) const NOTICE: u8 = b'I';
 pub(crate) const CASE: u8 = b'C';

@@ -44,7 +44,7 @@ mod verify;
 pub use disclosures::{DisclosureState, EntryDisclosure};
 pub use entry::{Appended, Delivered, Direction, NewEntry, Record};
 pub use error::Error;
-pub use export::{EXPORT_FORMAT, ExportReader, ExportSummary, ImportSummary, MAX_EXPORT_RECORD};
+pub use export::{ExportSummary, ImportSummary};
 pub use outbox::{DeliveryStatus, OutboxItem};
 pub use store::{Store, StoreConfig};
 pub use verify::VerifyReport;

@@ -16,6 +16,14 @@ pub(crate) struct State {
 }
 
 impl State {
+    pub(crate) fn new(attempts: u32, next_attempt: u64, last_error: &str) -> Self {
+        Self {
+            attempts,
+            next_attempt,
+            last_error: last_error.into(),
+        }
+    }
+
     /// The encoded state of a fresh item: no attempt yet, due at once.
     pub(crate) fn fresh() -> Vec<u8> {
         Self::default().encode()
@@ -125,7 +133,10 @@ impl Store {
 
     /// Outbox items under `prefix`. Only durable entries count: a commit's
     /// keys are visible a moment before its flush completes.
-    fn outbox_scan(&self, prefix: &[u8]) -> impl Iterator<Item = Result<OutboxItem, Error>> + '_ {
+    pub(crate) fn outbox_scan(
+        &self,
+        prefix: &[u8],
+    ) -> impl Iterator<Item = Result<OutboxItem, Error>> + '_ {
         let size = self.size();
         self.scan(prefix)
             .filter(move |r| {

@@ -10,10 +10,10 @@ use std::thread::JoinHandle;
 
 use bytes::Bytes;
 use isop_core::merkle::{self, Hash, LeafHashSource, RootBuilder};
-use isop_core::{Checkpoint, LogIndex, NoticeId, OrgId, SignedNote, Signer, pb};
+use isop_core::{Checkpoint, LogIndex, NoticeId, OrgId, SignedNote, Signer, UnixMillis, pb};
 use prost::Message;
 
-use crate::entry::{Appended, NewEntry, Prepared};
+use crate::entry::{Appended, Direction, NewEntry, Prepared, Record};
 use crate::error::{Error, db_err};
 use crate::keys;
 use crate::nodes::{self, OpenPages};
@@ -424,6 +424,32 @@ impl Store {
             keys::prefixed_u64(keys::ROSTER, version).to_vec(),
             Some(envelope.to_vec()),
         )])
+    }
+
+    /// Records a roster version the node now holds: the first time, it is
+    /// logged as a LOCAL entry (so an auditor knows from which point of the
+    /// log it was in force) and stored by version. Returns whether it was new.
+    pub fn record_roster(
+        &self,
+        version: u64,
+        envelope: Bytes,
+        at: UnixMillis,
+    ) -> Result<bool, Error> {
+        if self
+            .get(&keys::prefixed_u64(keys::ROSTER, version))?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        // Logged first: a crash in between logs it again on restart, and
+        // never leaves a roster stored but unlogged.
+        self.append(NewEntry::new(
+            at,
+            Direction::Local,
+            Record::Envelope(envelope.clone()),
+        ))?;
+        self.put_roster(version, &envelope)?;
+        Ok(true)
     }
 
     /// Every stored roster envelope, by version.

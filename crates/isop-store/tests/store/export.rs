@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use isop_core::pb::export_record::Record as Rec;
-use isop_core::{Checkpoint, Clearance, LogIndex, SecretKey, Signer, pb};
+use isop_core::{Checkpoint, Clearance, LogIndex, SecretKey, Signer, UnixMillis, pb};
 use isop_store::*;
 use prost::Message;
 
@@ -57,7 +57,7 @@ fn import(bytes: &[u8], fed: &Fed) -> (tempfile::TempDir, Result<(Store, ImportS
 }
 
 fn records(bytes: &[u8]) -> Vec<Rec> {
-    let mut r = ExportReader::new(bytes);
+    let mut r = isop_core::export::ExportReader::new(bytes);
     std::iter::from_fn(|| r.next_record().unwrap().map(|(_, rec)| rec)).collect()
 }
 
@@ -233,11 +233,13 @@ fn altered_files_are_refused() {
     }
     refused(&assemble(&r), &fed, "no valid signature by KR-KNPA");
 
-    // Two entries swapped.
+    // Two entries swapped (the fillers, which hold no disclosures).
     let mut r = recs.clone();
-    let i = r.iter().position(|x| matches!(x, Rec::Entry(_))).unwrap();
-    r.swap(i, i + 1);
-    refused(&assemble(&r), &fed, "claims index 1");
+    let entries: Vec<usize> = (0..r.len())
+        .filter(|&i| matches!(r[i], Rec::Entry(_)))
+        .collect();
+    r.swap(entries[10], entries[11]);
+    refused(&assemble(&r), &fed, "claims index 11");
 
     // A roster not signed by the roster key.
     let mut r = recs.clone();
@@ -255,7 +257,7 @@ fn altered_files_are_refused() {
     if let Rec::Trailer(t) = &mut r[last + 1] {
         t.record_count += 1;
     }
-    refused(&assemble(&r), &fed, "no entry refers to");
+    refused(&assemble(&r), &fed, "does not hold");
 
     // Data after the trailer.
     let mut b = bytes.clone();
@@ -293,4 +295,46 @@ fn import_needs_an_empty_target() {
     assert!(matches!(e, Error::NotEmpty(_)), "{e}");
     // The existing store is untouched.
     assert_eq!(open(dir.path()).size(), 46);
+}
+
+#[test]
+fn pending_deliveries_go_back_in_the_outbox() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let sealed = referral(&fed, "pending.example", "CASE-1", 1);
+    let mut e = NewEntry::new(
+        NOW,
+        Direction::Outbound,
+        Record::Envelope(envelope_bytes(&sealed)),
+    );
+    e.recipients = vec![org("KR-KNPA"), org("INTERPOL-GS")];
+    e.enqueue = e.recipients.clone();
+    store.append(e).unwrap();
+    store
+        .outbox_defer(
+            &org("KR-KNPA"),
+            LogIndex(0),
+            UnixMillis(NOW.0 + 5),
+            "timed out",
+        )
+        .unwrap();
+    let (bytes, s) = export_bytes(&store, &Clearance::default());
+    assert_eq!(s.pending, 2);
+
+    let (_t, r) = import(&bytes, &fed);
+    let (copy, summary) = r.unwrap();
+    assert_eq!(summary.pending, 2);
+    assert_eq!(copy.outbox().unwrap(), store.outbox().unwrap());
+
+    // A pending delivery of an entry that is not a notice sent to that org.
+    let mut recs = records(&bytes);
+    let at = recs
+        .iter()
+        .position(|r| matches!(r, Rec::Pending(_)))
+        .unwrap();
+    if let Rec::Pending(p) = &mut recs[at] {
+        p.recipient = "RH-FILMCO".into();
+    }
+    refused(&assemble(&recs), &fed, "not a notice sent to it");
 }
