@@ -182,6 +182,16 @@ impl<W: Write> ExportWriter<W> {
         Ok(())
     }
 
+    /// Flushes and returns the underlying writer.
+    pub fn into_inner(mut self) -> Result<W, ExportError> {
+        self.flush()?;
+        let offset = self.bytes;
+        self.w.into_inner().map_err(|e| ExportError::Io {
+            offset,
+            source: e.into_error(),
+        })
+    }
+
     /// Flushes what is buffered.
     pub fn flush(&mut self) -> Result<(), ExportError> {
         self.w.flush().map_err(|source| ExportError::Io {

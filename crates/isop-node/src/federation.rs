@@ -6,7 +6,7 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 
-use isop_core::{KeyId, OrgId, Role, RosterBuilder, SecretKey, Signer, UnixMillis, pb};
+use isop_core::{KeyId, OrgId, Role, RosterBuilder, RosterKey, SecretKey, Signer, UnixMillis, pb};
 use isop_net::pki::{self, CertifiedKey};
 use prost::Message;
 
@@ -258,6 +258,14 @@ impl LocalFederation {
     /// Signs a roster with the roster key.
     pub fn sign(&self, roster: &pb::Roster) -> Result<pb::Envelope, Error> {
         Ok(isop_core::Roster::sign(roster, &self.roster_signer)?)
+    }
+
+    /// The federation's roster key (the trust anchor nodes and auditors use).
+    pub fn roster_key(&self) -> RosterKey {
+        RosterKey {
+            name: self.roster_signer.id().to_string(),
+            key: self.roster_signer.public(),
+        }
     }
 
     /// The member `org`.

@@ -639,8 +639,7 @@ impl Import {
             .map_err(db_err(&self.path))?
             .and_then(|b| pb::LogEntry::decode(b.as_ref()).ok())
             .is_some_and(|e| {
-                e.direction == pb::Direction::Outbound as i32
-                    && e.recipients.contains(&p.recipient)
+                e.direction == pb::Direction::Outbound as i32 && e.recipients.contains(&p.recipient)
             });
         if !addressed {
             return Err(Error::InvalidEntry(format!(

@@ -570,7 +570,68 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         );
     }
 
+    section("11. The auditor (EU-AUDIT) takes each node's export and verifies it offline");
+    let exports = dir.join("exports");
+    std::fs::create_dir_all(&exports).context("creating the exports directory")?;
+    let clearance = roster.clearance(&org(AUDIT))?;
+    let roster_key = fed.roster_key();
+    let mut audited = Vec::new();
+    for node in nodes {
+        let path = exports.join(format!("{}.isop", node.org()));
+        let file =
+            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        node.store().export(file, node.org(), &clearance, now())?;
+        let report = isop_audit::verify(
+            std::io::BufReader::new(std::fs::File::open(&path)?),
+            &isop_audit::VerifyOptions::new(roster_key.clone()),
+            None,
+        )?;
+        crate::audit::print_verify(&report);
+        audited.push((node.org().clone(), report));
+    }
+    println!(
+        "\n  Cross-checks: what each sent the other is in the other's log, receipted, and the checkpoints each cosigned match"
+    );
+    let mut cross_findings = 0;
+    for (a, b) in [(FILMCO, KR), (SPORTS, KR), (HUB, KR), (HUB, GB), (KR, GB)] {
+        let report = isop_audit::cross_check(
+            &exports.join(format!("{a}.isop")),
+            &exports.join(format!("{b}.isop")),
+            &roster_key,
+            None,
+        )?;
+        cross_findings += report.findings_total;
+        crate::audit::print_cross(&report);
+    }
+    let verify_findings: u64 = audited.iter().map(|(_, r)| r.findings_total).sum();
+    ensure!(
+        verify_findings == 0 && cross_findings == 0,
+        "the audit reported {verify_findings} + {cross_findings} findings"
+    );
+    println!(
+        "  (the same from a shell: isop audit verify {}/KR-KNPA.isop --roster-key {}/KR-KNPA/node.toml)",
+        exports.display(),
+        dir.display()
+    );
+
     section("Summary");
+    println!(
+        "  {:<13} {:>7} {:>8} {:>8} {:>11} {:>12} {:>8}",
+        "log", "entries", "notices", "receipts", "checkpoints", "cosignatures", "findings"
+    );
+    for (o, r) in &audited {
+        println!(
+            "  {:<13} {:>7} {:>8} {:>8} {:>11} {:>12} {:>8}",
+            o.as_str(),
+            r.entries,
+            r.notices_sent + r.notices_received,
+            r.receipts,
+            r.checkpoints,
+            r.cosignatures,
+            r.findings_total
+        );
+    }
+    println!();
     println!(
         "  {:<9} {:<13} {:>8} {:>9}",
         "notice", "recipient", "revealed", "withheld"
@@ -586,6 +647,11 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     println!(
         "  5 nodes, every outbox empty, {} deliveries verified from the logs, {refused} bad inputs refused",
         rows.len()
+    );
+    println!(
+        "  audit: {} exports verified, 5 cross-checks, {} findings",
+        audited.len(),
+        verify_findings + cross_findings
     );
 
     for node in [hub, kr, gb_node, filmco, sports] {

@@ -2,8 +2,9 @@
 //!
 //! A thin clap layer: each subcommand is one library call plus output.
 //! Exit codes: 0 success, 1 an error (printed with its causes), 2 a usage
-//! error.
+//! error, 3 an audit that reported findings.
 
+mod audit;
 mod demo;
 
 use std::path::PathBuf;
@@ -158,6 +159,11 @@ enum Command {
     Log {
         #[command(subcommand)]
         command: LogCommand,
+    },
+    /// Audit log exports offline: verify, replay, cross-check.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
 }
 
@@ -1021,6 +1027,7 @@ async fn run(command: Command) -> Result<()> {
                 println!("wrote {n} bytes to {}", out.display())
             })
         }
+        Command::Audit { command } => audit::run(command),
     }
 }
 
@@ -1039,11 +1046,19 @@ fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = tokio::runtime::Runtime::new()
-        .context("cannot start the async runtime")
-        .and_then(|rt| rt.block_on(run(cli.command)));
+    let result = match cli.command {
+        // Offline and CPU-bound: no runtime needed.
+        Command::Audit { command } => audit::run(command),
+        command => tokio::runtime::Runtime::new()
+            .context("cannot start the async runtime")
+            .and_then(|rt| rt.block_on(run(command))),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) if e.is::<audit::FindingsReported>() => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(3)
+        }
         Err(e) => {
             // The error and its causes, one line; no backtrace for people.
             eprintln!("error: {e:#}");

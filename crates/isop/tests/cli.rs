@@ -4,8 +4,11 @@ use std::process::Command;
 
 #[test]
 fn demo_runs_the_scenario_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_isop"))
         .arg("demo")
+        .arg("--dir")
+        .arg(dir.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -31,6 +34,10 @@ fn demo_runs_the_scenario_and_refuses_bad_input() {
         "asked KR-KNPA (hosting country KR) to take streamz.example down",
         "RH-SPORTSNET (partner, GB) logged it",
         "5 nodes, every outbox empty, 8 deliveries verified from the logs, 2 bad inputs refused",
+        "KR-KNPA's log: ",
+        "verified: no findings",
+        "RH-FILMCO ↔ KR-KNPA: 2 notices RH-FILMCO→KR-KNPA, 2 KR-KNPA→RH-FILMCO; 4 found with the same digest, 4 receipts matched",
+        "audit: 5 exports verified, 5 cross-checks, 0 findings",
     ] {
         assert!(
             stdout.contains(needle),
@@ -38,6 +45,59 @@ fn demo_runs_the_scenario_and_refuses_bad_input() {
         );
     }
     assert!(!stdout.contains("ACCEPTED (unexpected)"), "{stdout}");
+    the_auditor_checks_the_demo_exports(dir.path());
+}
+
+/// `isop audit` on the exports the demo left: clean, then tampered with.
+fn the_auditor_checks_the_demo_exports(dir: &std::path::Path) {
+    let exports = dir.join("exports");
+    let key = dir.join("KR-KNPA/node.toml");
+    let key = key.to_str().unwrap();
+    let kr = exports.join("KR-KNPA.isop");
+    let kr = kr.to_str().unwrap();
+    let out = run(&["audit", "verify", kr, "--roster-key", key]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verified: no findings"));
+
+    let out = run(&["audit", "replay", kr, "--roster-key", key, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let story: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(story["origin"], "KR-KNPA");
+    assert_eq!(story["referrals"].as_array().unwrap().len(), 3);
+
+    let hub = exports.join("INTERPOL-GS.isop");
+    let out = run(&[
+        "audit",
+        "cross-check",
+        hub.to_str().unwrap(),
+        kr,
+        "--roster-key",
+        key,
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("consistent: no findings"));
+
+    // One flipped byte: findings, exit 3, and a JSON report that names them.
+    let mut bytes = std::fs::read(kr).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    let bad = dir.join("tampered.isop");
+    std::fs::write(&bad, bytes).unwrap();
+    let bad = bad.to_str().unwrap();
+    let out = run(&["audit", "verify", bad, "--roster-key", key, "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["findings_total"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["findings"][0]["kind"].is_string(), "{report}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finding(s)"));
+
+    // No such file, and a file that is no export: exit 1, named.
+    let out = run(&["audit", "verify", "/nonexistent.isop", "--roster-key", key]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open the export"));
+    let out = run(&["audit", "verify", key, "--roster-key", key]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an isop export"));
 }
 
 #[test]

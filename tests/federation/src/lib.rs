@@ -7,9 +7,14 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use isop_core::{OrgId, Role, SecretKey, Signer, pb};
+use isop_core::pb::field_value::Value;
+use isop_core::{
+    LogIndex, NoticeDraft, OrgId, ReferralBuilder, Role, SecretKey, Signer, Tlp, UnixMillis, pb,
+};
 use isop_net::{Endpoint, EndpointConfig, PeerConnection, TlsIdentity};
+use isop_node::Node;
 use isop_node::federation::{LocalFederation, MemberSpec};
+use isop_store::DeliveryStatus;
 
 /// How long any scenario step may take.
 pub const STEP: Duration = Duration::from_secs(20);
@@ -104,4 +109,64 @@ pub async fn deliver(
 /// A fresh key nobody registered.
 pub fn stranger_key() -> SecretKey {
     SecretKey::generate(&mut rand::rngs::OsRng)
+}
+
+/// A referral of streamz.example (hosted in KR) with three labelled fields.
+pub fn referral(to: &[&str], tlp: Tlp) -> NoticeDraft {
+    let body = ReferralBuilder::new(pb::Target {
+        url: "https://streamz.example/live".into(),
+        domain: "streamz.example".into(),
+        hosting_country: "KR".into(),
+        ..Default::default()
+    })
+    .category(pb::ContentCategory::LiveSport)
+    .work("Cup Final", "SportsNet Rights", &[])
+    .evidence(
+        [7; 32],
+        UnixMillis(1_700_000_000_000),
+        pb::CaptureMethod::StreamRecording,
+        "recording",
+    )
+    .action(pb::RequestedAction::Takedown)
+    .jurisdiction("KR")
+    .affirm_statements()
+    .build();
+    let mut d = NoticeDraft::new(tlp, body)
+        .case_ref("SOP-1")
+        .labelled(
+            "referral.contact",
+            "role:agency|role:hub",
+            Value::Text("desk@filmco.example".into()),
+        )
+        .labelled(
+            "referral.evidence[0].location",
+            "role:agency&country:KR",
+            Value::Text("s3://evidence/1".into()),
+        )
+        .labelled(
+            "referral.internal_ref",
+            "org:RH-FILMCO|role:hub",
+            Value::Text("FC-1".into()),
+        );
+    for o in to {
+        d = d.to_org(&org(o));
+    }
+    d
+}
+
+/// Where delivering entry `index` to `to` stands.
+pub fn status_of(node: &Node, index: LogIndex, to: &str) -> DeliveryStatus {
+    node.delivery_status(index)
+        .ok()
+        .and_then(|v| {
+            v.into_iter()
+                .find(|(o, _)| o.as_str() == to)
+                .map(|(_, s)| s)
+        })
+        .unwrap_or(DeliveryStatus::Unknown)
+}
+
+/// Whether entry `index` was delivered to `to`.
+pub fn delivered(node: &Node, index: LogIndex, to: &str) -> bool {
+    matches!(status_of(node, index, to), DeliveryStatus::Delivered { .. })
 }

@@ -1,69 +1,11 @@
 //! Multi-node scenarios: real nodes, real QUIC and certificates on loopback.
 
 use anyhow::{Context, Result, ensure};
-use isop_core::pb::field_value::Value;
 use isop_core::*;
 use isop_federation_tests::*;
 use isop_node::Node;
 use isop_store::{DeliveryStatus, DisclosureState};
 use prost::Message;
-
-fn referral(to: &[&str], tlp: Tlp) -> NoticeDraft {
-    let body = ReferralBuilder::new(pb::Target {
-        url: "https://streamz.example/live".into(),
-        domain: "streamz.example".into(),
-        hosting_country: "KR".into(),
-        ..Default::default()
-    })
-    .category(pb::ContentCategory::LiveSport)
-    .work("Cup Final", "SportsNet Rights", &[])
-    .evidence(
-        [7; 32],
-        UnixMillis(1_700_000_000_000),
-        pb::CaptureMethod::StreamRecording,
-        "recording",
-    )
-    .action(pb::RequestedAction::Takedown)
-    .jurisdiction("KR")
-    .affirm_statements()
-    .build();
-    let mut d = NoticeDraft::new(tlp, body)
-        .case_ref("SOP-1")
-        .labelled(
-            "referral.contact",
-            "role:agency|role:hub",
-            Value::Text("desk@filmco.example".into()),
-        )
-        .labelled(
-            "referral.evidence[0].location",
-            "role:agency&country:KR",
-            Value::Text("s3://evidence/1".into()),
-        )
-        .labelled(
-            "referral.internal_ref",
-            "org:RH-FILMCO|role:hub",
-            Value::Text("FC-1".into()),
-        );
-    for o in to {
-        d = d.to_org(&org(o));
-    }
-    d
-}
-
-fn status_of(node: &Node, index: LogIndex, to: &str) -> DeliveryStatus {
-    node.delivery_status(index)
-        .ok()
-        .and_then(|v| {
-            v.into_iter()
-                .find(|(o, _)| o.as_str() == to)
-                .map(|(_, s)| s)
-        })
-        .unwrap_or(DeliveryStatus::Unknown)
-}
-
-fn delivered(node: &Node, index: LogIndex, to: &str) -> bool {
-    matches!(status_of(node, index, to), DeliveryStatus::Delivered { .. })
-}
 
 /// The held disclosures of the notice `id` in `node`'s log, by path.
 fn held_paths(node: &Node, id: &NoticeId) -> Result<Vec<String>> {

@@ -1,0 +1,460 @@
+//! What every pass shares: walking an export's records in their documented
+//! order, reading each entry as what it records, and the roster history.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use isop_core::export::{EXPORT_FORMAT, ExportError, ExportReader};
+use isop_core::pb::export_record::Record as Rec;
+use isop_core::{
+    Checkpoint, KeyId, NOTICE_PAYLOAD_TYPE, NoteVerifier, Notice, OrgId, RECEIPT_PAYLOAD_TYPE,
+    ROSTER_PAYLOAD_TYPE, Receipt, Roster, RosterKey, SignedNote, UnixMillis, pb,
+};
+use prost::Message;
+
+use crate::finding::{FindingKind, Findings};
+use crate::{AuditError, Progress};
+
+/// Report progress every this many bytes.
+const PROGRESS_EVERY: u64 = 4 << 20;
+
+/// One record of an export, in its place.
+pub(crate) enum Event {
+    /// A roster version the node held.
+    Roster(pb::Envelope),
+    /// An entry, at its position in the file.
+    Entry(EntryRec),
+    /// A disclosure of the entry before it.
+    Disclosure { offset: u64, bytes: Bytes },
+    /// An erased disclosure of the entry before it.
+    Erased {
+        offset: u64,
+        erased: pb::ErasedDisclosure,
+    },
+    /// A checkpoint of the origin's log.
+    Checkpoint { offset: u64, note: Bytes },
+    /// A delivery still in the outbox.
+    Pending {
+        offset: u64,
+        pending: pb::PendingDelivery,
+    },
+}
+
+/// An entry and where it is.
+pub(crate) struct EntryRec {
+    /// Its position: the number of entries before it in the file.
+    pub(crate) position: u64,
+    pub(crate) offset: u64,
+    pub(crate) bytes: Bytes,
+    /// The decoded entry, or why it does not decode.
+    pub(crate) entry: Result<pb::LogEntry, String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Phase {
+    Rosters,
+    Entries,
+    Pending,
+    Done,
+}
+
+/// Walks an export's records, checking their order and the trailer. Every
+/// problem with the file's structure is a finding; reading stops at the
+/// first record that cannot be read.
+pub(crate) struct Walker<'p, R> {
+    rd: ExportReader<R>,
+    pub(crate) header: pb::ExportHeader,
+    pub(crate) origin: OrgId,
+    phase: Phase,
+    /// Entries read so far.
+    pub(crate) entries: u64,
+    /// Whether a valid trailer ended the file.
+    pub(crate) complete: bool,
+    /// The trailer's root, once read.
+    pub(crate) trailer_root: Option<Bytes>,
+    progress: Option<Progress<'p>>,
+    reported: u64,
+}
+
+fn not_export(e: ExportError) -> AuditError {
+    match e {
+        ExportError::Io { offset, source } => AuditError::Io { offset, source },
+        ExportError::Format {
+            record,
+            offset,
+            why,
+        } => AuditError::NotAnExport {
+            record,
+            offset,
+            why,
+        },
+        other => AuditError::NotAnExport {
+            record: 0,
+            offset: 0,
+            why: other.to_string(),
+        },
+    }
+}
+
+impl<'p, R: Read> Walker<'p, R> {
+    /// Reads the header; a file that does not start with one is not an export.
+    pub(crate) fn open(r: R, progress: Option<Progress<'p>>) -> Result<Self, AuditError> {
+        let mut rd = ExportReader::new(r);
+        let header = match rd.next_record().map_err(not_export)? {
+            Some((_, Rec::Header(h))) => h,
+            Some(_) => return Err(not_export(rd.fail("the first record is not a header"))),
+            None => return Err(not_export(rd.fail("the file is empty"))),
+        };
+        if header.format != EXPORT_FORMAT {
+            return Err(not_export(ExportError::Format {
+                record: 0,
+                offset: 0,
+                why: format!("format {:?} is not {EXPORT_FORMAT:?}", header.format),
+            }));
+        }
+        let origin = OrgId::new(&header.origin).map_err(|e| AuditError::NotAnExport {
+            record: 0,
+            offset: 0,
+            why: format!("header origin: {e}"),
+        })?;
+        Ok(Self {
+            rd,
+            header,
+            origin,
+            phase: Phase::Rosters,
+            entries: 0,
+            complete: false,
+            trailer_root: None,
+            progress,
+            reported: 0,
+        })
+    }
+
+    fn tick(&mut self) {
+        let at = self.rd.offset();
+        if at - self.reported >= PROGRESS_EVERY {
+            self.reported = at;
+            if let Some(p) = self.progress.as_mut() {
+                p(at);
+            }
+        }
+    }
+
+    /// The next record, or `None` at the end (after the trailer, or where
+    /// the file stops making sense, which is a finding).
+    pub(crate) fn next(
+        &mut self,
+        tree_root: impl FnOnce() -> [u8; 32],
+        f: &mut Findings,
+    ) -> Result<Option<Event>, AuditError> {
+        if self.phase == Phase::Done {
+            return Ok(None);
+        }
+        self.tick();
+        let (record, offset) = (self.rd.record_number(), self.rd.offset());
+        let rec = match self.rd.next_record() {
+            Ok(Some((_, rec))) => rec,
+            Ok(None) => {
+                f.add(
+                    FindingKind::Truncated,
+                    Some(self.entries),
+                    Some(offset),
+                    format!(
+                        "the file ends after {} entries ({record} records) without a trailer",
+                        self.entries
+                    ),
+                );
+                self.phase = Phase::Done;
+                return Ok(None);
+            }
+            Err(ExportError::Io { offset, source }) => {
+                return Err(AuditError::Io { offset, source });
+            }
+            Err(e) => {
+                let kind = if e.to_string().contains("truncated") {
+                    FindingKind::Truncated
+                } else {
+                    FindingKind::FileMalformed
+                };
+                f.add(
+                    kind,
+                    Some(self.entries),
+                    Some(offset),
+                    format!("after {} entries: {e}", self.entries),
+                );
+                self.phase = Phase::Done;
+                return Ok(None);
+            }
+        };
+        let mut order = |this: &mut Self, p: Phase, what: &str| {
+            if this.phase > p {
+                f.add(
+                    FindingKind::RecordOutOfOrder,
+                    Some(this.entries),
+                    Some(offset),
+                    format!(
+                        "record {record}: a {what} record after the {:?} section",
+                        this.phase
+                    ),
+                );
+            } else {
+                this.phase = p;
+            }
+        };
+        Ok(Some(match rec {
+            Rec::Header(_) => {
+                f.add(
+                    FindingKind::RecordOutOfOrder,
+                    Some(self.entries),
+                    Some(offset),
+                    format!("record {record}: a second header"),
+                );
+                return self.next(tree_root, f);
+            }
+            Rec::Roster(env) => {
+                order(self, Phase::Rosters, "roster");
+                Event::Roster(env)
+            }
+            Rec::Entry(bytes) => {
+                order(self, Phase::Entries, "entry");
+                let position = self.entries;
+                self.entries += 1;
+                let entry = pb::LogEntry::decode(bytes.as_ref()).map_err(|e| e.to_string());
+                Event::Entry(EntryRec {
+                    position,
+                    offset,
+                    bytes,
+                    entry,
+                })
+            }
+            Rec::Disclosure(bytes) => {
+                order(self, Phase::Entries, "disclosure");
+                Event::Disclosure { offset, bytes }
+            }
+            Rec::Erased(erased) => {
+                order(self, Phase::Entries, "erasure");
+                Event::Erased { offset, erased }
+            }
+            Rec::Checkpoint(c) => {
+                order(self, Phase::Entries, "checkpoint");
+                Event::Checkpoint {
+                    offset,
+                    note: c.note,
+                }
+            }
+            Rec::Pending(pending) => {
+                order(self, Phase::Pending, "pending");
+                Event::Pending { offset, pending }
+            }
+            Rec::Trailer(t) => {
+                self.phase = Phase::Done;
+                self.complete = true;
+                let mut bad = Vec::new();
+                if t.entry_count != self.entries {
+                    bad.push(format!(
+                        "it counts {} entries; the file holds {}",
+                        t.entry_count, self.entries
+                    ));
+                }
+                if t.root.as_ref() != tree_root() {
+                    bad.push("its root is not the root of the entries".into());
+                }
+                if t.record_count != record {
+                    bad.push(format!(
+                        "it counts {} records; the file holds {record}",
+                        t.record_count
+                    ));
+                }
+                if self.header.entry_count != self.entries {
+                    bad.push(format!(
+                        "the header announced {} entries",
+                        self.header.entry_count
+                    ));
+                }
+                if !bad.is_empty() {
+                    f.add(
+                        FindingKind::TrailerMismatch,
+                        None,
+                        Some(offset),
+                        bad.join("; "),
+                    );
+                }
+                self.trailer_root = Some(t.root);
+                match self.rd.next_record() {
+                    Ok(None) => {}
+                    _ => f.add(
+                        FindingKind::RecordOutOfOrder,
+                        None,
+                        Some(self.rd.offset()),
+                        "data after the trailer",
+                    ),
+                }
+                return Ok(None);
+            }
+        }))
+    }
+}
+
+/// What an entry records, decoded but not yet trusted: signatures are
+/// checked by the caller.
+pub(crate) enum Content {
+    Notice {
+        env: pb::Envelope,
+        notice: Box<Notice>,
+    },
+    Receipt {
+        env: pb::Envelope,
+        receipt: Receipt,
+    },
+    Roster(pb::Envelope),
+    Cosigned {
+        note: SignedNote,
+        checkpoint: Checkpoint,
+    },
+    Erasure,
+}
+
+/// Reads an entry's record.
+pub(crate) fn content(entry: &pb::LogEntry) -> Result<Content, String> {
+    use pb::log_entry::Record;
+    match &entry.record {
+        Some(Record::Envelope(bytes)) => {
+            let env = pb::Envelope::decode(bytes.as_ref())
+                .map_err(|e| format!("the envelope does not decode: {e}"))?;
+            match env.payload_type.as_str() {
+                NOTICE_PAYLOAD_TYPE => {
+                    isop_core::check_shape(&env, NOTICE_PAYLOAD_TYPE).map_err(|e| e.to_string())?;
+                    let notice = Notice::decode(&env.payload).map_err(|e| e.to_string())?;
+                    Ok(Content::Notice {
+                        env,
+                        notice: Box::new(notice),
+                    })
+                }
+                RECEIPT_PAYLOAD_TYPE => {
+                    let receipt = Receipt::open(&env).map_err(|e| e.to_string())?;
+                    Ok(Content::Receipt { env, receipt })
+                }
+                ROSTER_PAYLOAD_TYPE => Ok(Content::Roster(env)),
+                other => Err(format!("an envelope of unknown payload type {other:?}")),
+            }
+        }
+        Some(Record::CosignedCheckpoint(bytes)) => {
+            let note = SignedNote::parse(bytes).map_err(|e| e.to_string())?;
+            let checkpoint = Checkpoint::parse(note.text()).map_err(|e| e.to_string())?;
+            Ok(Content::Cosigned { note, checkpoint })
+        }
+        Some(Record::Erasure(_)) => Ok(Content::Erasure),
+        None => Err("the entry records nothing".into()),
+    }
+}
+
+/// The org whose log a checkpoint origin line names.
+pub(crate) fn checkpoint_org(c: &Checkpoint) -> Option<OrgId> {
+    c.origin
+        .strip_prefix("isop.log/")
+        .and_then(|o| OrgId::new(o).ok())
+}
+
+/// The roster versions an export carries, and which one is in force.
+pub(crate) struct Rosters {
+    key: RosterKey,
+    /// Every valid version seen, oldest first.
+    versions: Vec<Arc<Roster>>,
+    /// The version the log last took into force (a LOCAL roster entry).
+    current: Option<Arc<Roster>>,
+}
+
+/// The most roster versions kept.
+const MAX_ROSTERS: usize = 4096;
+
+impl Rosters {
+    pub(crate) fn new(key: RosterKey) -> Self {
+        Self {
+            key,
+            versions: Vec::new(),
+            current: None,
+        }
+    }
+
+    /// Verifies a roster envelope and keeps it.
+    pub(crate) fn add(&mut self, env: &pb::Envelope) -> Result<Arc<Roster>, String> {
+        let r = Roster::verify(env, &self.key).map_err(|e| e.to_string())?;
+        if let Some(same) = self.versions.iter().find(|v| v.version() == r.version()) {
+            return Ok(same.clone());
+        }
+        if self.versions.len() >= MAX_ROSTERS {
+            return Err(format!("more than {MAX_ROSTERS} roster versions"));
+        }
+        let r = Arc::new(r);
+        let at = self.versions.partition_point(|v| v.version() < r.version());
+        self.versions.insert(at, r.clone());
+        Ok(r)
+    }
+
+    /// A LOCAL roster entry: this version is in force from here on. Going
+    /// back in version is an error.
+    pub(crate) fn take_into_force(&mut self, env: &pb::Envelope) -> Result<(), String> {
+        let r = self.add(env)?;
+        if let Some(c) = self.current.as_ref().filter(|c| r.version() < c.version()) {
+            return Err(format!(
+                "roster version {} taken into force after version {}",
+                r.version(),
+                c.version()
+            ));
+        }
+        self.current = Some(r);
+        Ok(())
+    }
+
+    /// The roster in force for an entry appended at `at`: the last one the
+    /// log took into force, or (for a log that records none) the newest
+    /// version issued by then, or the oldest known.
+    pub(crate) fn at(&self, at: UnixMillis) -> Option<Arc<Roster>> {
+        self.current.clone().or_else(|| {
+            self.versions
+                .iter()
+                .rev()
+                .find(|r| r.issued_at() <= at)
+                .or(self.versions.first())
+                .cloned()
+        })
+    }
+
+    /// Checks a note's signature lines: returns the orgs whose line verifies
+    /// with one of their roster keys, and a description of each line by a
+    /// roster key that does not verify. Lines by unknown keys are ignored.
+    pub(crate) fn note_signers(&self, note: &SignedNote) -> (Vec<OrgId>, Vec<String>) {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for line in note.signatures() {
+            let Ok(id) = line.name.parse::<KeyId>() else {
+                continue;
+            };
+            let key = self
+                .versions
+                .iter()
+                .rev()
+                .filter_map(|r| r.member(&id.org).ok())
+                .flat_map(|m| m.keys.iter())
+                .find(|k| {
+                    k.name == id.name && isop_core::key_hash(&line.name, &k.public) == line.key_hash
+                });
+            let Some(key) = key else { continue };
+            let ok = NoteVerifier::new(&line.name, key.public)
+                .and_then(|v| note.verify(&v))
+                .is_ok();
+            if ok {
+                if !good.contains(&id.org) {
+                    good.push(id.org);
+                }
+            } else {
+                bad.push(format!(
+                    "the signature line of {} does not verify",
+                    line.name
+                ));
+            }
+        }
+        (good, bad)
+    }
+}

@@ -1,0 +1,836 @@
+//! `isop audit verify`: one streaming pass over an export that checks every
+//! rule DESIGN.md "Auditing" lists, in bounded memory.
+//!
+//! Signatures are resolved against the roster in force on the reading
+//! thread, then checked in batches on worker threads (ed25519 batch
+//! verification, with a per-signature fallback that locates each bad one).
+//! Everything else (the tree, checkpoints, disclosures, clearances, TLP,
+//! receipts) is checked on the reading thread as the records go by.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use isop_core::merkle::{self, Hash, RootBuilder};
+use isop_core::{
+    Clearance, Commitment, Error as CoreError, Judgement, Label, Notice, NoticeId, OrgId,
+    PendingSignature, ReceiptOutcome, Roster, RosterKey, UnixMillis, check_transmission, pb,
+    sha256, verify_batch,
+};
+use prost::Message;
+use serde::Serialize;
+
+use crate::entry::{Content, EntryRec, Event, Rosters, Walker, checkpoint_org, content};
+use crate::finding::{Finding, FindingKind, Findings};
+use crate::{AuditError, Progress};
+
+/// Signatures per batch handed to a worker.
+const BATCH: usize = 128;
+/// Own checkpoints remembered, to compare the cosigned copies peers send back.
+const KEEP_CHECKPOINTS: usize = 65_536;
+
+/// How to verify.
+#[derive(Clone, Debug)]
+pub struct VerifyOptions {
+    /// The federation's roster key: the trust anchor every roster must be
+    /// signed by.
+    pub roster_key: RosterKey,
+    /// Signature-checking threads (at least 1).
+    pub threads: usize,
+}
+
+impl VerifyOptions {
+    /// Verifies with `roster_key`, on as many threads as the machine has.
+    pub fn new(roster_key: RosterKey) -> Self {
+        Self {
+            roster_key,
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        }
+    }
+}
+
+/// What a verification found.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// The log's origin org.
+    pub origin: String,
+    /// Export time, Unix milliseconds.
+    pub exported_at: u64,
+    /// The clearance the disclosures were exported for.
+    pub clearance: Vec<String>,
+    /// Entries read.
+    pub entries: u64,
+    /// Whether the file ended with a valid trailer.
+    pub complete: bool,
+    /// The recomputed RFC 6962 root, hex.
+    pub root: String,
+    /// Roster versions verified.
+    pub rosters: u64,
+    /// Notices sent and received.
+    pub notices_sent: u64,
+    /// Notices received.
+    pub notices_received: u64,
+    /// Receipts held (from recipients) and rejections issued.
+    pub receipts: u64,
+    /// Envelope signatures checked.
+    pub signatures: u64,
+    /// Checkpoints of this log checked.
+    pub checkpoints: u64,
+    /// Cosignatures on this log's checkpoints verified.
+    pub cosignatures: u64,
+    /// Peer checkpoints this node witnessed and cosigned.
+    pub witnessed: u64,
+    /// Disclosures checked against their commitments.
+    pub disclosures: u64,
+    /// Disclosures held by the node but withheld from this export's clearance.
+    pub withheld: u64,
+    /// Disclosures erased (not a finding).
+    pub erased: u64,
+    /// Deliveries still pending in the outbox.
+    pub pending: u64,
+    /// Every finding kept, in entry order.
+    pub findings: Vec<Finding>,
+    /// How many findings there were (more than `findings` holds if very many).
+    pub findings_total: u64,
+}
+
+impl VerifyReport {
+    /// Whether the export verified with no finding.
+    pub fn is_clean(&self) -> bool {
+        self.findings_total == 0
+    }
+}
+
+/// One signature to check, with the entry it belongs to.
+struct SigJob {
+    index: u64,
+    offset: u64,
+    what: String,
+    sig: PendingSignature,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The signature workers: batches in, findings out.
+struct Pool {
+    tx: Option<SyncSender<Vec<SigJob>>>,
+    workers: Vec<std::thread::JoinHandle<Findings>>,
+    batch: Vec<SigJob>,
+    checked: u64,
+}
+
+impl Pool {
+    fn start(threads: usize, log: &str) -> Self {
+        let (tx, rx) = sync_channel::<Vec<SigJob>>(threads.max(1) * 2);
+        let rx = Arc::new(Mutex::new(rx));
+        let workers = (0..threads.max(1))
+            .map(|_| {
+                let rx: Arc<Mutex<Receiver<Vec<SigJob>>>> = rx.clone();
+                let log = log.to_owned();
+                std::thread::spawn(move || {
+                    let mut f = Findings::new(&log);
+                    loop {
+                        let next = rx.lock().map(|r| r.recv());
+                        let Ok(Ok(batch)) = next else { break };
+                        let checks: Vec<_> = batch.iter().map(|j| j.sig.check()).collect();
+                        for bad in verify_batch(&checks) {
+                            let j = &batch[bad];
+                            f.add(
+                                FindingKind::BadSignature,
+                                Some(j.index),
+                                Some(j.offset),
+                                format!("{} signed by {}", j.what, j.sig.key_id()),
+                            );
+                        }
+                    }
+                    f
+                })
+            })
+            .collect();
+        Self {
+            tx: Some(tx),
+            workers,
+            batch: Vec::with_capacity(BATCH),
+            checked: 0,
+        }
+    }
+
+    fn push(&mut self, job: SigJob) {
+        self.checked += 1;
+        self.batch.push(job);
+        if self.batch.len() >= BATCH {
+            self.send();
+        }
+    }
+
+    fn send(&mut self) {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        if let Some(tx) = &self.tx {
+            // A worker only stops when the channel closes, so this succeeds.
+            let _ = tx.send(batch);
+        }
+    }
+
+    fn finish(mut self, f: &mut Findings) {
+        if !self.batch.is_empty() {
+            self.send();
+        }
+        self.tx = None;
+        for w in self.workers.drain(..) {
+            match w.join() {
+                Ok(found) => f.merge(found),
+                Err(_) => f.add(
+                    FindingKind::FileMalformed,
+                    None,
+                    None,
+                    "a signature worker failed",
+                ),
+            }
+        }
+    }
+}
+
+/// A sent notice still waiting for receipts.
+struct Outstanding {
+    id: NoticeId,
+    digest: [u8; 32],
+    commitments: Vec<([u8; 32], Label)>,
+    waiting: BTreeSet<OrgId>,
+}
+
+/// The entry the next disclosure records belong to.
+struct Current {
+    index: u64,
+    held: Vec<[u8; 32]>,
+    commitments: Vec<Commitment>,
+    /// Disclosure and erasure records seen for it.
+    seen: u64,
+}
+
+struct Verifier {
+    origin: OrgId,
+    rosters: Rosters,
+    tree: RootBuilder,
+    f: Findings,
+    pool: Pool,
+    report: VerifyReport,
+    clearance: Clearance,
+    current: Option<Current>,
+    /// Sent notices by entry index, and their ids.
+    outstanding: BTreeMap<u64, Outstanding>,
+    by_id: HashMap<NoticeId, u64>,
+    /// This log's checkpoints seen so far (the latest ones), by size.
+    own_checkpoints: BTreeMap<u64, Hash>,
+}
+
+/// Verifies an export read from `r`. Problems inside the export are
+/// findings in the report; only a file that cannot be read, or is not an
+/// export at all, is an error.
+pub fn verify(
+    r: impl Read,
+    options: &VerifyOptions,
+    progress: Option<Progress<'_>>,
+) -> Result<VerifyReport, AuditError> {
+    let mut walker = Walker::open(r, progress)?;
+    let origin = walker.origin.clone();
+    let mut v = Verifier {
+        rosters: Rosters::new(options.roster_key.clone()),
+        tree: RootBuilder::new(),
+        f: Findings::new(origin.as_str()),
+        pool: Pool::start(options.threads, origin.as_str()),
+        report: VerifyReport {
+            origin: origin.to_string(),
+            exported_at: walker.header.exported_at,
+            clearance: walker.header.clearance.clone(),
+            ..Default::default()
+        },
+        clearance: Clearance::from_tokens(walker.header.clearance.iter()),
+        current: None,
+        outstanding: BTreeMap::new(),
+        by_id: HashMap::new(),
+        own_checkpoints: BTreeMap::new(),
+        origin,
+    };
+    loop {
+        let tree = &v.tree;
+        let next = walker.next(|| tree.root(), &mut v.f);
+        let Some(event) = next? else { break };
+        match event {
+            Event::Roster(env) => match v.rosters.add(&env) {
+                Ok(_) => v.report.rosters += 1,
+                Err(why) => v.f.add(FindingKind::RosterInvalid, None, None, why),
+            },
+            Event::Entry(e) => v.entry(e),
+            Event::Disclosure { offset, bytes } => v.disclosure(offset, &bytes),
+            Event::Erased { offset, erased } => v.erased(offset, &erased),
+            Event::Checkpoint { offset, note } => v.checkpoint(offset, &note),
+            Event::Pending { offset, pending } => v.pending(offset, &pending),
+        }
+    }
+    v.close_current();
+    for (index, o) in std::mem::take(&mut v.outstanding) {
+        for r in o.waiting {
+            v.f.add(
+                FindingKind::MissingReceipt,
+                Some(index),
+                None,
+                format!(
+                    "notice {} sent to {r}: no receipt, and no delivery pending",
+                    o.id
+                ),
+            );
+        }
+    }
+    let Verifier {
+        mut f,
+        pool,
+        mut report,
+        tree,
+        ..
+    } = v;
+    report.signatures = pool.checked;
+    pool.finish(&mut f);
+    report.entries = walker.entries;
+    report.complete = walker.complete;
+    report.root = hex(&tree.root());
+    let (findings, total) = f.sorted();
+    report.findings = findings;
+    report.findings_total = total;
+    Ok(report)
+}
+
+impl Verifier {
+    fn add(&mut self, kind: FindingKind, e: &EntryRec, detail: impl Into<String>) {
+        self.f.add(kind, Some(e.position), Some(e.offset), detail);
+    }
+
+    fn sig(&mut self, e: &EntryRec, what: String, sig: Result<PendingSignature, CoreError>) {
+        match sig {
+            Ok(sig) => self.pool.push(SigJob {
+                index: e.position,
+                offset: e.offset,
+                what,
+                sig,
+            }),
+            Err(err) => self.add(FindingKind::KeyNotValid, e, format!("{what}: {err}")),
+        }
+    }
+
+    fn entry(&mut self, e: EntryRec) {
+        self.tree.push_hash(merkle::leaf_hash(&e.bytes));
+        self.close_current();
+        let entry = match &e.entry {
+            Ok(entry) => entry,
+            Err(why) => {
+                let why = format!("does not decode: {why}");
+                self.add(FindingKind::EntryInvalid, &e, why);
+                return;
+            }
+        };
+        if entry.index != e.position {
+            let why = format!(
+                "the entry at position {} claims index {}: an entry was deleted, inserted or moved",
+                e.position, entry.index
+            );
+            self.add(FindingKind::EntryIndexMismatch, &e, why);
+        }
+        let held: Vec<[u8; 32]> = entry
+            .disclosure_digests
+            .iter()
+            .filter_map(|d| <[u8; 32]>::try_from(d.as_ref()).ok())
+            .collect();
+        if held.len() != entry.disclosure_digests.len() {
+            self.add(
+                FindingKind::EntryInvalid,
+                &e,
+                "a disclosure digest is not 32 bytes",
+            );
+        }
+        let at = UnixMillis(entry.appended_at);
+        let Some(roster) = self.rosters.at(at) else {
+            self.add(
+                FindingKind::RosterInvalid,
+                &e,
+                "no valid roster to judge this entry by",
+            );
+            return;
+        };
+        let direction = pb::Direction::try_from(entry.direction).ok();
+        let peer = OrgId::new(&entry.peer).ok();
+        match content(entry) {
+            Err(why) => self.add(FindingKind::EntryInvalid, &e, why),
+            Ok(Content::Notice { env, notice }) => {
+                let sig = roster.resolve_signature(
+                    &env,
+                    notice.author(),
+                    notice.created_at(),
+                    Judgement::AtCreation,
+                );
+                self.sig(&e, format!("notice {}", notice.id()), sig);
+                for d in &held {
+                    if !notice.commitments().iter().any(|c| c.digest == *d) {
+                        let why = format!("holds digest {} that no commitment names", hex(d));
+                        self.add(FindingKind::DisclosureMismatch, &e, why);
+                    }
+                }
+                match direction {
+                    Some(pb::Direction::Inbound) => {
+                        self.report.notices_received += 1;
+                        self.inbound_notice(&e, &roster, &notice, peer, &held, at);
+                    }
+                    Some(pb::Direction::Outbound) => {
+                        self.report.notices_sent += 1;
+                        self.outbound_notice(&e, &roster, &notice, &env, entry, at);
+                    }
+                    _ => self.add(FindingKind::EntryInvalid, &e, "a notice logged LOCAL"),
+                }
+                self.current = Some(Current {
+                    index: e.position,
+                    held,
+                    commitments: notice.commitments().to_vec(),
+                    seen: 0,
+                });
+            }
+            Ok(Content::Receipt { env, receipt }) => {
+                self.report.receipts += 1;
+                let sig = roster.resolve_signature(
+                    &env,
+                    receipt.receiver(),
+                    receipt.received_at(),
+                    Judgement::AtCreation,
+                );
+                self.sig(&e, format!("receipt by {}", receipt.receiver()), sig);
+                match direction {
+                    Some(pb::Direction::Inbound) => self.receipt(&e, &roster, &receipt, peer),
+                    Some(pb::Direction::Local) if receipt.receiver() == &self.origin => {}
+                    _ => {
+                        let why = format!(
+                            "a receipt by {} logged {:?} with peer {:?}",
+                            receipt.receiver(),
+                            direction,
+                            entry.peer
+                        );
+                        self.add(FindingKind::ReceiptMismatch, &e, why);
+                    }
+                }
+            }
+            Ok(Content::Roster(env)) => {
+                if let Err(why) = self.rosters.take_into_force(&env) {
+                    self.add(FindingKind::RosterInvalid, &e, why);
+                }
+            }
+            Ok(Content::Cosigned { note, checkpoint }) => {
+                let (signers, bad) = self.rosters.note_signers(&note);
+                for why in bad {
+                    self.add(FindingKind::CosignatureInvalid, &e, why);
+                }
+                let of = checkpoint_org(&checkpoint);
+                let Some(peer) = peer else {
+                    self.add(
+                        FindingKind::EntryInvalid,
+                        &e,
+                        "a cosigned checkpoint names no peer",
+                    );
+                    return;
+                };
+                match direction {
+                    // This node witnessed the peer's checkpoint: the peer signed it.
+                    Some(pb::Direction::Local) => {
+                        self.report.witnessed += 1;
+                        if of.as_ref() != Some(&peer) || !signers.contains(&peer) {
+                            let why = format!(
+                                "a witnessed checkpoint of {:?} without a valid signature by {peer}",
+                                checkpoint.origin
+                            );
+                            self.add(FindingKind::CheckpointSignature, &e, why);
+                        }
+                    }
+                    // A peer cosigned this log's checkpoint: it must be one this log signed.
+                    Some(pb::Direction::Inbound) => {
+                        if of.as_ref() != Some(&self.origin) || !signers.contains(&peer) {
+                            let why = format!(
+                                "a cosignature from {peer} on {:?} that it did not validly sign",
+                                checkpoint.origin
+                            );
+                            self.add(FindingKind::CosignatureInvalid, &e, why);
+                        }
+                        if self
+                            .own_checkpoints
+                            .get(&checkpoint.size)
+                            .is_some_and(|root| *root != checkpoint.root)
+                        {
+                            let why = format!(
+                                "{peer} cosigned this log at size {} with a root this log's own checkpoint does not have",
+                                checkpoint.size
+                            );
+                            self.add(FindingKind::SplitView, &e, why);
+                        }
+                    }
+                    _ => self.add(
+                        FindingKind::EntryInvalid,
+                        &e,
+                        "a cosigned checkpoint logged OUTBOUND",
+                    ),
+                }
+            }
+            Ok(Content::Erasure) => {}
+        }
+    }
+
+    fn inbound_notice(
+        &mut self,
+        e: &EntryRec,
+        roster: &Roster,
+        notice: &Notice,
+        peer: Option<OrgId>,
+        held: &[[u8; 32]],
+        at: UnixMillis,
+    ) {
+        let Some(sender) = peer else {
+            self.add(
+                FindingKind::EntryInvalid,
+                e,
+                "an inbound notice names no sender",
+            );
+            return;
+        };
+        self.transmission(e, roster, notice, &sender, &self.origin.clone(), at);
+        let clearance = roster.clearance(&self.origin).unwrap_or_default();
+        for c in notice.commitments() {
+            if held.contains(&c.digest) && !c.label.allows(&clearance) {
+                let why = format!(
+                    "{} received {:?} labelled {:?} from {sender}",
+                    self.origin,
+                    c.path,
+                    c.label.as_str()
+                );
+                self.add(FindingKind::DisclosureBeyondClearance, e, why);
+            }
+        }
+    }
+
+    fn outbound_notice(
+        &mut self,
+        e: &EntryRec,
+        roster: &Roster,
+        notice: &Notice,
+        env: &pb::Envelope,
+        entry: &pb::LogEntry,
+        at: UnixMillis,
+    ) {
+        let mut waiting = BTreeSet::new();
+        for r in &entry.recipients {
+            match OrgId::new(r) {
+                Ok(r) => {
+                    self.transmission(e, roster, notice, &self.origin.clone(), &r, at);
+                    waiting.insert(r);
+                }
+                Err(err) => self.add(FindingKind::EntryInvalid, e, format!("recipient: {err}")),
+            }
+        }
+        if waiting.is_empty() {
+            return;
+        }
+        if self.by_id.insert(notice.id(), e.position).is_some() {
+            let why = format!("notice {} sent a second time", notice.id());
+            self.add(FindingKind::EntryInvalid, e, why);
+        }
+        self.outstanding.insert(
+            e.position,
+            Outstanding {
+                id: notice.id(),
+                digest: sha256(&env.payload),
+                commitments: notice
+                    .commitments()
+                    .iter()
+                    .map(|c| (c.digest, c.label.clone()))
+                    .collect(),
+                waiting,
+            },
+        );
+    }
+
+    /// Whether `sender` could pass `notice` to `receiver` under its TLP and addressing.
+    fn transmission(
+        &mut self,
+        e: &EntryRec,
+        roster: &Roster,
+        notice: &Notice,
+        sender: &OrgId,
+        receiver: &OrgId,
+        at: UnixMillis,
+    ) {
+        if let Err(err) = check_transmission(notice, sender, receiver, roster, at) {
+            let kind = match err {
+                CoreError::TlpForbids { .. } => FindingKind::TlpViolation,
+                _ => FindingKind::NotAddressed,
+            };
+            let why = format!("notice {} from {sender} to {receiver}: {err}", notice.id());
+            self.add(kind, e, why);
+        }
+    }
+
+    fn receipt(
+        &mut self,
+        e: &EntryRec,
+        roster: &Roster,
+        receipt: &isop_core::Receipt,
+        peer: Option<OrgId>,
+    ) {
+        let receiver = receipt.receiver().clone();
+        if peer.as_ref() != Some(&receiver) {
+            let why = format!("a receipt by {receiver} logged as from {peer:?}");
+            self.add(FindingKind::ReceiptMismatch, e, why);
+        }
+        let Some(id) = receipt.notice_id() else {
+            if !matches!(receipt.outcome(), ReceiptOutcome::Rejected { .. }) {
+                self.add(FindingKind::ReceiptMismatch, e, "a receipt names no notice");
+            }
+            return;
+        };
+        let Some(o) = self
+            .by_id
+            .get(&id)
+            .copied()
+            .and_then(|i| Some(i).zip(self.outstanding.get_mut(&i)))
+        else {
+            let why = format!(
+                "a receipt by {receiver} for notice {id}, which this log did not send or had receipted by every recipient already"
+            );
+            self.add(FindingKind::ReceiptMismatch, e, why);
+            return;
+        };
+        let (index, o) = o;
+        let mut problems = Vec::new();
+        if receipt.notice_digest() != Some(&o.digest) {
+            problems.push((
+                FindingKind::ReceiptMismatch,
+                format!(
+                    "{receiver}'s receipt for notice {id} (entry {index}) names another digest"
+                ),
+            ));
+        }
+        if !o.waiting.remove(&receiver) {
+            problems.push((
+                FindingKind::ReceiptMismatch,
+                format!("a receipt by {receiver} for notice {id} (entry {index}), which was not sent to it or is receipted already"),
+            ));
+        }
+        let clearance = roster.clearance(&receiver).unwrap_or_default();
+        for d in receipt.disclosure_digests() {
+            match o.commitments.iter().find(|(c, _)| c == d) {
+                None => problems.push((
+                    FindingKind::DisclosureMismatch,
+                    format!(
+                        "{receiver} received digest {} that notice {id} does not commit to",
+                        hex(d)
+                    ),
+                )),
+                Some((_, label)) if !label.allows(&clearance) => problems.push((
+                    FindingKind::DisclosureBeyondClearance,
+                    format!(
+                        "{receiver} received a field of notice {id} labelled {:?}",
+                        label.as_str()
+                    ),
+                )),
+                Some(_) => {}
+            }
+        }
+        if o.waiting.is_empty() {
+            self.outstanding.remove(&index);
+            self.by_id.remove(&id);
+        }
+        for (kind, why) in problems {
+            self.add(kind, e, why);
+        }
+    }
+
+    /// Done with the entry whose disclosures were being read: what it held
+    /// and the export did not carry was withheld from the export's clearance.
+    fn close_current(&mut self) {
+        if let Some(c) = self.current.take() {
+            self.report.withheld += (c.held.len() as u64).saturating_sub(c.seen);
+        }
+    }
+
+    fn disclosure_owner(
+        &mut self,
+        offset: u64,
+        digest: &[u8; 32],
+    ) -> Option<(u64, Option<Commitment>)> {
+        let Some(cur) = &mut self.current else {
+            self.f.add(
+                FindingKind::DisclosureMismatch,
+                None,
+                Some(offset),
+                format!("disclosure {} follows no notice entry", hex(digest)),
+            );
+            return None;
+        };
+        let index = cur.index;
+        if !cur.held.contains(digest) {
+            self.f.add(
+                FindingKind::DisclosureMismatch,
+                Some(index),
+                Some(offset),
+                format!("disclosure {} is not one entry {index} holds", hex(digest)),
+            );
+            return None;
+        }
+        cur.seen += 1;
+        Some((
+            index,
+            cur.commitments
+                .iter()
+                .find(|c| c.digest == *digest)
+                .cloned(),
+        ))
+    }
+
+    fn disclosure(&mut self, offset: u64, bytes: &Bytes) {
+        let digest = sha256(bytes);
+        let Some((index, commitment)) = self.disclosure_owner(offset, &digest) else {
+            return;
+        };
+        self.report.disclosures += 1;
+        let mut fail = |why: String| {
+            self.f.add(
+                FindingKind::DisclosureMismatch,
+                Some(index),
+                Some(offset),
+                why,
+            )
+        };
+        let Some(c) = commitment else {
+            // Already reported with the entry (a held digest no commitment names).
+            return;
+        };
+        match pb::Disclosure::decode(bytes.as_ref()) {
+            Err(err) => fail(format!("disclosure {:?} does not decode: {err}", c.path)),
+            Ok(d) if d.path != c.path || d.label != c.label.as_str() => fail(format!(
+                "disclosure says {:?}/{:?}, its commitment {:?}/{:?}",
+                d.path,
+                d.label,
+                c.path,
+                c.label.as_str()
+            )),
+            Ok(_) if !c.label.allows(&self.clearance) => fail(format!(
+                "disclosure {:?} labelled {:?} exported beyond the export's clearance",
+                c.path,
+                c.label.as_str()
+            )),
+            Ok(_) => {}
+        }
+    }
+
+    fn erased(&mut self, offset: u64, erased: &pb::ErasedDisclosure) {
+        let Ok(digest) = <[u8; 32]>::try_from(erased.digest.as_ref()) else {
+            self.f.add(
+                FindingKind::DisclosureMismatch,
+                self.current.as_ref().map(|c| c.index),
+                Some(offset),
+                "an erasure record's digest is not 32 bytes",
+            );
+            return;
+        };
+        if self.disclosure_owner(offset, &digest).is_some() {
+            self.report.erased += 1;
+        }
+    }
+
+    fn checkpoint(&mut self, offset: u64, note: &[u8]) {
+        self.report.checkpoints += 1;
+        let size = self.tree.size();
+        let at = size.checked_sub(1);
+        let mut fail = |kind, why: String| self.f.add(kind, at, Some(offset), why);
+        let parsed = isop_core::SignedNote::parse(note).and_then(|n| {
+            let c = isop_core::Checkpoint::parse(n.text())?;
+            Ok((n, c))
+        });
+        let (note, cp) = match parsed {
+            Ok(p) => p,
+            Err(err) => {
+                return fail(
+                    FindingKind::CheckpointMisplaced,
+                    format!("checkpoint: {err}"),
+                );
+            }
+        };
+        if checkpoint_org(&cp).as_ref() != Some(&self.origin) {
+            return fail(
+                FindingKind::CheckpointMisplaced,
+                format!(
+                    "a checkpoint of {:?} in {}'s export",
+                    cp.origin, self.origin
+                ),
+            );
+        }
+        if cp.size != size {
+            return fail(
+                FindingKind::CheckpointMisplaced,
+                format!(
+                    "a checkpoint of size {} placed after {size} entries",
+                    cp.size
+                ),
+            );
+        }
+        if cp.root != self.tree.root() {
+            fail(
+                FindingKind::CheckpointRootMismatch,
+                format!("the checkpoint at size {size} signs a root the entries do not have"),
+            );
+        }
+        let (signers, bad) = self.rosters.note_signers(&note);
+        for why in bad {
+            fail(
+                FindingKind::CosignatureInvalid,
+                format!("checkpoint at size {size}: {why}"),
+            );
+        }
+        if !signers.contains(&self.origin) {
+            fail(
+                FindingKind::CheckpointSignature,
+                format!(
+                    "the checkpoint at size {size} carries no valid signature by {}",
+                    self.origin
+                ),
+            );
+        }
+        self.report.cosignatures += signers.iter().filter(|o| **o != self.origin).count() as u64;
+        if self.own_checkpoints.len() >= KEEP_CHECKPOINTS {
+            self.own_checkpoints.pop_first();
+        }
+        self.own_checkpoints.insert(size, cp.root);
+    }
+
+    fn pending(&mut self, offset: u64, p: &pb::PendingDelivery) {
+        self.report.pending += 1;
+        let known = OrgId::new(&p.recipient).ok().and_then(|r| {
+            self.outstanding
+                .get_mut(&p.index)
+                .map(|o| o.waiting.remove(&r))
+        });
+        if known != Some(true) {
+            self.f.add(
+                FindingKind::ReceiptMismatch,
+                Some(p.index),
+                Some(offset),
+                format!(
+                    "a pending delivery to {:?} of entry {}, which is not a notice awaiting that recipient",
+                    p.recipient, p.index
+                ),
+            );
+        }
+        let done = self
+            .outstanding
+            .get(&p.index)
+            .is_some_and(|o| o.waiting.is_empty());
+        if done && let Some(o) = self.outstanding.remove(&p.index) {
+            self.by_id.remove(&o.id);
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! `isop audit verify | replay | cross-check`: the auditor's commands, over
+//! export files, offline.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use isop_audit::{CrossReport, Finding, VerifyOptions, VerifyReport};
+
+/// The federation's roster key and the output format.
+#[derive(Debug, Args)]
+pub(crate) struct AuditArgs {
+    /// The federation's roster key: its `roster.pub` (`<keyid> <hex>`) or a
+    /// node config holding it.
+    #[arg(long, env = "ISOP_ROSTER_KEY")]
+    roster_key: PathBuf,
+    /// Write a machine-readable JSON report instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Verify one export: tree, checkpoints, signatures, disclosures,
+    /// clearances, TLP and receipts. Exits 3 on any finding.
+    Verify {
+        /// The export file.
+        export: PathBuf,
+        #[command(flatten)]
+        args: AuditArgs,
+        /// Signature-checking threads (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Rebuild the story: referral lifecycles, cases, receipt latency, who
+    /// saw which labelled field when.
+    Replay {
+        /// The export file.
+        export: PathBuf,
+        #[command(flatten)]
+        args: AuditArgs,
+    },
+    /// Compare two nodes' exports: omissions, denials of receipt, split
+    /// views. Exits 3 on any finding.
+    CrossCheck {
+        /// The first node's export.
+        a: PathBuf,
+        /// The second node's export.
+        b: PathBuf,
+        #[command(flatten)]
+        args: AuditArgs,
+    },
+}
+
+/// Findings were reported: the command ran, and the logs broke rules.
+#[derive(Debug)]
+pub(crate) struct FindingsReported(pub(crate) u64);
+
+impl std::fmt::Display for FindingsReported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} finding(s); see the report above", self.0)
+    }
+}
+
+impl std::error::Error for FindingsReported {}
+
+fn open(path: &Path) -> Result<(std::io::BufReader<std::fs::File>, u64)> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot open the export {}", path.display()))?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok((std::io::BufReader::with_capacity(1 << 20, file), len))
+}
+
+/// A progress bar over `total` bytes, drawn on stderr when it is a terminal.
+fn bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+fn findings_text(findings: &[Finding], total: u64) {
+    for f in findings {
+        println!("  {f}");
+    }
+    if total > findings.len() as u64 {
+        println!("  … and {} more", total - findings.len() as u64);
+    }
+}
+
+pub(crate) fn run(command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Verify {
+            export,
+            args,
+            threads,
+        } => {
+            let key = isop_node::config::load_roster_key(&args.roster_key)?;
+            let mut options = VerifyOptions::new(key);
+            if let Some(t) = threads {
+                options.threads = t.max(1);
+            }
+            let (file, len) = open(&export)?;
+            let bar = bar(len, "verifying");
+            let report = isop_audit::verify(file, &options, Some(&mut |at| bar.set_position(at)))
+                .with_context(|| format!("auditing {}", export.display()))?;
+            bar.finish_and_clear();
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_verify(&report);
+            }
+            verdict(report.findings_total)
+        }
+        AuditCommand::Replay { export, args } => {
+            let key = isop_node::config::load_roster_key(&args.roster_key)?;
+            let (file, len) = open(&export)?;
+            let bar = bar(len, "replaying");
+            let story = isop_audit::replay(file, &key, Some(&mut |at| bar.set_position(at)))
+                .with_context(|| format!("replaying {}", export.display()))?;
+            bar.finish_and_clear();
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&story)?);
+            } else {
+                print!("{story}");
+            }
+            Ok(())
+        }
+        AuditCommand::CrossCheck { a, b, args } => {
+            let key = isop_node::config::load_roster_key(&args.roster_key)?;
+            let len = open(&a)?.1 * 2 + open(&b)?.1;
+            let bar = bar(len, "cross-checking");
+            let mut done = 0;
+            let mut last = 0;
+            let report = isop_audit::cross_check(
+                &a,
+                &b,
+                &key,
+                Some(&mut |at| {
+                    // Each pass counts from 0: add up across passes.
+                    if at < last {
+                        done += last;
+                    }
+                    last = at;
+                    bar.set_position(done + at);
+                }),
+            )
+            .context("cross-checking the exports")?;
+            bar.finish_and_clear();
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_cross(&report);
+            }
+            verdict(report.findings_total)
+        }
+    }
+}
+
+fn verdict(findings: u64) -> Result<()> {
+    if findings == 0 {
+        Ok(())
+    } else {
+        Err(FindingsReported(findings).into())
+    }
+}
+
+pub(crate) fn print_verify(r: &VerifyReport) {
+    println!(
+        "{}'s log: {} entries{}, root {}",
+        r.origin,
+        r.entries,
+        if r.complete { "" } else { " (incomplete file)" },
+        &r.root[..16.min(r.root.len())]
+    );
+    println!(
+        "  {} notices sent, {} received, {} receipts; {} signatures checked",
+        r.notices_sent, r.notices_received, r.receipts, r.signatures
+    );
+    println!(
+        "  {} checkpoints with {} cosignatures; {} peer checkpoints witnessed; {} roster versions",
+        r.checkpoints, r.cosignatures, r.witnessed, r.rosters
+    );
+    println!(
+        "  {} disclosures checked, {} withheld from clearance [{}], {} erased; {} deliveries pending",
+        r.disclosures,
+        r.withheld,
+        r.clearance.join(","),
+        r.erased,
+        r.pending
+    );
+    if r.is_clean() {
+        println!("  verified: no findings");
+    } else {
+        println!("  {} finding(s):", r.findings_total);
+        findings_text(&r.findings, r.findings_total);
+    }
+}
+
+pub(crate) fn print_cross(r: &CrossReport) {
+    println!(
+        "{} ↔ {}: {} notices {}→{}, {} {}→{}; {} found with the same digest, {} receipts matched, {} pending; {} witnessed checkpoints compared",
+        r.a,
+        r.b,
+        r.sent_a_to_b,
+        r.a,
+        r.b,
+        r.sent_b_to_a,
+        r.b,
+        r.a,
+        r.matched,
+        r.receipts_matched,
+        r.pending,
+        r.witnessed_checked
+    );
+    if r.is_clean() {
+        println!("  consistent: no findings");
+    } else {
+        println!("  {} finding(s):", r.findings_total);
+        findings_text(&r.findings, r.findings_total);
+    }
+}
