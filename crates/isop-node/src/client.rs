@@ -94,11 +94,13 @@ impl ApiClient {
             .map_err(|e| Error::Invalid(format!("the node's answer is not JSON: {e}")))
     }
 
-    /// Streams a GET into `out`, returning the bytes written.
+    /// Streams a GET into `out`, returning the bytes written; `progress`
+    /// hears the running total after each chunk.
     pub async fn download(
         &self,
         path: &str,
         out: &mut (impl tokio::io::AsyncWrite + Unpin),
+        mut progress: impl FnMut(u64),
     ) -> Result<u64, Error> {
         use tokio::io::AsyncWriteExt;
         let mut r = self
@@ -114,6 +116,7 @@ impl ApiClient {
                 .await
                 .map_err(|e| Error::Invalid(format!("writing: {e}")))?;
             n += chunk.len() as u64;
+            progress(n);
         }
         out.flush()
             .await

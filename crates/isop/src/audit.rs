@@ -86,6 +86,17 @@ fn bar(total: u64, what: &str) -> ProgressBar {
     bar
 }
 
+/// A spinner counting bytes of unknown total, drawn on stderr when it is a terminal.
+pub(crate) fn bytes_spinner(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
 fn findings_text(findings: &[Finding], total: u64) {
     for f in findings {
         println!("  {f}");

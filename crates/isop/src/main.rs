@@ -169,6 +169,51 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum SendKind {
+    /// A referral of an infringing site, with evidence (the same as `isop
+    /// submit` with a file, from flags).
+    Referral {
+        /// The site's domain.
+        #[arg(long)]
+        domain: Option<String>,
+        /// The infringing URL.
+        #[arg(long)]
+        url: Option<String>,
+        /// The server's IP address.
+        #[arg(long)]
+        ip: Option<String>,
+        /// Where the server is hosted (ISO 3166-1 alpha-2).
+        #[arg(long, default_value = "")]
+        hosting_country: String,
+        /// film, tv, live_sport, music, software, games or publishing.
+        #[arg(long)]
+        category: String,
+        /// An infringed work, as title or title=rights owner.
+        #[arg(long = "work", required = true)]
+        works: Vec<String>,
+        /// Evidence, as sha256-hex,method[,description] (method: screenshot,
+        /// page_archive, stream_recording, network_trace, file_download,
+        /// test_purchase or other); captured now.
+        #[arg(long = "evidence", required = true)]
+        evidence: Vec<String>,
+        /// investigate, takedown, domain_seizure, blocking or payment_disruption.
+        #[arg(long, default_value = "takedown")]
+        action: String,
+        /// The jurisdiction asked to act (ISO 3166-1 alpha-2).
+        #[arg(long)]
+        jurisdiction: String,
+        /// A summary.
+        #[arg(long, default_value = "")]
+        summary: String,
+        /// A contact, sent as a labelled field.
+        #[arg(long)]
+        contact: Option<String>,
+        /// The contact's label.
+        #[arg(long, default_value = "role:agency|role:hub")]
+        contact_label: String,
+        /// Affirm that the referral is made in good faith and is accurate.
+        #[arg(long, required = true)]
+        affirm: bool,
+    },
     /// Intelligence on the networks and money behind sites (agencies and the hub).
     Intel {
         /// Title.
@@ -274,7 +319,86 @@ fn send_notice(
     let tlp = serde_json::from_value(json!(tlp))
         .with_context(|| format!("{tlp:?} is not a TLP marking"))?;
     let mut labelled = Vec::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as u64;
     let (body, in_reply_to) = match kind {
+        SendKind::Referral {
+            domain,
+            url,
+            ip,
+            hosting_country,
+            category,
+            works,
+            evidence,
+            action,
+            jurisdiction,
+            summary,
+            contact,
+            contact_label,
+            affirm,
+        } => {
+            use isop_node::submit::{Evidence, Work};
+            if let Some(text) = contact {
+                labelled.push(LabelledField {
+                    path: "referral.contact".into(),
+                    label: contact_label,
+                    value: FieldValue::Text(text),
+                });
+            }
+            let works = works
+                .into_iter()
+                .map(|w| match w.split_once('=') {
+                    Some((title, owner)) => Work {
+                        title: title.into(),
+                        rights_owner: owner.into(),
+                        identifiers: vec![],
+                    },
+                    None => Work {
+                        title: w,
+                        rights_owner: String::new(),
+                        identifiers: vec![],
+                    },
+                })
+                .collect();
+            let evidence = evidence
+                .iter()
+                .map(|e| {
+                    let mut parts = e.splitn(3, ',');
+                    match (parts.next(), parts.next()) {
+                        (Some(sha256), Some(method)) => Ok(Evidence {
+                            sha256: sha256.into(),
+                            captured_at: now,
+                            method: method.into(),
+                            description: parts.next().unwrap_or_default().into(),
+                        }),
+                        _ => anyhow::bail!(
+                            "--evidence {e:?}: expected sha256-hex,method[,description]"
+                        ),
+                    }
+                })
+                .collect::<Result<_>>()?;
+            (
+                Body::Referral {
+                    target: Target {
+                        domain: domain.unwrap_or_default(),
+                        url: url.unwrap_or_default(),
+                        ip: ip.unwrap_or_default(),
+                        hosting_country,
+                        ..Default::default()
+                    },
+                    category,
+                    works,
+                    evidence,
+                    requested_action: action,
+                    jurisdiction,
+                    good_faith: affirm,
+                    accuracy: affirm,
+                    summary,
+                },
+                None,
+            )
+        }
         SendKind::Intel {
             title,
             grade,
@@ -323,9 +447,6 @@ fn send_notice(
             action,
             referrals,
         } => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_millis() as u64;
             let target = Target {
                 domain: domain.unwrap_or_default(),
                 ip: ip.unwrap_or_default(),
@@ -1019,9 +1140,15 @@ async fn run(command: Command) -> Result<()> {
             let mut file = tokio::fs::File::create(&out)
                 .await
                 .with_context(|| format!("creating {}", out.display()))?;
+            let bar = audit::bytes_spinner("exporting");
             let n = client(&node)?
-                .download(&format!("/v1/export?clearance={clearance}"), &mut file)
+                .download(
+                    &format!("/v1/export?clearance={clearance}"),
+                    &mut file,
+                    |n| bar.set_position(n),
+                )
                 .await?;
+            bar.finish_and_clear();
             let v = json!({ "file": out.display().to_string(), "bytes": n });
             print(&node, &v, |_| {
                 println!("wrote {n} bytes to {}", out.display())

@@ -479,6 +479,36 @@ fn workflows_against_running_nodes() {
     );
     eventually(&["inbox", "--node", &filmco], |o| o.contains("status"));
 
+    // The same kind of referral from flags, without a file.
+    let sent = isop(&[
+        "send",
+        "--node",
+        &filmco,
+        "--to",
+        "KR-KNPA",
+        "referral",
+        "--domain",
+        "mirror.streamz.example",
+        "--hosting-country",
+        "KR",
+        "--category",
+        "live_sport",
+        "--work",
+        "Cup Final=SportsNet Rights",
+        "--evidence",
+        "9f2c1d0b8a7e6f5d4c3b2a19080706050403020100f0e0d0c0b0a09080706050,screenshot,front page",
+        "--jurisdiction",
+        "KR",
+        "--contact",
+        "desk@filmco.example",
+        "--affirm",
+    ]);
+    assert!(sent.starts_with("sent "), "{sent}");
+    eventually(
+        &["query", "--node", &kr, "--domain", "mirror.streamz.example"],
+        |o| o.contains("referred by: RH-FILMCO"),
+    );
+
     // Agencies send intelligence, a takedown request and a case message.
     let sent = isop(&[
         "send",
@@ -555,6 +585,15 @@ fn workflows_against_running_nodes() {
         .starts_with("wrote ")
     );
     assert!(std::fs::metadata(&export).unwrap().len() > 100);
+    // The node's own export verifies, offline, against the roster key in its config.
+    let audited = isop(&[
+        "audit",
+        "verify",
+        export.to_str().unwrap(),
+        "--roster-key",
+        &kr,
+    ]);
+    assert!(audited.contains("verified: no findings"), "{audited}");
 
     // Bad input: a partner's intel, a malformed file, an unknown org, a missing file.
     let refused = run(&[
