@@ -8,8 +8,8 @@ use bytes::Bytes;
 use isop_core::export::{EXPORT_FORMAT, ExportError, ExportReader};
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::{
-    Checkpoint, KeyId, NOTICE_PAYLOAD_TYPE, NoteVerifier, Notice, OrgId, RECEIPT_PAYLOAD_TYPE,
-    ROSTER_PAYLOAD_TYPE, Receipt, Roster, RosterKey, SignedNote, UnixMillis, pb,
+    Checkpoint, NOTICE_PAYLOAD_TYPE, Notice, OrgId, RECEIPT_PAYLOAD_TYPE, ROSTER_PAYLOAD_TYPE,
+    Receipt, Roster, RosterKey, SignedNote, UnixMillis, pb,
 };
 use prost::Message;
 
@@ -421,40 +421,11 @@ impl Rosters {
         })
     }
 
-    /// Checks a note's signature lines: returns the orgs whose line verifies
-    /// with one of their roster keys, and a description of each line by a
-    /// roster key that does not verify. Lines by unknown keys are ignored.
+    /// Checks a note's signature lines against every roster version,
+    /// newest first: the orgs whose line verifies, and each line by a
+    /// roster key that does not.
     pub(crate) fn note_signers(&self, note: &SignedNote) -> (Vec<OrgId>, Vec<String>) {
-        let mut good = Vec::new();
-        let mut bad = Vec::new();
-        for line in note.signatures() {
-            let Ok(id) = line.name.parse::<KeyId>() else {
-                continue;
-            };
-            let key = self
-                .versions
-                .iter()
-                .rev()
-                .filter_map(|r| r.member(&id.org).ok())
-                .flat_map(|m| m.keys.iter())
-                .find(|k| {
-                    k.name == id.name && isop_core::key_hash(&line.name, &k.public) == line.key_hash
-                });
-            let Some(key) = key else { continue };
-            let ok = NoteVerifier::new(&line.name, key.public)
-                .and_then(|v| note.verify(&v))
-                .is_ok();
-            if ok {
-                if !good.contains(&id.org) {
-                    good.push(id.org);
-                }
-            } else {
-                bad.push(format!(
-                    "the signature line of {} does not verify",
-                    line.name
-                ));
-            }
-        }
-        (good, bad)
+        let s = note.signers(self.versions.iter().rev().map(|r| &**r));
+        (s.valid, s.invalid)
     }
 }

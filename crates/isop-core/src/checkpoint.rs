@@ -78,6 +78,15 @@ pub struct NoteSignature {
     pub sig: [u8; 64],
 }
 
+/// Who signed a note, as [`SignedNote::signers`] finds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NoteSigners {
+    /// The orgs with a signature line that verifies, in line order.
+    pub valid: Vec<OrgId>,
+    /// Each line by a roster key that does not verify.
+    pub invalid: Vec<String>,
+}
+
 /// A C2SP signed note: text plus signature lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SignedNote {
@@ -243,6 +252,42 @@ impl SignedNote {
             )));
         }
         Ok(())
+    }
+
+    /// Which orgs signed the note, judged by the keys of `rosters` (each
+    /// line's key is looked up by name and key hash in the first roster
+    /// that lists it, so give the newest first). Lines by keys no roster
+    /// lists are ignored, as the spec requires; a line by a listed key that
+    /// does not verify is reported in [`NoteSigners::invalid`].
+    pub fn signers<'a, I>(&self, rosters: I) -> NoteSigners
+    where
+        I: IntoIterator<Item = &'a crate::Roster>,
+        I::IntoIter: Clone,
+    {
+        let rosters = rosters.into_iter();
+        let mut out = NoteSigners::default();
+        for line in &self.signatures {
+            let Ok(id) = line.name.parse::<crate::KeyId>() else {
+                continue;
+            };
+            let key = rosters
+                .clone()
+                .filter_map(|r| r.member(&id.org).ok())
+                .flat_map(|m| m.keys.iter())
+                .find(|k| k.name == id.name && key_hash(&line.name, &k.public) == line.key_hash);
+            let Some(key) = key else { continue };
+            let ok = signature_from_slice(&line.sig)
+                .is_ok_and(|sig| verify_strict(&key.public, self.text.as_bytes(), &sig));
+            if !ok {
+                out.invalid.push(format!(
+                    "the signature line of {} does not verify",
+                    line.name
+                ));
+            } else if !out.valid.contains(&id.org) {
+                out.valid.push(id.org);
+            }
+        }
+        out
     }
 
     /// The note in its wire form.

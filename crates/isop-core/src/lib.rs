@@ -71,8 +71,8 @@ mod roster;
 mod tlp;
 
 pub use checkpoint::{
-    Checkpoint, MAX_NOTE_LEN, MAX_NOTE_SIGNATURES, NoteSignature, NoteVerifier, SignedNote,
-    key_hash,
+    Checkpoint, MAX_NOTE_LEN, MAX_NOTE_SIGNATURES, NoteSignature, NoteSigners, NoteVerifier,
+    SignedNote, key_hash,
 };
 pub use disclosure::{
     Delivery, MAX_PATH_LEN, RevealedField, SALT_LEN, SealedDisclosure, SignedDelivery,

@@ -16,8 +16,8 @@ use isop_core::export::{EXPORT_FORMAT, ExportError, ExportReader, ExportWriter};
 use isop_core::merkle::{self, RootBuilder};
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::{
-    Checkpoint, Clearance, KeyId, Label, LogIndex, NoteVerifier, OrgId, Roster, RosterKey,
-    SignedNote, UnixMillis, pb, sha256,
+    Checkpoint, Clearance, Label, LogIndex, OrgId, Roster, RosterKey, SignedNote, UnixMillis, pb,
+    sha256,
 };
 use prost::Message;
 
@@ -554,28 +554,16 @@ impl Import {
             )));
         }
         // Every signature line naming a roster key must verify; the origin's must be there.
-        let mut origin_signed = false;
-        for line in note.signatures() {
-            let Ok(id) = line.name.parse::<KeyId>() else {
-                continue;
-            };
-            let key = self
-                .rosters
-                .iter()
-                .rev()
-                .filter_map(|r| r.member(&id.org).ok())
-                .flat_map(|m| m.keys.iter())
-                .find(|k| {
-                    k.name == id.name && isop_core::key_hash(&line.name, &k.public) == line.key_hash
-                });
-            let Some(key) = key else { continue };
-            note.verify(&NoteVerifier::new(&line.name, key.public)?)?;
-            if id.org == self.origin {
-                origin_signed = true;
-            } else {
-                self.summary.cosignatures += 1;
-            }
+        let signers = note.signers(self.rosters.iter().rev());
+        if let Some(why) = signers.invalid.first() {
+            return Err(Error::InvalidEntry(format!(
+                "checkpoint at size {}: {why}",
+                cp.size
+            )));
         }
+        let origin_signed = signers.valid.contains(&self.origin);
+        self.summary.cosignatures +=
+            signers.valid.iter().filter(|o| **o != self.origin).count() as u64;
         if !origin_signed {
             return Err(Error::InvalidEntry(format!(
                 "checkpoint at size {} carries no valid signature by {}",

@@ -190,7 +190,7 @@ enum SendKind {
         /// An infringed work, as title or title=rights owner.
         #[arg(long = "work", required = true)]
         works: Vec<String>,
-        /// Evidence, as sha256-hex,method[,description] (method: screenshot,
+        /// Evidence, as `sha256-hex,method[,description]` (method: screenshot,
         /// page_archive, stream_recording, network_trace, file_download,
         /// test_purchase or other); captured now.
         #[arg(long = "evidence", required = true)]

@@ -201,7 +201,7 @@ fn altered_files_are_refused() {
             .into_bytes()
             .into();
     }
-    refused(&assemble(&r), &fed, "bad signature");
+    refused(&assemble(&r), &fed, "does not verify");
 
     // A checkpoint signed by an impostor key under the node's key name: its
     // key hash matches no roster key, so the node's signature is missing.
