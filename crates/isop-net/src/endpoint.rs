@@ -236,9 +236,17 @@ impl PeerConnection {
     /// Sends one request on a new stream and waits for the answer. An
     /// `Error` answer becomes [`Error::Remote`].
     pub async fn request(&self, frame: &pb::Frame) -> Result<pb::Frame, Error> {
+        self.request_raw(&encode_frame(frame)).await
+    }
+
+    /// Sends `bytes` as they are on a new stream (they should be a framed
+    /// request: length prefix and body) and reads the answer frame, as
+    /// [`PeerConnection::request`]. For relaying pre-encoded frames, and for
+    /// testing what a peer does with bytes that are not a well-formed frame.
+    pub async fn request_raw(&self, bytes: &[u8]) -> Result<pb::Frame, Error> {
         let exchange = async {
             let (mut send, mut recv) = self.conn.open_bi().await?;
-            send.write_all(&encode_frame(frame))
+            send.write_all(bytes)
                 .await
                 .map_err(|e| Error::Stream(format!("sending: {e}")))?;
             send.finish()

@@ -91,9 +91,10 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
         Err(e) => {
             tracing::warn!(peer = %peer.org, error = %e, "request failed");
             let code = match &e {
-                Error::Core(CoreError::TreeSize { .. } | CoreError::ProofRange(_)) => {
-                    pb::ErrorCode::NotFound
-                }
+                Error::Core(CoreError::TreeSize { .. } | CoreError::ProofRange(_))
+                | Error::Store(isop_store::Error::Core(
+                    CoreError::TreeSize { .. } | CoreError::ProofRange(_),
+                )) => pb::ErrorCode::NotFound,
                 Error::Core(_) | Error::Roster(_) => pb::ErrorCode::Forbidden,
                 _ => pb::ErrorCode::Internal,
             };
