@@ -92,6 +92,10 @@ pub struct NoteSigners {
 pub struct SignedNote {
     text: String,
     signatures: Vec<NoteSignature>,
+    /// Signature lines of other algorithms (not 68 bytes of key hash and
+    /// ed25519 signature): kept as they are, as the spec asks, and never
+    /// verified.
+    other_lines: Vec<String>,
 }
 
 fn check_text(text: &str) -> Result<(), Error> {
@@ -120,6 +124,7 @@ impl SignedNote {
         let mut note = Self {
             text,
             signatures: Vec::new(),
+            other_lines: Vec::new(),
         };
         note.add_signature(signer);
         Ok(note)
@@ -188,6 +193,7 @@ impl SignedNote {
             ));
         }
         let mut signatures = Vec::new();
+        let mut other_lines = Vec::new();
         for (n, line) in sigs.lines().enumerate() {
             if n >= MAX_NOTE_SIGNATURES {
                 return Err(Error::MalformedNote(format!(
@@ -212,6 +218,7 @@ impl SignedNote {
             // Signatures of other algorithms and lengths are kept unparsed by
             // the spec; isop uses ed25519 only, so other lengths cannot verify.
             let Ok(sig) = <[u8; 64]>::try_from(&raw[4..]) else {
+                other_lines.push(line.to_owned());
                 continue;
             };
             signatures.push(NoteSignature {
@@ -223,6 +230,7 @@ impl SignedNote {
         Ok(Self {
             text: text.into(),
             signatures,
+            other_lines,
         })
     }
 
@@ -305,6 +313,9 @@ impl fmt::Display for SignedNote {
             raw.extend_from_slice(&s.key_hash);
             raw.extend_from_slice(&s.sig);
             writeln!(f, "{SIG_PREFIX}{} {}", s.name, B64.encode(raw))?;
+        }
+        for line in &self.other_lines {
+            writeln!(f, "{line}")?;
         }
         Ok(())
     }

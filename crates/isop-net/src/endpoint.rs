@@ -20,6 +20,9 @@ use crate::{Error, PeerIdentity, Refusal};
 /// known org, not revoked, pinned key).
 pub type Gate = Arc<dyn Fn(&PeerIdentity) -> Result<(), Refusal> + Send + Sync>;
 
+/// How long a peer may take to complete its handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Application close codes.
 const CLOSE_REFUSED: u32 = 1;
 const CLOSE_SHUTDOWN: u32 = 2;
@@ -55,6 +58,33 @@ impl EndpointConfig {
             keep_alive: Duration::from_secs(10),
         }
     }
+}
+
+/// The QUIC endpoint settings that outlive a restart: the stateless reset
+/// key and the connection-ID key, both derived from the node's TLS private
+/// key. A node that restarts then recognises the connection IDs of its
+/// previous run and resets those connections (RFC 9000 §10.3), so its peers
+/// learn at once that they are gone instead of waiting out a timeout.
+/// Derived from a secret the node already keeps, they are as secret as it.
+fn quic_endpoint_config(identity: &TlsIdentity) -> quinn::EndpointConfig {
+    use sha2::Digest;
+    let derive = |label: &[u8]| -> [u8; 32] {
+        let mut h = sha2::Sha256::new();
+        h.update(label);
+        h.update(identity.key.secret_der());
+        h.finalize().into()
+    };
+    let reset = derive(b"isop/1 QUIC stateless reset key\0");
+    let cid = derive(b"isop/1 QUIC connection id key\0");
+    let cid_key = u64::from_be_bytes([
+        cid[0], cid[1], cid[2], cid[3], cid[4], cid[5], cid[6], cid[7],
+    ]);
+    let mut c = quinn::EndpointConfig::new(Arc::new(ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        &reset,
+    )));
+    c.cid_generator(move || Box::new(quinn_proto::HashedConnectionIdGenerator::from_key(cid_key)));
+    c
 }
 
 /// A QUIC endpoint that both accepts and dials.
@@ -116,7 +146,7 @@ impl Endpoint {
             source: std::io::Error::other("no async runtime"),
         })?;
         let inner = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
+            quic_endpoint_config(&config.identity),
             Some(server),
             socket,
             runtime,
@@ -140,18 +170,17 @@ impl Endpoint {
             .map_err(|e| Error::Stream(format!("local address: {e}")))
     }
 
-    /// Waits for the next peer. `None` once the endpoint is closed. A peer
-    /// that fails the handshake or the gate gives `Some(Err(..))`: it has
-    /// been closed with the reason, and accepting goes on.
-    pub async fn accept(&self) -> Option<Result<PeerConnection, Error>> {
+    /// Waits for the next peer to knock. `None` once the endpoint is closed.
+    /// The handshake and the gate run in [`Incoming::admit`], which the
+    /// caller should await on a task of its own: a peer that stalls its
+    /// handshake then holds up only itself, never the next peer.
+    pub async fn accept(&self) -> Option<Incoming> {
         let incoming = self.inner.accept().await?;
-        let remote = incoming.remote_address();
-        Some(match incoming.await {
-            Ok(conn) => self.admit(conn),
-            Err(e) => {
-                tracing::warn!(%remote, error = %e, "TLS handshake refused");
-                Err(Error::Connection(e))
-            }
+        Some(Incoming {
+            incoming,
+            gate: self.gate.clone(),
+            max_frame: self.max_frame,
+            request_timeout: self.request_timeout,
         })
     }
 
@@ -173,29 +202,7 @@ impl Endpoint {
             addr,
             why: e.to_string(),
         })?;
-        self.admit(conn)
-    }
-
-    /// Reads the peer's identity and applies the gate; a refused peer is
-    /// closed with the refusal as the reason.
-    fn admit(&self, conn: quinn::Connection) -> Result<PeerConnection, Error> {
-        let identity = peer_identity(&conn).and_then(|p| (self.gate)(&p).map(|()| p));
-        match identity {
-            Ok(peer) => Ok(PeerConnection {
-                conn,
-                peer,
-                max_frame: self.max_frame,
-                request_timeout: self.request_timeout,
-            }),
-            Err(refusal) => {
-                tracing::warn!(remote = %conn.remote_address(), %refusal, "peer refused");
-                conn.close(
-                    quinn::VarInt::from_u32(CLOSE_REFUSED),
-                    refusal.to_string().as_bytes(),
-                );
-                Err(Error::Refused(refusal))
-            }
-        }
+        admit(conn, &self.gate, self.max_frame, self.request_timeout)
     }
 
     /// Closes every connection and stops accepting.
@@ -207,6 +214,69 @@ impl Endpoint {
     /// Waits until every connection has closed.
     pub async fn wait_idle(&self) {
         self.inner.wait_idle().await;
+    }
+}
+
+/// A peer that began a handshake with this endpoint.
+pub struct Incoming {
+    incoming: quinn::Incoming,
+    gate: Gate,
+    max_frame: usize,
+    request_timeout: Duration,
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("remote", &self.incoming.remote_address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Incoming {
+    /// Completes the handshake (within [`HANDSHAKE_TIMEOUT`]) and puts the
+    /// peer's identity through the gate. A peer that fails either is
+    /// closed with the reason, which is also logged.
+    pub async fn admit(self) -> Result<PeerConnection, Error> {
+        let remote = self.incoming.remote_address();
+        let conn = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.incoming).await {
+            Ok(Ok(conn)) => conn,
+            Ok(Err(e)) => {
+                tracing::warn!(%remote, error = %e, "TLS handshake refused");
+                return Err(Error::Connection(e));
+            }
+            Err(_) => {
+                tracing::warn!(%remote, "TLS handshake not completed in time");
+                return Err(Error::Timeout(HANDSHAKE_TIMEOUT));
+            }
+        };
+        admit(conn, &self.gate, self.max_frame, self.request_timeout)
+    }
+}
+
+/// Reads the peer's identity and applies the gate; a refused peer is closed
+/// with the refusal as the reason.
+fn admit(
+    conn: quinn::Connection,
+    gate: &Gate,
+    max_frame: usize,
+    request_timeout: Duration,
+) -> Result<PeerConnection, Error> {
+    match peer_identity(&conn).and_then(|p| gate(&p).map(|()| p)) {
+        Ok(peer) => Ok(PeerConnection {
+            conn,
+            peer,
+            max_frame,
+            request_timeout,
+        }),
+        Err(refusal) => {
+            tracing::warn!(remote = %conn.remote_address(), %refusal, "peer refused");
+            conn.close(
+                quinn::VarInt::from_u32(CLOSE_REFUSED),
+                refusal.to_string().as_bytes(),
+            );
+            Err(Error::Refused(refusal))
+        }
     }
 }
 

@@ -37,7 +37,9 @@ mod identity;
 pub mod pki;
 mod tls;
 
-pub use endpoint::{Endpoint, EndpointConfig, Gate, PeerConnection, Request};
+pub use endpoint::{
+    Endpoint, EndpointConfig, Gate, HANDSHAKE_TIMEOUT, Incoming, PeerConnection, Request,
+};
 pub use error::{Error, Refusal};
 pub use frame::{DEFAULT_MAX_FRAME, check_len, decode_frame, encode_frame, error_frame};
 pub use identity::PeerIdentity;

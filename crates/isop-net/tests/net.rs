@@ -86,8 +86,8 @@ fn endpoint(ca: &CertifiedKey, m: &Member, gate: Gate, max_frame: usize) -> Endp
 fn serve(ep: Arc<Endpoint>) -> tokio::sync::mpsc::UnboundedReceiver<Result<OrgId, String>> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
-        while let Some(r) = ep.accept().await {
-            match r {
+        while let Some(incoming) = ep.accept().await {
+            match incoming.admit().await {
                 Ok(conn) => {
                     let _ = tx.send(Ok(conn.peer().org.clone()));
                     tokio::spawn(async move {

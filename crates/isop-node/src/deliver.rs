@@ -40,6 +40,20 @@ pub(crate) async fn delivery_loop(inner: Arc<Inner>) {
                     if !fresh {
                         continue;
                     }
+                    // The list was read before this item's slot was taken: an
+                    // earlier attempt may have been receipted since. Only a
+                    // logged receipt removes an item, and it does so before
+                    // its attempt gives the slot back.
+                    if !inner
+                        .store
+                        .outbox_contains(&item.recipient, item.index)
+                        .unwrap_or(true)
+                    {
+                        if let Ok(mut s) = in_flight.lock() {
+                            s.remove(&key);
+                        }
+                        continue;
+                    }
                     let Ok(permit) = permits.clone().acquire_owned().await else {
                         break;
                     };

@@ -29,15 +29,16 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>) {
             n = inner.endpoint.accept() => n,
             _ = stop.wait_for(|stopping| *stopping) => None,
         };
-        let Some(next) = next else { break };
-        match next {
-            Ok(conn) => {
+        let Some(incoming) = next else { break };
+        let inner = inner.clone();
+        // Each handshake on its own task: a stalled one delays no one else.
+        tokio::spawn(async move {
+            // A refusal was logged and sent as the close reason.
+            if let Ok(conn) = incoming.admit().await {
                 tracing::debug!(peer = %conn.peer().org, "peer connected");
-                tokio::spawn(serve_connection(inner.clone(), conn));
+                serve_connection(inner, conn).await;
             }
-            // The refusal was logged and sent as the close reason.
-            Err(_) => continue,
-        }
+        });
     }
 }
 

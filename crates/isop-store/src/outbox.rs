@@ -189,6 +189,18 @@ impl Store {
             .collect()
     }
 
+    /// Whether entry `index` still waits in `recipient`'s outbox (a logged
+    /// receipt removes it).
+    pub fn outbox_contains(&self, recipient: &OrgId, index: LogIndex) -> Result<bool, Error> {
+        Ok(self
+            .get(&keys::multi(
+                keys::OUTBOX,
+                recipient.as_str().as_bytes(),
+                index.0,
+            ))?
+            .is_some())
+    }
+
     /// Records a failed attempt: the item is retried no sooner than `next_attempt`.
     pub fn outbox_defer(
         &self,

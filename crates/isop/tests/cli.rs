@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+mod common;
+use common::*;
+
 #[test]
 fn demo_runs_the_scenario_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -366,61 +369,6 @@ fn onboarding_a_federation_from_the_command_line() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does not name urn:isop:org:GB-PIPCU"));
-}
-
-/// Kills the node processes when the test ends, however it ends.
-struct Nodes(Vec<std::process::Child>);
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// Six consecutive free ports on loopback for UDP (QUIC) and TCP (the API),
-/// below Linux's ephemeral range (32768 and up), so that no other test's
-/// port-0 bind can take them once they are chosen.
-fn free_ports() -> (u16, u16) {
-    let free = |base: u16| {
-        (0..6).all(|i| {
-            std::net::UdpSocket::bind(("127.0.0.1", base + i)).is_ok()
-                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
-        })
-    };
-    let start = std::process::id() as u16;
-    (0..500u16)
-        .map(|k| 20_000 + (start.wrapping_add(k.wrapping_mul(211)) % 12_000))
-        .find(|b| free(*b))
-        .map(|b| (b, b + 100))
-        .expect("free ports")
-}
-fn run(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_isop"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-/// Runs `args` until `ok` holds for its output, or fails after 30 s: the
-/// nodes answer when they are up and when deliveries have arrived.
-fn eventually(args: &[&str], ok: impl Fn(&str) -> bool) -> String {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let out = run(args);
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        if out.status.success() && ok(&stdout) {
-            return stdout;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "isop {args:?} never gave what was expected: {stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
 }
 
 /// Each workflow, against real `isop node run` processes from an example federation.

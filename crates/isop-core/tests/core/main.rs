@@ -3,6 +3,7 @@
 #![allow(unreachable_pub)]
 
 mod fixture;
+mod fuzz_regressions;
 mod notices;
 mod roster;
 mod round_trips;

@@ -1,0 +1,66 @@
+//! What the binary's tests share: node processes, free ports, running `isop`.
+
+#![allow(dead_code)]
+
+use std::process::Command;
+
+/// Kills the node processes when the test ends, however it ends.
+pub(crate) struct Nodes(pub(crate) Vec<std::process::Child>);
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Six consecutive free ports on loopback for UDP (QUIC) and TCP (the API),
+/// below Linux's ephemeral range (32768 and up), so that no other test's
+/// port-0 bind can take them once they are chosen.
+pub(crate) fn free_ports() -> (u16, u16) {
+    let free = |base: u16| {
+        (0..6).all(|i| {
+            std::net::UdpSocket::bind(("127.0.0.1", base + i)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
+        })
+    };
+    // Tests of one process start their search apart, so two never pick the
+    // same ports before either binds them.
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = (std::process::id() as u16).wrapping_add(call.wrapping_mul(2_003));
+    (0..500u16)
+        .map(|k| 20_000 + (start.wrapping_add(k.wrapping_mul(211)) % 12_000))
+        .find(|b| free(*b))
+        .map(|b| (b, b + 100))
+        .expect("free ports")
+}
+
+/// Runs `isop` with `args`.
+pub(crate) fn run(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_isop"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `args` until `ok` holds for its output, or fails after 30 s: the
+/// nodes answer when they are up and when deliveries have arrived.
+pub(crate) fn eventually(args: &[&str], ok: impl Fn(&str) -> bool) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let out = run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() && ok(&stdout) {
+            return stdout;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "isop {args:?} never gave what was expected: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
