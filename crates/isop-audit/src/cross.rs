@@ -45,6 +45,9 @@ pub struct CrossReport {
     pub pending: u64,
     /// Checkpoints of A that B cosigned, and of B that A cosigned, compared.
     pub witnessed_checked: u64,
+    /// Checkpoints cosigned after the other export was taken, of more
+    /// entries than it holds: not comparable, and not findings.
+    pub witnessed_later: u64,
     /// Every finding, by log and entry.
     pub findings: Vec<Finding>,
     /// How many findings there were.
@@ -89,8 +92,8 @@ struct Side {
     rejected: HashSet<NoticeId>,
     /// Pending deliveries to the other, by entry index.
     pending: BTreeSet<u64>,
-    /// Checkpoints of the other's log it witnessed: (its entry, size, root).
-    witnessed: Vec<(u64, u64, Hash)>,
+    /// Checkpoints of the other's log it witnessed: (its entry, when, size, root).
+    witnessed: Vec<(u64, u64, u64, Hash)>,
     /// Its own roots at the sizes asked for.
     roots: BTreeMap<u64, Option<Hash>>,
     findings: Findings,
@@ -203,8 +206,12 @@ fn pass(
                     && checkpoint_org(&checkpoint).as_ref() == Some(other)
                     && rosters.note_signers(&note).0.contains(other) =>
             {
-                side.witnessed
-                    .push((e.position, checkpoint.size, checkpoint.root));
+                side.witnessed.push((
+                    e.position,
+                    entry.appended_at,
+                    checkpoint.size,
+                    checkpoint.root,
+                ));
             }
             _ => {}
         }
@@ -237,7 +244,7 @@ pub fn cross_check(
         &none,
         reborrow(&mut progress),
     )?;
-    let b_sizes: BTreeSet<u64> = a_first.witnessed.iter().map(|w| w.1).collect();
+    let b_sizes: BTreeSet<u64> = a_first.witnessed.iter().map(|w| w.2).collect();
     let b_side = pass(
         open(b)?,
         Some(&a_origin),
@@ -246,7 +253,7 @@ pub fn cross_check(
         reborrow(&mut progress),
     )?;
     // Then A's roots at the sizes B witnessed.
-    let a_sizes: BTreeSet<u64> = b_side.witnessed.iter().map(|w| w.1).collect();
+    let a_sizes: BTreeSet<u64> = b_side.witnessed.iter().map(|w| w.2).collect();
     let a_side = if a_sizes.is_empty() {
         a_first
     } else {
@@ -419,7 +426,13 @@ fn at_time(r: &Side, at: u64) -> u64 {
 
 /// The checkpoints of `of`'s log that `by` cosigned, against `of`'s history.
 fn witnessing(of: &Side, by: &Side, report: &mut CrossReport, f: &mut Findings) {
-    for &(entry, size, root) in &by.witnessed {
+    for &(entry, at, size, root) in &by.witnessed {
+        // Witnessed after `of`'s export was taken, of a log grown since:
+        // nothing to compare it with.
+        if size > of.entries && at >= of.exported_at {
+            report.witnessed_later += 1;
+            continue;
+        }
         report.witnessed_checked += 1;
         match of.roots.get(&size).copied().flatten() {
             Some(r) if r == root => {}

@@ -1,11 +1,13 @@
-//! Delivery workers: drain the durable outbox over reused connections,
-//! many notices in flight, with capped exponential backoff and jitter.
+//! Delivery workers: drain the durable outbox, one worker per recipient,
+//! each sending the head of its recipient's outbox as one `DeliverBatch`
+//! at a time, so that every recipient receives notices in the order of this
+//! node's log; with capped exponential backoff and jitter.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use isop_core::{LogIndex, OrgId, Receipt, ReceiptOutcome, UnixMillis, pb, sha256};
+use isop_core::{OrgId, Receipt, ReceiptOutcome, UnixMillis, pb, sha256};
 use isop_store::{Delivered, Direction, NewEntry, OutboxItem, Record};
 use pb::frame::Kind;
 use prost::Message;
@@ -13,57 +15,37 @@ use rand::Rng;
 
 use crate::Error;
 use crate::node::{Inner, now};
+use crate::serve::MAX_BATCH;
 
-/// The most outbox items taken per pass.
+/// The most outbox items read per pass, to find the recipients with work.
 const PASS: usize = 4096;
 /// How long the worker sleeps when nothing is due and nothing wakes it.
 const IDLE: Duration = Duration::from_secs(1);
 
 pub(crate) async fn delivery_loop(inner: Arc<Inner>) {
     let mut stop = inner.shutdown.subscribe();
-    let in_flight: Arc<Mutex<HashSet<(OrgId, LogIndex)>>> = Arc::default();
-    let permits = Arc::new(tokio::sync::Semaphore::new(
-        inner.config.delivery.in_flight.max(1) * 16,
-    ));
+    let active: Arc<Mutex<HashSet<OrgId>>> = Arc::default();
     loop {
         if *stop.borrow() {
             break;
         }
         match inner.store.outbox_due(now(), PASS) {
             Ok(due) => {
-                for item in due {
-                    let key = (item.recipient.clone(), item.index);
-                    let fresh = in_flight
+                let recipients: BTreeSet<OrgId> = due.into_iter().map(|i| i.recipient).collect();
+                for recipient in recipients {
+                    let fresh = active
                         .lock()
-                        .map(|mut s| s.insert(key.clone()))
+                        .map(|mut s| s.insert(recipient.clone()))
                         .unwrap_or(false);
                     if !fresh {
                         continue;
                     }
-                    // The list was read before this item's slot was taken: an
-                    // earlier attempt may have been receipted since. Only a
-                    // logged receipt removes an item, and it does so before
-                    // its attempt gives the slot back.
-                    if !inner
-                        .store
-                        .outbox_contains(&item.recipient, item.index)
-                        .unwrap_or(true)
-                    {
-                        if let Ok(mut s) = in_flight.lock() {
-                            s.remove(&key);
-                        }
-                        continue;
-                    }
-                    let Ok(permit) = permits.clone().acquire_owned().await else {
-                        break;
-                    };
-                    let (inner, in_flight) = (inner.clone(), in_flight.clone());
+                    let (inner, active) = (inner.clone(), active.clone());
                     tokio::spawn(async move {
-                        deliver_one(&inner, item).await;
-                        if let Ok(mut s) = in_flight.lock() {
-                            s.remove(&key);
+                        drain(&inner, &recipient).await;
+                        if let Ok(mut s) = active.lock() {
+                            s.remove(&recipient);
                         }
-                        drop(permit);
                         inner.progress.notify_waiters();
                         inner.outbox_wake.notify_one();
                     });
@@ -83,6 +65,55 @@ pub(crate) async fn delivery_loop(inner: Arc<Inner>) {
     }
 }
 
+/// Delivers the head of `recipient`'s outbox, batch after batch, until
+/// nothing is due or an attempt fails (then every item of the batch waits
+/// out its backoff, and no later item overtakes it). Only this worker
+/// removes the recipient's items, so no notice is sent twice at once.
+async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
+    loop {
+        if *inner.shutdown.borrow() {
+            return;
+        }
+        let batch = match inner.store.outbox_head(recipient, now(), MAX_BATCH) {
+            Ok(b) if b.is_empty() => return,
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(to = %recipient, error = %e, "cannot read the outbox");
+                return;
+            }
+        };
+        match attempt(inner, recipient, &batch).await {
+            Ok(outcomes) => {
+                let rejected = outcomes
+                    .iter()
+                    .filter(|o| matches!(o, ReceiptOutcome::Rejected { .. }))
+                    .count();
+                tracing::info!(to = %recipient, notices = batch.len(), rejected, "delivered");
+                inner.progress.notify_waiters();
+            }
+            Err(e) => {
+                if matches!(e, Error::Net(_) | Error::Peer { .. }) {
+                    inner.drop_connection(recipient).await;
+                }
+                for item in &batch {
+                    let wait = backoff(inner, item.attempts);
+                    if let Err(e) = inner.store.outbox_defer(
+                        recipient,
+                        item.index,
+                        UnixMillis(now().0 + wait),
+                        &e.to_string(),
+                    ) {
+                        tracing::error!(error = %e, "cannot record a failed delivery");
+                    }
+                }
+                let first = &batch[0];
+                tracing::warn!(to = %recipient, from_index = %first.index, notices = batch.len(), attempts = first.attempts + 1, error = %e, "delivery failed");
+                return;
+            }
+        }
+    }
+}
+
 /// The delay before attempt `attempts + 1`: exponential from the initial
 /// backoff, capped, with ±50% jitter.
 fn backoff(inner: &Inner, attempts: u32) -> u64 {
@@ -95,81 +126,88 @@ fn backoff(inner: &Inner, attempts: u32) -> u64 {
     rand::thread_rng().gen_range(base / 2..=base + base / 2)
 }
 
-async fn deliver_one(inner: &Arc<Inner>, item: OutboxItem) {
-    match attempt(inner, &item).await {
-        Ok(outcome) => {
-            tracing::info!(to = %item.recipient, index = %item.index, ?outcome, "delivered")
-        }
-        Err(e) => {
-            let wait = backoff(inner, item.attempts);
-            tracing::warn!(to = %item.recipient, index = %item.index, attempts = item.attempts + 1, retry_in_ms = wait, error = %e, "delivery failed");
-            if matches!(e, Error::Net(_) | Error::Peer { .. }) {
-                inner.drop_connection(&item.recipient).await;
-            }
-            if let Err(e) = inner.store.outbox_defer(
-                &item.recipient,
-                item.index,
-                UnixMillis(now().0 + wait),
-                &e.to_string(),
-            ) {
-                tracing::error!(error = %e, "cannot record a failed delivery");
-            }
-        }
+/// One batch: send it, verify each receipt, and log them all in one group
+/// commit (which clears the outbox items and records the outcomes).
+async fn attempt(
+    inner: &Arc<Inner>,
+    recipient: &OrgId,
+    batch: &[OutboxItem],
+) -> Result<Vec<ReceiptOutcome>, Error> {
+    let mut items = Vec::with_capacity(batch.len());
+    for item in batch {
+        let Some(deliver) = crate::serve::delivery_for(inner, item.index, recipient)? else {
+            // Kept in the outbox: nothing accepted is ever dropped here.
+            return Err(Error::Roster(format!(
+                "entry {} cannot be read as an outbound notice",
+                item.index
+            )));
+        };
+        items.push(deliver);
     }
-}
-
-/// One delivery: send, verify the receipt, log it (which clears the
-/// outbox item and records the outcome).
-async fn attempt(inner: &Arc<Inner>, item: &OutboxItem) -> Result<ReceiptOutcome, Error> {
-    let Some(deliver) = crate::serve::delivery_for(inner, item.index, &item.recipient)? else {
-        // Kept in the outbox: nothing accepted is ever dropped here.
-        return Err(Error::Roster(format!(
-            "entry {} cannot be read as an outbound notice",
-            item.index
-        )));
-    };
-    let payload_digest = deliver.envelope.as_ref().map(|e| sha256(&e.payload));
-    let conn = inner.connection(&item.recipient).await?;
+    let digests: Vec<Option<[u8; 32]>> = items
+        .iter()
+        .map(|d| d.envelope.as_ref().map(|e| sha256(&e.payload)))
+        .collect();
+    let conn = inner.connection(recipient).await?;
     let answer = conn
         .request(&pb::Frame {
-            kind: Some(Kind::Deliver(deliver)),
+            kind: Some(Kind::DeliverBatch(pb::DeliverBatch { items })),
         })
         .await?;
-    let Some(Kind::Receipt(envelope)) = answer.kind else {
-        return Err(Error::Peer {
-            org: item.recipient.clone(),
-            why: "answered a delivery without a receipt".into(),
-        });
+    let peer_fault = |why: String| Error::Peer {
+        org: recipient.clone(),
+        why,
     };
-    let receipt = Receipt::verify(&envelope, &inner.roster(), inner.live())?;
-    if receipt.receiver() != &item.recipient || receipt.notice_digest() != payload_digest.as_ref() {
-        return Err(Error::Peer {
-            org: item.recipient.clone(),
-            why: "its receipt is for something else".into(),
-        });
+    let Some(Kind::ReceiptBatch(receipts)) = answer.kind else {
+        return Err(peer_fault("answered a batch without receipts".into()));
+    };
+    if receipts.receipts.len() != batch.len() {
+        return Err(peer_fault(format!(
+            "answered {} deliveries with {} receipts",
+            batch.len(),
+            receipts.receipts.len()
+        )));
     }
-    let outcome = receipt.outcome().clone();
-    let mut entry = NewEntry::new(
-        now(),
-        Direction::Inbound,
-        Record::Envelope(envelope.encode_to_vec().into()),
-    );
-    entry.peer = Some(item.recipient.clone());
-    entry.dequeue = vec![(item.recipient.clone(), item.index)];
-    entry.delivered = vec![Delivered {
-        notice: item.index,
-        recipient: item.recipient.clone(),
-        accepted: !matches!(outcome, ReceiptOutcome::Rejected { .. }),
-    }];
-    inner.store.append_async(entry).await?;
-    if let Some(queued) = inner.store.log_entry(item.index)?.map(|e| e.appended_at) {
-        inner
-            .metrics
-            .delivery_latency
-            .observe(now().0.saturating_sub(queued) as f64 / 1000.0);
+    let roster = inner.roster();
+    let mut entries = Vec::with_capacity(batch.len());
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for ((item, envelope), digest) in batch.iter().zip(receipts.receipts).zip(&digests) {
+        let receipt = Receipt::verify(&envelope, &roster, inner.live())?;
+        if receipt.receiver() != recipient || receipt.notice_digest() != digest.as_ref() {
+            return Err(peer_fault(format!(
+                "its receipt for entry {} is for something else",
+                item.index
+            )));
+        }
+        let outcome = receipt.outcome().clone();
+        if let ReceiptOutcome::Rejected { code, reason } = &outcome {
+            tracing::warn!(to = %recipient, index = %item.index, ?code, reason, "delivery rejected by the recipient");
+        }
+        let mut entry = NewEntry::new(
+            now(),
+            Direction::Inbound,
+            Record::Envelope(envelope.encode_to_vec().into()),
+        );
+        entry.peer = Some(recipient.clone());
+        entry.dequeue = vec![(recipient.clone(), item.index)];
+        entry.delivered = vec![Delivered {
+            notice: item.index,
+            recipient: recipient.clone(),
+            accepted: !matches!(outcome, ReceiptOutcome::Rejected { .. }),
+        }];
+        entries.push(inner.store.append_async(entry));
+        outcomes.push(outcome);
     }
-    if let ReceiptOutcome::Rejected { code, reason } = &outcome {
-        tracing::warn!(to = %item.recipient, index = %item.index, ?code, reason, "delivery rejected by the recipient");
+    for appended in entries {
+        appended.await?;
     }
-    Ok(outcome)
+    for item in batch {
+        if let Some(queued) = inner.store.log_entry(item.index)?.map(|e| e.appended_at) {
+            inner
+                .metrics
+                .delivery_latency
+                .observe(now().0.saturating_sub(queued) as f64 / 1000.0);
+        }
+    }
+    Ok(outcomes)
 }

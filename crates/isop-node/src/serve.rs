@@ -7,7 +7,8 @@ use bytes::Bytes;
 use isop_core::merkle::Hash;
 use isop_core::{
     Checkpoint, Delivery, Error as CoreError, Judgement, Label, LogIndex, NoteVerifier, OrgId,
-    ReceiptDraft, ReceiptOutcome, SignedNote, VerifiedDelivery, check_transmission, pb, sha256,
+    ReceiptDraft, ReceiptOutcome, ReplyContext, SignedNote, VerifiedDelivery, check_transmission,
+    pb, sha256,
 };
 use isop_net::{PeerConnection, PeerIdentity, error_frame};
 use isop_store::{Appended, Direction, DisclosureState, NewEntry, Record};
@@ -64,6 +65,18 @@ fn frame(kind: Kind) -> pb::Frame {
 async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> pb::Frame {
     let result = match request.kind {
         Some(Kind::Deliver(d)) => receive(inner, &peer.org, d).await.map(Kind::Receipt),
+        Some(Kind::DeliverBatch(b)) if b.items.len() > MAX_BATCH => {
+            return error_frame(
+                pb::ErrorCode::TooLarge,
+                format!(
+                    "a batch of {} deliveries; at most {MAX_BATCH}",
+                    b.items.len()
+                ),
+            );
+        }
+        Some(Kind::DeliverBatch(b)) => receive_many(inner, &peer.org, b.items)
+            .await
+            .map(|receipts| Kind::ReceiptBatch(pb::ReceiptBatch { receipts })),
         Some(Kind::Sync(s)) => sync_batch(inner, &peer.org, s).map(Kind::SyncBatch),
         Some(Kind::GetCheckpoint(_)) => checkpoint(inner).map(|note| {
             Kind::Checkpoint(pb::Checkpoint {
@@ -128,75 +141,165 @@ fn reason(e: &CoreError) -> pb::RejectReason {
     }
 }
 
-/// Checks a delivery from `sender`, in order: the envelope's signature and
-/// key; that `sender` may transmit the author's notice (and TLP allows it);
-/// the policy for the author's role, this node's role and the kind; the
-/// disclosures against their commitments and this node's clearance.
+/// The most deliveries one `DeliverBatch` may carry.
+pub(crate) const MAX_BATCH: usize = 256;
+
+/// Checks deliveries from `sender`, each in order: the envelope's signature
+/// and key (all signatures in one batch check); that `sender` may transmit
+/// the author's notice (and TLP allows it); the policy for the author's
+/// role, this node's role and the kind; the disclosures against their
+/// commitments and this node's clearance.
 fn check(
     inner: &Inner,
     sender: &OrgId,
-    delivery: &Delivery,
+    deliveries: &[Delivery],
     judgement: Judgement,
-) -> Result<VerifiedDelivery, CoreError> {
+) -> Vec<Result<VerifiedDelivery, CoreError>> {
     let roster = inner.roster();
-    let signed = Delivery::verify_signatures(std::slice::from_ref(delivery), &roster, judgement)
-        .pop()
-        .unwrap_or(Err(CoreError::Unsigned))?;
-    let n = signed.notice();
-    check_transmission(n, sender, &inner.org, &roster, now())?;
-    let reply = inner
-        .reply_context(n.in_reply_to())
-        .map_err(|e| CoreError::InvalidNotice {
-            what: "notice.in_reply_to".into(),
-            why: e.to_string(),
-        })?;
-    roster.policy().check(
-        n.author(),
-        roster.member(n.author())?.role,
-        roster.member(&inner.org)?.role,
-        n.kind(),
-        &reply,
-    )?;
-    signed.check_disclosures(&roster, &inner.org)
+    // Notices accepted earlier in this batch, which later ones may answer.
+    let mut earlier: std::collections::HashMap<isop_core::NoticeId, ReplyContext> =
+        std::collections::HashMap::new();
+    Delivery::verify_signatures(deliveries, &roster, judgement)
+        .into_iter()
+        .map(|signed| {
+            let signed = signed?;
+            let n = signed.notice();
+            check_transmission(n, sender, &inner.org, &roster, now())?;
+            let reply =
+                match n.in_reply_to().and_then(|id| earlier.get(&id)) {
+                    Some(r) => r.clone(),
+                    None => inner.reply_context(n.in_reply_to()).map_err(|e| {
+                        CoreError::InvalidNotice {
+                            what: "notice.in_reply_to".into(),
+                            why: e.to_string(),
+                        }
+                    })?,
+                };
+            roster.policy().check(
+                n.author(),
+                roster.member(n.author())?.role,
+                roster.member(&inner.org)?.role,
+                n.kind(),
+                &reply,
+            )?;
+            let context = if n.kind() == isop_core::NoticeKind::Referral {
+                ReplyContext::ReferralBy(n.author().clone())
+            } else {
+                ReplyContext::Other
+            };
+            let id = n.id();
+            let verified = signed.check_disclosures(&roster, &inner.org)?;
+            earlier.insert(id, context);
+            Ok(verified)
+        })
+        .collect()
 }
 
-/// Receives one delivery: checks it, appends it durably (once per notice
-/// id), and answers with a signed receipt. A refusal is logged, as the
-/// signed rejection, and never reaches the inbox.
+/// Receives one delivery: see [`receive_many`].
 pub(crate) async fn receive(
     inner: &Arc<Inner>,
     sender: &OrgId,
     d: pb::Deliver,
 ) -> Result<pb::Envelope, Error> {
-    let delivery = Delivery {
-        envelope: d.envelope.unwrap_or_default(),
-        disclosures: d.disclosures,
-    };
+    receive_many(inner, sender, vec![d])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::Invalid("no receipt".into()))
+}
+
+/// Receives deliveries from `sender`: checks them, appends them durably in
+/// their order in one group commit (each notice id once), and answers each
+/// with a signed receipt. A refusal is logged, as the signed rejection, and
+/// never reaches the inbox.
+pub(crate) async fn receive_many(
+    inner: &Arc<Inner>,
+    sender: &OrgId,
+    items: Vec<pb::Deliver>,
+) -> Result<Vec<pb::Envelope>, Error> {
+    let deliveries: Vec<Delivery> = items
+        .into_iter()
+        .map(|d| Delivery {
+            envelope: d.envelope.unwrap_or_default(),
+            disclosures: d.disclosures,
+        })
+        .collect();
     let received_at = now();
-    let digests: Vec<[u8; 32]> = delivery.disclosures.iter().map(|b| sha256(b)).collect();
-    let draft = match check(inner, sender, &delivery, inner.live()) {
-        Ok(v) => {
-            let mut entry = NewEntry::new(
-                received_at,
-                Direction::Inbound,
-                Record::Envelope(Bytes::from(delivery.envelope.encode_to_vec())),
-            );
-            entry.peer = Some(sender.clone());
-            entry.disclosures = delivery.disclosures.clone();
-            entry.inbox = true;
-            entry.dedupe = true;
-            let outcome = match inner.store.append_async(entry).await? {
-                Appended::New(i) => ReceiptOutcome::Accepted(i),
-                Appended::Duplicate(i) => ReceiptOutcome::Duplicate(i),
-            };
-            tracing::info!(from = %sender, id = %v.notice().id(), kind = %v.notice().kind(), ?outcome, "delivery received");
-            if matches!(outcome, ReceiptOutcome::Accepted(_)) {
+    let verdicts = check(inner, sender, &deliveries, inner.live());
+    // Each delivery's entry, submitted in order; then each receipt.
+    enum Answer {
+        Accepted(Box<VerifiedDelivery>, Vec<[u8; 32]>),
+        Refused(pb::Envelope),
+    }
+    let mut pending = Vec::with_capacity(deliveries.len());
+    for (delivery, verdict) in deliveries.iter().zip(verdicts) {
+        let digests: Vec<[u8; 32]> = delivery.disclosures.iter().map(|b| sha256(b)).collect();
+        let (entry, answer) = match verdict {
+            Ok(v) => {
+                let mut entry = NewEntry::new(
+                    received_at,
+                    Direction::Inbound,
+                    Record::Envelope(Bytes::from(delivery.envelope.encode_to_vec())),
+                );
+                entry.disclosures = delivery.disclosures.clone();
+                entry.inbox = true;
+                entry.dedupe = true;
+                (entry, Answer::Accepted(Box::new(v), digests))
+            }
+            Err(e) => {
+                let code = reason(&e);
+                tracing::warn!(from = %sender, reason = ?code, error = %e, "delivery rejected");
                 inner
                     .metrics
-                    .received
-                    .get_or_create(&crate::api::Metrics::label("kind", v.notice().kind()))
+                    .rejected
+                    .get_or_create(&crate::api::Metrics::label("reason", code.as_str_name()))
                     .inc();
+                let notice = isop_core::Notice::decode(&delivery.envelope.payload).ok();
+                let signed = ReceiptDraft {
+                    notice_id: notice.as_ref().map(|n| n.id()),
+                    notice_digest: notice.as_ref().map(|_| sha256(&delivery.envelope.payload)),
+                    disclosure_digests: digests,
+                    received_at,
+                    outcome: ReceiptOutcome::Rejected {
+                        code,
+                        reason: e.to_string(),
+                    },
+                }
+                .sign(&inner.signer)?;
+                let entry = NewEntry::new(
+                    received_at,
+                    Direction::Local,
+                    Record::Envelope(Bytes::from(signed.encode_to_vec())),
+                );
+                (entry, Answer::Refused(signed))
             }
+        };
+        let mut entry = entry;
+        entry.peer = Some(sender.clone());
+        pending.push((inner.store.append_async(entry), answer));
+    }
+    let mut receipts = Vec::with_capacity(pending.len());
+    for (appended, answer) in pending {
+        let appended = appended.await?;
+        let (v, digests) = match answer {
+            Answer::Refused(signed) => {
+                receipts.push(signed);
+                continue;
+            }
+            Answer::Accepted(v, digests) => (v, digests),
+        };
+        let outcome = match appended {
+            Appended::New(i) => ReceiptOutcome::Accepted(i),
+            Appended::Duplicate(i) => ReceiptOutcome::Duplicate(i),
+        };
+        tracing::info!(from = %sender, id = %v.notice().id(), kind = %v.notice().kind(), ?outcome, "delivery received");
+        if matches!(outcome, ReceiptOutcome::Accepted(_)) {
+            inner
+                .metrics
+                .received
+                .get_or_create(&crate::api::Metrics::label("kind", v.notice().kind()))
+                .inc();
+        }
+        receipts.push(
             ReceiptDraft {
                 notice_id: Some(v.notice().id()),
                 notice_digest: Some(*v.notice_digest()),
@@ -204,38 +307,10 @@ pub(crate) async fn receive(
                 received_at,
                 outcome,
             }
-        }
-        Err(e) => {
-            let code = reason(&e);
-            tracing::warn!(from = %sender, reason = ?code, error = %e, "delivery rejected");
-            inner
-                .metrics
-                .rejected
-                .get_or_create(&crate::api::Metrics::label("reason", code.as_str_name()))
-                .inc();
-            let notice = isop_core::Notice::decode(&delivery.envelope.payload).ok();
-            let draft = ReceiptDraft {
-                notice_id: notice.as_ref().map(|n| n.id()),
-                notice_digest: notice.as_ref().map(|_| sha256(&delivery.envelope.payload)),
-                disclosure_digests: digests,
-                received_at,
-                outcome: ReceiptOutcome::Rejected {
-                    code,
-                    reason: e.to_string(),
-                },
-            };
-            let signed = draft.sign(&inner.signer)?;
-            let mut entry = NewEntry::new(
-                received_at,
-                Direction::Local,
-                Record::Envelope(Bytes::from(signed.encode_to_vec())),
-            );
-            entry.peer = Some(sender.clone());
-            inner.store.append_async(entry).await?;
-            return Ok(signed);
-        }
-    };
-    Ok(draft.sign(&inner.signer)?)
+            .sign(&inner.signer)?,
+        );
+    }
+    Ok(receipts)
 }
 
 /// The delivery of outbound entry `index` to `recipient`: the envelope and

@@ -95,7 +95,8 @@ impl From<ExportError> for Error {
     }
 }
 
-/// The owner entry of a `D` or `R` key (`prefix || index || digest`).
+/// The entry index after a key's one-byte prefix: the owner of a `D` or `R`
+/// key, the notice of a `V` key.
 fn owner_of(key: &[u8]) -> u64 {
     key.get(1..9)
         .and_then(|b| b.try_into().ok())
@@ -206,6 +207,28 @@ impl Store {
                 attempts: item.attempts,
                 next_attempt_at: item.next_attempt.0,
                 last_error: item.last_error,
+            }))?;
+            s.pending += 1;
+        }
+        // Deliveries receipted after the last exported entry were still
+        // pending as of that entry: say so, or the export would show a
+        // notice with neither its receipt nor a pending delivery.
+        for r in self.scan(&[keys::DELIVERY]) {
+            let (k, v) = r?;
+            let notice = owner_of(&k);
+            let receipt = keys::tail_u64(&v).unwrap_or(0);
+            if notice >= size || receipt < size {
+                continue;
+            }
+            let Some(recipient) = k.get(9..).and_then(|b| std::str::from_utf8(b).ok()) else {
+                continue;
+            };
+            out.put(Rec::Pending(pb::PendingDelivery {
+                index: notice,
+                recipient: recipient.into(),
+                attempts: 0,
+                next_attempt_at: 0,
+                last_error: format!("answered at entry {receipt}, after this export's last entry"),
             }))?;
             s.pending += 1;
         }

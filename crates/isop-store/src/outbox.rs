@@ -181,24 +181,30 @@ impl Store {
         .collect()
     }
 
+    /// The head of `recipient`'s outbox: its oldest items, in index order,
+    /// up to `limit` and up to the first one not yet due at `now` (so that
+    /// delivering heads in turn keeps the order of the log).
+    pub fn outbox_head(
+        &self,
+        recipient: &OrgId,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, Error> {
+        self.outbox_scan(&keys::multi_prefix(
+            keys::OUTBOX,
+            recipient.as_str().as_bytes(),
+        ))
+        .take_while(|r| r.as_ref().map_or(true, |i| i.next_attempt <= now))
+        .take(limit)
+        .collect()
+    }
+
     /// Up to `limit` items due at `now`.
     pub fn outbox_due(&self, now: UnixMillis, limit: usize) -> Result<Vec<OutboxItem>, Error> {
         self.outbox_scan(&[keys::OUTBOX])
             .filter(|r| r.as_ref().map_or(true, |i| i.next_attempt <= now))
             .take(limit)
             .collect()
-    }
-
-    /// Whether entry `index` still waits in `recipient`'s outbox (a logged
-    /// receipt removes it).
-    pub fn outbox_contains(&self, recipient: &OrgId, index: LogIndex) -> Result<bool, Error> {
-        Ok(self
-            .get(&keys::multi(
-                keys::OUTBOX,
-                recipient.as_str().as_bytes(),
-                index.0,
-            ))?
-            .is_some())
     }
 
     /// Records a failed attempt: the item is retried no sooner than `next_attempt`.

@@ -217,7 +217,7 @@ pub(crate) fn print_verify(r: &VerifyReport) {
 
 pub(crate) fn print_cross(r: &CrossReport) {
     println!(
-        "{} ↔ {}: {} notices {}→{}, {} {}→{}; {} found with the same digest, {} receipts matched, {} pending; {} witnessed checkpoints compared",
+        "{} ↔ {}: {} notices {}→{}, {} {}→{}; {} found with the same digest, {} receipts matched, {} pending; {} witnessed checkpoints compared ({} taken after the other export)",
         r.a,
         r.b,
         r.sent_a_to_b,
@@ -229,7 +229,8 @@ pub(crate) fn print_cross(r: &CrossReport) {
         r.matched,
         r.receipts_matched,
         r.pending,
-        r.witnessed_checked
+        r.witnessed_checked,
+        r.witnessed_later
     );
     if r.is_clean() {
         println!("  consistent: no findings");

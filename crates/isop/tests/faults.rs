@@ -291,6 +291,8 @@ struct Log {
     inbound: HashMap<String, Vec<u64>>,
     /// OUTBOUND notice ids, with their payload digests.
     outbound: HashMap<String, [u8; 32]>,
+    /// The same ids, in the order of the log.
+    sent_order: Vec<String>,
     /// Receipts held: (notice id, receiver's index, digest).
     receipts: Vec<(String, u64, [u8; 32])>,
     /// Entry index to (notice id, digest), for INBOUND notices.
@@ -325,6 +327,7 @@ fn read_log(path: &Path) -> Log {
                 log.inbound.entry(id.clone()).or_default().push(e.index);
                 log.at.insert(e.index, (id, digest));
             } else {
+                log.sent_order.push(id.clone());
                 log.outbound.insert(id, digest);
             }
         } else if env.payload_type == RECEIPT_PAYLOAD_TYPE
@@ -342,7 +345,8 @@ fn read_log(path: &Path) -> Log {
 }
 
 /// Exports every log and proves: each acknowledged notice is in the
-/// receiver's log exactly once, with the digest its sender logged; each
+/// receiver's log exactly once, with the digest its sender logged, and in
+/// its sender's order; each
 /// receipt a sender holds points at the receiver's entry for that notice;
 /// no outbox holds anything; `isop audit verify` is clean on every export
 /// and `cross-check` clean between each sender and the receiver.
@@ -383,6 +387,12 @@ async fn prove(fed: &Federation, senders: &[&str], acknowledged: &[String]) {
             );
             assert_eq!(&kr.at[&entries[0]].1, digest, "the same bytes");
         }
+        // Per-author order: the receiver logged them in the sender's order.
+        let at: Vec<u64> = log.sent_order.iter().map(|id| kr.inbound[id][0]).collect();
+        assert!(
+            at.windows(2).all(|w| w[0] < w[1]),
+            "{s}'s notices reached {RECEIVER} out of order"
+        );
         all_sent.extend(log.outbound.keys().cloned());
         let cross = isop_audit::cross_check(&path, &receiver, &key, None).expect("exports");
         assert!(
@@ -446,7 +456,8 @@ async fn kill_during(
         fed.start(victim);
         fed.up(victim).await;
         eprintln!(
-            "DEBUG kill {k} at {at}: waited {:?}, restart {:?}",
+            "kill {} of {victim} at receiver entry {at}, after {:?}; back up in {:?}",
+            k + 1,
             start.elapsed(),
             t0.elapsed()
         );
@@ -486,7 +497,7 @@ async fn a_receiver_killed_again_and_again_loses_and_duplicates_nothing() {
     }
     prove(&fed, &SENDERS, &acknowledged).await;
     println!(
-        "receiver crash: {} notices acknowledged, {done} SIGKILLs of {RECEIVER} (seed {seed}), 0 lost, 0 duplicated, audit clean, in {:.1} s",
+        "receiver crash: {} notices acknowledged, {done} SIGKILLs of {RECEIVER} (seed {seed}), 0 lost, 0 duplicated, in order, audit clean, in {:.1} s",
         acknowledged.len(),
         started.elapsed().as_secs_f64()
     );
@@ -518,7 +529,7 @@ async fn a_sender_killed_while_its_outbox_drains_loses_and_duplicates_nothing() 
     .await;
     prove(&fed, &[sender], &acknowledged).await;
     println!(
-        "sender crash: {} notices queued, {done} SIGKILLs of {sender} mid-outbox (seed {seed}), 0 lost, 0 duplicated, audit clean",
+        "sender crash: {} notices queued, {done} SIGKILLs of {sender} mid-outbox (seed {seed}), 0 lost, 0 duplicated, in order, audit clean",
         acknowledged.len()
     );
 }

@@ -191,6 +191,10 @@ fn outbox_and_cursors_are_durable() {
             "only the hub's item is due"
         );
         assert_eq!(store.outbox_due(later, 10).unwrap().len(), 2);
+        // A recipient's head stops at its first item not yet due.
+        assert!(store.outbox_head(&kr, NOW, 10).unwrap().is_empty());
+        assert_eq!(store.outbox_head(&kr, later, 10).unwrap().len(), 1);
+        assert_eq!(store.outbox_head(&hub, NOW, 10).unwrap().len(), 1);
         store.set_cursor(&hub, 42).unwrap();
     }
     let store = open(dir.path());
