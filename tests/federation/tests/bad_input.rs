@@ -78,6 +78,20 @@ fn referral_pb(signer: &Signer, to: &[&str]) -> Result<(pb::Notice, SealedNotice
     ))
 }
 
+/// Seals a draft and keeps only its envelope.
+trait SignedBy {
+    fn signed_by(self, signer: &Signer, t: UnixMillis) -> Result<pb::Envelope>;
+}
+
+impl SignedBy for NoticeDraft {
+    fn signed_by(self, signer: &Signer, t: UnixMillis) -> Result<pb::Envelope> {
+        Ok(self
+            .seal(signer, t, &mut rand::rngs::OsRng)?
+            .envelope()
+            .clone())
+    }
+}
+
 fn intel_to(to: &str) -> NoticeDraft {
     NoticeDraft::new(
         Tlp::Amber,
@@ -123,6 +137,14 @@ async fn send(conn: &PeerConnection, input: &Input) -> Result<pb::Frame, String>
         isop_net::Error::Remote { code, message } => format!("{}: {message}", code.as_str_name()),
         other => format!("LOCAL: {other}"),
     })
+}
+
+/// The receipt a delivery was answered with.
+fn receipt_of(name: &str, f: &pb::Frame) -> Result<pb::Receipt> {
+    let Some(pb::frame::Kind::Receipt(env)) = &f.kind else {
+        bail!("{name}: no receipt: {f:?}")
+    };
+    Ok(pb::Receipt::decode(env.payload.as_ref())?)
 }
 
 async fn alive(conn: &PeerConnection) -> Result<()> {
@@ -464,13 +486,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
         case(
             "a notice not addressed to the receiver",
             FILMCO,
-            Input::Deliver(
-                referral(&[GB], Tlp::Amber)
-                    .seal(&filmco, t, &mut rand::rngs::OsRng)?
-                    .envelope()
-                    .clone(),
-                vec![],
-            ),
+            Input::Deliver(referral(&[GB], Tlp::Amber).signed_by(&filmco, t)?, vec![]),
             Expect::Rejected(pb::RejectReason::NotAddressed, "KR-KNPA"),
         ),
         case(
@@ -578,9 +594,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
                 )
                 .to_org(&org(KR))
                 .in_reply_to(NoticeId::new_v7(t, &mut rand::rngs::OsRng))
-                .seal(&filmco, t, &mut rand::rngs::OsRng)?
-                .envelope()
-                .clone(),
+                .signed_by(&filmco, t)?,
                 vec![],
             ),
             Expect::Rejected(
@@ -592,13 +606,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
         case(
             "a partner sending an IntelReport",
             FILMCO,
-            Input::Deliver(
-                intel_to(KR)
-                    .seal(&filmco, t, &mut rand::rngs::OsRng)?
-                    .envelope()
-                    .clone(),
-                vec![],
-            ),
+            Input::Deliver(intel_to(KR).signed_by(&filmco, t)?, vec![]),
             Expect::Rejected(pb::RejectReason::Policy, "policy forbids"),
         ),
         case(
@@ -620,9 +628,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
                     .build(),
                 )
                 .to_org(&org(KR))
-                .seal(&filmco, t, &mut rand::rngs::OsRng)?
-                .envelope()
-                .clone(),
+                .signed_by(&filmco, t)?,
                 vec![],
             ),
             Expect::Rejected(pb::RejectReason::Policy, "policy forbids"),
@@ -630,25 +636,13 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
         case(
             "a RED notice forwarded by a holder",
             GB,
-            Input::Deliver(
-                referral(&[GB], Tlp::Red)
-                    .seal(&filmco, t, &mut rand::rngs::OsRng)?
-                    .envelope()
-                    .clone(),
-                vec![],
-            ),
+            Input::Deliver(referral(&[GB], Tlp::Red).signed_by(&filmco, t)?, vec![]),
             Expect::Rejected(pb::RejectReason::Tlp, "TLP:RED"),
         ),
         case(
             "an AMBER notice forwarded by a holder",
             GB,
-            Input::Deliver(
-                referral(&[GB], Tlp::Amber)
-                    .seal(&filmco, t, &mut rand::rngs::OsRng)?
-                    .envelope()
-                    .clone(),
-                vec![],
-            ),
+            Input::Deliver(referral(&[GB], Tlp::Amber).signed_by(&filmco, t)?, vec![]),
             Expect::Rejected(pb::RejectReason::Tlp, "TLP:AMBER"),
         ),
         // Disclosures.
@@ -710,10 +704,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
         let appended = after.0 - before.0;
         match (&c.expect, &answer) {
             (Expect::Rejected(code, text), Ok(f)) => {
-                let Some(pb::frame::Kind::Receipt(env)) = &f.kind else {
-                    bail!("{name}: no receipt: {f:?}")
-                };
-                let r = pb::Receipt::decode(env.payload.as_ref())?;
+                let r = receipt_of(name, f)?;
                 ensure!(
                     r.status == pb::ReceiptStatus::Rejected as i32,
                     "{name}: not rejected: {r:?}"
@@ -735,10 +726,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
                 );
             }
             (Expect::Accepted, Ok(f)) => {
-                let Some(pb::frame::Kind::Receipt(env)) = &f.kind else {
-                    bail!("{name}: no receipt: {f:?}")
-                };
-                let r = pb::Receipt::decode(env.payload.as_ref())?;
+                let r = receipt_of(name, f)?;
                 ensure!(
                     r.status == pb::ReceiptStatus::Accepted as i32,
                     "{name}: {r:?}"
@@ -749,10 +737,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
                 );
             }
             (Expect::Duplicate, Ok(f)) => {
-                let Some(pb::frame::Kind::Receipt(env)) = &f.kind else {
-                    bail!("{name}: no receipt: {f:?}")
-                };
-                let r = pb::Receipt::decode(env.payload.as_ref())?;
+                let r = receipt_of(name, f)?;
                 ensure!(
                     r.status == pb::ReceiptStatus::Duplicate as i32,
                     "{name}: {r:?}"
