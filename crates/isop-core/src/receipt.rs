@@ -118,6 +118,48 @@ impl Receipt {
         Ok(r)
     }
 
+    /// Verifies many receipt envelopes with one batch signature check (on a
+    /// batch failure each signature is checked alone, so every result names
+    /// its own problem), each as [`Receipt::verify`] would.
+    pub fn verify_batch(
+        envs: &[pb::Envelope],
+        roster: &Roster,
+        judgement: Judgement,
+    ) -> Vec<Result<Self, Error>> {
+        let opened: Vec<Result<(Self, crate::PendingSignature), Error>> = envs
+            .iter()
+            .map(|env| {
+                let r = Self::open(env)?;
+                let sig = roster.resolve_signature(env, &r.receiver, r.received_at, judgement)?;
+                Ok((r, sig))
+            })
+            .collect();
+        let pending: Vec<usize> = (0..opened.len()).filter(|&i| opened[i].is_ok()).collect();
+        let checks: Vec<_> = pending
+            .iter()
+            .filter_map(|&i| opened[i].as_ref().ok().map(|(_, sig)| sig.check()))
+            .collect();
+        let bad: Vec<usize> = crate::verify_batch(&checks)
+            .into_iter()
+            .map(|j| pending[j])
+            .collect();
+        opened
+            .into_iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let (mut r, sig) = o?;
+                if bad.contains(&i) {
+                    return Err(Error::BadSignature(format!(
+                        "receipt signed by {}",
+                        sig.key_id
+                    )));
+                }
+                r.signed_by = Some(sig.key_id);
+                Ok(r)
+            })
+            .collect()
+    }
+
     /// Decodes and validates a receipt envelope **without** checking its
     /// signature, for a caller that checks signatures in batches: resolve
     /// the key with [`Roster::resolve_signature`] (author: the receiver; time:

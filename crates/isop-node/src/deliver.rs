@@ -168,11 +168,16 @@ async fn attempt(
             receipts.receipts.len()
         )));
     }
-    let roster = inner.roster();
+    let verified = Receipt::verify_batch(&receipts.receipts, &inner.roster(), inner.live());
     let mut entries = Vec::with_capacity(batch.len());
     let mut outcomes = Vec::with_capacity(batch.len());
-    for ((item, envelope), digest) in batch.iter().zip(receipts.receipts).zip(&digests) {
-        let receipt = Receipt::verify(&envelope, &roster, inner.live())?;
+    for (((item, envelope), digest), receipt) in batch
+        .iter()
+        .zip(receipts.receipts)
+        .zip(&digests)
+        .zip(verified)
+    {
+        let receipt = receipt?;
         if receipt.receiver() != recipient || receipt.notice_digest() != digest.as_ref() {
             return Err(peer_fault(format!(
                 "its receipt for entry {} is for something else",

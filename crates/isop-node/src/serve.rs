@@ -401,9 +401,9 @@ pub(crate) async fn sync_with(inner: &Arc<Inner>, peer: &OrgId) -> Result<usize,
                 why: "answered a sync with something else".into(),
             });
         };
-        for item in batch.items {
-            let Some(d) = item.deliver else { continue };
-            let receipt = receive(inner, peer, d).await?;
+        // Taken in as one batch: one signature check, one group commit.
+        let items: Vec<pb::Deliver> = batch.items.into_iter().filter_map(|i| i.deliver).collect();
+        for receipt in receive_many(inner, peer, items).await? {
             let accepted = pb::Receipt::decode(receipt.payload)
                 .is_ok_and(|r| r.status == pb::ReceiptStatus::Accepted as i32);
             new += usize::from(accepted);

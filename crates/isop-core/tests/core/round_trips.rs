@@ -158,6 +158,28 @@ fn receipts_sign_and_verify() {
     other.signatures = draft.sign(fed.signer(GB)).unwrap().signatures;
     assert!(Receipt::verify(&other, &fed.roster, Judgement::AtCreation).is_err());
 
+    // In a batch, each result is its own: the good ones verify, and the
+    // forged and foreign ones fail (one with a bad signature, found by the
+    // batch's per-signature fallback).
+    let mut bad_sig = env.clone();
+    let mut sig = bad_sig.signatures[0].sig.to_vec();
+    sig[3] ^= 1;
+    bad_sig.signatures[0].sig = sig.into();
+    let batch = [env.clone(), forged, env.clone(), other, bad_sig];
+    let results = Receipt::verify_batch(&batch, &fed.roster, Judgement::AtCreation);
+    assert!(results[0].is_ok() && results[2].is_ok());
+    assert!(results[1].is_err(), "{:?}", results[1]);
+    assert!(results[3].is_err());
+    assert!(
+        matches!(results[4], Err(Error::BadSignature(_))),
+        "{:?}",
+        results[4]
+    );
+    assert_eq!(
+        results[0].as_ref().unwrap().signed_by(),
+        Some(&format!("{KR}/k1").parse().unwrap())
+    );
+
     let rejected = ReceiptDraft {
         notice_id: None,
         notice_digest: None,
