@@ -21,6 +21,8 @@
 //!   logged.
 //!
 //! The load generators sign everything before the clock starts.
+//! `ISOP_BENCH_ONLY=batch` runs only the `DeliverBatch` scenario (for
+//! profiling).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
