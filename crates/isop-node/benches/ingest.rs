@@ -265,6 +265,13 @@ async fn ingest(notices: u64) -> anyhow::Result<()> {
     println!(
         "ingest: 2 senders -> 1 agency node, {notices} pre-signed referrals per run (~1 KiB, 3 labelled fields)"
     );
+    if std::env::var("ISOP_BENCH_ONLY").is_ok_and(|o| o == "batch") {
+        let work = sign(4, notices)?;
+        let (rate, lat) = batched(&conns, work, 256).await;
+        report("DeliverBatch of 256 (latency per batch)", rate, &lat);
+        kr.shutdown().await?;
+        return Ok(());
+    }
     let mut best = 0f64;
     for (run, window) in [(1u64, 1usize), (2, 16), (3, 256)] {
         let n = if window == 1 {
