@@ -10,7 +10,7 @@ fuzz_target!(|data: &[u8]| {
         name: "ISOP-FED/roster".into(),
         key: SecretKey::from_seed(&[2; 32]).public(),
     };
-    let mut r = isop_core::export::ExportReader::new(data);
+    let mut r = isop_export::ExportReader::new(data);
     while let Ok(Some(_)) = r.next_record() {}
     let mut options = isop_audit::VerifyOptions::new(key.clone());
     options.threads = 1;

@@ -18,11 +18,11 @@
 use std::io::Write;
 use std::time::Instant;
 
-use isop_core::export::{EXPORT_FORMAT, ExportReader, ExportWriter};
 use isop_core::merkle::{RootBuilder, leaf_hash};
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::pb::field_value::Value;
 use isop_core::*;
+use isop_export::{EXPORT_FORMAT, ExportReader, ExportWriter};
 use prost::Message;
 
 /// The allocator the `isop` binary uses.

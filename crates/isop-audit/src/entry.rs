@@ -5,12 +5,12 @@ use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use isop_core::export::{EXPORT_FORMAT, ExportError, ExportReader};
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::{
     Checkpoint, NOTICE_PAYLOAD_TYPE, Notice, OrgId, RECEIPT_PAYLOAD_TYPE, ROSTER_PAYLOAD_TYPE,
     Receipt, Roster, RosterKey, SignedNote, UnixMillis, pb,
 };
+use isop_export::{EXPORT_FORMAT, ExportError, ExportReader};
 use prost::Message;
 
 use crate::finding::{FindingKind, Findings};

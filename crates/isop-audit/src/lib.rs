@@ -16,7 +16,7 @@
 //!   checkpoints each cosigned for the other match the other's history.
 //!
 //! It knows no database and no network: only the export format
-//! ([`isop_core::export`]) and the core's checks.
+//! ([`isop_export`]) and the core's checks.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]

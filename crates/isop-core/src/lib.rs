@@ -2,10 +2,9 @@
 //! labels, labelled-field disclosures, notices, TLP, receipts, RFC 6962
 //! Merkle trees and C2SP checkpoints.
 //!
-//! It does no I/O of its own and reads no clock: times ([`UnixMillis`]) and
-//! randomness (a `CryptoRngCore`) come in as arguments, bytes come in and go
-//! out ([`export`] frames records over any `Read` or `Write` it is given).
-//! It knows nothing of tokio, sled, quinn or rustls.
+//! It does no I/O and reads no clock: times ([`UnixMillis`]) and randomness
+//! (a `CryptoRngCore`) come in as arguments, bytes come in and go out. It
+//! knows nothing of tokio, sled, quinn or rustls.
 //!
 //! The paved path: an author seals a [`NoticeDraft`] into a
 //! [`SealedNotice`]; [`SealedNotice::delivery_for`] gives each recipient a
@@ -60,7 +59,6 @@ mod checkpoint;
 mod disclosure;
 mod dsse;
 mod error;
-pub mod export;
 mod ids;
 mod keys;
 mod label;

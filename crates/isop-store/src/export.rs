@@ -1,6 +1,6 @@
 //! Export and import of a log as one file (docs/PROTOCOL.md §11).
 //!
-//! The file is a sequence of records ([`isop_core::export`]): the header;
+//! The file is a sequence of records ([`isop_export`]): the header;
 //! the roster versions held; each entry in index order, followed by its
 //! disclosures that the export's clearance allows and its erasure records,
 //! then by each checkpoint (with every cosignature) at the size it brings
@@ -12,13 +12,13 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use bytes::Bytes;
-use isop_core::export::{EXPORT_FORMAT, ExportError, ExportReader, ExportWriter};
 use isop_core::merkle::{self, RootBuilder};
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::{
     Checkpoint, Clearance, Label, LogIndex, OrgId, Roster, RosterKey, SignedNote, UnixMillis, pb,
     sha256,
 };
+use isop_export::{EXPORT_FORMAT, ExportError, ExportReader, ExportWriter};
 use prost::Message;
 
 use crate::error::{Error, db_err};

@@ -302,7 +302,7 @@ struct Log {
 
 fn read_log(path: &Path) -> Log {
     let bytes = std::fs::read(path).expect("the export");
-    let mut r = isop_core::export::ExportReader::new(bytes.as_slice());
+    let mut r = isop_export::ExportReader::new(bytes.as_slice());
     let mut log = Log::default();
     while let Some((_, rec)) = r.next_record().expect("a readable export") {
         let e = match rec {

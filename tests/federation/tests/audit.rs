@@ -79,7 +79,7 @@ async fn exchange() -> Result<Logs> {
 }
 
 fn records(bytes: &[u8]) -> Vec<Rec> {
-    let mut r = isop_core::export::ExportReader::new(bytes);
+    let mut r = isop_export::ExportReader::new(bytes);
     std::iter::from_fn(|| {
         r.next_record()
             .expect("a readable export")
@@ -89,7 +89,7 @@ fn records(bytes: &[u8]) -> Vec<Rec> {
 }
 
 fn assemble(recs: &[Rec]) -> Vec<u8> {
-    let mut out = isop_core::export::ExportWriter::new(Vec::new());
+    let mut out = isop_export::ExportWriter::new(Vec::new());
     for r in recs {
         out.put(r.clone()).expect("writable");
     }

@@ -57,7 +57,7 @@ fn import(bytes: &[u8], fed: &Fed) -> (tempfile::TempDir, Result<(Store, ImportS
 }
 
 fn records(bytes: &[u8]) -> Vec<Rec> {
-    let mut r = isop_core::export::ExportReader::new(bytes);
+    let mut r = isop_export::ExportReader::new(bytes);
     std::iter::from_fn(|| r.next_record().unwrap().map(|(_, rec)| rec)).collect()
 }
 

@@ -1,15 +1,23 @@
 //! The export file format: a sequence of records, each a 4-byte big-endian
 //! length and an encoded `isop.v1.ExportRecord` (docs/PROTOCOL.md §11).
 //!
-//! This module only frames records; what they must contain, and in which
-//! order, is checked by the store's import and by the auditor.
+//! This crate only frames records, over any `Read` or `Write`; what they
+//! must contain, and in which order, is checked by the store's import and
+//! by the auditor. It is apart from `isop-core`, which does no I/O.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs, unreachable_pub)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::io::{BufWriter, Read, Write};
 
 use prost::Message;
 
-use crate::pb;
-use crate::pb::export_record::Record;
+use isop_proto::v1 as pb;
+use pb::export_record::Record;
 
 /// The export format identifier in the header.
 pub const EXPORT_FORMAT: &str = "isop-export/1";
