@@ -81,7 +81,8 @@ pub struct DeliveryConfig {
     pub initial_backoff_ms: u64,
     /// The longest retry delay, in milliseconds. Default 60000.
     pub max_backoff_ms: u64,
-    /// Notices in flight to one peer at once. Default 64.
+    /// Notices in flight to one peer at once: the most sent in one
+    /// `DeliverBatch` (1 to 256; one batch per peer is in flight). Default 256.
     pub in_flight: usize,
     /// How long dialling a peer may take, in milliseconds. Default 5000.
     pub connect_timeout_ms: u64,
@@ -92,7 +93,7 @@ impl Default for DeliveryConfig {
         Self {
             initial_backoff_ms: 500,
             max_backoff_ms: 60_000,
-            in_flight: 64,
+            in_flight: 256,
             connect_timeout_ms: 5_000,
         }
     }

@@ -74,7 +74,8 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
         if *inner.shutdown.borrow() {
             return;
         }
-        let batch = match inner.store.outbox_head(recipient, now(), MAX_BATCH) {
+        let most = inner.config.delivery.in_flight.clamp(1, MAX_BATCH);
+        let batch = match inner.store.outbox_head(recipient, now(), most) {
             Ok(b) if b.is_empty() => return,
             Ok(b) => b,
             Err(e) => {

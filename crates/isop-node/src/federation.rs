@@ -196,8 +196,8 @@ impl LocalFederation {
                     Ports::Ephemeral => DeliveryConfig {
                         initial_backoff_ms: 50,
                         max_backoff_ms: 1000,
-                        in_flight: 64,
                         connect_timeout_ms: 1000,
+                        ..DeliveryConfig::default()
                     },
                     Ports::Fixed { .. } => DeliveryConfig::default(),
                 },
