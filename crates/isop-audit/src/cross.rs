@@ -294,9 +294,7 @@ fn reborrow<'s>(p: &'s mut Option<Progress<'_>>) -> Option<Progress<'s>> {
 }
 
 fn add(f: &mut Findings, log: &OrgId, kind: FindingKind, index: Option<u64>, detail: String) {
-    let mut one = Findings::new(log.as_str());
-    one.add(kind, index, None, detail);
-    f.merge(one);
+    f.add_in(log.as_str(), kind, index, None, detail);
 }
 
 /// Everything `s` sent `r` against `r`'s log and `s`'s receipts.

@@ -166,11 +166,24 @@ impl Findings {
         offset: Option<u64>,
         detail: impl Into<String>,
     ) {
+        let log = self.log.clone();
+        self.add_in(&log, kind, index, offset, detail);
+    }
+
+    /// A finding about another log than this list's own (a cross-check's).
+    pub(crate) fn add_in(
+        &mut self,
+        log: &str,
+        kind: FindingKind,
+        index: Option<u64>,
+        offset: Option<u64>,
+        detail: impl Into<String>,
+    ) {
         self.total += 1;
         if self.kept.len() < MAX_KEPT {
             self.kept.push(Finding {
                 kind,
-                log: self.log.clone(),
+                log: log.to_owned(),
                 index,
                 offset,
                 detail: detail.into(),

@@ -227,13 +227,12 @@ pub(crate) async fn receive_many(
     let verdicts = check(inner, sender, &deliveries, inner.live());
     // Each delivery's entry, submitted in order; then each receipt.
     enum Answer {
-        Accepted(Box<VerifiedDelivery>, Vec<[u8; 32]>),
+        Accepted(Box<VerifiedDelivery>),
         Refused(pb::Envelope),
     }
     let mut pending = Vec::with_capacity(deliveries.len());
     for (delivery, verdict) in deliveries.iter().zip(verdicts) {
-        let digests: Vec<[u8; 32]> = delivery.disclosures.iter().map(|b| sha256(b)).collect();
-        let (entry, answer) = match verdict {
+        let (mut entry, answer) = match verdict {
             Ok(v) => {
                 let mut entry = NewEntry::new(
                     received_at,
@@ -243,7 +242,7 @@ pub(crate) async fn receive_many(
                 entry.disclosures = delivery.disclosures.clone();
                 entry.inbox = true;
                 entry.dedupe = true;
-                (entry, Answer::Accepted(Box::new(v), digests))
+                (entry, Answer::Accepted(Box::new(v)))
             }
             Err(e) => {
                 let code = reason(&e);
@@ -257,7 +256,7 @@ pub(crate) async fn receive_many(
                 let signed = ReceiptDraft {
                     notice_id: notice.as_ref().map(|n| n.id()),
                     notice_digest: notice.as_ref().map(|_| sha256(&delivery.envelope.payload)),
-                    disclosure_digests: digests,
+                    disclosure_digests: delivery.disclosures.iter().map(|b| sha256(b)).collect(),
                     received_at,
                     outcome: ReceiptOutcome::Rejected {
                         code,
@@ -273,19 +272,18 @@ pub(crate) async fn receive_many(
                 (entry, Answer::Refused(signed))
             }
         };
-        let mut entry = entry;
         entry.peer = Some(sender.clone());
         pending.push((inner.store.append_async(entry), answer));
     }
     let mut receipts = Vec::with_capacity(pending.len());
     for (appended, answer) in pending {
         let appended = appended.await?;
-        let (v, digests) = match answer {
+        let v = match answer {
             Answer::Refused(signed) => {
                 receipts.push(signed);
                 continue;
             }
-            Answer::Accepted(v, digests) => (v, digests),
+            Answer::Accepted(v) => v,
         };
         let outcome = match appended {
             Appended::New(i) => ReceiptOutcome::Accepted(i),
@@ -303,7 +301,8 @@ pub(crate) async fn receive_many(
             ReceiptDraft {
                 notice_id: Some(v.notice().id()),
                 notice_digest: Some(*v.notice_digest()),
-                disclosure_digests: digests,
+                // Checked in the delivery's order, each digest taken once.
+                disclosure_digests: v.revealed().iter().map(|r| r.digest).collect(),
                 received_at,
                 outcome,
             }

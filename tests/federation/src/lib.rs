@@ -106,6 +106,30 @@ pub async fn deliver(
     Ok(pb::Receipt::decode(env.payload)?)
 }
 
+/// The wall clock, as the nodes read it.
+pub fn now() -> UnixMillis {
+    UnixMillis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    )
+}
+
+/// An intelligence report to `to`: a notice partners may not send.
+pub fn intel_to(to: &str) -> NoticeDraft {
+    NoticeDraft::new(
+        Tlp::Amber,
+        isop_core::IntelReportBuilder::new(
+            "a network",
+            pb::SourceReliability::B,
+            pb::InformationCredibility::ProbablyTrue,
+        )
+        .indicator(pb::IndicatorKind::Domain, "streamz.example", "front")
+        .build(),
+    )
+    .to_org(&org(to))
+}
+
 /// A fresh key nobody registered.
 pub fn stranger_key() -> SecretKey {
     SecretKey::generate(&mut rand::rngs::OsRng)

@@ -265,11 +265,7 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     assert_eq!(summary.disclosures, 1, "only the agency-labelled field");
 
     // A newer roster is taken through the API; an older one is refused.
-    let now = isop_core::UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64,
-    );
+    let now = now();
     let v2 = fed.sign(
         &isop_core::RosterBuilder::from_pb(fed.roster.clone())
             .version(2, now)

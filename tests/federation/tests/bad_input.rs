@@ -51,15 +51,6 @@ fn case(name: &'static str, from: &'static str, input: Input, expect: Expect) ->
     }
 }
 
-fn now() -> UnixMillis {
-    UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("after 1970")
-            .as_millis() as u64,
-    )
-}
-
 fn frame(kind: pb::frame::Kind) -> pb::Frame {
     pb::Frame { kind: Some(kind) }
 }
@@ -90,20 +81,6 @@ impl SignedBy for NoticeDraft {
             .envelope()
             .clone())
     }
-}
-
-fn intel_to(to: &str) -> NoticeDraft {
-    NoticeDraft::new(
-        Tlp::Amber,
-        IntelReportBuilder::new(
-            "a network",
-            pb::SourceReliability::B,
-            pb::InformationCredibility::ProbablyTrue,
-        )
-        .indicator(pb::IndicatorKind::Domain, "streamz.example", "front")
-        .build(),
-    )
-    .to_org(&org(to))
 }
 
 /// The disclosures of `sealed` with these paths.

@@ -185,11 +185,7 @@ async fn a_roster_update_propagates_and_a_revoked_key_is_refused() -> Result<()>
     let filmco = fed.start(FILMCO).await?;
 
     // The authority revokes FILMCO's key; the hub takes the new roster and passes it on.
-    let now = UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64,
-    );
+    let now = now();
     let v2 = RosterBuilder::from_pb(fed.roster.clone())
         .version(2, now)
         .revoke_key(&org(FILMCO), &"k1".parse()?, UnixMillis(now.0 - 1000))?
@@ -259,11 +255,7 @@ async fn intruders_and_rule_breakers_are_refused_with_named_reasons() -> Result<
     let kr = fed.start(KR).await?;
     let gb = fed.start(GB).await?;
     let year = 365 * 86_400_000u64;
-    let now = UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64,
-    );
+    let now = now();
 
     // A client certificate from another CA: the TLS handshake fails.
     let rogue_ca =
@@ -309,18 +301,7 @@ async fn intruders_and_rule_breakers_are_refused_with_named_reasons() -> Result<
 
     // A partner sending an IntelReport.
     let filmco = signer(&fed, FILMCO)?;
-    let intel = NoticeDraft::new(
-        Tlp::Amber,
-        IntelReportBuilder::new(
-            "a network",
-            pb::SourceReliability::B,
-            pb::InformationCredibility::ProbablyTrue,
-        )
-        .indicator(pb::IndicatorKind::Domain, "streamz.example", "front")
-        .build(),
-    )
-    .to_org(&org(KR))
-    .seal(&filmco, now, &mut rand::rngs::OsRng)?;
+    let intel = intel_to(KR).seal(&filmco, now, &mut rand::rngs::OsRng)?;
     let as_filmco = raw_client(&fed, FILMCO, None, None)?;
     let to_kr = as_filmco.connect(kr.local_addr()?, &org(KR)).await?;
     let r = deliver(&to_kr, intel.envelope().clone(), vec![]).await?;

@@ -251,11 +251,7 @@ async fn misconfigured_clients_are_refused_by_name_and_members_are_still_served(
     let kr = fed.start(KR).await?;
     let addr = kr.local_addr()?;
     let year = 365 * 86_400_000u64;
-    let now = UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis() as u64,
-    );
+    let now = now();
     let member = fed.member(FILMCO)?.config.clone();
     let chain = std::fs::read_to_string(&member.tls_cert)?;
     let key = std::fs::read_to_string(&member.tls_key)?;
