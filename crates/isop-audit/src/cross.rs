@@ -18,7 +18,7 @@ use std::io::Read;
 
 use isop_core::merkle::{Hash, RootBuilder, leaf_hash};
 use isop_core::{
-    Judgement, NoticeId, OrgId, Receipt, ReceiptOutcome, RosterKey, UnixMillis, pb, sha256,
+    Judgement, NoticeId, OrgId, ReceiptOutcome, RosterKey, SignedReceipts, UnixMillis, pb, sha256,
 };
 use serde::Serialize;
 
@@ -177,28 +177,31 @@ fn pass(
                     .insert(notice.id(), (e.position, sha256(&env.payload)));
                 side.received_at.insert(e.position, entry.appended_at);
             }
-            (Ok(Content::Receipt { env, receipt }), Some(pb::Direction::Inbound)) if from_other => {
-                let Some(id) = receipt.notice_id() else {
-                    continue;
-                };
+            (Ok(Content::Receipts { env, receipts }), Some(pb::Direction::Inbound))
+                if from_other =>
+            {
                 let verified = rosters
                     .at(UnixMillis(entry.appended_at))
                     .is_some_and(|roster| {
-                        Receipt::verify(&env, &roster, Judgement::AtCreation).is_ok()
+                        SignedReceipts::verify(&env, &roster, Judgement::AtCreation).is_ok()
                     });
-                side.receipts.insert(
-                    id,
-                    HeldReceipt {
-                        index: e.position,
-                        outcome: receipt.outcome().clone(),
-                        verified,
-                    },
-                );
-            }
-            (Ok(Content::Receipt { receipt, .. }), Some(pb::Direction::Local)) if from_other => {
-                if let Some(id) = receipt.notice_id() {
-                    side.rejected.insert(id);
+                for receipt in receipts.receipts() {
+                    let Some(id) = receipt.notice_id() else {
+                        continue;
+                    };
+                    side.receipts.insert(
+                        id,
+                        HeldReceipt {
+                            index: e.position,
+                            outcome: receipt.outcome().clone(),
+                            verified,
+                        },
+                    );
                 }
+            }
+            (Ok(Content::Receipts { receipts, .. }), Some(pb::Direction::Local)) if from_other => {
+                side.rejected
+                    .extend(receipts.receipts().iter().filter_map(|r| r.notice_id()));
             }
             // Only a checkpoint the other validly signed binds it.
             (Ok(Content::Cosigned { note, checkpoint }), Some(pb::Direction::Local))

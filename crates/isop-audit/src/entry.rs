@@ -7,8 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::{
-    Checkpoint, NOTICE_PAYLOAD_TYPE, Notice, OrgId, RECEIPT_PAYLOAD_TYPE, ROSTER_PAYLOAD_TYPE,
-    Receipt, Roster, RosterKey, SignedNote, UnixMillis, pb,
+    Checkpoint, NOTICE_PAYLOAD_TYPE, Notice, OrgId, RECEIPT_PAYLOAD_TYPE, RECEIPTS_PAYLOAD_TYPE,
+    ROSTER_PAYLOAD_TYPE, Roster, RosterKey, SignedNote, SignedReceipts, UnixMillis, pb,
 };
 use isop_export::{EXPORT_FORMAT, ExportError, ExportReader};
 use prost::Message;
@@ -303,9 +303,10 @@ pub(crate) enum Content {
         env: pb::Envelope,
         notice: Box<Notice>,
     },
-    Receipt {
+    /// One receipt, or a list answering a batch, under one signature.
+    Receipts {
         env: pb::Envelope,
-        receipt: Receipt,
+        receipts: SignedReceipts,
     },
     Roster(pb::Envelope),
     Cosigned {
@@ -331,9 +332,9 @@ pub(crate) fn content(entry: &pb::LogEntry) -> Result<Content, String> {
                         notice: Box::new(notice),
                     })
                 }
-                RECEIPT_PAYLOAD_TYPE => {
-                    let receipt = Receipt::open(&env).map_err(|e| e.to_string())?;
-                    Ok(Content::Receipt { env, receipt })
+                RECEIPT_PAYLOAD_TYPE | RECEIPTS_PAYLOAD_TYPE => {
+                    let receipts = SignedReceipts::open(&env).map_err(|e| e.to_string())?;
+                    Ok(Content::Receipts { env, receipts })
                 }
                 ROSTER_PAYLOAD_TYPE => Ok(Content::Roster(env)),
                 other => Err(format!("an envelope of unknown payload type {other:?}")),

@@ -233,45 +233,47 @@ pub fn replay(
                 let _ = env;
                 lifecycle(&notice, e.position, outbound, &mut referrals, &mut events);
             }
-            Ok(Content::Receipt { receipt, .. }) if !outbound && !peer.is_empty() => {
-                let Some(id) = receipt.notice_id() else {
-                    continue;
-                };
-                let Some(s) = sent.get(&id) else { continue };
-                let rejected = matches!(receipt.outcome(), ReceiptOutcome::Rejected { .. });
-                let l = latency.entry(peer.clone()).or_default();
-                l.0.push(at.saturating_sub(s.appended_at));
-                l.1 += u64::from(rejected);
-                let received = receipt.received_at().0;
-                if !rejected {
-                    for d in receipt.disclosure_digests() {
-                        if let Some((_, path, label)) = s.fields.iter().find(|f| f.0 == *d) {
-                            views.push(FieldView {
-                                at: received,
-                                org: peer.clone(),
-                                notice: id.to_string(),
-                                path: path.clone(),
-                                label: label.clone(),
-                            });
+            Ok(Content::Receipts { receipts, .. }) if !outbound && !peer.is_empty() => {
+                for receipt in receipts.receipts() {
+                    let Some(id) = receipt.notice_id() else {
+                        continue;
+                    };
+                    let Some(s) = sent.get(&id) else { continue };
+                    let rejected = matches!(receipt.outcome(), ReceiptOutcome::Rejected { .. });
+                    let l = latency.entry(peer.clone()).or_default();
+                    l.0.push(at.saturating_sub(s.appended_at));
+                    l.1 += u64::from(rejected);
+                    let received = receipt.received_at().0;
+                    if !rejected {
+                        for d in receipt.disclosure_digests() {
+                            if let Some((_, path, label)) = s.fields.iter().find(|f| f.0 == *d) {
+                                views.push(FieldView {
+                                    at: received,
+                                    org: peer.clone(),
+                                    notice: id.to_string(),
+                                    path: path.clone(),
+                                    label: label.clone(),
+                                });
+                            }
                         }
                     }
-                }
-                if let Some(r) = s.referral {
-                    events.push((
-                        r,
-                        ReferralEvent {
-                            at: received,
-                            by: peer.clone(),
-                            what: if rejected { "REFUSED" } else { "DELIVERED" }.into(),
-                            detail: match receipt.outcome() {
-                                ReceiptOutcome::Rejected { code, reason } => {
-                                    format!("{}: {reason}", code.as_str_name())
-                                }
-                                o => format!("receipt {o:?}"),
+                    if let Some(r) = s.referral {
+                        events.push((
+                            r,
+                            ReferralEvent {
+                                at: received,
+                                by: peer.clone(),
+                                what: if rejected { "REFUSED" } else { "DELIVERED" }.into(),
+                                detail: match receipt.outcome() {
+                                    ReceiptOutcome::Rejected { code, reason } => {
+                                        format!("{}: {reason}", code.as_str_name())
+                                    }
+                                    o => format!("receipt {o:?}"),
+                                },
+                                index: e.position,
                             },
-                            index: e.position,
-                        },
-                    ));
+                        ));
+                    }
                 }
             }
             _ => {}

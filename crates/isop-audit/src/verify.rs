@@ -395,23 +395,26 @@ impl Verifier {
                     seen: 0,
                 });
             }
-            Ok(Content::Receipt { env, receipt }) => {
-                self.report.receipts += 1;
+            Ok(Content::Receipts { env, receipts }) => {
+                self.report.receipts += receipts.receipts().len() as u64;
+                let receiver = receipts.receiver().clone();
                 let sig = roster.resolve_signature(
                     &env,
-                    receipt.receiver(),
-                    receipt.received_at(),
+                    &receiver,
+                    receipts.received_at(),
                     Judgement::AtCreation,
                 );
-                self.sig(&e, format!("receipt by {}", receipt.receiver()), sig);
+                self.sig(&e, format!("receipt by {receiver}"), sig);
                 match direction {
-                    Some(pb::Direction::Inbound) => self.receipt(&e, &roster, &receipt, peer),
-                    Some(pb::Direction::Local) if receipt.receiver() == &self.origin => {}
+                    Some(pb::Direction::Inbound) => {
+                        for receipt in receipts.receipts() {
+                            self.receipt(&e, &roster, receipt, peer.as_ref());
+                        }
+                    }
+                    Some(pb::Direction::Local) if receiver == self.origin => {}
                     _ => {
                         let why = format!(
-                            "a receipt by {} logged {:?} with peer {:?}",
-                            receipt.receiver(),
-                            direction,
+                            "a receipt by {receiver} logged {direction:?} with peer {:?}",
                             entry.peer
                         );
                         self.add(FindingKind::ReceiptMismatch, &e, why);
@@ -579,10 +582,10 @@ impl Verifier {
         e: &EntryRec,
         roster: &Roster,
         receipt: &isop_core::Receipt,
-        peer: Option<OrgId>,
+        peer: Option<&OrgId>,
     ) {
         let receiver = receipt.receiver().clone();
-        if peer.as_ref() != Some(&receiver) {
+        if peer != Some(&receiver) {
             let why = format!("a receipt by {receiver} logged as from {peer:?}");
             self.add(FindingKind::ReceiptMismatch, e, why);
         }

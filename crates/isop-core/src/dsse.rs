@@ -11,6 +11,9 @@ use crate::{Error, KeyId, PublicKey, Signer};
 pub const NOTICE_PAYLOAD_TYPE: &str = "application/vnd.isop.notice.v1+protobuf";
 /// Payload type of a receipt envelope.
 pub const RECEIPT_PAYLOAD_TYPE: &str = "application/vnd.isop.receipt.v1+protobuf";
+/// Payload type of a receipt-list envelope (receipts for a batch of
+/// deliveries under one signature; an isop addition).
+pub const RECEIPTS_PAYLOAD_TYPE: &str = "application/vnd.isop.receipts.v1+protobuf";
 /// Payload type of a roster envelope.
 pub const ROSTER_PAYLOAD_TYPE: &str = "application/vnd.isop.roster.v1+protobuf";
 

@@ -78,7 +78,7 @@ pub use disclosure::{
 };
 pub use dsse::{
     MAX_SIGNATURES, NOTICE_PAYLOAD_TYPE, PendingSignature, RECEIPT_PAYLOAD_TYPE,
-    ROSTER_PAYLOAD_TYPE, check_shape, pae, sign_envelope,
+    RECEIPTS_PAYLOAD_TYPE, ROSTER_PAYLOAD_TYPE, check_shape, pae, sign_envelope,
 };
 pub use error::Error;
 pub use ids::{KeyId, KeyName, LogIndex, NoticeId, OrgId, UnixMillis};
@@ -91,7 +91,7 @@ pub use notice::{
     Notice, NoticeDraft, NoticeKind, ReferralBuilder, RetractionBuilder, SealedNotice,
     StatusUpdateBuilder, TakedownRequestBuilder,
 };
-pub use receipt::{Receipt, ReceiptDraft, ReceiptOutcome};
+pub use receipt::{MAX_RECEIPTS, Receipt, ReceiptDraft, ReceiptOutcome, SignedReceipts};
 pub use roster::{
     Judgement, Member, MemberKey, Policy, PolicyRule, ReplyContext, Role, Roster, RosterBuilder,
     RosterKey,

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use isop_proto::v1 as pb;
 use prost::Message;
 
-use crate::dsse::{self, RECEIPT_PAYLOAD_TYPE, sign_envelope};
+use crate::dsse::{self, RECEIPT_PAYLOAD_TYPE, RECEIPTS_PAYLOAD_TYPE, sign_envelope};
 use crate::{Error, Judgement, KeyId, LogIndex, NoticeId, OrgId, Roster, Signer, UnixMillis};
 
 /// The outcome a receipt states.
@@ -40,8 +40,8 @@ pub struct ReceiptDraft {
 }
 
 impl ReceiptDraft {
-    /// Signs the receipt as `signer`'s org.
-    pub fn sign(&self, signer: &Signer) -> Result<pb::Envelope, Error> {
+    /// The receipt message, as `receiver` states it.
+    fn message(&self, receiver: &OrgId) -> pb::Receipt {
         let (status, log_index, reason_code, reason) = match &self.outcome {
             ReceiptOutcome::Accepted(i) => (
                 pb::ReceiptStatus::Accepted,
@@ -59,7 +59,7 @@ impl ReceiptDraft {
                 (pb::ReceiptStatus::Rejected, 0, *code, reason.clone())
             }
         };
-        let msg = pb::Receipt {
+        pb::Receipt {
             notice_id: self
                 .notice_id
                 .map(|i| Bytes::copy_from_slice(i.as_bytes()))
@@ -73,16 +73,33 @@ impl ReceiptDraft {
                 .iter()
                 .map(|d| Bytes::copy_from_slice(d))
                 .collect(),
-            receiver: signer.id().org.to_string(),
+            receiver: receiver.to_string(),
             received_at: self.received_at.0,
             log_index,
             status: status as i32,
             reason_code: reason_code as i32,
             reason,
-        };
+        }
+    }
+
+    /// Signs the receipt as `signer`'s org.
+    pub fn sign(&self, signer: &Signer) -> Result<pb::Envelope, Error> {
+        let msg = self.message(&signer.id().org);
         let payload = Bytes::from(msg.encode_to_vec());
         Receipt::validate(msg)?;
         Ok(sign_envelope(signer, RECEIPT_PAYLOAD_TYPE, payload))
+    }
+
+    /// Signs the receipts for a batch of deliveries, in its order, under one
+    /// signature as `signer`'s org: a `ReceiptList` envelope. There must be
+    /// 1 to [`MAX_RECEIPTS`], all received at the same time.
+    pub fn sign_list(drafts: &[ReceiptDraft], signer: &Signer) -> Result<pb::Envelope, Error> {
+        let list = pb::ReceiptList {
+            receipts: drafts.iter().map(|d| d.message(&signer.id().org)).collect(),
+        };
+        let payload = Bytes::from(list.encode_to_vec());
+        SignedReceipts::validate_list(list)?;
+        Ok(sign_envelope(signer, RECEIPTS_PAYLOAD_TYPE, payload))
     }
 }
 
@@ -116,48 +133,6 @@ impl Receipt {
         }
         r.signed_by = Some(pending.key_id);
         Ok(r)
-    }
-
-    /// Verifies many receipt envelopes with one batch signature check (on a
-    /// batch failure each signature is checked alone, so every result names
-    /// its own problem), each as [`Receipt::verify`] would.
-    pub fn verify_batch(
-        envs: &[pb::Envelope],
-        roster: &Roster,
-        judgement: Judgement,
-    ) -> Vec<Result<Self, Error>> {
-        let opened: Vec<Result<(Self, crate::PendingSignature), Error>> = envs
-            .iter()
-            .map(|env| {
-                let r = Self::open(env)?;
-                let sig = roster.resolve_signature(env, &r.receiver, r.received_at, judgement)?;
-                Ok((r, sig))
-            })
-            .collect();
-        let pending: Vec<usize> = (0..opened.len()).filter(|&i| opened[i].is_ok()).collect();
-        let checks: Vec<_> = pending
-            .iter()
-            .filter_map(|&i| opened[i].as_ref().ok().map(|(_, sig)| sig.check()))
-            .collect();
-        let bad: Vec<usize> = crate::verify_batch(&checks)
-            .into_iter()
-            .map(|j| pending[j])
-            .collect();
-        opened
-            .into_iter()
-            .enumerate()
-            .map(|(i, o)| {
-                let (mut r, sig) = o?;
-                if bad.contains(&i) {
-                    return Err(Error::BadSignature(format!(
-                        "receipt signed by {}",
-                        sig.key_id
-                    )));
-                }
-                r.signed_by = Some(sig.key_id);
-                Ok(r)
-            })
-            .collect()
     }
 
     /// Decodes and validates a receipt envelope **without** checking its
@@ -253,5 +228,101 @@ impl Receipt {
     /// The key whose signature verified.
     pub fn signed_by(&self) -> Option<&KeyId> {
         self.signed_by.as_ref()
+    }
+}
+
+/// The most receipts one `ReceiptList` may carry (as a `DeliverBatch` may
+/// carry at most this many deliveries).
+pub const MAX_RECEIPTS: usize = 256;
+
+/// The receipts under one receiver's signature: a single `Receipt`, or a
+/// `ReceiptList` answering a batch of deliveries. Every receipt names the
+/// same receiver and time.
+#[derive(Clone, Debug)]
+pub struct SignedReceipts {
+    receipts: Vec<Receipt>,
+}
+
+impl SignedReceipts {
+    /// Decodes and validates a receipt or receipt-list envelope **without**
+    /// checking its signature (as [`Receipt::open`]).
+    pub fn open(env: &pb::Envelope) -> Result<Self, Error> {
+        if env.payload_type == RECEIPT_PAYLOAD_TYPE {
+            return Ok(Self {
+                receipts: vec![Receipt::open(env)?],
+            });
+        }
+        dsse::check_shape(env, RECEIPTS_PAYLOAD_TYPE)?;
+        let list = pb::ReceiptList::decode(env.payload.as_ref()).map_err(|e| Error::Decode {
+            what: "receipt list",
+            source: e,
+        })?;
+        Self::validate_list(list)
+    }
+
+    /// Verifies a receipt or receipt-list envelope: one signature by a key
+    /// of the receiver the receipts name, valid under `judgement` at their
+    /// `received_at`.
+    pub fn verify(
+        env: &pb::Envelope,
+        roster: &Roster,
+        judgement: Judgement,
+    ) -> Result<Self, Error> {
+        let mut r = Self::open(env)?;
+        let pending = roster.resolve_signature(env, r.receiver(), r.received_at(), judgement)?;
+        if !pending.verify() {
+            return Err(Error::BadSignature(format!(
+                "receipts signed by {}",
+                pending.key_id
+            )));
+        }
+        for receipt in &mut r.receipts {
+            receipt.signed_by = Some(pending.key_id.clone());
+        }
+        Ok(r)
+    }
+
+    fn validate_list(list: pb::ReceiptList) -> Result<Self, Error> {
+        let bad = |why: String| Error::InvalidReceipt(why);
+        let n = list.receipts.len();
+        if n == 0 || n > MAX_RECEIPTS {
+            return Err(bad(format!(
+                "a receipt list of {n} receipts; 1 to {MAX_RECEIPTS} are allowed"
+            )));
+        }
+        let receipts = list
+            .receipts
+            .into_iter()
+            .map(Receipt::validate)
+            .collect::<Result<Vec<_>, _>>()?;
+        let first = &receipts[0];
+        if let Some((i, r)) = receipts
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.receiver != first.receiver || r.received_at != first.received_at)
+        {
+            return Err(bad(format!(
+                "receipt {i} of the list names {} at {}, not {} at {} as the first does",
+                r.receiver, r.received_at.0, first.receiver, first.received_at.0
+            )));
+        }
+        Ok(Self { receipts })
+    }
+
+    /// The receiver (and signer).
+    pub fn receiver(&self) -> &OrgId {
+        &self.receipts[0].receiver
+    }
+    /// When the deliveries were received.
+    pub fn received_at(&self) -> UnixMillis {
+        self.receipts[0].received_at
+    }
+    /// The receipts, in order.
+    pub fn receipts(&self) -> &[Receipt] {
+        &self.receipts
+    }
+    /// The receipts, in order.
+    pub fn into_receipts(self) -> Vec<Receipt> {
+        self.receipts
     }
 }

@@ -13,7 +13,8 @@
 //!   and policy, disclosures against its clearance, a durable group-committed
 //!   append, and a signed receipt back. One notice per `Deliver` request at
 //!   1, 16 and 256 in flight (notices/s and p50/p99/p999 latency), then
-//!   `DeliverBatch` frames of 256 as the nodes send them.
+//!   `DeliverBatch` frames of 256 as the nodes send them, each answered by
+//!   one signed list of receipts.
 //! - **Latency at half load**: 16 in flight, paced at half the best
 //!   single-`Deliver` rate.
 //! - **Fan-out**: one referral to `ISOP_BENCH_FANOUT` agencies (default
@@ -185,10 +186,14 @@ async fn batched(
                 };
                 let t = Instant::now();
                 let answer = conn.request(&frame).await.expect("receipts");
-                let Some(pb::frame::Kind::ReceiptBatch(r)) = answer.kind else {
+                let Some(pb::frame::Kind::ReceiptBatch(pb::ReceiptBatch {
+                    receipts: Some(env),
+                })) = answer.kind
+                else {
                     panic!("no receipts")
                 };
-                assert_eq!(r.receipts.len(), chunk.len());
+                let list = SignedReceipts::open(&env).expect("a receipt list");
+                assert_eq!(list.receipts().len(), chunk.len());
                 lat.push(t.elapsed());
             }
             lat

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use isop_core::{OrgId, Receipt, ReceiptOutcome, UnixMillis, pb, sha256};
+use isop_core::{OrgId, ReceiptOutcome, SignedReceipts, UnixMillis, pb, sha256};
 use isop_store::{Delivered, Direction, NewEntry, OutboxItem, Record};
 use pb::frame::Kind;
 use prost::Message;
@@ -127,8 +127,9 @@ fn backoff(inner: &Inner, attempts: u32) -> u64 {
     rand::thread_rng().gen_range(base / 2..=base + base / 2)
 }
 
-/// One batch: send it, verify each receipt, and log them all in one group
-/// commit (which clears the outbox items and records the outcomes).
+/// One batch: send it, verify its list of receipts (one signature), and log
+/// the list as one entry (which clears the outbox items and records the
+/// outcomes).
 async fn attempt(
     inner: &Arc<Inner>,
     recipient: &OrgId,
@@ -159,27 +160,38 @@ async fn attempt(
         org: recipient.clone(),
         why,
     };
-    let Some(Kind::ReceiptBatch(receipts)) = answer.kind else {
+    let Some(Kind::ReceiptBatch(pb::ReceiptBatch {
+        receipts: Some(envelope),
+    })) = answer.kind
+    else {
         return Err(peer_fault("answered a batch without receipts".into()));
     };
-    if receipts.receipts.len() != batch.len() {
+    let receipts = SignedReceipts::verify(&envelope, &inner.roster(), inner.live())
+        .map_err(|e| peer_fault(format!("its receipts do not verify: {e}")))?;
+    if receipts.receiver() != recipient {
+        return Err(peer_fault(format!(
+            "answered with receipts by {}",
+            receipts.receiver()
+        )));
+    }
+    if receipts.receipts().len() != batch.len() {
         return Err(peer_fault(format!(
             "answered {} deliveries with {} receipts",
             batch.len(),
-            receipts.receipts.len()
+            receipts.receipts().len()
         )));
     }
-    let verified = Receipt::verify_batch(&receipts.receipts, &inner.roster(), inner.live());
-    let mut entries = Vec::with_capacity(batch.len());
+    // One entry holds the list: it clears every item of the batch from the
+    // outbox and records each outcome, in one commit.
+    let mut entry = NewEntry::new(
+        now(),
+        Direction::Inbound,
+        Record::Envelope(envelope.encode_to_vec().into()),
+    );
+    entry.peer = Some(recipient.clone());
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (((item, envelope), digest), receipt) in batch
-        .iter()
-        .zip(receipts.receipts)
-        .zip(&digests)
-        .zip(verified)
-    {
-        let receipt = receipt?;
-        if receipt.receiver() != recipient || receipt.notice_digest() != digest.as_ref() {
+    for ((item, digest), receipt) in batch.iter().zip(&digests).zip(receipts.into_receipts()) {
+        if receipt.notice_digest() != digest.as_ref() {
             return Err(peer_fault(format!(
                 "its receipt for entry {} is for something else",
                 item.index
@@ -189,24 +201,15 @@ async fn attempt(
         if let ReceiptOutcome::Rejected { code, reason } = &outcome {
             tracing::warn!(to = %recipient, index = %item.index, ?code, reason, "delivery rejected by the recipient");
         }
-        let mut entry = NewEntry::new(
-            now(),
-            Direction::Inbound,
-            Record::Envelope(envelope.encode_to_vec().into()),
-        );
-        entry.peer = Some(recipient.clone());
-        entry.dequeue = vec![(recipient.clone(), item.index)];
-        entry.delivered = vec![Delivered {
+        entry.dequeue.push((recipient.clone(), item.index));
+        entry.delivered.push(Delivered {
             notice: item.index,
             recipient: recipient.clone(),
             accepted: !matches!(outcome, ReceiptOutcome::Rejected { .. }),
-        }];
-        entries.push(inner.store.append_async(entry));
+        });
         outcomes.push(outcome);
     }
-    for appended in entries {
-        appended.await?;
-    }
+    inner.store.append_async(entry).await?;
     for item in batch {
         if let Some(queued) = inner.store.log_entry(item.index)?.map(|e| e.appended_at) {
             inner

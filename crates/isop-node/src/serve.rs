@@ -74,9 +74,15 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
                 ),
             );
         }
-        Some(Kind::DeliverBatch(b)) => receive_many(inner, &peer.org, b.items)
-            .await
-            .map(|receipts| Kind::ReceiptBatch(pb::ReceiptBatch { receipts })),
+        Some(Kind::DeliverBatch(b)) => {
+            receive_batch(inner, &peer.org, b.items)
+                .await
+                .map(|receipts| {
+                    Kind::ReceiptBatch(pb::ReceiptBatch {
+                        receipts: Some(receipts),
+                    })
+                })
+        }
         Some(Kind::Sync(s)) => sync_batch(inner, &peer.org, s).map(Kind::SyncBatch),
         Some(Kind::GetCheckpoint(_)) => checkpoint(inner).map(|note| {
             Kind::Checkpoint(pb::Checkpoint {
@@ -195,27 +201,40 @@ fn check(
         .collect()
 }
 
-/// Receives one delivery: see [`receive_many`].
+/// Receives one delivery, answered with its signed receipt: see
+/// [`receive_many`].
 pub(crate) async fn receive(
     inner: &Arc<Inner>,
     sender: &OrgId,
     d: pb::Deliver,
 ) -> Result<pb::Envelope, Error> {
-    receive_many(inner, sender, vec![d])
+    let draft = receive_many(inner, sender, vec![d])
         .await?
         .pop()
-        .ok_or_else(|| Error::Invalid("no receipt".into()))
+        .ok_or_else(|| Error::Invalid("no receipt".into()))?;
+    Ok(draft.sign(&inner.signer)?)
+}
+
+/// Receives a batch of deliveries, answered with one signed list of their
+/// receipts, in order: see [`receive_many`].
+async fn receive_batch(
+    inner: &Arc<Inner>,
+    sender: &OrgId,
+    items: Vec<pb::Deliver>,
+) -> Result<pb::Envelope, Error> {
+    let drafts = receive_many(inner, sender, items).await?;
+    Ok(ReceiptDraft::sign_list(&drafts, &inner.signer)?)
 }
 
 /// Receives deliveries from `sender`: checks them, appends them durably in
-/// their order in one group commit (each notice id once), and answers each
-/// with a signed receipt. A refusal is logged, as the signed rejection, and
-/// never reaches the inbox.
+/// their order in one group commit (each notice id once), and returns each
+/// one's receipt, for the caller to sign. A refusal is logged, as the
+/// signed rejection, and never reaches the inbox.
 pub(crate) async fn receive_many(
     inner: &Arc<Inner>,
     sender: &OrgId,
     items: Vec<pb::Deliver>,
-) -> Result<Vec<pb::Envelope>, Error> {
+) -> Result<Vec<ReceiptDraft>, Error> {
     let deliveries: Vec<Delivery> = items
         .into_iter()
         .map(|d| Delivery {
@@ -228,7 +247,7 @@ pub(crate) async fn receive_many(
     // Each delivery's entry, submitted in order; then each receipt.
     enum Answer {
         Accepted(Box<VerifiedDelivery>),
-        Refused(pb::Envelope),
+        Refused(ReceiptDraft),
     }
     let mut pending = Vec::with_capacity(deliveries.len());
     for (delivery, verdict) in deliveries.iter().zip(verdicts) {
@@ -253,7 +272,7 @@ pub(crate) async fn receive_many(
                     .get_or_create(&crate::api::Metrics::label("reason", code.as_str_name()))
                     .inc();
                 let notice = isop_core::Notice::decode(&delivery.envelope.payload).ok();
-                let signed = ReceiptDraft {
+                let rejection = ReceiptDraft {
                     notice_id: notice.as_ref().map(|n| n.id()),
                     notice_digest: notice.as_ref().map(|_| sha256(&delivery.envelope.payload)),
                     disclosure_digests: delivery.disclosures.iter().map(|b| sha256(b)).collect(),
@@ -262,14 +281,14 @@ pub(crate) async fn receive_many(
                         code,
                         reason: e.to_string(),
                     },
-                }
-                .sign(&inner.signer)?;
+                };
+                let signed = rejection.sign(&inner.signer)?;
                 let entry = NewEntry::new(
                     received_at,
                     Direction::Local,
                     Record::Envelope(Bytes::from(signed.encode_to_vec())),
                 );
-                (entry, Answer::Refused(signed))
+                (entry, Answer::Refused(rejection))
             }
         };
         entry.peer = Some(sender.clone());
@@ -279,8 +298,8 @@ pub(crate) async fn receive_many(
     for (appended, answer) in pending {
         let appended = appended.await?;
         let v = match answer {
-            Answer::Refused(signed) => {
-                receipts.push(signed);
+            Answer::Refused(rejection) => {
+                receipts.push(rejection);
                 continue;
             }
             Answer::Accepted(v) => v,
@@ -297,17 +316,14 @@ pub(crate) async fn receive_many(
                 .get_or_create(&crate::api::Metrics::label("kind", v.notice().kind()))
                 .inc();
         }
-        receipts.push(
-            ReceiptDraft {
-                notice_id: Some(v.notice().id()),
-                notice_digest: Some(*v.notice_digest()),
-                // Checked in the delivery's order, each digest taken once.
-                disclosure_digests: v.revealed().iter().map(|r| r.digest).collect(),
-                received_at,
-                outcome,
-            }
-            .sign(&inner.signer)?,
-        );
+        receipts.push(ReceiptDraft {
+            notice_id: Some(v.notice().id()),
+            notice_digest: Some(*v.notice_digest()),
+            // Checked in the delivery's order, each digest taken once.
+            disclosure_digests: v.revealed().iter().map(|r| r.digest).collect(),
+            received_at,
+            outcome,
+        });
     }
     Ok(receipts)
 }
@@ -402,11 +418,12 @@ pub(crate) async fn sync_with(inner: &Arc<Inner>, peer: &OrgId) -> Result<usize,
         };
         // Taken in as one batch: one signature check, one group commit.
         let items: Vec<pb::Deliver> = batch.items.into_iter().filter_map(|i| i.deliver).collect();
-        for receipt in receive_many(inner, peer, items).await? {
-            let accepted = pb::Receipt::decode(receipt.payload)
-                .is_ok_and(|r| r.status == pb::ReceiptStatus::Accepted as i32);
-            new += usize::from(accepted);
-        }
+        // Nothing to answer: a sync's receipts are not signed.
+        new += receive_many(inner, peer, items)
+            .await?
+            .iter()
+            .filter(|r| matches!(r.outcome, ReceiptOutcome::Accepted(_)))
+            .count();
         if batch.next_cursor <= cursor && batch.more {
             return Err(Error::Peer {
                 org: peer.clone(),

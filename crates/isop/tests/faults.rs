@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use isop_core::pb::export_record::Record as Rec;
-use isop_core::{NOTICE_PAYLOAD_TYPE, Notice, RECEIPT_PAYLOAD_TYPE, pb};
+use isop_core::{NOTICE_PAYLOAD_TYPE, Notice, ReceiptOutcome, SignedReceipts, pb};
 use prost::Message;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
@@ -330,15 +330,20 @@ fn read_log(path: &Path) -> Log {
                 log.sent_order.push(id.clone());
                 log.outbound.insert(id, digest);
             }
-        } else if env.payload_type == RECEIPT_PAYLOAD_TYPE
-            && e.direction == pb::Direction::Inbound as i32
+        } else if e.direction == pb::Direction::Inbound as i32
+            && let Ok(list) = SignedReceipts::open(&env)
         {
-            let r = pb::Receipt::decode(env.payload.as_ref()).expect("a receipt");
-            let id = isop_core::NoticeId::from_slice(&r.notice_id)
-                .expect("an id")
-                .to_string();
-            let d: [u8; 32] = r.notice_digest.as_ref().try_into().expect("a digest");
-            log.receipts.push((id, r.log_index, d));
+            for r in list.receipts() {
+                let id = r.notice_id().expect("an id").to_string();
+                let index = match r.outcome() {
+                    ReceiptOutcome::Accepted(i) | ReceiptOutcome::Duplicate(i) => i.0,
+                    ReceiptOutcome::Rejected { code, reason } => {
+                        panic!("notice {id} rejected: {code:?} {reason}")
+                    }
+                };
+                let d = *r.notice_digest().expect("a digest");
+                log.receipts.push((id, index, d));
+            }
         }
     }
     log

@@ -335,13 +335,13 @@ async fn every_kind_of_tampering_is_found_at_its_index() -> Result<()> {
     let k = find_entry(&frecs, |e, env| {
         e.direction == pb::Direction::Inbound as i32
             && e.peer == KR
-            && env.is_some_and(|v| v.payload_type == RECEIPT_PAYLOAD_TYPE)
+            && env.is_some_and(|v| v.payload_type == RECEIPTS_PAYLOAD_TYPE)
     });
     let mut entry = entry_of(&frecs[fentries[k]]);
     let mut env = envelope_of(&entry).context("receipt")?;
-    let mut receipt = pb::Receipt::decode(env.payload.as_ref())?;
-    receipt.status = pb::ReceiptStatus::Duplicate as i32;
-    env.payload = receipt.encode_to_vec().into();
+    let mut list = pb::ReceiptList::decode(env.payload.as_ref())?;
+    list.receipts[0].status = pb::ReceiptStatus::Duplicate as i32;
+    env.payload = list.encode_to_vec().into();
     entry.record = Some(pb::log_entry::Record::Envelope(env.encode_to_vec().into()));
     let mut r2 = frecs.clone();
     r2[fentries[k]] = Rec::Entry(entry.encode_to_vec().into());
@@ -351,8 +351,8 @@ async fn every_kind_of_tampering_is_found_at_its_index() -> Result<()> {
 
     let forged = sign_envelope(
         &logs.filmco_signer,
-        RECEIPT_PAYLOAD_TYPE,
-        receipt.encode_to_vec().into(),
+        RECEIPTS_PAYLOAD_TYPE,
+        list.encode_to_vec().into(),
     );
     let mut forged = pb::Envelope {
         signatures: forged.signatures,

@@ -67,8 +67,12 @@ async fn a_referral_reaches_two_agencies_redacted_with_verified_receipts() -> Re
         let e = pb::LogEntry::decode(bytes)?;
         if let Some(pb::log_entry::Record::Envelope(env)) = e.record {
             let env = pb::Envelope::decode(env)?;
-            if env.payload_type == RECEIPT_PAYLOAD_TYPE {
-                let receipt = Receipt::verify(&env, &roster, Judgement::AtCreation)?;
+            // Each recipient answers its batch with one signed list.
+            if env.payload_type == RECEIPTS_PAYLOAD_TYPE {
+                let list = SignedReceipts::verify(&env, &roster, Judgement::AtCreation)?;
+                let [receipt] = list.receipts() else {
+                    anyhow::bail!("a list of {} receipts", list.receipts().len())
+                };
                 assert_eq!(receipt.notice_id(), Some(sent.id));
                 assert!(matches!(receipt.outcome(), ReceiptOutcome::Accepted(_)));
                 receipts += 1;
@@ -227,9 +231,15 @@ async fn a_roster_update_propagates_and_a_revoked_key_is_refused() -> Result<()>
     let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
         anyhow::bail!("no receipt")
     };
-    let r = pb::Receipt::decode(pb::Envelope::decode(env)?.payload)?;
-    assert_eq!(r.reason_code, pb::RejectReason::KeyInvalid as i32);
-    assert!(r.reason.contains("revoked"), "{}", r.reason);
+    let list = SignedReceipts::open(&pb::Envelope::decode(env)?)?;
+    let [r] = list.receipts() else {
+        anyhow::bail!("a list of {} receipts", list.receipts().len())
+    };
+    let ReceiptOutcome::Rejected { code, reason } = r.outcome() else {
+        anyhow::bail!("not a rejection: {:?}", r.outcome())
+    };
+    assert_eq!(*code, pb::RejectReason::KeyInvalid);
+    assert!(reason.contains("revoked"), "{reason}");
 
     for n in [hub, kr, gb, filmco] {
         n.shutdown().await?;

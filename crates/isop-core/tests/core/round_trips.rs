@@ -5,6 +5,7 @@ use bytes::Bytes;
 use isop_core::pb::field_value::Value;
 use isop_core::*;
 use proptest::prelude::*;
+use prost::Message;
 
 use crate::fixture::*;
 
@@ -158,28 +159,6 @@ fn receipts_sign_and_verify() {
     other.signatures = draft.sign(fed.signer(GB)).unwrap().signatures;
     assert!(Receipt::verify(&other, &fed.roster, Judgement::AtCreation).is_err());
 
-    // In a batch, each result is its own: the good ones verify, and the
-    // forged and foreign ones fail (one with a bad signature, found by the
-    // batch's per-signature fallback).
-    let mut bad_sig = env.clone();
-    let mut sig = bad_sig.signatures[0].sig.to_vec();
-    sig[3] ^= 1;
-    bad_sig.signatures[0].sig = sig.into();
-    let batch = [env.clone(), forged, env.clone(), other, bad_sig];
-    let results = Receipt::verify_batch(&batch, &fed.roster, Judgement::AtCreation);
-    assert!(results[0].is_ok() && results[2].is_ok());
-    assert!(results[1].is_err(), "{:?}", results[1]);
-    assert!(results[3].is_err());
-    assert!(
-        matches!(results[4], Err(Error::BadSignature(_))),
-        "{:?}",
-        results[4]
-    );
-    assert_eq!(
-        results[0].as_ref().unwrap().signed_by(),
-        Some(&format!("{KR}/k1").parse().unwrap())
-    );
-
     let rejected = ReceiptDraft {
         notice_id: None,
         notice_digest: None,
@@ -209,6 +188,92 @@ fn receipts_sign_and_verify() {
     };
     assert!(matches!(
         accepted_without_id.sign(fed.signer(KR)),
+        Err(Error::InvalidReceipt(_))
+    ));
+}
+
+#[test]
+fn receipt_lists_sign_and_verify_under_one_signature() {
+    let fed = fed();
+    let drafts: Vec<ReceiptDraft> = (0..3)
+        .map(|i| {
+            let s = referral(&fed, 20 + i);
+            ReceiptDraft {
+                notice_id: Some(s.notice().id()),
+                notice_digest: Some(*s.digest()),
+                disclosure_digests: s.disclosures().iter().map(|d| *d.digest()).collect(),
+                received_at: NOW,
+                outcome: ReceiptOutcome::Accepted(LogIndex(40 + i)),
+            }
+        })
+        .collect();
+    let env = ReceiptDraft::sign_list(&drafts, fed.signer(KR)).unwrap();
+    assert_eq!(env.payload_type, RECEIPTS_PAYLOAD_TYPE);
+    assert_eq!(env.signatures.len(), 1);
+    let list = SignedReceipts::verify(&env, &fed.roster, Judgement::AtCreation).unwrap();
+    assert_eq!(list.receiver(), &org(KR));
+    assert_eq!(list.received_at(), NOW);
+    let got: Vec<_> = list
+        .receipts()
+        .iter()
+        .map(|r| r.outcome().clone())
+        .collect();
+    let want: Vec<_> = (40..43)
+        .map(|i| ReceiptOutcome::Accepted(LogIndex(i)))
+        .collect();
+    assert_eq!(got, want);
+    for (r, d) in list.receipts().iter().zip(&drafts) {
+        assert_eq!(r.notice_id(), d.notice_id);
+        assert_eq!(r.signed_by(), Some(&format!("{KR}/k1").parse().unwrap()));
+    }
+
+    // A single receipt reads as a list of one.
+    let one = drafts[0].sign(fed.signer(KR)).unwrap();
+    let single = SignedReceipts::verify(&one, &fed.roster, Judgement::AtCreation).unwrap();
+    assert_eq!(single.receipts().len(), 1);
+
+    // An altered list, or one signed by another org than the receiver it
+    // names, fails.
+    let mut altered = env.clone();
+    let mut p = altered.payload.to_vec();
+    let last = p.len() - 1;
+    p[last] ^= 1;
+    altered.payload = p.into();
+    assert!(SignedReceipts::verify(&altered, &fed.roster, Judgement::AtCreation).is_err());
+    let mut foreign = env.clone();
+    foreign.signatures = ReceiptDraft::sign_list(&drafts, fed.signer(GB))
+        .unwrap()
+        .signatures;
+    assert!(SignedReceipts::verify(&foreign, &fed.roster, Judgement::AtCreation).is_err());
+    // A list under the single-receipt payload type is refused.
+    let mut mistyped = env.clone();
+    mistyped.payload_type = RECEIPT_PAYLOAD_TYPE.into();
+    assert!(SignedReceipts::verify(&mistyped, &fed.roster, Judgement::AtCreation).is_err());
+
+    // Every receipt of a list names the same receiver and time; a list is
+    // 1 to MAX_RECEIPTS long.
+    let mut later = drafts.clone();
+    later[2].received_at = UnixMillis(NOW.0 + 1);
+    let err = ReceiptDraft::sign_list(&later, fed.signer(KR)).unwrap_err();
+    assert!(err.to_string().contains("receipt 2 of the list"), "{err}");
+    let mut mixed = pb::ReceiptList::decode(env.payload.as_ref()).unwrap();
+    mixed.receipts[1].receiver = GB.into();
+    let forged = sign_envelope(
+        fed.signer(KR),
+        RECEIPTS_PAYLOAD_TYPE,
+        mixed.encode_to_vec().into(),
+    );
+    assert!(matches!(
+        SignedReceipts::open(&forged),
+        Err(Error::InvalidReceipt(_))
+    ));
+    assert!(matches!(
+        ReceiptDraft::sign_list(&[], fed.signer(KR)),
+        Err(Error::InvalidReceipt(_))
+    ));
+    let too_many = vec![drafts[0].clone(); MAX_RECEIPTS + 1];
+    assert!(matches!(
+        ReceiptDraft::sign_list(&too_many, fed.signer(KR)),
         Err(Error::InvalidReceipt(_))
     ));
 }
