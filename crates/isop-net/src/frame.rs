@@ -1,5 +1,6 @@
 //! Framing: a 4-byte big-endian length, then an encoded `isop.v1.Frame`.
 
+use bytes::{Buf, BytesMut};
 use isop_proto::v1 as pb;
 use prost::Message;
 
@@ -30,8 +31,9 @@ pub fn check_len(prefix: [u8; 4], max: usize) -> Result<usize, Error> {
     Ok(len)
 }
 
-/// Decodes a frame body; a frame with no case set is malformed.
-pub fn decode_frame(body: &[u8]) -> Result<pb::Frame, Error> {
+/// Decodes a frame body; a frame with no case set is malformed. From a
+/// `Bytes` body, the frame's byte fields are slices of it, not copies.
+pub fn decode_frame(body: impl Buf) -> Result<pb::Frame, Error> {
     let f = pb::Frame::decode(body).map_err(|e| Error::Malformed(e.to_string()))?;
     if f.kind.is_none() {
         return Err(Error::Malformed(
@@ -60,11 +62,22 @@ pub(crate) async fn read_frame(
         .await
         .map_err(|e| Error::Stream(format!("reading a frame length: {e}")))?;
     let len = check_len(prefix, max)?;
-    let mut body = vec![0u8; len];
-    recv.read_exact(&mut body)
-        .await
-        .map_err(|e| Error::Stream(format!("reading a frame of {len} bytes: {e}")))?;
-    decode_frame(&body)
+    // Gathered from the stream's chunks into one buffer, never zeroed first.
+    let mut body = BytesMut::with_capacity(len);
+    while body.len() < len {
+        let chunk = recv
+            .read_chunk(len - body.len(), true)
+            .await
+            .map_err(|e| Error::Stream(format!("reading a frame of {len} bytes: {e}")))?
+            .ok_or_else(|| {
+                Error::Stream(format!(
+                    "reading a frame of {len} bytes: the stream finished early, after {} bytes",
+                    body.len()
+                ))
+            })?;
+        body.extend_from_slice(&chunk.bytes);
+    }
+    decode_frame(body.freeze())
 }
 
 #[cfg(test)]
@@ -83,9 +96,9 @@ mod tests {
             Err(Error::FrameTooLarge { .. })
         ));
         assert!(matches!(
-            decode_frame(&[0xff, 0xff]),
+            decode_frame(&[0xff, 0xff][..]),
             Err(Error::Malformed(_))
         ));
-        assert!(matches!(decode_frame(&[]), Err(Error::Malformed(_))));
+        assert!(matches!(decode_frame(&[][..]), Err(Error::Malformed(_))));
     }
 }

@@ -21,9 +21,14 @@
 //!   50; 0 skips it), each its own node; the time until every receipt is
 //!   logged.
 //!
+//! - **Node to node**: two partner nodes send referrals with `Node::send`
+//!   (sealed, signed and logged as they are sent) to one agency node; their
+//!   delivery workers drain the outboxes in `DeliverBatch` frames; timed
+//!   until every receipt is logged (at most 20,000 notices).
+//!
 //! The load generators sign everything before the clock starts.
-//! `ISOP_BENCH_ONLY=batch` runs only the `DeliverBatch` scenario (for
-//! profiling).
+//! `ISOP_BENCH_ONLY=batch` runs only the `DeliverBatch` scenario, and
+//! `ISOP_BENCH_ONLY=nodes` only the node-to-node one (for profiling).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -305,6 +310,90 @@ async fn ingest(notices: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Node to node: two partner nodes send referrals through `Node::send`
+/// (each sealed, signed and logged OUTBOUND, 64 at a time per node); their
+/// delivery workers drain the outboxes to one agency node in `DeliverBatch`
+/// frames, and log its lists of receipts. Timed from the first send until
+/// every receipt is logged: everything on both sides, on the same cores.
+async fn node_to_node(notices: u64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let specs = [
+        MemberSpec::new(
+            "KR-KNPA",
+            "Korean National Police Agency",
+            Role::Agency,
+            "KR",
+        )?,
+        MemberSpec::new("RH-FILMCO", "FilmCo", Role::Partner, "US")?,
+        MemberSpec::new("RH-SPORTSNET", "SportsNet", Role::Partner, "GB")?,
+    ];
+    let mut fed = LocalFederation::create(dir.path(), "isop-bench", &specs, &[])?;
+    let kr = fed.start("KR-KNPA").await?;
+    let partners = [
+        Arc::new(fed.start("RH-FILMCO").await?),
+        Arc::new(fed.start("RH-SPORTSNET").await?),
+    ];
+    let started = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for (p, node) in partners.iter().enumerate() {
+        let node = node.clone();
+        senders.spawn(async move {
+            let mut last = None;
+            let mut i = 0;
+            while i < notices / 2 {
+                let mut wave = tokio::task::JoinSet::new();
+                for j in i..(i + 64).min(notices / 2) {
+                    let node = node.clone();
+                    let draft = referral(p as u64 * 10_000_000 + j, &[org("KR-KNPA")]);
+                    wave.spawn(async move { node.send(draft).await.map(|s| s.index) });
+                }
+                while let Some(sent) = wave.join_next().await {
+                    last = last.max(Some(sent??));
+                }
+                i += 64;
+            }
+            anyhow::Ok((p, last))
+        });
+    }
+    let mut lasts = Vec::new();
+    while let Some(last) = senders.join_next().await {
+        lasts.push(last??);
+    }
+    let queued = started.elapsed();
+    // Each recipient gets a sender's notices in its log order: the last
+    // one logged, receipted, means all were.
+    for (p, last) in lasts {
+        let Some(last) = last else { continue };
+        let node = &partners[p];
+        node.wait_until("every receipt", Duration::from_secs(600), |n| {
+            n.delivery_status(last).is_ok_and(|v| {
+                v.iter()
+                    .all(|(_, s)| matches!(s, isop_store::DeliveryStatus::Delivered { .. }))
+            })
+        })
+        .await?;
+    }
+    let all = started.elapsed();
+    println!(
+        "node to node: 2 partner nodes -> 1 agency node, {notices} referrals sent with Node::send"
+    );
+    println!(
+        "  all sent (sealed, signed, logged) in {:.2} s; every receipt logged in {:.2} s: {:.0} notices/s end to end",
+        queued.as_secs_f64(),
+        all.as_secs_f64(),
+        notices as f64 / all.as_secs_f64()
+    );
+    assert_eq!(kr.store().inbox(false)?.len() as u64, notices / 2 * 2);
+    for node in partners {
+        Arc::into_inner(node)
+            .ok_or_else(|| anyhow::anyhow!("a partner node still in use"))?
+            .shutdown()
+            .await?;
+    }
+    kr.shutdown().await?;
+    Ok(())
+}
+
 async fn fanout(agencies: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let mut specs = vec![MemberSpec::new("RH-FILMCO", "FilmCo", Role::Partner, "US")?];
@@ -364,7 +453,14 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     rt.block_on(async {
+        if std::env::var("ISOP_BENCH_ONLY").is_ok_and(|o| o == "nodes") {
+            return node_to_node(notices).await;
+        }
         ingest(notices).await?;
+        if std::env::var("ISOP_BENCH_ONLY").is_ok_and(|o| o == "batch") {
+            return Ok(());
+        }
+        node_to_node(notices.min(20_000)).await?;
         if agencies > 0 {
             fanout(agencies).await?;
         }

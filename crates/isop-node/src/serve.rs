@@ -1,14 +1,15 @@
 //! Serving peers: accepting connections, answering each request, and the
 //! receive pipeline for deliveries.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use isop_core::merkle::Hash;
 use isop_core::{
-    Checkpoint, Delivery, Error as CoreError, Judgement, Label, LogIndex, NoteVerifier, OrgId,
-    ReceiptDraft, ReceiptOutcome, ReplyContext, SignedNote, VerifiedDelivery, check_transmission,
-    pb, sha256,
+    Checkpoint, Delivery, Error as CoreError, Judgement, Label, LogIndex, NoteVerifier, NoticeId,
+    OrgId, ReceiptDraft, ReceiptOutcome, ReplyContext, SignedNote, VerifiedDelivery,
+    check_transmission, pb, sha256,
 };
 use isop_net::{PeerConnection, PeerIdentity, error_frame};
 use isop_store::{Appended, Direction, DisclosureState, NewEntry, Record};
@@ -163,8 +164,7 @@ fn check(
 ) -> Vec<Result<VerifiedDelivery, CoreError>> {
     let roster = inner.roster();
     // Notices accepted earlier in this batch, which later ones may answer.
-    let mut earlier: std::collections::HashMap<isop_core::NoticeId, ReplyContext> =
-        std::collections::HashMap::new();
+    let mut earlier: HashMap<NoticeId, ReplyContext> = HashMap::new();
     Delivery::verify_signatures(deliveries, &roster, judgement)
         .into_iter()
         .map(|signed| {
@@ -235,6 +235,8 @@ pub(crate) async fn receive_many(
     sender: &OrgId,
     items: Vec<pb::Deliver>,
 ) -> Result<Vec<ReceiptDraft>, Error> {
+    let received_at = now();
+    let judgement = inner.live();
     let deliveries: Vec<Delivery> = items
         .into_iter()
         .map(|d| Delivery {
@@ -242,15 +244,21 @@ pub(crate) async fn receive_many(
             disclosures: d.disclosures,
         })
         .collect();
-    let received_at = now();
-    let verdicts = check(inner, sender, &deliveries, inner.live());
     // Each delivery's entry, submitted in order; then each receipt.
     enum Answer {
         Accepted(Box<VerifiedDelivery>),
         Refused(ReceiptDraft),
     }
+    // Checked on a blocking thread: a batch's signatures take milliseconds.
+    let (task_inner, task_sender) = (inner.clone(), sender.clone());
+    let (deliveries, verdicts) = tokio::task::spawn_blocking(move || {
+        let verdicts = check(&task_inner, &task_sender, &deliveries, judgement);
+        (deliveries, verdicts)
+    })
+    .await
+    .map_err(|e| Error::Invalid(format!("checking deliveries: {e}")))?;
     let mut pending = Vec::with_capacity(deliveries.len());
-    for (delivery, verdict) in deliveries.iter().zip(verdicts) {
+    for (delivery, verdict) in deliveries.into_iter().zip(verdicts) {
         let (mut entry, answer) = match verdict {
             Ok(v) => {
                 let mut entry = NewEntry::new(
@@ -258,7 +266,7 @@ pub(crate) async fn receive_many(
                     Direction::Inbound,
                     Record::Envelope(Bytes::from(delivery.envelope.encode_to_vec())),
                 );
-                entry.disclosures = delivery.disclosures.clone();
+                entry.disclosures = delivery.disclosures;
                 entry.inbox = true;
                 entry.dedupe = true;
                 (entry, Answer::Accepted(Box::new(v)))
