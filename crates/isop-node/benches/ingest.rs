@@ -447,6 +447,8 @@ fn main() -> anyhow::Result<()> {
     if std::env::args().any(|a| a == "--list") {
         return Ok(());
     }
+    // As the `isop` binary does: no transparent huge pages.
+    rustix::thread::disable_transparent_huge_pages(true)?;
     let notices = env_u64("ISOP_BENCH_NOTICES", 50_000);
     let agencies = env_u64("ISOP_BENCH_FANOUT", 50) as usize;
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -3,7 +3,7 @@
 //! at a time, so that every recipient receives notices in the order of this
 //! node's log; with capped exponential backoff and jitter.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,8 +17,6 @@ use crate::Error;
 use crate::node::{Inner, now};
 use crate::serve::MAX_BATCH;
 
-/// The most outbox items read per pass, to find the recipients with work.
-const PASS: usize = 4096;
 /// How long the worker sleeps when nothing is due and nothing wakes it.
 const IDLE: Duration = Duration::from_secs(1);
 
@@ -29,9 +27,8 @@ pub(crate) async fn delivery_loop(inner: Arc<Inner>) {
         if *stop.borrow() {
             break;
         }
-        match inner.store.outbox_due(now(), PASS) {
-            Ok(due) => {
-                let recipients: BTreeSet<OrgId> = due.into_iter().map(|i| i.recipient).collect();
+        match inner.store.outbox_due_recipients(now()) {
+            Ok(recipients) => {
                 for recipient in recipients {
                     let fresh = active
                         .lock()

@@ -145,25 +145,7 @@ impl Store {
             })
             .map(|r| {
                 let (k, v) = r?;
-                let corrupt = |why: &str| Error::Corrupt {
-                    index: LogIndex(keys::tail_u64(&k).unwrap_or_default()),
-                    why: why.into(),
-                };
-                let name = k
-                    .get(1..k.len().saturating_sub(9))
-                    .ok_or_else(|| corrupt("outbox key too short"))?;
-                let recipient = std::str::from_utf8(name)
-                    .ok()
-                    .and_then(|s| OrgId::new(s).ok())
-                    .ok_or_else(|| corrupt("outbox key names no org"))?;
-                let s = State::decode(&v).ok_or_else(|| corrupt("outbox state does not decode"))?;
-                Ok(OutboxItem {
-                    recipient,
-                    index: LogIndex(keys::tail_u64(&k).unwrap_or_default()),
-                    attempts: s.attempts,
-                    next_attempt: UnixMillis(s.next_attempt),
-                    last_error: s.last_error,
-                })
+                item(&k, &v)
             })
     }
 
@@ -199,12 +181,27 @@ impl Store {
         .collect()
     }
 
-    /// Up to `limit` items due at `now`.
-    pub fn outbox_due(&self, now: UnixMillis, limit: usize) -> Result<Vec<OutboxItem>, Error> {
-        self.outbox_scan(&[keys::OUTBOX])
-            .filter(|r| r.as_ref().map_or(true, |i| i.next_attempt <= now))
-            .take(limit)
-            .collect()
+    /// The recipients whose outbox head (their oldest durable item) is due
+    /// at `now`: one lookup per recipient, however long its outbox.
+    pub fn outbox_due_recipients(&self, now: UnixMillis) -> Result<Vec<OrgId>, Error> {
+        let size = self.size();
+        let mut due = Vec::new();
+        let mut from = vec![keys::OUTBOX];
+        while let Some((k, v)) = self.first_from(&from)? {
+            if k.first() != Some(&keys::OUTBOX) {
+                break;
+            }
+            let head = item(&k, &v)?;
+            if head.index.0 < size && head.next_attempt <= now {
+                due.push(head.recipient.clone());
+            }
+            // Past every key of this recipient: its name, then 0x01.
+            from = keys::multi_prefix(keys::OUTBOX, head.recipient.as_str().as_bytes());
+            if let Some(last) = from.last_mut() {
+                *last = 1;
+            }
+        }
+        Ok(due)
     }
 
     /// Records a failed attempt: the item is retried no sooner than `next_attempt`.
@@ -240,4 +237,28 @@ impl Store {
             None,
         )])
     }
+}
+
+/// An outbox item from its key and value.
+fn item(k: &[u8], v: &[u8]) -> Result<OutboxItem, Error> {
+    let index = LogIndex(keys::tail_u64(k).unwrap_or_default());
+    let corrupt = |why: &str| Error::Corrupt {
+        index,
+        why: why.into(),
+    };
+    let name = k
+        .get(1..k.len().saturating_sub(9))
+        .ok_or_else(|| corrupt("outbox key too short"))?;
+    let recipient = std::str::from_utf8(name)
+        .ok()
+        .and_then(|s| OrgId::new(s).ok())
+        .ok_or_else(|| corrupt("outbox key names no org"))?;
+    let s = State::decode(v).ok_or_else(|| corrupt("outbox state does not decode"))?;
+    Ok(OutboxItem {
+        recipient,
+        index,
+        attempts: s.attempts,
+        next_attempt: UnixMillis(s.next_attempt),
+        last_error: s.last_error,
+    })
 }

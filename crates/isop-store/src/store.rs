@@ -230,6 +230,18 @@ impl Store {
         self.tree.get(key).map_err(db_err(&self.path))
     }
 
+    /// The first key-value pair at or after `from`.
+    pub(crate) fn first_from(
+        &self,
+        from: &[u8],
+    ) -> Result<Option<(sled::IVec, sled::IVec)>, Error> {
+        self.tree
+            .range(from..)
+            .next()
+            .transpose()
+            .map_err(db_err(&self.path))
+    }
+
     pub(crate) fn scan(
         &self,
         prefix: &[u8],

@@ -155,6 +155,52 @@ fn duplicates_indexes_and_inbox() {
 }
 
 #[test]
+fn due_recipients_are_found_by_their_heads() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let (kr, hub, gb) = (org("KR-KNPA"), org("INTERPOL-GS"), org("GB-NCA"));
+    let mut first = Vec::new();
+    for i in 0..4 {
+        let s = referral(&fed, "streamz.example", "C", 10 + i);
+        let mut e = NewEntry::new(
+            NOW,
+            Direction::Outbound,
+            Record::Envelope(envelope_bytes(&s)),
+        );
+        e.recipients = vec![kr.clone(), hub.clone(), gb.clone()];
+        e.enqueue = e.recipients.clone();
+        first.push(store.append(e).unwrap().index());
+    }
+    assert_eq!(store.outbox().unwrap().len(), 12);
+    // Each recipient is named once, in key order, however many items it has.
+    assert_eq!(
+        store.outbox_due_recipients(NOW).unwrap(),
+        [gb.clone(), hub.clone(), kr.clone()]
+    );
+    // A deferred head holds back its whole outbox, and only its own.
+    let later = UnixMillis(NOW.0 + 5000);
+    store
+        .outbox_defer(&hub, first[0], later, "timed out")
+        .unwrap();
+    assert_eq!(
+        store.outbox_due_recipients(NOW).unwrap(),
+        [gb.clone(), kr.clone()]
+    );
+    assert!(store.outbox_head(&hub, NOW, 10).unwrap().is_empty());
+    assert_eq!(store.outbox_due_recipients(later).unwrap().len(), 3);
+    // An emptied outbox is not named.
+    store
+        .outbox_defer(&kr, first[0], later, "timed out")
+        .unwrap();
+    for i in &first {
+        store.outbox_remove(&gb, *i).unwrap();
+    }
+    assert!(store.outbox_due_recipients(NOW).unwrap().is_empty());
+    assert_eq!(store.outbox_due_recipients(later).unwrap(), [hub, kr]);
+}
+
+#[test]
 fn outbox_and_cursors_are_durable() {
     let fed = fed();
     let dir = tempfile::tempdir().unwrap();
@@ -186,11 +232,14 @@ fn outbox_and_cursors_are_durable() {
             2
         );
         assert_eq!(
-            store.outbox_due(NOW, 10).unwrap().len(),
-            1,
+            store.outbox_due_recipients(NOW).unwrap(),
+            std::slice::from_ref(&hub),
             "only the hub's item is due"
         );
-        assert_eq!(store.outbox_due(later, 10).unwrap().len(), 2);
+        assert_eq!(
+            store.outbox_due_recipients(later).unwrap(),
+            [hub.clone(), kr.clone()]
+        );
         // A recipient's head stops at its first item not yet due.
         assert!(store.outbox_head(&kr, NOW, 10).unwrap().is_empty());
         assert_eq!(store.outbox_head(&kr, later, 10).unwrap().len(), 1);
