@@ -116,30 +116,8 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    /// Verifies a receipt envelope: signed by a key of the receiver it names,
-    /// valid under `judgement`.
-    pub fn verify(
-        env: &pb::Envelope,
-        roster: &Roster,
-        judgement: Judgement,
-    ) -> Result<Self, Error> {
-        let mut r = Self::open(env)?;
-        let pending = roster.resolve_signature(env, &r.receiver, r.received_at, judgement)?;
-        if !pending.verify() {
-            return Err(Error::BadSignature(format!(
-                "receipt signed by {}",
-                pending.key_id
-            )));
-        }
-        r.signed_by = Some(pending.key_id);
-        Ok(r)
-    }
-
-    /// Decodes and validates a receipt envelope **without** checking its
-    /// signature, for a caller that checks signatures in batches: resolve
-    /// the key with [`Roster::resolve_signature`] (author: the receiver; time:
-    /// `received_at`) and check it before trusting anything here.
-    pub fn open(env: &pb::Envelope) -> Result<Self, Error> {
+    /// Decodes and validates a single-receipt envelope, signature unchecked.
+    fn open(env: &pb::Envelope) -> Result<Self, Error> {
         dsse::check_shape(env, RECEIPT_PAYLOAD_TYPE)?;
         let msg = pb::Receipt::decode(env.payload.as_ref()).map_err(|e| Error::Decode {
             what: "receipt",
@@ -237,7 +215,8 @@ pub const MAX_RECEIPTS: usize = 256;
 
 /// The receipts under one receiver's signature: a single `Receipt`, or a
 /// `ReceiptList` answering a batch of deliveries. Every receipt names the
-/// same receiver and time.
+/// same receiver and time. This is how any receipt envelope is opened and
+/// verified.
 #[derive(Clone, Debug)]
 pub struct SignedReceipts {
     receipts: Vec<Receipt>,
@@ -245,7 +224,10 @@ pub struct SignedReceipts {
 
 impl SignedReceipts {
     /// Decodes and validates a receipt or receipt-list envelope **without**
-    /// checking its signature (as [`Receipt::open`]).
+    /// checking its signature, for a caller that checks signatures in
+    /// batches: resolve the key with [`Roster::resolve_signature`] (author:
+    /// [`Self::receiver`]; time: [`Self::received_at`]) and check it before
+    /// trusting anything here.
     pub fn open(env: &pb::Envelope) -> Result<Self, Error> {
         if env.payload_type == RECEIPT_PAYLOAD_TYPE {
             return Ok(Self {

@@ -148,8 +148,9 @@ fn reason(e: &CoreError) -> pb::RejectReason {
     }
 }
 
-/// The most deliveries one `DeliverBatch` may carry.
-pub(crate) const MAX_BATCH: usize = 256;
+/// The most deliveries one `DeliverBatch` may carry: as many as one list
+/// of receipts answers.
+pub(crate) const MAX_BATCH: usize = isop_core::MAX_RECEIPTS;
 
 /// Checks deliveries from `sender`, each in order: the envelope's signature
 /// and key (all signatures in one batch check); that `sender` may transmit

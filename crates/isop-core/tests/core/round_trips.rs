@@ -142,7 +142,15 @@ fn receipts_sign_and_verify() {
         outcome: ReceiptOutcome::Accepted(LogIndex(41)),
     };
     let env = draft.sign(fed.signer(KR)).unwrap();
-    let r = Receipt::verify(&env, &fed.roster, Judgement::AtCreation).unwrap();
+    let verify = |env: &pb::Envelope, judgement| {
+        SignedReceipts::verify(env, &fed.roster, judgement).map(|list| {
+            let [r] = list.receipts() else {
+                panic!("{} receipts", list.receipts().len())
+            };
+            r.clone()
+        })
+    };
+    let r = verify(&env, Judgement::AtCreation).unwrap();
     assert_eq!(r.receiver(), &org(KR));
     assert_eq!(r.outcome(), &ReceiptOutcome::Accepted(LogIndex(41)));
     assert_eq!(r.notice_digest(), Some(s.digest()));
@@ -153,11 +161,11 @@ fn receipts_sign_and_verify() {
     let last = p.len() - 1;
     p[last] ^= 1;
     forged.payload = p.into();
-    assert!(Receipt::verify(&forged, &fed.roster, Judgement::AtCreation).is_err());
+    assert!(verify(&forged, Judgement::AtCreation).is_err());
     // A receipt signed by a key of another org than the receiver it names fails.
     let mut other = env.clone();
     other.signatures = draft.sign(fed.signer(GB)).unwrap().signatures;
-    assert!(Receipt::verify(&other, &fed.roster, Judgement::AtCreation).is_err());
+    assert!(verify(&other, Judgement::AtCreation).is_err());
 
     let rejected = ReceiptDraft {
         notice_id: None,
@@ -169,9 +177,8 @@ fn receipts_sign_and_verify() {
             reason: "cannot decode notice".into(),
         },
     };
-    let r = Receipt::verify(
+    let r = verify(
         &rejected.sign(fed.signer(KR)).unwrap(),
-        &fed.roster,
         Judgement::live(NOW),
     )
     .unwrap();
