@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) progress: Notify,
     /// Prometheus metrics.
     pub(crate) metrics: crate::api::Metrics,
+    /// Single deliveries, to be received together (`serve::collect_deliveries`).
+    pub(crate) deliveries: tokio::sync::mpsc::UnboundedSender<crate::serve::Queued>,
 }
 
 impl Inner {
@@ -374,6 +376,7 @@ impl Node {
         ep_config.max_frame = config.max_frame_bytes;
         let endpoint = Endpoint::from_socket(socket, ep_config, gate(roster.clone()))?;
         let (shutdown, _) = watch::channel(false);
+        let (deliveries, queue) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             org,
             signer,
@@ -388,8 +391,10 @@ impl Node {
             inconsistencies: std::sync::atomic::AtomicU64::new(0),
             progress: Notify::new(),
             metrics: crate::api::Metrics::new(),
+            deliveries,
         });
         let mut tasks = vec![
+            tokio::spawn(crate::serve::collect_deliveries(inner.clone(), queue)),
             tokio::spawn(crate::serve::accept_loop(inner.clone())),
             tokio::spawn(crate::deliver::delivery_loop(inner.clone())),
         ];

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use tokio::sync::{mpsc, oneshot};
+
 use bytes::Bytes;
 use isop_core::merkle::Hash;
 use isop_core::{
@@ -202,18 +204,82 @@ fn check(
         .collect()
 }
 
-/// Receives one delivery, answered with its signed receipt: see
-/// [`receive_many`].
+/// A single `Deliver` waiting to be checked with others (see
+/// [`collect_deliveries`]).
+pub(crate) struct Queued {
+    sender: OrgId,
+    deliver: pb::Deliver,
+    answer: oneshot::Sender<Result<ReceiptDraft, String>>,
+}
+
+/// Receives one delivery, answered with its signed receipt: it joins the
+/// single deliveries waiting at that moment, which are received together
+/// (one batch signature check, one group commit; see [`receive_many`]).
 pub(crate) async fn receive(
     inner: &Arc<Inner>,
     sender: &OrgId,
-    d: pb::Deliver,
+    deliver: pb::Deliver,
 ) -> Result<pb::Envelope, Error> {
-    let draft = receive_many(inner, sender, vec![d])
-        .await?
-        .pop()
-        .ok_or_else(|| Error::Invalid("no receipt".into()))?;
+    let (answer, answered) = oneshot::channel();
+    let queued = Queued {
+        sender: sender.clone(),
+        deliver,
+        answer,
+    };
+    let closed = || Error::Invalid("the node is shutting down".into());
+    inner.deliveries.send(queued).map_err(|_| closed())?;
+    let draft = answered
+        .await
+        .map_err(|_| closed())?
+        .map_err(Error::Invalid)?;
     Ok(draft.sign(&inner.signer)?)
+}
+
+/// Takes the single deliveries that wait, up to [`MAX_BATCH`] at a time, and
+/// receives each sender's together, in their order: under concurrent load a
+/// notice's signature is checked in a batch, as in a `DeliverBatch`; alone,
+/// it is received at once. Each answer is still its own signed receipt.
+pub(crate) async fn collect_deliveries(
+    inner: Arc<Inner>,
+    mut queue: mpsc::UnboundedReceiver<Queued>,
+) {
+    let mut stop = inner.shutdown.subscribe();
+    let mut waiting = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let n = tokio::select! {
+            n = queue.recv_many(&mut waiting, MAX_BATCH) => n,
+            _ = stop.wait_for(|stopping| *stopping) => 0,
+        };
+        if n == 0 {
+            return;
+        }
+        let mut by_sender: Vec<(OrgId, Vec<Queued>)> = Vec::new();
+        for q in waiting.drain(..) {
+            match by_sender.iter_mut().find(|(s, _)| *s == q.sender) {
+                Some((_, items)) => items.push(q),
+                None => by_sender.push((q.sender.clone(), vec![q])),
+            }
+        }
+        for (sender, items) in by_sender {
+            let inner = inner.clone();
+            tokio::spawn(async move {
+                let (delivers, answers): (Vec<_>, Vec<_>) =
+                    items.into_iter().map(|q| (q.deliver, q.answer)).unzip();
+                match receive_many(&inner, &sender, delivers).await {
+                    Ok(drafts) => {
+                        for (draft, answer) in drafts.into_iter().zip(answers) {
+                            let _ = answer.send(Ok(draft));
+                        }
+                    }
+                    Err(e) => {
+                        for answer in answers {
+                            let _ = answer.send(Err(e.to_string()));
+                        }
+                    }
+                }
+            });
+        }
+    }
 }
 
 /// Receives a batch of deliveries, answered with one signed list of their

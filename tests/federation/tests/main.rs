@@ -431,3 +431,77 @@ async fn a_split_view_is_caught_and_kept_as_evidence() -> Result<()> {
     }
     Ok(())
 }
+
+/// Concurrent single deliveries from two partners are received together
+/// (one batch signature check per sender and one group commit); each is
+/// still answered with its own signed receipt, for its own notice, with its
+/// own outcome, and a bad signature among them refuses only its notice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_single_deliveries_each_get_their_own_receipt() -> Result<()> {
+    logs();
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let mut clients = Vec::new();
+    let mut sent = Vec::new();
+    for partner in [FILMCO, SPORTS] {
+        let client = raw_client(&fed, partner, None, None)?;
+        let conn = client.connect(kr.local_addr()?, &org(KR)).await?;
+        let signer = signer(&fed, partner)?;
+        for i in 0..40 {
+            let sealed =
+                referral(&[KR], Tlp::Amber).seal(&signer, now(), &mut rand::rngs::OsRng)?;
+            let mut env = sealed.envelope().clone();
+            let forged = i % 10 == 9;
+            if forged {
+                let mut sig = env.signatures[0].sig.to_vec();
+                sig[5] ^= 1;
+                env.signatures[0].sig = sig.into();
+            }
+            sent.push((conn.clone(), sealed.notice().id(), env, forged));
+        }
+        clients.push(client);
+    }
+    let burst = |sent: &[(isop_net::PeerConnection, NoticeId, pb::Envelope, bool)]| {
+        let mut requests = tokio::task::JoinSet::new();
+        for (conn, id, env, forged) in sent.iter().cloned() {
+            requests.spawn(async move {
+                let receipt = deliver(&conn, env, vec![]).await?;
+                anyhow::Ok((id, forged, receipt))
+            });
+        }
+        requests
+    };
+    let mut first = std::collections::HashMap::new();
+    let mut requests = burst(&sent);
+    while let Some(answer) = requests.join_next().await {
+        let (id, forged, r) = answer??;
+        let named = NoticeId::from_slice(&r.notice_id)?;
+        ensure!(named == id, "the receipt for {id} names {named}");
+        if forged {
+            ensure!(
+                r.status == pb::ReceiptStatus::Rejected as i32
+                    && r.reason_code == pb::RejectReason::BadSignature as i32,
+                "a forged signature was answered {r:?}"
+            );
+        } else {
+            ensure!(r.status == pb::ReceiptStatus::Accepted as i32, "{r:?}");
+            first.insert(id, r.log_index);
+        }
+    }
+    assert_eq!(first.len(), 72);
+    assert_eq!(kr.store().inbox(false)?.len(), 72);
+    // The same burst again: each accepted notice is a duplicate at its own
+    // original index.
+    let mut requests = burst(&sent);
+    while let Some(answer) = requests.join_next().await {
+        let (id, forged, r) = answer??;
+        if !forged {
+            ensure!(r.status == pb::ReceiptStatus::Duplicate as i32, "{r:?}");
+            ensure!(Some(&r.log_index) == first.get(&id), "{id} moved");
+        }
+    }
+    assert_eq!(kr.store().inbox(false)?.len(), 72);
+    kr.shutdown().await?;
+    Ok(())
+}
