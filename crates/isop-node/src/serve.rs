@@ -370,6 +370,7 @@ pub(crate) async fn receive_many(
         pending.push((inner.store.append_async(entry), answer));
     }
     let mut receipts = Vec::with_capacity(pending.len());
+    let mut accepted = 0usize;
     for (appended, answer) in pending {
         let appended = appended.await?;
         let v = match answer {
@@ -383,8 +384,9 @@ pub(crate) async fn receive_many(
             Appended::New(i) => ReceiptOutcome::Accepted(i),
             Appended::Duplicate(i) => ReceiptOutcome::Duplicate(i),
         };
-        tracing::info!(from = %sender, id = %v.notice().id(), kind = %v.notice().kind(), ?outcome, "delivery received");
+        tracing::debug!(from = %sender, id = %v.notice().id(), kind = %v.notice().kind(), ?outcome, "delivery received");
         if matches!(outcome, ReceiptOutcome::Accepted(_)) {
+            accepted += 1;
             inner
                 .metrics
                 .received
@@ -400,6 +402,8 @@ pub(crate) async fn receive_many(
             outcome,
         });
     }
+    // One line per batch; each notice is logged at debug.
+    tracing::info!(from = %sender, deliveries = receipts.len(), accepted, "deliveries received");
     Ok(receipts)
 }
 
