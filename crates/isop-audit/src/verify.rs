@@ -407,8 +407,12 @@ impl Verifier {
                 self.sig(&e, format!("receipt by {receiver}"), sig);
                 match direction {
                     Some(pb::Direction::Inbound) => {
+                        if peer.as_ref() != Some(&receiver) {
+                            let why = format!("receipts by {receiver} logged as from {peer:?}");
+                            self.add(FindingKind::ReceiptMismatch, &e, why);
+                        }
                         for receipt in receipts.receipts() {
-                            self.receipt(&e, &roster, receipt, peer.as_ref());
+                            self.receipt(&e, &roster, receipt);
                         }
                     }
                     Some(pb::Direction::Local) if receiver == self.origin => {}
@@ -577,18 +581,8 @@ impl Verifier {
         }
     }
 
-    fn receipt(
-        &mut self,
-        e: &EntryRec,
-        roster: &Roster,
-        receipt: &isop_core::Receipt,
-        peer: Option<&OrgId>,
-    ) {
+    fn receipt(&mut self, e: &EntryRec, roster: &Roster, receipt: &isop_core::Receipt) {
         let receiver = receipt.receiver().clone();
-        if peer != Some(&receiver) {
-            let why = format!("a receipt by {receiver} logged as from {peer:?}");
-            self.add(FindingKind::ReceiptMismatch, e, why);
-        }
         let Some(id) = receipt.notice_id() else {
             if !matches!(receipt.outcome(), ReceiptOutcome::Rejected { .. }) {
                 self.add(FindingKind::ReceiptMismatch, e, "a receipt names no notice");

@@ -222,8 +222,9 @@ fn report(what: &str, rate: f64, lat: &[Duration]) {
     );
 }
 
-async fn ingest(notices: u64) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
+/// A federation of one agency (KR-KNPA) and two partners (RH-FILMCO,
+/// RH-SPORTSNET), in `dir`.
+fn agency_and_two_partners(dir: &std::path::Path) -> anyhow::Result<LocalFederation> {
     let specs = [
         MemberSpec::new(
             "KR-KNPA",
@@ -234,7 +235,12 @@ async fn ingest(notices: u64) -> anyhow::Result<()> {
         MemberSpec::new("RH-FILMCO", "FilmCo", Role::Partner, "US")?,
         MemberSpec::new("RH-SPORTSNET", "SportsNet", Role::Partner, "GB")?,
     ];
-    let mut fed = LocalFederation::create(dir.path(), "isop-bench", &specs, &[])?;
+    Ok(LocalFederation::create(dir, "isop-bench", &specs, &[])?)
+}
+
+async fn ingest(notices: u64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = agency_and_two_partners(dir.path())?;
     let kr = fed.start("KR-KNPA").await?;
     let clearance = kr.roster().clearance(kr.org())?;
     let senders = ["RH-FILMCO", "RH-SPORTSNET"];
@@ -317,17 +323,7 @@ async fn ingest(notices: u64) -> anyhow::Result<()> {
 /// every receipt is logged: everything on both sides, on the same cores.
 async fn node_to_node(notices: u64) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let specs = [
-        MemberSpec::new(
-            "KR-KNPA",
-            "Korean National Police Agency",
-            Role::Agency,
-            "KR",
-        )?,
-        MemberSpec::new("RH-FILMCO", "FilmCo", Role::Partner, "US")?,
-        MemberSpec::new("RH-SPORTSNET", "SportsNet", Role::Partner, "GB")?,
-    ];
-    let mut fed = LocalFederation::create(dir.path(), "isop-bench", &specs, &[])?;
+    let mut fed = agency_and_two_partners(dir.path())?;
     let kr = fed.start("KR-KNPA").await?;
     let partners = [
         Arc::new(fed.start("RH-FILMCO").await?),

@@ -4,8 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
-
 use bytes::Bytes;
 use isop_core::merkle::Hash;
 use isop_core::{
@@ -17,6 +15,7 @@ use isop_net::{PeerConnection, PeerIdentity, error_frame};
 use isop_store::{Appended, Direction, DisclosureState, NewEntry, Record};
 use pb::frame::Kind;
 use prost::Message;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
 use crate::node::{Inner, now};
