@@ -337,6 +337,8 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    // As the `isop` binary does: no transparent huge pages.
+    rustix::thread::disable_transparent_huge_pages(true).expect("prctl(PR_SET_THP_DISABLE)");
     let n = env_u64("ISOP_BENCH_ENTRIES", 1_000_000);
     let entry_bytes = env_u64("ISOP_BENCH_ENTRY_BYTES", 1000) as usize;
     println!(
