@@ -133,8 +133,9 @@ async fn attempt(
     batch: &[OutboxItem],
 ) -> Result<Vec<ReceiptOutcome>, Error> {
     let mut items = Vec::with_capacity(batch.len());
+    let mut queued = Vec::with_capacity(batch.len());
     for item in batch {
-        let Some(deliver) = crate::serve::delivery_for(inner, item.index, recipient)? else {
+        let Some((deliver, at)) = crate::serve::delivery_for(inner, item.index, recipient)? else {
             // Kept in the outbox: nothing accepted is ever dropped here.
             return Err(Error::Roster(format!(
                 "entry {} cannot be read as an outbound notice",
@@ -142,6 +143,7 @@ async fn attempt(
             )));
         };
         items.push(deliver);
+        queued.push(at);
     }
     let digests: Vec<Option<[u8; 32]>> = items
         .iter()
@@ -207,13 +209,12 @@ async fn attempt(
         outcomes.push(outcome);
     }
     inner.store.append_async(entry).await?;
-    for item in batch {
-        if let Some(queued) = inner.store.log_entry(item.index)?.map(|e| e.appended_at) {
-            inner
-                .metrics
-                .delivery_latency
-                .observe(now().0.saturating_sub(queued) as f64 / 1000.0);
-        }
+    let done = now().0;
+    for at in queued {
+        inner
+            .metrics
+            .delivery_latency
+            .observe(done.saturating_sub(at) as f64 / 1000.0);
     }
     Ok(outcomes)
 }

@@ -406,13 +406,14 @@ pub(crate) async fn receive_many(
     Ok(receipts)
 }
 
-/// The delivery of outbound entry `index` to `recipient`: the envelope and
-/// the held disclosures whose labels the recipient's clearance satisfies.
+/// The delivery of outbound entry `index` to `recipient` (the envelope and
+/// the held disclosures whose labels the recipient's clearance satisfies),
+/// and when the entry was logged.
 pub(crate) fn delivery_for(
     inner: &Inner,
     index: LogIndex,
     recipient: &OrgId,
-) -> Result<Option<pb::Deliver>, Error> {
+) -> Result<Option<(pb::Deliver, u64)>, Error> {
     let Some(entry) = inner.store.log_entry(index)? else {
         return Ok(None);
     };
@@ -436,10 +437,11 @@ pub(crate) fn delivery_for(
             disclosures.push(bytes);
         }
     }
-    Ok(Some(pb::Deliver {
+    let deliver = pb::Deliver {
         envelope: Some(envelope),
         disclosures,
-    }))
+    };
+    Ok(Some((deliver, entry.appended_at)))
 }
 
 /// Answers a sync: the outbound notices addressed to `peer`, from the cursor.
@@ -458,7 +460,7 @@ fn sync_batch(inner: &Inner, peer: &OrgId, s: pb::Sync) -> Result<pb::SyncBatch,
         if entry.direction == pb::Direction::Outbound as i32
             && entry.recipients.iter().any(|r| r == peer.as_str())
         {
-            if let Some(deliver) = delivery_for(inner, index, peer)? {
+            if let Some((deliver, _)) = delivery_for(inner, index, peer)? {
                 items.push(pb::SyncItem {
                     index: index.0,
                     deliver: Some(deliver),
