@@ -89,10 +89,7 @@ fn entry(
 /// Writes the export; returns the roster key.
 fn generate(path: &std::path::Path, entries: u64) -> RosterKey {
     let key = signer("ISOP-FED", 9);
-    let roster_key = RosterKey {
-        name: key.id().to_string(),
-        key: key.public(),
-    };
+    let roster_key = RosterKey::of(&key);
     if path.exists() {
         return roster_key;
     }

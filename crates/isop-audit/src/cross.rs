@@ -207,7 +207,7 @@ fn pass(
             (Ok(Content::Cosigned { note, checkpoint }), Some(pb::Direction::Local))
                 if from_other
                     && checkpoint_org(&checkpoint).as_ref() == Some(other)
-                    && rosters.note_signers(&note).0.contains(other) =>
+                    && rosters.note_signers(&note).valid.contains(other) =>
             {
                 side.witnessed.push((
                     e.position,

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::{
-    Checkpoint, NOTICE_PAYLOAD_TYPE, Notice, OrgId, RECEIPT_PAYLOAD_TYPE, RECEIPTS_PAYLOAD_TYPE,
-    ROSTER_PAYLOAD_TYPE, Roster, RosterKey, SignedNote, SignedReceipts, UnixMillis, pb,
+    Checkpoint, NOTICE_PAYLOAD_TYPE, NoteSigners, Notice, OrgId, RECEIPT_PAYLOAD_TYPE,
+    RECEIPTS_PAYLOAD_TYPE, ROSTER_PAYLOAD_TYPE, Roster, RosterKey, SignedNote, SignedReceipts,
+    UnixMillis, pb,
 };
 use isop_export::{EXPORT_FORMAT, ExportError, ExportReader};
 use prost::Message;
@@ -425,8 +426,7 @@ impl Rosters {
     /// Checks a note's signature lines against every roster version,
     /// newest first: the orgs whose line verifies, and each line by a
     /// roster key that does not.
-    pub(crate) fn note_signers(&self, note: &SignedNote) -> (Vec<OrgId>, Vec<String>) {
-        let s = note.signers(self.versions.iter().rev().map(|r| &**r));
-        (s.valid, s.invalid)
+    pub(crate) fn note_signers(&self, note: &SignedNote) -> NoteSigners {
+        note.signers(self.versions.iter().rev().map(|r| &**r))
     }
 }

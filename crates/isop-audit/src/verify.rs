@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use isop_core::merkle::{self, Hash, RootBuilder};
 use isop_core::{
-    Clearance, Commitment, Error as CoreError, Judgement, Label, Notice, NoticeId, OrgId,
-    PendingSignature, ReceiptOutcome, Roster, RosterKey, UnixMillis, check_transmission, pb,
+    Clearance, Commitment, Error as CoreError, Judgement, Label, NoteSigners, Notice, NoticeId,
+    OrgId, PendingSignature, ReceiptOutcome, Roster, RosterKey, UnixMillis, check_transmission, pb,
     sha256, verify_batch,
 };
 use prost::Message;
@@ -431,7 +431,10 @@ impl Verifier {
                 }
             }
             Ok(Content::Cosigned { note, checkpoint }) => {
-                let (signers, bad) = self.rosters.note_signers(&note);
+                let NoteSigners {
+                    valid: signers,
+                    invalid: bad,
+                } = self.rosters.note_signers(&note);
                 for why in bad {
                     self.add(FindingKind::CosignatureInvalid, &e, why);
                 }
@@ -781,7 +784,10 @@ impl Verifier {
                 format!("the checkpoint at size {size} signs a root the entries do not have"),
             );
         }
-        let (signers, bad) = self.rosters.note_signers(&note);
+        let NoteSigners {
+            valid: signers,
+            invalid: bad,
+        } = self.rosters.note_signers(&note);
         for why in bad {
             fail(
                 FindingKind::CosignatureInvalid,

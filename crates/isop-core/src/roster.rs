@@ -13,7 +13,7 @@ use crate::dsse::{self, PendingSignature, ROSTER_PAYLOAD_TYPE};
 use crate::ids::check_country;
 use crate::keys::{public_key_from_slice, verify_strict};
 use crate::label::is_token;
-use crate::{Clearance, Error, KeyId, KeyName, NoticeKind, OrgId, PublicKey, UnixMillis};
+use crate::{Clearance, Error, KeyId, KeyName, NoticeKind, OrgId, PublicKey, Signer, UnixMillis};
 
 /// The role of a member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,6 +75,16 @@ pub struct RosterKey {
     pub name: String,
     /// The public key.
     pub key: PublicKey,
+}
+
+impl RosterKey {
+    /// The roster key that `signer` signs rosters with.
+    pub fn of(signer: &Signer) -> Self {
+        Self {
+            name: signer.id().to_string(),
+            key: signer.public(),
+        }
+    }
 }
 
 /// How a signature is judged.

@@ -37,6 +37,7 @@ use isop_core::pb::field_value::Value;
 use isop_core::*;
 use isop_net::PeerConnection;
 use isop_node::federation::{LocalFederation, MemberSpec};
+use isop_node::now;
 
 /// The allocator the `isop` binary uses.
 #[global_allocator]
@@ -47,14 +48,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn now() -> UnixMillis {
-    UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    )
 }
 
 fn org(s: &str) -> OrgId {

@@ -102,24 +102,12 @@ impl Authority {
 
     /// The roster key recorded in `<dir>/roster.pub`.
     pub fn roster_key_of(dir: &Path) -> Result<(String, String), Error> {
-        let path = dir.join("roster.pub");
-        let text = read(&path)?;
-        let mut parts = text.split_whitespace();
-        match (parts.next(), parts.next()) {
-            (Some(name), Some(key)) => Ok((name.to_owned(), key.to_owned())),
-            _ => Err(Error::Config {
-                path: path.display().to_string(),
-                why: "expected `<keyid> <public key hex>`".into(),
-            }),
-        }
+        read_roster_pub(&dir.join("roster.pub"))
     }
 
     /// The roster key.
     pub fn roster_key(&self) -> RosterKey {
-        RosterKey {
-            name: self.signer.id().to_string(),
-            key: self.signer.public(),
-        }
+        RosterKey::of(&self.signer)
     }
 
     fn ca(&self) -> Result<CertifiedKey, Error> {
@@ -319,4 +307,18 @@ pub fn node_init(
     })?;
     write_new(&path, text.as_bytes())?;
     Ok(path)
+}
+
+/// The keyid and public key hex of a `roster.pub` file
+/// (`<keyid> <public key hex>`).
+pub(crate) fn read_roster_pub(path: &Path) -> Result<(String, String), Error> {
+    let text = read(path)?;
+    let mut parts = text.split_whitespace();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(name), Some(key), None) => Ok((name.to_owned(), key.to_owned())),
+        _ => Err(Error::Config {
+            path: path.display().to_string(),
+            why: "expected `<keyid> <public key hex>`".into(),
+        }),
+    }
 }

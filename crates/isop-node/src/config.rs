@@ -253,23 +253,12 @@ pub fn public_key_hex(hex_text: &str) -> Result<PublicKey, Error> {
 /// `roster.pub` file (`<keyid> <public key hex>`, as `isop ca init` writes
 /// it) or from a node config (its `[roster_key]` section).
 pub fn load_roster_key(path: &Path) -> Result<RosterKey, Error> {
-    let bad = |why: String| Error::Config {
-        path: path.display().to_string(),
-        why,
-    };
     if path.extension().is_some_and(|e| e == "toml") {
         return NodeConfig::load(path)?.roster_key();
     }
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let mut parts = text.split_whitespace();
-    let (Some(name), Some(key), None) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(bad(
-            "expected `<keyid> <public key hex>` (a roster.pub) or a node config (.toml)".into(),
-        ));
-    };
-    let raw = hex::decode(key).map_err(|e| bad(format!("the public key is not hex: {e}")))?;
+    let (name, key) = crate::authority::read_roster_pub(path)?;
     Ok(RosterKey {
-        name: name.to_owned(),
-        key: isop_core::public_key_from_slice(&raw)?,
+        name,
+        key: public_key_hex(&key)?,
     })
 }

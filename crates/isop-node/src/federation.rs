@@ -262,10 +262,7 @@ impl LocalFederation {
 
     /// The federation's roster key (the trust anchor nodes and auditors use).
     pub fn roster_key(&self) -> RosterKey {
-        RosterKey {
-            name: self.roster_signer.id().to_string(),
-            key: self.roster_signer.public(),
-        }
+        RosterKey::of(&self.roster_signer)
     }
 
     /// The member `org`.

@@ -34,5 +34,5 @@ mod witness;
 
 pub use config::NodeConfig;
 pub use error::Error;
-pub use node::{Node, Sent};
+pub use node::{Node, Sent, now};
 pub use witness::Witnessed;

@@ -20,8 +20,8 @@ use tokio::task::JoinHandle;
 
 use crate::{Error, NodeConfig};
 
-/// The current time.
-pub(crate) fn now() -> UnixMillis {
+/// The wall clock, as a node reads it.
+pub fn now() -> UnixMillis {
     UnixMillis(
         SystemTime::now()
             .duration_since(UNIX_EPOCH)

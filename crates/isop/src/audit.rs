@@ -106,6 +106,18 @@ fn findings_text(findings: &[Finding], total: u64) {
     }
 }
 
+impl AuditArgs {
+    /// The roster key, read from `--roster-key`.
+    fn roster_key(&self) -> Result<isop_core::RosterKey> {
+        isop_node::config::load_roster_key(&self.roster_key).with_context(|| {
+            format!(
+                "reading the roster key from {} (a roster.pub or a node config)",
+                self.roster_key.display()
+            )
+        })
+    }
+}
+
 pub(crate) fn run(command: AuditCommand) -> Result<()> {
     match command {
         AuditCommand::Verify {
@@ -113,7 +125,7 @@ pub(crate) fn run(command: AuditCommand) -> Result<()> {
             args,
             threads,
         } => {
-            let key = isop_node::config::load_roster_key(&args.roster_key)?;
+            let key = args.roster_key()?;
             let mut options = VerifyOptions::new(key);
             if let Some(t) = threads {
                 options.threads = t.max(1);
@@ -131,7 +143,7 @@ pub(crate) fn run(command: AuditCommand) -> Result<()> {
             verdict(report.findings_total)
         }
         AuditCommand::Replay { export, args } => {
-            let key = isop_node::config::load_roster_key(&args.roster_key)?;
+            let key = args.roster_key()?;
             let (file, len) = open(&export)?;
             let bar = bar(len, "replaying");
             let story = isop_audit::replay(file, &key, Some(&mut |at| bar.set_position(at)))
@@ -145,7 +157,7 @@ pub(crate) fn run(command: AuditCommand) -> Result<()> {
             Ok(())
         }
         AuditCommand::CrossCheck { a, b, args } => {
-            let key = isop_node::config::load_roster_key(&args.roster_key)?;
+            let key = args.roster_key()?;
             let len = open(&a)?.1 * 2 + open(&b)?.1;
             let bar = bar(len, "cross-checking");
             let mut done = 0;

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use isop_core::pb::field_value::Value;
 use isop_core::*;
-use isop_node::Node;
 use isop_node::federation::{LocalFederation, MemberSpec, Ports};
+use isop_node::{Node, now};
 use isop_store::{DeliveryStatus, DisclosureState};
 
 const HUB: &str = "INTERPOL-GS";
@@ -31,14 +31,6 @@ fn org(s: &str) -> OrgId {
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-fn now() -> UnixMillis {
-    UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    )
 }
 
 fn show_value(v: &Value) -> String {

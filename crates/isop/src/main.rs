@@ -319,9 +319,7 @@ fn send_notice(
     let tlp = serde_json::from_value(json!(tlp))
         .with_context(|| format!("{tlp:?} is not a TLP marking"))?;
     let mut labelled = Vec::new();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_millis() as u64;
+    let now = isop_node::now().0;
     let (body, in_reply_to) = match kind {
         SendKind::Referral {
             domain,
@@ -1180,13 +1178,9 @@ fn main() -> std::process::ExitCode {
     if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
         tracing::debug!(error = %e, "transparent huge pages stay as the system sets them");
     }
-    let result = match cli.command {
-        // Offline and CPU-bound: no runtime needed.
-        Command::Audit { command } => audit::run(command),
-        command => tokio::runtime::Runtime::new()
-            .context("cannot start the async runtime")
-            .and_then(|rt| rt.block_on(run(command))),
-    };
+    let result = tokio::runtime::Runtime::new()
+        .context("cannot start the async runtime")
+        .and_then(|rt| rt.block_on(run(cli.command)));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) if e.is::<audit::FindingsReported>() => {

@@ -107,13 +107,7 @@ pub async fn deliver(
 }
 
 /// The wall clock, as the nodes read it.
-pub fn now() -> UnixMillis {
-    UnixMillis(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    )
-}
+pub use isop_node::now;
 
 /// An intelligence report to `to`: a notice partners may not send.
 pub fn intel_to(to: &str) -> NoticeDraft {

@@ -28,10 +28,7 @@ pub struct Fed {
 
 impl Fed {
     pub fn roster_key(&self) -> RosterKey {
-        RosterKey {
-            name: self.roster_signer.id().to_string(),
-            key: self.roster_signer.public(),
-        }
+        RosterKey::of(&self.roster_signer)
     }
 }
 
