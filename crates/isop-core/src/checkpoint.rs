@@ -172,6 +172,25 @@ impl SignedNote {
         Ok(self.signatures.len() - before)
     }
 
+    /// This note with one signature line only: `verifier`'s, checked. What
+    /// a log merges of a witness's cosignature: every other line of a
+    /// submitted note is dropped, so no one can plant a line under
+    /// another member's name.
+    pub fn only(&self, verifier: &NoteVerifier) -> Result<SignedNote, Error> {
+        self.verify(verifier)?;
+        Ok(Self {
+            text: self.text.clone(),
+            signatures: self
+                .signatures
+                .iter()
+                .filter(|s| s.name == verifier.name && s.key_hash == verifier.hash)
+                .take(1)
+                .cloned()
+                .collect(),
+            other_lines: Vec::new(),
+        })
+    }
+
     /// Parses a signed note. Signatures are not checked here; see [`verify`](Self::verify).
     pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
         if bytes.len() > MAX_NOTE_LEN {

@@ -258,6 +258,15 @@ impl Delivery {
     }
 
     fn open(&self, roster: &Roster, judgement: Judgement) -> Result<Opened, Error> {
+        // Every count before any work: a delivery discloses at most one
+        // value per committed field.
+        if self.disclosures.len() > crate::notice::MAX_FIELDS {
+            return Err(Error::TooMany {
+                what: "disclosures",
+                count: self.disclosures.len(),
+                max: crate::notice::MAX_FIELDS,
+            });
+        }
         dsse::check_shape(&self.envelope, NOTICE_PAYLOAD_TYPE)?;
         let notice = Notice::decode(&self.envelope.payload)?;
         let sig = roster.resolve_signature(

@@ -63,6 +63,16 @@ pub enum Error {
     /// An envelope carries too many signatures.
     #[error("envelope carries {0} signatures; at most 8 are read")]
     TooManySignatures(usize),
+    /// A count in a message is over its limit: refused before any work.
+    #[error("{count} {what}; at most {max}")]
+    TooMany {
+        /// What was counted.
+        what: &'static str,
+        /// How many there were.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
     /// A signature does not verify.
     #[error("bad signature: {0}")]
     BadSignature(String),
@@ -85,8 +95,9 @@ pub enum Error {
         /// Why.
         why: String,
     },
-    /// A new delivery's creation time is too far from the receiver's clock.
-    #[error("created_at {created_at} is more than {max_skew_ms} ms from now ({now})")]
+    /// A new delivery's creation time is ahead of the receiver's clock by
+    /// more than the allowed skew.
+    #[error("created_at {created_at} is more than {max_skew_ms} ms ahead of now ({now})")]
     ClockSkew {
         /// The payload's creation time.
         created_at: UnixMillis,
@@ -94,6 +105,16 @@ pub enum Error {
         now: UnixMillis,
         /// The allowed skew.
         max_skew_ms: u64,
+    },
+    /// A new delivery's creation time is older than the maximum age.
+    #[error("created_at {created_at} is more than {max_age_ms} ms before now ({now}): expired")]
+    Expired {
+        /// The payload's creation time.
+        created_at: UnixMillis,
+        /// The receiver's clock.
+        now: UnixMillis,
+        /// The maximum age.
+        max_age_ms: u64,
     },
     /// An org is not in the roster.
     #[error("org {0} is not in the roster")]

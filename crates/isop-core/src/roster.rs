@@ -94,25 +94,61 @@ pub enum Judgement {
     /// not revoked, at the payload's `created_at`.
     AtCreation,
     /// A new delivery: as [`Judgement::AtCreation`], and also the key must not
-    /// be revoked at `now`, and `created_at` must be within `max_skew_ms` of `now`.
+    /// be revoked at `now`, `created_at` must not be ahead of `now` by more
+    /// than `max_skew_ms` (else [`Error::ClockSkew`]), and not older than
+    /// `max_age_ms` (else [`Error::Expired`]). A notice that waited in an
+    /// outbox through an outage is in the past, and still arrives.
     Live {
         /// The receiver's clock.
         now: UnixMillis,
-        /// The largest accepted distance between `created_at` and `now`.
+        /// How far `created_at` may be ahead of `now`.
         max_skew_ms: u64,
+        /// How far `created_at` may be behind `now`.
+        max_age_ms: u64,
     },
 }
 
 impl Judgement {
     /// The default allowed clock skew for new deliveries: 10 minutes.
     pub const DEFAULT_MAX_SKEW_MS: u64 = 10 * 60 * 1000;
+    /// The default maximum age of a new delivery: 30 days.
+    pub const DEFAULT_MAX_AGE_MS: u64 = 30 * 86_400_000;
 
-    /// A live judgement at `now` with the default skew.
+    /// A live judgement at `now` with the default skew and maximum age.
     pub fn live(now: UnixMillis) -> Self {
         Self::Live {
             now,
             max_skew_ms: Self::DEFAULT_MAX_SKEW_MS,
+            max_age_ms: Self::DEFAULT_MAX_AGE_MS,
         }
+    }
+
+    /// Whether `created_at` is acceptable now: not too far ahead, not
+    /// expired. [`Judgement::AtCreation`] accepts any time.
+    pub fn check_time(self, created_at: UnixMillis) -> Result<(), Error> {
+        let Self::Live {
+            now,
+            max_skew_ms,
+            max_age_ms,
+        } = self
+        else {
+            return Ok(());
+        };
+        if created_at.0 > now.0.saturating_add(max_skew_ms) {
+            return Err(Error::ClockSkew {
+                created_at,
+                now,
+                max_skew_ms,
+            });
+        }
+        if created_at.0.saturating_add(max_age_ms) < now.0 {
+            return Err(Error::Expired {
+                created_at,
+                now,
+                max_age_ms,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -199,8 +235,18 @@ pub enum ReplyContext {
     Unknown,
     /// The notice replies to a referral with this author.
     ReferralBy(OrgId),
-    /// The notice replies to a notice that is not a referral.
-    Other,
+    /// The notice replies to a notice that is not a referral, with this author.
+    Other(OrgId),
+}
+
+impl ReplyContext {
+    /// The author of the notice replied to, if the checker holds it.
+    pub fn author(&self) -> Option<&OrgId> {
+        match self {
+            Self::Unknown => None,
+            Self::ReferralBy(a) | Self::Other(a) => Some(a),
+        }
+    }
 }
 
 impl Policy {
@@ -240,7 +286,8 @@ impl Policy {
     }
 
     /// Checks that `sender` (of role `from`) may send a notice of `kind` to
-    /// a member of role `to`.
+    /// a member of role `to`, replying to `reply`. Whatever the rules, a
+    /// retraction is valid only from the author of the notice it retracts.
     pub fn check(
         &self,
         sender: &OrgId,
@@ -249,6 +296,14 @@ impl Policy {
         kind: NoticeKind,
         reply: &ReplyContext,
     ) -> Result<(), Error> {
+        if kind == NoticeKind::Retraction && reply.author().is_some_and(|a| a != sender) {
+            return Err(Error::PolicyDenied {
+                from,
+                to,
+                kind,
+                why: "a retraction must be by the author of the notice it retracts",
+            });
+        }
         let mut needs_reply = false;
         for rule in self
             .rules
@@ -463,6 +518,8 @@ impl Roster {
             .iter()
             .find(|k| k.name == key_id.name)
             .ok_or_else(|| Error::UnknownKey(key_id.clone()))?;
+        // A new delivery's time first: an expired notice is expired, whatever its key.
+        judgement.check_time(created_at)?;
         let invalid = |why: String| Error::KeyNotValid {
             key: key_id.clone(),
             why,
@@ -479,17 +536,10 @@ impl Roster {
                 created_at.0
             )));
         }
-        if let Judgement::Live { now, max_skew_ms } = judgement {
-            if key.revoked_by(now) || member.revoked_by(now) {
-                return Err(invalid("revoked now".into()));
-            }
-            if created_at.abs_diff(now) > max_skew_ms {
-                return Err(Error::ClockSkew {
-                    created_at,
-                    now,
-                    max_skew_ms,
-                });
-            }
+        if let Judgement::Live { now, .. } = judgement
+            && (key.revoked_by(now) || member.revoked_by(now))
+        {
+            return Err(invalid("revoked now".into()));
         }
         Ok(&key.public)
     }

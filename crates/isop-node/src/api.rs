@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::{check_private, write_private};
-use crate::node::{Inner, now};
+use crate::node::Inner;
 use crate::submit::SubmitNotice;
 use crate::{Error, Node};
 
@@ -289,7 +289,7 @@ async fn submit(
     State(api): State<Api>,
     Json(req): Json<SubmitNotice>,
 ) -> ApiResult<serde_json::Value> {
-    let draft = req.into_draft(now())?;
+    let draft = req.into_draft(api.inner.now())?;
     let sent = Node::send_on(&api.inner, draft).await?;
     Ok(Json(sent_json(&sent)))
 }
@@ -487,7 +487,7 @@ async fn respond(
         labelled: vec![],
         body,
     };
-    let sent = Node::send_on(inner, req.into_draft(now())?).await?;
+    let sent = Node::send_on(inner, req.into_draft(inner.now())?).await?;
     Ok(Json(sent_json(&sent)))
 }
 
@@ -604,7 +604,10 @@ async fn export(State(api): State<Api>, Query(q): Query<ExportQuery>) -> Respons
     let inner = api.inner.clone();
     tokio::task::spawn_blocking(move || {
         let writer = tokio_util::io::SyncIoBridge::new(writer);
-        if let Err(e) = inner.store.export(writer, &inner.org, &clearance, now()) {
+        if let Err(e) = inner
+            .store
+            .export(writer, &inner.org, &clearance, inner.now())
+        {
             tracing::error!(error = %e, "export failed");
         }
     });

@@ -293,12 +293,14 @@ pub fn node_init(
         roster_key: RosterKeyConfig { name, public_key },
         max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
         max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
+        max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
         delivery: DeliveryConfig::default(),
         witness: WitnessConfig::default(),
         api: api.map(|listen| ApiConfig {
             listen,
             token_file: "api.token".into(),
         }),
+        clock: Default::default(),
     };
     let path = dir.join("node.toml");
     let text = toml::to_string_pretty(&config).map_err(|e| Error::Config {

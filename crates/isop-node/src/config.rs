@@ -38,10 +38,14 @@ pub struct NodeConfig {
     /// The largest frame accepted, in bytes. Default 4 MiB.
     #[serde(default = "default_max_frame")]
     pub max_frame_bytes: usize,
-    /// The largest accepted distance between a new notice's `created_at`
-    /// and this node's clock, in milliseconds. Default 10 minutes.
+    /// How far a new notice's `created_at` may be ahead of this node's
+    /// clock, in milliseconds. Default 10 minutes.
     #[serde(default = "default_skew")]
     pub max_clock_skew_ms: u64,
+    /// How old a new notice's `created_at` may be, in milliseconds; older
+    /// ones are refused as `EXPIRED`. Default 30 days.
+    #[serde(default = "default_max_age")]
+    pub max_notice_age_ms: u64,
     /// Delivery retry settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
@@ -51,6 +55,32 @@ pub struct NodeConfig {
     /// The local HTTP API; `None` turns it off.
     #[serde(default)]
     pub api: Option<ApiConfig>,
+    /// The clock the node judges new deliveries by: the wall clock. Not
+    /// read from the file; tests move it to play out long outages.
+    #[serde(skip)]
+    pub clock: Clock,
+}
+
+/// The clock a node judges and schedules by: the wall clock, moved by an
+/// offset that starts at zero. Clones share the offset, so a test can move
+/// a running node's clock (and a restarted node keeps it).
+#[derive(Clone, Debug, Default)]
+pub struct Clock {
+    offset_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
+}
+
+impl Clock {
+    /// The time now, by this clock.
+    pub fn now(&self) -> isop_core::UnixMillis {
+        let offset = self.offset_ms.load(std::sync::atomic::Ordering::Relaxed);
+        isop_core::UnixMillis(crate::node::now().0.saturating_add_signed(offset))
+    }
+
+    /// Sets the clock `ms` ahead of the wall clock (behind if negative).
+    pub fn set_offset(&self, ms: i64) {
+        self.offset_ms
+            .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// The local HTTP API.
@@ -123,6 +153,10 @@ fn default_max_frame() -> usize {
 
 fn default_skew() -> u64 {
     isop_core::Judgement::DEFAULT_MAX_SKEW_MS
+}
+
+fn default_max_age() -> u64 {
+    isop_core::Judgement::DEFAULT_MAX_AGE_MS
 }
 
 impl NodeConfig {

@@ -14,7 +14,7 @@ use prost::Message;
 use rand::Rng;
 
 use crate::Error;
-use crate::node::{Inner, now};
+use crate::node::Inner;
 use crate::serve::MAX_BATCH;
 
 /// How long the worker sleeps when nothing is due and nothing wakes it.
@@ -27,7 +27,7 @@ pub(crate) async fn delivery_loop(inner: Arc<Inner>) {
         if *stop.borrow() {
             break;
         }
-        match inner.store.outbox_due_recipients(now()) {
+        match inner.store.outbox_due_recipients(inner.now()) {
             Ok(recipients) => {
                 for recipient in recipients {
                     let fresh = active
@@ -72,7 +72,7 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
             return;
         }
         let most = inner.config.delivery.in_flight.clamp(1, MAX_BATCH);
-        let batch = match inner.store.outbox_head(recipient, now(), most) {
+        let batch = match inner.store.outbox_head(recipient, inner.now(), most) {
             Ok(b) if b.is_empty() => return,
             Ok(b) => b,
             Err(e) => {
@@ -98,7 +98,7 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
                     if let Err(e) = inner.store.outbox_defer(
                         recipient,
                         item.index,
-                        UnixMillis(now().0 + wait),
+                        UnixMillis(inner.now().0 + wait),
                         &e.to_string(),
                     ) {
                         tracing::error!(error = %e, "cannot record a failed delivery");
@@ -183,7 +183,7 @@ async fn attempt(
     // One entry holds the list: it clears every item of the batch from the
     // outbox and records each outcome, in one commit.
     let mut entry = NewEntry::new(
-        now(),
+        inner.now(),
         Direction::Inbound,
         Record::Envelope(envelope.encode_to_vec().into()),
     );
@@ -209,7 +209,7 @@ async fn attempt(
         outcomes.push(outcome);
     }
     inner.store.append_async(entry).await?;
-    let done = now().0;
+    let done = inner.now().0;
     for at in queued {
         inner
             .metrics

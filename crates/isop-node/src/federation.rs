@@ -190,6 +190,7 @@ impl LocalFederation {
                 },
                 max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
                 max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
+                max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
                 // Quick retries and on-demand witnessing for a machine-local
                 // run; a long-lived example federation keeps the defaults.
                 delivery: match ports {
@@ -209,6 +210,7 @@ impl LocalFederation {
                     listen: api_addr,
                     token_file: home.join("api.token"),
                 }),
+                clock: Default::default(),
             };
             // The file names paths relative to itself, so the directory can move.
             let relative = NodeConfig {

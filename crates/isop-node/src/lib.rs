@@ -32,7 +32,7 @@ mod serve;
 pub mod submit;
 mod witness;
 
-pub use config::NodeConfig;
+pub use config::{Clock, NodeConfig};
 pub use error::Error;
 pub use node::{Node, Sent, now};
 pub use witness::Witnessed;

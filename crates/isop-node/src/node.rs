@@ -70,11 +70,17 @@ impl Inner {
         }
     }
 
+    /// The time by this node's clock.
+    pub(crate) fn now(&self) -> UnixMillis {
+        self.config.clock.now()
+    }
+
     /// The judgement for a new delivery, now.
     pub(crate) fn live(&self) -> Judgement {
         Judgement::Live {
-            now: now(),
+            now: self.now(),
             max_skew_ms: self.config.max_clock_skew_ms,
+            max_age_ms: self.config.max_notice_age_ms,
         }
     }
 
@@ -116,7 +122,7 @@ impl Inner {
             Some((_, _, n)) if n.kind() == isop_core::NoticeKind::Referral => {
                 ReplyContext::ReferralBy(n.author().clone())
             }
-            Some(_) => ReplyContext::Other,
+            Some((_, _, n)) => ReplyContext::Other(n.author().clone()),
             None => ReplyContext::Unknown,
         })
     }
@@ -135,7 +141,7 @@ impl Inner {
             return Ok(c.clone());
         }
         let roster = self.roster();
-        let member = roster.active_member(org, now())?;
+        let member = roster.active_member(org, self.now())?;
         let endpoint = member.endpoints.first().ok_or_else(|| Error::Peer {
             org: org.clone(),
             why: "has no endpoint in the roster".into(),
@@ -177,7 +183,7 @@ impl Inner {
         };
         let version = next.version();
         self.store
-            .record_roster(version, envelope.encode_to_vec().into(), now())?;
+            .record_roster(version, envelope.encode_to_vec().into(), self.now())?;
         {
             let mut guard = self.roster.write().unwrap_or_else(|p| p.into_inner());
             if guard.roster.version() >= version {
@@ -202,7 +208,7 @@ impl Inner {
                 m.org_id != self.org
                     && Some(&m.org_id) != skip.as_ref()
                     && !m.endpoints.is_empty()
-                    && !m.revoked_by(now())
+                    && !m.revoked_by(self.now())
             })
             .map(|m| m.org_id.clone())
             .collect();
@@ -280,7 +286,7 @@ fn check_recipients(inner: &Inner, sealed: &SealedNotice) -> Result<Vec<OrgId>, 
         &inner.org,
         n.to_orgs(),
         n.to_groups().iter().map(String::as_str),
-        now(),
+        inner.now(),
     )?;
     if to.is_empty() {
         return Err(Error::Roster("the notice reaches no member".into()));
@@ -455,6 +461,11 @@ impl Node {
             .clone()
     }
 
+    /// The clock this node judges and schedules by (see [`crate::config::Clock`]).
+    pub fn clock(&self) -> &crate::config::Clock {
+        &self.inner.config.clock
+    }
+
     /// The signer (this node's notice-signing key).
     pub fn signer(&self) -> &Signer {
         &self.inner.signer
@@ -469,10 +480,10 @@ impl Node {
     }
 
     pub(crate) async fn send_on(inner: &Arc<Inner>, draft: NoticeDraft) -> Result<Sent, Error> {
-        let sealed = draft.seal(&inner.signer, now(), &mut rand::rngs::OsRng)?;
+        let sealed = draft.seal(&inner.signer, inner.now(), &mut rand::rngs::OsRng)?;
         let recipients = check_recipients(inner, &sealed)?;
         let mut entry = NewEntry::new(
-            now(),
+            inner.now(),
             Direction::Outbound,
             Record::Envelope(Bytes::from(sealed.envelope().encode_to_vec())),
         );

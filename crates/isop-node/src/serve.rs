@@ -7,8 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use isop_core::merkle::Hash;
 use isop_core::{
-    Checkpoint, Delivery, Error as CoreError, Judgement, Label, LogIndex, NoteVerifier, NoticeId,
-    OrgId, ReceiptDraft, ReceiptOutcome, ReplyContext, SignedNote, VerifiedDelivery,
+    Checkpoint, Delivery, Error as CoreError, Judgement, KeyId, Label, LogIndex, NoteVerifier,
+    NoticeId, OrgId, ReceiptDraft, ReceiptOutcome, ReplyContext, SignedNote, VerifiedDelivery,
     check_transmission, pb, sha256,
 };
 use isop_net::{PeerConnection, PeerIdentity, error_frame};
@@ -18,7 +18,7 @@ use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
-use crate::node::{Inner, now};
+use crate::node::Inner;
 
 /// The most items one sync answer carries.
 const SYNC_LIMIT: u32 = 256;
@@ -76,6 +76,12 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
                 ),
             );
         }
+        Some(Kind::DeliverBatch(b)) if let Some(id) = repeated_id(&b.items) => {
+            return error_frame(
+                pb::ErrorCode::Malformed,
+                format!("the batch carries notice id {id} twice"),
+            );
+        }
         Some(Kind::DeliverBatch(b)) => {
             receive_batch(inner, &peer.org, b.items)
                 .await
@@ -125,6 +131,18 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
     }
 }
 
+/// A notice id that two items of a batch carry, if any (hex): such a
+/// batch is refused whole, so no item can be judged against a decoy.
+fn repeated_id(items: &[pb::Deliver]) -> Option<String> {
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
+    items
+        .iter()
+        .filter_map(|d| pb::Notice::decode(d.envelope.as_ref()?.payload.clone()).ok())
+        .map(|n| n.id)
+        .find(|id| !id.is_empty() && !seen.insert(id.clone()))
+        .map(hex::encode)
+}
+
 /// The reason code for a refused delivery.
 fn reason(e: &CoreError) -> pb::RejectReason {
     use pb::RejectReason as R;
@@ -133,6 +151,7 @@ fn reason(e: &CoreError) -> pb::RejectReason {
         | CoreError::WrongPayloadType { .. }
         | CoreError::Unsigned
         | CoreError::TooManySignatures(_)
+        | CoreError::TooMany { .. }
         | CoreError::MalformedSignature(_) => R::Malformed,
         CoreError::BadSignature(_) => R::BadSignature,
         CoreError::UnknownKey(_)
@@ -141,6 +160,7 @@ fn reason(e: &CoreError) -> pb::RejectReason {
         | CoreError::UnknownOrg(_)
         | CoreError::OrgRevoked(_) => R::KeyInvalid,
         CoreError::ClockSkew { .. } => R::ClockSkew,
+        CoreError::Expired { .. } => R::Expired,
         CoreError::NotAddressed(_) => R::NotAddressed,
         CoreError::TlpForbids { .. } => R::Tlp,
         CoreError::PolicyDenied { .. } => R::Policy,
@@ -153,36 +173,52 @@ fn reason(e: &CoreError) -> pb::RejectReason {
 /// of receipts answers.
 pub(crate) const MAX_BATCH: usize = isop_core::MAX_RECEIPTS;
 
+/// A delivery that passed every check, and the notice of the same batch
+/// that its reply judgement rests on, if it answers one.
+struct Checked {
+    verified: VerifiedDelivery,
+    requires: Option<(NoticeId, [u8; 32])>,
+}
+
 /// Checks deliveries from `sender`, each in order: the envelope's signature
 /// and key (all signatures in one batch check); that `sender` may transmit
 /// the author's notice (and TLP allows it); the policy for the author's
-/// role, this node's role and the kind; the disclosures against their
-/// commitments and this node's clearance.
+/// role, this node's role and the kind, a reply judged against the notice
+/// it answers as the log holds it or as an earlier item of the batch that
+/// will be logged (one whose id the log does not hold yet: a copy of a
+/// held id is answered DUPLICATE or ID_CONFLICT and never counts); the
+/// disclosures against their commitments and this node's clearance.
 fn check(
     inner: &Inner,
     sender: &OrgId,
     deliveries: &[Delivery],
     judgement: Judgement,
-) -> Vec<Result<VerifiedDelivery, CoreError>> {
+) -> Vec<Result<Checked, CoreError>> {
     let roster = inner.roster();
-    // Notices accepted earlier in this batch, which later ones may answer.
-    let mut earlier: HashMap<NoticeId, ReplyContext> = HashMap::new();
+    // Notices earlier in this batch that will be logged, which later ones
+    // may answer, with their payload digests.
+    let mut earlier: HashMap<NoticeId, (ReplyContext, [u8; 32])> = HashMap::new();
     Delivery::verify_signatures(deliveries, &roster, judgement)
         .into_iter()
         .map(|signed| {
             let signed = signed?;
             let n = signed.notice();
-            check_transmission(n, sender, &inner.org, &roster, now())?;
-            let reply =
-                match n.in_reply_to().and_then(|id| earlier.get(&id)) {
-                    Some(r) => r.clone(),
-                    None => inner.reply_context(n.in_reply_to()).map_err(|e| {
-                        CoreError::InvalidNotice {
+            check_transmission(n, sender, &inner.org, &roster, inner.now())?;
+            let answered = n
+                .in_reply_to()
+                .and_then(|id| earlier.get(&id).map(|(r, d)| (id, r.clone(), *d)));
+            let (reply, requires) = match answered {
+                Some((id, r, digest)) => (r, Some((id, digest))),
+                None => (
+                    inner
+                        .reply_context(n.in_reply_to())
+                        .map_err(|e| CoreError::InvalidNotice {
                             what: "notice.in_reply_to".into(),
                             why: e.to_string(),
-                        }
-                    })?,
-                };
+                        })?,
+                    None,
+                ),
+            };
             roster.policy().check(
                 n.author(),
                 roster.member(n.author())?.role,
@@ -193,12 +229,16 @@ fn check(
             let context = if n.kind() == isop_core::NoticeKind::Referral {
                 ReplyContext::ReferralBy(n.author().clone())
             } else {
-                ReplyContext::Other
+                ReplyContext::Other(n.author().clone())
             };
             let id = n.id();
             let verified = signed.check_disclosures(&roster, &inner.org)?;
-            earlier.insert(id, context);
-            Ok(verified)
+            let will_log =
+                !earlier.contains_key(&id) && matches!(inner.store.find_notice(&id), Ok(None));
+            if will_log {
+                earlier.insert(id, (context, *verified.notice_digest()));
+            }
+            Ok(Checked { verified, requires })
         })
         .collect()
 }
@@ -293,15 +333,15 @@ async fn receive_batch(
 }
 
 /// Receives deliveries from `sender`: checks them, appends them durably in
-/// their order in one group commit (each notice id once), and returns each
-/// one's receipt, for the caller to sign. A refusal is logged, as the
-/// signed rejection, and never reaches the inbox.
+/// their order in one group commit (each notice once: by id and digest),
+/// and returns each one's receipt, for the caller to sign. A refusal is
+/// logged, as the signed rejection, and never reaches the inbox.
 pub(crate) async fn receive_many(
     inner: &Arc<Inner>,
     sender: &OrgId,
     items: Vec<pb::Deliver>,
 ) -> Result<Vec<ReceiptDraft>, Error> {
-    let received_at = now();
+    let received_at = inner.now();
     let judgement = inner.live();
     let deliveries: Vec<Delivery> = items
         .into_iter()
@@ -326,7 +366,7 @@ pub(crate) async fn receive_many(
     let mut pending = Vec::with_capacity(deliveries.len());
     for (delivery, verdict) in deliveries.into_iter().zip(verdicts) {
         let (mut entry, answer) = match verdict {
-            Ok(v) => {
+            Ok(Checked { verified, requires }) => {
                 let mut entry = NewEntry::new(
                     received_at,
                     Direction::Inbound,
@@ -335,33 +375,18 @@ pub(crate) async fn receive_many(
                 entry.disclosures = delivery.disclosures;
                 entry.inbox = true;
                 entry.dedupe = true;
-                (entry, Answer::Accepted(Box::new(v)))
+                entry.requires = requires;
+                (entry, Answer::Accepted(Box::new(verified)))
             }
             Err(e) => {
-                let code = reason(&e);
-                tracing::warn!(from = %sender, reason = ?code, error = %e, "delivery rejected");
-                inner
-                    .metrics
-                    .rejected
-                    .get_or_create(&crate::api::Metrics::label("reason", code.as_str_name()))
-                    .inc();
-                let notice = isop_core::Notice::decode(&delivery.envelope.payload).ok();
-                let rejection = ReceiptDraft {
-                    notice_id: notice.as_ref().map(|n| n.id()),
-                    notice_digest: notice.as_ref().map(|_| sha256(&delivery.envelope.payload)),
-                    disclosure_digests: delivery.disclosures.iter().map(|b| sha256(b)).collect(),
+                let (rejection, entry) = refuse(
+                    inner,
+                    sender,
                     received_at,
-                    outcome: ReceiptOutcome::Rejected {
-                        code,
-                        reason: e.to_string(),
-                    },
-                };
-                let signed = rejection.sign(&inner.signer)?;
-                let entry = NewEntry::new(
-                    received_at,
-                    Direction::Local,
-                    Record::Envelope(Bytes::from(signed.encode_to_vec())),
-                );
+                    Refused::of(&delivery),
+                    reason(&e),
+                    e.to_string(),
+                )?;
                 (entry, Answer::Refused(rejection))
             }
         };
@@ -379,24 +404,73 @@ pub(crate) async fn receive_many(
             }
             Answer::Accepted(v) => v,
         };
+        let n = v.notice();
         let outcome = match appended {
             Appended::New(i) => ReceiptOutcome::Accepted(i),
             Appended::Duplicate(i) => ReceiptOutcome::Duplicate(i),
+            Appended::Conflict(held) | Appended::Unmet(held) => {
+                let (holder_author, holder_digest) = match inner.notice_at(held)? {
+                    Some((_, env, h)) => {
+                        (h.author().to_string(), hex::encode(sha256(&env.payload)))
+                    }
+                    None => ("an unreadable entry".into(), "unknown".into()),
+                };
+                let (code, why) = if matches!(appended, Appended::Conflict(_)) {
+                    tracing::error!(from = %sender, id = %n.id(), author = %n.author(), digest = %hex::encode(v.notice_digest()), held_at = %held, held_author = %holder_author, held_digest = %holder_digest, "notice id conflict: another notice holds this id");
+                    (
+                        pb::RejectReason::IdConflict,
+                        format!(
+                            "notice id {} is held by another notice: entry {held} by {holder_author} (digest {holder_digest}); this one by {} has digest {}",
+                            n.id(),
+                            n.author(),
+                            hex::encode(v.notice_digest())
+                        ),
+                    )
+                } else {
+                    (
+                        pb::RejectReason::Policy,
+                        format!(
+                            "it answers a notice of the same batch that was not logged: entry {held} by {holder_author} holds that id"
+                        ),
+                    )
+                };
+                let (rejection, mut entry) = refuse(
+                    inner,
+                    sender,
+                    received_at,
+                    Refused {
+                        id: Some(n.id()),
+                        digest: Some(*v.notice_digest()),
+                        disclosures: v.revealed().iter().map(|r| r.digest).collect(),
+                    },
+                    code,
+                    why,
+                )?;
+                entry.peer = Some(sender.clone());
+                inner.store.append_async(entry).await?;
+                receipts.push(rejection);
+                continue;
+            }
         };
-        tracing::debug!(from = %sender, id = %v.notice().id(), kind = %v.notice().kind(), ?outcome, "delivery received");
-        if matches!(outcome, ReceiptOutcome::Accepted(_)) {
-            accepted += 1;
-            inner
-                .metrics
-                .received
-                .get_or_create(&crate::api::Metrics::label("kind", v.notice().kind()))
-                .inc();
-        }
+        tracing::debug!(from = %sender, id = %n.id(), kind = %n.kind(), ?outcome, "delivery received");
+        let disclosure_digests = match outcome {
+            ReceiptOutcome::Accepted(_) => {
+                accepted += 1;
+                inner
+                    .metrics
+                    .received
+                    .get_or_create(&crate::api::Metrics::label("kind", n.kind()))
+                    .inc();
+                // Checked in the delivery's order, each digest taken once.
+                v.revealed().iter().map(|r| r.digest).collect()
+            }
+            // What the log holds at the original index, never the copy's.
+            _ => held_digests(inner, appended.index())?,
+        };
         receipts.push(ReceiptDraft {
-            notice_id: Some(v.notice().id()),
+            notice_id: Some(n.id()),
             notice_digest: Some(*v.notice_digest()),
-            // Checked in the delivery's order, each digest taken once.
-            disclosure_digests: v.revealed().iter().map(|r| r.digest).collect(),
+            disclosure_digests,
             received_at,
             outcome,
         });
@@ -405,6 +479,92 @@ pub(crate) async fn receive_many(
     tracing::info!(from = %sender, deliveries = receipts.len(), accepted, "deliveries received");
     Ok(receipts)
 }
+
+/// The digests of the disclosures the log holds for entry `index`.
+fn held_digests(inner: &Inner, index: LogIndex) -> Result<Vec<[u8; 32]>, Error> {
+    let entry = inner.store.log_entry(index)?.unwrap_or_default();
+    Ok(entry
+        .disclosure_digests
+        .iter()
+        .filter_map(|d| <[u8; 32]>::try_from(d.as_ref()).ok())
+        .collect())
+}
+
+/// What a rejection names of the delivery it refuses.
+struct Refused {
+    id: Option<NoticeId>,
+    digest: Option<[u8; 32]>,
+    disclosures: Vec<[u8; 32]>,
+}
+
+impl Refused {
+    /// Whatever can be named of a delivery that may not even decode:
+    /// the payload's digest whenever there is a payload, the id whenever
+    /// it parses, and the disclosures' digests only within their limit.
+    fn of(d: &Delivery) -> Self {
+        let payload = &d.envelope.payload;
+        let id = pb::Notice::decode(payload.clone())
+            .ok()
+            .and_then(|n| NoticeId::from_slice(&n.id).ok());
+        let disclosures = if d.disclosures.len() <= isop_core::MAX_FIELDS {
+            d.disclosures.iter().map(|b| sha256(b)).collect()
+        } else {
+            Vec::new()
+        };
+        Self {
+            id,
+            digest: (!payload.is_empty()).then(|| sha256(payload)),
+            disclosures,
+        }
+    }
+}
+
+/// A refusal: counted by reason, logged, and its rejection receipt both
+/// as the draft to answer with and as the entry that logs it (LOCAL,
+/// signed). The entry is bounded: ids, digests, the code and the reason
+/// text cut to [`MAX_REASON`] bytes, never the payload.
+fn refuse(
+    inner: &Inner,
+    sender: &OrgId,
+    received_at: isop_core::UnixMillis,
+    what: Refused,
+    code: pb::RejectReason,
+    mut why: String,
+) -> Result<(ReceiptDraft, NewEntry), Error> {
+    if code != pb::RejectReason::IdConflict {
+        tracing::warn!(from = %sender, reason = code.as_str_name(), error = %why, "delivery rejected");
+    }
+    inner
+        .metrics
+        .rejected
+        .get_or_create(&crate::api::Metrics::label("reason", code.as_str_name()))
+        .inc();
+    if why.len() > MAX_REASON {
+        let mut cut = MAX_REASON;
+        while !why.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        why.truncate(cut);
+        why.push('…');
+    }
+    let rejection = ReceiptDraft {
+        notice_id: what.id,
+        notice_digest: what.digest,
+        disclosure_digests: what.disclosures,
+        received_at,
+        outcome: ReceiptOutcome::Rejected { code, reason: why },
+    };
+    let signed = rejection.sign(&inner.signer)?;
+    let entry = NewEntry::new(
+        received_at,
+        Direction::Local,
+        Record::Envelope(Bytes::from(signed.encode_to_vec())),
+    );
+    Ok((rejection, entry))
+}
+
+/// The longest reason text a rejection carries, in bytes.
+const MAX_REASON: usize = 1024;
 
 /// The delivery of outbound entry `index` to `recipient` (the envelope and
 /// the held disclosures whose labels the recipient's clearance satisfies),
@@ -559,9 +719,10 @@ fn inclusion(
     })
 }
 
-/// A peer's cosignature on one of our checkpoints: its signature must
-/// verify with its roster key and the text must be a checkpoint we
-/// signed; then it is kept with the checkpoint and logged.
+/// A peer's cosignature on one of our checkpoints: the text must be a
+/// checkpoint of this log, and the peer's own line must verify with a key
+/// of the peer that is valid now. Only that line is merged into the stored
+/// checkpoint and logged; every other line of the note is ignored.
 async fn cosignature(inner: &Arc<Inner>, peer: &OrgId, note: &[u8]) -> Result<(), Error> {
     let note = SignedNote::parse(note)?;
     let cp = Checkpoint::parse(note.text())?;
@@ -572,21 +733,37 @@ async fn cosignature(inner: &Arc<Inner>, peer: &OrgId, note: &[u8]) -> Result<()
         )));
     }
     let roster = inner.roster();
-    let member = roster.active_member(peer, now())?;
-    let verified = note.signatures().iter().any(|line| {
-        member.keys.iter().any(|k| {
-            format!("{peer}/{}", k.name) == line.name
-                && NoteVerifier::new(&line.name, k.public).is_ok_and(|v| note.verify(&v).is_ok())
-        })
-    });
-    if !verified {
-        return Err(Error::Roster(format!(
-            "the note carries no valid signature by {peer}"
-        )));
+    let now = inner.now();
+    roster.active_member(peer, now)?;
+    let mut refused = None;
+    let mut line = None;
+    for s in note.signatures() {
+        let Ok(key_id) = s.name.parse::<KeyId>() else {
+            continue;
+        };
+        if &key_id.org != peer {
+            continue;
+        }
+        let checked = roster
+            .signing_key(&key_id, peer, now, Judgement::AtCreation)
+            .and_then(|key| note.only(&NoteVerifier::new(&s.name, *key)?));
+        match checked {
+            Ok(one) => {
+                line = Some(one);
+                break;
+            }
+            Err(e) => refused = Some(e),
+        }
     }
-    let merged = inner.store.add_cosignature(cp.size, &note)?;
+    let Some(line) = line else {
+        return Err(match refused {
+            Some(e) => Error::Roster(format!("{peer}'s cosignature is refused: {e}")),
+            None => Error::Roster(format!("the note carries no signature by {peer}")),
+        });
+    };
+    let merged = inner.store.add_cosignature(cp.size, &line)?;
     let mut entry = NewEntry::new(
-        now(),
+        inner.now(),
         Direction::Inbound,
         Record::CosignedCheckpoint(Bytes::from(merged.to_bytes())),
     );

@@ -12,7 +12,7 @@ use isop_store::{Direction, NewEntry, Record};
 use pb::frame::Kind;
 
 use crate::Error;
-use crate::node::{Inner, now};
+use crate::node::Inner;
 
 /// A peer checkpoint this node checked and cosigned.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +38,9 @@ pub(crate) async fn witness_loop(inner: Arc<Inner>) {
         let roster = inner.roster();
         let peers: Vec<OrgId> = roster
             .members()
-            .filter(|m| m.org_id != inner.org && !m.endpoints.is_empty() && !m.revoked_by(now()))
+            .filter(|m| {
+                m.org_id != inner.org && !m.endpoints.is_empty() && !m.revoked_by(inner.now())
+            })
             .map(|m| m.org_id.clone())
             .collect();
         for peer in peers {
@@ -49,14 +51,32 @@ pub(crate) async fn witness_loop(inner: Arc<Inner>) {
     }
 }
 
-/// Checks a note as `peer`'s checkpoint with its roster keys.
-fn open_checkpoint(inner: &Inner, peer: &OrgId, note: &SignedNote) -> Result<Checkpoint, Error> {
+/// Checks a note as `peer`'s checkpoint with its roster keys: for a new
+/// checkpoint (`valid_at` set), only keys valid and not revoked then; for
+/// one witnessed before, any key the roster lists for the peer.
+fn open_checkpoint(
+    inner: &Inner,
+    peer: &OrgId,
+    note: &SignedNote,
+    valid_at: Option<isop_core::UnixMillis>,
+) -> Result<Checkpoint, Error> {
     let roster = inner.roster();
     let member = roster.member(peer)?;
     let origin = Checkpoint::origin_of(peer);
     let mut last = None;
     for k in &member.keys {
-        let verifier = NoteVerifier::new(&format!("{peer}/{}", k.name), k.public)?;
+        let name = format!("{peer}/{}", k.name);
+        if let Some(t) = valid_at {
+            let id = isop_core::KeyId {
+                org: peer.clone(),
+                name: k.name.clone(),
+            };
+            if let Err(e) = roster.signing_key(&id, peer, t, isop_core::Judgement::AtCreation) {
+                last = Some(e);
+                continue;
+            }
+        }
+        let verifier = NoteVerifier::new(&name, k.public)?;
         match Checkpoint::open(note, &origin, &verifier) {
             Ok(cp) => return Ok(cp),
             Err(e) => last = Some(e),
@@ -85,10 +105,10 @@ pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnesse
         });
     };
     let mut note = SignedNote::parse(&c.note)?;
-    let cp = open_checkpoint(inner, peer, &note)?;
+    let cp = open_checkpoint(inner, peer, &note, Some(inner.now()))?;
     let mut consistent_with = None;
     if let Some(previous) = inner.store.witnessed(peer)? {
-        let old = open_checkpoint(inner, peer, &previous)?;
+        let old = open_checkpoint(inner, peer, &previous, None)?;
         let consistent = if cp.size < old.size {
             Err(format!(
                 "its log shrank from {} to {} entries",
@@ -123,7 +143,7 @@ pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnesse
             tracing::error!(%peer, old_size = old.size, new_size = cp.size, why, "SPLIT VIEW: the peer's checkpoints are inconsistent; both are kept as evidence");
             for evidence in [previous, note] {
                 let mut entry = NewEntry::new(
-                    now(),
+                    inner.now(),
                     Direction::Local,
                     Record::CosignedCheckpoint(Bytes::from(evidence.to_bytes())),
                 );
@@ -145,7 +165,7 @@ pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnesse
     })
     .await?;
     let mut entry = NewEntry::new(
-        now(),
+        inner.now(),
         Direction::Local,
         Record::CosignedCheckpoint(Bytes::from(note.to_bytes())),
     );

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use isop_core::merkle::{Hash, LeafHashPrefix};
-use isop_core::{LogIndex, OrgId, UnixMillis, pb, sha256};
+use isop_core::{LogIndex, NoticeId, OrgId, UnixMillis, pb, sha256};
 use prost::Message;
 
 use crate::error::Error;
@@ -75,9 +75,17 @@ pub struct NewEntry {
     pub delivered: Vec<Delivered>,
     /// Put the new entry in the inbox.
     pub inbox: bool,
-    /// If the record is a notice already logged, append nothing and answer
-    /// [`Appended::Duplicate`] with the original index.
+    /// If the record is a notice whose id is already logged, append nothing:
+    /// answer [`Appended::Duplicate`] with the original index when the
+    /// original is the same notice (same payload digest), and
+    /// [`Appended::Conflict`] when another notice holds the id.
     pub dedupe: bool,
+    /// Append only if this notice id is held by the notice with this
+    /// payload digest; otherwise append nothing and answer
+    /// [`Appended::Unmet`]. For a reply judged against a notice accepted
+    /// earlier in the same batch: if that notice was not the one logged
+    /// (another took its id first), the reply's judgement does not hold.
+    pub requires: Option<(NoticeId, [u8; 32])>,
 }
 
 impl NewEntry {
@@ -95,6 +103,7 @@ impl NewEntry {
             delivered: Vec::new(),
             inbox: false,
             dedupe: false,
+            requires: None,
         }
     }
 }
@@ -117,13 +126,20 @@ pub enum Appended {
     New(LogIndex),
     /// Not appended: the notice was already logged at this index.
     Duplicate(LogIndex),
+    /// Not appended: another notice (another payload digest) holds the id,
+    /// logged at this index. An id belongs to the first notice logged
+    /// under it.
+    Conflict(LogIndex),
+    /// Not appended: [`NewEntry::requires`] did not hold; the required id
+    /// is held by another notice, logged at this index.
+    Unmet(LogIndex),
 }
 
 impl Appended {
     /// The index, new or original.
     pub fn index(self) -> LogIndex {
         match self {
-            Self::New(i) | Self::Duplicate(i) => i,
+            Self::New(i) | Self::Duplicate(i) | Self::Conflict(i) | Self::Unmet(i) => i,
         }
     }
 }
@@ -137,7 +153,9 @@ pub(crate) struct Prepared {
     /// The leaf hash state after the body.
     leaf: LeafHashPrefix,
     pub(crate) notice_id: Option<[u8; 16]>,
+    pub(crate) notice_digest: Option<[u8; 32]>,
     pub(crate) dedupe: bool,
+    pub(crate) requires: Option<([u8; 16], [u8; 32])>,
     /// The entry's postings in the case, author and indicator indexes.
     pub(crate) postings: Vec<crate::postings::Posting>,
     disclosures: Vec<([u8; 32], Bytes)>,
@@ -189,7 +207,9 @@ impl Prepared {
             leaf: LeafHashPrefix::new(&body),
             body,
             notice_id: keys.notice_id,
+            notice_digest: keys.notice_digest,
             dedupe: e.dedupe,
+            requires: e.requires.map(|(id, digest)| (*id.as_bytes(), digest)),
             postings: keys.multi,
             disclosures,
             enqueue: e.enqueue,

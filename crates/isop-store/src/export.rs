@@ -541,7 +541,7 @@ impl Import {
             if let Some(id) = k.notice_id {
                 let key = keys::prefixed(keys::NOTICE, &id);
                 if self.tree.get(&key).map_err(db_err(&self.path))?.is_none() {
-                    batch.insert(key, &index.to_be_bytes()[..]);
+                    batch.insert(key, keys::notice_value(k.notice_digest.as_ref(), index));
                 }
             }
             for posting in k.multi {

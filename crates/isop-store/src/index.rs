@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use isop_core::pb::field_value::Value;
 use isop_core::pb::notice::Body;
-use isop_core::{NOTICE_PAYLOAD_TYPE, Notice, pb};
+use isop_core::{NOTICE_PAYLOAD_TYPE, Notice, pb, sha256};
 use prost::Message;
 
 use crate::keys;
@@ -11,6 +11,8 @@ use crate::keys;
 #[derive(Debug, Default)]
 pub(crate) struct Keys {
     pub(crate) notice_id: Option<[u8; 16]>,
+    /// SHA-256 of the notice payload: with the id, what dedupes a notice.
+    pub(crate) notice_digest: Option<[u8; 32]>,
     pub(crate) multi: Vec<(u8, Vec<u8>)>,
 }
 
@@ -62,6 +64,7 @@ pub(crate) fn keys_of<'a>(envelope: &[u8], disclosures: impl Iterator<Item = &'a
     );
     Keys {
         notice_id: Some(*n.id().as_bytes()),
+        notice_digest: Some(sha256(&env.payload)),
         multi,
     }
 }

@@ -57,6 +57,32 @@ pub(crate) fn prefixed(prefix: u8, body: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The value under a `NOTICE` key: the notice's payload digest and the
+/// index of the first entry that logged it (`digest || index`). Stores
+/// written before digests were kept hold the index alone.
+pub(crate) fn notice_value(digest: Option<&[u8; 32]>, index: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(40);
+    if let Some(d) = digest {
+        v.extend_from_slice(d);
+    }
+    v.extend_from_slice(&index.to_be_bytes());
+    v
+}
+
+/// What a `NOTICE` value says: the notice's payload digest (if kept) and
+/// its entry's index.
+pub(crate) type HeldNotice = (Option<[u8; 32]>, u64);
+
+/// A `NOTICE` value read back.
+pub(crate) fn parse_notice_value(v: &[u8]) -> Option<HeldNotice> {
+    let index = tail_u64(v)?;
+    let digest = match v.len() {
+        40 => v[..32].try_into().ok(),
+        _ => None,
+    };
+    Some((digest, index))
+}
+
 /// `prefix || index || digest`: a disclosure (or its erasure) of entry `index`.
 pub(crate) fn disclosure(prefix: u8, index: u64, digest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(41);

@@ -789,13 +789,63 @@ impl Writer {
         }
     }
 
+    /// The payload digest and index of the notice that holds `id`, if one
+    /// does. A store written before digests were kept in the index holds
+    /// the index alone; the digest is then read from the entry.
+    fn held_notice(&self, id: &[u8; 16]) -> Result<Option<keys::HeldNotice>, Error> {
+        let Some(v) = self
+            .tree
+            .get(keys::prefixed(keys::NOTICE, id))
+            .map_err(db_err(&self.path))?
+        else {
+            return Ok(None);
+        };
+        let Some((digest, index)) = keys::parse_notice_value(&v) else {
+            return Err(Error::Corrupt {
+                index: LogIndex(0),
+                why: format!(
+                    "notice index value for {} is {} bytes",
+                    hex::encode(id),
+                    v.len()
+                ),
+            });
+        };
+        if digest.is_some() {
+            return Ok(Some((digest, index)));
+        }
+        let entry = self
+            .tree
+            .get(keys::entry(index))
+            .map_err(db_err(&self.path))?
+            .ok_or_else(|| Error::Corrupt {
+                index: LogIndex(index),
+                why: "the notice index names an entry that is not stored".into(),
+            })?;
+        let env = match pb::LogEntry::decode(entry.as_ref()) {
+            Ok(pb::LogEntry {
+                record: Some(pb::log_entry::Record::Envelope(env)),
+                ..
+            }) => env,
+            _ => {
+                return Err(Error::Corrupt {
+                    index: LogIndex(index),
+                    why: "the notice index names an entry without an envelope".into(),
+                });
+            }
+        };
+        Ok(Some((
+            crate::index::keys_of(&env, std::iter::empty()).notice_digest,
+            index,
+        )))
+    }
+
     fn build(&self, jobs: &[Job]) -> Result<Staged, Error> {
         let mut batch = sled::Batch::default();
         let mut frontier = self.frontier.clone();
         let mut pages = self.pages.clone();
         let mut dirty = Vec::new();
         let mut postings = Vec::new();
-        let mut new_ids: HashMap<[u8; 16], u64> = HashMap::new();
+        let mut new_ids: HashMap<[u8; 16], keys::HeldNotice> = HashMap::new();
         let mut outcomes = Vec::with_capacity(jobs.len());
         for job in jobs {
             match job {
@@ -811,19 +861,38 @@ impl Writer {
                 Job::Append(p, _) => {
                     let known = match p.notice_id {
                         Some(id) => match new_ids.get(&id) {
-                            Some(i) => Some(*i),
-                            None => self
-                                .tree
-                                .get(keys::prefixed(keys::NOTICE, &id))
-                                .map_err(db_err(&self.path))?
-                                .and_then(|v| keys::tail_u64(&v)),
+                            Some(held) => Some(*held),
+                            None => self.held_notice(&id)?,
                         },
                         None => None,
                     };
-                    if let (true, Some(original)) = (p.dedupe, known) {
-                        outcomes.push(Ok(Outcome::Appended(Appended::Duplicate(LogIndex(
-                            original,
-                        )))));
+                    if let Some((id, digest)) = &p.requires {
+                        let holder = match new_ids.get(id) {
+                            Some(held) => Some(*held),
+                            None => self.held_notice(id)?,
+                        };
+                        match holder {
+                            Some((Some(held), _)) if held == *digest => {}
+                            Some((_, at)) => {
+                                outcomes.push(Ok(Outcome::Appended(Appended::Unmet(LogIndex(at)))));
+                                continue;
+                            }
+                            None => {
+                                outcomes.push(Err(Error::InvalidEntry(format!(
+                                    "requires notice {}, which is not logged",
+                                    hex::encode(id)
+                                ))));
+                                continue;
+                            }
+                        }
+                    }
+                    if let (true, Some((held, original))) = (p.dedupe, known) {
+                        let original = LogIndex(original);
+                        outcomes.push(Ok(Outcome::Appended(if held == p.notice_digest {
+                            Appended::Duplicate(original)
+                        } else {
+                            Appended::Conflict(original)
+                        })));
                         continue;
                     }
                     let index = frontier.size();
@@ -833,8 +902,11 @@ impl Writer {
                     });
                     batch.insert(&keys::entry(index)[..], bytes);
                     if let (Some(id), None) = (p.notice_id, known) {
-                        batch.insert(keys::prefixed(keys::NOTICE, &id), &index.to_be_bytes()[..]);
-                        new_ids.insert(id, index);
+                        batch.insert(
+                            keys::prefixed(keys::NOTICE, &id),
+                            keys::notice_value(p.notice_digest.as_ref(), index),
+                        );
+                        new_ids.insert(id, (p.notice_digest, index));
                     }
                     p.apply(index, &mut batch);
                     if !p.postings.is_empty() {

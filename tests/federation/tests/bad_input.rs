@@ -457,7 +457,22 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
                 ),
                 vec![],
             ),
-            Expect::Rejected(pb::RejectReason::ClockSkew, "ms from now"),
+            Expect::Rejected(pb::RejectReason::ClockSkew, "ms ahead of now"),
+        ),
+        case(
+            "a notice older than the maximum age",
+            FILMCO,
+            Input::Deliver(
+                signed(
+                    &filmco,
+                    &pb::Notice {
+                        created_at: t.0 - Judgement::DEFAULT_MAX_AGE_MS - 3_600_000,
+                        ..base.clone()
+                    },
+                ),
+                vec![],
+            ),
+            Expect::Rejected(pb::RejectReason::Expired, "expired"),
         ),
         // The notice.
         case(

@@ -135,26 +135,37 @@ fn key_validity_and_revocation() {
     let live = Judgement::Live {
         now: NOW,
         max_skew_ms: 3 * DAY,
+        max_age_ms: 30 * DAY,
     };
     assert!(
         r.signing_key(fed.kr_revoked.id(), &kr, at(NOW.0 - 2 * DAY), live)
             .is_err()
     );
-    // Clock skew.
+    // Clock skew: only ahead of the receiver's clock.
     assert!(matches!(
+        r.signing_key(
+            fed.signer(KR).id(),
+            &kr,
+            at(NOW.0 + 11 * 60 * 1000),
+            Judgement::live(NOW)
+        ),
+        Err(Error::ClockSkew { .. })
+    ));
+    // Behind it, up to the maximum age: a notice that waited out an outage.
+    assert!(
         r.signing_key(
             fed.signer(KR).id(),
             &kr,
             at(NOW.0 - 11 * 60 * 1000),
             Judgement::live(NOW)
-        ),
-        Err(Error::ClockSkew { .. })
-    ));
+        )
+        .is_ok()
+    );
     assert!(
         r.signing_key(
             fed.signer(KR).id(),
             &kr,
-            at(NOW.0 - 9 * 60 * 1000),
+            at(NOW.0 + 9 * 60 * 1000),
             Judgement::live(NOW)
         )
         .is_ok()
@@ -313,8 +324,34 @@ fn sending_policy() {
         false,
     );
     check(
-        p.check(&filmco, Partner, Agency, StatusUpdate, &R::Other),
+        p.check(
+            &filmco,
+            Partner,
+            Agency,
+            StatusUpdate,
+            &R::Other(filmco.clone()),
+        ),
         false,
+    );
+    // A retraction only by the author of what it retracts, whatever the
+    // sender's role.
+    check(
+        p.check(
+            &filmco,
+            Partner,
+            Agency,
+            Retraction,
+            &R::ReferralBy(other.clone()),
+        ),
+        false,
+    );
+    check(
+        p.check(&org(KR), Agency, Agency, Retraction, &R::Other(org(GB))),
+        false,
+    );
+    check(
+        p.check(&org(KR), Agency, Agency, Retraction, &R::Other(org(KR))),
+        true,
     );
     check(
         p.check(&filmco, Partner, Agency, CaseMessage, &R::Unknown),

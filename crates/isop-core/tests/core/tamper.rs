@@ -78,14 +78,27 @@ fn bad_deliveries() {
     );
     resign(&mut x, &pb_notice, &imposter);
     refused(&fed, &x, live, |e| matches!(e, Error::BadSignature(_)));
-    // Stale: created too long ago for a live delivery (but fine for history).
-    let mut stale = pb_notice.clone();
-    stale.created_at = NOW.0 - 20 * 60 * 1000;
+    // From the future beyond the skew: refused live (fine for history).
+    let mut ahead = pb_notice.clone();
+    ahead.created_at = NOW.0 + 20 * 60 * 1000;
     let mut x = d.clone();
-    resign(&mut x, &stale, fed.signer(FILMCO));
+    resign(&mut x, &ahead, fed.signer(FILMCO));
     refused(&fed, &x, live, |e| matches!(e, Error::ClockSkew { .. }));
     x.verify(&fed.roster, &org(KR), Judgement::AtCreation)
         .unwrap();
+    // Past the skew but within the maximum age (a notice that waited out
+    // an outage): accepted.
+    let mut waited = pb_notice.clone();
+    waited.created_at = NOW.0 - 2 * 3_600_000;
+    let mut x = d.clone();
+    resign(&mut x, &waited, fed.signer(FILMCO));
+    x.verify(&fed.roster, &org(KR), live).unwrap();
+    // Older than the maximum age: expired live (fine for history).
+    let mut stale = pb_notice.clone();
+    stale.created_at = NOW.0 - Judgement::DEFAULT_MAX_AGE_MS - 1;
+    let mut x = d.clone();
+    resign(&mut x, &stale, fed.signer(FILMCO));
+    refused(&fed, &x, live, |e| matches!(e, Error::Expired { .. }));
 
     // Disclosures: one not committed to.
     let other = referral(&fed, 22);

@@ -2,7 +2,7 @@
 //! checkpoints, erasure, reopening.
 
 use isop_core::merkle::{self, LeafHashSource, MemoryTree};
-use isop_core::{Checkpoint, LogIndex, NoteVerifier, NoticeId, UnixMillis};
+use isop_core::{Checkpoint, LogIndex, NoteVerifier, NoticeId, UnixMillis, sha256};
 use isop_store::*;
 
 use crate::fixture::*;
@@ -522,4 +522,68 @@ fn indexes_across_runs_erasure_reopen_and_import() {
         store.by_indicator("bc1qexamplewallet").unwrap()
     );
     assert_eq!(copy.by_case("CASE-0").unwrap().len(), 10);
+}
+
+#[test]
+fn an_id_belongs_to_the_first_notice_logged_under_it() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    // The same seed gives the same id; another target, another digest.
+    let genuine = referral(&fed, "streamz.example", "CASE-1", 5);
+    let squat = referral(&fed, "decoy.example", "CASE-1", 5);
+    assert_eq!(genuine.notice().id(), squat.notice().id());
+    assert_ne!(genuine.envelope().payload, squat.envelope().payload);
+
+    assert_eq!(
+        store.append(inbound(&squat)).unwrap(),
+        Appended::New(LogIndex(0))
+    );
+    assert_eq!(
+        store.append(inbound(&genuine)).unwrap(),
+        Appended::Conflict(LogIndex(0)),
+        "same id, another digest: never appended"
+    );
+    assert_eq!(
+        store.append(inbound(&squat)).unwrap(),
+        Appended::Duplicate(LogIndex(0))
+    );
+    // In one group commit too.
+    let other = referral(&fed, "third.example", "CASE-2", 6);
+    let clash = referral(&fed, "fourth.example", "CASE-2", 6);
+    let r: Vec<_> = store
+        .append_many([inbound(&other), inbound(&clash), inbound(&other)])
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(
+        r,
+        [
+            Appended::New(LogIndex(1)),
+            Appended::Conflict(LogIndex(1)),
+            Appended::Duplicate(LogIndex(1))
+        ]
+    );
+    assert_eq!(store.size(), 2);
+
+    // A requirement on an id held by the notice with that digest holds;
+    // on an id held by another notice it does not, and nothing is appended.
+    let mut ok = filler(10, 10);
+    ok.requires = Some((squat.notice().id(), sha256(&squat.envelope().payload)));
+    assert_eq!(store.append(ok).unwrap(), Appended::New(LogIndex(2)));
+    let mut unmet = filler(11, 10);
+    unmet.requires = Some((genuine.notice().id(), sha256(&genuine.envelope().payload)));
+    assert_eq!(store.append(unmet).unwrap(), Appended::Unmet(LogIndex(0)));
+    let mut absent = filler(12, 10);
+    absent.requires = Some((referral(&fed, "x.example", "C", 99).notice().id(), [0; 32]));
+    assert!(store.append(absent).is_err());
+    assert_eq!(store.size(), 3);
+
+    // Reopened, the index still knows each id's digest.
+    store.close().unwrap();
+    let store = open(dir.path());
+    assert_eq!(
+        store.append(inbound(&genuine)).unwrap(),
+        Appended::Conflict(LogIndex(0))
+    );
 }

@@ -1,0 +1,504 @@
+//! Trust under adversarial members: each attack a member could try with
+//! what the protocol allows, run against real nodes on loopback, and
+//! refused by name without harm to anyone else's record.
+
+use anyhow::{Context, Result, bail, ensure};
+use bytes::Bytes;
+use isop_core::*;
+use isop_federation_tests::*;
+use isop_net::PeerConnection;
+use isop_node::Node;
+use isop_store::DeliveryStatus;
+use prost::Message;
+
+/// `draft` sealed by `signer`, then given the id `id` and signed again:
+/// a member's own notice under someone else's notice id, with the
+/// disclosures `node`'s org is cleared for (they still match the
+/// commitments).
+fn under_id(
+    draft: NoticeDraft,
+    signer: &Signer,
+    id: NoticeId,
+    node: &Node,
+) -> Result<(pb::Envelope, Vec<Bytes>)> {
+    let sealed = draft.seal(signer, now(), &mut rand::rngs::OsRng)?;
+    let mut n = pb::Notice::decode(sealed.envelope().payload.clone())?;
+    n.id = Bytes::copy_from_slice(id.as_bytes());
+    let env = sign_envelope(signer, NOTICE_PAYLOAD_TYPE, n.encode_to_vec().into());
+    Ok((env, delivery(node, &sealed, node.org().as_str())?.1))
+}
+
+/// A sealed notice's delivery to `to`: its envelope and the disclosures
+/// `to` is cleared for.
+fn delivery(node: &Node, sealed: &SealedNotice, to: &str) -> Result<(pb::Envelope, Vec<Bytes>)> {
+    let clearance = node.roster().clearance(&org(to))?;
+    let d = sealed.delivery_for(&clearance);
+    Ok((d.envelope, d.disclosures))
+}
+
+fn seal(draft: NoticeDraft, signer: &Signer) -> Result<SealedNotice> {
+    Ok(draft.seal(signer, now(), &mut rand::rngs::OsRng)?)
+}
+
+/// Sends a `DeliverBatch`; returns the receipts of its signed list, or
+/// the error frame's code and message.
+async fn deliver_batch(
+    conn: &PeerConnection,
+    items: Vec<(pb::Envelope, Vec<Bytes>)>,
+) -> Result<std::result::Result<Vec<pb::Receipt>, String>> {
+    let answer = conn
+        .request(&pb::Frame {
+            kind: Some(pb::frame::Kind::DeliverBatch(pb::DeliverBatch {
+                items: items
+                    .into_iter()
+                    .map(|(envelope, disclosures)| pb::Deliver {
+                        envelope: Some(envelope),
+                        disclosures,
+                    })
+                    .collect(),
+            })),
+        })
+        .await;
+    match answer {
+        Ok(pb::Frame {
+            kind:
+                Some(pb::frame::Kind::ReceiptBatch(pb::ReceiptBatch {
+                    receipts: Some(env),
+                })),
+        }) => Ok(Ok(pb::ReceiptList::decode(env.payload)?.receipts)),
+        Ok(other) => bail!("no receipts: {other:?}"),
+        Err(isop_net::Error::Remote { code, message }) => {
+            Ok(Err(format!("{}: {message}", code.as_str_name())))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn rejected(r: &pb::Receipt, code: pb::RejectReason, text: &str) -> Result<()> {
+    ensure!(
+        r.status == pb::ReceiptStatus::Rejected as i32 && r.reason_code == code as i32,
+        "expected {} naming {text:?}, got {r:?}",
+        code.as_str_name()
+    );
+    ensure!(
+        r.reason.contains(text),
+        "reason {:?} lacks {text:?}",
+        r.reason
+    );
+    Ok(())
+}
+
+fn accepted(r: &pb::Receipt) -> Result<()> {
+    ensure!(
+        r.status == pb::ReceiptStatus::Accepted as i32,
+        "expected ACCEPTED, got {r:?}"
+    );
+    Ok(())
+}
+
+/// The inbound entries of `node`'s log whose notice payload has `digest`.
+fn inbound_with_digest(node: &Node, digest: &[u8; 32]) -> Result<usize> {
+    let mut n = 0;
+    for r in node
+        .store()
+        .entries(LogIndex(0), LogIndex(node.store().size()))
+    {
+        let (_, bytes) = r?;
+        let e = pb::LogEntry::decode(bytes)?;
+        if let Some(pb::log_entry::Record::Envelope(env)) = e.record {
+            let env = pb::Envelope::decode(env)?;
+            if env.payload_type == NOTICE_PAYLOAD_TYPE && sha256(&env.payload) == *digest {
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// One line of a node's Prometheus text, by its prefix; 0 if absent.
+async fn metric(
+    node: &Node,
+    fed: &isop_node::federation::LocalFederation,
+    line: &str,
+) -> Result<f64> {
+    let token = std::fs::read_to_string(
+        fed.member(node.org().as_str())?
+            .config
+            .api
+            .as_ref()
+            .context("api")?
+            .token_file
+            .clone(),
+    )?;
+    let addr = node.api_addr().context("api address")?;
+    let text = reqwest::Client::new()
+        .get(format!("http://{addr}/metrics"))
+        .bearer_auth(token.trim())
+        .send()
+        .await?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .find(|l| l.starts_with(line))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squatted_notice_id_is_refused_as_id_conflict_and_never_receipted_as_held() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = signer(&fed, FILMCO)?;
+    let gb = signer(&fed, GB)?;
+    let endpoint = raw_client(&fed, FILMCO, None, None)?;
+    let as_filmco = endpoint.connect(kr.local_addr()?, &org(KR)).await?;
+    let as_gb = raw_client(&fed, GB, None, None)?
+        .connect(kr.local_addr()?, &org(KR))
+        .await?;
+
+    // FilmCo's referral to KR and GB: GB, a co-recipient, learns its id
+    // and reaches KR first with a notice of its own under that id.
+    let genuine = seal(referral(&[KR, GB], Tlp::Amber), &filmco)?;
+    let id = genuine.notice().id();
+    let genuine_digest = sha256(&genuine.envelope().payload);
+    let (squat, squat_ds) = under_id(referral(&[KR], Tlp::Amber), &gb, id, &kr)?;
+    assert!(!squat_ds.is_empty());
+    let squat_digest = sha256(&squat.payload);
+    accepted(&deliver(&as_gb, squat.clone(), squat_ds.clone()).await?)?;
+    let held_at = kr
+        .store()
+        .find_notice(&id)?
+        .context("the squat is logged")?;
+
+    // The genuine delivery: refused as ID_CONFLICT, naming both authors,
+    // with the genuine id and digest so that FilmCo can link it.
+    let size = kr.store().size();
+    let (env, ds) = delivery(&kr, &genuine, KR)?;
+    let r = deliver(&as_filmco, env.clone(), ds.clone()).await?;
+    rejected(&r, pb::RejectReason::IdConflict, "GB-PIPCU")?;
+    ensure!(r.reason.contains("RH-FILMCO"), "{}", r.reason);
+    assert_eq!(r.notice_id.as_ref(), id.as_bytes());
+    assert_eq!(r.notice_digest.as_ref(), genuine_digest);
+    // Nothing of it stored: one new entry, the logged rejection.
+    assert_eq!(kr.store().size(), size + 1);
+    assert_eq!(inbound_with_digest(&kr, &genuine_digest)?, 0);
+    assert_eq!(kr.store().find_notice(&id)?, Some(held_at));
+    assert_eq!(kr.store().inbox(false)?.len(), 1);
+    ensure!(
+        metric(
+            &kr,
+            &fed,
+            "isop_rejections_total{reason=\"REJECT_REASON_ID_CONFLICT\"}"
+        )
+        .await?
+            >= 1.0,
+        "the id conflict is counted"
+    );
+
+    // Again, as a batch: the same verdict.
+    let answer = deliver_batch(&as_filmco, vec![(env, ds)])
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    rejected(&answer[0], pb::RejectReason::IdConflict, "GB-PIPCU")?;
+
+    // A DUPLICATE names what the log holds at the original index, never
+    // what the incoming copy carries: GB resends its own notice bare.
+    let r = deliver(&as_gb, squat, vec![]).await?;
+    assert_eq!(r.status, pb::ReceiptStatus::Duplicate as i32);
+    assert_eq!(r.log_index, held_at.0);
+    assert_eq!(r.notice_digest.as_ref(), squat_digest);
+    let held: Vec<[u8; 32]> = squat_ds.iter().map(|d| sha256(d)).collect();
+    let named: Vec<&[u8]> = r.disclosure_digests.iter().map(|d| d.as_ref()).collect();
+    assert_eq!(named, held.iter().map(|d| d.as_slice()).collect::<Vec<_>>());
+
+    // Other traffic is unaffected.
+    let other = seal(referral(&[KR], Tlp::Amber), &filmco)?;
+    let (env, ds) = delivery(&kr, &other, KR)?;
+    accepted(&deliver(&as_filmco, env, ds).await?)?;
+    kr.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_genuine_author_sees_an_id_conflict_as_a_failed_delivery() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = fed.start(FILMCO).await?;
+    // KR is down when FilmCo sends.
+    let kr_addr = kr.local_addr()?;
+    kr.shutdown().await?;
+    let sent = filmco.send(referral(&[KR, GB], Tlp::Amber)).await?;
+    filmco
+        .wait_until("a failed attempt", STEP, |n| {
+            matches!(status_of(n, sent.index, KR), DeliveryStatus::Pending { attempts, .. } if attempts >= 1)
+        })
+        .await?;
+    // FilmCo's retry is held back (its clock set an hour behind) while
+    // GB squats the id at the restarted KR.
+    filmco.clock().set_offset(-3_600_000);
+    let kr = fed.start(KR).await?;
+    assert_eq!(kr.local_addr()?, kr_addr);
+    let gb = signer(&fed, GB)?;
+    let (squat, ds) = under_id(intel_to(KR), &gb, sent.id, &kr)?;
+    let as_gb = raw_client(&fed, GB, None, None)?
+        .connect(kr.local_addr()?, &org(KR))
+        .await?;
+    accepted(&deliver(&as_gb, squat, ds).await?)?;
+
+    filmco.clock().set_offset(0);
+    filmco.kick();
+    filmco
+        .wait_until("KR's answer", STEP, |n| {
+            matches!(
+                status_of(n, sent.index, KR),
+                DeliveryStatus::Rejected { .. }
+            )
+        })
+        .await?;
+    // The rejection is logged at FilmCo with its reason; not a delivery.
+    let DeliveryStatus::Rejected { receipt } = status_of(&filmco, sent.index, KR) else {
+        bail!("not rejected")
+    };
+    let entry = filmco
+        .store()
+        .log_entry(receipt)?
+        .context("receipt entry")?;
+    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
+        bail!("not an envelope")
+    };
+    let list = SignedReceipts::verify(
+        &pb::Envelope::decode(env)?,
+        &filmco.roster(),
+        Judgement::AtCreation,
+    )?;
+    ensure!(
+        list.receipts().iter().any(|r| matches!(
+            r.outcome(),
+            ReceiptOutcome::Rejected {
+                code: pb::RejectReason::IdConflict,
+                ..
+            }
+        )),
+        "FilmCo holds KR's ID_CONFLICT rejection"
+    );
+    for n in [kr, filmco] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_cannot_ride_on_a_decoy_in_a_batch() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = signer(&fed, FILMCO)?;
+    let sports = signer(&fed, SPORTS)?;
+    let as_filmco = raw_client(&fed, FILMCO, None, None)?
+        .connect(kr.local_addr()?, &org(KR))
+        .await?;
+    let as_sports = raw_client(&fed, SPORTS, None, None)?
+        .connect(kr.local_addr()?, &org(KR))
+        .await?;
+
+    // FilmCo's referral, held by KR.
+    let target = seal(referral(&[KR], Tlp::Amber), &filmco)?;
+    let (env, ds) = delivery(&kr, &target, KR)?;
+    accepted(&deliver(&as_filmco, env, ds).await?)?;
+    let id = target.notice().id();
+
+    // SportsNet answers FilmCo's referral three ways; each is refused
+    // alone, and the same inside a batch behind a decoy that reuses the
+    // referral's id (a referral of SportsNet's own under it).
+    let replies = [
+        (
+            "retraction",
+            NoticeDraft::new(
+                Tlp::Amber,
+                RetractionBuilder::new(id, pb::RetractionScope::Withdraw, "withdrawn").build(),
+            ),
+            "retraction must be by the author",
+        ),
+        (
+            "status update",
+            NoticeDraft::new(
+                Tlp::Amber,
+                StatusUpdateBuilder::new(id, pb::ReferralStatus::Closed).build(),
+            )
+            .in_reply_to(id),
+            "referral of the sender's own",
+        ),
+        (
+            "case message",
+            NoticeDraft::new(
+                Tlp::Amber,
+                CaseMessageBuilder::new(pb::CaseAction::Message)
+                    .text("taking this over")
+                    .build(),
+            )
+            .case_ref("SOP-1")
+            .in_reply_to(id),
+            "referral of the sender's own",
+        ),
+    ];
+    for (what, draft, why) in replies {
+        let draft = draft.to_org(&org(KR));
+        let alone = seal(draft.clone(), &sports)?;
+        let r = deliver(&as_sports, alone.envelope().clone(), vec![]).await?;
+        rejected(&r, pb::RejectReason::Policy, why).context(format!("{what} alone"))?;
+
+        let decoy = under_id(referral(&[KR], Tlp::Amber), &sports, id, &kr)?;
+        let reply = seal(draft, &sports)?;
+        let size = kr.store().size();
+        let answer = deliver_batch(&as_sports, vec![decoy, (reply.envelope().clone(), vec![])])
+            .await?
+            .map_err(anyhow::Error::msg)?;
+        rejected(&answer[0], pb::RejectReason::IdConflict, "RH-FILMCO")
+            .context(format!("{what}: the decoy"))?;
+        rejected(&answer[1], pb::RejectReason::Policy, why)
+            .context(format!("{what} behind a decoy"))?;
+        assert_eq!(
+            kr.store().size(),
+            size + 2,
+            "{what}: two logged rejections, nothing else"
+        );
+    }
+
+    // A batch that carries one id twice is refused whole.
+    let twice = seal(referral(&[KR], Tlp::Amber), &sports)?;
+    let size = kr.store().size();
+    let answer = deliver_batch(
+        &as_sports,
+        vec![
+            (twice.envelope().clone(), vec![]),
+            (twice.envelope().clone(), vec![]),
+        ],
+    )
+    .await?;
+    let Err(e) = answer else {
+        bail!("a batch with one id twice was answered")
+    };
+    ensure!(
+        e.starts_with("ERROR_CODE_MALFORMED") && e.contains("twice"),
+        "{e}"
+    );
+    assert_eq!(kr.store().size(), size);
+
+    // The author's own referral and its retraction in one batch: the
+    // retraction rests on the referral accepted just before it.
+    let own = seal(referral(&[KR], Tlp::Amber), &filmco)?;
+    let retract = seal(
+        NoticeDraft::new(
+            Tlp::Amber,
+            RetractionBuilder::new(
+                own.notice().id(),
+                pb::RetractionScope::Withdraw,
+                "sent in error",
+            )
+            .build(),
+        )
+        .to_org(&org(KR)),
+        &filmco,
+    )?;
+    let answer = deliver_batch(
+        &as_filmco,
+        vec![
+            delivery(&kr, &own, KR)?,
+            (retract.envelope().clone(), vec![]),
+        ],
+    )
+    .await?
+    .map_err(anyhow::Error::msg)?;
+    accepted(&answer[0])?;
+    accepted(&answer[1])?;
+    kr.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_author_may_retract_at_send_too() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let gb = fed.start(GB).await?;
+    // GB holds KR's intelligence report, and may not retract it.
+    let sent = kr.send(intel_to(GB)).await?;
+    gb.wait_until("KR's report", STEP, |n| {
+        n.store().find_notice(&sent.id).ok().flatten().is_some()
+    })
+    .await?;
+    let retraction = NoticeDraft::new(
+        Tlp::Amber,
+        RetractionBuilder::new(sent.id, pb::RetractionScope::Withdraw, "not yours").build(),
+    )
+    .to_org(&org(KR));
+    let e = gb.send(retraction.clone()).await.unwrap_err().to_string();
+    ensure!(e.contains("retraction must be by the author"), "{e}");
+    // KR may retract its own.
+    let r = RetractionBuilder::new(sent.id, pb::RetractionScope::Withdraw, "superseded").build();
+    kr.send(NoticeDraft::new(Tlp::Amber, r).to_org(&org(GB)))
+        .await?;
+    for n in [kr, gb] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_from_a_long_outage_arrives_exactly_once_and_an_expired_one_fails() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = fed.start(FILMCO).await?;
+    kr.shutdown().await?;
+    // KR is down while FilmCo sends 20 referrals...
+    let mut sent = Vec::new();
+    for _ in 0..20 {
+        sent.push(filmco.send(referral(&[KR], Tlp::Amber)).await?);
+    }
+    // ...and comes back two hours later: both clocks have moved on. (FilmCo
+    // holds its retries until then: its clock is set back meanwhile.)
+    const HOURS_2: i64 = 2 * 3_600_000;
+    filmco.clock().set_offset(-HOURS_2);
+    let kr = fed.start(KR).await?;
+    kr.clock().set_offset(HOURS_2);
+    filmco.clock().set_offset(HOURS_2);
+    filmco.kick();
+    filmco
+        .wait_until("the backlog delivered", STEP, |n| {
+            sent.iter().all(|s| delivered(n, s.index, KR))
+        })
+        .await?;
+    assert_eq!(kr.store().inbox(false)?.len(), 20, "each exactly once");
+    for s in &sent {
+        ensure!(kr.store().find_notice(&s.id)?.is_some());
+    }
+
+    // Past the maximum age, a notice is refused as EXPIRED and leaves the
+    // outbox as a failed delivery: never retried. (GB, down since the
+    // start, is the recipient that comes back a month later.)
+    let old = filmco.send(referral(&[GB], Tlp::Amber)).await?;
+    const DAYS_31: i64 = 31 * 86_400_000;
+    filmco.clock().set_offset(-HOURS_2);
+    let gb = fed.start(GB).await?;
+    gb.clock().set_offset(HOURS_2 + DAYS_31);
+    filmco.clock().set_offset(HOURS_2 + DAYS_31);
+    filmco.kick();
+    filmco
+        .wait_until("GB's answer", STEP, |n| {
+            matches!(status_of(n, old.index, GB), DeliveryStatus::Rejected { .. })
+        })
+        .await?;
+    ensure!(filmco.store().outbox()?.is_empty(), "not retried");
+    ensure!(gb.store().find_notice(&old.id)?.is_none());
+    for n in [kr, gb, filmco] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
