@@ -38,6 +38,9 @@ pub enum FindingKind {
     DisclosureBeyondClearance,
     /// A notice travelled against its TLP marking.
     TlpViolation,
+    /// A retraction of a notice the log holds, by another org than that
+    /// notice's author.
+    RetractionNotByAuthor,
     /// A notice went to (or came from) an org it was not addressed to, or
     /// from a sender that was not an active member.
     NotAddressed,
@@ -88,6 +91,7 @@ impl FindingKind {
             Self::DisclosureMismatch => "DISCLOSURE_MISMATCH",
             Self::DisclosureBeyondClearance => "DISCLOSURE_BEYOND_CLEARANCE",
             Self::TlpViolation => "TLP_VIOLATION",
+            Self::RetractionNotByAuthor => "RETRACTION_NOT_BY_AUTHOR",
             Self::NotAddressed => "NOT_ADDRESSED",
             Self::MissingReceipt => "MISSING_RECEIPT",
             Self::ReceiptMismatch => "RECEIPT_MISMATCH",

@@ -223,6 +223,11 @@ struct Verifier {
     /// Sent notices by entry index, and their ids.
     outstanding: BTreeMap<u64, Outstanding>,
     by_id: HashMap<NoticeId, u64>,
+    /// The author of every notice logged so far (as a number in
+    /// `author_orgs`): what a later retraction is judged against.
+    authors: HashMap<NoticeId, u32>,
+    author_numbers: HashMap<OrgId, u32>,
+    author_orgs: Vec<OrgId>,
     /// This log's checkpoints seen so far (the latest ones), by size.
     own_checkpoints: BTreeMap<u64, Hash>,
 }
@@ -252,6 +257,9 @@ pub fn verify(
         current: None,
         outstanding: BTreeMap::new(),
         by_id: HashMap::new(),
+        authors: HashMap::new(),
+        author_numbers: HashMap::new(),
+        author_orgs: Vec::new(),
         own_checkpoints: BTreeMap::new(),
         origin,
     };
@@ -371,6 +379,7 @@ impl Verifier {
                     Judgement::AtCreation,
                 );
                 self.sig(&e, format!("notice {}", notice.id()), sig);
+                self.retraction(&e, &notice);
                 for d in &held {
                     if !notice.commitments().iter().any(|c| c.digest == *d) {
                         let why = format!("holds digest {} that no commitment names", hex(d));
@@ -489,6 +498,32 @@ impl Verifier {
             }
             Ok(Content::Erasure) => {}
         }
+    }
+
+    /// A retraction must be by the author of the notice it retracts, as
+    /// the log holds it; then records this notice's author.
+    fn retraction(&mut self, e: &EntryRec, notice: &Notice) {
+        if notice.kind() == isop_core::NoticeKind::Retraction
+            && let Some(target) = notice.in_reply_to()
+            && let Some(&n) = self.authors.get(&target)
+            && let Some(author) = self.author_orgs.get(n as usize)
+            && author != notice.author()
+        {
+            let why = format!(
+                "{} retracts notice {target}, whose author is {author}",
+                notice.author()
+            );
+            self.add(FindingKind::RetractionNotByAuthor, e, why);
+        }
+        let next = u32::try_from(self.author_orgs.len()).unwrap_or(u32::MAX);
+        let n = *self
+            .author_numbers
+            .entry(notice.author().clone())
+            .or_insert(next);
+        if n == next {
+            self.author_orgs.push(notice.author().clone());
+        }
+        self.authors.entry(notice.id()).or_insert(n);
     }
 
     fn inbound_notice(

@@ -241,6 +241,17 @@ impl TryFrom<pb::Notice> for Notice {
                     format!("{g:?} is not a valid group id"),
                 ));
             }
+            if crate::roster::RESERVED_PREFIXES
+                .iter()
+                .any(|p| g.starts_with(p))
+            {
+                return Err(invalid(
+                    "notice.to_groups",
+                    format!(
+                        "{g:?} uses a reserved prefix (org:, role:, country:); name orgs in to_orgs"
+                    ),
+                ));
+            }
         }
         if to_orgs.is_empty() && n.to_groups.is_empty() {
             return Err(invalid("notice.recipients", "names no org and no group"));

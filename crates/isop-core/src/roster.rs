@@ -386,7 +386,7 @@ impl Policy {
 
 /// Token prefixes that only the roster itself may grant through role,
 /// country and org; groups and extra clearances may not use them.
-const RESERVED_PREFIXES: [&str; 3] = ["org:", "role:", "country:"];
+pub(crate) const RESERVED_PREFIXES: [&str; 3] = ["org:", "role:", "country:"];
 
 fn check_grantable_token(what: &str, token: &str) -> Result<(), Error> {
     if !is_token(token) {

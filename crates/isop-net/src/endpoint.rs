@@ -26,8 +26,8 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Application close codes.
 const CLOSE_REFUSED: u32 = 1;
 const CLOSE_SHUTDOWN: u32 = 2;
-/// Stream stop code for an oversized request.
-const STOP_TOO_LARGE: u32 = 3;
+/// Stream stop code for a request frame not read to its end (oversized or late).
+const STOP_NOT_READ: u32 = 3;
 
 /// How an endpoint is built.
 #[derive(Debug)]
@@ -40,6 +40,12 @@ pub struct EndpointConfig {
     pub max_frame: usize,
     /// How long a request may take.
     pub request_timeout: Duration,
+    /// How long a peer may take to send a request's frame once it opened
+    /// its stream.
+    pub read_timeout: Duration,
+    /// How many request streams a peer may have open on one connection at
+    /// once: QUIC's stream limit, so further requests wait at the peer.
+    pub max_streams: u32,
     /// A connection with no traffic for this long is closed.
     pub idle_timeout: Duration,
     /// Keep-alive interval.
@@ -47,17 +53,29 @@ pub struct EndpointConfig {
 }
 
 impl EndpointConfig {
-    /// Defaults: 4 MiB frames, 30 s requests, 60 s idle, 10 s keep-alive.
+    /// Defaults: 4 MiB frames, 30 s requests, 10 s to send a request
+    /// frame, 32 request streams per connection, 60 s idle, 10 s
+    /// keep-alive.
     pub fn new(ca: Vec<CertificateDer<'static>>, identity: TlsIdentity) -> Self {
         Self {
             ca,
             identity,
             max_frame: crate::frame::DEFAULT_MAX_FRAME,
             request_timeout: Duration::from_secs(30),
+            read_timeout: Duration::from_secs(10),
+            max_streams: 32,
             idle_timeout: Duration::from_secs(60),
             keep_alive: Duration::from_secs(10),
         }
     }
+}
+
+/// The bounds a connection applies to frames and requests.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    max_frame: usize,
+    request_timeout: Duration,
+    read_timeout: Duration,
 }
 
 /// The QUIC endpoint settings that outlive a restart: the stateless reset
@@ -94,8 +112,7 @@ pub struct Endpoint {
     identity: TlsIdentity,
     transport: Arc<quinn::TransportConfig>,
     gate: Gate,
-    max_frame: usize,
-    request_timeout: Duration,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -133,7 +150,13 @@ impl Endpoint {
                     .map_err(|e| Error::Pki(format!("idle timeout: {e}")))?,
             ))
             .keep_alive_interval(Some(config.keep_alive))
-            .max_concurrent_bidi_streams(quinn::VarInt::from_u32(1024))
+            // Requests a peer may have open at once on one connection;
+            // more wait at the peer, pushed back by QUIC.
+            .max_concurrent_bidi_streams(quinn::VarInt::from_u32(config.max_streams))
+            // Unread bytes buffered for one connection, whatever its streams.
+            .receive_window(quinn::VarInt::from_u32(
+                u32::try_from((2 * config.max_frame).max(16 << 20)).unwrap_or(u32::MAX),
+            ))
             .max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
         let transport = Arc::new(transport);
         let tls = server_config(roots.clone(), &config.identity)?;
@@ -158,8 +181,11 @@ impl Endpoint {
             identity: config.identity,
             transport,
             gate,
-            max_frame: config.max_frame,
-            request_timeout: config.request_timeout,
+            limits: Limits {
+                max_frame: config.max_frame,
+                request_timeout: config.request_timeout,
+                read_timeout: config.read_timeout,
+            },
         })
     }
 
@@ -179,8 +205,7 @@ impl Endpoint {
         Some(Incoming {
             incoming,
             gate: self.gate.clone(),
-            max_frame: self.max_frame,
-            request_timeout: self.request_timeout,
+            limits: self.limits,
         })
     }
 
@@ -202,7 +227,7 @@ impl Endpoint {
             addr,
             why: e.to_string(),
         })?;
-        admit(conn, &self.gate, self.max_frame, self.request_timeout)
+        admit(conn, &self.gate, self.limits)
     }
 
     /// Closes every connection and stops accepting.
@@ -221,8 +246,7 @@ impl Endpoint {
 pub struct Incoming {
     incoming: quinn::Incoming,
     gate: Gate,
-    max_frame: usize,
-    request_timeout: Duration,
+    limits: Limits,
 }
 
 impl std::fmt::Debug for Incoming {
@@ -250,25 +274,15 @@ impl Incoming {
                 return Err(Error::Timeout(HANDSHAKE_TIMEOUT));
             }
         };
-        admit(conn, &self.gate, self.max_frame, self.request_timeout)
+        admit(conn, &self.gate, self.limits)
     }
 }
 
 /// Reads the peer's identity and applies the gate; a refused peer is closed
 /// with the refusal as the reason.
-fn admit(
-    conn: quinn::Connection,
-    gate: &Gate,
-    max_frame: usize,
-    request_timeout: Duration,
-) -> Result<PeerConnection, Error> {
+fn admit(conn: quinn::Connection, gate: &Gate, limits: Limits) -> Result<PeerConnection, Error> {
     match peer_identity(&conn).and_then(|p| gate(&p).map(|()| p)) {
-        Ok(peer) => Ok(PeerConnection {
-            conn,
-            peer,
-            max_frame,
-            request_timeout,
-        }),
+        Ok(peer) => Ok(PeerConnection { conn, peer, limits }),
         Err(refusal) => {
             tracing::warn!(remote = %conn.remote_address(), %refusal, "peer refused");
             conn.close(
@@ -293,8 +307,7 @@ fn peer_identity(conn: &quinn::Connection) -> Result<PeerIdentity, Refusal> {
 pub struct PeerConnection {
     conn: quinn::Connection,
     peer: PeerIdentity,
-    max_frame: usize,
-    request_timeout: Duration,
+    limits: Limits,
 }
 
 impl PeerConnection {
@@ -321,11 +334,12 @@ impl PeerConnection {
                 .map_err(|e| Error::Stream(format!("sending: {e}")))?;
             send.finish()
                 .map_err(|e| Error::Stream(format!("finishing: {e}")))?;
-            read_frame(&mut recv, self.max_frame).await
+            read_frame(&mut recv, self.limits.max_frame).await
         };
-        let answer = tokio::time::timeout(self.request_timeout, exchange)
+        let timeout = self.limits.request_timeout;
+        let answer = tokio::time::timeout(timeout, exchange)
             .await
-            .map_err(|_| Error::Timeout(self.request_timeout))??;
+            .map_err(|_| Error::Timeout(timeout))??;
         match answer.kind {
             Some(pb::frame::Kind::Error(e)) => Err(Error::Remote {
                 code: pb::ErrorCode::try_from(e.code).unwrap_or(pb::ErrorCode::Unspecified),
@@ -335,31 +349,17 @@ impl PeerConnection {
         }
     }
 
-    /// Waits for the peer's next request. `None` when the connection ends.
-    /// A malformed or oversized request is answered with an `Error` frame
-    /// here and comes back as `Some(Err(..))`; the connection goes on.
-    pub async fn next_request(&self) -> Option<Result<Request, Error>> {
-        let (mut send, mut recv) = match self.conn.accept_bi().await {
-            Ok(s) => s,
-            Err(_) => return None,
-        };
-        Some(match read_frame(&mut recv, self.max_frame).await {
-            Ok(frame) => Ok(Request { frame, send }),
-            Err(e) => {
-                let code = match e {
-                    Error::FrameTooLarge { .. } => {
-                        let _ = recv.stop(quinn::VarInt::from_u32(STOP_TOO_LARGE));
-                        pb::ErrorCode::TooLarge
-                    }
-                    _ => pb::ErrorCode::Malformed,
-                };
-                tracing::warn!(peer = %self.peer.org, error = %e, "bad request frame");
-                let _ = send
-                    .write_all(&encode_frame(&error_frame(code, e.to_string())))
-                    .await;
-                let _ = send.finish();
-                Err(e)
-            }
+    /// Waits for the peer's next request stream. `None` when the
+    /// connection ends. The frame is read by [`IncomingRequest::read`], on
+    /// the caller's task for that request: a peer that stalls one stream
+    /// holds up only that stream, for at most the read timeout.
+    pub async fn next_request(&self) -> Option<IncomingRequest> {
+        let (send, recv) = self.conn.accept_bi().await.ok()?;
+        Some(IncomingRequest {
+            send,
+            recv,
+            limits: self.limits,
+            peer: self.peer.org.clone(),
         })
     }
 
@@ -382,6 +382,51 @@ impl PeerConnection {
     /// The peer's address.
     pub fn remote_address(&self) -> SocketAddr {
         self.conn.remote_address()
+    }
+}
+
+/// A request stream a peer opened, its frame not read yet.
+pub struct IncomingRequest {
+    send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    limits: Limits,
+    peer: OrgId,
+}
+
+impl IncomingRequest {
+    /// Reads the request's frame, within the read timeout. A frame that is
+    /// malformed, oversized or late is answered with an `Error` frame on
+    /// this stream only, and comes back as `Err`; the connection goes on.
+    pub async fn read(mut self) -> Result<Request, Error> {
+        let read = read_frame(&mut self.recv, self.limits.max_frame);
+        let read = match tokio::time::timeout(self.limits.read_timeout, read).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::Timeout(self.limits.read_timeout)),
+        };
+        match read {
+            Ok(frame) => Ok(Request {
+                frame,
+                send: self.send,
+            }),
+            Err(e) => {
+                let code = match e {
+                    Error::FrameTooLarge { .. } => pb::ErrorCode::TooLarge,
+                    Error::Timeout(_) => pb::ErrorCode::Timeout,
+                    _ => pb::ErrorCode::Malformed,
+                };
+                if matches!(e, Error::FrameTooLarge { .. } | Error::Timeout(_)) {
+                    // Not read any further.
+                    let _ = self.recv.stop(quinn::VarInt::from_u32(STOP_NOT_READ));
+                }
+                tracing::warn!(peer = %self.peer, error = %e, "bad request frame");
+                let _ = self
+                    .send
+                    .write_all(&encode_frame(&error_frame(code, e.to_string())))
+                    .await;
+                let _ = self.send.finish();
+                Err(e)
+            }
+        }
     }
 }
 

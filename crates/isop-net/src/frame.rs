@@ -46,6 +46,7 @@ pub fn decode_frame(body: impl Buf) -> Result<pb::Frame, Error> {
 /// An `Error` frame.
 pub fn error_frame(code: pb::ErrorCode, message: impl Into<String>) -> pb::Frame {
     pb::Frame {
+        roster_version: 0,
         kind: Some(pb::frame::Kind::Error(pb::Error {
             code: code as i32,
             message: message.into(),

@@ -19,6 +19,7 @@
 //! let conn = ep.connect("127.0.0.1:4433".parse().unwrap(), &"KR-KNPA".parse().unwrap()).await?;
 //! let answer = conn.request(&isop_proto::v1::Frame {
 //!     kind: Some(isop_proto::v1::frame::Kind::GetCheckpoint(Default::default())),
+//!     ..Default::default()
 //! }).await?;
 //! # Ok(()) }
 //! ```
@@ -38,7 +39,8 @@ pub mod pki;
 mod tls;
 
 pub use endpoint::{
-    Endpoint, EndpointConfig, Gate, HANDSHAKE_TIMEOUT, Incoming, PeerConnection, Request,
+    Endpoint, EndpointConfig, Gate, HANDSHAKE_TIMEOUT, Incoming, IncomingRequest, PeerConnection,
+    Request,
 };
 pub use error::{Error, Refusal};
 pub use frame::{DEFAULT_MAX_FRAME, check_len, decode_frame, encode_frame, error_frame};

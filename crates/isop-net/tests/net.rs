@@ -91,13 +91,16 @@ fn serve(ep: Arc<Endpoint>) -> tokio::sync::mpsc::UnboundedReceiver<Result<OrgId
                 Ok(conn) => {
                     let _ = tx.send(Ok(conn.peer().org.clone()));
                     tokio::spawn(async move {
-                        while let Some(req) = conn.next_request().await {
-                            if let Ok(req) = req {
-                                let ack = pb::Frame {
-                                    kind: Some(pb::frame::Kind::Ack(pb::Ack {})),
-                                };
-                                tokio::spawn(async move { req.respond(&ack).await });
-                            }
+                        while let Some(incoming) = conn.next_request().await {
+                            tokio::spawn(async move {
+                                if let Ok(req) = incoming.read().await {
+                                    let ack = pb::Frame {
+                                        roster_version: 0,
+                                        kind: Some(pb::frame::Kind::Ack(pb::Ack {})),
+                                    };
+                                    let _ = req.respond(&ack).await;
+                                }
+                            });
                         }
                     });
                 }
@@ -112,6 +115,7 @@ fn serve(ep: Arc<Endpoint>) -> tokio::sync::mpsc::UnboundedReceiver<Result<OrgId
 
 fn get_checkpoint() -> pb::Frame {
     pb::Frame {
+        roster_version: 0,
         kind: Some(pb::frame::Kind::GetCheckpoint(pb::GetCheckpoint {})),
     }
 }
@@ -156,6 +160,7 @@ async fn bad_frames_fail_only_their_own_stream() {
     let conn = client.connect(addr, &org("INTERPOL-GS")).await.unwrap();
 
     let huge = pb::Frame {
+        roster_version: 0,
         kind: Some(pb::frame::Kind::SubmitCosignature(pb::SubmitCosignature {
             note: vec![b'x'; 4096].into(),
         })),
@@ -167,7 +172,7 @@ async fn bad_frames_fail_only_their_own_stream() {
         }) => assert!(message.contains("exceeds the 1024-byte limit"), "{message}"),
         other => panic!("{other:?}"),
     }
-    match conn.request(&pb::Frame { kind: None }).await {
+    match conn.request(&pb::Frame::default()).await {
         Err(Error::Remote {
             code: pb::ErrorCode::Malformed,
             ..

@@ -106,6 +106,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn deliver_frame(d: &Delivery) -> pb::Frame {
     pb::Frame {
+        roster_version: 0,
         kind: Some(pb::frame::Kind::Deliver(pb::Deliver {
             envelope: Some(d.envelope.clone()),
             disclosures: d.disclosures.clone(),
@@ -172,6 +173,7 @@ async fn batched(
             let mut lat = Vec::new();
             for chunk in items.chunks(batch) {
                 let frame = pb::Frame {
+                    roster_version: 0,
                     kind: Some(pb::frame::Kind::DeliverBatch(pb::DeliverBatch {
                         items: chunk
                             .iter()

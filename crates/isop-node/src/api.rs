@@ -46,6 +46,8 @@ pub(crate) struct Metrics {
     pub(crate) outbox_depth: Family<Labels, Gauge>,
     pub(crate) delivery_latency: Histogram,
     pub(crate) split_views: Counter,
+    pub(crate) roster_push_failures: Counter,
+    pub(crate) rejections_unlogged: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -58,6 +60,8 @@ impl Metrics {
             outbox_depth: Family::default(),
             delivery_latency: Histogram::new(exponential_buckets(0.000_5, 2.0, 18)),
             split_views: Counter::default(),
+            roster_push_failures: Counter::default(),
+            rejections_unlogged: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -85,6 +89,16 @@ impl Metrics {
             "split_views",
             "Inconsistent checkpoints seen while witnessing",
             m.split_views.clone(),
+        );
+        registry.register(
+            "rejections_unlogged",
+            "Rejections counted but not logged one by one (over the per-peer limit), by peer",
+            m.rejections_unlogged.clone(),
+        );
+        registry.register(
+            "roster_push_failures",
+            "Roster pushes a peer did not take (it is down, or already newer)",
+            m.roster_push_failures.clone(),
         );
         Self { registry, ..m }
     }
@@ -178,9 +192,9 @@ pub(crate) async fn serve(inner: Arc<Inner>, listener: tokio::net::TcpListener, 
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/export", get(export))
         .route("/v1/roster", post(push_roster))
+        .route("/metrics", get(metrics))
         .route_layer(middleware::from_fn_with_state(api.clone(), authorize));
     let app = Router::new()
-        .route("/metrics", get(metrics))
         .merge(v1)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(api);

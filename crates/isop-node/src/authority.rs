@@ -294,11 +294,13 @@ pub fn node_init(
         max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
         max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
         max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
+        max_logged_rejections_per_minute: 120,
         delivery: DeliveryConfig::default(),
         witness: WitnessConfig::default(),
         api: api.map(|listen| ApiConfig {
             listen,
             token_file: "api.token".into(),
+            allow_non_loopback: false,
         }),
         clock: Default::default(),
     };

@@ -46,6 +46,11 @@ pub struct NodeConfig {
     /// ones are refused as `EXPIRED`. Default 30 days.
     #[serde(default = "default_max_age")]
     pub max_notice_age_ms: u64,
+    /// How many refused deliveries from one peer are logged one by one in
+    /// a minute; past that they are counted (`isop_rejections_unlogged_total`)
+    /// and one summary entry is logged per minute. Default 120.
+    #[serde(default = "default_logged_rejections")]
+    pub max_logged_rejections_per_minute: u32,
     /// Delivery retry settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
@@ -87,10 +92,34 @@ impl Clock {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiConfig {
-    /// The listen address; keep it on loopback.
+    /// The listen address. It must be on loopback unless
+    /// `allow_non_loopback` is set: the API is plain HTTP.
     pub listen: SocketAddr,
-    /// The bearer token file (made, 0600, if missing).
+    /// The bearer token file (made, 0600, if missing). Every route,
+    /// `/metrics` included, requires the token.
     pub token_file: PathBuf,
+    /// Listen on a non-loopback address (plain HTTP with a bearer token:
+    /// only behind a TLS-terminating proxy on a trusted network). Default
+    /// false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_non_loopback: bool,
+}
+
+impl ApiConfig {
+    /// Refuses a non-loopback listen address unless it is explicitly allowed.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.listen.ip().is_loopback() || self.allow_non_loopback {
+            return Ok(());
+        }
+        Err(Error::Config {
+            path: "api.listen".into(),
+            why: format!(
+                "{} is not a loopback address; the API is plain HTTP, so it listens on \
+                 loopback unless api.allow_non_loopback = true is set (see the README)",
+                self.listen
+            ),
+        })
+    }
 }
 
 /// The roster key: its name (the keyid it signs under) and public key.
@@ -155,6 +184,10 @@ fn default_skew() -> u64 {
     isop_core::Judgement::DEFAULT_MAX_SKEW_MS
 }
 
+fn default_logged_rejections() -> u32 {
+    120
+}
+
 fn default_max_age() -> u64 {
     isop_core::Judgement::DEFAULT_MAX_AGE_MS
 }
@@ -213,25 +246,62 @@ impl NodeConfig {
     }
 }
 
-/// Refuses a secret file that others can read.
+/// Refuses a secret file that others can read, that another user owns, or
+/// that is a symbolic link (which could be pointed elsewhere).
 pub fn check_private(path: &Path) -> Result<(), Error> {
+    check_owned(path, "chmod 600")
+}
+
+/// Creates the node's data directory readable by its owner only (0700),
+/// or refuses an existing one that others can read, another user owns, or
+/// that is a symbolic link: the log holds notices and disclosures in clear.
+pub fn ensure_private_dir(path: &Path) -> Result<(), Error> {
+    if std::fs::symlink_metadata(path).is_err() {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        builder.create(path).map_err(|e| Error::Config {
+            path: path.display().to_string(),
+            why: format!("cannot create the data directory: {e}"),
+        })?;
+    }
+    check_owned(path, "chmod 700")
+}
+
+fn check_owned(path: &Path, fix: &str) -> Result<(), Error> {
     let fail = |why: String| Error::KeyFile {
         path: path.display().to_string(),
         why,
     };
-    let meta = std::fs::metadata(path).map_err(|e| fail(e.to_string()))?;
+    let meta = std::fs::symlink_metadata(path).map_err(|e| fail(e.to_string()))?;
+    if meta.file_type().is_symlink() {
+        return Err(fail(
+            "is a symbolic link; give the real path of a file this node owns".into(),
+        ));
+    }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
         let mode = meta.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
             return Err(fail(format!(
-                "is readable by others (mode {mode:o}); run chmod 600 on it"
+                "is readable by others (mode {mode:o}); run {fix} on it"
+            )));
+        }
+        let me = rustix::process::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(fail(format!(
+                "is owned by user {}, not by this process's user {me}",
+                meta.uid()
             )));
         }
     }
     #[cfg(not(unix))]
-    let _ = meta;
+    let _ = (meta, fix);
     Ok(())
 }
 
@@ -247,6 +317,31 @@ pub fn read_signing_key(path: &Path) -> Result<SecretKey, Error> {
     let seed =
         Zeroizing::new(hex::decode(text.trim()).map_err(|_| fail("is not 64 hex digits".into()))?);
     SecretKey::from_slice(&seed).map_err(|e| fail(e.to_string()))
+}
+
+/// Creates (or truncates) a file readable by its owner only (0600), for
+/// what holds notices in clear, such as a log export.
+pub fn create_private(path: &Path) -> Result<std::fs::File, Error> {
+    let fail = |e: std::io::Error| Error::Config {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    };
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let file = opts.open(path).map_err(fail)?;
+    // A file that existed keeps its mode on open: set it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(fail)?;
+    }
+    Ok(file)
 }
 
 /// Writes a secret file readable by its owner only (0600), refusing to

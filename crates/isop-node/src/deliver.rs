@@ -150,10 +150,8 @@ async fn attempt(
         .map(|d| d.envelope.as_ref().map(|e| sha256(&e.payload)))
         .collect();
     let conn = inner.connection(recipient).await?;
-    let answer = conn
-        .request(&pb::Frame {
-            kind: Some(Kind::DeliverBatch(pb::DeliverBatch { items })),
-        })
+    let answer = inner
+        .request(&conn, Kind::DeliverBatch(pb::DeliverBatch { items }))
         .await?;
     let peer_fault = |why: String| Error::Peer {
         org: recipient.clone(),

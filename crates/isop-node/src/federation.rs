@@ -191,6 +191,7 @@ impl LocalFederation {
                 max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
                 max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
                 max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
+                max_logged_rejections_per_minute: 120,
                 // Quick retries and on-demand witnessing for a machine-local
                 // run; a long-lived example federation keeps the defaults.
                 delivery: match ports {
@@ -209,6 +210,7 @@ impl LocalFederation {
                 api: Some(crate::config::ApiConfig {
                     listen: api_addr,
                     token_file: home.join("api.token"),
+                    allow_non_loopback: false,
                 }),
                 clock: Default::default(),
             };

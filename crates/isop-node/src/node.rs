@@ -57,7 +57,42 @@ pub(crate) struct Inner {
     /// Prometheus metrics.
     pub(crate) metrics: crate::api::Metrics,
     /// Single deliveries, to be received together (`serve::collect_deliveries`).
-    pub(crate) deliveries: tokio::sync::mpsc::UnboundedSender<crate::serve::Queued>,
+    /// Bounded: when full, requests wait, and QUIC pushes back on their peers.
+    pub(crate) deliveries: tokio::sync::mpsc::Sender<crate::serve::Queued>,
+    /// The version of each roster taken up: connections re-check their
+    /// peer when it changes.
+    pub(crate) roster_changed: watch::Sender<u64>,
+    /// The highest roster version each peer claimed that was fetched from it.
+    roster_asked: std::sync::Mutex<HashMap<OrgId, u64>>,
+    /// Per peer, the rejections logged in the current minute.
+    pub(crate) rejections_logged: std::sync::Mutex<HashMap<OrgId, RejectionWindow>>,
+    /// Per peer, its open inbound connections, oldest first (at most
+    /// [`crate::serve::MAX_CONNECTIONS_PER_PEER`]).
+    pub(crate) inbound:
+        std::sync::Mutex<HashMap<OrgId, std::collections::VecDeque<(u64, PeerConnection)>>>,
+    /// Numbers inbound connections.
+    pub(crate) next_connection: std::sync::atomic::AtomicU64,
+    /// Per peer, one sync scan at a time.
+    pub(crate) sync_slots: std::sync::Mutex<HashMap<OrgId, Arc<tokio::sync::Semaphore>>>,
+}
+
+/// The rejections of one peer's deliveries logged in a one-minute window.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RejectionWindow {
+    start: u64,
+    logged: u32,
+    unlogged: u64,
+}
+
+/// Whether a rejection is logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RejectionLogging {
+    /// As its own entry.
+    Logged,
+    /// Over the limit: counted, and this one is the window's summary entry.
+    Summary,
+    /// Over the limit: counted only.
+    Counted,
 }
 
 impl Inner {
@@ -73,6 +108,39 @@ impl Inner {
     /// The time by this node's clock.
     pub(crate) fn now(&self) -> UnixMillis {
         self.config.clock.now()
+    }
+
+    /// Whether the next rejection of `peer`'s deliveries is logged: at most
+    /// `max_logged_rejections_per_minute` a minute, then one summary entry,
+    /// then only a count, so no peer can grow this log by what it sends.
+    pub(crate) fn rejection_logging(&self, peer: &OrgId) -> RejectionLogging {
+        let now = self.now().0;
+        let limit = self.config.max_logged_rejections_per_minute;
+        let mut windows = self
+            .rejections_logged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let w = windows.entry(peer.clone()).or_default();
+        if now.saturating_sub(w.start) >= 60_000 {
+            *w = RejectionWindow {
+                start: now,
+                ..Default::default()
+            };
+        }
+        if w.logged < limit {
+            w.logged += 1;
+            return RejectionLogging::Logged;
+        }
+        w.unlogged += 1;
+        self.metrics
+            .rejections_unlogged
+            .get_or_create(&crate::api::Metrics::label("peer", peer))
+            .inc();
+        if w.unlogged == 1 {
+            RejectionLogging::Summary
+        } else {
+            RejectionLogging::Counted
+        }
     }
 
     /// The judgement for a new delivery, now.
@@ -195,9 +263,133 @@ impl Inner {
             };
         }
         tracing::info!(version, "roster updated");
+        // Inbound connections re-check their peer on this signal; outbound
+        // ones are swept here.
+        self.roster_changed.send_replace(version);
+        self.close_outbound_refused();
         self.progress.notify_waiters();
         self.propagate_roster(envelope.clone(), from.cloned());
         Ok(version)
+    }
+
+    /// Whether `peer` may be served now: a member of the roster in force,
+    /// not revoked, with its TLS key pinned. The gate applies it at the
+    /// handshake; connections apply it again on every request and roster
+    /// change.
+    pub(crate) fn standing(&self, peer: &PeerIdentity) -> Result<(), Refusal> {
+        standing(&self.roster(), peer, self.now())
+    }
+
+    /// Closes this node's outbound connections to peers no longer in good
+    /// standing (revoked, removed, or no longer pinned).
+    fn close_outbound_refused(self: &Arc<Self>) {
+        let slots: Vec<_> = self
+            .conns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        let inner = self.clone();
+        tokio::spawn(async move {
+            for slot in slots {
+                let mut guard = slot.lock().await;
+                let refusal = guard.as_ref().and_then(|c| inner.standing(c.peer()).err());
+                if let (Some(refusal), Some(conn)) = (refusal, guard.take()) {
+                    tracing::warn!(peer = %conn.peer().org, %refusal, "closing the connection to a peer the roster no longer admits");
+                    conn.close(&refusal.to_string());
+                }
+            }
+        });
+    }
+
+    /// A request frame of `kind`, stamped with this node's roster version.
+    pub(crate) fn frame(&self, kind: pb::frame::Kind) -> pb::Frame {
+        pb::Frame {
+            kind: Some(kind),
+            roster_version: self.roster().version(),
+        }
+    }
+
+    /// Sends a request to the peer of `conn`; if its answer shows a newer
+    /// roster than this node's, fetches it (in the background).
+    pub(crate) async fn request(
+        self: &Arc<Self>,
+        conn: &PeerConnection,
+        kind: pb::frame::Kind,
+    ) -> Result<pb::Frame, Error> {
+        let answer = conn.request(&self.frame(kind)).await?;
+        if answer.roster_version > self.roster().version() {
+            let (inner, peer) = (self.clone(), conn.peer().org.clone());
+            let claimed = answer.roster_version;
+            tokio::spawn(async move { inner.catch_up(&peer, claimed).await });
+        }
+        Ok(answer)
+    }
+
+    /// Fetches the roster of `peer`, which claims version `claimed`, if
+    /// that is newer than this node's and not already fetched from it for
+    /// that claim (a peer that overstates its version costs one fetch).
+    pub(crate) async fn catch_up(self: &Arc<Self>, peer: &OrgId, claimed: u64) {
+        if claimed <= self.roster().version() {
+            return;
+        }
+        {
+            let mut asked = self.roster_asked.lock().unwrap_or_else(|p| p.into_inner());
+            let last = asked.entry(peer.clone()).or_default();
+            if *last >= claimed {
+                return;
+            }
+            *last = claimed;
+        }
+        match self.fetch_roster(peer).await {
+            Ok(version) => {
+                tracing::info!(%peer, version, "roster fetched from a peer that was ahead")
+            }
+            Err(e) => {
+                tracing::warn!(%peer, claimed, error = %e, "cannot fetch the newer roster a peer claims")
+            }
+        }
+    }
+
+    /// Asks `peer` for its roster and takes it up if it is newer. Returns
+    /// the version in force afterwards.
+    pub(crate) async fn fetch_roster(self: &Arc<Self>, peer: &OrgId) -> Result<u64, Error> {
+        let conn = self.connection(peer).await?;
+        let answer = conn
+            .request(&self.frame(pb::frame::Kind::GetRoster(pb::GetRoster {})))
+            .await?;
+        let Some(pb::frame::Kind::Roster(pb::RosterPush {
+            roster: Some(envelope),
+        })) = answer.kind
+        else {
+            return Err(Error::Peer {
+                org: peer.clone(),
+                why: "answered a roster request with something else".into(),
+            });
+        };
+        if Roster::verify(&envelope, &self.roster_key)?.version() <= self.roster().version() {
+            return Ok(self.roster().version());
+        }
+        self.accept_roster(&envelope, Some(peer))
+    }
+
+    /// Asks every peer for its roster (at start: a node that was down
+    /// during a roster push learns of it before it admits anyone the push
+    /// revoked).
+    fn refresh_roster(self: &Arc<Self>) {
+        let roster = self.roster();
+        for m in roster.members() {
+            if m.org_id == self.org || m.endpoints.is_empty() || m.revoked_by(self.now()) {
+                continue;
+            }
+            let (inner, peer) = (self.clone(), m.org_id.clone());
+            tokio::spawn(async move {
+                if let Err(e) = inner.fetch_roster(&peer).await {
+                    tracing::debug!(%peer, error = %e, "roster not checked with this peer");
+                }
+            });
+        }
     }
 
     fn propagate_roster(self: &Arc<Self>, envelope: pb::Envelope, skip: Option<OrgId>) {
@@ -214,49 +406,52 @@ impl Inner {
             .collect();
         for peer in peers {
             let inner = self.clone();
-            let frame = pb::Frame {
-                kind: Some(pb::frame::Kind::RosterPush(pb::RosterPush {
-                    roster: Some(envelope.clone()),
-                })),
-            };
+            let push = pb::frame::Kind::RosterPush(pb::RosterPush {
+                roster: Some(envelope.clone()),
+            });
             tokio::spawn(async move {
                 let pushed = async {
-                    inner
-                        .connection(&peer)
-                        .await?
-                        .request(&frame)
-                        .await
-                        .map_err(Error::from)
+                    let conn = inner.connection(&peer).await?;
+                    inner.request(&conn, push).await
                 };
                 match pushed.await {
                     Ok(_) => tracing::debug!(%peer, "roster passed on"),
-                    // A peer with an equal or newer roster refuses it; that is fine.
-                    Err(e) => tracing::debug!(%peer, error = %e, "roster not passed on"),
+                    // A peer with an equal or newer roster refuses it; one
+                    // that is down asks its peers when it starts.
+                    Err(e) => {
+                        inner.metrics.roster_push_failures.inc();
+                        inner.progress.notify_waiters();
+                        tracing::debug!(%peer, error = %e, "roster not passed on");
+                    }
                 }
             });
         }
     }
 }
 
-/// The gate: a peer is admitted if the roster lists its org, the org is
-/// not revoked, and its TLS key is pinned.
-fn gate(roster: Arc<RwLock<RosterState>>) -> Gate {
+/// Whether `peer` is in good standing under `roster` at `now`: the roster
+/// lists its org, the org is not revoked, and its TLS key is pinned.
+fn standing(roster: &Roster, peer: &PeerIdentity, now: UnixMillis) -> Result<(), Refusal> {
+    let member = roster
+        .member(&peer.org)
+        .map_err(|_| Refusal::UnknownOrg(peer.org.clone()))?;
+    if member.revoked_by(now) {
+        return Err(Refusal::RevokedOrg(peer.org.clone()));
+    }
+    if !member.pins(&peer.spki_sha256) {
+        return Err(Refusal::PinMismatch {
+            org: peer.org.clone(),
+            spki: hex::encode(peer.spki_sha256),
+        });
+    }
+    Ok(())
+}
+
+/// The gate: a peer is admitted if it is in good standing ([`standing`]).
+fn gate(roster: Arc<RwLock<RosterState>>, clock: crate::config::Clock) -> Gate {
     Arc::new(move |peer: &PeerIdentity| {
         let guard = roster.read().unwrap_or_else(|p| p.into_inner());
-        let member = guard
-            .roster
-            .member(&peer.org)
-            .map_err(|_| Refusal::UnknownOrg(peer.org.clone()))?;
-        if member.revoked_by(now()) {
-            return Err(Refusal::RevokedOrg(peer.org.clone()));
-        }
-        if !member.pins(&peer.spki_sha256) {
-            return Err(Refusal::PinMismatch {
-                org: peer.org.clone(),
-                spki: hex::encode(peer.spki_sha256),
-            });
-        }
-        Ok(())
+        standing(&guard.roster, peer, clock.now())
     })
 }
 
@@ -337,9 +532,24 @@ impl Node {
                 why: e.to_string(),
             })
         };
-        let identity = TlsIdentity::from_pem(&read(&config.tls_cert)?, &read(&config.tls_key)?)?;
+        // The key's PEM is wiped from memory once parsed.
+        let key_pem = zeroize::Zeroizing::new(read(&config.tls_key)?);
+        let identity = TlsIdentity::from_pem(&read(&config.tls_cert)?, &key_pem)?;
         let ca = isop_net::pki::certs_from_pem(&read(&config.ca)?)?;
         let roster_key = config.roster_key()?;
+        // A frame's envelope must fit in one log entry, with room for its
+        // disclosures' digests.
+        if config.max_frame_bytes > isop_store::MAX_ENTRY_BYTES / 2 {
+            return Err(Error::Config {
+                path: "max_frame_bytes".into(),
+                why: format!(
+                    "{} is above the largest frame a log entry can hold ({})",
+                    config.max_frame_bytes,
+                    isop_store::MAX_ENTRY_BYTES / 2
+                ),
+            });
+        }
+        crate::config::ensure_private_dir(&config.data_dir)?;
         let store = Store::open(&StoreConfig::new(&config.data_dir))?;
 
         // The roster: the configured one, unless the log holds a newer one.
@@ -380,9 +590,14 @@ impl Node {
 
         let mut ep_config = EndpointConfig::new(ca, identity);
         ep_config.max_frame = config.max_frame_bytes;
-        let endpoint = Endpoint::from_socket(socket, ep_config, gate(roster.clone()))?;
+        let endpoint = Endpoint::from_socket(
+            socket,
+            ep_config,
+            gate(roster.clone(), config.clock.clone()),
+        )?;
         let (shutdown, _) = watch::channel(false);
-        let (deliveries, queue) = tokio::sync::mpsc::unbounded_channel();
+        let (roster_changed, _) = watch::channel(0);
+        let (deliveries, queue) = tokio::sync::mpsc::channel(crate::serve::MAX_QUEUED);
         let inner = Arc::new(Inner {
             org,
             signer,
@@ -398,7 +613,14 @@ impl Node {
             progress: Notify::new(),
             metrics: crate::api::Metrics::new(),
             deliveries,
+            roster_changed,
+            roster_asked: std::sync::Mutex::new(HashMap::new()),
+            rejections_logged: std::sync::Mutex::new(HashMap::new()),
+            inbound: std::sync::Mutex::new(HashMap::new()),
+            next_connection: std::sync::atomic::AtomicU64::new(0),
+            sync_slots: std::sync::Mutex::new(HashMap::new()),
         });
+        inner.refresh_roster();
         let mut tasks = vec![
             tokio::spawn(crate::serve::collect_deliveries(inner.clone(), queue)),
             tokio::spawn(crate::serve::accept_loop(inner.clone())),
@@ -410,6 +632,7 @@ impl Node {
         let mut api_addr = None;
         if let Some(api) = &inner.config.api {
             let token = crate::api::token(&api.token_file)?;
+            api.check()?;
             let listener = tokio::net::TcpListener::bind(api.listen)
                 .await
                 .map_err(|e| Error::Config {
@@ -568,6 +791,12 @@ impl Node {
                 });
             }
         }
+    }
+
+    /// How many roster pushes to peers failed (the peer was down, or
+    /// refused a roster that was not newer for it).
+    pub fn roster_push_failures(&self) -> u64 {
+        self.inner.metrics.roster_push_failures.get()
     }
 
     /// How many split views witnessing has detected.

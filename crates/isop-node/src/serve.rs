@@ -18,7 +18,7 @@ use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
-use crate::node::Inner;
+use crate::node::{Inner, RejectionLogging};
 
 /// The most items one sync answer carries.
 const SYNC_LIMIT: u32 = 256;
@@ -45,23 +45,94 @@ pub(crate) async fn accept_loop(inner: Arc<Inner>) {
     }
 }
 
+/// The most single deliveries waiting to be received together; past it,
+/// their requests wait (and QUIC pushes back on the peers sending them).
+pub(crate) const MAX_QUEUED: usize = 4 * MAX_BATCH;
+/// The most inbound connections one peer may hold open: a new one beyond
+/// it closes that peer's oldest (a peer that restarts leaves connections
+/// behind until they time out).
+pub(crate) const MAX_CONNECTIONS_PER_PEER: usize = 4;
+
+/// Serves one connection's requests, each on its own task (QUIC bounds how
+/// many a connection has open at once). The peer's standing is checked
+/// again on every request and whenever the roster changes: a peer the
+/// roster no longer admits is cut off at once.
 async fn serve_connection(inner: Arc<Inner>, conn: PeerConnection) {
-    while let Some(req) = conn.next_request().await {
-        let Ok(req) = req else { continue };
-        let inner = inner.clone();
-        let peer = conn.peer().clone();
+    let id = track_connection(&inner, &conn);
+    let mut roster_changed = inner.roster_changed.subscribe();
+    loop {
+        let next = tokio::select! {
+            r = conn.next_request() => r,
+            Ok(()) = roster_changed.changed() => {
+                if refused(&inner, &conn) {
+                    break;
+                }
+                continue;
+            }
+        };
+        let Some(incoming) = next else { break };
+        if refused(&inner, &conn) {
+            break;
+        }
+        let (inner, conn) = (inner.clone(), conn.clone());
         tokio::spawn(async move {
-            let answer = answer(&inner, &peer, req.frame.clone()).await;
+            // Read on this request's own task: a stalled stream holds up
+            // only itself, until the read timeout.
+            let Ok(req) = incoming.read().await else {
+                return;
+            };
+            let peer = conn.peer();
+            // A peer that is ahead: take up its roster before serving it.
+            if req.frame.roster_version > inner.roster().version() {
+                inner.catch_up(&peer.org, req.frame.roster_version).await;
+                if refused(&inner, &conn) {
+                    return;
+                }
+            }
+            let mut answer = answer(&inner, peer, req.frame.clone()).await;
+            answer.roster_version = inner.roster().version();
             inner.progress.notify_waiters();
             if let Err(e) = req.respond(&answer).await {
                 tracing::debug!(peer = %peer.org, error = %e, "answer not sent");
             }
         });
     }
+    let mut inbound = inner.inbound.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(open) = inbound.get_mut(&conn.peer().org) {
+        open.retain(|(i, _)| *i != id);
+    }
 }
 
-fn frame(kind: Kind) -> pb::Frame {
-    pb::Frame { kind: Some(kind) }
+/// Records an inbound connection; past [`MAX_CONNECTIONS_PER_PEER`] for
+/// its peer, the oldest is closed, with the reason. Returns its number.
+fn track_connection(inner: &Inner, conn: &PeerConnection) -> u64 {
+    let id = inner
+        .next_connection
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut inbound = inner.inbound.lock().unwrap_or_else(|p| p.into_inner());
+    let open = inbound.entry(conn.peer().org.clone()).or_default();
+    open.push_back((id, conn.clone()));
+    while open.len() > MAX_CONNECTIONS_PER_PEER {
+        if let Some((_, oldest)) = open.pop_front() {
+            tracing::warn!(peer = %conn.peer().org, limit = MAX_CONNECTIONS_PER_PEER, "too many connections from this peer: closing its oldest");
+            oldest.close(&format!(
+                "more than {MAX_CONNECTIONS_PER_PEER} connections from {}: the oldest is closed",
+                conn.peer().org
+            ));
+        }
+    }
+    id
+}
+
+/// Whether the peer of `conn` lost its standing; if so, the connection is
+/// closed with the reason, which is logged.
+fn refused(inner: &Inner, conn: &PeerConnection) -> bool {
+    let Err(refusal) = inner.standing(conn.peer()) else {
+        return false;
+    };
+    tracing::warn!(peer = %conn.peer().org, %refusal, "closing the connection of a peer the roster no longer admits");
+    conn.close(&refusal.to_string());
+    true
 }
 
 async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> pb::Frame {
@@ -91,7 +162,7 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
                     })
                 })
         }
-        Some(Kind::Sync(s)) => sync_batch(inner, &peer.org, s).map(Kind::SyncBatch),
+        Some(Kind::Sync(s)) => sync(inner, &peer.org, s).await.map(Kind::SyncBatch),
         Some(Kind::GetCheckpoint(_)) => checkpoint(inner).map(|note| {
             Kind::Checkpoint(pb::Checkpoint {
                 note: note.to_bytes().into(),
@@ -108,6 +179,16 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
             },
             None => return error_frame(pb::ErrorCode::Malformed, "roster push without a roster"),
         },
+        Some(Kind::GetRoster(_)) => Ok(Kind::Roster(pb::RosterPush {
+            roster: Some(
+                inner
+                    .roster
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .envelope
+                    .clone(),
+            ),
+        })),
         Some(Kind::SubmitCosignature(c)) => cosignature(inner, &peer.org, &c.note)
             .await
             .map(|()| Kind::Ack(pb::Ack {})),
@@ -115,7 +196,10 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
         None => return error_frame(pb::ErrorCode::Malformed, "empty frame"),
     };
     match result {
-        Ok(kind) => frame(kind),
+        Ok(kind) => pb::Frame {
+            kind: Some(kind),
+            roster_version: 0,
+        },
         Err(e) => {
             tracing::warn!(peer = %peer.org, error = %e, "request failed");
             let code = match &e {
@@ -266,7 +350,7 @@ pub(crate) async fn receive(
         answer,
     };
     let closed = || Error::Invalid("the node is shutting down".into());
-    inner.deliveries.send(queued).map_err(|_| closed())?;
+    inner.deliveries.send(queued).await.map_err(|_| closed())?;
     let draft = answered
         .await
         .map_err(|_| closed())?
@@ -278,10 +362,7 @@ pub(crate) async fn receive(
 /// receives each sender's together, in their order: under concurrent load a
 /// notice's signature is checked in a batch, as in a `DeliverBatch`; alone,
 /// it is received at once. Each answer is still its own signed receipt.
-pub(crate) async fn collect_deliveries(
-    inner: Arc<Inner>,
-    mut queue: mpsc::UnboundedReceiver<Queued>,
-) {
+pub(crate) async fn collect_deliveries(inner: Arc<Inner>, mut queue: mpsc::Receiver<Queued>) {
     let mut stop = inner.shutdown.subscribe();
     let mut waiting = Vec::with_capacity(MAX_BATCH);
     loop {
@@ -387,16 +468,21 @@ pub(crate) async fn receive_many(
                     reason(&e),
                     e.to_string(),
                 )?;
-                (entry, Answer::Refused(rejection))
+                let logged = entry.map(|entry| inner.store.append_async(entry));
+                pending.push((logged, Answer::Refused(rejection)));
+                continue;
             }
         };
         entry.peer = Some(sender.clone());
-        pending.push((inner.store.append_async(entry), answer));
+        pending.push((Some(inner.store.append_async(entry)), answer));
     }
     let mut receipts = Vec::with_capacity(pending.len());
     let mut accepted = 0usize;
     for (appended, answer) in pending {
-        let appended = appended.await?;
+        let appended = match appended {
+            Some(appended) => appended.await?,
+            None => Appended::New(LogIndex(0)),
+        };
         let v = match answer {
             Answer::Refused(rejection) => {
                 receipts.push(rejection);
@@ -434,7 +520,7 @@ pub(crate) async fn receive_many(
                         ),
                     )
                 };
-                let (rejection, mut entry) = refuse(
+                let (rejection, entry) = refuse(
                     inner,
                     sender,
                     received_at,
@@ -446,8 +532,9 @@ pub(crate) async fn receive_many(
                     code,
                     why,
                 )?;
-                entry.peer = Some(sender.clone());
-                inner.store.append_async(entry).await?;
+                if let Some(entry) = entry {
+                    inner.store.append_async(entry).await?;
+                }
                 receipts.push(rejection);
                 continue;
             }
@@ -519,10 +606,13 @@ impl Refused {
     }
 }
 
-/// A refusal: counted by reason, logged, and its rejection receipt both
-/// as the draft to answer with and as the entry that logs it (LOCAL,
-/// signed). The entry is bounded: ids, digests, the code and the reason
-/// text cut to [`MAX_REASON`] bytes, never the payload.
+/// A refusal: counted by reason, and its rejection receipt, both as the
+/// draft to answer with and as the entry that logs it (LOCAL, signed, for
+/// the caller to append). The entry is bounded: ids, digests, the code and
+/// the reason text cut to [`MAX_REASON`] bytes, never the payload. Past
+/// the peer's limit of logged rejections a minute there is no entry: the
+/// first one over the limit is logged as a summary instead, the rest are
+/// only counted.
 fn refuse(
     inner: &Inner,
     sender: &OrgId,
@@ -530,10 +620,7 @@ fn refuse(
     what: Refused,
     code: pb::RejectReason,
     mut why: String,
-) -> Result<(ReceiptDraft, NewEntry), Error> {
-    if code != pb::RejectReason::IdConflict {
-        tracing::warn!(from = %sender, reason = code.as_str_name(), error = %why, "delivery rejected");
-    }
+) -> Result<(ReceiptDraft, Option<NewEntry>), Error> {
     inner
         .metrics
         .rejected
@@ -547,6 +634,20 @@ fn refuse(
         why.truncate(cut);
         why.push('…');
     }
+    let logging = inner.rejection_logging(sender);
+    match logging {
+        // An id conflict has its own error-level line.
+        RejectionLogging::Logged if code == pb::RejectReason::IdConflict => {}
+        RejectionLogging::Logged => {
+            tracing::warn!(from = %sender, reason = code.as_str_name(), error = %why, "delivery rejected");
+        }
+        RejectionLogging::Summary => {
+            tracing::warn!(from = %sender, limit = inner.config.max_logged_rejections_per_minute, "too many rejected deliveries from this peer: for the rest of the minute they are counted, not logged");
+        }
+        RejectionLogging::Counted => {
+            tracing::debug!(from = %sender, reason = code.as_str_name(), error = %why, "delivery rejected (counted, not logged)");
+        }
+    }
     let rejection = ReceiptDraft {
         notice_id: what.id,
         notice_digest: what.digest,
@@ -554,13 +655,31 @@ fn refuse(
         received_at,
         outcome: ReceiptOutcome::Rejected { code, reason: why },
     };
-    let signed = rejection.sign(&inner.signer)?;
-    let entry = NewEntry::new(
+    let logged = match logging {
+        RejectionLogging::Logged => rejection.clone(),
+        RejectionLogging::Summary => ReceiptDraft {
+            notice_id: None,
+            notice_digest: None,
+            disclosure_digests: Vec::new(),
+            received_at,
+            outcome: ReceiptOutcome::Rejected {
+                code,
+                reason: format!(
+                    "more than {} deliveries from {sender} rejected within a minute: the rest of \
+                     this minute's are counted in isop_rejections_unlogged_total, not logged",
+                    inner.config.max_logged_rejections_per_minute
+                ),
+            },
+        },
+        RejectionLogging::Counted => return Ok((rejection, None)),
+    };
+    let mut entry = NewEntry::new(
         received_at,
         Direction::Local,
-        Record::Envelope(Bytes::from(signed.encode_to_vec())),
+        Record::Envelope(Bytes::from(logged.sign(&inner.signer)?.encode_to_vec())),
     );
-    Ok((rejection, entry))
+    entry.peer = Some(sender.clone());
+    Ok((rejection, Some(entry)))
 }
 
 /// The longest reason text a rejection carries, in bytes.
@@ -604,6 +723,27 @@ pub(crate) fn delivery_for(
     Ok(Some((deliver, entry.appended_at)))
 }
 
+/// Answers a sync on a blocking thread (a scan reads up to
+/// [`SYNC_SCAN`] entries), one at a time per peer: a peer that asks for
+/// many at once waits for its own, and holds up no one else.
+async fn sync(inner: &Arc<Inner>, peer: &OrgId, s: pb::Sync) -> Result<pb::SyncBatch, Error> {
+    let slot = inner
+        .sync_slots
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(peer.clone())
+        .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(1)))
+        .clone();
+    let _turn = slot
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::Invalid("the node is shutting down".into()))?;
+    let (inner, peer) = (inner.clone(), peer.clone());
+    tokio::task::spawn_blocking(move || sync_batch(&inner, &peer, s))
+        .await
+        .map_err(|e| Error::Invalid(format!("answering a sync: {e}")))?
+}
+
 /// Answers a sync: the outbound notices addressed to `peer`, from the cursor.
 fn sync_batch(inner: &Inner, peer: &OrgId, s: pb::Sync) -> Result<pb::SyncBatch, Error> {
     let limit = s.limit.clamp(1, SYNC_LIMIT) as usize;
@@ -644,11 +784,14 @@ pub(crate) async fn sync_with(inner: &Arc<Inner>, peer: &OrgId) -> Result<usize,
     let mut cursor = inner.store.cursor(peer)?;
     let mut new = 0;
     loop {
-        let answer = conn
-            .request(&frame(Kind::Sync(pb::Sync {
-                cursor,
-                limit: SYNC_LIMIT,
-            })))
+        let answer = inner
+            .request(
+                &conn,
+                Kind::Sync(pb::Sync {
+                    cursor,
+                    limit: SYNC_LIMIT,
+                }),
+            )
             .await?;
         let Some(Kind::SyncBatch(batch)) = answer.kind else {
             return Err(Error::Peer {

@@ -93,10 +93,8 @@ fn open_checkpoint(
 /// cosignature back, and logs it here.
 pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnessed, Error> {
     let conn = inner.connection(peer).await?;
-    let answer = conn
-        .request(&pb::Frame {
-            kind: Some(Kind::GetCheckpoint(pb::GetCheckpoint {})),
-        })
+    let answer = inner
+        .request(&conn, Kind::GetCheckpoint(pb::GetCheckpoint {}))
         .await?;
     let Some(Kind::Checkpoint(c)) = answer.kind else {
         return Err(Error::Peer {
@@ -115,13 +113,14 @@ pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnesse
                 old.size, cp.size
             ))
         } else {
-            let proof_frame = conn
-                .request(&pb::Frame {
-                    kind: Some(Kind::GetConsistencyProof(pb::GetConsistencyProof {
+            let proof_frame = inner
+                .request(
+                    &conn,
+                    Kind::GetConsistencyProof(pb::GetConsistencyProof {
                         from: old.size,
                         to: cp.size,
-                    })),
-                })
+                    }),
+                )
                 .await?;
             let Some(Kind::ConsistencyProof(p)) = proof_frame.kind else {
                 return Err(Error::Peer {
@@ -158,12 +157,14 @@ pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnesse
         consistent_with = Some(old.size);
     }
     note.add_signature(&inner.signer);
-    conn.request(&pb::Frame {
-        kind: Some(Kind::SubmitCosignature(pb::SubmitCosignature {
-            note: note.to_bytes().into(),
-        })),
-    })
-    .await?;
+    inner
+        .request(
+            &conn,
+            Kind::SubmitCosignature(pb::SubmitCosignature {
+                note: note.to_bytes().into(),
+            }),
+        )
+        .await?;
     let mut entry = NewEntry::new(
         inner.now(),
         Direction::Local,

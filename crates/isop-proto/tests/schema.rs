@@ -140,9 +140,14 @@ fn frame_covers_every_request_and_answer() {
             code: ErrorCode::TooLarge as i32,
             message: "frame of 5 MiB".into(),
         }),
+        Kind::GetRoster(GetRoster {}),
+        Kind::Roster(RosterPush::default()),
     ];
-    for kind in cases {
-        let f = Frame { kind: Some(kind) };
+    for (version, kind) in cases.into_iter().enumerate() {
+        let f = Frame {
+            kind: Some(kind),
+            roster_version: version as u64,
+        };
         assert_eq!(Frame::decode(f.encode_to_vec().as_slice()).unwrap(), f);
     }
 }

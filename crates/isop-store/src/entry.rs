@@ -49,6 +49,10 @@ pub enum Record {
     },
 }
 
+/// The largest entry the log takes, in bytes (its encoded `LogEntry`:
+/// the envelope and the disclosures' digests, not the disclosures).
+pub const MAX_ENTRY_BYTES: usize = 16 << 20;
+
 /// An entry to append, with what the store should do alongside it in the
 /// same atomic commit.
 #[derive(Clone, Debug)]
@@ -203,6 +207,12 @@ impl Prepared {
             recipients: e.recipients.iter().map(ToString::to_string).collect(),
         };
         let body = entry.encode_to_vec();
+        if body.len() > MAX_ENTRY_BYTES {
+            return Err(Error::InvalidEntry(format!(
+                "an entry of {} bytes; at most {MAX_ENTRY_BYTES} are logged",
+                body.len()
+            )));
+        }
         Ok(Self {
             leaf: LeafHashPrefix::new(&body),
             body,

@@ -42,7 +42,7 @@ mod store;
 mod verify;
 
 pub use disclosures::{DisclosureState, EntryDisclosure};
-pub use entry::{Appended, Delivered, Direction, NewEntry, Record};
+pub use entry::{Appended, Delivered, Direction, MAX_ENTRY_BYTES, NewEntry, Record};
 pub use error::Error;
 pub use export::{ExportSummary, ImportSummary};
 pub use outbox::{DeliveryStatus, OutboxItem};

@@ -570,8 +570,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     let mut audited = Vec::new();
     for node in nodes {
         let path = exports.join(format!("{}.isop", node.org()));
-        let file =
-            std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+        let file = isop_node::config::create_private(&path)?;
         node.store().export(file, node.org(), &clearance, now())?;
         let report = isop_audit::verify(
             std::io::BufReader::new(std::fs::File::open(&path)?),

@@ -1135,9 +1135,8 @@ async fn run(command: Command) -> Result<()> {
                     clearance,
                 },
         } => {
-            let mut file = tokio::fs::File::create(&out)
-                .await
-                .with_context(|| format!("creating {}", out.display()))?;
+            // An export holds notices in clear: readable by its owner only.
+            let mut file = tokio::fs::File::from_std(isop_node::config::create_private(&out)?);
             let bar = audit::bytes_spinner("exporting");
             let n = client(&node)?
                 .download(

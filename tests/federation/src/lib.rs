@@ -4,6 +4,7 @@
 
 #![allow(missing_docs)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
@@ -15,6 +16,8 @@ use isop_net::{Endpoint, EndpointConfig, PeerConnection, TlsIdentity};
 use isop_node::Node;
 use isop_node::federation::{LocalFederation, MemberSpec};
 use isop_store::DeliveryStatus;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// How long any scenario step may take.
 pub const STEP: Duration = Duration::from_secs(20);
@@ -94,6 +97,7 @@ pub async fn deliver(
     use prost::Message;
     let answer = conn
         .request(&pb::Frame {
+            roster_version: 0,
             kind: Some(pb::frame::Kind::Deliver(pb::Deliver {
                 envelope: Some(envelope),
                 disclosures,
@@ -187,4 +191,69 @@ pub fn status_of(node: &Node, index: LogIndex, to: &str) -> DeliveryStatus {
 /// Whether entry `index` was delivered to `to`.
 pub fn delivered(node: &Node, index: LogIndex, to: &str) -> bool {
     matches!(status_of(node, index, to), DeliveryStatus::Delivered { .. })
+}
+
+/// A verifier that takes any server: hand-made clients that test the server.
+#[derive(Debug)]
+pub struct AnyServer(pub Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyServer {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A rustls client config over ring, with `alpn` and, if given, a client
+/// certificate.
+pub fn rustls_client(alpn: &[u8], cert: Option<(&str, &str)>) -> Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)));
+    let mut config = match cert {
+        Some((chain, key)) => builder.with_client_auth_cert(
+            isop_net::pki::certs_from_pem(chain)?,
+            isop_net::pki::key_from_pem(key)?,
+        )?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = vec![alpn.to_vec()];
+    Ok(config)
 }

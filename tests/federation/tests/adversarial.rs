@@ -3,6 +3,7 @@
 //! refused by name without harm to anyone else's record.
 
 use anyhow::{Context, Result, bail, ensure};
+use base64::Engine;
 use bytes::Bytes;
 use isop_core::*;
 use isop_federation_tests::*;
@@ -48,6 +49,7 @@ async fn deliver_batch(
 ) -> Result<std::result::Result<Vec<pb::Receipt>, String>> {
     let answer = conn
         .request(&pb::Frame {
+            roster_version: 0,
             kind: Some(pb::frame::Kind::DeliverBatch(pb::DeliverBatch {
                 items: items
                     .into_iter()
@@ -65,6 +67,7 @@ async fn deliver_batch(
                 Some(pb::frame::Kind::ReceiptBatch(pb::ReceiptBatch {
                     receipts: Some(env),
                 })),
+            ..
         }) => Ok(Ok(pb::ReceiptList::decode(env.payload)?.receipts)),
         Ok(other) => bail!("no receipts: {other:?}"),
         Err(isop_net::Error::Remote { code, message }) => {
@@ -500,5 +503,324 @@ async fn a_backlog_from_a_long_outage_arrives_exactly_once_and_an_expired_one_fa
     for n in [kr, gb, filmco] {
         n.shutdown().await?;
     }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_cuts_off_open_connections_and_reaches_a_node_that_was_down() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let as_filmco = raw_client(&fed, FILMCO, None, None)?;
+    let open = as_filmco.connect(kr.local_addr()?, &org(KR)).await?;
+    let sync = pb::frame::Kind::Sync(pb::Sync {
+        cursor: 0,
+        limit: 10,
+    });
+    let request = |kind: pb::frame::Kind| pb::Frame {
+        kind: Some(kind),
+        roster_version: 0,
+    };
+    ensure!(matches!(
+        open.request(&request(sync.clone())).await?.kind,
+        Some(pb::frame::Kind::SyncBatch(_))
+    ));
+
+    // The authority revokes FilmCo; KR takes the roster up while GB is
+    // down (it has never run).
+    let t = now();
+    let v2 = RosterBuilder::from_pb(fed.roster.clone())
+        .version(2, t)
+        .revoke_member(&org(FILMCO), UnixMillis(t.0 - 1_000))?
+        .build()?;
+    kr.update_roster(&fed.sign(&v2)?)?;
+
+    // FilmCo's open connection is closed at once, with the reason; it can
+    // no longer sync (labelled fields included) over it.
+    let closed = tokio::time::timeout(STEP, open.closed()).await?;
+    ensure!(closed.to_string().contains("revoked"), "{closed}");
+    ensure!(open.request(&request(sync.clone())).await.is_err());
+
+    // KR's pushes to the members that are down (the hub, GB, SportsNet)
+    // fail. GB then starts from its configured roster, version 1, asks
+    // its peers, and takes up version 2 before FilmCo's next request.
+    kr.wait_until("the pushes to members that are down failed", STEP, |n| {
+        n.roster_push_failures() >= 3
+    })
+    .await?;
+    let gb = fed.start(GB).await?;
+    gb.wait_until("roster version 2", STEP, |n| n.roster().version() == 2)
+        .await?;
+    let refused = match as_filmco.connect(gb.local_addr()?, &org(GB)).await {
+        Err(e) => e.to_string(),
+        Ok(conn) => match conn.request(&request(sync)).await {
+            // The close reason says why.
+            Err(_) => conn.closed().await.to_string(),
+            Ok(answer) => bail!("GB served the revoked FilmCo: {answer:?}"),
+        },
+    };
+    ensure!(refused.contains("revoked"), "{refused}");
+    for n in [kr, gb] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cosignature_cannot_plant_a_line_under_another_name_or_use_a_key_not_valid_now()
+-> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let gb_signer = signer(&fed, GB)?;
+    let hub_signer = signer(&fed, HUB)?;
+    let as_gb = raw_client(&fed, GB, None, None)?
+        .connect(kr.local_addr()?, &org(KR))
+        .await?;
+    let cosign = |note: &SignedNote| pb::Frame {
+        kind: Some(pb::frame::Kind::SubmitCosignature(pb::SubmitCosignature {
+            note: note.to_bytes().into(),
+        })),
+        roster_version: 0,
+    };
+
+    // GB cosigns KR's checkpoint and adds a line under the hub's name and
+    // key hash that does not verify.
+    let mut note = kr.store().sign_checkpoint(kr.signer())?;
+    note.add_signature(&gb_signer);
+    let name = hub_signer.id().to_string();
+    let line = format!(
+        "\u{2014} {name} {}\n",
+        base64::engine::general_purpose::STANDARD
+            .encode([&key_hash(&name, &hub_signer.public())[..], &[7u8; 64]].concat())
+    );
+    let mut bytes = note.to_bytes();
+    bytes.extend_from_slice(line.as_bytes());
+    let planted = SignedNote::parse(&bytes)?;
+    ensure!(planted.signatures().len() == 3);
+    let answer = as_gb.request(&cosign(&planted)).await?;
+    ensure!(
+        matches!(answer.kind, Some(pb::frame::Kind::Ack(_))),
+        "{answer:?}"
+    );
+
+    // Only GB's verified line is merged: KR's export audits clean.
+    let stored = kr.store().latest_checkpoint()?.context("a checkpoint")?;
+    let names: Vec<&str> = stored
+        .signatures()
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["KR-KNPA/k1", "GB-PIPCU/k1"]);
+    let mut export = Vec::new();
+    kr.store().export(
+        &mut export,
+        kr.org(),
+        &kr.roster().clearance(kr.org())?,
+        UnixMillis(u64::MAX / 2),
+    )?;
+    let report = isop_audit::verify(
+        export.as_slice(),
+        &isop_audit::VerifyOptions::new(fed.roster_key()),
+        None,
+    )?;
+    ensure!(report.is_clean(), "{:?}", report.findings);
+
+    // A cosignature by a key that is not valid now is refused by name.
+    let t = now();
+    let gone = Signer::new("GB-PIPCU/gone".parse()?, stranger_key());
+    let v2 = RosterBuilder::from_pb(fed.roster.clone())
+        .version(2, t)
+        .key(
+            &org(GB),
+            &"gone".parse()?,
+            &gone.public(),
+            UnixMillis(t.0 - 86_400_000),
+            UnixMillis(t.0 + 86_400_000),
+        )?
+        .revoke_key(&org(GB), &"gone".parse()?, UnixMillis(t.0 - 60_000))?
+        .build()?;
+    kr.update_roster(&fed.sign(&v2)?)?;
+    let mut note = kr.store().sign_checkpoint(kr.signer())?;
+    note.add_signature(&gone);
+    let size = kr.store().size();
+    match as_gb.request(&cosign(&note)).await {
+        Err(isop_net::Error::Remote { code, message }) => {
+            assert_eq!(code, pb::ErrorCode::Forbidden);
+            ensure!(message.contains("revoked"), "{message}");
+        }
+        other => bail!("a revoked key's cosignature was not refused: {other:?}"),
+    }
+    assert_eq!(kr.store().size(), size, "nothing logged");
+    kr.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejections_cannot_amplify_into_the_receivers_log() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = signer(&fed, FILMCO)?;
+    let as_filmco = raw_client(&fed, FILMCO, None, None)?
+        .connect(kr.local_addr()?, &org(KR))
+        .await?;
+
+    // A 2 MB frame: a valid envelope with a million empty disclosures.
+    let sealed = seal(referral(&[KR], Tlp::Amber), &filmco)?;
+    let size = kr.store().size();
+    let started = std::time::Instant::now();
+    let r = deliver(
+        &as_filmco,
+        sealed.envelope().clone(),
+        vec![Bytes::new(); 1_000_000],
+    )
+    .await?;
+    let took = started.elapsed();
+    rejected(
+        &r,
+        pb::RejectReason::Malformed,
+        "1000000 disclosures; at most 256",
+    )?;
+    assert!(
+        r.disclosure_digests.is_empty(),
+        "no digest list past the limit"
+    );
+    assert_eq!(r.notice_digest.as_ref(), sha256(&sealed.envelope().payload));
+    assert_eq!(kr.store().size(), size + 1);
+    let logged = kr.store().entry(LogIndex(size))?.context("the rejection")?;
+    ensure!(
+        logged.len() < 4096,
+        "a logged rejection of {} bytes",
+        logged.len()
+    );
+    println!(
+        "a million-disclosure frame: refused in {took:?}, logged in {} bytes",
+        logged.len()
+    );
+
+    // A flood of bad deliveries: 120 logged one by one, one summary, the
+    // rest only counted.
+    let garbage = |i: u32| {
+        (
+            sign_envelope(
+                &filmco,
+                NOTICE_PAYLOAD_TYPE,
+                Bytes::from(format!("not a notice {i}")),
+            ),
+            vec![],
+        )
+    };
+    let size = kr.store().size();
+    let mut answered = 0;
+    for round in 0..2u32 {
+        let batch = (0..100).map(|i| garbage(round * 100 + i)).collect();
+        let receipts = deliver_batch(&as_filmco, batch)
+            .await?
+            .map_err(anyhow::Error::msg)?;
+        for r in &receipts {
+            rejected(r, pb::RejectReason::Malformed, "cannot decode notice")?;
+        }
+        answered += receipts.len();
+    }
+    assert_eq!(answered, 200, "every delivery is still answered");
+    // 1 logged above, 119 more, then the summary.
+    assert_eq!(kr.store().size(), size + 119 + 1);
+    let summary = kr
+        .store()
+        .log_entry(LogIndex(size + 119))?
+        .context("the summary")?;
+    let Some(pb::log_entry::Record::Envelope(env)) = summary.record else {
+        bail!("not an envelope")
+    };
+    let summary = pb::Receipt::decode(pb::Envelope::decode(env)?.payload)?;
+    ensure!(
+        summary.reason.contains("more than 120"),
+        "{}",
+        summary.reason
+    );
+    // 201 rejections: 120 logged, the 81 past the limit counted.
+    let unlogged = metric(
+        &kr,
+        &fed,
+        "isop_rejections_unlogged_total{peer=\"RH-FILMCO\"}",
+    )
+    .await?;
+    ensure!(unlogged == 81.0, "{unlogged} counted");
+
+    // Another member's budget is its own, and its deliveries go through.
+    let sports = signer(&fed, SPORTS)?;
+    let as_sports = raw_client(&fed, SPORTS, None, None)?
+        .connect(kr.local_addr()?, &org(KR))
+        .await?;
+    let size = kr.store().size();
+    let r = deliver(&as_sports, garbage(999).0, vec![]).await?;
+    rejected(&r, pb::RejectReason::Malformed, "cannot decode")?;
+    let ok = seal(referral(&[KR], Tlp::Amber), &sports)?;
+    let (env, ds) = delivery(&kr, &ok, KR)?;
+    accepted(&deliver(&as_sports, env, ds).await?)?;
+    assert_eq!(kr.store().size(), size + 2);
+    kr.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_finds_a_retraction_by_another_than_the_author() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = signer(&fed, FILMCO)?;
+    let sports = signer(&fed, SPORTS)?;
+    let as_filmco = raw_client(&fed, FILMCO, None, None)?
+        .connect(kr.local_addr()?, &org(KR))
+        .await?;
+    let target = seal(referral(&[KR], Tlp::Amber), &filmco)?;
+    let (env, ds) = delivery(&kr, &target, KR)?;
+    accepted(&deliver(&as_filmco, env, ds).await?)?;
+    // FilmCo's own retraction: fine.
+    let retract = |by: &Signer| {
+        seal(
+            NoticeDraft::new(
+                Tlp::Amber,
+                RetractionBuilder::new(target.notice().id(), pb::RetractionScope::Withdraw, "x")
+                    .build(),
+            )
+            .to_org(&org(KR)),
+            by,
+        )
+    };
+    accepted(&deliver(&as_filmco, retract(&filmco)?.envelope().clone(), vec![]).await?)?;
+    // SportsNet's retraction of it, as a node that did not check the rule
+    // would have logged it.
+    let forged = retract(&sports)?;
+    let mut entry = isop_store::NewEntry::new(
+        now(),
+        isop_store::Direction::Inbound,
+        isop_store::Record::Envelope(forged.envelope().encode_to_vec().into()),
+    );
+    entry.peer = Some(org(SPORTS));
+    let at = kr.store().append(entry)?.index();
+    kr.store().sign_checkpoint(kr.signer())?;
+
+    let mut export = Vec::new();
+    kr.store().export(
+        &mut export,
+        kr.org(),
+        &kr.roster().clearance(kr.org())?,
+        UnixMillis(u64::MAX / 2),
+    )?;
+    let report = isop_audit::verify(
+        export.as_slice(),
+        &isop_audit::VerifyOptions::new(fed.roster_key()),
+        None,
+    )?;
+    let found: Vec<_> = report.findings.iter().map(|f| (f.kind, f.index)).collect();
+    assert_eq!(
+        found,
+        [(isop_audit::FindingKind::RetractionNotByAuthor, Some(at.0))],
+        "{:?}",
+        report.findings
+    );
+    kr.shutdown().await?;
     Ok(())
 }

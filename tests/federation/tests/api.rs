@@ -228,7 +228,14 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         .text()
         .await?;
     assert!(cp.starts_with("isop.log/KR-KNPA\n"), "{cp}");
-    let metrics = reqwest::get(format!("{}/metrics", agency.base))
+    // Metrics need the token too.
+    let anonymous = reqwest::get(format!("{}/metrics", agency.base)).await?;
+    assert_eq!(anonymous.status().as_u16(), 401);
+    let metrics = agency
+        .http
+        .get(format!("{}/metrics", agency.base))
+        .bearer_auth(&agency.token)
+        .send()
         .await?
         .text()
         .await?;

@@ -52,7 +52,10 @@ fn case(name: &'static str, from: &'static str, input: Input, expect: Expect) ->
 }
 
 fn frame(kind: pb::frame::Kind) -> pb::Frame {
-    pb::Frame { kind: Some(kind) }
+    pb::Frame {
+        kind: Some(kind),
+        roster_version: 0,
+    }
 }
 
 /// Re-signs a notice payload as `signer`.
@@ -476,6 +479,21 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
         ),
         // The notice.
         case(
+            "a notice to a reserved group id (org:, role:, country:)",
+            FILMCO,
+            Input::Deliver(
+                signed(
+                    &filmco,
+                    &pb::Notice {
+                        to_groups: vec!["role:agency".into()],
+                        ..base.clone()
+                    },
+                ),
+                vec![],
+            ),
+            Expect::Rejected(pb::RejectReason::InvalidNotice, "reserved prefix"),
+        ),
+        case(
             "a notice not addressed to the receiver",
             FILMCO,
             Input::Deliver(referral(&[GB], Tlp::Amber).signed_by(&filmco, t)?, vec![]),
@@ -716,6 +734,26 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
                     appended == 1 && after.1 == before.1,
                     "{name}: {appended} entries appended, inbox {before:?} -> {after:?}"
                 );
+                // The rejection names what it rejects, so the sender and an
+                // auditor can link it: the payload's digest whenever there
+                // is a payload, and the id whenever it parses.
+                if let Input::Deliver(env, _) = &c.input
+                    && !env.payload.is_empty()
+                {
+                    ensure!(
+                        r.notice_digest.as_ref() == sha256(&env.payload),
+                        "{name}: the rejection does not name the payload digest"
+                    );
+                    let id = pb::Notice::decode(env.payload.clone())
+                        .ok()
+                        .and_then(|n| NoticeId::from_slice(&n.id).ok());
+                    if let Some(id) = id {
+                        ensure!(
+                            r.notice_id.as_ref() == id.as_bytes(),
+                            "{name}: the rejection does not name notice {id}"
+                        );
+                    }
+                }
             }
             (Expect::Accepted, Ok(f)) => {
                 let r = receipt_of(name, f)?;

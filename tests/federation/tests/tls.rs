@@ -17,8 +17,6 @@ use quinn_proto::crypto::{
 };
 use quinn_proto::transport_parameters::TransportParameters;
 use quinn_proto::{ConnectError, ConnectionId, Side, TransportError};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
 /// Everything the nodes log at warn and above, to check the reasons.
 fn captured() -> &'static Mutex<Vec<u8>> {
@@ -50,71 +48,6 @@ impl std::io::Write for Capture {
 
 fn log_text() -> String {
     String::from_utf8_lossy(&captured().lock().expect("the log")).into_owned()
-}
-
-/// A verifier that takes any server: these clients test the server.
-#[derive(Debug)]
-struct AnyServer(Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for AnyServer {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// A rustls client config over ring, with `alpn` and, if given, a client
-/// certificate.
-fn rustls_client(alpn: &[u8], cert: Option<(&str, &str)>) -> Result<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AnyServer(provider)));
-    let mut config = match cert {
-        Some((chain, key)) => builder.with_client_auth_cert(
-            isop_net::pki::certs_from_pem(chain)?,
-            isop_net::pki::key_from_pem(key)?,
-        )?,
-        None => builder.with_no_client_auth(),
-    };
-    config.alpn_protocols = vec![alpn.to_vec()];
-    Ok(config)
 }
 
 /// Dials `addr` with a hand-made client; returns why the connection failed
@@ -337,6 +270,7 @@ async fn misconfigured_clients_are_refused_by_name_and_members_are_still_served(
         let conn = member_ep.connect(addr, &org(KR)).await?;
         let answer = conn
             .request(&pb::Frame {
+                roster_version: 0,
                 kind: Some(pb::frame::Kind::GetCheckpoint(pb::GetCheckpoint {})),
             })
             .await
