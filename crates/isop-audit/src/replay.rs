@@ -265,7 +265,7 @@ pub fn replay(
                                 by: peer.clone(),
                                 what: if rejected { "REFUSED" } else { "DELIVERED" }.into(),
                                 detail: match receipt.outcome() {
-                                    ReceiptOutcome::Rejected { code, reason } => {
+                                    ReceiptOutcome::Rejected { code, reason, .. } => {
                                         format!("{}: {reason}", code.as_str_name())
                                     }
                                     o => format!("receipt {o:?}"),

@@ -21,6 +21,11 @@ pub enum ReceiptOutcome {
         code: pb::RejectReason,
         /// Human-readable reason.
         reason: String,
+        /// Where the receiver logged the rejection (`log_index`; 0 on the
+        /// wire for none: the logged copy itself, or one counted but not
+        /// logged past the sender's limit). Index 0 of a log is never a
+        /// rejection: it is the roster the log starts with.
+        logged: Option<LogIndex>,
     },
 }
 
@@ -40,6 +45,15 @@ pub struct ReceiptDraft {
 }
 
 impl ReceiptDraft {
+    /// A rejection, stating where the receiver logged it; any other
+    /// outcome as it is.
+    pub fn logged_at(mut self, at: Option<LogIndex>) -> Self {
+        if let ReceiptOutcome::Rejected { logged, .. } = &mut self.outcome {
+            *logged = at;
+        }
+        self
+    }
+
     /// The receipt message, as `receiver` states it.
     fn message(&self, receiver: &OrgId) -> pb::Receipt {
         let (status, log_index, reason_code, reason) = match &self.outcome {
@@ -55,9 +69,16 @@ impl ReceiptDraft {
                 pb::RejectReason::Unspecified,
                 String::new(),
             ),
-            ReceiptOutcome::Rejected { code, reason } => {
-                (pb::ReceiptStatus::Rejected, 0, *code, reason.clone())
-            }
+            ReceiptOutcome::Rejected {
+                code,
+                reason,
+                logged,
+            } => (
+                pb::ReceiptStatus::Rejected,
+                logged.map_or(0, |i| i.0),
+                *code,
+                reason.clone(),
+            ),
         };
         pb::Receipt {
             notice_id: self
@@ -145,6 +166,7 @@ impl Receipt {
                 ReceiptOutcome::Rejected {
                     code,
                     reason: m.reason,
+                    logged: (m.log_index != 0).then_some(LogIndex(m.log_index)),
                 }
             }
             pb::ReceiptStatus::Unspecified => return Err(bad("status is not set".into())),

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use isop_core::{OrgId, ReceiptOutcome, SignedReceipts, UnixMillis, pb, sha256};
+use isop_core::{NoticeId, OrgId, ReceiptOutcome, SignedReceipts, UnixMillis, pb, sha256};
 use isop_store::{Delivered, Direction, NewEntry, OutboxItem, Record};
 use pb::frame::Kind;
 use prost::Message;
@@ -145,9 +145,16 @@ async fn attempt(
         items.push(deliver);
         queued.push(at);
     }
-    let digests: Vec<Option<[u8; 32]>> = items
+    // What each receipt must name: the id and digest this node sent.
+    let sent: Vec<(Option<NoticeId>, Option<[u8; 32]>)> = items
         .iter()
-        .map(|d| d.envelope.as_ref().map(|e| sha256(&e.payload)))
+        .map(|d| {
+            let payload = d.envelope.as_ref().map(|e| &e.payload);
+            let id = payload
+                .and_then(|p| pb::Notice::decode(p.clone()).ok())
+                .and_then(|n| NoticeId::from_slice(&n.id).ok());
+            (id, payload.map(|p| sha256(p)))
+        })
         .collect();
     let conn = inner.connection(recipient).await?;
     let answer = inner
@@ -187,15 +194,17 @@ async fn attempt(
     );
     entry.peer = Some(recipient.clone());
     let mut outcomes = Vec::with_capacity(batch.len());
-    for ((item, digest), receipt) in batch.iter().zip(&digests).zip(receipts.into_receipts()) {
-        if receipt.notice_digest() != digest.as_ref() {
+    for ((item, (id, digest)), receipt) in batch.iter().zip(&sent).zip(receipts.into_receipts()) {
+        // A receipt for another notice (say, one a squatter logged under
+        // this id) is a failed attempt, never a delivery.
+        if receipt.notice_digest() != digest.as_ref() || receipt.notice_id() != *id {
             return Err(peer_fault(format!(
                 "its receipt for entry {} is for something else",
                 item.index
             )));
         }
         let outcome = receipt.outcome().clone();
-        if let ReceiptOutcome::Rejected { code, reason } = &outcome {
+        if let ReceiptOutcome::Rejected { code, reason, .. } = &outcome {
             tracing::warn!(to = %recipient, index = %item.index, ?code, reason, "delivery rejected by the recipient");
         }
         entry.dequeue.push((recipient.clone(), item.index));

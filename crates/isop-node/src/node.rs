@@ -105,6 +105,15 @@ impl Inner {
         }
     }
 
+    /// The roster in force, as its signed envelope.
+    pub(crate) fn roster_envelope(&self) -> pb::Envelope {
+        self.roster
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .envelope
+            .clone()
+    }
+
     /// The time by this node's clock.
     pub(crate) fn now(&self) -> UnixMillis {
         self.config.clock.now()
@@ -676,12 +685,7 @@ impl Node {
 
     /// The roster in force, as its signed envelope.
     pub fn roster_envelope(&self) -> pb::Envelope {
-        self.inner
-            .roster
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .envelope
-            .clone()
+        self.inner.roster_envelope()
     }
 
     /// The clock this node judges and schedules by (see [`crate::config::Clock`]).

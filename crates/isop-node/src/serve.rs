@@ -180,14 +180,7 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
             None => return error_frame(pb::ErrorCode::Malformed, "roster push without a roster"),
         },
         Some(Kind::GetRoster(_)) => Ok(Kind::Roster(pb::RosterPush {
-            roster: Some(
-                inner
-                    .roster
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .envelope
-                    .clone(),
-            ),
+            roster: Some(inner.roster_envelope()),
         })),
         Some(Kind::SubmitCosignature(c)) => cosignature(inner, &peer.org, &c.note)
             .await
@@ -480,15 +473,21 @@ pub(crate) async fn receive_many(
     let mut accepted = 0usize;
     for (appended, answer) in pending {
         let appended = match appended {
-            Some(appended) => appended.await?,
-            None => Appended::New(LogIndex(0)),
+            Some(appended) => Some(appended.await?),
+            None => None,
         };
         let v = match answer {
             Answer::Refused(rejection) => {
-                receipts.push(rejection);
+                receipts.push(rejection.logged_at(appended.map(Appended::index)));
                 continue;
             }
             Answer::Accepted(v) => v,
+        };
+        // An accepted delivery always has its entry.
+        let Some(appended) = appended else {
+            return Err(Error::Invalid(
+                "an accepted delivery without its entry".into(),
+            ));
         };
         let n = v.notice();
         let outcome = match appended {
@@ -532,10 +531,11 @@ pub(crate) async fn receive_many(
                     code,
                     why,
                 )?;
-                if let Some(entry) = entry {
-                    inner.store.append_async(entry).await?;
-                }
-                receipts.push(rejection);
+                let logged = match entry {
+                    Some(entry) => Some(inner.store.append_async(entry).await?.index()),
+                    None => None,
+                };
+                receipts.push(rejection.logged_at(logged));
                 continue;
             }
         };
@@ -653,7 +653,11 @@ fn refuse(
         notice_digest: what.digest,
         disclosure_digests: what.disclosures,
         received_at,
-        outcome: ReceiptOutcome::Rejected { code, reason: why },
+        outcome: ReceiptOutcome::Rejected {
+            code,
+            reason: why,
+            logged: None,
+        },
     };
     let logged = match logging {
         RejectionLogging::Logged => rejection.clone(),
@@ -669,6 +673,7 @@ fn refuse(
                      this minute's are counted in isop_rejections_unlogged_total, not logged",
                     inner.config.max_logged_rejections_per_minute
                 ),
+                logged: None,
             },
         },
         RejectionLogging::Counted => return Ok((rejection, None)),

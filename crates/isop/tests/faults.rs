@@ -337,7 +337,7 @@ fn read_log(path: &Path) -> Log {
                 let id = r.notice_id().expect("an id").to_string();
                 let index = match r.outcome() {
                     ReceiptOutcome::Accepted(i) | ReceiptOutcome::Duplicate(i) => i.0,
-                    ReceiptOutcome::Rejected { code, reason } => {
+                    ReceiptOutcome::Rejected { code, reason, .. } => {
                         panic!("notice {id} rejected: {code:?} {reason}")
                     }
                 };

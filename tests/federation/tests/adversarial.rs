@@ -37,6 +37,18 @@ fn delivery(node: &Node, sealed: &SealedNotice, to: &str) -> Result<(pb::Envelop
     Ok((d.envelope, d.disclosures))
 }
 
+/// A raw connection of member `as_org` to `node`, to send what a
+/// well-behaved node never would.
+async fn connect_as(
+    fed: &isop_node::federation::LocalFederation,
+    as_org: &str,
+    node: &Node,
+) -> Result<PeerConnection> {
+    Ok(raw_client(fed, as_org, None, None)?
+        .connect(node.local_addr()?, node.org())
+        .await?)
+}
+
 fn seal(draft: NoticeDraft, signer: &Signer) -> Result<SealedNotice> {
     Ok(draft.seal(signer, now(), &mut rand::rngs::OsRng)?)
 }
@@ -159,9 +171,7 @@ async fn a_squatted_notice_id_is_refused_as_id_conflict_and_never_receipted_as_h
     let gb = signer(&fed, GB)?;
     let endpoint = raw_client(&fed, FILMCO, None, None)?;
     let as_filmco = endpoint.connect(kr.local_addr()?, &org(KR)).await?;
-    let as_gb = raw_client(&fed, GB, None, None)?
-        .connect(kr.local_addr()?, &org(KR))
-        .await?;
+    let as_gb = connect_as(&fed, GB, &kr).await?;
 
     // FilmCo's referral to KR and GB: GB, a co-recipient, learns its id
     // and reaches KR first with a notice of its own under that id.
@@ -248,9 +258,7 @@ async fn the_genuine_author_sees_an_id_conflict_as_a_failed_delivery() -> Result
     assert_eq!(kr.local_addr()?, kr_addr);
     let gb = signer(&fed, GB)?;
     let (squat, ds) = under_id(intel_to(KR), &gb, sent.id, &kr)?;
-    let as_gb = raw_client(&fed, GB, None, None)?
-        .connect(kr.local_addr()?, &org(KR))
-        .await?;
+    let as_gb = connect_as(&fed, GB, &kr).await?;
     accepted(&deliver(&as_gb, squat, ds).await?)?;
 
     filmco.clock().set_offset(0);
@@ -302,12 +310,8 @@ async fn replies_cannot_ride_on_a_decoy_in_a_batch() -> Result<()> {
     let kr = fed.start(KR).await?;
     let filmco = signer(&fed, FILMCO)?;
     let sports = signer(&fed, SPORTS)?;
-    let as_filmco = raw_client(&fed, FILMCO, None, None)?
-        .connect(kr.local_addr()?, &org(KR))
-        .await?;
-    let as_sports = raw_client(&fed, SPORTS, None, None)?
-        .connect(kr.local_addr()?, &org(KR))
-        .await?;
+    let as_filmco = connect_as(&fed, FILMCO, &kr).await?;
+    let as_sports = connect_as(&fed, SPORTS, &kr).await?;
 
     // FilmCo's referral, held by KR.
     let target = seal(referral(&[KR], Tlp::Amber), &filmco)?;
@@ -574,9 +578,7 @@ async fn a_cosignature_cannot_plant_a_line_under_another_name_or_use_a_key_not_v
     let kr = fed.start(KR).await?;
     let gb_signer = signer(&fed, GB)?;
     let hub_signer = signer(&fed, HUB)?;
-    let as_gb = raw_client(&fed, GB, None, None)?
-        .connect(kr.local_addr()?, &org(KR))
-        .await?;
+    let as_gb = connect_as(&fed, GB, &kr).await?;
     let cosign = |note: &SignedNote| pb::Frame {
         kind: Some(pb::frame::Kind::SubmitCosignature(pb::SubmitCosignature {
             note: note.to_bytes().into(),
@@ -662,9 +664,7 @@ async fn rejections_cannot_amplify_into_the_receivers_log() -> Result<()> {
     let mut fed = federation(dir.path())?;
     let kr = fed.start(KR).await?;
     let filmco = signer(&fed, FILMCO)?;
-    let as_filmco = raw_client(&fed, FILMCO, None, None)?
-        .connect(kr.local_addr()?, &org(KR))
-        .await?;
+    let as_filmco = connect_as(&fed, FILMCO, &kr).await?;
 
     // A 2 MB frame: a valid envelope with a million empty disclosures.
     let sealed = seal(referral(&[KR], Tlp::Amber), &filmco)?;
@@ -750,9 +750,7 @@ async fn rejections_cannot_amplify_into_the_receivers_log() -> Result<()> {
 
     // Another member's budget is its own, and its deliveries go through.
     let sports = signer(&fed, SPORTS)?;
-    let as_sports = raw_client(&fed, SPORTS, None, None)?
-        .connect(kr.local_addr()?, &org(KR))
-        .await?;
+    let as_sports = connect_as(&fed, SPORTS, &kr).await?;
     let size = kr.store().size();
     let r = deliver(&as_sports, garbage(999).0, vec![]).await?;
     rejected(&r, pb::RejectReason::Malformed, "cannot decode")?;
@@ -771,9 +769,7 @@ async fn the_auditor_finds_a_retraction_by_another_than_the_author() -> Result<(
     let kr = fed.start(KR).await?;
     let filmco = signer(&fed, FILMCO)?;
     let sports = signer(&fed, SPORTS)?;
-    let as_filmco = raw_client(&fed, FILMCO, None, None)?
-        .connect(kr.local_addr()?, &org(KR))
-        .await?;
+    let as_filmco = connect_as(&fed, FILMCO, &kr).await?;
     let target = seal(referral(&[KR], Tlp::Amber), &filmco)?;
     let (env, ds) = delivery(&kr, &target, KR)?;
     accepted(&deliver(&as_filmco, env, ds).await?)?;

@@ -734,6 +734,12 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
                     appended == 1 && after.1 == before.1,
                     "{name}: {appended} entries appended, inbox {before:?} -> {after:?}"
                 );
+                ensure!(
+                    r.log_index == before.0,
+                    "{name}: the rejection names entry {} as its logged copy, not {}",
+                    r.log_index,
+                    before.0
+                );
                 // The rejection names what it rejects, so the sender and an
                 // auditor can link it: the payload's digest whenever there
                 // is a payload, and the id whenever it parses.

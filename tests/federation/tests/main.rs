@@ -235,7 +235,7 @@ async fn a_roster_update_propagates_and_a_revoked_key_is_refused() -> Result<()>
     let [r] = list.receipts() else {
         anyhow::bail!("a list of {} receipts", list.receipts().len())
     };
-    let ReceiptOutcome::Rejected { code, reason } = r.outcome() else {
+    let ReceiptOutcome::Rejected { code, reason, .. } = r.outcome() else {
         anyhow::bail!("not a rejection: {:?}", r.outcome())
     };
     assert_eq!(*code, pb::RejectReason::KeyInvalid);

@@ -175,6 +175,7 @@ fn receipts_sign_and_verify() {
         outcome: ReceiptOutcome::Rejected {
             code: pb::RejectReason::Malformed,
             reason: "cannot decode notice".into(),
+            logged: Some(LogIndex(7)),
         },
     };
     let r = verify(
@@ -186,6 +187,7 @@ fn receipts_sign_and_verify() {
         r.outcome(),
         ReceiptOutcome::Rejected {
             code: pb::RejectReason::Malformed,
+            logged: Some(LogIndex(7)),
             ..
         }
     ));
