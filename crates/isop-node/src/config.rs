@@ -60,7 +60,7 @@ pub struct NodeConfig {
     /// The local HTTP API; `None` turns it off.
     #[serde(default)]
     pub api: Option<ApiConfig>,
-    /// The clock the node judges new deliveries by: the wall clock. Not
+    /// The clock the node judges and schedules by: the wall clock. Not
     /// read from the file; tests move it to play out long outages.
     #[serde(skip)]
     pub clock: Clock,
