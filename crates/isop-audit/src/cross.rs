@@ -172,10 +172,26 @@ fn pass(
                     },
                 );
             }
-            (Ok(Content::Notice { env, notice }), Some(pb::Direction::Inbound)) if from_other => {
+            // The other's notice, whoever brought it (a relay may come first).
+            (Ok(Content::Notice { env, notice }), Some(pb::Direction::Inbound))
+                if from_other || notice.author() == other =>
+            {
                 side.received
                     .insert(notice.id(), (e.position, sha256(&env.payload)));
                 side.received_at.insert(e.position, entry.appended_at);
+            }
+            // A later copy from the other added fields to a notice held.
+            (
+                Ok(Content::Added {
+                    notice_index,
+                    env,
+                    notice,
+                }),
+                Some(pb::Direction::Inbound),
+            ) if from_other => {
+                side.received
+                    .entry(notice.id())
+                    .or_insert((notice_index, sha256(&env.payload)));
             }
             (Ok(Content::Receipts { env, receipts }), Some(pb::Direction::Inbound))
                 if from_other =>

@@ -315,6 +315,12 @@ pub(crate) enum Content {
         checkpoint: Checkpoint,
     },
     Erasure,
+    /// Disclosures a later copy added to the notice logged at `notice_index`.
+    Added {
+        notice_index: u64,
+        env: pb::Envelope,
+        notice: Box<Notice>,
+    },
 }
 
 /// Reads an entry's record.
@@ -326,8 +332,7 @@ pub(crate) fn content(entry: &pb::LogEntry) -> Result<Content, String> {
                 .map_err(|e| format!("the envelope does not decode: {e}"))?;
             match env.payload_type.as_str() {
                 NOTICE_PAYLOAD_TYPE => {
-                    isop_core::check_shape(&env, NOTICE_PAYLOAD_TYPE).map_err(|e| e.to_string())?;
-                    let notice = Notice::decode(&env.payload).map_err(|e| e.to_string())?;
+                    let (env, notice) = notice_of(env)?;
                     Ok(Content::Notice {
                         env,
                         notice: Box::new(notice),
@@ -347,8 +352,26 @@ pub(crate) fn content(entry: &pb::LogEntry) -> Result<Content, String> {
             Ok(Content::Cosigned { note, checkpoint })
         }
         Some(Record::Erasure(_)) => Ok(Content::Erasure),
+        Some(Record::DisclosuresAdded(a)) => {
+            let (env, notice) = pb::Envelope::decode(a.envelope.as_ref())
+                .map_err(|e| format!("the envelope does not decode: {e}"))
+                .and_then(notice_of)
+                .map_err(|why| format!("the notice disclosures are added to: {why}"))?;
+            Ok(Content::Added {
+                notice_index: a.notice_index,
+                env,
+                notice: Box::new(notice),
+            })
+        }
         None => Err("the entry records nothing".into()),
     }
+}
+
+/// The notice a notice envelope carries.
+fn notice_of(env: pb::Envelope) -> Result<(pb::Envelope, Notice), String> {
+    isop_core::check_shape(&env, NOTICE_PAYLOAD_TYPE).map_err(|e| e.to_string())?;
+    let notice = Notice::decode(&env.payload).map_err(|e| e.to_string())?;
+    Ok((env, notice))
 }
 
 /// The org whose log a checkpoint origin line names.

@@ -9,7 +9,7 @@ use std::fmt;
 use std::io::Read;
 
 use isop_core::pb::notice::Body;
-use isop_core::{Notice, NoticeId, NoticeKind, ReceiptOutcome, RosterKey, pb};
+use isop_core::{Notice, NoticeId, NoticeKind, OrgId, ReceiptOutcome, RosterKey, pb};
 use serde::Serialize;
 
 use crate::entry::{Content, Event, Rosters, Walker, content};
@@ -107,6 +107,31 @@ pub struct PeerLatency {
     pub p99_ms: u64,
     /// Slowest, ms.
     pub max_ms: u64,
+}
+
+/// The labelled fields of `notice` that this log's origin received with
+/// `entry`: when it logged them.
+fn received_fields<'a>(
+    origin: &'a OrgId,
+    notice: &'a Notice,
+    entry: &'a pb::LogEntry,
+) -> impl Iterator<Item = FieldView> + 'a {
+    notice
+        .commitments()
+        .iter()
+        .filter(|c| {
+            entry
+                .disclosure_digests
+                .iter()
+                .any(|d| d.as_ref() == c.digest)
+        })
+        .map(|c| FieldView {
+            at: entry.appended_at,
+            org: origin.to_string(),
+            notice: notice.id().to_string(),
+            path: c.path.clone(),
+            label: c.label.to_string(),
+        })
 }
 
 /// An org saw a labelled field (its value is never shown).
@@ -214,24 +239,13 @@ pub fn replay(
                         },
                     );
                 } else {
-                    for c in commitments {
-                        if entry
-                            .disclosure_digests
-                            .iter()
-                            .any(|d| d.as_ref() == c.digest)
-                        {
-                            views.push(FieldView {
-                                at,
-                                org: origin.to_string(),
-                                notice: notice.id().to_string(),
-                                path: c.path.clone(),
-                                label: c.label.to_string(),
-                            });
-                        }
-                    }
+                    views.extend(received_fields(&origin, &notice, entry));
                 }
                 let _ = env;
                 lifecycle(&notice, e.position, outbound, &mut referrals, &mut events);
+            }
+            Ok(Content::Added { notice, .. }) => {
+                views.extend(received_fields(&origin, &notice, entry));
             }
             Ok(Content::Receipts { receipts, .. }) if !outbound && !peer.is_empty() => {
                 for receipt in receipts.receipts() {

@@ -202,6 +202,13 @@ struct Outstanding {
     waiting: BTreeSet<OrgId>,
 }
 
+/// Where a notice was first logged: its author (a number in
+/// `author_orgs`) and the entry.
+struct Logged {
+    author: u32,
+    index: u64,
+}
+
 /// The entry the next disclosure records belong to.
 struct Current {
     index: u64,
@@ -223,9 +230,9 @@ struct Verifier {
     /// Sent notices by entry index, and their ids.
     outstanding: BTreeMap<u64, Outstanding>,
     by_id: HashMap<NoticeId, u64>,
-    /// The author of every notice logged so far (as a number in
-    /// `author_orgs`): what a later retraction is judged against.
-    authors: HashMap<NoticeId, u32>,
+    /// Every notice logged so far, where it was first logged: what a later
+    /// retraction or addition of disclosures is judged against.
+    logged: HashMap<NoticeId, Logged>,
     author_numbers: HashMap<OrgId, u32>,
     author_orgs: Vec<OrgId>,
     /// This log's checkpoints seen so far (the latest ones), by size.
@@ -257,7 +264,7 @@ pub fn verify(
         current: None,
         outstanding: BTreeMap::new(),
         by_id: HashMap::new(),
-        authors: HashMap::new(),
+        logged: HashMap::new(),
         author_numbers: HashMap::new(),
         author_orgs: Vec::new(),
         own_checkpoints: BTreeMap::new(),
@@ -380,12 +387,8 @@ impl Verifier {
                 );
                 self.sig(&e, format!("notice {}", notice.id()), sig);
                 self.retraction(&e, &notice);
-                for d in &held {
-                    if !notice.commitments().iter().any(|c| c.digest == *d) {
-                        let why = format!("holds digest {} that no commitment names", hex(d));
-                        self.add(FindingKind::DisclosureMismatch, &e, why);
-                    }
-                }
+                self.record_notice(&notice, e.position);
+                self.committed(&e, &notice, &held);
                 match direction {
                     Some(pb::Direction::Inbound) => {
                         self.report.notices_received += 1;
@@ -397,12 +400,47 @@ impl Verifier {
                     }
                     _ => self.add(FindingKind::EntryInvalid, &e, "a notice logged LOCAL"),
                 }
-                self.current = Some(Current {
-                    index: e.position,
-                    held,
-                    commitments: notice.commitments().to_vec(),
-                    seen: 0,
-                });
+                self.expect_disclosures(&e, held, &notice);
+            }
+            Ok(Content::Added {
+                notice_index,
+                env,
+                notice,
+            }) => {
+                // A notice signed by its author, first logged at
+                // `notice_index`; what it adds must be its fields.
+                let sig = roster.resolve_signature(
+                    &env,
+                    notice.author(),
+                    notice.created_at(),
+                    Judgement::AtCreation,
+                );
+                self.sig(
+                    &e,
+                    format!("notice {} (disclosures added)", notice.id()),
+                    sig,
+                );
+                match self.logged.get(&notice.id()) {
+                    Some(l) if l.index == notice_index => {}
+                    _ => {
+                        let why = format!(
+                            "adds disclosures to notice {} at entry {notice_index}, which does not hold that notice",
+                            notice.id()
+                        );
+                        self.add(FindingKind::DisclosureMismatch, &e, why);
+                    }
+                }
+                self.committed(&e, &notice, &held);
+                if direction == Some(pb::Direction::Inbound) {
+                    self.inbound_notice(&e, &roster, &notice, peer, &held, at);
+                } else {
+                    self.add(
+                        FindingKind::EntryInvalid,
+                        &e,
+                        "disclosures added other than INBOUND",
+                    );
+                }
+                self.expect_disclosures(&e, held, &notice);
             }
             Ok(Content::Receipts { env, receipts }) => {
                 self.report.receipts += receipts.receipts().len() as u64;
@@ -500,13 +538,34 @@ impl Verifier {
         }
     }
 
+    /// The disclosure records that follow belong to entry `e`, which holds
+    /// `held` of `notice`'s fields.
+    fn expect_disclosures(&mut self, e: &EntryRec, held: Vec<[u8; 32]>, notice: &Notice) {
+        self.current = Some(Current {
+            index: e.position,
+            held,
+            commitments: notice.commitments().to_vec(),
+            seen: 0,
+        });
+    }
+
+    /// Every digest an entry holds must be one its notice commits to.
+    fn committed(&mut self, e: &EntryRec, notice: &Notice, held: &[[u8; 32]]) {
+        for d in held {
+            if !notice.commitments().iter().any(|c| c.digest == *d) {
+                let why = format!("holds digest {} that no commitment names", hex(d));
+                self.add(FindingKind::DisclosureMismatch, e, why);
+            }
+        }
+    }
+
     /// A retraction must be by the author of the notice it retracts, as
-    /// the log holds it; then records this notice's author.
+    /// the log holds it.
     fn retraction(&mut self, e: &EntryRec, notice: &Notice) {
         if notice.kind() == isop_core::NoticeKind::Retraction
             && let Some(target) = notice.in_reply_to()
-            && let Some(&n) = self.authors.get(&target)
-            && let Some(author) = self.author_orgs.get(n as usize)
+            && let Some(l) = self.logged.get(&target)
+            && let Some(author) = self.author_orgs.get(l.author as usize)
             && author != notice.author()
         {
             let why = format!(
@@ -515,6 +574,10 @@ impl Verifier {
             );
             self.add(FindingKind::RetractionNotByAuthor, e, why);
         }
+    }
+
+    /// Remembers where a notice was first logged.
+    fn record_notice(&mut self, notice: &Notice, index: u64) {
         let next = u32::try_from(self.author_orgs.len()).unwrap_or(u32::MAX);
         let n = *self
             .author_numbers
@@ -523,7 +586,9 @@ impl Verifier {
         if n == next {
             self.author_orgs.push(notice.author().clone());
         }
-        self.authors.entry(notice.id()).or_insert(n);
+        self.logged
+            .entry(notice.id())
+            .or_insert(Logged { author: n, index });
     }
 
     fn inbound_notice(

@@ -426,7 +426,9 @@ pub(crate) async fn receive_many(
         .collect();
     // Each delivery's entry, submitted in order; then each receipt.
     enum Answer {
-        Accepted(Box<VerifiedDelivery>),
+        /// With the delivery's disclosures, which a copy of a notice
+        /// already held may add to it.
+        Accepted(Box<VerifiedDelivery>, Vec<Bytes>),
         Refused(ReceiptDraft),
     }
     // Checked on a blocking thread: a batch's signatures take milliseconds.
@@ -446,11 +448,14 @@ pub(crate) async fn receive_many(
                     Direction::Inbound,
                     Record::Envelope(Bytes::from(delivery.envelope.encode_to_vec())),
                 );
-                entry.disclosures = delivery.disclosures;
+                entry.disclosures = delivery.disclosures.clone();
                 entry.inbox = true;
                 entry.dedupe = true;
                 entry.requires = requires;
-                (entry, Answer::Accepted(Box::new(verified)))
+                (
+                    entry,
+                    Answer::Accepted(Box::new(verified), delivery.disclosures),
+                )
             }
             Err(e) => {
                 let (rejection, entry) = refuse(
@@ -476,12 +481,12 @@ pub(crate) async fn receive_many(
             Some(appended) => Some(appended.await?),
             None => None,
         };
-        let v = match answer {
+        let (v, disclosures) = match answer {
             Answer::Refused(rejection) => {
                 receipts.push(rejection.logged_at(appended.map(Appended::index)));
                 continue;
             }
-            Answer::Accepted(v) => v,
+            Answer::Accepted(v, disclosures) => (v, disclosures),
         };
         // An accepted delivery always has its entry.
         let Some(appended) = appended else {
@@ -492,7 +497,10 @@ pub(crate) async fn receive_many(
         let n = v.notice();
         let outcome = match appended {
             Appended::New(i) => ReceiptOutcome::Accepted(i),
-            Appended::Duplicate(i) => ReceiptOutcome::Duplicate(i),
+            Appended::Duplicate(i) => {
+                add_disclosures(inner, sender, i, disclosures, received_at).await?;
+                ReceiptOutcome::Duplicate(i)
+            }
             Appended::Conflict(held) | Appended::Unmet(held) => {
                 let (holder_author, holder_digest) = match inner.notice_at(held)? {
                     Some((_, env, h)) => {
@@ -567,13 +575,42 @@ pub(crate) async fn receive_many(
     Ok(receipts)
 }
 
-/// The digests of the disclosures the log holds for entry `index`.
+/// Stores the disclosures of a later copy of the notice logged at `index`
+/// that the log lacks for it (a relay or forward arrived first with fewer
+/// fields). They were checked with the copy, against the notice's
+/// commitments and this node's clearance.
+async fn add_disclosures(
+    inner: &Arc<Inner>,
+    sender: &OrgId,
+    index: LogIndex,
+    disclosures: Vec<Bytes>,
+    at: isop_core::UnixMillis,
+) -> Result<(), Error> {
+    if disclosures.is_empty() {
+        return Ok(());
+    }
+    let (task_inner, task_sender) = (inner.clone(), sender.clone());
+    let added = tokio::task::spawn_blocking(move || {
+        task_inner
+            .store
+            .add_disclosures(index, &task_sender, disclosures, at)
+    })
+    .await
+    .map_err(|e| Error::Invalid(format!("adding disclosures: {e}")))??;
+    if let Some(added) = added {
+        tracing::info!(from = %sender, notice_at = %index, at = %added, "a later copy added disclosures the log lacked");
+    }
+    Ok(())
+}
+
+/// The digests of the disclosures the log holds for the notice at `index`,
+/// with those later copies added.
 fn held_digests(inner: &Inner, index: LogIndex) -> Result<Vec<[u8; 32]>, Error> {
-    let entry = inner.store.log_entry(index)?.unwrap_or_default();
-    Ok(entry
-        .disclosure_digests
-        .iter()
-        .filter_map(|d| <[u8; 32]>::try_from(d.as_ref()).ok())
+    Ok(inner
+        .store
+        .disclosures_of(index)?
+        .into_iter()
+        .map(|d| d.digest)
         .collect())
 }
 

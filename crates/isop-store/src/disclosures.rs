@@ -1,11 +1,11 @@
 //! Disclosures stored beside the tree, and their lawful erasure.
 
 use bytes::Bytes;
-use isop_core::{LogIndex, UnixMillis, pb};
+use isop_core::{LogIndex, OrgId, UnixMillis, pb, sha256};
 use prost::Message;
 
 use crate::entry::{Direction, NewEntry, Prepared, Record};
-use crate::error::Error;
+use crate::error::{Error, db_err};
 use crate::keys;
 use crate::store::Store;
 
@@ -49,29 +49,108 @@ impl Store {
         }
     }
 
-    /// What is held for each disclosure digest entry `index` lists, in its order.
+    /// What is held for each disclosure of entry `index`: the digests the
+    /// entry lists, in its order, then those that later copies of its
+    /// notice added (see [`add_disclosures`](Self::add_disclosures)).
     pub fn disclosures_of(&self, index: LogIndex) -> Result<Vec<EntryDisclosure>, Error> {
-        let Some(entry) = self.log_entry(index)? else {
-            return Ok(Vec::new());
-        };
-        entry
-            .disclosure_digests
-            .iter()
-            .map(|d| {
+        let mut out = Vec::new();
+        for holder in self.holders(index) {
+            let holder = holder?;
+            let Some(entry) = self.log_entry(holder)? else {
+                continue;
+            };
+            for d in &entry.disclosure_digests {
                 let digest: [u8; 32] = d.as_ref().try_into().map_err(|_| Error::Corrupt {
-                    index,
+                    index: holder,
                     why: "a disclosure digest is not 32 bytes".into(),
                 })?;
-                Ok(EntryDisclosure {
+                out.push(EntryDisclosure {
                     digest,
-                    state: self.disclosure(index, &digest)?,
-                })
-            })
-            .collect()
+                    state: self.disclosure(holder, &digest)?,
+                });
+            }
+        }
+        Ok(out)
     }
 
-    /// Erases the value of disclosure `digest` of entry `index` (its
-    /// retention ended, or a lawful order): in one commit, the value and its
+    /// The entries that hold disclosures of the notice at `index`: its own,
+    /// then the `DisclosuresAdded` entries that added to it, in order.
+    fn holders(&self, index: LogIndex) -> impl Iterator<Item = Result<LogIndex, Error>> + '_ {
+        let added = self
+            .tree
+            .scan_prefix(keys::prefixed_u64(keys::ADDED, index.0))
+            .map(|r| {
+                r.map(|(k, _)| LogIndex(keys::tail_u64(&k).unwrap_or_default()))
+                    .map_err(db_err(&self.path))
+            });
+        std::iter::once(Ok(index)).chain(added)
+    }
+
+    /// The entry that holds disclosure `digest` of the notice at `index`:
+    /// its own entry, or one that added to it.
+    fn holder_of(&self, index: LogIndex, digest: &[u8; 32]) -> Result<Option<LogIndex>, Error> {
+        for holder in self.holders(index) {
+            let holder = holder?;
+            if self.disclosure(holder, digest)?.is_some() {
+                return Ok(Some(holder));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Adds to the notice logged at `notice` the disclosures of a later copy
+    /// of it, received from `peer`, that the log does not hold for it yet:
+    /// one INBOUND `DisclosuresAdded` entry lists them, and they are stored
+    /// beside it. Returns that entry's index, or `None` when every one was
+    /// held already. The caller has checked the disclosures against the
+    /// notice's commitments and this node's clearance.
+    pub fn add_disclosures(
+        &self,
+        notice: LogIndex,
+        peer: &OrgId,
+        disclosures: Vec<Bytes>,
+        at: UnixMillis,
+    ) -> Result<Option<LogIndex>, Error> {
+        // One at a time: two copies adding the same field add it once.
+        let _one = self
+            .additions
+            .lock()
+            .map_err(|_| Error::Failed("the additions lock is poisoned".into()))?;
+        let envelope = match self.log_entry(notice)?.and_then(|e| e.record) {
+            Some(pb::log_entry::Record::Envelope(env)) => env,
+            _ => {
+                return Err(Error::InvalidEntry(format!(
+                    "entry {notice} logs no notice to add disclosures to"
+                )));
+            }
+        };
+        let held: Vec<[u8; 32]> = self
+            .disclosures_of(notice)?
+            .into_iter()
+            .map(|d| d.digest)
+            .collect();
+        let mut fresh: Vec<Bytes> = Vec::new();
+        for d in disclosures {
+            if !held.contains(&sha256(&d)) && !fresh.contains(&d) {
+                fresh.push(d);
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(None);
+        }
+        let mut entry = NewEntry::new(
+            at,
+            Direction::Inbound,
+            Record::DisclosuresAdded { notice, envelope },
+        );
+        entry.peer = Some(peer.clone());
+        entry.disclosures = fresh;
+        Ok(Some(self.append(entry)?.index()))
+    }
+
+    /// Erases the value of disclosure `digest` of entry `index`, or of an
+    /// entry that added it to that notice (its retention ended, or a
+    /// lawful order): in one commit, the value and its
     /// indicator index keys are deleted, an erasure record is kept, and a
     /// LOCAL entry naming the digest and the reason is appended. The tree
     /// and every signature still verify.
@@ -82,11 +161,13 @@ impl Store {
         reason: &str,
         now: UnixMillis,
     ) -> Result<LogIndex, Error> {
-        let Some(DisclosureState::Held(bytes)) = self.disclosure(index, digest)? else {
+        let holder = self.holder_of(index, digest)?.unwrap_or(index);
+        let Some(DisclosureState::Held(bytes)) = self.disclosure(holder, digest)? else {
             return Err(Error::InvalidEntry(format!(
                 "entry {index} holds no disclosure with that digest"
             )));
         };
+        let index = holder;
         if reason.is_empty() {
             return Err(Error::InvalidEntry("an erasure needs a reason".into()));
         }
@@ -111,9 +192,9 @@ impl Store {
             keys::disclosure(keys::ERASED, index.0, digest),
             Some(record.encode_to_vec()),
         ));
-        let postings = match self.entry(index)? {
-            Some(entry) => crate::index::disclosure_keys(&bytes, &entry),
-            None => Vec::new(),
+        let (target, postings) = match self.entry(index)? {
+            Some(entry) => crate::index::postings_of_disclosure(&bytes, &entry, index.0),
+            None => (index.0, Vec::new()),
         };
         // Hold the index's run lock until the erasure is committed and the
         // pending postings are told, so that no run captures the value.
@@ -121,11 +202,11 @@ impl Store {
         for p in &postings {
             prepared
                 .ops
-                .extend(self.index.run_edits_without(p, index.0)?);
+                .extend(self.index.run_edits_without(p, target)?);
         }
         let at = self.append_prepared(prepared)?.index();
         for p in &postings {
-            self.index.forget(p, index.0)?;
+            self.index.forget(p, target)?;
         }
         drop(guard);
         Ok(at)

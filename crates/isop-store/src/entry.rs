@@ -47,6 +47,15 @@ pub enum Record {
         /// When.
         erased_at: UnixMillis,
     },
+    /// Disclosures of the notice logged at `notice`, carried by a later
+    /// copy of it; the entry's disclosures are the added ones. Appended by
+    /// [`Store::add_disclosures`](crate::Store::add_disclosures).
+    DisclosuresAdded {
+        /// The entry that logged the notice first.
+        notice: LogIndex,
+        /// The notice's envelope bytes, as logged there.
+        envelope: Bytes,
+    },
 }
 
 /// The largest entry the log takes, in bytes (its encoded `LogEntry`:
@@ -160,6 +169,9 @@ pub(crate) struct Prepared {
     pub(crate) notice_digest: Option<[u8; 32]>,
     pub(crate) dedupe: bool,
     pub(crate) requires: Option<([u8; 16], [u8; 32])>,
+    /// For a `DisclosuresAdded` entry: the notice's entry, which its
+    /// postings point to.
+    pub(crate) added_to: Option<u64>,
     /// The entry's postings in the case, author and indicator indexes.
     pub(crate) postings: Vec<crate::postings::Posting>,
     disclosures: Vec<([u8; 32], Bytes)>,
@@ -175,6 +187,7 @@ impl Prepared {
         let disclosures: Vec<([u8; 32], Bytes)> =
             e.disclosures.into_iter().map(|d| (sha256(&d), d)).collect();
         let mut keys = index::Keys::default();
+        let mut added_to = None;
         let record = match e.record {
             Record::Envelope(b) => {
                 if b.is_empty() {
@@ -193,6 +206,14 @@ impl Prepared {
                 reason,
                 erased_at: erased_at.0,
             }),
+            Record::DisclosuresAdded { notice, envelope } => {
+                keys.multi = index::added_keys(&envelope, disclosures.iter().map(|(_, d)| d));
+                added_to = Some(notice.0);
+                pb::log_entry::Record::DisclosuresAdded(pb::DisclosuresAdded {
+                    notice_index: notice.0,
+                    envelope,
+                })
+            }
         };
         let entry = pb::LogEntry {
             index: 0,
@@ -220,6 +241,7 @@ impl Prepared {
             notice_digest: keys.notice_digest,
             dedupe: e.dedupe,
             requires: e.requires.map(|(id, digest)| (*id.as_bytes(), digest)),
+            added_to,
             postings: keys.multi,
             disclosures,
             enqueue: e.enqueue,
@@ -272,6 +294,9 @@ impl Prepared {
         }
         if self.inbox {
             batch.insert(&keys::prefixed_u64(keys::INBOX, index)[..], &[0u8][..]);
+        }
+        if let Some(notice) = self.added_to {
+            batch.insert(&keys::added(notice, index)[..], &[][..]);
         }
         for (k, v) in &self.ops {
             match v {

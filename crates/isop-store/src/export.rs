@@ -549,6 +549,15 @@ impl Import {
                 self.posting_count += 1;
             }
         }
+        if let Some(pb::log_entry::Record::DisclosuresAdded(a)) = &e.record {
+            if a.notice_index >= index {
+                return Err(Error::InvalidEntry(format!(
+                    "entry {index} adds disclosures to entry {}, which does not precede it",
+                    a.notice_index
+                )));
+            }
+            batch.insert(&keys::added(a.notice_index, index)[..], &[][..]);
+        }
         self.last = Some((index, bytes.clone(), e.disclosure_digests));
         self.summary.entries += 1;
         self.bump()
@@ -622,8 +631,9 @@ impl Import {
             keys::disclosure(keys::DISCLOSURE, owner, &digest),
             bytes.as_ref(),
         );
-        for posting in crate::index::disclosure_keys(bytes, &entry) {
-            self.postings.entry(posting).or_default().push(owner);
+        let (target, postings) = crate::index::postings_of_disclosure(bytes, &entry, owner);
+        for posting in postings {
+            self.postings.entry(posting).or_default().push(target);
             self.posting_count += 1;
         }
         self.summary.disclosures += 1;

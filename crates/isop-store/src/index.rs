@@ -82,24 +82,68 @@ fn disclosure_indicator(d: &[u8]) -> Option<String> {
     }
 }
 
-/// The index keys that exist only because of disclosure `d` of the entry
-/// `owner` (an encoded LogEntry): what erasing `d` removes.
-pub(crate) fn disclosure_keys(d: &[u8], owner: &[u8]) -> Vec<(u8, Vec<u8>)> {
+/// The envelope whose notice an entry's disclosures belong to: the notice
+/// the entry logs, or the one a `DisclosuresAdded` entry adds to.
+pub(crate) fn notice_envelope(entry: &pb::LogEntry) -> Option<&Bytes> {
+    match &entry.record {
+        Some(pb::log_entry::Record::Envelope(env)) => Some(env),
+        Some(pb::log_entry::Record::DisclosuresAdded(a)) => Some(&a.envelope),
+        _ => None,
+    }
+}
+
+/// The entry that the postings of entry `index` point to: itself, or for
+/// a `DisclosuresAdded` entry the notice's own entry, so that a lookup
+/// finds the notice whichever copy brought the field.
+pub(crate) fn posting_target(entry: &pb::LogEntry, index: u64) -> u64 {
+    match &entry.record {
+        Some(pb::log_entry::Record::DisclosuresAdded(a)) => a.notice_index,
+        _ => index,
+    }
+}
+
+/// The index keys that exist only because of disclosure `d` of the notice
+/// in `envelope` (its indicator, unless the notice names it in clear):
+/// what erasing `d` removes.
+pub(crate) fn disclosure_keys(d: &[u8], envelope: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let Some(form) = disclosure_indicator(d) else {
         return Vec::new();
     };
-    let clear = match pb::LogEntry::decode(owner) {
-        Ok(pb::LogEntry {
-            record: Some(pb::log_entry::Record::Envelope(env)),
-            ..
-        }) => keys_of(&env, std::iter::empty()).multi,
-        _ => Vec::new(),
-    };
     let key = (keys::INDICATOR, form.into_bytes());
-    if clear.contains(&key) {
+    if keys_of(envelope, std::iter::empty()).multi.contains(&key) {
         Vec::new()
     } else {
         vec![key]
+    }
+}
+
+/// The index keys of disclosures a later copy added to the notice in
+/// `envelope`: the indicators among them that the notice lacks in clear.
+pub(crate) fn added_keys<'a>(
+    envelope: &[u8],
+    disclosures: impl Iterator<Item = &'a Bytes>,
+) -> Vec<(u8, Vec<u8>)> {
+    let mut keys: Vec<_> = disclosures
+        .flat_map(|d| disclosure_keys(d, envelope))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// The keys that exist only because of disclosure `d` held by `owner`
+/// (an encoded LogEntry at `index`), and the entry they point to.
+pub(crate) fn postings_of_disclosure(
+    d: &[u8],
+    owner: &[u8],
+    index: u64,
+) -> (u64, Vec<(u8, Vec<u8>)>) {
+    match pb::LogEntry::decode(owner) {
+        Ok(e) => (
+            posting_target(&e, index),
+            notice_envelope(&e).map_or_else(Vec::new, |env| disclosure_keys(d, env)),
+        ),
+        Err(_) => (index, Vec::new()),
     }
 }
 

@@ -19,6 +19,7 @@
 //! | `S` | roster version (u64 BE) | roster envelope bytes |
 //! | `W` | peer org | the last checkpoint of the peer's log this node witnessed (signed note) |
 //! | `V` | outbound entry (u64 BE), recipient org | delivery outcome (1 accepted, 0 rejected), receipt entry (u64 BE) |
+//! | `L` | notice entry (u64 BE), `DisclosuresAdded` entry (u64 BE) | (empty): disclosures a later copy of the notice added |
 //! | `P` | run (u32 BE), first posting's prefix and name | a block of index postings (see `postings`) |
 
 pub(crate) const ENTRY: u8 = b'E';
@@ -38,6 +39,7 @@ pub(crate) const ROSTER: u8 = b'S';
 pub(crate) const POSTINGS: u8 = b'P';
 pub(crate) const DELIVERY: u8 = b'V';
 pub(crate) const WITNESSED: u8 = b'W';
+pub(crate) const ADDED: u8 = b'L';
 
 pub(crate) fn entry(index: u64) -> [u8; 9] {
     prefixed_u64(ENTRY, index)
@@ -89,6 +91,15 @@ pub(crate) fn disclosure(prefix: u8, index: u64, digest: &[u8]) -> Vec<u8> {
     k.push(prefix);
     k.extend_from_slice(&index.to_be_bytes());
     k.extend_from_slice(digest);
+    k
+}
+
+/// `L || notice || addition`: entry `addition` added disclosures to the
+/// notice logged at entry `notice`.
+pub(crate) fn added(notice: u64, addition: u64) -> [u8; 17] {
+    let mut k = [0u8; 17];
+    k[..9].copy_from_slice(&prefixed_u64(ADDED, notice));
+    k[9..].copy_from_slice(&addition.to_be_bytes());
     k
 }
 

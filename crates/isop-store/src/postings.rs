@@ -254,11 +254,12 @@ impl Index {
                     index: LogIndex(i),
                     why: "entry missing".into(),
                 })?;
+            let (target, postings) = postings_of_stored(tree, path, i, &bytes)?;
             add_to(
                 &mut state.pending,
                 &mut state.pending_count,
-                i,
-                postings_of_stored(tree, path, i, &bytes)?,
+                target,
+                postings,
             );
         }
         let shared = Arc::new(Shared {
@@ -434,23 +435,31 @@ fn write_run_of(shared: &Shared) -> Result<(), Error> {
     }
 }
 
-/// The postings of a stored entry, with the disclosures the store holds for it.
+/// The postings of a stored entry, with the disclosures the store holds
+/// for it, and the entry they point to (see [`crate::index::posting_target`]).
 pub(crate) fn postings_of_stored(
     tree: &sled::Tree,
     path: &Path,
     index: u64,
     entry: &[u8],
-) -> Result<Vec<Posting>, Error> {
+) -> Result<(u64, Vec<Posting>), Error> {
     let e = pb::LogEntry::decode(entry).map_err(|e| Error::Corrupt {
         index: LogIndex(index),
         why: format!("entry does not decode: {e}"),
     })?;
-    let Some(pb::log_entry::Record::Envelope(env)) = &e.record else {
-        return Ok(Vec::new());
+    let target = crate::index::posting_target(&e, index);
+    let Some(env) = crate::index::notice_envelope(&e) else {
+        return Ok((target, Vec::new()));
     };
     let mut held = Vec::new();
     for r in tree.scan_prefix(keys::prefixed_u64(keys::DISCLOSURE, index)) {
         held.push(bytes::Bytes::copy_from_slice(&r.map_err(db_err(path))?.1));
     }
-    Ok(crate::index::keys_of(env, held.iter()).multi)
+    let postings = match &e.record {
+        Some(pb::log_entry::Record::DisclosuresAdded(_)) => {
+            crate::index::added_keys(env, held.iter())
+        }
+        _ => crate::index::keys_of(env, held.iter()).multi,
+    };
+    Ok((target, postings))
 }

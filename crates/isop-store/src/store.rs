@@ -77,6 +77,8 @@ pub struct Store {
     writer: Option<JoinHandle<()>>,
     /// Dropped after the writer has stopped (fields drop after `Drop::drop`).
     pub(crate) index: Index,
+    /// Held while disclosures are added to a notice already logged.
+    pub(crate) additions: Mutex<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -135,6 +137,7 @@ impl Store {
             jobs: Some(tx),
             writer: Some(handle),
             index,
+            additions: Mutex::new(()),
         })
     }
 
@@ -790,9 +793,17 @@ impl Writer {
     }
 
     /// The payload digest and index of the notice that holds `id`, if one
-    /// does. A store written before digests were kept in the index holds
-    /// the index alone; the digest is then read from the entry.
-    fn held_notice(&self, id: &[u8; 16]) -> Result<Option<keys::HeldNotice>, Error> {
+    /// does: one appended earlier in this group (`staged`), or one
+    /// committed. A store written before digests were kept in the index
+    /// holds the index alone; the digest is then read from the entry.
+    fn held_notice(
+        &self,
+        staged: &HashMap<[u8; 16], keys::HeldNotice>,
+        id: &[u8; 16],
+    ) -> Result<Option<keys::HeldNotice>, Error> {
+        if let Some(held) = staged.get(id) {
+            return Ok(Some(*held));
+        }
         let Some(v) = self
             .tree
             .get(keys::prefixed(keys::NOTICE, id))
@@ -802,7 +813,7 @@ impl Writer {
         };
         let Some((digest, index)) = keys::parse_notice_value(&v) else {
             return Err(Error::Corrupt {
-                index: LogIndex(0),
+                index: LogIndex(self.frontier.size()),
                 why: format!(
                     "notice index value for {} is {} bytes",
                     hex::encode(id),
@@ -813,30 +824,23 @@ impl Writer {
         if digest.is_some() {
             return Ok(Some((digest, index)));
         }
+        let corrupt = |why: &str| Error::Corrupt {
+            index: LogIndex(index),
+            why: why.into(),
+        };
         let entry = self
             .tree
             .get(keys::entry(index))
             .map_err(db_err(&self.path))?
-            .ok_or_else(|| Error::Corrupt {
-                index: LogIndex(index),
-                why: "the notice index names an entry that is not stored".into(),
-            })?;
-        let env = match pb::LogEntry::decode(entry.as_ref()) {
-            Ok(pb::LogEntry {
-                record: Some(pb::log_entry::Record::Envelope(env)),
-                ..
-            }) => env,
-            _ => {
-                return Err(Error::Corrupt {
-                    index: LogIndex(index),
-                    why: "the notice index names an entry without an envelope".into(),
-                });
-            }
-        };
-        Ok(Some((
-            crate::index::keys_of(&env, std::iter::empty()).notice_digest,
-            index,
-        )))
+            .ok_or_else(|| corrupt("the notice index names an entry that is not stored"))?;
+        let payload = pb::LogEntry::decode(entry.as_ref())
+            .ok()
+            .as_ref()
+            .and_then(crate::index::notice_envelope)
+            .and_then(|env| pb::Envelope::decode(env.as_ref()).ok())
+            .map(|env| env.payload)
+            .ok_or_else(|| corrupt("the notice index names an entry without an envelope"))?;
+        Ok(Some((Some(isop_core::sha256(&payload)), index)))
     }
 
     fn build(&self, jobs: &[Job]) -> Result<Staged, Error> {
@@ -859,19 +863,12 @@ impl Writer {
                     outcomes.push(Ok(Outcome::Written));
                 }
                 Job::Append(p, _) => {
-                    let known = match p.notice_id {
-                        Some(id) => match new_ids.get(&id) {
-                            Some(held) => Some(*held),
-                            None => self.held_notice(&id)?,
-                        },
+                    let known = match &p.notice_id {
+                        Some(id) => self.held_notice(&new_ids, id)?,
                         None => None,
                     };
                     if let Some((id, digest)) = &p.requires {
-                        let holder = match new_ids.get(id) {
-                            Some(held) => Some(*held),
-                            None => self.held_notice(id)?,
-                        };
-                        match holder {
+                        match self.held_notice(&new_ids, id)? {
                             Some((Some(held), _)) if held == *digest => {}
                             Some((_, at)) => {
                                 outcomes.push(Ok(Outcome::Appended(Appended::Unmet(LogIndex(at)))));
@@ -910,7 +907,7 @@ impl Writer {
                     }
                     p.apply(index, &mut batch);
                     if !p.postings.is_empty() {
-                        postings.push((index, p.postings.clone()));
+                        postings.push((p.added_to.unwrap_or(index), p.postings.clone()));
                     }
                     outcomes.push(Ok(Outcome::Appended(Appended::New(LogIndex(index)))));
                 }

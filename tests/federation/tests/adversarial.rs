@@ -820,3 +820,136 @@ async fn the_auditor_finds_a_retraction_by_another_than_the_author() -> Result<(
     kr.shutdown().await?;
     Ok(())
 }
+
+/// The disclosures a delivery of `sealed` to `to` carries whose paths are `paths`.
+fn fields_of(node: &Node, sealed: &SealedNotice, to: &str, paths: &[&str]) -> Result<Vec<Bytes>> {
+    let (_, ds) = delivery(node, sealed, to)?;
+    Ok(ds
+        .into_iter()
+        .filter(|d| {
+            pb::Disclosure::decode(d.clone()).is_ok_and(|d| paths.contains(&d.path.as_str()))
+        })
+        .collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_copy_adds_the_fields_a_relay_left_out_and_the_auditor_checks_them() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = signer(&fed, FILMCO)?;
+    let genuine = seal(referral(&[KR], Tlp::Amber), &filmco)?;
+    let id = genuine.notice().id();
+    let (env, all) = delivery(&kr, &genuine, KR)?;
+    let contact = fields_of(&kr, &genuine, KR, &["referral.contact"])?;
+    ensure!(all.len() == 2 && contact.len() == 1, "{} fields", all.len());
+
+    // The hub relays the notice first, with the contact field alone.
+    let as_hub = connect_as(&fed, HUB, &kr).await?;
+    let first = deliver(&as_hub, env.clone(), contact.clone()).await?;
+    accepted(&first)?;
+    let held_at = LogIndex(first.log_index);
+    let digests = |ds: &[Bytes]| ds.iter().map(|d| sha256(d).to_vec()).collect::<Vec<_>>();
+
+    // A copy with a field beyond KR's clearance adds nothing: refused whole.
+    let beyond = fields_of(&kr, &genuine, HUB, &["referral.internal_ref"])?;
+    ensure!(beyond.len() == 1, "the hub's field");
+    let size = kr.store().size();
+    let r = deliver(&as_hub, env.clone(), beyond).await?;
+    rejected(&r, pb::RejectReason::Disclosure, "referral.internal_ref")?;
+    assert_eq!(kr.store().size(), size + 1, "only the rejection is logged");
+
+    // The author's own copy carries both fields the recipient may see:
+    // DUPLICATE at the original index, and the receipt names what KR holds
+    // afterwards: the evidence location is added beside the entry.
+    let as_filmco = connect_as(&fed, FILMCO, &kr).await?;
+    let r = deliver(&as_filmco, env.clone(), all.clone()).await?;
+    ensure!(
+        r.status == pb::ReceiptStatus::Duplicate as i32 && r.log_index == held_at.0,
+        "{r:?}"
+    );
+    let mut held: Vec<_> = r.disclosure_digests.iter().map(|d| d.to_vec()).collect();
+    let mut want = digests(&all);
+    held.sort();
+    want.sort();
+    assert_eq!(held, want, "the receipt lists every field held afterwards");
+    let added_at = LogIndex(kr.store().size() - 1);
+    let added = kr.store().log_entry(added_at)?.context("the addition")?;
+    assert_eq!(added.peer, FILMCO);
+    assert_eq!(added.disclosure_digests.len(), 1);
+    match &added.record {
+        Some(pb::log_entry::Record::DisclosuresAdded(a)) => {
+            assert_eq!(a.notice_index, held_at.0)
+        }
+        other => bail!("not an addition: {other:?}"),
+    }
+    let mut now_held: Vec<_> = kr
+        .store()
+        .disclosures_of(held_at)?
+        .iter()
+        .map(|d| d.digest.to_vec())
+        .collect();
+    now_held.sort();
+    assert_eq!(now_held, want);
+    assert_eq!(kr.store().find_notice(&id)?, Some(held_at), "logged once");
+
+    // Sent again: nothing to add, nothing appended, the same receipt.
+    let size = kr.store().size();
+    let again = deliver(&as_filmco, env.clone(), all.clone()).await?;
+    assert_eq!(again.disclosure_digests, r.disclosure_digests);
+    assert_eq!(kr.store().size(), size);
+
+    // The auditor checks what was added like any delivery: clean as it is;
+    // an addition naming another entry, or a field beyond the clearance,
+    // is a finding at its index.
+    let forged = |notice: LogIndex, disclosures: Vec<Bytes>| -> Result<LogIndex> {
+        let mut e = isop_store::NewEntry::new(
+            now(),
+            isop_store::Direction::Inbound,
+            isop_store::Record::DisclosuresAdded {
+                notice,
+                envelope: env.encode_to_vec().into(),
+            },
+        );
+        e.peer = Some(org(FILMCO));
+        e.disclosures = disclosures;
+        Ok(kr.store().append(e)?.index())
+    };
+    let audit = |kr: &Node| -> Result<Vec<(isop_audit::FindingKind, Option<u64>)>> {
+        kr.store().sign_checkpoint(kr.signer())?;
+        let mut export = Vec::new();
+        kr.store().export(
+            &mut export,
+            kr.org(),
+            &kr.roster().clearance(kr.org())?,
+            UnixMillis(u64::MAX / 2),
+        )?;
+        let report = isop_audit::verify(
+            export.as_slice(),
+            &isop_audit::VerifyOptions::new(fed.roster_key()),
+            None,
+        )?;
+        Ok(report.findings.iter().map(|f| (f.kind, f.index)).collect())
+    };
+    assert_eq!(audit(&kr)?, [], "the real log audits clean");
+    let wrong_entry = forged(LogIndex(0), contact)?;
+    let beyond = forged(
+        held_at,
+        fields_of(&kr, &genuine, HUB, &["referral.internal_ref"])?,
+    )?;
+    assert_eq!(
+        audit(&kr)?,
+        [
+            (
+                isop_audit::FindingKind::DisclosureMismatch,
+                Some(wrong_entry.0)
+            ),
+            (
+                isop_audit::FindingKind::DisclosureBeyondClearance,
+                Some(beyond.0)
+            ),
+        ]
+    );
+    kr.shutdown().await?;
+    Ok(())
+}

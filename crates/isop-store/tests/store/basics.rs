@@ -587,3 +587,111 @@ fn an_id_belongs_to_the_first_notice_logged_under_it() {
         Appended::Conflict(LogIndex(0))
     );
 }
+
+#[test]
+fn a_later_copy_adds_the_disclosures_the_first_lacked() {
+    use isop_core::pb::log_entry::Record as Rec;
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path());
+    let s = referral(&fed, "streamz.example", "C", 8);
+    let digest_of = |path: &str| {
+        *s.disclosures()
+            .iter()
+            .find(|d| d.path() == path)
+            .unwrap()
+            .digest()
+    };
+    let (contact, wallet) = (digest_of("referral.contact"), digest_of("referral.payment"));
+    {
+        let store = Store::open(&config).unwrap();
+        // A relay reached the node first, with the contact field alone.
+        let mut first = inbound(&s);
+        first.peer = Some(org("INTERPOL-GS"));
+        first.disclosures.retain(|d| sha256(d) == contact);
+        assert_eq!(store.append(first).unwrap(), Appended::New(LogIndex(0)));
+        assert!(store.by_indicator("bc1qexamplewallet").unwrap().is_empty());
+
+        // The author's own copy carries both: only the wallet is added.
+        let all = inbound(&s).disclosures;
+        let at = UnixMillis(NOW.0 + 1);
+        let added = store
+            .add_disclosures(LogIndex(0), &org("RH-FILMCO"), all.clone(), at)
+            .unwrap();
+        assert_eq!(added, Some(LogIndex(1)));
+        let e = store.log_entry(LogIndex(1)).unwrap().unwrap();
+        assert_eq!(e.peer, "RH-FILMCO");
+        assert_eq!(e.direction, isop_core::pb::Direction::Inbound as i32);
+        assert_eq!(e.disclosure_digests, [wallet.to_vec()]);
+        match e.record {
+            Some(Rec::DisclosuresAdded(a)) => {
+                assert_eq!(a.notice_index, 0);
+                assert_eq!(a.envelope, envelope_bytes(&s));
+            }
+            other => panic!("{other:?}"),
+        }
+        let held: Vec<_> = store
+            .disclosures_of(LogIndex(0))
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.digest, matches!(d.state, Some(DisclosureState::Held(_)))))
+            .collect();
+        assert_eq!(held, [(contact, true), (wallet, true)]);
+        assert_eq!(
+            store.by_indicator("bc1qexamplewallet").unwrap(),
+            [LogIndex(0)],
+            "a lookup finds the notice, whichever copy brought the field"
+        );
+        // A third copy adds nothing, and nothing is appended.
+        assert_eq!(
+            store
+                .add_disclosures(LogIndex(0), &org("RH-FILMCO"), all, at)
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.size(), 2);
+        let not_a_notice = store.add_disclosures(LogIndex(1), &org("RH-FILMCO"), vec![], at);
+        assert!(
+            not_a_notice
+                .unwrap_err()
+                .to_string()
+                .contains("logs no notice")
+        );
+        store.close().unwrap();
+    }
+    // Reopened (its postings rebuilt from the entries), exported and
+    // imported (at the hub's clearance: the wallet, not the contact): the same.
+    let store = Store::open(&config).unwrap();
+    let clearance = fed.roster.clearance(&org("INTERPOL-GS")).unwrap();
+    let mut file = Vec::new();
+    store
+        .export(&mut file, &org("KR-KNPA"), &clearance, NOW)
+        .unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let (copy, _) = Store::import(
+        &StoreConfig::new(target.path().join("copy")),
+        file.as_slice(),
+        &fed.roster_key(),
+    )
+    .unwrap();
+    for st in [&store, &copy] {
+        assert_eq!(st.by_indicator("bc1qexamplewallet").unwrap(), [LogIndex(0)]);
+        let held = st.disclosures_of(LogIndex(0)).unwrap();
+        assert_eq!(
+            held.iter().map(|d| d.digest).collect::<Vec<_>>(),
+            [contact, wallet]
+        );
+        assert!(matches!(held[1].state, Some(DisclosureState::Held(_))));
+    }
+
+    // Erasing the added field by the notice's index erases it where it is held.
+    store
+        .erase_disclosure(LogIndex(0), &wallet, "retention period ended", NOW)
+        .unwrap();
+    assert!(matches!(
+        store.disclosure(LogIndex(1), &wallet).unwrap(),
+        Some(DisclosureState::Erased(_))
+    ));
+    assert!(store.by_indicator("bc1qexamplewallet").unwrap().is_empty());
+    store.verify_all().unwrap();
+}
