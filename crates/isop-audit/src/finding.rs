@@ -41,6 +41,9 @@ pub enum FindingKind {
     /// A retraction of a notice the log holds, by another org than that
     /// notice's author.
     RetractionNotByAuthor,
+    /// A notice the sending policy forbids (author role, receiver role,
+    /// kind, reply rules), sent or accepted all the same.
+    PolicyViolation,
     /// A notice went to (or came from) an org it was not addressed to, or
     /// from a sender that was not an active member.
     NotAddressed,
@@ -57,6 +60,9 @@ pub enum FindingKind {
     CheckpointRootMismatch,
     /// A checkpoint carries no valid signature by the log's origin.
     CheckpointSignature,
+    /// Entries that no valid checkpoint of the origin covers (none at all,
+    /// or a tail after the last one): nothing attests them.
+    Unattested,
     /// A cosignature line by a roster key does not verify.
     CosignatureInvalid,
     /// Two signed views of one log disagree: a cosigned checkpoint whose
@@ -92,12 +98,14 @@ impl FindingKind {
             Self::DisclosureBeyondClearance => "DISCLOSURE_BEYOND_CLEARANCE",
             Self::TlpViolation => "TLP_VIOLATION",
             Self::RetractionNotByAuthor => "RETRACTION_NOT_BY_AUTHOR",
+            Self::PolicyViolation => "POLICY_VIOLATION",
             Self::NotAddressed => "NOT_ADDRESSED",
             Self::MissingReceipt => "MISSING_RECEIPT",
             Self::ReceiptMismatch => "RECEIPT_MISMATCH",
             Self::CheckpointMisplaced => "CHECKPOINT_MISPLACED",
             Self::CheckpointRootMismatch => "CHECKPOINT_ROOT_MISMATCH",
             Self::CheckpointSignature => "CHECKPOINT_SIGNATURE",
+            Self::Unattested => "UNATTESTED",
             Self::CosignatureInvalid => "COSIGNATURE_INVALID",
             Self::SplitView => "SPLIT_VIEW",
             Self::Omission => "OMISSION",
@@ -139,7 +147,8 @@ impl fmt::Display for Finding {
         if let Some(o) = self.offset {
             write!(f, " @byte {o}")?;
         }
-        write!(f, ": {}", self.detail)
+        // The detail quotes what members wrote: shown escaped.
+        write!(f, ": {}", isop_core::text::printable(&self.detail))
     }
 }
 
@@ -206,5 +215,25 @@ impl Findings {
         self.kept
             .sort_by_key(|f| (f.index.is_none(), f.index, f.offset, f.kind));
         (self.kept, self.total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finding_shows_what_members_wrote_escaped() {
+        let f = Finding {
+            kind: FindingKind::PolicyViolation,
+            log: "KR-KNPA".into(),
+            index: Some(7),
+            offset: None,
+            detail: "reason \u{1b}]0;title\u{7}\nTRUNCATED fake".into(),
+        };
+        assert_eq!(
+            f.to_string(),
+            "POLICY_VIOLATION            KR-KNPA entry 7: reason \\u{1b}]0;title\\u{7}\\nTRUNCATED fake"
+        );
     }
 }

@@ -466,7 +466,10 @@ pub(crate) fn utc(ms: u64) -> String {
 }
 
 impl fmt::Display for Story {
+    /// For people: every text that members wrote (targets, case references,
+    /// reasons, paths, labels) is shown escaped; see [`isop_core::text`].
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use isop_core::text::printable as p;
         writeln!(
             f,
             "The story of {}'s log ({} entries)",
@@ -478,13 +481,13 @@ impl fmt::Display for Story {
                 f,
                 "  {} {} by {} ({}, {}{}), entry {}: now {}{}",
                 utc(r.created_at),
-                r.target,
+                p(&r.target),
                 r.author,
                 r.direction,
                 r.tlp,
                 r.case_ref
                     .as_ref()
-                    .map(|c| format!(", case {c}"))
+                    .map(|c| format!(", case {}", p(c)))
                     .unwrap_or_default(),
                 r.index,
                 r.status,
@@ -499,7 +502,7 @@ impl fmt::Display for Story {
                     utc(e.at),
                     e.what,
                     e.by,
-                    e.detail
+                    p(&e.detail)
                 )?;
             }
         }
@@ -509,7 +512,7 @@ impl fmt::Display for Story {
             writeln!(
                 f,
                 "  {}: {} from {} to {}; participants {}",
-                c.case_ref,
+                p(&c.case_ref),
                 kinds.join(", "),
                 utc(c.first_at),
                 utc(c.last_at),
@@ -539,9 +542,9 @@ impl fmt::Display for Story {
                 "  {} {:<14} {:<36} {} [{}]",
                 utc(v.at),
                 v.org,
-                v.path,
+                p(&v.path),
                 v.notice,
-                v.label
+                p(&v.label)
             )?;
         }
         for finding in &self.findings {

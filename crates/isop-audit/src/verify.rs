@@ -16,8 +16,8 @@ use bytes::Bytes;
 use isop_core::merkle::{self, Hash, RootBuilder};
 use isop_core::{
     Clearance, Commitment, Error as CoreError, Judgement, Label, NoteSigners, Notice, NoticeId,
-    OrgId, PendingSignature, ReceiptOutcome, Roster, RosterKey, UnixMillis, check_transmission, pb,
-    sha256, verify_batch,
+    NoticeKind, OrgId, PendingSignature, ReceiptOutcome, ReplyContext, Roster, RosterKey,
+    UnixMillis, check_transmission, pb, sha256, verify_batch,
 };
 use prost::Message;
 use serde::Serialize;
@@ -203,10 +203,14 @@ struct Outstanding {
 }
 
 /// Where a notice was first logged: its author (a number in
-/// `author_orgs`) and the entry.
+/// `author_orgs`), its entry's index modulo 2^32 (exact for any log
+/// under four billion entries) and whether it is a referral. One is kept
+/// for every notice, so it is kept small: 28 bytes with its id.
 struct Logged {
     author: u32,
-    index: u64,
+    index_low: u32,
+    /// Whether it is a referral (what a reply's rules depend on).
+    referral: bool,
 }
 
 /// The entry the next disclosure records belong to.
@@ -237,6 +241,9 @@ struct Verifier {
     author_orgs: Vec<OrgId>,
     /// This log's checkpoints seen so far (the latest ones), by size.
     own_checkpoints: BTreeMap<u64, Hash>,
+    /// The size of the last checkpoint with the right root and a valid
+    /// signature by the origin: the entries it attests.
+    attested: Option<u64>,
 }
 
 /// Verifies an export read from `r`. Problems inside the export are
@@ -268,6 +275,7 @@ pub fn verify(
         author_numbers: HashMap::new(),
         author_orgs: Vec::new(),
         own_checkpoints: BTreeMap::new(),
+        attested: None,
         origin,
     };
     loop {
@@ -287,6 +295,7 @@ pub fn verify(
         }
     }
     v.close_current();
+    v.unattested();
     for (index, o) in std::mem::take(&mut v.outstanding) {
         for r in o.waiting {
             v.f.add(
@@ -386,7 +395,16 @@ impl Verifier {
                     Judgement::AtCreation,
                 );
                 self.sig(&e, format!("notice {}", notice.id()), sig);
-                self.retraction(&e, &notice);
+                let receivers: Vec<OrgId> = match direction {
+                    Some(pb::Direction::Inbound) => vec![self.origin.clone()],
+                    // Recipients that do not parse are reported with the entry.
+                    _ => entry
+                        .recipients
+                        .iter()
+                        .filter_map(|r| OrgId::new(r).ok())
+                        .collect(),
+                };
+                self.policy(&e, &roster, &notice, &receivers);
                 self.record_notice(&notice, e.position);
                 self.committed(&e, &notice, &held);
                 match direction {
@@ -421,7 +439,7 @@ impl Verifier {
                     sig,
                 );
                 match self.logged.get(&notice.id()) {
-                    Some(l) if l.index == notice_index => {}
+                    Some(l) if l.index_low == notice_index as u32 => {}
                     _ => {
                         let why = format!(
                             "adds disclosures to notice {} at entry {notice_index}, which does not hold that notice",
@@ -559,20 +577,55 @@ impl Verifier {
         }
     }
 
-    /// A retraction must be by the author of the notice it retracts, as
-    /// the log holds it.
-    fn retraction(&mut self, e: &EntryRec, notice: &Notice) {
-        if notice.kind() == isop_core::NoticeKind::Retraction
-            && let Some(target) = notice.in_reply_to()
-            && let Some(l) = self.logged.get(&target)
-            && let Some(author) = self.author_orgs.get(l.author as usize)
+    /// The sending policy, as the node that sent or received the notice
+    /// had to judge it: the author's role, each receiver's role and the
+    /// kind, a reply against the notice it answers as this log holds it;
+    /// and a retraction only by the author of what it retracts.
+    fn policy(&mut self, e: &EntryRec, roster: &Roster, notice: &Notice, receivers: &[OrgId]) {
+        let reply = match notice
+            .in_reply_to()
+            .and_then(|target| self.logged.get(&target))
+            .and_then(|l| Some(l.referral).zip(self.author_orgs.get(l.author as usize)))
+        {
+            Some((true, author)) => ReplyContext::ReferralBy(author.clone()),
+            Some((false, author)) => ReplyContext::Other(author.clone()),
+            None => ReplyContext::Unknown,
+        };
+        if notice.kind() == NoticeKind::Retraction
+            && let Some(author) = reply.author()
             && author != notice.author()
         {
             let why = format!(
-                "{} retracts notice {target}, whose author is {author}",
-                notice.author()
+                "{} retracts notice {}, whose author is {author}",
+                notice.author(),
+                notice
+                    .in_reply_to()
+                    .map(|t| t.to_string())
+                    .unwrap_or_default()
             );
             self.add(FindingKind::RetractionNotByAuthor, e, why);
+            return;
+        }
+        // An author that is not a member is reported with its signature.
+        let Ok(from) = roster.member(notice.author()).map(|m| m.role) else {
+            return;
+        };
+        for r in receivers {
+            let Ok(to) = roster.member(r).map(|m| m.role) else {
+                continue;
+            };
+            if let Err(err) =
+                roster
+                    .policy()
+                    .check(notice.author(), from, to, notice.kind(), &reply)
+            {
+                let why = format!(
+                    "notice {} from {} to {r}: {err}",
+                    notice.id(),
+                    notice.author()
+                );
+                self.add(FindingKind::PolicyViolation, e, why);
+            }
         }
     }
 
@@ -586,9 +639,12 @@ impl Verifier {
         if n == next {
             self.author_orgs.push(notice.author().clone());
         }
-        self.logged
-            .entry(notice.id())
-            .or_insert(Logged { author: n, index });
+        self.logged.entry(notice.id()).or_insert(Logged {
+            author: n,
+            // Truncated on purpose; see `Logged`.
+            index_low: index as u32,
+            referral: notice.kind() == NoticeKind::Referral,
+        });
     }
 
     fn inbound_notice(
@@ -903,11 +959,34 @@ impl Verifier {
                 ),
             );
         }
+        if cp.root == self.tree.root() && signers.contains(&self.origin) {
+            self.attested = Some(size);
+        }
         self.report.cosignatures += signers.iter().filter(|o| **o != self.origin).count() as u64;
         if self.own_checkpoints.len() >= KEEP_CHECKPOINTS {
             self.own_checkpoints.pop_first();
         }
         self.own_checkpoints.insert(size, cp.root);
+    }
+
+    /// Entries no checkpoint of the origin attests: without one, anyone
+    /// handling the export could have cut or rewritten its history.
+    fn unattested(&mut self) {
+        let size = self.tree.size();
+        let why = match self.attested {
+            None if size > 0 => format!(
+                "no checkpoint signed by {} attests any of the {size} entries: the history could have been cut or rewritten",
+                self.origin
+            ),
+            Some(a) if a < size => format!(
+                "entries {a} to {} come after the last checkpoint signed by {} (size {a}): nothing attests them",
+                size - 1,
+                self.origin
+            ),
+            _ => return,
+        };
+        self.f
+            .add(FindingKind::Unattested, self.attested, None, why);
     }
 
     fn pending(&mut self, offset: u64, p: &pb::PendingDelivery) {

@@ -66,6 +66,7 @@ pub mod merkle;
 mod notice;
 mod receipt;
 mod roster;
+pub mod text;
 mod tlp;
 
 pub use checkpoint::{

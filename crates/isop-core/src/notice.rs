@@ -198,10 +198,7 @@ impl Notice {
 
     /// Whether `org` is addressed, directly or through a group of `roster`.
     pub fn addresses(&self, org: &OrgId, roster: &crate::Roster) -> bool {
-        self.to_orgs.contains(org)
-            || roster
-                .clearance(org)
-                .is_ok_and(|c| self.to_groups.iter().any(|g| c.has(g)))
+        self.to_orgs.contains(org) || self.to_groups.iter().any(|g| roster.in_group(g, org))
     }
 }
 

@@ -596,6 +596,12 @@ impl Roster {
         self.groups.contains_key(id)
     }
 
+    /// Whether `org` is a member of group `id`: what addressing a notice
+    /// to a group means (a clearance token never counts).
+    pub fn in_group(&self, id: &str, org: &OrgId) -> bool {
+        self.groups.get(id).is_some_and(|m| m.contains(org))
+    }
+
     /// Expands a notice's recipients into the set of member orgs to deliver
     /// to, as of `now`. Named orgs must be active members. Groups expand to
     /// their active, non-auditor members. The author is never its own recipient.
@@ -719,6 +725,16 @@ impl TryFrom<pb::Roster> for Roster {
             }
             if groups.insert(g.id.clone(), set).is_some() {
                 return Err(bad(format!("group {} appears twice", g.id)));
+            }
+        }
+        // A token that is also a group's id would read as membership of
+        // that group wherever a label names it.
+        for m in members.values() {
+            if let Some(t) = m.clearances.iter().find(|t| groups.contains_key(*t)) {
+                return Err(bad(format!(
+                    "member {}: clearance token {t:?} is the id of a group; grant it by adding the member to the group",
+                    m.org_id
+                )));
             }
         }
         let policy = Policy::from_pb(&r.policy.unwrap_or_default())?;

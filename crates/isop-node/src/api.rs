@@ -618,10 +618,7 @@ async fn export(State(api): State<Api>, Query(q): Query<ExportQuery>) -> Respons
     let inner = api.inner.clone();
     tokio::task::spawn_blocking(move || {
         let writer = tokio_util::io::SyncIoBridge::new(writer);
-        if let Err(e) = inner
-            .store
-            .export(writer, &inner.org, &clearance, inner.now())
-        {
+        if let Err(e) = inner.export(writer, &clearance) {
             tracing::error!(error = %e, "export failed");
         }
     });

@@ -24,8 +24,15 @@ impl ApiClient {
             path: api.token_file.display().to_string(),
             why: format!("{e} (start the node once to make it)"),
         })?;
+        // Never through a proxy: HTTP_PROXY and ALL_PROXY, set on many
+        // workstations, would otherwise receive the token and every notice
+        // in clear, even for this loopback address.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| Error::Invalid(format!("cannot build the API client: {e}")))?;
         Ok(Self {
-            http: reqwest::Client::new(),
+            http,
             base: format!("http://{}", api.listen),
             token: token.trim().to_owned(),
         })

@@ -96,6 +96,21 @@ pub(crate) enum RejectionLogging {
 }
 
 impl Inner {
+    /// Writes the log as one export file, with the disclosures `clearance`
+    /// allows, up to a checkpoint of this node's (signed now, unless one
+    /// is held at the log's size): every entry of an export is attested.
+    pub(crate) fn export(
+        &self,
+        w: impl std::io::Write,
+        clearance: &isop_core::Clearance,
+    ) -> Result<isop_store::ExportSummary, Error> {
+        let note = crate::serve::checkpoint(self)?;
+        let size = isop_core::Checkpoint::parse(note.text())?.size;
+        Ok(self
+            .store
+            .export_to(w, &self.org, clearance, self.now(), size)?)
+    }
+
     /// The roster in force.
     pub(crate) fn roster(&self) -> Arc<Roster> {
         match self.roster.read() {
@@ -676,6 +691,17 @@ impl Node {
     /// The node's log.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Writes the log as one export file for an auditor, with the
+    /// disclosures `clearance` allows, ending at a checkpoint this node
+    /// signs for it (what `isop log export` writes).
+    pub fn export(
+        &self,
+        w: impl std::io::Write,
+        clearance: &isop_core::Clearance,
+    ) -> Result<isop_store::ExportSummary, Error> {
+        self.inner.export(w, clearance)
     }
 
     /// The roster in force.

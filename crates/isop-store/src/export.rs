@@ -113,7 +113,20 @@ impl Store {
         clearance: &Clearance,
         now: UnixMillis,
     ) -> Result<ExportSummary, Error> {
-        let size = self.size();
+        self.export_to(w, origin, clearance, now, self.size())
+    }
+
+    /// As [`export`](Self::export), of the log's first `size` entries:
+    /// a node exports up to the checkpoint it has just signed, so that
+    /// every entry of the export is attested by its origin.
+    pub fn export_to(
+        &self,
+        w: impl Write,
+        origin: &OrgId,
+        clearance: &Clearance,
+        now: UnixMillis,
+        size: u64,
+    ) -> Result<ExportSummary, Error> {
         let root = self.root(size)?;
         let mut out = ExportWriter::new(w);
         let mut s = ExportSummary {

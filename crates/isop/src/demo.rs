@@ -571,7 +571,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     for node in nodes {
         let path = exports.join(format!("{}.isop", node.org()));
         let file = isop_node::config::create_private(&path)?;
-        node.store().export(file, node.org(), &clearance, now())?;
+        node.export(file, &clearance)?;
         let report = isop_audit::verify(
             std::io::BufReader::new(std::fs::File::open(&path)?),
             &isop_audit::VerifyOptions::new(roster_key.clone()),

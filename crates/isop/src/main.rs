@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use isop_core::text::printable;
 use isop_node::NodeConfig;
 use isop_node::authority::Authority;
 use isop_node::client::ApiClient;
@@ -794,8 +795,8 @@ async fn roster(command: RosterCommand) -> Result<()> {
                         m.org_id.as_str(),
                         m.role.as_str(),
                         m.country,
-                        m.display_name,
-                        m.endpoints.join(","),
+                        printable(&m.display_name),
+                        printable(&m.endpoints.join(",")),
                         m.keys
                             .iter()
                             .map(|k| k.name.to_string()
@@ -847,11 +848,14 @@ fn print(node: &NodeArg, v: &Value, text: impl FnOnce(&Value)) -> Result<()> {
     Ok(())
 }
 
+/// A value of the API's answer, for people: what other members wrote may
+/// hold control or bidi characters, shown escaped so that no value forges
+/// a line, a colour or a title (`--json` stays exact).
 fn s(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => printable(s).into_owned(),
         Value::Null => "-".into(),
-        other => other.to_string(),
+        other => printable(&other.to_string()).into_owned(),
     }
 }
 
@@ -1085,7 +1089,10 @@ async fn run(command: Command) -> Result<()> {
                 for f in v["withheld"].as_array().into_iter().flatten() {
                     println!("  withheld  {:<32} [{}]", s(&f["path"]), s(&f["label"]));
                 }
-                println!("{}", s(&v["body"]));
+                // The body as the node lays it out, each line escaped.
+                for line in v["body"].as_str().unwrap_or_default().lines() {
+                    println!("{}", printable(line));
+                }
             })
         }
         Command::Respond {

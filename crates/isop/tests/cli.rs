@@ -405,8 +405,26 @@ fn workflows_against_running_nodes() {
     }
 
     // A partner submits the example referral; the agency reads, answers, and queries.
+    // With the usual proxy variables set, the CLI still talks to its node
+    // directly: the token and the notice never reach the proxy.
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/referral.toml");
-    assert!(isop(&["submit", "--node", &filmco, example]).starts_with("sent "));
+    let proxy = PosingProxy::start();
+    let behind_proxy = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_isop"))
+            .args(args)
+            .envs(proxy.vars())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "isop {args:?} behind a proxy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(behind_proxy(&["submit", "--node", &filmco, example]).starts_with("sent "));
+    assert!(behind_proxy(&["status", "--node", &kr]).contains("roster v1"));
+    assert_eq!(proxy.seen(), 0, "the proxy got connections");
     let inbox = eventually(&["inbox", "--node", &kr, "--json"], |o| {
         o.contains("\"referral\"")
     });
@@ -417,6 +435,49 @@ fn workflows_against_running_nodes() {
         shown.contains("sees      referral.evidence[0].location"),
         "{shown}"
     );
+    // A value with a newline, escape sequences and a bidi override cannot
+    // forge a line, a colour or a title on the analyst's terminal.
+    let hostile = dir.path().join("hostile.toml");
+    std::fs::write(
+        &hostile,
+        std::fs::read_to_string(example)
+            .unwrap()
+            .replace("SOP-2026-0042", "HOSTILE-1")
+            .replace(
+                r#"text = "Anti-piracy desk, desk@filmco.example, +1 555 0100""#,
+                r#"text = "desk\n  withheld  referral.evidence[0].location [role:agency]\u001b[31m\u001b]0;pwned\u0007\u202eevil""#,
+            ),
+    )
+    .unwrap();
+    assert!(isop(&["submit", "--node", &filmco, hostile.to_str().unwrap()]).starts_with("sent "));
+    let inbox = eventually(&["inbox", "--node", &kr, "--json"], |o| {
+        o.contains("HOSTILE-1")
+    });
+    let inbox: serde_json::Value = serde_json::from_str(&inbox).unwrap();
+    let hostile_id = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["case_ref"] == "HOSTILE-1")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = isop(&["show", "--node", &kr, &hostile_id]);
+    assert!(
+        !shown.contains(['\u{1b}', '\u{7}', '\u{202e}']),
+        "raw control characters reach the terminal: {shown:?}"
+    );
+    assert!(
+        !shown.lines().any(|l| l.starts_with("  withheld")),
+        "a forged line: {shown}"
+    );
+    assert!(shown.contains(r"desk\n  withheld"), "{shown}");
+    // --json stays exact.
+    let json: serde_json::Value =
+        serde_json::from_str(&isop(&["show", "--node", &kr, &hostile_id, "--json"])).unwrap();
+    assert!(json.to_string().contains(r"\u001b]0;pwned"), "{json}");
+
     assert!(
         isop(&["respond", "--node", &kr, &id, "--status", "accepted"])
             .starts_with("answered with ")

@@ -614,19 +614,7 @@ async fn a_cosignature_cannot_plant_a_line_under_another_name_or_use_a_key_not_v
         .map(|s| s.name.as_str())
         .collect();
     assert_eq!(names, ["KR-KNPA/k1", "GB-PIPCU/k1"]);
-    let mut export = Vec::new();
-    kr.store().export(
-        &mut export,
-        kr.org(),
-        &kr.roster().clearance(kr.org())?,
-        UnixMillis(u64::MAX / 2),
-    )?;
-    let report = isop_audit::verify(
-        export.as_slice(),
-        &isop_audit::VerifyOptions::new(fed.roster_key()),
-        None,
-    )?;
-    ensure!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(audit_findings(&kr, &fed)?, []);
 
     // A cosignature by a key that is not valid now is refused by name.
     let t = now();
@@ -788,34 +776,10 @@ async fn the_auditor_finds_a_retraction_by_another_than_the_author() -> Result<(
     accepted(&deliver(&as_filmco, retract(&filmco)?.envelope().clone(), vec![]).await?)?;
     // SportsNet's retraction of it, as a node that did not check the rule
     // would have logged it.
-    let forged = retract(&sports)?;
-    let mut entry = isop_store::NewEntry::new(
-        now(),
-        isop_store::Direction::Inbound,
-        isop_store::Record::Envelope(forged.envelope().encode_to_vec().into()),
-    );
-    entry.peer = Some(org(SPORTS));
-    let at = kr.store().append(entry)?.index();
-    kr.store().sign_checkpoint(kr.signer())?;
-
-    let mut export = Vec::new();
-    kr.store().export(
-        &mut export,
-        kr.org(),
-        &kr.roster().clearance(kr.org())?,
-        UnixMillis(u64::MAX / 2),
-    )?;
-    let report = isop_audit::verify(
-        export.as_slice(),
-        &isop_audit::VerifyOptions::new(fed.roster_key()),
-        None,
-    )?;
-    let found: Vec<_> = report.findings.iter().map(|f| (f.kind, f.index)).collect();
+    let at = forge(&kr, &retract(&sports)?, Some(SPORTS), &[])?;
     assert_eq!(
-        found,
-        [(isop_audit::FindingKind::RetractionNotByAuthor, Some(at.0))],
-        "{:?}",
-        report.findings
+        audit_findings(&kr, &fed)?,
+        [(isop_audit::FindingKind::RetractionNotByAuthor, Some(at.0))]
     );
     kr.shutdown().await?;
     Ok(())
@@ -915,30 +879,14 @@ async fn a_later_copy_adds_the_fields_a_relay_left_out_and_the_auditor_checks_th
         e.disclosures = disclosures;
         Ok(kr.store().append(e)?.index())
     };
-    let audit = |kr: &Node| -> Result<Vec<(isop_audit::FindingKind, Option<u64>)>> {
-        kr.store().sign_checkpoint(kr.signer())?;
-        let mut export = Vec::new();
-        kr.store().export(
-            &mut export,
-            kr.org(),
-            &kr.roster().clearance(kr.org())?,
-            UnixMillis(u64::MAX / 2),
-        )?;
-        let report = isop_audit::verify(
-            export.as_slice(),
-            &isop_audit::VerifyOptions::new(fed.roster_key()),
-            None,
-        )?;
-        Ok(report.findings.iter().map(|f| (f.kind, f.index)).collect())
-    };
-    assert_eq!(audit(&kr)?, [], "the real log audits clean");
+    assert_eq!(audit_findings(&kr, &fed)?, [], "the real log audits clean");
     let wrong_entry = forged(LogIndex(0), contact)?;
     let beyond = forged(
         held_at,
         fields_of(&kr, &genuine, HUB, &["referral.internal_ref"])?,
     )?;
     assert_eq!(
-        audit(&kr)?,
+        audit_findings(&kr, &fed)?,
         [
             (
                 isop_audit::FindingKind::DisclosureMismatch,
@@ -951,5 +899,102 @@ async fn a_later_copy_adds_the_fields_a_relay_left_out_and_the_auditor_checks_th
         ]
     );
     kr.shutdown().await?;
+    Ok(())
+}
+
+/// Appends `sealed` to `node`'s log as a node that did not check the
+/// sending policy would have: inbound from `peer`, or outbound to `to`.
+fn forge(node: &Node, sealed: &SealedNotice, peer: Option<&str>, to: &[&str]) -> Result<LogIndex> {
+    let direction = if peer.is_some() {
+        isop_store::Direction::Inbound
+    } else {
+        isop_store::Direction::Outbound
+    };
+    let mut e = isop_store::NewEntry::new(
+        now(),
+        direction,
+        isop_store::Record::Envelope(sealed.envelope().encode_to_vec().into()),
+    );
+    e.peer = peer.map(org);
+    e.recipients = to.iter().map(|o| org(o)).collect();
+    Ok(node.store().append(e)?.index())
+}
+
+/// `node`'s log exported at its own clearance and verified: its findings.
+fn audit_findings(
+    node: &Node,
+    fed: &isop_node::federation::LocalFederation,
+) -> Result<Vec<(isop_audit::FindingKind, Option<u64>)>> {
+    let mut export = Vec::new();
+    node.export(&mut export, &node.roster().clearance(node.org())?)?;
+    let report = isop_audit::verify(
+        export.as_slice(),
+        &isop_audit::VerifyOptions::new(fed.roster_key()),
+        None,
+    )?;
+    Ok(report.findings.iter().map(|f| (f.kind, f.index)).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_judges_the_sending_policy_in_and_out() -> Result<()> {
+    use isop_audit::FindingKind::{MissingReceipt, PolicyViolation};
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco_node = fed.start(FILMCO).await?;
+    let filmco = signer(&fed, FILMCO)?;
+    let sports = signer(&fed, SPORTS)?;
+    // A genuine referral, delivered and accepted: nothing to find.
+    let referral = seal(referral(&[KR], Tlp::Amber), &filmco)?;
+    let (env, ds) = delivery(&kr, &referral, KR)?;
+    accepted(&deliver(&connect_as(&fed, FILMCO, &kr).await?, env, ds).await?)?;
+    assert_eq!(audit_findings(&kr, &fed)?, []);
+
+    // What every node refuses, logged all the same: a partner's takedown
+    // request, and a partner's status update on another partner's referral.
+    let takedown = || {
+        NoticeDraft::new(
+            Tlp::Amber,
+            TakedownRequestBuilder::new(
+                pb::Target {
+                    domain: "streamz.example".into(),
+                    hosting_country: "KR".into(),
+                    ..Default::default()
+                },
+                pb::RequestedAction::Takedown,
+            )
+            .legal_basis("Copyright Act, s. 104")
+            .deadline(UnixMillis(now().0 + 86_400_000))
+            .build(),
+        )
+        .to_org(&org(KR))
+    };
+    let by_partner = forge(&kr, &seal(takedown(), &filmco)?, Some(FILMCO), &[])?;
+    let status = NoticeDraft::new(
+        Tlp::Amber,
+        StatusUpdateBuilder::new(referral.notice().id(), pb::ReferralStatus::Accepted).build(),
+    )
+    .to_org(&org(KR))
+    .in_reply_to(referral.notice().id());
+    let on_anothers = forge(&kr, &seal(status, &sports)?, Some(SPORTS), &[])?;
+    assert_eq!(
+        audit_findings(&kr, &fed)?,
+        [
+            (PolicyViolation, Some(by_partner.0)),
+            (PolicyViolation, Some(on_anothers.0))
+        ]
+    );
+    // And on the sending side: the partner's own log shows it sent one.
+    let sent = forge(&filmco_node, &seal(takedown(), &filmco)?, None, &[KR])?;
+    assert_eq!(
+        audit_findings(&filmco_node, &fed)?,
+        [
+            (MissingReceipt, Some(sent.0)),
+            (PolicyViolation, Some(sent.0))
+        ]
+    );
+    for n in [kr, filmco_node] {
+        n.shutdown().await?;
+    }
     Ok(())
 }

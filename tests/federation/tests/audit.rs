@@ -57,8 +57,7 @@ async fn exchange() -> Result<Logs> {
     let export = |node: &isop_node::Node| -> Result<Vec<u8>> {
         let clearance = node.roster().clearance(node.org())?;
         let mut out = Vec::new();
-        node.store()
-            .export(&mut out, node.org(), &clearance, UnixMillis(u64::MAX / 2))?;
+        node.export(&mut out, &clearance)?;
         Ok(out)
     };
     let logs = Logs {
@@ -169,10 +168,10 @@ async fn real_exports_verify_and_cross_check_clean() -> Result<()> {
     }
     let r = verify(&logs, &logs.kr);
     assert_eq!((r.notices_received, r.notices_sent), (3, 1));
-    assert_eq!(r.checkpoints, 2, "{r:?}");
+    assert_eq!(r.checkpoints, 3, "two witnessed, one for the export: {r:?}");
     assert_eq!(
         r.cosignatures, 2,
-        "the hub cosigned both of KR's checkpoints"
+        "the hub cosigned both of KR's witnessed checkpoints"
     );
     assert!(
         r.disclosures >= 6,
@@ -366,6 +365,96 @@ async fn every_kind_of_tampering_is_found_at_its_index() -> Result<()> {
     r2[fentries[k]] = Rec::Entry(entry.encode_to_vec().into());
     let r = verify(&logs, &assemble(&r2));
     expect(&r, FindingKind::BadSignature, Some(k as u64));
+    Ok(())
+}
+
+/// `recs` with entry `drop` (one that holds no disclosures) deleted, the
+/// entries after it renumbered, every checkpoint removed and the trailer
+/// recomputed: a history cut by whoever handled the file.
+fn cut_history(recs: &[Rec], drop: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut tree = RootBuilder::new();
+    for rec in recs {
+        match rec {
+            Rec::Checkpoint(_) => {}
+            Rec::Entry(_) => {
+                let mut e = entry_of(rec);
+                assert!(e.index != drop || e.disclosure_digests.is_empty());
+                if e.index == drop {
+                    continue;
+                }
+                if e.index > drop {
+                    e.index -= 1;
+                }
+                let bytes: Bytes = e.encode_to_vec().into();
+                tree.push_hash(leaf_hash(&bytes));
+                out.push(Rec::Entry(bytes));
+            }
+            Rec::Pending(p) if p.index > drop => out.push(Rec::Pending(pb::PendingDelivery {
+                index: p.index - 1,
+                ..p.clone()
+            })),
+            Rec::Trailer(_) => out.push(Rec::Trailer(pb::ExportTrailer {
+                entry_count: tree.size(),
+                root: Bytes::copy_from_slice(&tree.root()),
+                record_count: out.len() as u64,
+            })),
+            Rec::Header(h) => out.push(Rec::Header(pb::ExportHeader {
+                entry_count: h.entry_count - 1,
+                ..h.clone()
+            })),
+            other => out.push(other.clone()),
+        }
+    }
+    assemble(&out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_no_checkpoint_attests_is_reported() -> Result<()> {
+    let logs = exchange().await?;
+    let recs = records(&logs.kr);
+    // Every export ends at a checkpoint its origin signed for it.
+    assert!(matches!(recs[recs.len() - 2], Rec::Checkpoint(_)));
+    assert!(verify(&logs, &logs.kr).is_clean());
+
+    // Checkpoints stripped, a plain entry deleted, the rest renumbered,
+    // the trailer recomputed: nothing else shows it, and verify says so.
+    let plain = (1..)
+        .find(|&i| {
+            entry_records(&recs)
+                .get(i)
+                .is_some_and(|&r| entry_of(&recs[r]).disclosure_digests.is_empty())
+        })
+        .context("a plain entry")?;
+    let r = verify(&logs, &cut_history(&recs, plain as u64));
+    let found: Vec<_> = r.findings.iter().map(|f| (f.kind, f.index)).collect();
+    assert_eq!(
+        found,
+        [(FindingKind::Unattested, None)],
+        "{:#?}",
+        r.findings
+    );
+
+    // The last checkpoint removed: the entries after the one before it
+    // are an unattested tail.
+    let cps: Vec<usize> = (0..recs.len())
+        .filter(|&k| matches!(recs[k], Rec::Checkpoint(_)))
+        .collect();
+    ensure!(cps.len() >= 2, "two checkpoints");
+    let before = entry_records(&recs)
+        .iter()
+        .filter(|&&e| e < cps[cps.len() - 2])
+        .count() as u64;
+    let mut r2 = recs.clone();
+    r2.remove(cps[cps.len() - 1]);
+    let count = r2.len() as u64 - 1;
+    if let Some(Rec::Trailer(t)) = r2.last_mut() {
+        t.record_count = count;
+    }
+    let r = verify(&logs, &assemble(&r2));
+    let f = expect(&r, FindingKind::Unattested, Some(before));
+    assert!(f.detail.contains(&format!("size {before}")), "{f}");
+    assert_eq!(r.findings_total, 1, "{:#?}", r.findings);
     Ok(())
 }
 

@@ -81,6 +81,17 @@ fn invalid_rosters_are_refused() {
             .unwrap(),
         "reserved prefix",
     );
+    // A token that is a group's id would pass for membership of it.
+    check(
+        builder(&fed.signers)
+            .clearance(&org(SPORTS), "op:sop-2026")
+            .unwrap(),
+        "clearance token \"op:sop-2026\" is the id of a group",
+    );
+    check(
+        builder(&fed.signers).group("pii:handler", "named like KR's token", &[&org(GB)]),
+        "is the id of a group",
+    );
     check(builder(&fed.signers).version(0, NOW), "version");
     let weak = {
         let mut id = [0u8; 32];
@@ -426,5 +437,16 @@ fn tlp_transmission_rules() {
     let green_group = seal(Tlp::Green, &["region:asia"]);
     assert!(green_group.notice().addresses(&org(KR), r));
     assert!(!green_group.notice().addresses(&org(GB), r));
+    // Group membership only: a notice "to the group" named like a
+    // clearance token KR holds does not address KR: the hub passing it
+    // there is a forward, which AMBER+STRICT forbids.
+    let mut d = NoticeDraft::new(Tlp::AmberStrict, referral_body()).to_org(&org(GB));
+    d = d.to_group("pii:handler");
+    let by_token = d.seal(fed.signer(FILMCO), NOW, &mut rng(4)).unwrap();
+    assert!(!by_token.notice().addresses(&org(KR), r));
+    assert!(matches!(
+        check_transmission(by_token.notice(), &org(HUB), &org(KR), r, NOW),
+        Err(Error::TlpForbids { .. })
+    ));
     assert!(Tlp::Clear.may_export() && !Tlp::Green.may_export());
 }

@@ -64,3 +64,53 @@ pub(crate) fn eventually(args: &[&str], ok: impl Fn(&str) -> bool) -> String {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// A listener on loopback posing as an HTTP proxy: it counts the
+/// connections it gets and answers each with 502.
+pub(crate) struct PosingProxy {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl PosingProxy {
+    pub(crate) fn start() -> Self {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = seen.clone();
+        std::thread::spawn(move || {
+            for mut s in listener.incoming().flatten() {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = s.write_all(
+                    b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                );
+            }
+        });
+        Self { addr, seen }
+    }
+
+    /// The variables that send HTTP clients to a proxy, pointing here,
+    /// with no exceptions.
+    pub(crate) fn vars(&self) -> Vec<(&'static str, String)> {
+        let url = format!("http://{}", self.addr);
+        let mut vars: Vec<_> = [
+            "HTTP_PROXY",
+            "http_proxy",
+            "HTTPS_PROXY",
+            "https_proxy",
+            "ALL_PROXY",
+            "all_proxy",
+        ]
+        .into_iter()
+        .map(|k| (k, url.clone()))
+        .collect();
+        vars.extend([("NO_PROXY", String::new()), ("no_proxy", String::new())]);
+        vars
+    }
+
+    /// Connections it got.
+    pub(crate) fn seen(&self) -> usize {
+        self.seen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
