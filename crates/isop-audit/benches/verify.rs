@@ -14,6 +14,13 @@
 //! alone; reading, decoding and hashing the tree; and `verify` with 1
 //! thread and with one per core, reporting entries/s and peak resident
 //! memory (VmHWM).
+//!
+//! Then the crafted exports: a partner's log of notices that were never
+//! receipted (its peer never answered and nothing is pending), each with
+//! 64 labelled fields under distinct labels of about 1 KiB, the most a
+//! verifier must keep per notice, in three sizes each four times the last.
+//! Peak memory must stay flat as the file grows: what the awaited receipts
+//! take is bounded (`VerifyOptions::max_outstanding_bytes`).
 
 use std::io::Write;
 use std::time::Instant;
@@ -84,6 +91,110 @@ fn entry(
         disclosure_digests: Vec::new(),
         recipients: Vec::new(),
     }
+}
+
+/// Fields per crafted notice, and the length of each one's label.
+const CRAFTED_FIELDS: usize = 64;
+const CRAFTED_LABEL_LEN: usize = 1000;
+
+/// Writes a crafted export of `notices` unreceipted notices with large,
+/// distinct labels; returns the roster key.
+fn generate_crafted(path: &std::path::Path, notices: u64) -> RosterKey {
+    let key = signer("ISOP-FED", 9);
+    let roster_key = RosterKey::of(&key);
+    if path.exists() {
+        return roster_key;
+    }
+    let (partner, agency) = (signer("RH-FILMCO", 1), signer("KR-KNPA", 2));
+    let roster_env = roster(&partner, &agency, &key);
+    let tmp = path.with_extension("partial");
+    let mut out = ExportWriter::new(std::io::BufWriter::new(
+        std::fs::File::create(&tmp).expect("a file"),
+    ));
+    out.put(Rec::Header(pb::ExportHeader {
+        format: EXPORT_FORMAT.into(),
+        origin: "RH-FILMCO".into(),
+        exported_at: T0 + notices + 1,
+        clearance: vec!["role:auditor".into()],
+        first_index: 0,
+        entry_count: 1 + notices,
+    }))
+    .expect("written");
+    out.put(Rec::Roster(roster_env.clone())).expect("written");
+    let mut tree = RootBuilder::new();
+    let mut put_entry = |out: &mut ExportWriter<_>, e: &pb::LogEntry| {
+        let bytes = e.encode_to_vec();
+        tree.push_hash(leaf_hash(&bytes));
+        out.put(Rec::Entry(bytes.into())).expect("written");
+    };
+    put_entry(
+        &mut out,
+        &entry(0, T0, pb::Direction::Local, "", &roster_env),
+    );
+    let mut rng = rand::rngs::OsRng;
+    for i in 0..notices {
+        let at = T0 + 1 + i;
+        let mut draft = NoticeDraft::new(
+            Tlp::Amber,
+            ReferralBuilder::new(pb::Target {
+                domain: format!("site{i}.example"),
+                ..Default::default()
+            })
+            .category(pb::ContentCategory::LiveSport)
+            .work("Cup Final", "FilmCo", &[])
+            .evidence(
+                [7; 32],
+                UnixMillis(at),
+                pb::CaptureMethod::StreamRecording,
+                "recording",
+            )
+            .action(pb::RequestedAction::Takedown)
+            .jurisdiction("KR")
+            .affirm_statements()
+            .build(),
+        )
+        .to_org(&org("KR-KNPA"));
+        for f in 0..CRAFTED_FIELDS {
+            let mut label = String::new();
+            let mut t = 0;
+            while label.len() < CRAFTED_LABEL_LEN - 24 {
+                if t > 0 {
+                    label.push('|');
+                }
+                label.push_str(&format!("n{i}-f{f}-t{t}"));
+                t += 1;
+            }
+            draft = draft.labelled(&format!("referral.f{f}"), &label, Value::Text("x".into()));
+        }
+        let sealed = draft
+            .seal(&partner, UnixMillis(at), &mut rng)
+            .expect("sealed");
+        let mut sent = entry(1 + i, at, pb::Direction::Outbound, "", sealed.envelope());
+        sent.recipients = vec!["KR-KNPA".into()];
+        put_entry(&mut out, &sent);
+    }
+    let note = Checkpoint::new(&org("RH-FILMCO"), tree.size(), tree.root())
+        .sign(&partner)
+        .expect("signed");
+    out.put(Rec::Checkpoint(pb::ExportCheckpoint {
+        note: note.to_bytes().into(),
+    }))
+    .expect("written");
+    let records = out.records();
+    out.put(Rec::Trailer(pb::ExportTrailer {
+        entry_count: tree.size(),
+        root: bytes::Bytes::copy_from_slice(&tree.root()),
+        record_count: records,
+    }))
+    .expect("written");
+    out.into_inner()
+        .expect("flushed")
+        .into_inner()
+        .expect("flushed")
+        .sync_all()
+        .expect("synced");
+    std::fs::rename(&tmp, path).expect("renamed");
+    roster_key
 }
 
 /// Writes the export; returns the roster key.
@@ -301,7 +412,7 @@ fn vm_hwm_mb() -> f64 {
 }
 
 /// One measurement, in this (fresh) process: prints `entries seconds hwm_mb`.
-fn child(mode: &str, path: &std::path::Path, key: RosterKey) {
+fn child(mode: &str, path: &std::path::Path, key: RosterKey, crafted: bool) {
     let file =
         std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path).expect("the export"));
     let started = Instant::now();
@@ -337,11 +448,23 @@ fn child(mode: &str, path: &std::path::Path, key: RosterKey) {
             let mut options = isop_audit::VerifyOptions::new(key);
             options.threads = threads;
             let report = isop_audit::verify(file, &options, None).expect("an export");
-            assert!(
-                report.is_clean(),
-                "{:#?}",
-                &report.findings[..report.findings.len().min(5)]
-            );
+            if crafted {
+                // Never receipted: reported, within the bound.
+                assert!(
+                    report
+                        .findings
+                        .iter()
+                        .any(|f| f.kind == isop_audit::FindingKind::MissingReceipt),
+                    "{:#?}",
+                    &report.findings[..report.findings.len().min(5)]
+                );
+            } else {
+                assert!(
+                    report.is_clean(),
+                    "{:#?}",
+                    &report.findings[..report.findings.len().min(5)]
+                );
+            }
             report.entries
         }
     };
@@ -356,11 +479,19 @@ fn main() {
         .unwrap_or(1_000_000);
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data");
     std::fs::create_dir_all(&dir).expect("a directory");
-    let path = dir.join(format!("audit-{entries}.isop"));
-    let key = generate(&path, entries);
     if let Ok(mode) = std::env::var(CHILD) {
-        return child(&mode, &path, key);
+        if let Some(n) = mode.strip_prefix("crafted:") {
+            let n: u64 = n.parse().expect("a count");
+            let path = dir.join(format!("audit-crafted-{n}.isop"));
+            let key = generate_crafted(&path, n);
+            return child("verify:1", &path, key, true);
+        }
+        let path = dir.join(format!("audit-{entries}.isop"));
+        let key = generate(&path, entries);
+        return child(&mode, &path, key, false);
     }
+    let path = dir.join(format!("audit-{entries}.isop"));
+    generate(&path, entries);
     if std::env::args().any(|a| a == "--list") {
         return;
     }
@@ -410,4 +541,35 @@ fn main() {
         cores,
         per("verify:1") / full
     );
+    println!(
+        "crafted exports: unreceipted notices, {CRAFTED_FIELDS} fields each under distinct {CRAFTED_LABEL_LEN}-byte labels (verify:1)"
+    );
+    let mut first_hwm = None;
+    for n in [250u64, 1000, 4000] {
+        let out = std::process::Command::new(std::env::current_exe().expect("this bench"))
+            .env(CHILD, format!("crafted:{n}"))
+            .output()
+            .expect("a child");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Vec<f64> = text
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let size = std::fs::metadata(dir.join(format!("audit-crafted-{n}.isop")))
+            .map_or(0, |m| m.len()) as f64
+            / 1e6;
+        let hwm = v[2];
+        let base = *first_hwm.get_or_insert(hwm);
+        println!(
+            "  {n:>5} notices {size:>6.0} MB  peak RSS {hwm:>6.1} MB  ({:.2}× the smallest's, {:.2}× the file)",
+            hwm / base,
+            hwm / size
+        );
+        std::io::stdout().flush().ok();
+    }
 }

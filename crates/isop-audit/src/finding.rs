@@ -50,6 +50,10 @@ pub enum FindingKind {
     /// A sent notice has neither a receipt from a recipient nor a pending
     /// delivery to it.
     MissingReceipt,
+    /// So many sent notices awaited receipts at once that they reached the
+    /// verifier's memory bound: the receipts of those sent from then on
+    /// were not checked.
+    TooManyOutstanding,
     /// A receipt does not match the notice it answers (digest, receiver,
     /// or no such notice sent), or repeats one already held.
     ReceiptMismatch,
@@ -101,6 +105,7 @@ impl FindingKind {
             Self::PolicyViolation => "POLICY_VIOLATION",
             Self::NotAddressed => "NOT_ADDRESSED",
             Self::MissingReceipt => "MISSING_RECEIPT",
+            Self::TooManyOutstanding => "TOO_MANY_OUTSTANDING",
             Self::ReceiptMismatch => "RECEIPT_MISMATCH",
             Self::CheckpointMisplaced => "CHECKPOINT_MISPLACED",
             Self::CheckpointRootMismatch => "CHECKPOINT_ROOT_MISMATCH",

@@ -1,13 +1,17 @@
 //! The auditor's toolkit: verify, replay and cross-check isop log exports
 //! offline, from the export files and the federation's roster key alone.
 //!
-//! - [`verify`] streams one export in constant memory and reports every
+//! - [`verify`] streams one export in bounded memory and reports every
 //!   broken rule as a [`Finding`] naming its kind and entry index: the
 //!   RFC 6962 tree against every checkpoint, checkpoint signatures and
 //!   cosignatures, envelope signatures against the roster in force (batch
 //!   verified on worker threads, each failure located), disclosures against
 //!   their commitments, clearances, TLP onward-sharing, and a receipt (or a
-//!   pending delivery) for every notice sent.
+//!   pending delivery) for every notice sent. Its memory is a fixed part,
+//!   about 40 bytes per notice the log holds (where each was first logged,
+//!   what a later retraction or addition is judged against) whatever the
+//!   notices hold, and the notices still awaiting receipts, bounded by
+//!   [`VerifyOptions::max_outstanding_bytes`].
 //! - [`replay`] rebuilds the story: each referral's lifecycle, cases and
 //!   their participants, receipt latency per peer, and who saw which
 //!   labelled field when (paths and labels only, never values).
@@ -34,7 +38,7 @@ mod verify;
 pub use cross::{CrossReport, cross_check};
 pub use finding::{Finding, FindingKind};
 pub use replay::{CaseStory, FieldView, PeerLatency, ReferralEvent, ReferralStory, Story, replay};
-pub use verify::{VerifyOptions, VerifyReport, verify};
+pub use verify::{DEFAULT_MAX_OUTSTANDING_BYTES, VerifyOptions, VerifyReport, verify};
 
 /// Why an export could not be audited at all: it could not be read, or it
 /// is not an isop export. Problems inside an export are [`Finding`]s.

@@ -7,7 +7,7 @@
 //! Everything else (the tree, checkpoints, disclosures, clearances, TLP,
 //! receipts) is checked on the reading thread as the records go by.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,10 @@ const BATCH: usize = 128;
 /// Own checkpoints remembered, to compare the cosigned copies peers send back.
 const KEEP_CHECKPOINTS: usize = 65_536;
 
+/// The memory the sent notices still awaiting receipts may take, by
+/// default: about 250,000 notices of a few fields each.
+pub const DEFAULT_MAX_OUTSTANDING_BYTES: usize = 64 << 20;
+
 /// How to verify.
 #[derive(Clone, Debug)]
 pub struct VerifyOptions {
@@ -39,6 +43,13 @@ pub struct VerifyOptions {
     pub roster_key: RosterKey,
     /// Signature-checking threads (at least 1).
     pub threads: usize,
+    /// The most memory, in bytes as the verifier counts them, that the sent
+    /// notices still awaiting receipts may take (their commitments, labels
+    /// and recipients). A notice sent beyond it is checked as any other,
+    /// but its receipts are not: a `TOO_MANY_OUTSTANDING` finding says
+    /// from which entry and how many, and memory stays bounded whatever
+    /// the export holds.
+    pub max_outstanding_bytes: usize,
 }
 
 impl VerifyOptions {
@@ -47,6 +58,7 @@ impl VerifyOptions {
         Self {
             roster_key,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_outstanding_bytes: DEFAULT_MAX_OUTSTANDING_BYTES,
         }
     }
 }
@@ -194,16 +206,38 @@ impl Pool {
     }
 }
 
-/// A sent notice still waiting for receipts.
+/// A sent notice still waiting for receipts: what its receipts are
+/// checked against, and who has not answered.
 struct Outstanding {
     id: NoticeId,
     digest: [u8; 32],
-    commitments: Vec<([u8; 32], Label)>,
-    waiting: BTreeSet<OrgId>,
+    /// Its commitments: each digest, and its label as a number in
+    /// `Verifier::labels`.
+    commitments: Box<[([u8; 32], u32)]>,
+    /// Recipients yet to answer, as numbers in `Verifier::orgs`.
+    waiting: Vec<u32>,
+    /// What it was counted at, by `Outstanding::cost`.
+    cost: usize,
+}
+
+impl Outstanding {
+    /// What it takes in memory, counted with its share of the maps that
+    /// hold it (an allowance for their nodes and its `by_id` entry).
+    fn cost(commitments: usize, waiting: usize) -> usize {
+        const MAP_ALLOWANCE: usize = 96;
+        std::mem::size_of::<Self>() + MAP_ALLOWANCE + commitments * 36 + waiting * 4
+    }
+}
+
+/// What a label kept for outstanding notices takes in memory: its text
+/// twice (the key and the label) and its parsed tokens.
+fn label_cost(text: &str) -> usize {
+    let tokens = 1 + text.bytes().filter(|b| matches!(b, b'&' | b'|')).count();
+    2 * text.len() + 96 * tokens + 64
 }
 
 /// Where a notice was first logged: its author (a number in
-/// `author_orgs`), its entry's index modulo 2^32 (exact for any log
+/// `Verifier::orgs`), its entry's index modulo 2^32 (exact for any log
 /// under four billion entries) and whether it is a referral. One is kept
 /// for every notice, so it is kept small: 28 bytes with its id.
 struct Logged {
@@ -234,11 +268,23 @@ struct Verifier {
     /// Sent notices by entry index, and their ids.
     outstanding: BTreeMap<u64, Outstanding>,
     by_id: HashMap<NoticeId, u64>,
+    /// The labels of outstanding notices' commitments, each kept once, and
+    /// their numbers by text.
+    labels: Vec<Label>,
+    label_numbers: HashMap<Box<str>, u32>,
+    /// Memory taken by the outstanding notices and the labels, as counted
+    /// by `Outstanding::cost` and `label_cost`, and its bound.
+    outstanding_bytes: usize,
+    max_outstanding_bytes: usize,
+    /// Sent notices whose receipts are not checked, past the bound: the
+    /// first one's entry index, and how many.
+    untracked: Option<(u64, u64)>,
     /// Every notice logged so far, where it was first logged: what a later
     /// retraction or addition of disclosures is judged against.
     logged: HashMap<NoticeId, Logged>,
-    author_numbers: HashMap<OrgId, u32>,
-    author_orgs: Vec<OrgId>,
+    /// Authors and recipients, each kept once, and their numbers.
+    org_numbers: HashMap<OrgId, u32>,
+    orgs: Vec<OrgId>,
     /// This log's checkpoints seen so far (the latest ones), by size.
     own_checkpoints: BTreeMap<u64, Hash>,
     /// The size of the last checkpoint with the right root and a valid
@@ -271,9 +317,14 @@ pub fn verify(
         current: None,
         outstanding: BTreeMap::new(),
         by_id: HashMap::new(),
+        labels: Vec::new(),
+        label_numbers: HashMap::new(),
+        outstanding_bytes: 0,
+        max_outstanding_bytes: options.max_outstanding_bytes,
+        untracked: None,
         logged: HashMap::new(),
-        author_numbers: HashMap::new(),
-        author_orgs: Vec::new(),
+        org_numbers: HashMap::new(),
+        orgs: Vec::new(),
         own_checkpoints: BTreeMap::new(),
         attested: None,
         origin,
@@ -303,11 +354,22 @@ pub fn verify(
                 Some(index),
                 None,
                 format!(
-                    "notice {} sent to {r}: no receipt, and no delivery pending",
-                    o.id
+                    "notice {} sent to {}: no receipt, and no delivery pending",
+                    o.id, v.orgs[r as usize]
                 ),
             );
         }
+    }
+    if let Some((first, count)) = v.untracked {
+        v.f.add(
+            FindingKind::TooManyOutstanding,
+            Some(first),
+            None,
+            format!(
+                "sent notices awaiting receipts reached the bound of {} MiB at entry {first}: the receipts of {count} notices sent from there on were not checked",
+                v.max_outstanding_bytes >> 20
+            ),
+        );
     }
     let Verifier {
         mut f,
@@ -585,7 +647,7 @@ impl Verifier {
         let reply = match notice
             .in_reply_to()
             .and_then(|target| self.logged.get(&target))
-            .and_then(|l| Some(l.referral).zip(self.author_orgs.get(l.author as usize)))
+            .and_then(|l| Some(l.referral).zip(self.orgs.get(l.author as usize)))
         {
             Some((true, author)) => ReplyContext::ReferralBy(author.clone()),
             Some((false, author)) => ReplyContext::Other(author.clone()),
@@ -631,16 +693,9 @@ impl Verifier {
 
     /// Remembers where a notice was first logged.
     fn record_notice(&mut self, notice: &Notice, index: u64) {
-        let next = u32::try_from(self.author_orgs.len()).unwrap_or(u32::MAX);
-        let n = *self
-            .author_numbers
-            .entry(notice.author().clone())
-            .or_insert(next);
-        if n == next {
-            self.author_orgs.push(notice.author().clone());
-        }
+        let author = self.org_number(notice.author());
         self.logged.entry(notice.id()).or_insert(Logged {
-            author: n,
+            author,
             // Truncated on purpose; see `Logged`.
             index_low: index as u32,
             referral: notice.kind() == NoticeKind::Referral,
@@ -688,12 +743,15 @@ impl Verifier {
         entry: &pb::LogEntry,
         at: UnixMillis,
     ) {
-        let mut waiting = BTreeSet::new();
+        let mut waiting = Vec::new();
         for r in &entry.recipients {
             match OrgId::new(r) {
                 Ok(r) => {
                     self.transmission(e, roster, notice, &self.origin.clone(), &r, at);
-                    waiting.insert(r);
+                    let r = self.org_number(&r);
+                    if !waiting.contains(&r) {
+                        waiting.push(r);
+                    }
                 }
                 Err(err) => self.add(FindingKind::EntryInvalid, e, format!("recipient: {err}")),
             }
@@ -701,23 +759,73 @@ impl Verifier {
         if waiting.is_empty() {
             return;
         }
-        if self.by_id.insert(notice.id(), e.position).is_some() {
+        if self.by_id.contains_key(&notice.id()) {
             let why = format!("notice {} sent a second time", notice.id());
             self.add(FindingKind::EntryInvalid, e, why);
         }
+        // Kept within the bound; from the first notice past it on, none is
+        // kept and no receipt of one is judged.
+        if let Some((_, count)) = &mut self.untracked {
+            *count += 1;
+            return;
+        }
+        let cost = Outstanding::cost(notice.commitments().len(), waiting.len());
+        let new_labels: usize = notice
+            .commitments()
+            .iter()
+            .filter(|c| !self.label_numbers.contains_key(c.label.as_str()))
+            .map(|c| label_cost(c.label.as_str()))
+            .sum();
+        if self.outstanding_bytes + cost + new_labels > self.max_outstanding_bytes {
+            self.untracked = Some((e.position, 1));
+            return;
+        }
+        self.outstanding_bytes += cost + new_labels;
+        let commitments = notice
+            .commitments()
+            .iter()
+            .map(|c| (c.digest, self.label_number(&c.label)))
+            .collect();
+        self.by_id.insert(notice.id(), e.position);
         self.outstanding.insert(
             e.position,
             Outstanding {
                 id: notice.id(),
                 digest: sha256(&env.payload),
-                commitments: notice
-                    .commitments()
-                    .iter()
-                    .map(|c| (c.digest, c.label.clone()))
-                    .collect(),
+                commitments,
                 waiting,
+                cost,
             },
         );
+    }
+
+    /// `org`'s number in `orgs`.
+    fn org_number(&mut self, org: &OrgId) -> u32 {
+        let next = u32::try_from(self.orgs.len()).unwrap_or(u32::MAX);
+        let n = *self.org_numbers.entry(org.clone()).or_insert(next);
+        if n == next {
+            self.orgs.push(org.clone());
+        }
+        n
+    }
+
+    /// `label`'s number in `labels`.
+    fn label_number(&mut self, label: &Label) -> u32 {
+        if let Some(n) = self.label_numbers.get(label.as_str()) {
+            return *n;
+        }
+        let n = u32::try_from(self.labels.len()).unwrap_or(u32::MAX);
+        self.labels.push(label.clone());
+        self.label_numbers.insert(label.as_str().into(), n);
+        n
+    }
+
+    /// Forgets an outstanding notice every recipient has answered.
+    fn answered(&mut self, index: u64) {
+        if let Some(o) = self.outstanding.remove(&index) {
+            self.by_id.remove(&o.id);
+            self.outstanding_bytes -= o.cost;
+        }
     }
 
     /// Whether `sender` could pass `notice` to `receiver` under its TLP and addressing.
@@ -748,19 +856,20 @@ impl Verifier {
             }
             return;
         };
-        let Some(o) = self
-            .by_id
-            .get(&id)
-            .copied()
-            .and_then(|i| Some(i).zip(self.outstanding.get_mut(&i)))
-        else {
-            let why = format!(
-                "a receipt by {receiver} for notice {id}, which this log did not send or had receipted by every recipient already"
-            );
-            self.add(FindingKind::ReceiptMismatch, e, why);
+        let Some(index) = self.by_id.get(&id).copied() else {
+            // Past the bound, a receipt for a notice not tracked is not
+            // judged: the TOO_MANY_OUTSTANDING finding says so.
+            if self.untracked.is_none() {
+                let why = format!(
+                    "a receipt by {receiver} for notice {id}, which this log did not send or had receipted by every recipient already"
+                );
+                self.add(FindingKind::ReceiptMismatch, e, why);
+            }
             return;
         };
-        let (index, o) = o;
+        let Some(o) = self.outstanding.get_mut(&index) else {
+            return;
+        };
         let mut problems = Vec::new();
         if receipt.notice_digest() != Some(&o.digest) {
             problems.push((
@@ -770,7 +879,12 @@ impl Verifier {
                 ),
             ));
         }
-        if !o.waiting.remove(&receiver) {
+        let answered = self
+            .org_numbers
+            .get(&receiver)
+            .and_then(|r| o.waiting.iter().position(|w| w == r))
+            .map(|at| o.waiting.swap_remove(at));
+        if answered.is_none() {
             problems.push((
                 FindingKind::ReceiptMismatch,
                 format!("a receipt by {receiver} for notice {id} (entry {index}), which was not sent to it or is receipted already"),
@@ -786,19 +900,19 @@ impl Verifier {
                         hex(d)
                     ),
                 )),
-                Some((_, label)) if !label.allows(&clearance) => problems.push((
-                    FindingKind::DisclosureBeyondClearance,
-                    format!(
-                        "{receiver} received a field of notice {id} labelled {:?}",
-                        label.as_str()
-                    ),
-                )),
+                Some((_, label)) if !self.labels[*label as usize].allows(&clearance) => problems
+                    .push((
+                        FindingKind::DisclosureBeyondClearance,
+                        format!(
+                            "{receiver} received a field of notice {id} labelled {:?}",
+                            self.labels[*label as usize].as_str()
+                        ),
+                    )),
                 Some(_) => {}
             }
         }
         if o.waiting.is_empty() {
-            self.outstanding.remove(&index);
-            self.by_id.remove(&id);
+            self.answered(index);
         }
         for (kind, why) in problems {
             self.add(kind, e, why);
@@ -991,13 +1105,20 @@ impl Verifier {
 
     fn pending(&mut self, offset: u64, p: &pb::PendingDelivery) {
         self.report.pending += 1;
-        let known = OrgId::new(&p.recipient).ok().and_then(|r| {
-            self.outstanding
-                .get_mut(&p.index)
-                .map(|o| o.waiting.remove(&r))
+        let recipient = OrgId::new(&p.recipient)
+            .ok()
+            .and_then(|r| self.org_numbers.get(&r).copied());
+        let known = self.outstanding.get_mut(&p.index).and_then(|o| {
+            let at = o.waiting.iter().position(|w| Some(*w) == recipient)?;
+            o.waiting.swap_remove(at);
+            Some(o.waiting.is_empty())
         });
-        if known != Some(true) {
-            self.f.add(
+        match known {
+            Some(true) => self.answered(p.index),
+            Some(false) => {}
+            // Past the bound, the notice may be one not tracked.
+            None if self.untracked.is_some_and(|(first, _)| p.index >= first) => {}
+            None => self.f.add(
                 FindingKind::ReceiptMismatch,
                 Some(p.index),
                 Some(offset),
@@ -1005,14 +1126,7 @@ impl Verifier {
                     "a pending delivery to {:?} of entry {}, which is not a notice awaiting that recipient",
                     p.recipient, p.index
                 ),
-            );
-        }
-        let done = self
-            .outstanding
-            .get(&p.index)
-            .is_some_and(|o| o.waiting.is_empty());
-        if done && let Some(o) = self.outstanding.remove(&p.index) {
-            self.by_id.remove(&o.id);
+            ),
         }
     }
 }

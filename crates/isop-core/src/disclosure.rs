@@ -32,12 +32,18 @@ pub(crate) fn check_path(path: &str, kind: NoticeKind) -> Result<(), Error> {
     {
         return Err(bad(&format!("must start with \"{kind}.\"")));
     }
-    if !path.bytes().all(|b| {
-        b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'[' | b']')
-    }) {
+    if !is_path(path) {
         return Err(bad("may hold only a-z, 0-9, '_', '.', '[' and ']'"));
     }
     Ok(())
+}
+
+/// Whether `path` is 1 to 128 bytes of `[a-z0-9_.]` and `[N]` indexes.
+pub(crate) fn is_path(path: &str) -> bool {
+    (1..=MAX_PATH_LEN).contains(&path.len())
+        && path.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'[' | b']')
+        })
 }
 
 /// SHA-256 of some bytes.
@@ -379,6 +385,7 @@ impl SignedDelivery<'_> {
                 .value
                 .and_then(|v| v.value)
                 .ok_or_else(|| fail("has no value".into()))?;
+            crate::notice::check_value(&c.path, &value)?;
             revealed.push(RevealedField {
                 path: c.path.clone(),
                 label: c.label.clone(),

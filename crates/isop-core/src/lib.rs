@@ -60,6 +60,7 @@ mod disclosure;
 mod dsse;
 mod error;
 mod ids;
+pub mod indicator;
 mod keys;
 mod label;
 pub mod merkle;

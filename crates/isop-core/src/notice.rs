@@ -8,11 +8,12 @@ use prost::Message;
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
 
-use crate::disclosure::{Delivery, SealedDisclosure, check_path};
+use crate::disclosure::{Delivery, SealedDisclosure, check_path, is_path};
 use crate::dsse::{NOTICE_PAYLOAD_TYPE, sign_envelope};
 use crate::ids::check_country;
 use crate::label::is_token;
 use crate::{Clearance, Error, Label, NoticeId, OrgId, Signer, Tlp, UnixMillis};
+use crate::{indicator, text};
 
 /// The most recipients (orgs plus groups) a notice may name.
 pub const MAX_RECIPIENTS: usize = 256;
@@ -260,13 +261,8 @@ impl TryFrom<pb::Notice> for Notice {
             ));
         }
         let case_ref = Some(n.case_ref).filter(|c| !c.is_empty());
-        if let Some(c) = &case_ref
-            && (c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()))
-        {
-            return Err(invalid(
-                "notice.case_ref",
-                "must be 1 to 128 printable ASCII characters",
-            ));
+        if let Some(c) = &case_ref {
+            check_case_ref("notice.case_ref", c)?;
         }
         let in_reply_to = if n.in_reply_to.is_empty() {
             None
@@ -338,23 +334,18 @@ fn check_target(what: &str, t: Option<&pb::Target>) -> Result<(), Error> {
     if t.url.is_empty() && t.domain.is_empty() && t.ip.is_empty() {
         return Err(invalid(what, "needs a url, a domain or an ip"));
     }
-    if !(t.url.is_empty() || t.url.starts_with("https://") || t.url.starts_with("http://")) {
-        return Err(invalid(
-            format!("{what}.url"),
-            format!("{:?} is not an http(s) URL", t.url),
-        ));
-    }
-    if !t.domain.is_empty() && !is_domain(&t.domain) {
-        return Err(invalid(
-            format!("{what}.domain"),
-            format!("{:?} is not a lower-case domain name", t.domain),
-        ));
-    }
-    if !t.ip.is_empty() && t.ip.parse::<std::net::IpAddr>().is_err() {
-        return Err(invalid(
-            format!("{what}.ip"),
-            format!("{:?} is not an IP address", t.ip),
-        ));
+    type Check = fn(&str) -> Result<(), String>;
+    let checks: [(&str, &str, Check); 5] = [
+        ("url", &t.url, indicator::check_web_url),
+        ("domain", &t.domain, indicator::check_domain),
+        ("ip", &t.ip, indicator::check_ip),
+        ("hosting_provider", &t.hosting_provider, text::check_line),
+        ("registrar", &t.registrar, text::check_line),
+    ];
+    for (field, value, check) in checks {
+        if !value.is_empty() {
+            check(value).map_err(|why| invalid(format!("{what}.{field}"), why))?;
+        }
     }
     if !t.hosting_country.is_empty() {
         check_country(&t.hosting_country)
@@ -363,18 +354,22 @@ fn check_target(what: &str, t: Option<&pb::Target>) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether `s` is a lower-case DNS name of at least two labels.
-pub(crate) fn is_domain(s: &str) -> bool {
-    s.len() <= 253
-        && s.split('.').count() >= 2
-        && s.split('.').all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
+/// Checks one line of member text in the field `what`.
+fn line(what: impl Into<String>, s: &str) -> Result<(), Error> {
+    text::check_line(s).map_err(|why| invalid(what, why))
+}
+
+/// Checks free text (line breaks and tabs allowed) in the field `what`.
+fn prose(what: impl Into<String>, s: &str) -> Result<(), Error> {
+    text::check_prose(s).map_err(|why| invalid(what, why))
+}
+
+/// Checks a case reference: 1 to 128 printable ASCII characters.
+fn check_case_ref(what: &str, c: &str) -> Result<(), Error> {
+    if c.is_empty() || c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(invalid(what, "must be 1 to 128 printable ASCII characters"));
+    }
+    Ok(())
 }
 
 fn set<E: TryFrom<i32>>(what: &str, v: i32) -> Result<(), Error> {
@@ -401,17 +396,18 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
                 if w.title.is_empty() {
                     return Err(invalid(format!("referral.works[{i}].title"), "is empty"));
                 }
+                line(format!("referral.works[{i}].title"), &w.title)?;
+                line(format!("referral.works[{i}].rights_owner"), &w.rights_owner)?;
                 for (j, id) in w.identifiers.iter().enumerate() {
                     set::<pb::IdentifierScheme>(
                         &format!("referral.works[{i}].identifiers[{j}].scheme"),
                         id.scheme,
                     )?;
+                    let what = format!("referral.works[{i}].identifiers[{j}].value");
                     if id.value.is_empty() {
-                        return Err(invalid(
-                            format!("referral.works[{i}].identifiers[{j}].value"),
-                            "is empty",
-                        ));
+                        return Err(invalid(what, "is empty"));
                     }
+                    line(what, &id.value)?;
                 }
             }
             if r.evidence.is_empty() {
@@ -435,6 +431,10 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
                     ));
                 }
                 set::<pb::CaptureMethod>(&format!("referral.evidence[{i}].method"), e.method)?;
+                prose(
+                    format!("referral.evidence[{i}].description"),
+                    &e.description,
+                )?;
             }
             set::<pb::RequestedAction>("referral.requested_action", r.requested_action)?;
             check_country(&r.jurisdiction)
@@ -445,6 +445,7 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
             if !r.accuracy_statement {
                 return Err(invalid("referral.accuracy_statement", "must be affirmed"));
             }
+            prose("referral.summary", &r.summary)?;
         }
         Body::StatusUpdate(s) => {
             NoticeId::from_slice(&s.referral_id)
@@ -454,6 +455,7 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
                 .filter(|s| *s != pb::ReferralStatus::Unspecified)
                 .ok_or_else(|| invalid("status.status", "is not set"))?;
             use pb::ReferralStatus as S;
+            prose("status.reason", &s.reason)?;
             if matches!(status, S::Rejected | S::NeedsInfo)
                 && s.reason.is_empty()
                 && !has_labelled(n, "status.reason")
@@ -472,15 +474,17 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
                 if a.taken_at == 0 {
                     return Err(invalid("status.action.taken_at", "is not set"));
                 }
+                prose("status.action.details", &a.details)?;
             }
         }
         Body::IntelReport(r) => {
             if r.title.is_empty() {
                 return Err(invalid("intel.title", "is empty"));
             }
+            line("intel.title", &r.title)?;
             check_items("intel.indicators", &r.indicators)?;
             for (i, ind) in r.indicators.iter().enumerate() {
-                check_clear_indicator(&format!("intel.indicators[{i}]"), ind)?;
+                check_indicator(&format!("intel.indicators[{i}]"), ind, true)?;
             }
             if r.indicators.is_empty() && !has_labelled(n, "intel.indicators") {
                 return Err(invalid(
@@ -490,6 +494,10 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
             }
             check_ids("intel.linked_notices", &r.linked_notices)?;
             check_items("intel.linked_cases", &r.linked_cases)?;
+            for (i, c) in r.linked_cases.iter().enumerate() {
+                check_case_ref(&format!("intel.linked_cases[{i}]"), c)?;
+            }
+            prose("intel.handling", &r.handling)?;
             set::<pb::SourceReliability>("intel.source_reliability", r.source_reliability)?;
             set::<pb::InformationCredibility>(
                 "intel.information_credibility",
@@ -510,6 +518,7 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
             if t.legal_basis.is_empty() {
                 return Err(invalid("takedown.legal_basis", "is empty"));
             }
+            prose("takedown.legal_basis", &t.legal_basis)?;
             if t.deadline <= n.created_at.0 {
                 return Err(invalid(
                     "takedown.deadline",
@@ -531,6 +540,8 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
             for p in &c.participants {
                 OrgId::new(p).map_err(|e| invalid("case.participants", e.to_string()))?;
             }
+            line("case.subject", &c.subject)?;
+            prose("case.text", &c.text)?;
             use pb::CaseAction as A;
             match action {
                 A::Open if c.subject.is_empty() => {
@@ -564,6 +575,14 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
                 .filter(|s| *s != pb::RetractionScope::Unspecified)
                 .ok_or_else(|| invalid("retraction.scope", "is not set"))?;
             check_items("retraction.paths", &r.paths)?;
+            for (i, p) in r.paths.iter().enumerate() {
+                if !is_path(p) {
+                    return Err(invalid(
+                        format!("retraction.paths[{i}]"),
+                        format!("{p:?} is not a field path"),
+                    ));
+                }
+            }
             if scope == pb::RetractionScope::Narrow && r.paths.is_empty() {
                 return Err(invalid(
                     "retraction.paths",
@@ -573,32 +592,100 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
             if r.reason.is_empty() {
                 return Err(invalid("retraction.reason", "is empty"));
             }
+            prose("retraction.reason", &r.reason)?;
         }
     }
     Ok(())
 }
 
-/// Indicators in the clear may only be infrastructure (domain, IP, URL):
-/// anything naming a person or an account must be a labelled field.
-fn check_clear_indicator(what: &str, ind: &pb::Indicator) -> Result<(), Error> {
+/// Checks an indicator in the field `what`: its kind is set, its value
+/// valid for its kind, its context one line. Indicators in the clear
+/// (`clear`) may only be infrastructure (domain, IP, URL): anything naming
+/// a person or an account must be a labelled field.
+fn check_indicator(what: &str, ind: &pb::Indicator, clear: bool) -> Result<(), Error> {
     use pb::IndicatorKind as K;
-    match K::try_from(ind.kind) {
-        Ok(K::Domain | K::Ip | K::Url) => {}
-        Ok(K::Unspecified) | Err(_) => return Err(invalid(format!("{what}.kind"), "is not set")),
-        Ok(k) => {
-            return Err(invalid(
-                what,
-                format!(
-                    "a {} indicator names a person or account: send it as a labelled field",
-                    k.as_str_name()
-                ),
-            ));
+    let kind = K::try_from(ind.kind)
+        .ok()
+        .filter(|k| *k != K::Unspecified)
+        .ok_or_else(|| invalid(format!("{what}.kind"), "is not set"))?;
+    if clear && !matches!(kind, K::Domain | K::Ip | K::Url) {
+        return Err(invalid(
+            what,
+            format!(
+                "a {} indicator names a person or account: send it as a labelled field",
+                kind.as_str_name()
+            ),
+        ));
+    }
+    indicator::check(kind, &ind.value).map_err(|why| invalid(format!("{what}.value"), why))?;
+    line(format!("{what}.context"), &ind.context)
+}
+
+/// Checks the value of the labelled field `path`, as its author seals it
+/// and as every receiver opens it: text as free text, an indicator by its
+/// kind, a contact's and a person's parts one line each, an e-mail address,
+/// a date of birth and a nationality in their forms.
+pub(crate) fn check_value(path: &str, v: &pb::field_value::Value) -> Result<(), Error> {
+    use pb::field_value::Value;
+    match v {
+        Value::Text(t) => prose(path, t),
+        Value::Binary(_) => Ok(()),
+        Value::Indicator(i) => check_indicator(path, i, false),
+        Value::Contact(c) => {
+            line(format!("{path}.name"), &c.name)?;
+            line(format!("{path}.phone"), &c.phone)?;
+            line(format!("{path}.organisation"), &c.organisation)?;
+            if !c.email.is_empty() {
+                indicator::check_email(&c.email)
+                    .map_err(|why| invalid(format!("{path}.email"), why))?;
+            }
+            Ok(())
+        }
+        Value::Person(p) => {
+            line(format!("{path}.name"), &p.name)?;
+            if !p.date_of_birth.is_empty() && !is_date(&p.date_of_birth) {
+                return Err(invalid(
+                    format!("{path}.date_of_birth"),
+                    format!("{:?} is not a date (YYYY-MM-DD)", p.date_of_birth),
+                ));
+            }
+            if !p.nationality.is_empty() {
+                check_country(&p.nationality)
+                    .map_err(|e| invalid(format!("{path}.nationality"), e.to_string()))?;
+            }
+            for (i, a) in p.aliases.iter().enumerate() {
+                line(format!("{path}.aliases[{i}]"), a)?;
+            }
+            Ok(())
         }
     }
-    if ind.value.is_empty() {
-        return Err(invalid(format!("{what}.value"), "is empty"));
+}
+
+/// Whether `s` is a calendar date written YYYY-MM-DD.
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| {
+        b[r.clone()]
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| s[r].parse::<u32>().ok())
+            .flatten()
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
     }
-    Ok(())
+    let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else {
+        return false;
+    };
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let days = match m {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        1..=12 => 31,
+        _ => return false,
+    };
+    (1..=days).contains(&d)
 }
 
 macro_rules! setter {
@@ -927,6 +1014,9 @@ impl NoticeDraft {
         let mut disclosures = Vec::with_capacity(self.labelled.len());
         for (path, label, value) in self.labelled {
             check_path(&path, kind)?;
+            if let Some(v) = &value.value {
+                check_value(&path, v)?;
+            }
             disclosures.push(SealedDisclosure::create(
                 &path,
                 Label::parse(&label)?,

@@ -19,6 +19,33 @@ pub fn is_unsafe_char(c: char) -> bool {
         )
 }
 
+/// Checks one line of text a member writes (a title, a name, a value):
+/// it may hold no character [`is_unsafe_char`] finds. The error names the
+/// first one and where it is.
+pub fn check_line(s: &str) -> Result<(), String> {
+    check(s, |_| false)
+}
+
+/// Checks free text a member writes (a summary, a reason, a message): as
+/// [`check_line`], but line breaks and tabs are allowed.
+pub fn check_prose(s: &str) -> Result<(), String> {
+    check(s, |c| matches!(c, '\n' | '\t'))
+}
+
+fn check(s: &str, allowed: impl Fn(char) -> bool) -> Result<(), String> {
+    match s
+        .chars()
+        .enumerate()
+        .find(|(_, c)| is_unsafe_char(*c) && !allowed(*c))
+    {
+        None => Ok(()),
+        Some((at, c)) => Err(format!(
+            "holds U+{:04X} at character {at}: control and bidirectional characters are refused",
+            u32::from(c)
+        )),
+    }
+}
+
 /// `s` for people: each character [`is_unsafe_char`] finds is shown
 /// escaped (`\n`, `\u{1b}`, `\u{202e}`), so that no value can forge a
 /// line, a colour, a title or a reading order. `s` comes back unchanged
@@ -59,5 +86,16 @@ mod tests {
         assert_eq!(printable("abc\u{202e}gpj.exe"), "abc\\u{202e}gpj.exe");
         assert_eq!(printable("\u{85}\u{9b}"), "\\u{85}\\u{9b}", "C1 controls");
         assert_eq!(printable("tab\there\r"), "tab\\there\\r");
+    }
+
+    #[test]
+    fn lines_refuse_what_prose_allows() {
+        assert_eq!(check_line("Live football — 東京"), Ok(()));
+        assert_eq!(check_prose("two\nlines\tand a tab"), Ok(()));
+        let e = check_line("two\nlines").unwrap_err();
+        assert!(e.starts_with("holds U+000A at character 3"), "{e}");
+        for bad in ["\r", "\u{1b}[31m", "x\u{202e}", "\u{2066}", "\u{85}"] {
+            assert!(check_prose(bad).is_err(), "{bad:?}");
+        }
     }
 }

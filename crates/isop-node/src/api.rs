@@ -14,7 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use isop_core::pb::field_value::Value;
-use isop_core::{Clearance, Delivery, Judgement, LogIndex, Notice, NoticeId, pb};
+use isop_core::pb::notice::Body;
+use isop_core::{
+    Clearance, Delivery, Judgement, LogIndex, Notice, NoticeId, RevealedField, indicator, pb,
+};
 use isop_store::{DeliveryStatus, DisclosureState};
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -344,6 +347,39 @@ fn render(v: &Value) -> serde_json::Value {
     }
 }
 
+/// Each name in the notice (its target, its indicators, in the clear or
+/// revealed, a contact's e-mail address) that holds an IDNA A-label, with
+/// its Unicode form, so that a look-alike shows for what it is.
+fn idna_forms(n: &Notice, revealed: &[RevealedField]) -> Vec<serde_json::Value> {
+    let mut names: Vec<&str> = Vec::new();
+    match n.body() {
+        Body::Referral(pb::Referral {
+            target: Some(t), ..
+        })
+        | Body::TakedownRequest(pb::TakedownRequest {
+            target: Some(t), ..
+        }) => {
+            names.extend([t.url.as_str(), &t.domain]);
+        }
+        Body::IntelReport(r) => names.extend(r.indicators.iter().map(|i| i.value.as_str())),
+        _ => {}
+    }
+    for f in revealed {
+        match &f.value {
+            Value::Indicator(i) => names.push(&i.value),
+            Value::Contact(c) => names.push(&c.email),
+            _ => {}
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|ascii| {
+            indicator::unicode_form(ascii)
+                .map(|unicode| json!({ "ascii": ascii, "unicode": unicode }))
+        })
+        .collect()
+}
+
 /// A notice as this node holds it, with what its log says about it.
 fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Value, ApiError> {
     let (entry, envelope, n) = inner
@@ -379,10 +415,11 @@ fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Value, ApiErro
             s.check_disclosures(&roster, &inner.org)
         }
     });
-    let (revealed, withheld) = match verified {
+    let (revealed, withheld, idna) = match verified {
         Ok(v) => (
             v.revealed().iter().map(|f| json!({ "path": f.path, "label": f.label.to_string(), "value": render(&f.value) })).collect::<Vec<_>>(),
             v.withheld().iter().map(|w| json!({ "path": w.path, "label": w.label.to_string() })).collect::<Vec<_>>(),
+            idna_forms(&n, v.revealed()),
         ),
         Err(e) => return Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("entry {at} no longer verifies: {e}"))),
     };
@@ -408,6 +445,7 @@ fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Value, ApiErro
         "body": format!("{:#?}", n.body()),
         "revealed": revealed,
         "withheld": withheld,
+        "idna": idna,
         "erased": erased,
         "read": read,
     }))

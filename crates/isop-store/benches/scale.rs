@@ -281,7 +281,7 @@ fn notice_run(n: u64) {
                     "role:agency",
                     Value::Indicator(pb::Indicator {
                         kind: pb::IndicatorKind::CryptoWallet as i32,
-                        value: format!("bc1q{i:036}"),
+                        value: format!("0x{i:040x}"),
                         context: "donations".into(),
                     }),
                 )

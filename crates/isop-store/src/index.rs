@@ -1,6 +1,7 @@
 //! What an entry is indexed under: notice id, case, author and indicators.
 
 use bytes::Bytes;
+use isop_core::indicator::match_form;
 use isop_core::pb::field_value::Value;
 use isop_core::pb::notice::Body;
 use isop_core::{NOTICE_PAYLOAD_TYPE, Notice, pb, sha256};
@@ -41,7 +42,7 @@ pub(crate) fn keys_of<'a>(envelope: &[u8], disclosures: impl Iterator<Item = &'a
                 (pb::IndicatorKind::Ip, &t.ip),
             ] {
                 if !v.is_empty() {
-                    indicators.push(index_form(kind, v));
+                    indicators.push(match_form(kind, v));
                 }
             }
         }
@@ -155,34 +156,28 @@ fn indicator(i: &pb::Indicator) -> Option<String> {
         Ok(k @ (K::Domain | K::Ip | K::Url | K::CryptoWallet | K::PaymentAccount | K::Email))
             if !i.value.trim().is_empty() =>
         {
-            Some(index_form(k, &i.value))
+            Some(match_form(k, &i.value))
         }
         _ => None,
     }
 }
 
-/// The indexed form: domains and e-mail addresses lower case without a
-/// trailing dot, IPs canonical, everything else trimmed.
-fn index_form(kind: pb::IndicatorKind, v: &str) -> String {
-    let v = v.trim();
-    match kind {
-        pb::IndicatorKind::Domain | pb::IndicatorKind::Email => {
-            v.trim_end_matches('.').to_lowercase()
-        }
-        pb::IndicatorKind::Ip => v
-            .parse::<std::net::IpAddr>()
-            .map_or_else(|_| v.to_owned(), |ip| ip.to_string()),
-        _ => v.to_owned(),
-    }
-}
-
-/// The forms a looked-up value may be indexed under, without knowing its kind.
+/// The forms a looked-up value may be indexed under, without knowing its
+/// kind: as given, and as each kind with its own form would write it.
 pub(crate) fn lookup_forms(v: &str) -> Vec<String> {
-    let mut forms = vec![
-        v.trim().to_owned(),
-        index_form(pb::IndicatorKind::Domain, v),
-        index_form(pb::IndicatorKind::Ip, v),
-    ];
+    use pb::IndicatorKind as K;
+    let mut forms: Vec<String> = [
+        K::Domain,
+        K::Ip,
+        K::Url,
+        K::Email,
+        K::CryptoWallet,
+        K::PaymentAccount,
+    ]
+    .into_iter()
+    .map(|k| match_form(k, v))
+    .chain([v.trim().to_owned()])
+    .collect();
     forms.sort();
     forms.dedup();
     forms

@@ -32,6 +32,11 @@ pub(crate) enum AuditCommand {
         /// Signature-checking threads (default: one per core).
         #[arg(long)]
         threads: Option<usize>,
+        /// The memory, in MiB, that sent notices still awaiting receipts
+        /// may take; past it their receipts are not checked and a
+        /// TOO_MANY_OUTSTANDING finding says so.
+        #[arg(long, default_value_t = isop_audit::DEFAULT_MAX_OUTSTANDING_BYTES >> 20)]
+        max_outstanding_mib: usize,
     },
     /// Rebuild the story: referral lifecycles, cases, receipt latency, who
     /// saw which labelled field when.
@@ -124,12 +129,14 @@ pub(crate) fn run(command: AuditCommand) -> Result<()> {
             export,
             args,
             threads,
+            max_outstanding_mib,
         } => {
             let key = args.roster_key()?;
             let mut options = VerifyOptions::new(key);
             if let Some(t) = threads {
                 options.threads = t.max(1);
             }
+            options.max_outstanding_bytes = max_outstanding_mib.saturating_mul(1 << 20);
             let (file, len) = open(&export)?;
             let bar = bar(len, "verifying");
             let report = isop_audit::verify(file, &options, Some(&mut |at| bar.set_position(at)))

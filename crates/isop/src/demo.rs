@@ -346,7 +346,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     .to_org(&org(HUB))
     .case_ref("SOP-2026-0042")
     .labelled("intel.indicators[2]", "role:agency", Value::Indicator(pb::Indicator { kind: pb::IndicatorKind::Person as i32, value: "J. Doe, born 1990-01-01".into(), context: "administrator".into() }))
-    .labelled("intel.indicators[3]", "role:agency|role:hub", Value::Indicator(pb::Indicator { kind: pb::IndicatorKind::CryptoWallet as i32, value: "bc1qexamplewallet0042".into(), context: "subscription payments".into() }))
+    .labelled("intel.indicators[3]", "role:agency|role:hub", Value::Indicator(pb::Indicator { kind: pb::IndicatorKind::CryptoWallet as i32, value: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq".into(), context: "subscription payments".into() }))
     .labelled("intel.narrative", "role:agency", Value::Text("The operator rents the origin server under a false name and takes payments in bitcoin.".into()));
     let gb_node = gb.as_ref().context("GB-PIPCU runs")?;
     let sent = gb_node.send(intel).await?;

@@ -1089,6 +1089,11 @@ async fn run(command: Command) -> Result<()> {
                 for f in v["withheld"].as_array().into_iter().flatten() {
                     println!("  withheld  {:<32} [{}]", s(&f["path"]), s(&f["label"]));
                 }
+                // A name with an IDNA A-label, beside its Unicode form:
+                // a look-alike shows for what it is.
+                for f in v["idna"].as_array().into_iter().flatten() {
+                    println!("  idna      {} is {}", s(&f["ascii"]), s(&f["unicode"]));
+                }
                 // The body as the node lays it out, each line escaped.
                 for line in v["body"].as_str().unwrap_or_default().lines() {
                     println!("{}", printable(line));

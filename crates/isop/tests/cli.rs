@@ -435,20 +435,42 @@ fn workflows_against_running_nodes() {
         shown.contains("sees      referral.evidence[0].location"),
         "{shown}"
     );
-    // A value with a newline, escape sequences and a bidi override cannot
-    // forge a line, a colour or a title on the analyst's terminal.
-    let hostile = dir.path().join("hostile.toml");
-    std::fs::write(
-        &hostile,
-        std::fs::read_to_string(example)
-            .unwrap()
-            .replace("SOP-2026-0042", "HOSTILE-1")
-            .replace(
-                r#"text = "Anti-piracy desk, desk@filmco.example, +1 555 0100""#,
-                r#"text = "desk\n  withheld  referral.evidence[0].location [role:agency]\u001b[31m\u001b]0;pwned\u0007\u202eevil""#,
-            ),
-    )
-    .unwrap();
+    // Escape sequences and a bidi override are refused in every text
+    // field, by name, before anything is signed.
+    // `text` is a TOML string literal.
+    let with_contact = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            std::fs::read_to_string(example)
+                .unwrap()
+                .replace("SOP-2026-0042", "HOSTILE-1")
+                .replace(
+                    r#"text = "Anti-piracy desk, desk@filmco.example, +1 555 0100""#,
+                    &format!("text = {text}"),
+                ),
+        )
+        .unwrap();
+        path
+    };
+    let escapes = with_contact(
+        "escapes.toml",
+        r#""desk\u001b[31m\u001b]0;pwned\u0007\u202eevil""#,
+    );
+    let out = run(&["submit", "--node", &filmco, escapes.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("referral.contact holds U+001B at character 4"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Free text may hold line breaks: shown, a newline cannot forge a line
+    // on the analyst's terminal.
+    let hostile = with_contact(
+        "hostile.toml",
+        r#""desk\n  withheld  referral.evidence[0].location [role:agency]""#,
+    );
     assert!(isop(&["submit", "--node", &filmco, hostile.to_str().unwrap()]).starts_with("sent "));
     let inbox = eventually(&["inbox", "--node", &kr, "--json"], |o| {
         o.contains("HOSTILE-1")
@@ -465,10 +487,6 @@ fn workflows_against_running_nodes() {
         .to_owned();
     let shown = isop(&["show", "--node", &kr, &hostile_id]);
     assert!(
-        !shown.contains(['\u{1b}', '\u{7}', '\u{202e}']),
-        "raw control characters reach the terminal: {shown:?}"
-    );
-    assert!(
         !shown.lines().any(|l| l.starts_with("  withheld")),
         "a forged line: {shown}"
     );
@@ -476,7 +494,7 @@ fn workflows_against_running_nodes() {
     // --json stays exact.
     let json: serde_json::Value =
         serde_json::from_str(&isop(&["show", "--node", &kr, &hostile_id, "--json"])).unwrap();
-    assert!(json.to_string().contains(r"\u001b]0;pwned"), "{json}");
+    assert!(json.to_string().contains(r"desk\n  withheld"), "{json}");
 
     assert!(
         isop(&["respond", "--node", &kr, &id, "--status", "accepted"])
@@ -532,15 +550,66 @@ fn workflows_against_running_nodes() {
         "B2",
         "--indicator",
         "domain=streamz.example",
+        "--indicator",
+        "domain=streamz.xn--exmple-4nf",
         "--personal",
         "person=J. Doe",
         "--narrative",
         "runs the site",
     ]);
     assert!(sent.starts_with("sent "), "{sent}");
-    eventually(&["inbox", "--node", &kr, "--kind", "intel"], |o| {
-        o.contains("intel")
-    });
+    let inbox = eventually(
+        &["inbox", "--node", &kr, "--kind", "intel", "--json"],
+        |o| o.contains("intel"),
+    );
+    let inbox: serde_json::Value = serde_json::from_str(&inbox).unwrap();
+    let intel_id = inbox["items"][0]["id"].as_str().unwrap();
+    // A look-alike domain is shown with its Unicode form beside it.
+    let shown = isop(&["show", "--node", &kr, intel_id]);
+    assert!(
+        shown.contains("idna      streamz.xn--exmple-4nf is streamz.exаmple"),
+        "{shown}"
+    );
+    // Indicators are checked by kind: each refusal names the field and,
+    // where the value only needs rewriting, the form to write.
+    for (indicator, why) in [
+        (
+            "domain=streamz.exаmple",
+            r#"intel.indicators[0].value "streamz.exаmple" is not written as lower-case IDNA A-labels: write it as "streamz.xn--exmple-4nf""#,
+        ),
+        (
+            "ip=not-an-ip а",
+            r#"intel.indicators[0].value "not-an-ip а" is not an IPv4 or IPv6 address"#,
+        ),
+        (
+            "url=https://streamz.example/live\u{202e}4pm.exe",
+            "intel.indicators[0].value",
+        ),
+    ] {
+        let out = run(&[
+            "send",
+            "--node",
+            &gb,
+            "--to",
+            "KR-KNPA",
+            "intel",
+            "--title",
+            "x",
+            "--grade",
+            "B2",
+            "--indicator",
+            indicator,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{indicator}: {stderr}");
+        assert!(stderr.contains(why), "{indicator}: {stderr}");
+    }
+    // The correlation query takes the Unicode form and finds the notice
+    // under its A-labels.
+    assert!(
+        isop(&["query", "--node", &kr, "--indicator", "streamz.exаmple"]).contains(intel_id),
+        "the query by Unicode form found nothing"
+    );
     assert!(
         isop(&[
             "send",

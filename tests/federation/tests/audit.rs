@@ -459,6 +459,44 @@ async fn a_history_no_checkpoint_attests_is_reported() -> Result<()> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_awaited_past_the_memory_bound_are_reported_not_kept() -> Result<()> {
+    let logs = exchange().await?;
+    let recs = records(&logs.filmco);
+    let first_sent = entry_of(
+        &recs[entry_records(&recs)
+            [find_entry(&recs, |e, env| is_notice(e, env, pb::Direction::Outbound))]],
+    )
+    .index;
+    let verify_within = |bytes: usize| {
+        let options = VerifyOptions {
+            max_outstanding_bytes: bytes,
+            ..VerifyOptions::new(logs.roster_key.clone())
+        };
+        isop_audit::verify(logs.filmco.as_slice(), &options, None)
+    };
+    assert!(verify_within(isop_audit::DEFAULT_MAX_OUTSTANDING_BYTES)?.is_clean());
+    // No room at all: what the three referrals await is not kept, their
+    // receipts are not judged (none is reported unmatched), and one
+    // finding says from where and how many.
+    let r = verify_within(0)?;
+    let found: Vec<_> = r.findings.iter().map(|f| (f.kind, f.index)).collect();
+    assert_eq!(
+        found,
+        [(FindingKind::TooManyOutstanding, Some(first_sent))],
+        "{:#?}",
+        r.findings
+    );
+    assert!(
+        r.findings[0]
+            .detail
+            .contains("the receipts of 3 notices sent from there on were not checked"),
+        "{}",
+        r.findings[0]
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forked_history_and_a_denied_receipt_show_in_the_cross_check() -> Result<()> {
     let logs = exchange().await?;
     let recs = records(&logs.kr);

@@ -560,6 +560,87 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
             ),
             Expect::Rejected(pb::RejectReason::InvalidNotice, "good_faith"),
         ),
+        // Member text and indicators.
+        case(
+            "a target URL ending in a bidi override",
+            FILMCO,
+            Input::Deliver(
+                signed(&filmco, &{
+                    let mut n = base.clone();
+                    if let Some(pb::notice::Body::Referral(r)) = &mut n.body {
+                        r.target.as_mut().unwrap().url =
+                            "https://streamz.example/live\u{202e}4pm.exe".into();
+                    }
+                    n
+                }),
+                vec![],
+            ),
+            Expect::Rejected(pb::RejectReason::InvalidNotice, "referral.target.url"),
+        ),
+        case(
+            "a summary with terminal escape sequences",
+            FILMCO,
+            Input::Deliver(
+                signed(&filmco, &{
+                    let mut n = base.clone();
+                    if let Some(pb::notice::Body::Referral(r)) = &mut n.body {
+                        r.summary = "ok\u{1b}]0;pwned\u{7}".into();
+                    }
+                    n
+                }),
+                vec![],
+            ),
+            Expect::Rejected(
+                pb::RejectReason::InvalidNotice,
+                "referral.summary holds U+001B at character 2",
+            ),
+        ),
+        case(
+            "an indicator naming a look-alike domain in Unicode",
+            GB,
+            Input::Deliver(
+                signed(&gb, &{
+                    let sealed = intel_to(KR).seal(&gb, t, &mut rand::rngs::OsRng)?;
+                    let mut n = pb::Notice::decode(sealed.envelope().payload.as_ref())?;
+                    if let Some(pb::notice::Body::IntelReport(r)) = &mut n.body {
+                        r.indicators[0].value = "streamz.exаmple".into();
+                    }
+                    n
+                }),
+                vec![],
+            ),
+            Expect::Rejected(
+                pb::RejectReason::InvalidNotice,
+                "intel.indicators[0].value \"streamz.exаmple\" is not written as lower-case IDNA A-labels: write it as \"streamz.xn--exmple-4nf\"",
+            ),
+        ),
+        {
+            // A labelled indicator is checked when it is opened: its
+            // author's node never sealed this one.
+            let server = SealedDisclosure::create(
+                "referral.server",
+                Label::parse("")?,
+                pb::FieldValue {
+                    value: Some(pb::field_value::Value::Indicator(pb::Indicator {
+                        kind: pb::IndicatorKind::Ip as i32,
+                        value: "not-an-ip а".into(),
+                        context: String::new(),
+                    })),
+                },
+                &mut rand::rngs::OsRng,
+            );
+            let mut n = base.clone();
+            n.fields.push(server.commitment());
+            case(
+                "a labelled indicator that is not an IP address",
+                FILMCO,
+                Input::Deliver(signed(&filmco, &n), vec![server.bytes().clone()]),
+                Expect::Rejected(
+                    pb::RejectReason::InvalidNotice,
+                    "referral.server.value \"not-an-ip а\" is not an IPv4 or IPv6 address",
+                ),
+            )
+        },
         case(
             "a notice id of 5 bytes",
             FILMCO,

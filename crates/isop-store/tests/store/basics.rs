@@ -114,7 +114,7 @@ fn duplicates_indexes_and_inbox() {
     );
     assert_eq!(store.by_indicator("203.0.113.9").unwrap().len(), 3);
     // The wallet travelled in a disclosure this node holds.
-    assert_eq!(store.by_indicator("bc1qexamplewallet").unwrap().len(), 3);
+    assert_eq!(store.by_indicator(WALLET).unwrap().len(), 3);
     assert!(store.by_indicator("nothing.example").unwrap().is_empty());
 
     assert_eq!(
@@ -348,10 +348,7 @@ fn erasure_deletes_the_value_and_keeps_the_log_verifiable() {
         .iter()
         .find(|d| d.path() == "referral.payment")
         .unwrap();
-    assert_eq!(
-        store.by_indicator("bc1qexamplewallet").unwrap(),
-        [LogIndex(0)]
-    );
+    assert_eq!(store.by_indicator(WALLET).unwrap(), [LogIndex(0)]);
 
     let at = store
         .erase_disclosure(
@@ -366,7 +363,7 @@ fn erasure_deletes_the_value_and_keeps_the_log_verifiable() {
         Some(DisclosureState::Erased(e)) => assert_eq!(e.reason, "retention period ended"),
         other => panic!("{other:?}"),
     }
-    assert!(store.by_indicator("bc1qexamplewallet").unwrap().is_empty());
+    assert!(store.by_indicator(WALLET).unwrap().is_empty());
     assert_eq!(
         store.by_indicator("streamz.example").unwrap(),
         [LogIndex(0)],
@@ -479,7 +476,7 @@ fn indexes_across_runs_erasure_reopen_and_import() {
         assert_eq!(store.by_indicator("site1.example").unwrap(), expect(4, 1));
         assert_eq!(store.by_case("CASE-2").unwrap(), expect(3, 2));
         assert_eq!(store.by_author(&org("RH-FILMCO")).unwrap().len(), 30);
-        assert_eq!(store.by_indicator("bc1qexamplewallet").unwrap().len(), 30);
+        assert_eq!(store.by_indicator(WALLET).unwrap().len(), 30);
 
         // Erase the wallets of an early entry (surely in a run) and a late one.
         for i in [2u64, 29] {
@@ -492,7 +489,7 @@ fn indexes_across_runs_erasure_reopen_and_import() {
                 .erase_disclosure(LogIndex(i), wallet.digest(), "retention", NOW)
                 .unwrap();
         }
-        let wallets = store.by_indicator("bc1qexamplewallet").unwrap();
+        let wallets = store.by_indicator(WALLET).unwrap();
         assert_eq!(wallets.len(), 28);
         assert!(!wallets.contains(&LogIndex(2)) && !wallets.contains(&LogIndex(29)));
         store.close().unwrap();
@@ -500,7 +497,7 @@ fn indexes_across_runs_erasure_reopen_and_import() {
     // Reopening rebuilds the pending postings from the entries.
     let store = Store::open(&config).unwrap();
     assert_eq!(store.by_indicator("site1.example").unwrap().len(), 8);
-    assert_eq!(store.by_indicator("bc1qexamplewallet").unwrap().len(), 28);
+    assert_eq!(store.by_indicator(WALLET).unwrap().len(), 28);
     assert_eq!(store.by_case("CASE-0").unwrap().len(), 10);
 
     // An import with tiny runs answers the same.
@@ -518,8 +515,8 @@ fn indexes_across_runs_erasure_reopen_and_import() {
         store.by_indicator("site1.example").unwrap()
     );
     assert_eq!(
-        copy.by_indicator("bc1qexamplewallet").unwrap(),
-        store.by_indicator("bc1qexamplewallet").unwrap()
+        copy.by_indicator(WALLET).unwrap(),
+        store.by_indicator(WALLET).unwrap()
     );
     assert_eq!(copy.by_case("CASE-0").unwrap().len(), 10);
 }
@@ -610,7 +607,7 @@ fn a_later_copy_adds_the_disclosures_the_first_lacked() {
         first.peer = Some(org("INTERPOL-GS"));
         first.disclosures.retain(|d| sha256(d) == contact);
         assert_eq!(store.append(first).unwrap(), Appended::New(LogIndex(0)));
-        assert!(store.by_indicator("bc1qexamplewallet").unwrap().is_empty());
+        assert!(store.by_indicator(WALLET).unwrap().is_empty());
 
         // The author's own copy carries both: only the wallet is added.
         let all = inbound(&s).disclosures;
@@ -638,7 +635,7 @@ fn a_later_copy_adds_the_disclosures_the_first_lacked() {
             .collect();
         assert_eq!(held, [(contact, true), (wallet, true)]);
         assert_eq!(
-            store.by_indicator("bc1qexamplewallet").unwrap(),
+            store.by_indicator(WALLET).unwrap(),
             [LogIndex(0)],
             "a lookup finds the notice, whichever copy brought the field"
         );
@@ -675,7 +672,7 @@ fn a_later_copy_adds_the_disclosures_the_first_lacked() {
     )
     .unwrap();
     for st in [&store, &copy] {
-        assert_eq!(st.by_indicator("bc1qexamplewallet").unwrap(), [LogIndex(0)]);
+        assert_eq!(st.by_indicator(WALLET).unwrap(), [LogIndex(0)]);
         let held = st.disclosures_of(LogIndex(0)).unwrap();
         assert_eq!(
             held.iter().map(|d| d.digest).collect::<Vec<_>>(),
@@ -692,6 +689,6 @@ fn a_later_copy_adds_the_disclosures_the_first_lacked() {
         store.disclosure(LogIndex(1), &wallet).unwrap(),
         Some(DisclosureState::Erased(_))
     ));
-    assert!(store.by_indicator("bc1qexamplewallet").unwrap().is_empty());
+    assert!(store.by_indicator(WALLET).unwrap().is_empty());
     store.verify_all().unwrap();
 }

@@ -112,7 +112,7 @@ fn round_trip_keeps_the_log_and_filters_disclosures_by_clearance() {
     assert_eq!(copy.by_case("CASE-9").unwrap().len(), 5);
     assert_eq!(copy.by_indicator("site3.example").unwrap(), [LogIndex(3)]);
     assert!(
-        copy.by_indicator("bc1qexamplewallet").unwrap().is_empty(),
+        copy.by_indicator(WALLET).unwrap().is_empty(),
         "wallets were withheld from this clearance"
     );
     assert_eq!(copy.rosters().count(), 1);
@@ -123,7 +123,7 @@ fn round_trip_keeps_the_log_and_filters_disclosures_by_clearance() {
     assert_eq!((s.disclosures, s.withheld), (4, 5));
     let (_t, r) = import(&bytes, &fed);
     let (copy, _) = r.unwrap();
-    assert_eq!(copy.by_indicator("bc1qexamplewallet").unwrap().len(), 4);
+    assert_eq!(copy.by_indicator(WALLET).unwrap().len(), 4);
 }
 
 #[track_caller]

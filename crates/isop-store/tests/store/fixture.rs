@@ -9,6 +9,9 @@ use rand::rngs::StdRng;
 
 pub const NOW: UnixMillis = UnixMillis(1_780_000_000_000);
 
+/// The wallet the fixture's intelligence names.
+pub const WALLET: &str = "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq";
+
 pub fn org(s: &str) -> OrgId {
     s.parse().unwrap()
 }
@@ -101,7 +104,7 @@ pub fn referral(fed: &Fed, domain: &str, case: &str, seed: u64) -> SealedNotice 
             "role:hub",
             Value::Indicator(pb::Indicator {
                 kind: pb::IndicatorKind::CryptoWallet as i32,
-                value: "bc1qexamplewallet".into(),
+                value: WALLET.into(),
                 context: "donations".into(),
             }),
         )

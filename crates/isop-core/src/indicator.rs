@@ -1,0 +1,436 @@
+//! Indicators by kind: what a valid value is, the form values are matched
+//! under, and the Unicode form of an internationalised name for people.
+//!
+//! A value is accepted only in one written form, so that two members who
+//! name the same domain, address or account name it with the same bytes and
+//! the correlation query finds both: domains in lower-case IDNA A-labels,
+//! IPs in their canonical text, URLs as the WHATWG URL serialiser writes
+//! them (ASCII, the host in A-labels), IBANs in their electronic form. A
+//! value that only needs rewriting is refused with the form to write, so a
+//! look-alike (`exаmple` with a Cyrillic `а`) shows itself as `xn--…`.
+
+use std::net::IpAddr;
+
+use iban::{Iban, IbanLike};
+use isop_proto::v1 as pb;
+use sha3::{Digest, Keccak256};
+
+pub use pb::IndicatorKind;
+
+/// The longest indicator value accepted.
+pub const MAX_VALUE_LEN: usize = 2048;
+
+/// Checks `value` as an indicator of `kind`; the error says what is wrong
+/// and, where the value only needs rewriting, the form to write.
+pub fn check(kind: IndicatorKind, value: &str) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("is empty".into());
+    }
+    if value.len() > MAX_VALUE_LEN {
+        return Err(format!("is longer than {MAX_VALUE_LEN} bytes"));
+    }
+    match kind {
+        IndicatorKind::Unspecified => Err("has no kind".into()),
+        IndicatorKind::Domain => check_domain(value),
+        IndicatorKind::Ip => check_ip(value),
+        IndicatorKind::Url => check_url(value),
+        IndicatorKind::PaymentAccount => check_payment_account(value),
+        IndicatorKind::CryptoWallet => check_wallet(value),
+        IndicatorKind::Email => check_email(value),
+        IndicatorKind::Person => crate::text::check_line(value),
+    }
+}
+
+/// Whether `s` is a lower-case DNS name of at least two LDH labels (an
+/// A-label is an LDH label).
+fn is_ldh_domain(s: &str) -> bool {
+    s.len() <= 253
+        && s.split('.').count() >= 2
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// A domain name: lower-case IDNA A-labels, at least two, no trailing dot.
+pub fn check_domain(v: &str) -> Result<(), String> {
+    if is_ldh_domain(v) {
+        // An `xn--` label must be the A-label of a valid U-label, written
+        // as IDNA writes it.
+        if v.split('.').any(|l| l.starts_with("xn--")) {
+            let (unicode, errors) = idna::domain_to_unicode(v);
+            if errors.is_err() || idna::domain_to_ascii(&unicode).ok().as_deref() != Some(v) {
+                return Err(format!("{v:?} holds an xn-- label that is not valid IDNA"));
+            }
+        }
+        return Ok(());
+    }
+    match idna::domain_to_ascii(v.strip_suffix('.').unwrap_or(v)) {
+        Ok(ascii) if is_ldh_domain(&ascii) => Err(format!(
+            "{v:?} is not written as lower-case IDNA A-labels: write it as {ascii:?}"
+        )),
+        _ => Err(format!(
+            "{v:?} is not a domain name (at least two labels of letters, digits and '-')"
+        )),
+    }
+}
+
+/// An IP address in its canonical text form.
+pub fn check_ip(v: &str) -> Result<(), String> {
+    let ip: IpAddr = v
+        .parse()
+        .map_err(|_| format!("{v:?} is not an IPv4 or IPv6 address"))?;
+    let canonical = ip.to_string();
+    if canonical != v {
+        return Err(format!(
+            "{v:?} is not in canonical form: write it as {canonical:?}"
+        ));
+    }
+    Ok(())
+}
+
+/// A URL as the WHATWG serialiser writes it: ASCII, its host (if any) a
+/// domain in A-labels or an IP address. `magnet:` and other hostless
+/// URLs are accepted.
+pub fn check_url(v: &str) -> Result<(), String> {
+    let url = url::Url::parse(v).map_err(|e| format!("{v:?} is not a URL: {e}"))?;
+    if url.as_str() != v {
+        return Err(format!(
+            "{v:?} is not in canonical ASCII form: write it as {:?}",
+            url.as_str()
+        ));
+    }
+    match url.host() {
+        Some(url::Host::Domain(d)) => check_domain(d).map_err(|e| format!("host of {v:?}: {e}")),
+        Some(url::Host::Ipv4(_) | url::Host::Ipv6(_)) => Ok(()),
+        None if url.cannot_be_a_base() => Ok(()),
+        None => Err(format!("{v:?} has no host")),
+    }
+}
+
+/// An http(s) URL, as [`check_url`] accepts it.
+pub fn check_web_url(v: &str) -> Result<(), String> {
+    if !(v.starts_with("https://") || v.starts_with("http://")) {
+        return Err(format!("{v:?} is not an http(s) URL"));
+    }
+    check_url(v)
+}
+
+/// An e-mail address: a local part without spaces or controls, `@`, and a
+/// domain as [`check_domain`] accepts it.
+pub fn check_email(v: &str) -> Result<(), String> {
+    let (local, domain) = v
+        .rsplit_once('@')
+        .ok_or_else(|| format!("{v:?} is not an e-mail address: it has no '@'"))?;
+    if local.is_empty()
+        || local.len() > 64
+        || local
+            .chars()
+            .any(|c| c == '@' || c.is_whitespace() || crate::text::is_unsafe_char(c))
+    {
+        return Err(format!(
+            "{v:?} is not an e-mail address: its local part must be 1 to 64 bytes without '@', spaces or controls"
+        ));
+    }
+    check_domain(domain).map_err(|e| format!("domain of {v:?}: {e}"))
+}
+
+/// The parts of what looks like an IBAN: country letters, check digits and
+/// at most 30 more letters or digits, spaces between them ignored.
+fn iban_like(v: &str) -> Option<String> {
+    let compact: String = v.chars().filter(|c| *c != ' ').collect();
+    let b = compact.as_bytes();
+    let like = (15..=34).contains(&b.len())
+        && b[..2].iter().all(u8::is_ascii_alphabetic)
+        && b[2..4].iter().all(u8::is_ascii_digit)
+        && b.iter().all(u8::is_ascii_alphanumeric);
+    like.then(|| compact.to_ascii_uppercase())
+}
+
+/// A payment account: an IBAN (checked, in its electronic form) or any
+/// other one-line identifier (a card acquirer id, a PSP merchant id).
+pub fn check_payment_account(v: &str) -> Result<(), String> {
+    if let Some(compact) = iban_like(v) {
+        let iban: Iban = compact
+            .parse()
+            .map_err(|e| format!("{v:?} is not a valid IBAN: {e}"))?;
+        if iban.electronic_str() != v {
+            return Err(format!(
+                "{v:?} is an IBAN not in its electronic form: write it as {:?}",
+                iban.electronic_str()
+            ));
+        }
+        return Ok(());
+    }
+    if v.trim() != v {
+        return Err(format!("{v:?} has spaces around it"));
+    }
+    crate::text::check_line(v)
+}
+
+/// A cryptocurrency wallet address. Where the form names the chain, its
+/// checksum is checked: segwit addresses (bech32 or bech32m, `bc1…`,
+/// `ltc1…`), Bitcoin legacy addresses (`1…`, `3…`) and Tron (`T…`) by
+/// Base58Check, Ethereum-style `0x…` by EIP-55 when mixed case. Any other
+/// address must be 16 to 128 letters and digits, with a chain prefix
+/// (`bitcoincash:`) allowed.
+pub fn check_wallet(v: &str) -> Result<(), String> {
+    if is_segwit(v) {
+        return bech32::segwit::decode(v)
+            .map(drop)
+            .map_err(|e| format!("{v:?} is not a valid segwit address: {e}"));
+    }
+    if let Some(hex) = v.strip_prefix("0x") {
+        if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{v:?} is not an address: 0x and 40 hex digits"));
+        }
+        let mixed = hex.bytes().any(|b| b.is_ascii_lowercase())
+            && hex.bytes().any(|b| b.is_ascii_uppercase());
+        if mixed && eip55(hex) != hex {
+            return Err(format!("{v:?} fails its EIP-55 checksum"));
+        }
+        return Ok(());
+    }
+    let base58check = (v.starts_with('1') || v.starts_with('3')) && (26..=34).contains(&v.len())
+        || v.starts_with('T') && v.len() == 34;
+    if base58check {
+        return bs58::decode(v)
+            .with_check(None)
+            .into_vec()
+            .map(drop)
+            .map_err(|e| format!("{v:?} fails its Base58Check checksum: {e}"));
+    }
+    let address = v.rsplit_once(':').map_or(v, |(_, a)| a);
+    if !(16..=128).contains(&v.len())
+        || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b':')
+        || address.is_empty()
+    {
+        return Err(format!(
+            "{v:?} is not a wallet address: 16 to 128 letters and digits (a chain prefix with ':' allowed)"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `v` names a segwit chain by its human-readable part.
+fn is_segwit(v: &str) -> bool {
+    v.to_ascii_lowercase()
+        .split_once('1')
+        .is_some_and(|(hrp, _)| matches!(hrp, "bc" | "tb" | "bcrt" | "ltc" | "tltc"))
+}
+
+/// `hex` (40 hex digits) in EIP-55 mixed-case form.
+fn eip55(hex: &str) -> String {
+    let lower = hex.to_ascii_lowercase();
+    let hash = Keccak256::digest(lower.as_bytes());
+    lower
+        .char_indices()
+        .map(|(i, c)| {
+            let nibble = (hash[i / 2] >> (if i % 2 == 0 { 4 } else { 0 })) & 0x0f;
+            if nibble >= 8 {
+                c.to_ascii_uppercase()
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The form a value of `kind` is indexed and looked up under: what
+/// [`check`] accepts maps to itself, except where the kind ignores case
+/// (domains, e-mail addresses, hex and bech32 wallets, IBANs); user input
+/// that only needs rewriting (a Unicode domain, upper case, a URL without
+/// its trailing slash, an IBAN in print form) maps to the form [`check`]
+/// accepts.
+pub fn match_form(kind: IndicatorKind, v: &str) -> String {
+    let v = v.trim();
+    let domain = |d: &str| {
+        idna::domain_to_ascii(d.trim_end_matches('.')).unwrap_or_else(|_| d.to_lowercase())
+    };
+    match kind {
+        IndicatorKind::Domain => domain(v),
+        IndicatorKind::Email => match v.rsplit_once('@') {
+            Some((local, d)) => format!("{}@{}", local.to_lowercase(), domain(d)),
+            None => v.to_lowercase(),
+        },
+        IndicatorKind::Ip => v
+            .parse::<IpAddr>()
+            .map_or_else(|_| v.to_owned(), |ip| ip.to_string()),
+        IndicatorKind::Url => url::Url::parse(v).map_or_else(|_| v.to_owned(), Into::into),
+        IndicatorKind::CryptoWallet if v.starts_with("0x") || is_segwit(v) => {
+            v.to_ascii_lowercase()
+        }
+        IndicatorKind::PaymentAccount => iban_like(v).unwrap_or_else(|| v.to_owned()),
+        _ => v.to_owned(),
+    }
+}
+
+/// The Unicode form of a domain, URL or e-mail address whose name holds an
+/// IDNA A-label (`xn--`), to show beside it; `None` when it holds none.
+pub fn unicode_form(v: &str) -> Option<String> {
+    if !v.contains("xn--") {
+        return None;
+    }
+    let host = match url::Url::parse(v) {
+        Ok(u) if u.host_str().is_some() => u.host_str()?.to_owned(),
+        _ => v.rsplit_once('@').map_or(v, |(_, d)| d).to_owned(),
+    };
+    let (unicode, errors) = idna::domain_to_unicode(&host);
+    if errors.is_err() || unicode == host {
+        return None;
+    }
+    Some(v.replacen(&host, &unicode, 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use IndicatorKind as K;
+
+    #[test]
+    fn domains_are_lower_case_a_labels() {
+        assert_eq!(check(K::Domain, "streamz.example"), Ok(()));
+        assert_eq!(check(K::Domain, "xn--bcher-kva.example"), Ok(()));
+        let e = check(K::Domain, "streamz.exаmple").unwrap_err();
+        assert!(e.contains("write it as \"streamz.xn--exmple-4nf\""), "{e}");
+        let e = check(K::Domain, "Streamz.Example").unwrap_err();
+        assert!(e.contains("write it as \"streamz.example\""), "{e}");
+        for bad in [
+            "streamz",
+            "a..b",
+            "-a.b",
+            "a_b.example",
+            "xn--zz.example",
+            "a.b.",
+        ] {
+            assert!(check(K::Domain, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ips_are_parsed_and_canonical() {
+        assert_eq!(check(K::Ip, "203.0.113.7"), Ok(()));
+        assert_eq!(check(K::Ip, "2001:db8::1"), Ok(()));
+        assert!(check(K::Ip, "not-an-ip а").is_err());
+        assert!(check(K::Ip, "203.0.113.007").is_err());
+        let e = check(K::Ip, "2001:DB8:0::1").unwrap_err();
+        assert!(e.contains("write it as \"2001:db8::1\""), "{e}");
+    }
+
+    #[test]
+    fn urls_are_ascii_with_valid_hosts() {
+        assert_eq!(check(K::Url, "https://streamz.example/live/1"), Ok(()));
+        assert_eq!(
+            check(
+                K::Url,
+                "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a"
+            ),
+            Ok(())
+        );
+        let e = check(K::Url, "https://streamz.example/live\u{202e}4pm.exe").unwrap_err();
+        assert!(e.contains("%E2%80%AE"), "{e}");
+        let e = check(K::Url, "https://strеamz.example/").unwrap_err();
+        assert!(e.contains("xn--"), "{e}");
+        assert!(
+            check(K::Url, "https://streamz.example").is_err(),
+            "no path slash"
+        );
+        assert!(check(K::Url, "https://single/").is_err());
+        assert!(check(K::Url, "not a url").is_err());
+        assert_eq!(
+            check_web_url("ftp://streamz.example/"),
+            Err("\"ftp://streamz.example/\" is not an http(s) URL".into())
+        );
+    }
+
+    #[test]
+    fn emails_have_a_valid_domain() {
+        assert_eq!(check(K::Email, "abuse@streamz.example"), Ok(()));
+        assert!(check(K::Email, "abuse streamz.example").is_err());
+        assert!(check(K::Email, "a b@streamz.example").is_err());
+        assert!(check(K::Email, "abuse@streamz").is_err());
+        assert!(check(K::Email, "abuse@STREAMZ.example").is_err());
+    }
+
+    #[test]
+    fn wallets_are_checked_by_chain_where_a_check_exists() {
+        for ok in [
+            "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+            "BC1QAR0SRRR7XFKVY5L643LYDNW9RE59GTZZWF5MDQ",
+            "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2",
+            "3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+            "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed",
+            "TLa2f6VPqDgRE67v1736s7bJ8Ray5wYjU7",
+            "44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A",
+        ] {
+            assert_eq!(check(K::CryptoWallet, ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdx",
+            "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3",
+            "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD",
+            "0x5aaeb605",
+            "wallet",
+            "abcdefghijklmnop qrs",
+        ] {
+            assert!(check(K::CryptoWallet, bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ibans_are_checked_and_electronic() {
+        assert_eq!(check(K::PaymentAccount, "DE44500105175407324931"), Ok(()));
+        assert!(check(K::PaymentAccount, "DE44500105175407324932").is_err());
+        let e = check(K::PaymentAccount, "DE44 5001 0517 5407 3249 31").unwrap_err();
+        assert!(e.contains("write it as \"DE44500105175407324931\""), "{e}");
+        assert_eq!(check(K::PaymentAccount, "stripe:acct_1Hh1XYZ"), Ok(()));
+        assert!(check(K::PaymentAccount, "acct\u{1b}[31m").is_err());
+    }
+
+    #[test]
+    fn lookups_find_what_was_accepted() {
+        assert_eq!(
+            match_form(K::Domain, "Streamz.exаmple."),
+            "streamz.xn--exmple-4nf"
+        );
+        assert_eq!(match_form(K::Ip, "2001:DB8::1"), "2001:db8::1");
+        assert_eq!(
+            match_form(K::Url, "https://STREAMZ.example"),
+            "https://streamz.example/"
+        );
+        assert_eq!(
+            match_form(K::PaymentAccount, "de44 5001 0517 5407 3249 31"),
+            "DE44500105175407324931"
+        );
+        for (k, v) in [
+            (K::Domain, "xn--bcher-kva.example"),
+            (K::Url, "https://streamz.example/live"),
+            (K::Ip, "203.0.113.7"),
+        ] {
+            assert_eq!(check(k, v), Ok(()));
+            assert_eq!(match_form(k, v), v);
+        }
+    }
+
+    #[test]
+    fn unicode_forms_show_beside_a_labels() {
+        assert_eq!(unicode_form("streamz.example"), None);
+        assert_eq!(
+            unicode_form("streamz.xn--exmple-4nf").as_deref(),
+            Some("streamz.exаmple")
+        );
+        assert_eq!(
+            unicode_form("https://xn--bcher-kva.example/a").as_deref(),
+            Some("https://bücher.example/a")
+        );
+        assert_eq!(
+            unicode_form("info@xn--bcher-kva.example").as_deref(),
+            Some("info@bücher.example")
+        );
+    }
+}
