@@ -10,12 +10,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use isop_core::pb::field_value::Value;
 use isop_core::{
-    LogIndex, NoticeDraft, OrgId, ReferralBuilder, Role, SecretKey, Signer, Tlp, UnixMillis, pb,
+    LogIndex, NoticeDraft, OrgId, ReferralBuilder, Role, SealedNotice, SecretKey, Signer, Tlp,
+    UnixMillis, pb,
 };
 use isop_net::{Endpoint, EndpointConfig, PeerConnection, TlsIdentity};
 use isop_node::Node;
 use isop_node::federation::{LocalFederation, MemberSpec};
 use isop_store::DeliveryStatus;
+use prost::Message;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 
@@ -191,6 +193,45 @@ pub fn status_of(node: &Node, index: LogIndex, to: &str) -> DeliveryStatus {
 /// Whether entry `index` was delivered to `to`.
 pub fn delivered(node: &Node, index: LogIndex, to: &str) -> bool {
     matches!(status_of(node, index, to), DeliveryStatus::Delivered { .. })
+}
+
+/// Appends `sealed` to `node`'s log as a node that did not check the
+/// sending policy would have: inbound from `peer`, or outbound to `to`.
+/// What the auditor must then find in the node's export.
+pub fn forge(
+    node: &Node,
+    sealed: &SealedNotice,
+    peer: Option<&str>,
+    to: &[&str],
+) -> Result<LogIndex> {
+    let direction = if peer.is_some() {
+        isop_store::Direction::Inbound
+    } else {
+        isop_store::Direction::Outbound
+    };
+    let mut e = isop_store::NewEntry::new(
+        now(),
+        direction,
+        isop_store::Record::Envelope(sealed.envelope().encode_to_vec().into()),
+    );
+    e.peer = peer.map(org);
+    e.recipients = to.iter().map(|o| org(o)).collect();
+    Ok(node.store().append(e)?.index())
+}
+
+/// `node`'s log exported at its own clearance and verified: its findings.
+pub fn audit_findings(
+    node: &Node,
+    fed: &LocalFederation,
+) -> Result<Vec<(isop_audit::FindingKind, Option<u64>)>> {
+    let mut export = Vec::new();
+    node.export(&mut export, &node.roster().clearance(node.org())?)?;
+    let report = isop_audit::verify(
+        export.as_slice(),
+        &isop_audit::VerifyOptions::new(fed.roster_key()),
+        None,
+    )?;
+    Ok(report.findings.iter().map(|f| (f.kind, f.index)).collect())
 }
 
 /// A verifier that takes any server: hand-made clients that test the server.

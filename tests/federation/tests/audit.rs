@@ -496,6 +496,77 @@ async fn receipts_awaited_past_the_memory_bound_are_reported_not_kept() -> Resul
     Ok(())
 }
 
+/// Logs that took in (or sent out) what the policy forbids, as a node that
+/// skipped the check would have: the auditor finds each at its index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sending_policy_broken_in_and_out_is_found() -> Result<()> {
+    use isop_audit::FindingKind::{MissingReceipt, PolicyViolation};
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco_node = fed.start(FILMCO).await?;
+    let filmco = signer(&fed, FILMCO)?;
+    let sports = signer(&fed, SPORTS)?;
+    let seal =
+        |draft: NoticeDraft, signer: &Signer| draft.seal(signer, now(), &mut rand::rngs::OsRng);
+    // A genuine referral, delivered and accepted: nothing to find.
+    let sent = filmco_node.send(referral(&[KR], Tlp::Amber)).await?;
+    filmco_node
+        .wait_until("the referral is delivered", STEP, |n| {
+            delivered(n, sent.index, KR)
+        })
+        .await?;
+    assert_eq!(audit_findings(&kr, &fed)?, []);
+
+    // What every node refuses, logged all the same: a partner's takedown
+    // request, and a partner's status update on another partner's referral.
+    let takedown = || {
+        NoticeDraft::new(
+            Tlp::Amber,
+            TakedownRequestBuilder::new(
+                pb::Target {
+                    domain: "streamz.example".into(),
+                    hosting_country: "KR".into(),
+                    ..Default::default()
+                },
+                pb::RequestedAction::Takedown,
+            )
+            .legal_basis("Copyright Act, s. 104")
+            .deadline(UnixMillis(now().0 + 86_400_000))
+            .build(),
+        )
+        .to_org(&org(KR))
+    };
+    let by_partner = forge(&kr, &seal(takedown(), &filmco)?, Some(FILMCO), &[])?;
+    let status = NoticeDraft::new(
+        Tlp::Amber,
+        StatusUpdateBuilder::new(sent.id, pb::ReferralStatus::Accepted).build(),
+    )
+    .to_org(&org(KR))
+    .in_reply_to(sent.id);
+    let on_anothers = forge(&kr, &seal(status, &sports)?, Some(SPORTS), &[])?;
+    assert_eq!(
+        audit_findings(&kr, &fed)?,
+        [
+            (PolicyViolation, Some(by_partner.0)),
+            (PolicyViolation, Some(on_anothers.0))
+        ]
+    );
+    // And on the sending side: the partner's own log shows it sent one.
+    let forbidden = forge(&filmco_node, &seal(takedown(), &filmco)?, None, &[KR])?;
+    assert_eq!(
+        audit_findings(&filmco_node, &fed)?,
+        [
+            (MissingReceipt, Some(forbidden.0)),
+            (PolicyViolation, Some(forbidden.0))
+        ]
+    );
+    for n in [kr, filmco_node] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forked_history_and_a_denied_receipt_show_in_the_cross_check() -> Result<()> {
     let logs = exchange().await?;
