@@ -838,6 +838,12 @@ fn client(node: &NodeArg) -> Result<ApiClient> {
     Ok(ApiClient::from_config(&config)?)
 }
 
+/// `v` as a query-string value: a URL indicator's `&`, `#`, `+` or `=`
+/// stays part of the value.
+fn q(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
 /// Prints `v` as JSON, or with `text` for people.
 fn print(node: &NodeArg, v: &Value, text: impl FnOnce(&Value)) -> Result<()> {
     if node.json {
@@ -1060,7 +1066,7 @@ async fn run(command: Command) -> Result<()> {
         } => {
             let mut path = format!("/v1/inbox?unread={unread}&limit={limit}");
             if let Some(k) = kind {
-                path.push_str(&format!("&kind={k}"));
+                path.push_str(&format!("&kind={}", q(&k)));
             }
             let v = client(&node)?.get(&path).await?;
             print(&node, &v, |v| print_summaries(&v["items"]))
@@ -1123,8 +1129,8 @@ async fn run(command: Command) -> Result<()> {
             case,
         } => {
             let path = match (indicator, case) {
-                (Some(i), None) => format!("/v1/query?indicator={i}"),
-                (None, Some(c)) => format!("/v1/query?case={c}"),
+                (Some(i), None) => format!("/v1/query?indicator={}", q(&i)),
+                (None, Some(c)) => format!("/v1/query?case={}", q(&c)),
                 _ => anyhow::bail!("give --indicator (or --domain, --ip) or --case"),
             };
             let v = client(&node)?.get(&path).await?;
@@ -1152,7 +1158,7 @@ async fn run(command: Command) -> Result<()> {
             let bar = audit::bytes_spinner("exporting");
             let n = client(&node)?
                 .download(
-                    &format!("/v1/export?clearance={clearance}"),
+                    &format!("/v1/export?clearance={}", q(&clearance)),
                     &mut file,
                     |n| bar.set_position(n),
                 )

@@ -552,6 +552,8 @@ fn workflows_against_running_nodes() {
         "domain=streamz.example",
         "--indicator",
         "domain=streamz.xn--exmple-4nf",
+        "--indicator",
+        "url=https://streamz.example/watch?v=1&t=2#live",
         "--personal",
         "person=J. Doe",
         "--narrative",
@@ -609,6 +611,17 @@ fn workflows_against_running_nodes() {
     assert!(
         isop(&["query", "--node", &kr, "--indicator", "streamz.exаmple"]).contains(intel_id),
         "the query by Unicode form found nothing"
+    );
+    assert!(
+        isop(&[
+            "query",
+            "--node",
+            &kr,
+            "--indicator",
+            "https://streamz.example/watch?v=1&t=2#live"
+        ])
+        .contains(intel_id),
+        "the query by a URL with a query and a fragment found nothing"
     );
     assert!(
         isop(&[
