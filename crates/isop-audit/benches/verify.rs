@@ -93,6 +93,65 @@ fn entry(
     }
 }
 
+/// An export being written to a temporary file: entries go into its tree.
+struct Writing {
+    out: ExportWriter<std::io::BufWriter<std::fs::File>>,
+    tree: RootBuilder,
+    tmp: std::path::PathBuf,
+}
+
+impl Writing {
+    /// Starts the export that `path` will hold: the header, the roster,
+    /// and the roster's LOCAL entry.
+    fn start(path: &std::path::Path, header: pb::ExportHeader, roster_env: &pb::Envelope) -> Self {
+        let tmp = path.with_extension("partial");
+        let file = std::fs::File::create(&tmp).expect("a file");
+        let mut w = Self {
+            out: ExportWriter::new(std::io::BufWriter::new(file)),
+            tree: RootBuilder::new(),
+            tmp,
+        };
+        w.out.put(Rec::Header(header)).expect("written");
+        w.out.put(Rec::Roster(roster_env.clone())).expect("written");
+        w.entry(&entry(0, T0, pb::Direction::Local, "", roster_env));
+        w
+    }
+
+    fn entry(&mut self, e: &pb::LogEntry) {
+        let bytes = e.encode_to_vec();
+        self.tree.push_hash(leaf_hash(&bytes));
+        self.out.put(Rec::Entry(bytes.into())).expect("written");
+    }
+
+    fn checkpoint(&mut self, note: &SignedNote) {
+        self.out
+            .put(Rec::Checkpoint(pb::ExportCheckpoint {
+                note: note.to_bytes().into(),
+            }))
+            .expect("written");
+    }
+
+    /// The trailer; then the file, synced, takes its place at `path`.
+    fn finish(mut self, path: &std::path::Path) {
+        let records = self.out.records();
+        self.out
+            .put(Rec::Trailer(pb::ExportTrailer {
+                entry_count: self.tree.size(),
+                root: bytes::Bytes::copy_from_slice(&self.tree.root()),
+                record_count: records,
+            }))
+            .expect("written");
+        self.out
+            .into_inner()
+            .expect("flushed")
+            .into_inner()
+            .expect("flushed")
+            .sync_all()
+            .expect("synced");
+        std::fs::rename(&self.tmp, path).expect("renamed");
+    }
+}
+
 /// Fields per crafted notice, and the length of each one's label.
 const CRAFTED_FIELDS: usize = 64;
 const CRAFTED_LABEL_LEN: usize = 1000;
@@ -107,29 +166,17 @@ fn generate_crafted(path: &std::path::Path, notices: u64) -> RosterKey {
     }
     let (partner, agency) = (signer("RH-FILMCO", 1), signer("KR-KNPA", 2));
     let roster_env = roster(&partner, &agency, &key);
-    let tmp = path.with_extension("partial");
-    let mut out = ExportWriter::new(std::io::BufWriter::new(
-        std::fs::File::create(&tmp).expect("a file"),
-    ));
-    out.put(Rec::Header(pb::ExportHeader {
-        format: EXPORT_FORMAT.into(),
-        origin: "RH-FILMCO".into(),
-        exported_at: T0 + notices + 1,
-        clearance: vec!["role:auditor".into()],
-        first_index: 0,
-        entry_count: 1 + notices,
-    }))
-    .expect("written");
-    out.put(Rec::Roster(roster_env.clone())).expect("written");
-    let mut tree = RootBuilder::new();
-    let mut put_entry = |out: &mut ExportWriter<_>, e: &pb::LogEntry| {
-        let bytes = e.encode_to_vec();
-        tree.push_hash(leaf_hash(&bytes));
-        out.put(Rec::Entry(bytes.into())).expect("written");
-    };
-    put_entry(
-        &mut out,
-        &entry(0, T0, pb::Direction::Local, "", &roster_env),
+    let mut w = Writing::start(
+        path,
+        pb::ExportHeader {
+            format: EXPORT_FORMAT.into(),
+            origin: "RH-FILMCO".into(),
+            exported_at: T0 + notices + 1,
+            clearance: vec!["role:auditor".into()],
+            first_index: 0,
+            entry_count: 1 + notices,
+        },
+        &roster_env,
     );
     let mut rng = rand::rngs::OsRng;
     for i in 0..notices {
@@ -171,29 +218,13 @@ fn generate_crafted(path: &std::path::Path, notices: u64) -> RosterKey {
             .expect("sealed");
         let mut sent = entry(1 + i, at, pb::Direction::Outbound, "", sealed.envelope());
         sent.recipients = vec!["KR-KNPA".into()];
-        put_entry(&mut out, &sent);
+        w.entry(&sent);
     }
-    let note = Checkpoint::new(&org("RH-FILMCO"), tree.size(), tree.root())
+    let note = Checkpoint::new(&org("RH-FILMCO"), w.tree.size(), w.tree.root())
         .sign(&partner)
         .expect("signed");
-    out.put(Rec::Checkpoint(pb::ExportCheckpoint {
-        note: note.to_bytes().into(),
-    }))
-    .expect("written");
-    let records = out.records();
-    out.put(Rec::Trailer(pb::ExportTrailer {
-        entry_count: tree.size(),
-        root: bytes::Bytes::copy_from_slice(&tree.root()),
-        record_count: records,
-    }))
-    .expect("written");
-    out.into_inner()
-        .expect("flushed")
-        .into_inner()
-        .expect("flushed")
-        .sync_all()
-        .expect("synced");
-    std::fs::rename(&tmp, path).expect("renamed");
+    w.checkpoint(&note);
+    w.finish(path);
     roster_key
 }
 
@@ -211,33 +242,21 @@ fn generate(path: &std::path::Path, entries: u64) -> RosterKey {
     let kr = org("KR-KNPA");
     // The roster entry, then a notice and its receipt per pair.
     let pairs = entries / 2;
-    let tmp = path.with_extension("partial");
-    let file = std::fs::File::create(&tmp).expect("a file");
-    let mut out = ExportWriter::new(file);
-    out.put(Rec::Header(pb::ExportHeader {
-        format: EXPORT_FORMAT.into(),
-        origin: "RH-FILMCO".into(),
-        exported_at: T0 + entries,
-        clearance: vec![
-            "role:auditor".into(),
-            "role:agency".into(),
-            "country:KR".into(),
-        ],
-        first_index: 0,
-        entry_count: 1 + 2 * pairs,
-    }))
-    .expect("written");
-    out.put(Rec::Roster(roster_env.clone())).expect("written");
-    let mut tree = RootBuilder::new();
-    let put_entry = |out: &mut ExportWriter<_>, e: &pb::LogEntry, tree: &mut RootBuilder| {
-        let bytes = e.encode_to_vec();
-        tree.push_hash(leaf_hash(&bytes));
-        out.put(Rec::Entry(bytes.into())).expect("written");
-    };
-    put_entry(
-        &mut out,
-        &entry(0, T0, pb::Direction::Local, "", &roster_env),
-        &mut tree,
+    let mut w = Writing::start(
+        path,
+        pb::ExportHeader {
+            format: EXPORT_FORMAT.into(),
+            origin: "RH-FILMCO".into(),
+            exported_at: T0 + entries,
+            clearance: vec![
+                "role:auditor".into(),
+                "role:agency".into(),
+                "country:KR".into(),
+            ],
+            first_index: 0,
+            entry_count: 1 + 2 * pairs,
+        },
+        &roster_env,
     );
     // Notices and their receipts, made on every core in chunks.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -351,49 +370,33 @@ fn generate(path: &std::path::Path, entries: u64) -> RosterKey {
         for k in 0..n {
             let (mut sent, disclosures, mut got) =
                 iters[(k % threads as u64) as usize].next().expect("made");
-            sent.index = tree.size();
-            put_entry(&mut out, &sent, &mut tree);
+            sent.index = w.tree.size();
+            w.entry(&sent);
             // The auditor's clearance (role:agency) takes two of the three.
             for d in &disclosures[..2] {
-                out.put(Rec::Disclosure(d.clone())).expect("written");
+                w.out.put(Rec::Disclosure(d.clone())).expect("written");
             }
-            got.index = tree.size();
-            put_entry(&mut out, &got, &mut tree);
-            if tree.size() % 65_536 < 2 {
-                let note = Checkpoint::new(&org("RH-FILMCO"), tree.size(), tree.root())
+            got.index = w.tree.size();
+            w.entry(&got);
+            if w.tree.size() % 65_536 < 2 {
+                let note = Checkpoint::new(&org("RH-FILMCO"), w.tree.size(), w.tree.root())
                     .sign(&partner)
                     .expect("signed");
-                out.put(Rec::Checkpoint(pb::ExportCheckpoint {
-                    note: note.to_bytes().into(),
-                }))
-                .expect("written");
+                w.checkpoint(&note);
             }
         }
         next += n;
     }
-    let mut note = Checkpoint::new(&org("RH-FILMCO"), tree.size(), tree.root())
+    let mut note = Checkpoint::new(&org("RH-FILMCO"), w.tree.size(), w.tree.root())
         .sign(&partner)
         .expect("signed");
     note.add_signature(&agency);
-    out.put(Rec::Checkpoint(pb::ExportCheckpoint {
-        note: note.to_bytes().into(),
-    }))
-    .expect("written");
-    let records = out.records();
-    out.put(Rec::Trailer(pb::ExportTrailer {
-        entry_count: tree.size(),
-        root: bytes::Bytes::copy_from_slice(&tree.root()),
-        record_count: records,
-    }))
-    .expect("written");
-    out.into_inner()
-        .expect("flushed")
-        .sync_all()
-        .expect("synced");
-    std::fs::rename(&tmp, path).expect("renamed");
+    w.checkpoint(&note);
+    let size = w.tree.size();
+    w.finish(path);
     eprintln!(
         "  {} entries written in {:.1} s",
-        tree.size(),
+        size,
         started.elapsed().as_secs_f64()
     );
     roster_key
