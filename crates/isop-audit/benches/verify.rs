@@ -95,7 +95,7 @@ fn entry(
 
 /// An export being written to a temporary file: entries go into its tree.
 struct Writing {
-    out: ExportWriter<std::io::BufWriter<std::fs::File>>,
+    out: ExportWriter<std::fs::File>,
     tree: RootBuilder,
     tmp: std::path::PathBuf,
 }
@@ -107,7 +107,7 @@ impl Writing {
         let tmp = path.with_extension("partial");
         let file = std::fs::File::create(&tmp).expect("a file");
         let mut w = Self {
-            out: ExportWriter::new(std::io::BufWriter::new(file)),
+            out: ExportWriter::new(file),
             tree: RootBuilder::new(),
             tmp,
         };
@@ -142,8 +142,6 @@ impl Writing {
             }))
             .expect("written");
         self.out
-            .into_inner()
-            .expect("flushed")
             .into_inner()
             .expect("flushed")
             .sync_all()

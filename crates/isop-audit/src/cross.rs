@@ -235,7 +235,7 @@ fn pass(
             _ => {}
         }
     }
-    side.entries = walker.entries;
+    side.entries = walker.entries();
     Ok(side)
 }
 

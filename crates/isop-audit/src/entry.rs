@@ -11,7 +11,7 @@ use isop_core::{
     RECEIPTS_PAYLOAD_TYPE, ROSTER_PAYLOAD_TYPE, Roster, RosterKey, SignedNote, SignedReceipts,
     UnixMillis, pb,
 };
-use isop_export::{EXPORT_FORMAT, ExportError, ExportReader};
+use isop_export::{ExportError, ExportReader, RecordOrder};
 use prost::Message;
 
 use crate::finding::{FindingKind, Findings};
@@ -52,14 +52,6 @@ pub(crate) struct EntryRec {
     pub(crate) entry: Result<pb::LogEntry, String>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Phase {
-    Rosters,
-    Entries,
-    Pending,
-    Done,
-}
-
 /// Walks an export's records, checking their order and the trailer. Every
 /// problem with the file's structure is a finding; reading stops at the
 /// first record that cannot be read.
@@ -67,9 +59,10 @@ pub(crate) struct Walker<'p, R> {
     rd: ExportReader<R>,
     pub(crate) header: pb::ExportHeader,
     pub(crate) origin: OrgId,
-    phase: Phase,
-    /// Entries read so far.
-    pub(crate) entries: u64,
+    order: RecordOrder,
+    /// Whether the walk is over (the trailer, or where the file stops
+    /// making sense).
+    done: bool,
     /// Whether a valid trailer ended the file.
     pub(crate) complete: bool,
     /// The trailer's root, once read.
@@ -102,18 +95,7 @@ impl<'p, R: Read> Walker<'p, R> {
     /// Reads the header; a file that does not start with one is not an export.
     pub(crate) fn open(r: R, progress: Option<Progress<'p>>) -> Result<Self, AuditError> {
         let mut rd = ExportReader::new(r);
-        let header = match rd.next_record().map_err(not_export)? {
-            Some((_, Rec::Header(h))) => h,
-            Some(_) => return Err(not_export(rd.fail("the first record is not a header"))),
-            None => return Err(not_export(rd.fail("the file is empty"))),
-        };
-        if header.format != EXPORT_FORMAT {
-            return Err(not_export(ExportError::Format {
-                record: 0,
-                offset: 0,
-                why: format!("format {:?} is not {EXPORT_FORMAT:?}", header.format),
-            }));
-        }
+        let header = rd.header().map_err(not_export)?;
         let origin = OrgId::new(&header.origin).map_err(|e| AuditError::NotAnExport {
             record: 0,
             offset: 0,
@@ -123,13 +105,18 @@ impl<'p, R: Read> Walker<'p, R> {
             rd,
             header,
             origin,
-            phase: Phase::Rosters,
-            entries: 0,
+            order: RecordOrder::new(),
+            done: false,
             complete: false,
             trailer_root: None,
             progress,
             reported: 0,
         })
+    }
+
+    /// Entry records read so far.
+    pub(crate) fn entries(&self) -> u64 {
+        self.order.entries()
     }
 
     fn tick(&mut self) {
@@ -149,7 +136,7 @@ impl<'p, R: Read> Walker<'p, R> {
         tree_root: impl FnOnce() -> [u8; 32],
         f: &mut Findings,
     ) -> Result<Option<Event>, AuditError> {
-        if self.phase == Phase::Done {
+        if self.done {
             return Ok(None);
         }
         self.tick();
@@ -159,14 +146,14 @@ impl<'p, R: Read> Walker<'p, R> {
             Ok(None) => {
                 f.add(
                     FindingKind::Truncated,
-                    Some(self.entries),
+                    Some(self.order.entries()),
                     Some(offset),
                     format!(
                         "the file ends after {} entries ({record} records) without a trailer",
-                        self.entries
+                        self.order.entries()
                     ),
                 );
-                self.phase = Phase::Done;
+                self.done = true;
                 return Ok(None);
             }
             Err(ExportError::Io { offset, source }) => {
@@ -180,47 +167,29 @@ impl<'p, R: Read> Walker<'p, R> {
                 };
                 f.add(
                     kind,
-                    Some(self.entries),
+                    Some(self.order.entries()),
                     Some(offset),
-                    format!("after {} entries: {e}", self.entries),
+                    format!("after {} entries: {e}", self.order.entries()),
                 );
-                self.phase = Phase::Done;
+                self.done = true;
                 return Ok(None);
             }
         };
-        let mut order = |this: &mut Self, p: Phase, what: &str| {
-            if this.phase > p {
-                f.add(
-                    FindingKind::RecordOutOfOrder,
-                    Some(this.entries),
-                    Some(offset),
-                    format!(
-                        "record {record}: a {what} record after the {:?} section",
-                        this.phase
-                    ),
-                );
-            } else {
-                this.phase = p;
-            }
-        };
+        let entries = self.order.entries();
+        if let Err(why) = self.order.take(&rec) {
+            f.add(
+                FindingKind::RecordOutOfOrder,
+                Some(entries),
+                Some(offset),
+                format!("record {record}: {why}"),
+            );
+        }
         Ok(Some(match rec {
-            Rec::Header(_) => {
-                f.add(
-                    FindingKind::RecordOutOfOrder,
-                    Some(self.entries),
-                    Some(offset),
-                    format!("record {record}: a second header"),
-                );
-                return self.next(tree_root, f);
-            }
-            Rec::Roster(env) => {
-                order(self, Phase::Rosters, "roster");
-                Event::Roster(env)
-            }
+            // Reported above: the walk goes on with the record after it.
+            Rec::Header(_) => return self.next(tree_root, f),
+            Rec::Roster(env) => Event::Roster(env),
             Rec::Entry(bytes) => {
-                order(self, Phase::Entries, "entry");
-                let position = self.entries;
-                self.entries += 1;
+                let position = entries;
                 let entry = pb::LogEntry::decode(bytes.as_ref()).map_err(|e| e.to_string());
                 Event::Entry(EntryRec {
                     position,
@@ -229,49 +198,19 @@ impl<'p, R: Read> Walker<'p, R> {
                     entry,
                 })
             }
-            Rec::Disclosure(bytes) => {
-                order(self, Phase::Entries, "disclosure");
-                Event::Disclosure { offset, bytes }
-            }
-            Rec::Erased(erased) => {
-                order(self, Phase::Entries, "erasure");
-                Event::Erased { offset, erased }
-            }
-            Rec::Checkpoint(c) => {
-                order(self, Phase::Entries, "checkpoint");
-                Event::Checkpoint {
-                    offset,
-                    note: c.note,
-                }
-            }
-            Rec::Pending(pending) => {
-                order(self, Phase::Pending, "pending");
-                Event::Pending { offset, pending }
-            }
+            Rec::Disclosure(bytes) => Event::Disclosure { offset, bytes },
+            Rec::Erased(erased) => Event::Erased { offset, erased },
+            Rec::Checkpoint(c) => Event::Checkpoint {
+                offset,
+                note: c.note,
+            },
+            Rec::Pending(pending) => Event::Pending { offset, pending },
             Rec::Trailer(t) => {
-                self.phase = Phase::Done;
+                self.done = true;
                 self.complete = true;
-                let mut bad = Vec::new();
-                if t.entry_count != self.entries {
-                    bad.push(format!(
-                        "it counts {} entries; the file holds {}",
-                        t.entry_count, self.entries
-                    ));
-                }
+                let mut bad = self.order.trailer_mismatches(&t, &self.header, record);
                 if t.root.as_ref() != tree_root() {
-                    bad.push("its root is not the root of the entries".into());
-                }
-                if t.record_count != record {
-                    bad.push(format!(
-                        "it counts {} records; the file holds {record}",
-                        t.record_count
-                    ));
-                }
-                if self.header.entry_count != self.entries {
-                    bad.push(format!(
-                        "the header announced {} entries",
-                        self.header.entry_count
-                    ));
+                    bad.push("the trailer's root is not the root of the entries".into());
                 }
                 if !bad.is_empty() {
                     f.add(
@@ -282,14 +221,13 @@ impl<'p, R: Read> Walker<'p, R> {
                     );
                 }
                 self.trailer_root = Some(t.root);
-                match self.rd.next_record() {
-                    Ok(None) => {}
-                    _ => f.add(
+                if let Err(e) = self.rd.end() {
+                    f.add(
                         FindingKind::RecordOutOfOrder,
                         None,
                         Some(self.rd.offset()),
-                        "data after the trailer",
-                    ),
+                        e.to_string(),
+                    );
                 }
                 return Ok(None);
             }

@@ -334,7 +334,7 @@ pub fn replay(
     views.sort_by(|a, b| (a.at, &a.org, &a.path).cmp(&(b.at, &b.org, &b.path)));
     Ok(Story {
         origin: origin.to_string(),
-        entries: walker.entries,
+        entries: walker.entries(),
         referrals,
         cases: cases.into_values().collect(),
         latency,

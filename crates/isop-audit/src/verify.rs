@@ -380,7 +380,7 @@ pub fn verify(
     } = v;
     report.signatures = pool.checked;
     pool.finish(&mut f);
-    report.entries = walker.entries;
+    report.entries = walker.entries();
     report.complete = walker.complete;
     report.root = hex(&tree.root());
     let (findings, total) = f.sorted();

@@ -111,6 +111,64 @@ impl SealedDisclosure {
     }
 }
 
+/// Which labelled fields of one notice a clearance may see: the one
+/// redaction rule. A node's sender uses it for each recipient, an export
+/// for its clearance, and [`SealedNotice::delivery_for`](crate::SealedNotice::delivery_for)
+/// for an author's own. A disclosure is judged by the label the signed
+/// notice commits to for it (the label it carries must be the same, which
+/// every receiver checks); one that no commitment names, or whose label
+/// does not parse, is never shown.
+#[derive(Clone, Debug, Default)]
+pub struct Redaction {
+    visible: Vec<[u8; 32]>,
+}
+
+impl Redaction {
+    /// The fields of a notice with these `commitments` that `clearance`
+    /// may see.
+    pub fn new(commitments: &[crate::Commitment], clearance: &crate::Clearance) -> Self {
+        Self {
+            visible: commitments
+                .iter()
+                .filter(|c| c.label.allows(clearance))
+                .map(|c| c.digest)
+                .collect(),
+        }
+    }
+
+    /// The same, for the notice `envelope` signs, as a node holds it: the
+    /// notice was validated before it was logged, so only its commitments
+    /// are read here.
+    pub fn of_envelope(
+        envelope: &pb::Envelope,
+        clearance: &crate::Clearance,
+    ) -> Result<Self, Error> {
+        let notice =
+            pb::Notice::decode(envelope.payload.as_ref()).map_err(|source| Error::Decode {
+                what: "notice",
+                source,
+            })?;
+        Ok(Self {
+            visible: notice
+                .fields
+                .iter()
+                .filter(|c| Label::parse(&c.label).is_ok_and(|l| l.allows(clearance)))
+                .filter_map(|c| <[u8; 32]>::try_from(c.digest.as_ref()).ok())
+                .collect(),
+        })
+    }
+
+    /// Whether the disclosure with this digest may be shown.
+    pub fn shows_digest(&self, digest: &[u8; 32]) -> bool {
+        self.visible.contains(digest)
+    }
+
+    /// Whether the disclosure with these exact bytes may be shown.
+    pub fn shows(&self, disclosure: &[u8]) -> bool {
+        self.shows_digest(&sha256(disclosure))
+    }
+}
+
 /// A delivery as it travels: the notice envelope plus the encoded
 /// disclosures the recipient is cleared for.
 #[derive(Clone, Debug, Default, PartialEq)]

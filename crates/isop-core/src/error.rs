@@ -207,3 +207,52 @@ pub enum Error {
     #[error("note has no signature by {0}")]
     NoteUnsigned(String),
 }
+
+impl Error {
+    /// The reason code a receiver answers when a delivery fails with this
+    /// error (docs/PROTOCOL.md §7). Every variant is named: a new error
+    /// must be given its code here.
+    pub fn reject_reason(&self) -> isop_proto::v1::RejectReason {
+        use isop_proto::v1::RejectReason as R;
+        match self {
+            Self::Decode { .. }
+            | Self::WrongPayloadType { .. }
+            | Self::Unsigned
+            | Self::TooManySignatures(_)
+            | Self::TooMany { .. }
+            | Self::MalformedSignature(_) => R::Malformed,
+            Self::BadSignature(_) => R::BadSignature,
+            Self::UnknownKey(_)
+            | Self::KeyNotValid { .. }
+            | Self::KeyNotAuthors { .. }
+            | Self::UnknownOrg(_)
+            | Self::OrgRevoked(_) => R::KeyInvalid,
+            Self::ClockSkew { .. } => R::ClockSkew,
+            Self::Expired { .. } => R::Expired,
+            Self::NotAddressed(_) => R::NotAddressed,
+            Self::TlpForbids { .. } => R::Tlp,
+            Self::PolicyDenied { .. } => R::Policy,
+            Self::Disclosure { .. } | Self::BeyondClearance { .. } => R::Disclosure,
+            // What a notice's own content breaks, and what a delivery's
+            // checks never raise (rosters, trees, notes): the notice is
+            // not one this node can take.
+            Self::InvalidNotice { .. }
+            | Self::InvalidOrgId(_)
+            | Self::InvalidKeyName(_)
+            | Self::InvalidKeyId(_)
+            | Self::InvalidNoticeId(_)
+            | Self::InvalidCountry(_)
+            | Self::InvalidKey(_)
+            | Self::InvalidLabel { .. }
+            | Self::UnknownGroup(_)
+            | Self::InvalidRoster(_)
+            | Self::StaleRoster { .. }
+            | Self::InvalidReceipt(_)
+            | Self::TreeSize { .. }
+            | Self::ProofRange(_)
+            | Self::ProofInvalid(_)
+            | Self::MalformedNote(_)
+            | Self::NoteUnsigned(_) => R::InvalidNotice,
+        }
+    }
+}

@@ -75,7 +75,7 @@ pub use checkpoint::{
     SignedNote, key_hash,
 };
 pub use disclosure::{
-    Delivery, MAX_PATH_LEN, RevealedField, SALT_LEN, SealedDisclosure, SignedDelivery,
+    Delivery, MAX_PATH_LEN, Redaction, RevealedField, SALT_LEN, SealedDisclosure, SignedDelivery,
     VerifiedDelivery, WithheldField, sha256,
 };
 pub use dsse::{

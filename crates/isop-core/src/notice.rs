@@ -8,7 +8,7 @@ use prost::Message;
 use rand_core::CryptoRngCore;
 use sha2::{Digest, Sha256};
 
-use crate::disclosure::{Delivery, SealedDisclosure, check_path, is_path};
+use crate::disclosure::{Delivery, Redaction, SealedDisclosure, check_path, is_path};
 use crate::dsse::{NOTICE_PAYLOAD_TYPE, sign_envelope};
 use crate::ids::check_country;
 use crate::label::is_token;
@@ -1083,14 +1083,15 @@ impl SealedNotice {
     }
 
     /// The delivery for a recipient with `clearance`: the envelope plus only
-    /// the disclosures whose labels the clearance satisfies.
+    /// the disclosures its [`Redaction`] shows.
     pub fn delivery_for(&self, clearance: &Clearance) -> Delivery {
+        let redaction = Redaction::new(self.notice.commitments(), clearance);
         Delivery {
             envelope: self.envelope.clone(),
             disclosures: self
                 .disclosures
                 .iter()
-                .filter(|d| d.label().allows(clearance))
+                .filter(|d| redaction.shows_digest(d.digest()))
                 .map(|d| d.bytes().clone())
                 .collect(),
         }

@@ -1,9 +1,14 @@
 //! The export file format: a sequence of records, each a 4-byte big-endian
 //! length and an encoded `isop.v1.ExportRecord` (docs/PROTOCOL.md §11).
 //!
-//! This crate only frames records, over any `Read` or `Write`; what they
-//! must contain, and in which order, is checked by the store's import and
-//! by the auditor. It is apart from `isop-core`, which does no I/O.
+//! This crate frames records, over any `Read` or `Write`, and holds the
+//! file's grammar once for every reader (the store's import and the
+//! auditor): the header ([`ExportReader::header`]), the order of the
+//! sections ([`RecordOrder`]), the trailer's counts
+//! ([`RecordOrder::trailer_mismatches`]) and the end of the file
+//! ([`ExportReader::end`]). What records mean (signatures, the tree, which
+//! entry holds a disclosure) is the readers' to check. It is apart from
+//! `isop-core`, which does no I/O.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
@@ -138,6 +143,155 @@ impl<R: Read> ExportReader<R> {
     }
 }
 
+impl<R: Read> ExportReader<R> {
+    /// Reads the header, which must be the first record and name this
+    /// format: a file that does not start so is not an export.
+    pub fn header(&mut self) -> Result<pb::ExportHeader, ExportError> {
+        let header = match self.next_record()? {
+            Some((_, Record::Header(h))) => h,
+            Some(_) => {
+                return Err(ExportError::Format {
+                    record: 0,
+                    offset: 0,
+                    why: "the first record is not a header".into(),
+                });
+            }
+            None => return Err(self.fail("the file is empty")),
+        };
+        if header.format != EXPORT_FORMAT {
+            return Err(ExportError::Format {
+                record: 0,
+                offset: 0,
+                why: format!("format {:?} is not {EXPORT_FORMAT:?}", header.format),
+            });
+        }
+        Ok(header)
+    }
+
+    /// After the trailer: the file must end there.
+    pub fn end(&mut self) -> Result<(), ExportError> {
+        let at = self.offset;
+        match self.next_record() {
+            Ok(None) => Ok(()),
+            _ => Err(ExportError::Format {
+                record: self.record,
+                offset: at,
+                why: "data after the trailer".into(),
+            }),
+        }
+    }
+}
+
+/// The sections of an export, in the order they come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Section {
+    /// The roster versions the node held.
+    Rosters,
+    /// The entries, each followed by its disclosures and erasures, and by
+    /// the checkpoints at the size it brings the log to.
+    Entries,
+    /// The deliveries still pending in the outbox.
+    Pending,
+    /// The trailer has been read: nothing may follow.
+    Done,
+}
+
+/// The order of an export's records after its header (docs/PROTOCOL.md
+/// §11): rosters, then entries with what follows each, then pending
+/// deliveries, then the trailer. Every reader takes each record through
+/// it, so the order is enforced in one place.
+#[derive(Debug)]
+pub struct RecordOrder {
+    section: Section,
+    entries: u64,
+}
+
+impl Default for RecordOrder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecordOrder {
+    /// The order right after the header.
+    pub fn new() -> Self {
+        Self {
+            section: Section::Rosters,
+            entries: 0,
+        }
+    }
+
+    /// The section the records so far have reached.
+    pub fn section(&self) -> Section {
+        self.section
+    }
+
+    /// Entry records read so far, in their place or not.
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// Takes the next record, or says why it may not stand here. A record
+    /// refused leaves the section as it was, so that a reader that goes on
+    /// judges the next record as if this one had not come (an entry is
+    /// counted all the same: it is in the file).
+    pub fn take(&mut self, record: &Record) -> Result<(), String> {
+        let (section, what) = match record {
+            Record::Header(_) => return Err("a second header".into()),
+            Record::Roster(_) => (Section::Rosters, "a roster"),
+            Record::Entry(_) => (Section::Entries, "an entry"),
+            Record::Disclosure(_) => (Section::Entries, "a disclosure"),
+            Record::Erased(_) => (Section::Entries, "an erasure"),
+            Record::Checkpoint(_) => (Section::Entries, "a checkpoint"),
+            Record::Pending(_) => (Section::Pending, "a pending"),
+            Record::Trailer(_) => (Section::Done, "a trailer"),
+        };
+        if self.section == Section::Done {
+            return Err("data after the trailer".into());
+        }
+        self.entries += u64::from(matches!(record, Record::Entry(_)));
+        if self.section > section {
+            return Err(format!(
+                "{what} record after the {:?} section",
+                self.section
+            ));
+        }
+        self.section = section;
+        Ok(())
+    }
+
+    /// What the trailer `t`, read as record number `record`, counts that
+    /// the file does not hold: entries, records, or the header's announced
+    /// count. The root is the reader's to check, against its own tree.
+    pub fn trailer_mismatches(
+        &self,
+        t: &pb::ExportTrailer,
+        header: &pb::ExportHeader,
+        record: u64,
+    ) -> Vec<String> {
+        let mut bad = Vec::new();
+        if t.entry_count != self.entries {
+            bad.push(format!(
+                "the trailer counts {} entries; the file holds {}",
+                t.entry_count, self.entries
+            ));
+        }
+        if t.record_count != record {
+            bad.push(format!(
+                "the trailer counts {} records; the file holds {record}",
+                t.record_count
+            ));
+        }
+        if header.entry_count != self.entries {
+            bad.push(format!(
+                "the header announced {} entries; the file holds {}",
+                header.entry_count, self.entries
+            ));
+        }
+        bad
+    }
+}
+
 /// Writes export records, counting records and bytes.
 #[derive(Debug)]
 pub struct ExportWriter<W: Write> {
@@ -206,5 +360,163 @@ impl<W: Write> ExportWriter<W> {
             offset: self.bytes,
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> Record {
+        Record::Entry(Vec::new().into())
+    }
+    fn roster() -> Record {
+        Record::Roster(pb::Envelope::default())
+    }
+    fn pending() -> Record {
+        Record::Pending(pb::PendingDelivery::default())
+    }
+    fn trailer() -> Record {
+        Record::Trailer(pb::ExportTrailer::default())
+    }
+
+    #[test]
+    fn records_come_in_their_sections() {
+        let mut order = RecordOrder::new();
+        for r in [
+            roster(),
+            roster(),
+            entry(),
+            Record::Disclosure(Vec::new().into()),
+            Record::Erased(pb::ErasedDisclosure::default()),
+            Record::Checkpoint(pb::ExportCheckpoint::default()),
+            entry(),
+            pending(),
+            pending(),
+            trailer(),
+        ] {
+            assert_eq!(order.take(&r), Ok(()), "{r:?}");
+        }
+        assert_eq!((order.section(), order.entries()), (Section::Done, 2));
+        // A file of nothing but its trailer is in order too.
+        assert_eq!(RecordOrder::new().take(&trailer()), Ok(()));
+    }
+
+    #[test]
+    fn a_record_out_of_place_is_named_and_changes_nothing() {
+        for (before, wrong, why) in [
+            (
+                vec![entry()],
+                roster(),
+                "a roster record after the Entries section",
+            ),
+            (
+                vec![pending()],
+                entry(),
+                "an entry record after the Pending section",
+            ),
+            (
+                vec![pending()],
+                Record::Checkpoint(pb::ExportCheckpoint::default()),
+                "a checkpoint record after the Pending section",
+            ),
+            (
+                vec![],
+                Record::Header(pb::ExportHeader::default()),
+                "a second header",
+            ),
+            (vec![trailer()], roster(), "data after the trailer"),
+        ] {
+            let mut order = RecordOrder::new();
+            for r in &before {
+                order.take(r).unwrap();
+            }
+            let section = order.section();
+            assert_eq!(order.take(&wrong), Err(why.to_string()));
+            assert_eq!(order.section(), section, "{why}");
+        }
+        // An entry out of place is still counted: it is in the file.
+        let mut order = RecordOrder::new();
+        order.take(&pending()).unwrap();
+        assert!(order.take(&entry()).is_err());
+        assert_eq!(order.entries(), 1);
+    }
+
+    #[test]
+    fn the_trailer_counts_what_the_file_holds() {
+        let mut order = RecordOrder::new();
+        order.take(&entry()).unwrap();
+        let header = pb::ExportHeader {
+            entry_count: 1,
+            ..Default::default()
+        };
+        let t = pb::ExportTrailer {
+            entry_count: 1,
+            record_count: 3,
+            ..Default::default()
+        };
+        assert!(order.trailer_mismatches(&t, &header, 3).is_empty());
+        let lying = pb::ExportTrailer {
+            entry_count: 2,
+            record_count: 9,
+            ..Default::default()
+        };
+        let header = pb::ExportHeader {
+            entry_count: 5,
+            ..Default::default()
+        };
+        assert_eq!(
+            order.trailer_mismatches(&lying, &header, 3),
+            [
+                "the trailer counts 2 entries; the file holds 1",
+                "the trailer counts 9 records; the file holds 3",
+                "the header announced 5 entries; the file holds 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_header_comes_first_and_the_file_ends_at_the_trailer() {
+        let write = |records: Vec<Record>| {
+            let mut w = ExportWriter::new(Vec::new());
+            for r in records {
+                w.put(r).unwrap();
+            }
+            w.into_inner().unwrap()
+        };
+        let header = Record::Header(pb::ExportHeader {
+            format: EXPORT_FORMAT.into(),
+            ..Default::default()
+        });
+        let file = write(vec![header.clone(), trailer(), roster()]);
+        let mut rd = ExportReader::new(file.as_slice());
+        assert_eq!(rd.header().unwrap().format, EXPORT_FORMAT);
+        assert!(matches!(
+            rd.next_record(),
+            Ok(Some((_, Record::Trailer(_))))
+        ));
+        assert!(
+            rd.end()
+                .unwrap_err()
+                .to_string()
+                .contains("data after the trailer")
+        );
+
+        let not_first = write(vec![roster()]);
+        let e = ExportReader::new(not_first.as_slice())
+            .header()
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("the first record is not a header"),
+            "{e}"
+        );
+        let e = ExportReader::new(&[][..]).header().unwrap_err();
+        assert!(e.to_string().contains("the file is empty"), "{e}");
+        let other = write(vec![Record::Header(pb::ExportHeader {
+            format: "isop-export/0".into(),
+            ..Default::default()
+        })]);
+        let e = ExportReader::new(other.as_slice()).header().unwrap_err();
+        assert!(e.to_string().contains("is not \"isop-export/1\""), "{e}");
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use isop_core::merkle::Hash;
 use isop_core::{
-    Checkpoint, Delivery, Error as CoreError, Judgement, KeyId, Label, LogIndex, NoteVerifier,
-    NoticeId, OrgId, ReceiptDraft, ReceiptOutcome, ReplyContext, SignedNote, VerifiedDelivery,
+    Checkpoint, Delivery, Error as CoreError, Judgement, KeyId, LogIndex, NoteVerifier, NoticeId,
+    OrgId, ReceiptDraft, ReceiptOutcome, Redaction, ReplyContext, SignedNote, VerifiedDelivery,
     check_transmission, pb, sha256,
 };
 use isop_net::{PeerConnection, PeerIdentity, error_frame};
@@ -218,32 +218,6 @@ fn repeated_id(items: &[pb::Deliver]) -> Option<String> {
         .map(|n| n.id)
         .find(|id| !id.is_empty() && !seen.insert(id.clone()))
         .map(hex::encode)
-}
-
-/// The reason code for a refused delivery.
-fn reason(e: &CoreError) -> pb::RejectReason {
-    use pb::RejectReason as R;
-    match e {
-        CoreError::Decode { .. }
-        | CoreError::WrongPayloadType { .. }
-        | CoreError::Unsigned
-        | CoreError::TooManySignatures(_)
-        | CoreError::TooMany { .. }
-        | CoreError::MalformedSignature(_) => R::Malformed,
-        CoreError::BadSignature(_) => R::BadSignature,
-        CoreError::UnknownKey(_)
-        | CoreError::KeyNotValid { .. }
-        | CoreError::KeyNotAuthors { .. }
-        | CoreError::UnknownOrg(_)
-        | CoreError::OrgRevoked(_) => R::KeyInvalid,
-        CoreError::ClockSkew { .. } => R::ClockSkew,
-        CoreError::Expired { .. } => R::Expired,
-        CoreError::NotAddressed(_) => R::NotAddressed,
-        CoreError::TlpForbids { .. } => R::Tlp,
-        CoreError::PolicyDenied { .. } => R::Policy,
-        CoreError::Disclosure { .. } | CoreError::BeyondClearance { .. } => R::Disclosure,
-        _ => R::InvalidNotice,
-    }
 }
 
 /// The most deliveries one `DeliverBatch` may carry: as many as one list
@@ -463,7 +437,7 @@ pub(crate) async fn receive_many(
                     sender,
                     received_at,
                     Refused::of(&delivery),
-                    reason(&e),
+                    e.reject_reason(),
                     e.to_string(),
                 )?;
                 let logged = entry.map(|entry| inner.store.append_async(entry));
@@ -745,16 +719,12 @@ pub(crate) fn delivery_for(
         index,
         why: format!("outbound envelope: {e}"),
     })?;
-    let clearance = inner.roster().clearance(recipient)?;
+    let redaction = Redaction::of_envelope(&envelope, &inner.roster().clearance(recipient)?)?;
     let mut disclosures = Vec::new();
     for d in inner.store.disclosures_of(index)? {
-        let Some(DisclosureState::Held(bytes)) = d.state else {
-            continue;
-        };
-        let label = pb::Disclosure::decode(bytes.as_ref())
-            .ok()
-            .and_then(|d| Label::parse(&d.label).ok());
-        if label.is_some_and(|l| l.allows(&clearance)) {
+        if let Some(DisclosureState::Held(bytes)) = d.state
+            && redaction.shows_digest(&d.digest)
+        {
             disclosures.push(bytes);
         }
     }

@@ -15,10 +15,10 @@ use bytes::Bytes;
 use isop_core::merkle::{self, RootBuilder};
 use isop_core::pb::export_record::Record as Rec;
 use isop_core::{
-    Checkpoint, Clearance, Label, LogIndex, OrgId, Roster, RosterKey, SignedNote, UnixMillis, pb,
-    sha256,
+    Checkpoint, Clearance, LogIndex, OrgId, Redaction, Roster, RosterKey, SignedNote, UnixMillis,
+    pb, sha256,
 };
-use isop_export::{EXPORT_FORMAT, ExportError, ExportReader, ExportWriter};
+use isop_export::{EXPORT_FORMAT, ExportError, ExportReader, ExportWriter, RecordOrder, Section};
 use prost::Message;
 
 use crate::error::{Error, db_err};
@@ -97,10 +97,29 @@ impl From<ExportError> for Error {
 
 /// The entry index after a key's one-byte prefix: the owner of a `D` or `R`
 /// key, the notice of a `V` key.
+/// What of the notice that the entry `bytes` logs (or adds fields to)
+/// `clearance` may see: the core's one rule.
+fn redaction_of(index: LogIndex, bytes: &[u8], clearance: &Clearance) -> Result<Redaction, Error> {
+    let corrupt = |why: String| Error::Corrupt { index, why };
+    let entry = pb::LogEntry::decode(bytes).map_err(|e| corrupt(format!("entry: {e}")))?;
+    let envelope = crate::index::notice_envelope(&entry)
+        .ok_or_else(|| corrupt("holds disclosures but no notice".into()))?;
+    let envelope =
+        pb::Envelope::decode(envelope.as_ref()).map_err(|e| corrupt(format!("envelope: {e}")))?;
+    Redaction::of_envelope(&envelope, clearance).map_err(|e| corrupt(e.to_string()))
+}
+
 fn owner_of(key: &[u8]) -> u64 {
     key.get(1..9)
         .and_then(|b| b.try_into().ok())
         .map_or(u64::MAX, u64::from_be_bytes)
+}
+
+/// The disclosure digest a disclosure key ends with.
+fn digest_of(key: &[u8]) -> [u8; 32] {
+    key.get(9..41)
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or_default()
 }
 
 impl Store {
@@ -177,18 +196,21 @@ impl Store {
         put_checkpoints(0, &mut out, &mut s)?;
         for r in self.entries(LogIndex(0), LogIndex(size)) {
             let (index, bytes) = r?;
-            out.put(Rec::Entry(bytes))?;
+            out.put(Rec::Entry(bytes.clone()))?;
             s.entries += 1;
+            // What of this entry's notice the clearance may see, read
+            // once, when the entry holds disclosures.
+            let mut redaction = None;
             while let Some(r) = held.next_if(mine(index.0)) {
                 let (k, v) = r?;
                 if owner_of(&k) != index.0 {
                     continue;
                 }
-                let d = pb::Disclosure::decode(v.as_ref()).map_err(|e| Error::Corrupt {
-                    index,
-                    why: format!("a disclosure does not decode: {e}"),
-                })?;
-                if Label::parse(&d.label).is_ok_and(|l| l.allows(clearance)) {
+                let shows = match &redaction {
+                    Some(r) => r,
+                    None => redaction.insert(redaction_of(index, &bytes, clearance)?),
+                };
+                if shows.shows_digest(&digest_of(&k)) {
                     out.put(Rec::Disclosure(Bytes::copy_from_slice(&v)))?;
                     s.disclosures += 1;
                 } else {
@@ -285,14 +307,6 @@ impl Store {
     }
 }
 
-/// Which part of the file the import is in; records must come in this order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
-    Rosters,
-    Entries,
-    Pending,
-}
-
 struct Import {
     path: std::path::PathBuf,
     tree: sled::Tree,
@@ -322,17 +336,7 @@ fn import_into(
     run_postings: usize,
 ) -> Result<ImportSummary, Error> {
     let mut rd = ExportReader::new(std::io::BufReader::with_capacity(1 << 20, r));
-    let header = match rd.next_record()? {
-        Some((_, Rec::Header(h))) => h,
-        Some(_) => return Err(header_fail("the first record is not a header")),
-        None => return Err(header_fail("the file is empty")),
-    };
-    if header.format != EXPORT_FORMAT {
-        return Err(header_fail(&format!(
-            "format {:?} is not {EXPORT_FORMAT:?}",
-            header.format
-        )));
-    }
+    let header = rd.header()?;
     if header.first_index != 0 {
         return Err(header_fail("only exports from index 0 can be imported"));
     }
@@ -360,7 +364,7 @@ fn import_into(
         },
         origin,
     };
-    let mut phase = Phase::Rosters;
+    let mut order = RecordOrder::new();
     loop {
         let (record, offset) = (rd.record_number(), rd.offset());
         let fail = |why: String| Error::Export {
@@ -373,74 +377,39 @@ fn import_into(
                 "truncated: no trailer after {record} records"
             )));
         };
-        let at_least = |phase: &mut Phase, p: Phase| -> Result<(), Error> {
-            if *phase > p {
-                return Err(fail(format!(
-                    "record out of order: a {p:?} record after the {phase:?} section"
-                )));
-            }
-            *phase = p;
-            Ok(())
-        };
+        let before = order.section();
+        order
+            .take(&rec)
+            .map_err(|why| fail(format!("record out of order: {why}")))?;
         match rec {
-            Rec::Header(_) => return Err(fail("a second header".into())),
+            // Refused by the order above.
+            Rec::Header(_) => {}
             Rec::Roster(env) => {
-                at_least(&mut phase, Phase::Rosters)?;
                 im.roster(&env, roster_key)
                     .map_err(|e| fail(e.to_string()))?;
             }
-            Rec::Entry(bytes) => {
-                at_least(&mut phase, Phase::Entries)?;
-                im.entry(&bytes).map_err(|e| fail(e.to_string()))?;
-            }
-            Rec::Checkpoint(cp) => {
-                at_least(&mut phase, Phase::Entries)?;
-                im.checkpoint(&cp.note).map_err(|e| fail(e.to_string()))?;
-            }
-            Rec::Disclosure(bytes) => {
-                at_least(&mut phase, Phase::Entries)?;
-                im.disclosure(&bytes).map_err(|e| fail(e.to_string()))?;
-            }
-            Rec::Erased(e) => {
-                at_least(&mut phase, Phase::Entries)?;
-                im.erased(&e).map_err(|e| fail(e.to_string()))?;
-            }
+            Rec::Entry(bytes) => im.entry(&bytes).map_err(|e| fail(e.to_string()))?,
+            Rec::Checkpoint(cp) => im.checkpoint(&cp.note).map_err(|e| fail(e.to_string()))?,
+            Rec::Disclosure(bytes) => im.disclosure(&bytes).map_err(|e| fail(e.to_string()))?,
+            Rec::Erased(e) => im.erased(&e).map_err(|e| fail(e.to_string()))?,
             Rec::Pending(p) => {
-                if phase < Phase::Pending {
+                if before < Section::Pending {
                     // Pending deliveries are checked against the entries.
                     im.flush(false).map_err(|e| fail(e.to_string()))?;
                 }
-                at_least(&mut phase, Phase::Pending)?;
                 im.pending(&p).map_err(|e| fail(e.to_string()))?;
             }
             Rec::Trailer(t) => {
                 im.finish().map_err(|e| fail(e.to_string()))?;
                 let root = im.builder.root();
-                if t.entry_count != im.builder.size() {
-                    return Err(fail(format!(
-                        "the trailer counts {} entries; the file holds {}",
-                        t.entry_count,
-                        im.builder.size()
-                    )));
-                }
+                let mut bad = order.trailer_mismatches(&t, &header, record);
                 if t.root.as_ref() != root {
-                    return Err(fail(
-                        "the trailer's root differs from the root of the entries".into(),
-                    ));
+                    bad.push("the trailer's root is not the root of the entries".into());
                 }
-                if t.record_count != record {
-                    return Err(fail(format!(
-                        "the trailer counts {} records; the file holds {record}",
-                        t.record_count
-                    )));
+                if !bad.is_empty() {
+                    return Err(fail(bad.join("; ")));
                 }
-                if rd.next_record()?.is_some() {
-                    return Err(Error::Export {
-                        record: record + 1,
-                        offset: rd.offset(),
-                        why: "data after the trailer".into(),
-                    });
-                }
+                rd.end()?;
                 im.summary.root = root;
                 return Ok(im.summary);
             }

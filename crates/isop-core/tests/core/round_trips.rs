@@ -286,3 +286,79 @@ fn receipt_lists_sign_and_verify_under_one_signature() {
         Err(Error::InvalidReceipt(_))
     ));
 }
+
+/// One redaction rule, whatever holds the notice: from a sealed notice's
+/// commitments and from its envelope as a node holds it, each clearance
+/// sees the same fields, and `delivery_for` gives exactly those. A
+/// disclosure is judged by the label its notice commits to, and one that
+/// no commitment names is never shown.
+#[test]
+fn redaction_is_one_rule_whatever_holds_the_notice() {
+    let fed = fed();
+    let s = referral(&fed, 7);
+    let paths = |shown: &dyn Fn(&SealedDisclosure) -> bool| -> Vec<&str> {
+        s.disclosures()
+            .iter()
+            .filter(|d| shown(d))
+            .map(SealedDisclosure::path)
+            .collect()
+    };
+    for (who, expected) in [
+        (
+            KR,
+            &["referral.contact", "referral.evidence[0].location"][..],
+        ),
+        (GB, &["referral.contact"][..]),
+        (HUB, &["referral.contact", "referral.internal_ref"][..]),
+        (FILMCO, &["referral.internal_ref"][..]),
+        (AUDIT, &[][..]),
+    ] {
+        let clearance = fed.roster.clearance(&org(who)).unwrap();
+        let held = Redaction::of_envelope(s.envelope(), &clearance).unwrap();
+        let sealed = Redaction::new(s.notice().commitments(), &clearance);
+        assert_eq!(paths(&|d| held.shows(d.bytes())), expected, "{who}");
+        assert_eq!(
+            paths(&|d| sealed.shows_digest(d.digest())),
+            expected,
+            "{who}"
+        );
+        assert_eq!(s.delivery_for(&clearance).disclosures.len(), expected.len());
+    }
+
+    // A disclosure carrying a laxer label than its commitment's.
+    let text = |t: &str| pb::FieldValue {
+        value: Some(Value::Text(t.into())),
+    };
+    let lax = SealedDisclosure::create(
+        "referral.contact",
+        Label::parse("").unwrap(),
+        text("desk"),
+        &mut rng(1),
+    );
+    let mut n = pb::Notice::decode(s.envelope().payload.as_ref()).unwrap();
+    n.fields = vec![pb::FieldCommitment {
+        label: "role:hub".into(),
+        ..lax.commitment()
+    }];
+    let env = sign_envelope(
+        fed.signer(FILMCO),
+        NOTICE_PAYLOAD_TYPE,
+        n.encode_to_vec().into(),
+    );
+    let sees = |who: &str, d: &SealedDisclosure, env: &pb::Envelope| {
+        let clearance = fed.roster.clearance(&org(who)).unwrap();
+        Redaction::of_envelope(env, &clearance)
+            .unwrap()
+            .shows(d.bytes())
+    };
+    assert!(!sees(KR, &lax, &env), "judged by the label it carries");
+    assert!(sees(HUB, &lax, &env));
+    // A disclosure no commitment names.
+    let stray = SealedDisclosure::create(
+        "referral.contact",
+        Label::parse("").unwrap(),
+        text("x"),
+        &mut rng(2),
+    );
+    assert!(!sees(HUB, &stray, s.envelope()));
+}
