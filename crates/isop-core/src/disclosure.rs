@@ -9,43 +9,10 @@ use sha2::{Digest, Sha256};
 
 use crate::dsse::{self, NOTICE_PAYLOAD_TYPE, PendingSignature};
 use crate::keys::verify_batch;
-use crate::{Error, Judgement, KeyId, Label, Notice, NoticeKind, OrgId, Roster};
+use crate::{Error, Judgement, KeyId, Label, Notice, OrgId, Roster};
 
 /// Length of a disclosure's salt.
 pub const SALT_LEN: usize = 16;
-/// The longest field path accepted.
-pub const MAX_PATH_LEN: usize = 128;
-
-/// Checks a field path: it starts with the kind's name and a dot, and holds
-/// only `[a-z0-9_.]` and `[N]` indexes.
-pub(crate) fn check_path(path: &str, kind: NoticeKind) -> Result<(), Error> {
-    let bad = |why: &str| Error::InvalidNotice {
-        what: "notice.fields".into(),
-        why: format!("path {path:?} {why}"),
-    };
-    if path.is_empty() || path.len() > MAX_PATH_LEN {
-        return Err(bad("must be 1 to 128 bytes"));
-    }
-    if !path
-        .strip_prefix(kind.as_str())
-        .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
-    {
-        return Err(bad(&format!("must start with \"{kind}.\"")));
-    }
-    if !is_path(path) {
-        return Err(bad("may hold only a-z, 0-9, '_', '.', '[' and ']'"));
-    }
-    Ok(())
-}
-
-/// Whether `path` is 1 to 128 bytes of `[a-z0-9_.]` and `[N]` indexes.
-pub(crate) fn is_path(path: &str) -> bool {
-    (1..=MAX_PATH_LEN).contains(&path.len())
-        && path.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'[' | b']')
-        })
-}
-
 /// SHA-256 of some bytes.
 pub fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()

@@ -55,6 +55,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod builders;
 mod checkpoint;
 mod disclosure;
 mod dsse;
@@ -67,15 +68,20 @@ pub mod merkle;
 mod notice;
 mod receipt;
 mod roster;
+mod seal;
 pub mod text;
 mod tlp;
 
+pub use builders::{
+    CaseMessageBuilder, IntelReportBuilder, ReferralBuilder, RetractionBuilder,
+    StatusUpdateBuilder, TakedownRequestBuilder,
+};
 pub use checkpoint::{
     Checkpoint, MAX_NOTE_LEN, MAX_NOTE_SIGNATURES, NoteSignature, NoteSigners, NoteVerifier,
     SignedNote, key_hash,
 };
 pub use disclosure::{
-    Delivery, MAX_PATH_LEN, Redaction, RevealedField, SALT_LEN, SealedDisclosure, SignedDelivery,
+    Delivery, Redaction, RevealedField, SALT_LEN, SealedDisclosure, SignedDelivery,
     VerifiedDelivery, WithheldField, sha256,
 };
 pub use dsse::{
@@ -89,15 +95,14 @@ pub use keys::{
 };
 pub use label::{Clearance, Label, LabelErrorKind, MAX_LABEL_DEPTH, MAX_LABEL_LEN};
 pub use notice::{
-    CaseMessageBuilder, Commitment, IntelReportBuilder, MAX_FIELDS, MAX_ITEMS, MAX_RECIPIENTS,
-    Notice, NoticeDraft, NoticeKind, ReferralBuilder, RetractionBuilder, SealedNotice,
-    StatusUpdateBuilder, TakedownRequestBuilder,
+    Commitment, MAX_FIELDS, MAX_ITEMS, MAX_PATH_LEN, MAX_RECIPIENTS, Notice, NoticeKind,
 };
 pub use receipt::{MAX_RECEIPTS, Receipt, ReceiptDraft, ReceiptOutcome, SignedReceipts};
 pub use roster::{
     Judgement, Member, MemberKey, Policy, PolicyRule, ReplyContext, Role, Roster, RosterBuilder,
     RosterKey,
 };
+pub use seal::{NoticeDraft, SealedNotice};
 pub use tlp::{Tlp, Transmission, check_transmission};
 
 /// The generated wire types (`isop.v1`), re-exported for building bodies.

@@ -5,14 +5,10 @@ use bytes::Bytes;
 use isop_proto::v1 as pb;
 use pb::notice::Body;
 use prost::Message;
-use rand_core::CryptoRngCore;
-use sha2::{Digest, Sha256};
 
-use crate::disclosure::{Delivery, Redaction, SealedDisclosure, check_path, is_path};
-use crate::dsse::{NOTICE_PAYLOAD_TYPE, sign_envelope};
 use crate::ids::check_country;
 use crate::label::is_token;
-use crate::{Clearance, Error, Label, NoticeId, OrgId, Signer, Tlp, UnixMillis};
+use crate::{Error, Label, NoticeId, OrgId, Tlp, UnixMillis};
 use crate::{indicator, text};
 
 /// The most recipients (orgs plus groups) a notice may name.
@@ -21,6 +17,38 @@ pub const MAX_RECIPIENTS: usize = 256;
 pub const MAX_FIELDS: usize = 256;
 /// The most items in any repeated body field (works, evidence, indicators…).
 pub const MAX_ITEMS: usize = 1024;
+/// The longest field path accepted.
+pub const MAX_PATH_LEN: usize = 128;
+
+/// Checks a field path: it starts with the kind's name and a dot, and holds
+/// only `[a-z0-9_.]` and `[N]` indexes.
+pub(crate) fn check_path(path: &str, kind: NoticeKind) -> Result<(), Error> {
+    let bad = |why: &str| Error::InvalidNotice {
+        what: "notice.fields".into(),
+        why: format!("path {path:?} {why}"),
+    };
+    if path.is_empty() || path.len() > MAX_PATH_LEN {
+        return Err(bad("must be 1 to 128 bytes"));
+    }
+    if !path
+        .strip_prefix(kind.as_str())
+        .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1)
+    {
+        return Err(bad(&format!("must start with \"{kind}.\"")));
+    }
+    if !is_path(path) {
+        return Err(bad("may hold only a-z, 0-9, '_', '.', '[' and ']'"));
+    }
+    Ok(())
+}
+
+/// Whether `path` is 1 to 128 bytes of `[a-z0-9_.]` and `[N]` indexes.
+pub(crate) fn is_path(path: &str) -> bool {
+    (1..=MAX_PATH_LEN).contains(&path.len())
+        && path.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.' | b'[' | b']')
+        })
+}
 
 /// The kind of a notice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -89,7 +117,7 @@ impl NoticeKind {
         }
     }
 
-    fn of_body(body: &Body) -> Self {
+    pub(crate) fn of_body(body: &Body) -> Self {
         match body {
             Body::Referral(_) => Self::Referral,
             Body::StatusUpdate(_) => Self::StatusUpdate,
@@ -686,414 +714,4 @@ fn is_date(s: &str) -> bool {
         _ => return false,
     };
     (1..=days).contains(&d)
-}
-
-macro_rules! setter {
-    ($(#[$doc:meta])* $name:ident: $field:ident = $t:ty) => {
-        $(#[$doc])*
-        pub fn $name(mut self, v: $t) -> Self {
-            self.0.$field = v.into();
-            self
-        }
-    };
-}
-
-/// Builds a [`pb::Referral`] body.
-#[derive(Clone, Debug, Default)]
-pub struct ReferralBuilder(pb::Referral);
-
-impl ReferralBuilder {
-    /// Starts a referral of `target`.
-    pub fn new(target: pb::Target) -> Self {
-        Self(pb::Referral {
-            target: Some(target),
-            ..Default::default()
-        })
-    }
-    /// Sets the content category.
-    pub fn category(mut self, c: pb::ContentCategory) -> Self {
-        self.0.category = c as i32;
-        self
-    }
-    /// Adds an infringed work.
-    pub fn work(
-        mut self,
-        title: &str,
-        rights_owner: &str,
-        ids: &[(pb::IdentifierScheme, &str)],
-    ) -> Self {
-        self.0.works.push(pb::Work {
-            title: title.into(),
-            rights_owner: rights_owner.into(),
-            identifiers: ids
-                .iter()
-                .map(|(s, v)| pb::WorkIdentifier {
-                    scheme: *s as i32,
-                    value: (*v).into(),
-                })
-                .collect(),
-        });
-        self
-    }
-    /// Adds an evidence item.
-    pub fn evidence(
-        mut self,
-        sha256: [u8; 32],
-        captured_at: UnixMillis,
-        method: pb::CaptureMethod,
-        description: &str,
-    ) -> Self {
-        self.0.evidence.push(pb::Evidence {
-            sha256: Bytes::copy_from_slice(&sha256),
-            captured_at: captured_at.0,
-            method: method as i32,
-            description: description.into(),
-        });
-        self
-    }
-    /// Sets the requested action.
-    pub fn action(mut self, a: pb::RequestedAction) -> Self {
-        self.0.requested_action = a as i32;
-        self
-    }
-    setter!(/// Sets the jurisdiction (ISO 3166-1 alpha-2).
-        jurisdiction: jurisdiction = &str);
-    setter!(/// Sets a short summary.
-        summary: summary = &str);
-    /// Affirms the good-faith and accuracy statements.
-    pub fn affirm_statements(mut self) -> Self {
-        self.0.good_faith_statement = true;
-        self.0.accuracy_statement = true;
-        self
-    }
-    /// Finishes the body.
-    pub fn build(self) -> Body {
-        Body::Referral(self.0)
-    }
-}
-
-/// Builds a [`pb::StatusUpdate`] body.
-#[derive(Clone, Debug, Default)]
-pub struct StatusUpdateBuilder(pb::StatusUpdate);
-
-impl StatusUpdateBuilder {
-    /// Starts a status update on `referral`.
-    pub fn new(referral: NoticeId, status: pb::ReferralStatus) -> Self {
-        Self(pb::StatusUpdate {
-            referral_id: Bytes::copy_from_slice(referral.as_bytes()),
-            status: status as i32,
-            ..Default::default()
-        })
-    }
-    setter!(/// Sets the reason (required for REJECTED and NEEDS_INFO).
-        reason: reason = &str);
-    /// Records the action taken (required for ACTION_TAKEN).
-    pub fn action_taken(
-        mut self,
-        action: pb::ActionType,
-        taken_at: UnixMillis,
-        details: &str,
-    ) -> Self {
-        self.0.action = Some(pb::ActionTaken {
-            action: action as i32,
-            taken_at: taken_at.0,
-            details: details.into(),
-        });
-        self
-    }
-    /// Finishes the body.
-    pub fn build(self) -> Body {
-        Body::StatusUpdate(self.0)
-    }
-}
-
-/// Builds a [`pb::IntelReport`] body.
-#[derive(Clone, Debug, Default)]
-pub struct IntelReportBuilder(pb::IntelReport);
-
-impl IntelReportBuilder {
-    /// Starts a report with a title and its Admiralty grade.
-    pub fn new(
-        title: &str,
-        source: pb::SourceReliability,
-        info: pb::InformationCredibility,
-    ) -> Self {
-        Self(pb::IntelReport {
-            title: title.into(),
-            source_reliability: source as i32,
-            information_credibility: info as i32,
-            ..Default::default()
-        })
-    }
-    /// Adds an indicator in the clear (domain, IP or URL only).
-    pub fn indicator(mut self, kind: pb::IndicatorKind, value: &str, context: &str) -> Self {
-        self.0.indicators.push(pb::Indicator {
-            kind: kind as i32,
-            value: value.into(),
-            context: context.into(),
-        });
-        self
-    }
-    /// Links a notice.
-    pub fn link_notice(mut self, id: NoticeId) -> Self {
-        self.0
-            .linked_notices
-            .push(Bytes::copy_from_slice(id.as_bytes()));
-        self
-    }
-    /// Links a case.
-    pub fn link_case(mut self, case_ref: &str) -> Self {
-        self.0.linked_cases.push(case_ref.into());
-        self
-    }
-    setter!(/// Sets handling conditions.
-        handling: handling = &str);
-    /// Finishes the body.
-    pub fn build(self) -> Body {
-        Body::IntelReport(self.0)
-    }
-}
-
-/// Builds a [`pb::TakedownRequest`] body.
-#[derive(Clone, Debug, Default)]
-pub struct TakedownRequestBuilder(pb::TakedownRequest);
-
-impl TakedownRequestBuilder {
-    /// Starts a request to take down `target` (which must carry its hosting country).
-    pub fn new(target: pb::Target, action: pb::RequestedAction) -> Self {
-        Self(pb::TakedownRequest {
-            target: Some(target),
-            requested_action: action as i32,
-            ..Default::default()
-        })
-    }
-    setter!(/// Sets the legal basis.
-        legal_basis: legal_basis = &str);
-    /// Sets the deadline.
-    pub fn deadline(mut self, t: UnixMillis) -> Self {
-        self.0.deadline = t.0;
-        self
-    }
-    /// Adds a referral this request is based on.
-    pub fn referral(mut self, id: NoticeId) -> Self {
-        self.0.referrals.push(Bytes::copy_from_slice(id.as_bytes()));
-        self
-    }
-    /// Finishes the body.
-    pub fn build(self) -> Body {
-        Body::TakedownRequest(self.0)
-    }
-}
-
-/// Builds a [`pb::CaseMessage`] body. The notice must carry a `case_ref`.
-#[derive(Clone, Debug, Default)]
-pub struct CaseMessageBuilder(pb::CaseMessage);
-
-impl CaseMessageBuilder {
-    /// Starts a case message.
-    pub fn new(action: pb::CaseAction) -> Self {
-        Self(pb::CaseMessage {
-            action: action as i32,
-            ..Default::default()
-        })
-    }
-    setter!(/// Sets the subject (required to open a case).
-        subject: subject = &str);
-    setter!(/// Sets the text.
-        text: text = &str);
-    /// Adds a participant.
-    pub fn participant(mut self, org: &OrgId) -> Self {
-        self.0.participants.push(org.to_string());
-        self
-    }
-    /// Finishes the body.
-    pub fn build(self) -> Body {
-        Body::CaseMessage(self.0)
-    }
-}
-
-/// Builds a [`pb::Retraction`] body. Sealing sets `in_reply_to` to the
-/// retracted notice.
-#[derive(Clone, Debug, Default)]
-pub struct RetractionBuilder(pb::Retraction);
-
-impl RetractionBuilder {
-    /// Starts a retraction of `notice`.
-    pub fn new(notice: NoticeId, scope: pb::RetractionScope, reason: &str) -> Self {
-        Self(pb::Retraction {
-            notice_id: Bytes::copy_from_slice(notice.as_bytes()),
-            scope: scope as i32,
-            reason: reason.into(),
-            paths: Vec::new(),
-        })
-    }
-    /// Adds a withdrawn field path (for NARROW).
-    pub fn path(mut self, path: &str) -> Self {
-        self.0.paths.push(path.into());
-        self
-    }
-    /// Finishes the body.
-    pub fn build(self) -> Body {
-        Body::Retraction(self.0)
-    }
-}
-
-/// A notice being written: header, body, and labelled fields. [`seal`]
-/// validates it, commits to its fields and signs it.
-///
-/// [`seal`]: NoticeDraft::seal
-#[derive(Clone, Debug)]
-pub struct NoticeDraft {
-    tlp: Tlp,
-    body: Body,
-    to_orgs: Vec<String>,
-    to_groups: Vec<String>,
-    case_ref: String,
-    in_reply_to: Option<NoticeId>,
-    labelled: Vec<(String, String, pb::FieldValue)>,
-}
-
-impl NoticeDraft {
-    /// Starts a notice with a TLP marking and a body from one of the builders.
-    pub fn new(tlp: Tlp, body: Body) -> Self {
-        let in_reply_to = match &body {
-            Body::Retraction(r) => NoticeId::from_slice(&r.notice_id).ok(),
-            _ => None,
-        };
-        Self {
-            tlp,
-            body,
-            to_orgs: Vec::new(),
-            to_groups: Vec::new(),
-            case_ref: String::new(),
-            in_reply_to,
-            labelled: Vec::new(),
-        }
-    }
-    /// Adds a recipient org.
-    pub fn to_org(mut self, org: &OrgId) -> Self {
-        self.to_orgs.push(org.to_string());
-        self
-    }
-    /// Adds a recipient group.
-    pub fn to_group(mut self, group: &str) -> Self {
-        self.to_groups.push(group.into());
-        self
-    }
-    /// Sets the case reference.
-    pub fn case_ref(mut self, case_ref: &str) -> Self {
-        self.case_ref = case_ref.into();
-        self
-    }
-    /// Sets the notice this answers.
-    pub fn in_reply_to(mut self, id: NoticeId) -> Self {
-        self.in_reply_to = Some(id);
-        self
-    }
-    /// Adds a labelled field: `path` names it (it must start with the kind's
-    /// name, as in `referral.contact`), `label` is an access expression.
-    pub fn labelled(mut self, path: &str, label: &str, value: pb::field_value::Value) -> Self {
-        self.labelled.push((
-            path.into(),
-            label.into(),
-            pb::FieldValue { value: Some(value) },
-        ));
-        self
-    }
-
-    /// Validates the notice, seals each labelled field into a disclosure
-    /// with a random salt, commits to them, and signs the notice as
-    /// `signer`'s org, created at `now`.
-    pub fn seal(
-        self,
-        signer: &Signer,
-        now: UnixMillis,
-        rng: &mut impl CryptoRngCore,
-    ) -> Result<SealedNotice, Error> {
-        let kind = NoticeKind::of_body(&self.body);
-        let mut disclosures = Vec::with_capacity(self.labelled.len());
-        for (path, label, value) in self.labelled {
-            check_path(&path, kind)?;
-            if let Some(v) = &value.value {
-                check_value(&path, v)?;
-            }
-            disclosures.push(SealedDisclosure::create(
-                &path,
-                Label::parse(&label)?,
-                value,
-                rng,
-            ));
-        }
-        let pb = pb::Notice {
-            id: Bytes::copy_from_slice(NoticeId::new_v7(now, rng).as_bytes()),
-            author: signer.id().org.to_string(),
-            created_at: now.0,
-            kind: kind.to_pb() as i32,
-            tlp: self.tlp.to_pb() as i32,
-            to_orgs: self.to_orgs,
-            to_groups: self.to_groups,
-            case_ref: self.case_ref,
-            in_reply_to: self
-                .in_reply_to
-                .map(|id| Bytes::copy_from_slice(id.as_bytes()))
-                .unwrap_or_default(),
-            body: Some(self.body),
-            fields: disclosures
-                .iter()
-                .map(SealedDisclosure::commitment)
-                .collect(),
-        };
-        let payload = Bytes::from(pb.encode_to_vec());
-        let notice = Notice::decode(&payload)?;
-        let digest = Sha256::digest(&payload).into();
-        Ok(SealedNotice {
-            envelope: sign_envelope(signer, NOTICE_PAYLOAD_TYPE, payload),
-            notice,
-            digest,
-            disclosures,
-        })
-    }
-}
-
-/// A signed notice with all its disclosures, as held by its author.
-#[derive(Clone, Debug)]
-pub struct SealedNotice {
-    envelope: pb::Envelope,
-    notice: Notice,
-    digest: [u8; 32],
-    disclosures: Vec<SealedDisclosure>,
-}
-
-impl SealedNotice {
-    /// The signed envelope.
-    pub fn envelope(&self) -> &pb::Envelope {
-        &self.envelope
-    }
-    /// The notice.
-    pub fn notice(&self) -> &Notice {
-        &self.notice
-    }
-    /// SHA-256 of the notice payload.
-    pub fn digest(&self) -> &[u8; 32] {
-        &self.digest
-    }
-    /// Every disclosure.
-    pub fn disclosures(&self) -> &[SealedDisclosure] {
-        &self.disclosures
-    }
-
-    /// The delivery for a recipient with `clearance`: the envelope plus only
-    /// the disclosures its [`Redaction`] shows.
-    pub fn delivery_for(&self, clearance: &Clearance) -> Delivery {
-        let redaction = Redaction::new(self.notice.commitments(), clearance);
-        Delivery {
-            envelope: self.envelope.clone(),
-            disclosures: self
-                .disclosures
-                .iter()
-                .filter(|d| redaction.shows_digest(d.digest()))
-                .map(|d| d.bytes().clone())
-                .collect(),
-        }
-    }
 }
