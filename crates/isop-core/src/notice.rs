@@ -154,7 +154,7 @@ pub struct Commitment {
 }
 
 /// A validated notice. The only ways to get one are decoding and validating
-/// a payload ([`Notice::decode`], [`TryFrom`]) or sealing a [`NoticeDraft`].
+/// a payload ([`Notice::decode`], [`TryFrom`]) or sealing a [`NoticeDraft`](crate::NoticeDraft).
 #[derive(Clone, Debug)]
 pub struct Notice {
     id: NoticeId,

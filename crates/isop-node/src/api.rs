@@ -3,7 +3,6 @@
 //! `docs/api.openapi.yaml` documents it.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,96 +19,19 @@ use isop_core::{
 };
 use isop_store::{DeliveryStatus, DisclosureState};
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::Error;
 use crate::config::{check_private, write_private};
-use crate::node::Inner;
+use crate::metrics::Metrics;
+use crate::state::Inner;
 use crate::submit::SubmitNotice;
-use crate::{Error, Node};
 
 /// The largest request body accepted.
 const MAX_BODY: usize = 1 << 20;
 /// The most inbox items one page holds.
 const MAX_PAGE: usize = 500;
-
-type Labels = Vec<(String, String)>;
-
-/// The node's metrics.
-pub(crate) struct Metrics {
-    registry: Registry,
-    pub(crate) received: Family<Labels, Counter>,
-    pub(crate) sent: Family<Labels, Counter>,
-    pub(crate) rejected: Family<Labels, Counter>,
-    pub(crate) outbox_depth: Family<Labels, Gauge>,
-    pub(crate) delivery_latency: Histogram,
-    pub(crate) split_views: Counter,
-    pub(crate) roster_push_failures: Counter,
-    pub(crate) rejections_unlogged: Family<Labels, Counter>,
-}
-
-impl Metrics {
-    pub(crate) fn new() -> Self {
-        let mut registry = Registry::with_prefix("isop");
-        let m = Self {
-            received: Family::default(),
-            sent: Family::default(),
-            rejected: Family::default(),
-            outbox_depth: Family::default(),
-            delivery_latency: Histogram::new(exponential_buckets(0.000_5, 2.0, 18)),
-            split_views: Counter::default(),
-            roster_push_failures: Counter::default(),
-            rejections_unlogged: Family::default(),
-            registry: Registry::default(),
-        };
-        registry.register(
-            "notices_received",
-            "Notices accepted from peers, by kind",
-            m.received.clone(),
-        );
-        registry.register("notices_sent", "Notices sent, by kind", m.sent.clone());
-        registry.register(
-            "rejections",
-            "Deliveries this node rejected, by reason",
-            m.rejected.clone(),
-        );
-        registry.register(
-            "outbox_depth",
-            "Notices waiting for delivery, by recipient",
-            m.outbox_depth.clone(),
-        );
-        registry.register(
-            "delivery_latency_seconds",
-            "From queueing a notice to logging its receipt",
-            m.delivery_latency.clone(),
-        );
-        registry.register(
-            "split_views",
-            "Inconsistent checkpoints seen while witnessing",
-            m.split_views.clone(),
-        );
-        registry.register(
-            "rejections_unlogged",
-            "Rejections counted but not logged one by one (over the per-peer limit), by peer",
-            m.rejections_unlogged.clone(),
-        );
-        registry.register(
-            "roster_push_failures",
-            "Roster pushes a peer did not take (it is down, or already newer)",
-            m.roster_push_failures.clone(),
-        );
-        Self { registry, ..m }
-    }
-
-    pub(crate) fn label(name: &str, value: impl ToString) -> Labels {
-        vec![(name.to_owned(), value.to_string())]
-    }
-}
 
 /// Reads the API token, or makes one (32 random bytes, hex, written 0600).
 pub(crate) fn token(path: &Path) -> Result<String, Error> {
@@ -249,7 +171,7 @@ async fn metrics(State(api): State<Api>) -> Response {
             .set(n);
     }
     let mut out = String::new();
-    match encode(&mut out, &m.registry) {
+    match encode(&mut out, m.registry()) {
         Ok(()) => (
             [(
                 header::CONTENT_TYPE,
@@ -307,7 +229,7 @@ async fn submit(
     Json(req): Json<SubmitNotice>,
 ) -> ApiResult<serde_json::Value> {
     let draft = req.into_draft(api.inner.now())?;
-    let sent = Node::send_on(&api.inner, draft).await?;
+    let sent = crate::send::send(&api.inner, draft).await?;
     Ok(Json(sent_json(&sent)))
 }
 
@@ -539,7 +461,7 @@ async fn respond(
         labelled: vec![],
         body,
     };
-    let sent = Node::send_on(inner, req.into_draft(inner.now())?).await?;
+    let sent = crate::send::send(inner, req.into_draft(inner.now())?).await?;
     Ok(Json(sent_json(&sent)))
 }
 
@@ -633,7 +555,7 @@ async fn query(
 }
 
 async fn checkpoint(State(api): State<Api>) -> Result<String, ApiError> {
-    Ok(crate::serve::checkpoint(&api.inner)?.to_string())
+    Ok(api.inner.checkpoint()?.to_string())
 }
 
 #[derive(Deserialize)]
@@ -682,13 +604,6 @@ async fn push_roster(
     })?;
     let version = api.inner.accept_roster(&env, None)?;
     Ok(Json(json!({ "version": version })))
-}
-
-impl Node {
-    /// The local API's address, if it is enabled.
-    pub fn api_addr(&self) -> Option<SocketAddr> {
-        self.api_addr
-    }
 }
 
 #[cfg(test)]

@@ -17,10 +17,9 @@ use isop_net::pki::{self, CertifiedKey};
 use prost::Message;
 
 use crate::config::{
-    ApiConfig, DeliveryConfig, RosterKeyConfig, WitnessConfig, read_signing_key, write_private,
-    write_signing_key,
+    ApiConfig, DeliveryConfig, RosterKeyConfig, WitnessConfig, now, read_roster_pub,
+    read_signing_key, write_private, write_signing_key,
 };
-use crate::node::now;
 use crate::{Error, NodeConfig};
 
 const YEAR: u64 = 365 * 86_400_000;
@@ -311,18 +310,4 @@ pub fn node_init(
     })?;
     write_new(&path, text.as_bytes())?;
     Ok(path)
-}
-
-/// The keyid and public key hex of a `roster.pub` file
-/// (`<keyid> <public key hex>`).
-pub(crate) fn read_roster_pub(path: &Path) -> Result<(String, String), Error> {
-    let text = read(path)?;
-    let mut parts = text.split_whitespace();
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(name), Some(key), None) => Ok((name.to_owned(), key.to_owned())),
-        _ => Err(Error::Config {
-            path: path.display().to_string(),
-            why: "expected `<keyid> <public key hex>`".into(),
-        }),
-    }
 }

@@ -66,6 +66,15 @@ pub struct NodeConfig {
     pub clock: Clock,
 }
 
+/// The wall clock, as a node reads it.
+pub fn now() -> isop_core::UnixMillis {
+    isop_core::UnixMillis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    )
+}
+
 /// The clock a node judges and schedules by: the wall clock, moved by an
 /// offset that starts at zero. Clones share the offset, so a test can move
 /// a running node's clock (and a restarted node keeps it).
@@ -78,7 +87,7 @@ impl Clock {
     /// The time now, by this clock.
     pub fn now(&self) -> isop_core::UnixMillis {
         let offset = self.offset_ms.load(std::sync::atomic::Ordering::Relaxed);
-        isop_core::UnixMillis(crate::node::now().0.saturating_add_signed(offset))
+        isop_core::UnixMillis(now().0.saturating_add_signed(offset))
     }
 
     /// Sets the clock `ms` ahead of the wall clock (behind if negative).
@@ -385,9 +394,26 @@ pub fn load_roster_key(path: &Path) -> Result<RosterKey, Error> {
     if path.extension().is_some_and(|e| e == "toml") {
         return NodeConfig::load(path)?.roster_key();
     }
-    let (name, key) = crate::authority::read_roster_pub(path)?;
+    let (name, key) = read_roster_pub(path)?;
     Ok(RosterKey {
         name,
         key: public_key_hex(&key)?,
     })
+}
+
+/// The keyid and public key hex of a `roster.pub` file
+/// (`<keyid> <public key hex>`).
+pub(crate) fn read_roster_pub(path: &Path) -> Result<(String, String), Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })?;
+    let mut parts = text.split_whitespace();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(name), Some(key), None) => Ok((name.to_owned(), key.to_owned())),
+        _ => Err(Error::Config {
+            path: path.display().to_string(),
+            why: "expected `<keyid> <public key hex>`".into(),
+        }),
+    }
 }

@@ -7,15 +7,16 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use isop_core::{NoticeId, OrgId, ReceiptOutcome, SignedReceipts, UnixMillis, pb, sha256};
-use isop_store::{Delivered, Direction, NewEntry, OutboxItem, Record};
+use isop_core::{
+    LogIndex, NoticeId, OrgId, ReceiptOutcome, Redaction, SignedReceipts, UnixMillis, pb, sha256,
+};
+use isop_store::{Delivered, Direction, DisclosureState, NewEntry, OutboxItem, Record};
 use pb::frame::Kind;
 use prost::Message;
 use rand::Rng;
 
 use crate::Error;
-use crate::node::Inner;
-use crate::serve::MAX_BATCH;
+use crate::state::Inner;
 
 /// How long the worker sleeps when nothing is due and nothing wakes it.
 const IDLE: Duration = Duration::from_secs(1);
@@ -135,7 +136,7 @@ async fn attempt(
     let mut items = Vec::with_capacity(batch.len());
     let mut queued = Vec::with_capacity(batch.len());
     for item in batch {
-        let Some((deliver, at)) = crate::serve::delivery_for(inner, item.index, recipient)? else {
+        let Some((deliver, at)) = delivery_for(inner, item.index, recipient)? else {
             // Kept in the outbox: nothing accepted is ever dropped here.
             return Err(Error::Roster(format!(
                 "entry {} cannot be read as an outbound notice",
@@ -224,4 +225,42 @@ async fn attempt(
             .observe(done.saturating_sub(at) as f64 / 1000.0);
     }
     Ok(outcomes)
+}
+
+/// The most deliveries one `DeliverBatch` may carry: as many as one list
+/// of receipts answers.
+pub(crate) const MAX_BATCH: usize = isop_core::MAX_RECEIPTS;
+
+/// The delivery of outbound entry `index` to `recipient` (the envelope and
+/// the held disclosures whose labels the recipient's clearance satisfies),
+/// and when the entry was logged.
+pub(crate) fn delivery_for(
+    inner: &Inner,
+    index: LogIndex,
+    recipient: &OrgId,
+) -> Result<Option<(pb::Deliver, u64)>, Error> {
+    let Some(entry) = inner.store.log_entry(index)? else {
+        return Ok(None);
+    };
+    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
+        return Ok(None);
+    };
+    let envelope = pb::Envelope::decode(env).map_err(|e| isop_store::Error::Corrupt {
+        index,
+        why: format!("outbound envelope: {e}"),
+    })?;
+    let redaction = Redaction::of_envelope(&envelope, &inner.roster().clearance(recipient)?)?;
+    let mut disclosures = Vec::new();
+    for d in inner.store.disclosures_of(index)? {
+        if let Some(DisclosureState::Held(bytes)) = d.state
+            && redaction.shows_digest(&d.digest)
+        {
+            disclosures.push(bytes);
+        }
+    }
+    let deliver = pb::Deliver {
+        envelope: Some(envelope),
+        disclosures,
+    };
+    Ok(Some((deliver, entry.appended_at)))
 }

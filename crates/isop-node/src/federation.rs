@@ -11,9 +11,8 @@ use isop_net::pki::{self, CertifiedKey};
 use prost::Message;
 
 use crate::config::{
-    DeliveryConfig, RosterKeyConfig, WitnessConfig, write_private, write_signing_key,
+    DeliveryConfig, RosterKeyConfig, WitnessConfig, now, write_private, write_signing_key,
 };
-use crate::node::now;
 use crate::{Error, Node, NodeConfig};
 
 /// One member to create.

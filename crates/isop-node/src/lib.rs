@@ -27,12 +27,16 @@ pub mod config;
 mod deliver;
 mod error;
 pub mod federation;
+mod metrics;
 mod node;
+mod send;
 mod serve;
+mod state;
 pub mod submit;
 mod witness;
 
-pub use config::{Clock, NodeConfig};
+pub use config::{Clock, NodeConfig, now};
 pub use error::Error;
-pub use node::{Node, Sent, now};
+pub use node::Node;
+pub use send::Sent;
 pub use witness::Witnessed;

@@ -8,17 +8,18 @@ use bytes::Bytes;
 use isop_core::merkle::Hash;
 use isop_core::{
     Checkpoint, Delivery, Error as CoreError, Judgement, KeyId, LogIndex, NoteVerifier, NoticeId,
-    OrgId, ReceiptDraft, ReceiptOutcome, Redaction, ReplyContext, SignedNote, VerifiedDelivery,
+    OrgId, ReceiptDraft, ReceiptOutcome, ReplyContext, SignedNote, VerifiedDelivery,
     check_transmission, pb, sha256,
 };
 use isop_net::{PeerConnection, PeerIdentity, error_frame};
-use isop_store::{Appended, Direction, DisclosureState, NewEntry, Record};
+use isop_store::{Appended, Direction, NewEntry, Record};
 use pb::frame::Kind;
 use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::Error;
-use crate::node::{Inner, RejectionLogging};
+use crate::deliver::{MAX_BATCH, delivery_for};
+use crate::state::{Inner, Queued, RejectionLogging};
 
 /// The most items one sync answer carries.
 const SYNC_LIMIT: u32 = 256;
@@ -163,7 +164,7 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
                 })
         }
         Some(Kind::Sync(s)) => sync(inner, &peer.org, s).await.map(Kind::SyncBatch),
-        Some(Kind::GetCheckpoint(_)) => checkpoint(inner).map(|note| {
+        Some(Kind::GetCheckpoint(_)) => inner.checkpoint().map(|note| {
             Kind::Checkpoint(pb::Checkpoint {
                 note: note.to_bytes().into(),
             })
@@ -219,10 +220,6 @@ fn repeated_id(items: &[pb::Deliver]) -> Option<String> {
         .find(|id| !id.is_empty() && !seen.insert(id.clone()))
         .map(hex::encode)
 }
-
-/// The most deliveries one `DeliverBatch` may carry: as many as one list
-/// of receipts answers.
-pub(crate) const MAX_BATCH: usize = isop_core::MAX_RECEIPTS;
 
 /// A delivery that passed every check, and the notice of the same batch
 /// that its reply judgement rests on, if it answers one.
@@ -292,14 +289,6 @@ fn check(
             Ok(Checked { verified, requires })
         })
         .collect()
-}
-
-/// A single `Deliver` waiting to be checked with others (see
-/// [`collect_deliveries`]).
-pub(crate) struct Queued {
-    sender: OrgId,
-    deliver: pb::Deliver,
-    answer: oneshot::Sender<Result<ReceiptDraft, String>>,
 }
 
 /// Receives one delivery, answered with its signed receipt: it joins the
@@ -528,7 +517,7 @@ pub(crate) async fn receive_many(
                 inner
                     .metrics
                     .received
-                    .get_or_create(&crate::api::Metrics::label("kind", n.kind()))
+                    .get_or_create(&crate::metrics::Metrics::label("kind", n.kind()))
                     .inc();
                 // Checked in the delivery's order, each digest taken once.
                 v.revealed().iter().map(|r| r.digest).collect()
@@ -635,7 +624,10 @@ fn refuse(
     inner
         .metrics
         .rejected
-        .get_or_create(&crate::api::Metrics::label("reason", code.as_str_name()))
+        .get_or_create(&crate::metrics::Metrics::label(
+            "reason",
+            code.as_str_name(),
+        ))
         .inc();
     if why.len() > MAX_REASON {
         let mut cut = MAX_REASON;
@@ -700,40 +692,6 @@ fn refuse(
 
 /// The longest reason text a rejection carries, in bytes.
 const MAX_REASON: usize = 1024;
-
-/// The delivery of outbound entry `index` to `recipient` (the envelope and
-/// the held disclosures whose labels the recipient's clearance satisfies),
-/// and when the entry was logged.
-pub(crate) fn delivery_for(
-    inner: &Inner,
-    index: LogIndex,
-    recipient: &OrgId,
-) -> Result<Option<(pb::Deliver, u64)>, Error> {
-    let Some(entry) = inner.store.log_entry(index)? else {
-        return Ok(None);
-    };
-    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
-        return Ok(None);
-    };
-    let envelope = pb::Envelope::decode(env).map_err(|e| isop_store::Error::Corrupt {
-        index,
-        why: format!("outbound envelope: {e}"),
-    })?;
-    let redaction = Redaction::of_envelope(&envelope, &inner.roster().clearance(recipient)?)?;
-    let mut disclosures = Vec::new();
-    for d in inner.store.disclosures_of(index)? {
-        if let Some(DisclosureState::Held(bytes)) = d.state
-            && redaction.shows_digest(&d.digest)
-        {
-            disclosures.push(bytes);
-        }
-    }
-    let deliver = pb::Deliver {
-        envelope: Some(envelope),
-        disclosures,
-    };
-    Ok(Some((deliver, entry.appended_at)))
-}
 
 /// Answers a sync on a blocking thread (a scan reads up to
 /// [`SYNC_SCAN`] entries), one at a time per peer: a peer that asks for
@@ -831,15 +789,6 @@ pub(crate) async fn sync_with(inner: &Arc<Inner>, peer: &OrgId) -> Result<usize,
             return Ok(new);
         }
     }
-}
-
-/// The latest checkpoint, signed anew if the log has grown since.
-pub(crate) fn checkpoint(inner: &Inner) -> Result<SignedNote, Error> {
-    let size = inner.store.size();
-    if let Some(note) = inner.store.checkpoint(size)? {
-        return Ok(note);
-    }
-    Ok(inner.store.sign_checkpoint(&inner.signer)?)
 }
 
 fn hashes(h: Vec<Hash>) -> Vec<Bytes> {

@@ -12,7 +12,7 @@ use isop_store::{Direction, NewEntry, Record};
 use pb::frame::Kind;
 
 use crate::Error;
-use crate::node::Inner;
+use crate::state::Inner;
 
 /// A peer checkpoint this node checked and cosigned.
 #[derive(Clone, Debug, PartialEq, Eq)]

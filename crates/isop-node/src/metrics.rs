@@ -1,0 +1,86 @@
+//! The node's Prometheus metrics, counted by every part of the node and
+//! served by the local API.
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(String, String)>;
+
+/// The node's metrics.
+pub(crate) struct Metrics {
+    registry: Registry,
+    pub(crate) received: Family<Labels, Counter>,
+    pub(crate) sent: Family<Labels, Counter>,
+    pub(crate) rejected: Family<Labels, Counter>,
+    pub(crate) outbox_depth: Family<Labels, Gauge>,
+    pub(crate) delivery_latency: Histogram,
+    pub(crate) split_views: Counter,
+    pub(crate) roster_push_failures: Counter,
+    pub(crate) rejections_unlogged: Family<Labels, Counter>,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Self {
+        let mut registry = Registry::with_prefix("isop");
+        let m = Self {
+            received: Family::default(),
+            sent: Family::default(),
+            rejected: Family::default(),
+            outbox_depth: Family::default(),
+            delivery_latency: Histogram::new(exponential_buckets(0.000_5, 2.0, 18)),
+            split_views: Counter::default(),
+            roster_push_failures: Counter::default(),
+            rejections_unlogged: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "notices_received",
+            "Notices accepted from peers, by kind",
+            m.received.clone(),
+        );
+        registry.register("notices_sent", "Notices sent, by kind", m.sent.clone());
+        registry.register(
+            "rejections",
+            "Deliveries this node rejected, by reason",
+            m.rejected.clone(),
+        );
+        registry.register(
+            "outbox_depth",
+            "Notices waiting for delivery, by recipient",
+            m.outbox_depth.clone(),
+        );
+        registry.register(
+            "delivery_latency_seconds",
+            "From queueing a notice to logging its receipt",
+            m.delivery_latency.clone(),
+        );
+        registry.register(
+            "split_views",
+            "Inconsistent checkpoints seen while witnessing",
+            m.split_views.clone(),
+        );
+        registry.register(
+            "rejections_unlogged",
+            "Rejections counted but not logged one by one (over the per-peer limit), by peer",
+            m.rejections_unlogged.clone(),
+        );
+        registry.register(
+            "roster_push_failures",
+            "Roster pushes a peer did not take (it is down, or already newer)",
+            m.roster_push_failures.clone(),
+        );
+        Self { registry, ..m }
+    }
+
+    /// What the `/metrics` endpoint encodes.
+    pub(crate) fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub(crate) fn label(name: &str, value: impl ToString) -> Labels {
+        vec![(name.to_owned(), value.to_string())]
+    }
+}
