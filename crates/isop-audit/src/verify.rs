@@ -123,10 +123,6 @@ struct SigJob {
     sig: PendingSignature,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The signature workers: batches in, findings out.
 struct Pool {
     tx: Option<SyncSender<Vec<SigJob>>>,
@@ -382,7 +378,7 @@ pub fn verify(
     pool.finish(&mut f);
     report.entries = walker.entries();
     report.complete = walker.complete;
-    report.root = hex(&tree.root());
+    report.root = hex::encode(tree.root());
     let (findings, total) = f.sorted();
     report.findings = findings;
     report.findings_total = total;
@@ -633,7 +629,7 @@ impl Verifier {
     fn committed(&mut self, e: &EntryRec, notice: &Notice, held: &[[u8; 32]]) {
         for d in held {
             if !notice.commitments().iter().any(|c| c.digest == *d) {
-                let why = format!("holds digest {} that no commitment names", hex(d));
+                let why = format!("holds digest {} that no commitment names", hex::encode(d));
                 self.add(FindingKind::DisclosureMismatch, e, why);
             }
         }
@@ -897,7 +893,7 @@ impl Verifier {
                     FindingKind::DisclosureMismatch,
                     format!(
                         "{receiver} received digest {} that notice {id} does not commit to",
-                        hex(d)
+                        hex::encode(d)
                     ),
                 )),
                 Some((_, label)) if !self.labels[*label as usize].allows(&clearance) => problems
@@ -937,7 +933,7 @@ impl Verifier {
                 FindingKind::DisclosureMismatch,
                 None,
                 Some(offset),
-                format!("disclosure {} follows no notice entry", hex(digest)),
+                format!("disclosure {} follows no notice entry", hex::encode(digest)),
             );
             return None;
         };
@@ -947,7 +943,10 @@ impl Verifier {
                 FindingKind::DisclosureMismatch,
                 Some(index),
                 Some(offset),
-                format!("disclosure {} is not one entry {index} holds", hex(digest)),
+                format!(
+                    "disclosure {} is not one entry {index} holds",
+                    hex::encode(digest)
+                ),
             );
             return None;
         }

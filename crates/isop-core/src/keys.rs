@@ -152,12 +152,7 @@ fn strict_preconditions(c: &SigCheck<'_>) -> bool {
 }
 
 pub(crate) fn hex_short(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
-        + "…"
+    hex::encode(&bytes[..bytes.len().min(8)]) + "…"
 }
 
 #[cfg(test)]
@@ -167,7 +162,7 @@ mod tests {
     #[test]
     fn debug_never_prints_the_secret() {
         let key = SecretKey::from_seed(&[7u8; 32]);
-        let seed_hex: String = [7u8; 32].iter().map(|b| format!("{b:02x}")).collect();
+        let seed_hex = hex::encode([7u8; 32]);
         let dbg = format!("{key:?}");
         assert!(!dbg.contains(&seed_hex[..16]), "{dbg}");
         assert!(dbg.contains("SecretKey"));

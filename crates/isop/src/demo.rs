@@ -29,10 +29,6 @@ fn org(s: &str) -> OrgId {
     s.parse().expect("the demo's org ids are valid")
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 fn show_value(v: &Value) -> String {
     match v {
         Value::Text(t) => t.clone(),
@@ -520,7 +516,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         println!(
             "  {peer}: checkpoint of {} entries, root {}…, cosigned by INTERPOL-GS",
             w.size,
-            hex(&w.root[..8])
+            hex::encode(&w.root[..8])
         );
     }
 
@@ -556,7 +552,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
             "  {:<13} {:>3} entries, root {}…, {} signature(s); entry 0 proven with {} hashes",
             node.org().as_str(),
             cp.size,
-            hex(&cp.root[..8]),
+            hex::encode(&cp.root[..8]),
             note.signatures().len(),
             proof.len()
         );

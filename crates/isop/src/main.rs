@@ -767,7 +767,7 @@ async fn roster(command: RosterCommand) -> Result<()> {
                     json!({
                         "org": m.org_id.to_string(), "name": m.display_name, "role": m.role.as_str(), "country": m.country,
                         "endpoints": m.endpoints, "revoked_at": m.revoked_at.map(|t| t.0),
-                        "keys": m.keys.iter().map(|k| json!({ "name": k.name.to_string(), "public_key": hex_key(&k.public), "not_after": k.not_after.0, "revoked_at": k.revoked_at.map(|t| t.0) })).collect::<Vec<_>>(),
+                        "keys": m.keys.iter().map(|k| json!({ "name": k.name.to_string(), "public_key": hex::encode(k.public.as_bytes()), "not_after": k.not_after.0, "revoked_at": k.revoked_at.map(|t| t.0) })).collect::<Vec<_>>(),
                     })
                 })
                 .collect();
@@ -813,10 +813,6 @@ async fn roster(command: RosterCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn hex_key(k: &isop_core::PublicKey) -> String {
-    k.as_bytes().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Sends a notice through the node's API and says where it went.
