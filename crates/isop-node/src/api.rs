@@ -14,10 +14,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use isop_core::pb::field_value::Value;
 use isop_core::pb::notice::Body;
-use isop_core::{
-    Clearance, Delivery, Judgement, LogIndex, Notice, NoticeId, RevealedField, indicator, pb,
-};
-use isop_store::{DeliveryStatus, DisclosureState};
+use isop_core::{Clearance, LogIndex, Notice, NoticeId, RevealedField, indicator, pb};
+use isop_store::DeliveryStatus;
 use prometheus_client::encoding::text::encode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -25,7 +23,7 @@ use serde_json::json;
 use crate::Error;
 use crate::config::{check_private, write_private};
 use crate::metrics::Metrics;
-use crate::state::Inner;
+use crate::state::{Held, Inner};
 use crate::submit::SubmitNotice;
 
 /// The largest request body accepted.
@@ -304,39 +302,18 @@ fn idna_forms(n: &Notice, revealed: &[RevealedField]) -> Vec<serde_json::Value> 
 
 /// A notice as this node holds it, with what its log says about it.
 fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Value, ApiError> {
-    let (entry, envelope, n) = inner
-        .notice_at(at)?
+    let Held {
+        entry,
+        notice: n,
+        verified,
+        erased,
+    } = inner
+        .held(at)?
         .ok_or_else(|| not_found(format!("entry {at} is not a notice")))?;
-    let mut held = Vec::new();
-    let mut erased = Vec::new();
-    for d in inner.store.disclosures_of(at)? {
-        match d.state {
-            Some(DisclosureState::Held(b)) => held.push(b),
-            Some(DisclosureState::Erased(e)) => erased.push(json!({ "digest": hex::encode(d.digest), "reason": e.reason, "erased_at": e.erased_at })),
-            None => {}
-        }
-    }
-    // The author holds everything it sent; a recipient's copy is checked
-    // against its clearance again.
-    let delivery = Delivery {
-        envelope,
-        disclosures: held,
-    };
-    let roster = inner.roster();
-    let verified = Delivery::verify_signatures(
-        std::slice::from_ref(&delivery),
-        &roster,
-        Judgement::AtCreation,
-    )
-    .pop()
-    .unwrap_or(Err(isop_core::Error::Unsigned))
-    .and_then(|s| {
-        if n.author() == &inner.org {
-            s.check_disclosures_unscoped()
-        } else {
-            s.check_disclosures(&roster, &inner.org)
-        }
-    });
+    let erased: Vec<_> = erased
+        .into_iter()
+        .map(|(digest, e)| json!({ "digest": hex::encode(digest), "reason": e.reason, "erased_at": e.erased_at }))
+        .collect();
     let (revealed, withheld, idna) = match verified {
         Ok(v) => (
             v.revealed().iter().map(|f| json!({ "path": f.path, "label": f.label.to_string(), "value": render(&f.value) })).collect::<Vec<_>>(),

@@ -39,4 +39,5 @@ pub use config::{Clock, NodeConfig, now};
 pub use error::Error;
 pub use node::Node;
 pub use send::Sent;
+pub use state::Held;
 pub use witness::Witnessed;

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::now;
 use crate::send::Sent;
-use crate::state::{Inner, RosterState, gate};
+use crate::state::{Held, Inner, RosterState, gate};
 use crate::{Error, NodeConfig};
 
 /// A running node.
@@ -238,6 +238,12 @@ impl Node {
         index: LogIndex,
     ) -> Result<Option<(pb::LogEntry, pb::Envelope, isop_core::Notice)>, Error> {
         self.inner.notice_at(index)
+    }
+
+    /// The notice logged at `index` as this node holds it, verified again
+    /// (see [`Held`]); `None` if the entry does not hold a notice.
+    pub fn held(&self, index: LogIndex) -> Result<Option<Held>, Error> {
+        self.inner.held(index)
     }
 
     /// Where an outbound notice stands with each recipient.

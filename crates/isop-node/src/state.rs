@@ -7,15 +7,29 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use isop_core::{
-    Judgement, LogIndex, NoticeId, OrgId, ReceiptDraft, ReplyContext, Roster, RosterKey,
-    SignedNote, Signer, UnixMillis, pb,
+    Delivery, Judgement, LogIndex, NoticeId, OrgId, ReceiptDraft, ReplyContext, Roster, RosterKey,
+    SignedNote, Signer, UnixMillis, VerifiedDelivery, pb,
 };
 use isop_net::{Endpoint, Gate, PeerConnection, PeerIdentity, Refusal};
-use isop_store::Store;
+use isop_store::{DisclosureState, Store};
 use prost::Message;
 use tokio::sync::{Notify, watch};
 
 use crate::{Error, NodeConfig};
+
+/// A notice as this node holds it (see `Inner::held`).
+#[derive(Debug)]
+pub struct Held {
+    /// Its log entry.
+    pub entry: pb::LogEntry,
+    /// The notice.
+    pub notice: isop_core::Notice,
+    /// It verified again, with the fields this node holds revealed and the
+    /// rest withheld; or why it no longer verifies.
+    pub verified: Result<VerifiedDelivery, isop_core::Error>,
+    /// The fields erased from this node's log: digest, and the erasure.
+    pub erased: Vec<([u8; 32], pb::ErasedDisclosure)>,
+}
 
 /// The roster in force and its signed envelope.
 pub(crate) struct RosterState {
@@ -194,6 +208,51 @@ impl Inner {
         Ok(isop_core::Notice::decode(&envelope.payload)
             .ok()
             .map(|n| (entry, envelope, n)))
+    }
+
+    /// The notice logged at `at` as this node holds it, verified again as
+    /// any auditor could: its signature judged when it was made, and the
+    /// held disclosures against its commitments (and, for a notice another
+    /// org wrote, against this node's clearance; its author holds every
+    /// field). `None` if the entry does not hold a notice.
+    pub(crate) fn held(&self, at: LogIndex) -> Result<Option<Held>, Error> {
+        let Some((entry, envelope, notice)) = self.notice_at(at)? else {
+            return Ok(None);
+        };
+        let mut disclosures = Vec::new();
+        let mut erased = Vec::new();
+        for d in self.store.disclosures_of(at)? {
+            match d.state {
+                Some(DisclosureState::Held(b)) => disclosures.push(b),
+                Some(DisclosureState::Erased(e)) => erased.push((d.digest, e)),
+                None => {}
+            }
+        }
+        let delivery = Delivery {
+            envelope,
+            disclosures,
+        };
+        let roster = self.roster();
+        let verified = Delivery::verify_signatures(
+            std::slice::from_ref(&delivery),
+            &roster,
+            Judgement::AtCreation,
+        )
+        .pop()
+        .unwrap_or(Err(isop_core::Error::Unsigned))
+        .and_then(|s| {
+            if notice.author() == &self.org {
+                s.check_disclosures_unscoped()
+            } else {
+                s.check_disclosures(&roster, &self.org)
+            }
+        });
+        Ok(Some(Held {
+            entry,
+            notice,
+            verified,
+            erased,
+        }))
     }
 
     /// What a notice replies to, as the policy needs it.

@@ -9,7 +9,7 @@ use isop_core::pb::field_value::Value;
 use isop_core::*;
 use isop_node::federation::{LocalFederation, MemberSpec, Ports};
 use isop_node::{Node, now};
-use isop_store::{DeliveryStatus, DisclosureState};
+use isop_store::DeliveryStatus;
 
 const HUB: &str = "INTERPOL-GS";
 const KR: &str = "KR-KNPA";
@@ -43,33 +43,16 @@ fn show_value(v: &Value) -> String {
     }
 }
 
-/// The notice `id` as `node` holds it: its log entry and held disclosures,
-/// verified again against the roster, as any auditor could.
+/// The notice `id` as `node` holds it, verified again as any auditor could.
 fn view(node: &Node, id: &NoticeId) -> Result<(LogIndex, VerifiedDelivery)> {
     let at = node
         .store()
         .find_notice(id)?
         .with_context(|| format!("{} does not hold {id}", node.org()))?;
-    let (_, envelope, _) = node
-        .notice_at(at)?
+    let held = node
+        .held(at)?
         .with_context(|| format!("entry {at} is not a notice"))?;
-    let disclosures = node
-        .store()
-        .disclosures_of(at)?
-        .into_iter()
-        .filter_map(|d| match d.state {
-            Some(DisclosureState::Held(b)) => Some(b),
-            _ => None,
-        })
-        .collect();
-    let delivery = Delivery {
-        envelope,
-        disclosures,
-    };
-    Ok((
-        at,
-        delivery.verify(&node.roster(), node.org(), Judgement::AtCreation)?,
-    ))
+    Ok((at, held.verified?))
 }
 
 /// Prints what each of `nodes` holds of notice `id`. Returns summary rows.
