@@ -473,6 +473,27 @@ fn child(mode: &str, path: &std::path::Path, key: RosterKey, crafted: bool) {
     println!("{entries} {secs} {}", vm_hwm_mb());
 }
 
+/// Runs `mode` in a fresh process (so that its peak memory is its own):
+/// entries, seconds and peak RSS in MB.
+fn measure(mode: &str, entries: u64) -> (f64, f64, f64) {
+    let out = std::process::Command::new(std::env::current_exe().expect("this bench"))
+        .env(CHILD, mode)
+        .env("ISOP_BENCH_ENTRIES", entries.to_string())
+        .output()
+        .expect("a child");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    (v[0], v[1], v[2])
+}
+
 fn main() {
     let entries: u64 = std::env::var("ISOP_BENCH_ENTRIES")
         .ok()
@@ -509,22 +530,7 @@ fn main() {
     }
     let mut rows = Vec::new();
     for mode in &modes {
-        let out = std::process::Command::new(std::env::current_exe().expect("this bench"))
-            .env(CHILD, mode)
-            .env("ISOP_BENCH_ENTRIES", entries.to_string())
-            .output()
-            .expect("a child");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        let v: Vec<f64> = text
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
-        let (n, secs, hwm) = (v[0], v[1], v[2]);
+        let (n, secs, hwm) = measure(mode, entries);
         rows.push((mode.clone(), n / secs, secs));
         println!(
             "  {mode:<10} {:>10.0} entries/s  {secs:>7.2} s  peak RSS {hwm:>6.1} MB",
@@ -547,24 +553,10 @@ fn main() {
     );
     let mut first_hwm = None;
     for n in [250u64, 1000, 4000] {
-        let out = std::process::Command::new(std::env::current_exe().expect("this bench"))
-            .env(CHILD, format!("crafted:{n}"))
-            .output()
-            .expect("a child");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8_lossy(&out.stdout);
-        let v: Vec<f64> = text
-            .split_whitespace()
-            .filter_map(|x| x.parse().ok())
-            .collect();
+        let (_, _, hwm) = measure(&format!("crafted:{n}"), entries);
         let size = std::fs::metadata(dir.join(format!("audit-crafted-{n}.isop")))
             .map_or(0, |m| m.len()) as f64
             / 1e6;
-        let hwm = v[2];
         let base = *first_hwm.get_or_insert(hwm);
         println!(
             "  {n:>5} notices {size:>6.0} MB  peak RSS {hwm:>6.1} MB  ({:.2}× the smallest's, {:.2}× the file)",

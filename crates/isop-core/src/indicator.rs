@@ -240,6 +240,35 @@ fn eip55(hex: &str) -> String {
         .collect()
 }
 
+/// The indicators a notice body names in the clear, with their kinds: a
+/// referral's or takedown request's target (its URL, domain and IP) and an
+/// intelligence report's indicators. Empty values and unknown kinds are
+/// left out.
+pub fn in_body(body: &pb::notice::Body) -> Vec<(IndicatorKind, &str)> {
+    use pb::notice::Body;
+    let mut found = Vec::new();
+    match body {
+        Body::Referral(pb::Referral {
+            target: Some(t), ..
+        })
+        | Body::TakedownRequest(pb::TakedownRequest {
+            target: Some(t), ..
+        }) => found.extend([
+            (IndicatorKind::Url, t.url.as_str()),
+            (IndicatorKind::Domain, &t.domain),
+            (IndicatorKind::Ip, &t.ip),
+        ]),
+        Body::IntelReport(r) => found.extend(
+            r.indicators
+                .iter()
+                .filter_map(|i| Some((IndicatorKind::try_from(i.kind).ok()?, i.value.as_str()))),
+        ),
+        _ => {}
+    }
+    found.retain(|(_, v)| !v.is_empty());
+    found
+}
+
 /// The form a value of `kind` is indexed and looked up under: what
 /// [`check`] accepts maps to itself, except where the kind ignores case
 /// (domains, e-mail addresses, hex and bech32 wallets, IBANs); user input

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use isop_core::pb::field_value::Value;
-use isop_core::pb::notice::Body;
 use isop_core::{Clearance, LogIndex, Notice, NoticeId, RevealedField, indicator, pb};
 use isop_store::DeliveryStatus;
 use prometheus_client::encoding::text::encode;
@@ -271,19 +270,10 @@ fn render(v: &Value) -> serde_json::Value {
 /// revealed, a contact's e-mail address) that holds an IDNA A-label, with
 /// its Unicode form, so that a look-alike shows for what it is.
 fn idna_forms(n: &Notice, revealed: &[RevealedField]) -> Vec<serde_json::Value> {
-    let mut names: Vec<&str> = Vec::new();
-    match n.body() {
-        Body::Referral(pb::Referral {
-            target: Some(t), ..
-        })
-        | Body::TakedownRequest(pb::TakedownRequest {
-            target: Some(t), ..
-        }) => {
-            names.extend([t.url.as_str(), &t.domain]);
-        }
-        Body::IntelReport(r) => names.extend(r.indicators.iter().map(|i| i.value.as_str())),
-        _ => {}
-    }
+    let mut names: Vec<&str> = indicator::in_body(n.body())
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     for f in revealed {
         match &f.value {
             Value::Indicator(i) => names.push(&i.value),

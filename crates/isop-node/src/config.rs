@@ -404,16 +404,14 @@ pub fn load_roster_key(path: &Path) -> Result<RosterKey, Error> {
 /// The keyid and public key hex of a `roster.pub` file
 /// (`<keyid> <public key hex>`).
 pub(crate) fn read_roster_pub(path: &Path) -> Result<(String, String), Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::Config {
+    let fail = |why: String| Error::Config {
         path: path.display().to_string(),
-        why: e.to_string(),
-    })?;
+        why,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let mut parts = text.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
         (Some(name), Some(key), None) => Ok((name.to_owned(), key.to_owned())),
-        _ => Err(Error::Config {
-            path: path.display().to_string(),
-            why: "expected `<keyid> <public key hex>`".into(),
-        }),
+        _ => Err(fail("expected `<keyid> <public key hex>`".into())),
     }
 }

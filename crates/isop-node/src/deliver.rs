@@ -232,8 +232,8 @@ async fn attempt(
 pub(crate) const MAX_BATCH: usize = isop_core::MAX_RECEIPTS;
 
 /// The delivery of outbound entry `index` to `recipient` (the envelope and
-/// the held disclosures whose labels the recipient's clearance satisfies),
-/// and when the entry was logged.
+/// the held disclosures the core's [`Redaction`] shows the recipient's
+/// clearance), and when the entry was logged.
 pub(crate) fn delivery_for(
     inner: &Inner,
     index: LogIndex,

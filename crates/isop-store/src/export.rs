@@ -115,13 +115,6 @@ fn owner_of(key: &[u8]) -> u64 {
         .map_or(u64::MAX, u64::from_be_bytes)
 }
 
-/// The disclosure digest a disclosure key ends with.
-fn digest_of(key: &[u8]) -> [u8; 32] {
-    key.get(9..41)
-        .and_then(|b| b.try_into().ok())
-        .unwrap_or_default()
-}
-
 impl Store {
     /// Writes the whole log to `w` as one export file, with the
     /// disclosures that `clearance` allows. `origin` is this node's org.
@@ -210,7 +203,7 @@ impl Store {
                     Some(r) => r,
                     None => redaction.insert(redaction_of(index, &bytes, clearance)?),
                 };
-                if shows.shows_digest(&digest_of(&k)) {
+                if keys::disclosure_digest(&k).is_some_and(|d| shows.shows_digest(&d)) {
                     out.put(Rec::Disclosure(Bytes::copy_from_slice(&v)))?;
                     s.disclosures += 1;
                 } else {

@@ -1,9 +1,8 @@
 //! What an entry is indexed under: notice id, case, author and indicators.
 
 use bytes::Bytes;
-use isop_core::indicator::match_form;
+use isop_core::indicator::{self, match_form};
 use isop_core::pb::field_value::Value;
-use isop_core::pb::notice::Body;
 use isop_core::{NOTICE_PAYLOAD_TYPE, Notice, pb, sha256};
 use prost::Message;
 
@@ -33,26 +32,10 @@ pub(crate) fn keys_of<'a>(envelope: &[u8], disclosures: impl Iterator<Item = &'a
     if let Some(c) = n.case_ref() {
         multi.push((keys::CASE, c.as_bytes().to_vec()));
     }
-    let mut indicators: Vec<String> = Vec::new();
-    let mut target = |t: &Option<pb::Target>| {
-        if let Some(t) = t {
-            for (kind, v) in [
-                (pb::IndicatorKind::Url, &t.url),
-                (pb::IndicatorKind::Domain, &t.domain),
-                (pb::IndicatorKind::Ip, &t.ip),
-            ] {
-                if !v.is_empty() {
-                    indicators.push(match_form(kind, v));
-                }
-            }
-        }
-    };
-    match n.body() {
-        Body::Referral(r) => target(&r.target),
-        Body::TakedownRequest(t) => target(&t.target),
-        Body::IntelReport(r) => indicators.extend(r.indicators.iter().filter_map(indicator)),
-        _ => {}
-    }
+    let mut indicators: Vec<String> = indicator::in_body(n.body())
+        .into_iter()
+        .filter_map(|(kind, v)| indexed(kind, v))
+        .collect();
     for d in disclosures {
         indicators.extend(disclosure_indicator(d));
     }
@@ -78,7 +61,7 @@ fn disclosure_indicator(d: &[u8]) -> Option<String> {
                     value: Some(Value::Indicator(i)),
                 }),
             ..
-        }) => indicator(&i),
+        }) => indexed(pb::IndicatorKind::try_from(i.kind).ok()?, &i.value),
         _ => None,
     }
 }
@@ -148,15 +131,15 @@ pub(crate) fn postings_of_disclosure(
     }
 }
 
-/// Indicators indexed: domains, IPs, URLs, wallets, payment accounts and
-/// e-mail addresses. Persons are never indexed.
-fn indicator(i: &pb::Indicator) -> Option<String> {
+/// The key an indicator is indexed under: domains, IPs, URLs, wallets,
+/// payment accounts and e-mail addresses are. Persons are never indexed.
+fn indexed(kind: pb::IndicatorKind, v: &str) -> Option<String> {
     use pb::IndicatorKind as K;
-    match K::try_from(i.kind) {
-        Ok(k @ (K::Domain | K::Ip | K::Url | K::CryptoWallet | K::PaymentAccount | K::Email))
-            if !i.value.trim().is_empty() =>
+    match kind {
+        K::Domain | K::Ip | K::Url | K::CryptoWallet | K::PaymentAccount | K::Email
+            if !v.trim().is_empty() =>
         {
-            Some(match_form(k, &i.value))
+            Some(match_form(kind, v))
         }
         _ => None,
     }

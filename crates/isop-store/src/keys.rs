@@ -94,6 +94,11 @@ pub(crate) fn disclosure(prefix: u8, index: u64, digest: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The digest a [`disclosure`] key ends with.
+pub(crate) fn disclosure_digest(key: &[u8]) -> Option<[u8; 32]> {
+    key.get(9..41)?.try_into().ok()
+}
+
 /// `L || notice || addition`: entry `addition` added disclosures to the
 /// notice logged at entry `notice`.
 pub(crate) fn added(notice: u64, addition: u64) -> [u8; 17] {

@@ -506,3 +506,67 @@ fn labelled_fields_satisfy_requirements_and_paths_are_checked_at_seal() {
         "{err}"
     );
 }
+
+/// A labelled value is checked by its form when it is sealed (and, by the
+/// same rule, when a receiver opens it): the error names the field.
+#[test]
+fn labelled_values_are_checked_by_their_form_at_seal() {
+    use pb::field_value::Value;
+    let fed = fed();
+    let person = |date_of_birth: &str, nationality: &str, alias: &str| {
+        Value::Person(pb::Person {
+            name: "J. Doe".into(),
+            date_of_birth: date_of_birth.into(),
+            nationality: nationality.into(),
+            aliases: vec![alias.into()],
+        })
+    };
+    let contact = |email: &str| {
+        Value::Contact(pb::Contact {
+            name: "Desk".into(),
+            email: email.into(),
+            ..Default::default()
+        })
+    };
+    let seal = |path: &str, value: Value| {
+        NoticeDraft::new(Tlp::Amber, referral_body())
+            .to_org(&org(KR))
+            .labelled(path, "role:agency", value)
+            .seal(fed.signer(FILMCO), NOW, &mut rng(9))
+    };
+    for (value, what) in [
+        (
+            person("1990-02-30", "", "jd"),
+            "referral.suspect.date_of_birth",
+        ),
+        (
+            person("1990-2-3", "", "jd"),
+            "referral.suspect.date_of_birth",
+        ),
+        (person("", "xx", "jd"), "referral.suspect.nationality"),
+        (person("", "", "j\u{1b}d"), "referral.suspect.aliases[0]"),
+        (contact("desk at filmco.example"), "referral.suspect.email"),
+        (Value::Text("ok\u{202e}".into()), "referral.suspect"),
+        (
+            Value::Indicator(pb::Indicator {
+                kind: pb::IndicatorKind::PaymentAccount as i32,
+                value: "DE44500105175407324932".into(),
+                context: String::new(),
+            }),
+            "referral.suspect.value",
+        ),
+    ] {
+        let err = seal("referral.suspect", value).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidNotice { what: w, .. } if w == what),
+            "{what}: {err}"
+        );
+    }
+    for value in [
+        person("1992-02-29", "GB", "jd"),
+        contact("desk@filmco.example"),
+        Value::Text("two\nlines".into()),
+    ] {
+        seal("referral.suspect", value).unwrap();
+    }
+}
