@@ -146,6 +146,15 @@ pub struct Delivery {
     pub disclosures: Vec<Bytes>,
 }
 
+impl From<pb::Deliver> for Delivery {
+    fn from(d: pb::Deliver) -> Self {
+        Self {
+            envelope: d.envelope.unwrap_or_default(),
+            disclosures: d.disclosures,
+        }
+    }
+}
+
 /// A field whose value was revealed to the recipient.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RevealedField {

@@ -66,6 +66,7 @@ mod keys;
 mod label;
 pub mod merkle;
 mod notice;
+pub mod protocol;
 mod receipt;
 mod roster;
 mod seal;

@@ -7,9 +7,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use isop_core::{
-    LogIndex, NoticeId, OrgId, ReceiptOutcome, Redaction, SignedReceipts, UnixMillis, pb, sha256,
-};
+use isop_core::protocol::Sent;
+use isop_core::{LogIndex, OrgId, ReceiptOutcome, Redaction, SignedReceipts, UnixMillis, pb};
 use isop_store::{Delivered, Direction, DisclosureState, NewEntry, OutboxItem, Record};
 use pb::frame::Kind;
 use prost::Message;
@@ -147,15 +146,9 @@ async fn attempt(
         queued.push(at);
     }
     // What each receipt must name: the id and digest this node sent.
-    let sent: Vec<(Option<NoticeId>, Option<[u8; 32]>)> = items
+    let sent: Vec<Sent> = items
         .iter()
-        .map(|d| {
-            let payload = d.envelope.as_ref().map(|e| &e.payload);
-            let id = payload
-                .and_then(|p| pb::Notice::decode(p.clone()).ok())
-                .and_then(|n| NoticeId::from_slice(&n.id).ok());
-            (id, payload.map(|p| sha256(p)))
-        })
+        .map(|d| Sent::of(d.envelope.as_ref().unwrap_or(&pb::Envelope::default())))
         .collect();
     let conn = inner.connection(recipient).await?;
     let answer = inner
@@ -172,20 +165,8 @@ async fn attempt(
         return Err(peer_fault("answered a batch without receipts".into()));
     };
     let receipts = SignedReceipts::verify(&envelope, &inner.roster(), inner.live())
-        .map_err(|e| peer_fault(format!("its receipts do not verify: {e}")))?;
-    if receipts.receiver() != recipient {
-        return Err(peer_fault(format!(
-            "answered with receipts by {}",
-            receipts.receiver()
-        )));
-    }
-    if receipts.receipts().len() != batch.len() {
-        return Err(peer_fault(format!(
-            "answered {} deliveries with {} receipts",
-            batch.len(),
-            receipts.receipts().len()
-        )));
-    }
+        .and_then(|r| r.answering(recipient, &sent))
+        .map_err(|e| peer_fault(format!("its receipts do not answer the batch: {e}")))?;
     // One entry holds the list: it clears every item of the batch from the
     // outbox and records each outcome, in one commit.
     let mut entry = NewEntry::new(
@@ -195,15 +176,7 @@ async fn attempt(
     );
     entry.peer = Some(recipient.clone());
     let mut outcomes = Vec::with_capacity(batch.len());
-    for ((item, (id, digest)), receipt) in batch.iter().zip(&sent).zip(receipts.into_receipts()) {
-        // A receipt for another notice (say, one a squatter logged under
-        // this id) is a failed attempt, never a delivery.
-        if receipt.notice_digest() != digest.as_ref() || receipt.notice_id() != *id {
-            return Err(peer_fault(format!(
-                "its receipt for entry {} is for something else",
-                item.index
-            )));
-        }
+    for (item, receipt) in batch.iter().zip(receipts) {
         let outcome = receipt.outcome().clone();
         if let ReceiptOutcome::Rejected { code, reason, .. } = &outcome {
             tracing::warn!(to = %recipient, index = %item.index, ?code, reason, "delivery rejected by the recipient");

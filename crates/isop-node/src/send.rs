@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use isop_core::{LogIndex, NoticeDraft, NoticeId, OrgId, Role, SealedNotice};
+use isop_core::protocol::{self, NoticeLog};
+use isop_core::{LogIndex, NoticeDraft, NoticeId, OrgId};
 use isop_store::{Direction, NewEntry, Record};
 use prost::Message;
 
@@ -23,38 +24,13 @@ pub struct Sent {
     pub recipients: Vec<OrgId>,
 }
 
-/// The recipients of a sealed notice, each checked against the policy.
-fn check_recipients(inner: &Inner, sealed: &SealedNotice) -> Result<Vec<OrgId>, Error> {
-    let n = sealed.notice();
-    let roster = inner.roster();
-    let to = roster.expand_recipients(
-        &inner.org,
-        n.to_orgs(),
-        n.to_groups().iter().map(String::as_str),
-        inner.now(),
-    )?;
-    if to.is_empty() {
-        return Err(Error::Roster("the notice reaches no member".into()));
-    }
-    let my_role: Role = roster.member(&inner.org)?.role;
-    let reply = inner.reply_context(n.in_reply_to())?;
-    for r in &to {
-        roster.policy().check(
-            &inner.org,
-            my_role,
-            roster.member(r)?.role,
-            n.kind(),
-            &reply,
-        )?;
-    }
-    Ok(to.into_iter().collect())
-}
-
 /// Seals `draft` as this node, checks its recipients, logs it and queues
 /// it for each.
 pub(crate) async fn send(inner: &Arc<Inner>, draft: NoticeDraft) -> Result<Sent, Error> {
     let sealed = draft.seal(&inner.signer, inner.now(), &mut rand::rngs::OsRng)?;
-    let recipients = check_recipients(inner, &sealed)?;
+    let n = sealed.notice();
+    let reply = inner.reply_context(n.in_reply_to())?;
+    let recipients = protocol::recipients(&inner.roster(), &inner.org, n, &reply, inner.now())?;
     let mut entry = NewEntry::new(
         inner.now(),
         Direction::Outbound,

@@ -1,15 +1,14 @@
 //! Serving peers: accepting connections, answering each request, and the
 //! receive pipeline for deliveries.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use isop_core::merkle::Hash;
+use isop_core::protocol::{self, Placed, Receiver, Take, Verdict};
 use isop_core::{
-    Checkpoint, Delivery, Error as CoreError, Judgement, KeyId, LogIndex, NoteVerifier, NoticeId,
-    OrgId, ReceiptDraft, ReceiptOutcome, ReplyContext, SignedNote, VerifiedDelivery,
-    check_transmission, pb, sha256,
+    Checkpoint, Delivery, Error as CoreError, Judgement, KeyId, LogIndex, NoteVerifier, OrgId,
+    ReceiptDraft, ReceiptOutcome, SignedNote, pb,
 };
 use isop_net::{PeerConnection, PeerIdentity, error_frame};
 use isop_store::{Appended, Direction, NewEntry, Record};
@@ -90,7 +89,7 @@ async fn serve_connection(inner: Arc<Inner>, conn: PeerConnection) {
                     return;
                 }
             }
-            let mut answer = answer(&inner, peer, req.frame.clone()).await;
+            let mut answer = serve_request(&inner, peer, req.frame.clone()).await;
             answer.roster_version = inner.roster().version();
             inner.progress.notify_waiters();
             if let Err(e) = req.respond(&answer).await {
@@ -136,26 +135,17 @@ fn refused(inner: &Inner, conn: &PeerConnection) -> bool {
     true
 }
 
-async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> pb::Frame {
+async fn serve_request(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> pb::Frame {
     let result = match request.kind {
-        Some(Kind::Deliver(d)) => receive(inner, &peer.org, d).await.map(Kind::Receipt),
-        Some(Kind::DeliverBatch(b)) if b.items.len() > MAX_BATCH => {
-            return error_frame(
-                pb::ErrorCode::TooLarge,
-                format!(
-                    "a batch of {} deliveries; at most {MAX_BATCH}",
-                    b.items.len()
-                ),
-            );
-        }
-        Some(Kind::DeliverBatch(b)) if let Some(id) = repeated_id(&b.items) => {
-            return error_frame(
-                pb::ErrorCode::Malformed,
-                format!("the batch carries notice id {id} twice"),
-            );
-        }
+        Some(Kind::Deliver(d)) => receive_single(inner, &peer.org, d.into())
+            .await
+            .map(Kind::Receipt),
         Some(Kind::DeliverBatch(b)) => {
-            receive_batch(inner, &peer.org, b.items)
+            let deliveries: Vec<Delivery> = b.items.into_iter().map(Delivery::from).collect();
+            if let Err(fault) = protocol::check_batch(&deliveries) {
+                return error_frame(fault.code(), fault.to_string());
+            }
+            receive_batch(inner, &peer.org, deliveries)
                 .await
                 .map(|receipts| {
                     Kind::ReceiptBatch(pb::ReceiptBatch {
@@ -209,107 +199,28 @@ async fn answer(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Frame) -> 
     }
 }
 
-/// A notice id that two items of a batch carry, if any (hex): such a
-/// batch is refused whole, so no item can be judged against a decoy.
-fn repeated_id(items: &[pb::Deliver]) -> Option<String> {
-    let mut seen = std::collections::HashSet::with_capacity(items.len());
-    items
-        .iter()
-        .filter_map(|d| pb::Notice::decode(d.envelope.as_ref()?.payload.clone()).ok())
-        .map(|n| n.id)
-        .find(|id| !id.is_empty() && !seen.insert(id.clone()))
-        .map(hex::encode)
-}
-
-/// A delivery that passed every check, and the notice of the same batch
-/// that its reply judgement rests on, if it answers one.
-struct Checked {
-    verified: VerifiedDelivery,
-    requires: Option<(NoticeId, [u8; 32])>,
-}
-
-/// Checks deliveries from `sender`, each in order: the envelope's signature
-/// and key (all signatures in one batch check); that `sender` may transmit
-/// the author's notice (and TLP allows it); the policy for the author's
-/// role, this node's role and the kind, a reply judged against the notice
-/// it answers as the log holds it or as an earlier item of the batch that
-/// will be logged (one whose id the log does not hold yet: a copy of a
-/// held id is answered DUPLICATE or ID_CONFLICT and never counts); the
-/// disclosures against their commitments and this node's clearance.
-fn check(
-    inner: &Inner,
-    sender: &OrgId,
-    deliveries: &[Delivery],
-    judgement: Judgement,
-) -> Vec<Result<Checked, CoreError>> {
-    let roster = inner.roster();
-    // Notices earlier in this batch that will be logged, which later ones
-    // may answer, with their payload digests.
-    let mut earlier: HashMap<NoticeId, (ReplyContext, [u8; 32])> = HashMap::new();
-    Delivery::verify_signatures(deliveries, &roster, judgement)
-        .into_iter()
-        .map(|signed| {
-            let signed = signed?;
-            let n = signed.notice();
-            check_transmission(n, sender, &inner.org, &roster, inner.now())?;
-            let answered = n
-                .in_reply_to()
-                .and_then(|id| earlier.get(&id).map(|(r, d)| (id, r.clone(), *d)));
-            let (reply, requires) = match answered {
-                Some((id, r, digest)) => (r, Some((id, digest))),
-                None => (
-                    inner
-                        .reply_context(n.in_reply_to())
-                        .map_err(|e| CoreError::InvalidNotice {
-                            what: "notice.in_reply_to".into(),
-                            why: e.to_string(),
-                        })?,
-                    None,
-                ),
-            };
-            roster.policy().check(
-                n.author(),
-                roster.member(n.author())?.role,
-                roster.member(&inner.org)?.role,
-                n.kind(),
-                &reply,
-            )?;
-            let context = if n.kind() == isop_core::NoticeKind::Referral {
-                ReplyContext::ReferralBy(n.author().clone())
-            } else {
-                ReplyContext::Other(n.author().clone())
-            };
-            let id = n.id();
-            let verified = signed.check_disclosures(&roster, &inner.org)?;
-            let will_log =
-                !earlier.contains_key(&id) && matches!(inner.store.find_notice(&id), Ok(None));
-            if will_log {
-                earlier.insert(id, (context, *verified.notice_digest()));
-            }
-            Ok(Checked { verified, requires })
-        })
-        .collect()
-}
-
 /// Receives one delivery, answered with its signed receipt: it joins the
 /// single deliveries waiting at that moment, which are received together
-/// (one batch signature check, one group commit; see [`receive_many`]).
-pub(crate) async fn receive(
+/// (one batch signature check, one group commit; see [`log_deliveries`]).
+async fn receive_single(
     inner: &Arc<Inner>,
     sender: &OrgId,
-    deliver: pb::Deliver,
+    delivery: Delivery,
 ) -> Result<pb::Envelope, Error> {
-    let (answer, answered) = oneshot::channel();
+    let (receipt, received) = oneshot::channel();
     let queued = Queued {
         sender: sender.clone(),
-        deliver,
-        answer,
+        delivery,
+        receipt,
     };
-    let closed = || Error::Invalid("the node is shutting down".into());
-    inner.deliveries.send(queued).await.map_err(|_| closed())?;
-    let draft = answered
+    inner
+        .deliveries
+        .send(queued)
         .await
-        .map_err(|_| closed())?
+        .map_err(|_| Error::ShuttingDown)?;
+    let draft = received
+        .await
+        .map_err(|_| Error::ShuttingDown)?
         .map_err(Error::Invalid)?;
     Ok(draft.sign(&inner.signer)?)
 }
@@ -317,7 +228,8 @@ pub(crate) async fn receive(
 /// Takes the single deliveries that wait, up to [`MAX_BATCH`] at a time, and
 /// receives each sender's together, in their order: under concurrent load a
 /// notice's signature is checked in a batch, as in a `DeliverBatch`; alone,
-/// it is received at once. Each answer is still its own signed receipt.
+/// it is received at once. Each is still answered with its own signed
+/// receipt.
 pub(crate) async fn collect_deliveries(inner: Arc<Inner>, mut queue: mpsc::Receiver<Queued>) {
     let mut stop = inner.shutdown.subscribe();
     let mut waiting = Vec::with_capacity(MAX_BATCH);
@@ -339,17 +251,17 @@ pub(crate) async fn collect_deliveries(inner: Arc<Inner>, mut queue: mpsc::Recei
         for (sender, items) in by_sender {
             let inner = inner.clone();
             tokio::spawn(async move {
-                let (delivers, answers): (Vec<_>, Vec<_>) =
-                    items.into_iter().map(|q| (q.deliver, q.answer)).unzip();
-                match receive_many(&inner, &sender, delivers).await {
+                let (deliveries, receipts): (Vec<_>, Vec<_>) =
+                    items.into_iter().map(|q| (q.delivery, q.receipt)).unzip();
+                match log_deliveries(&inner, &sender, deliveries).await {
                     Ok(drafts) => {
-                        for (draft, answer) in drafts.into_iter().zip(answers) {
-                            let _ = answer.send(Ok(draft));
+                        for (draft, receipt) in drafts.into_iter().zip(receipts) {
+                            let _ = receipt.send(Ok(draft));
                         }
                     }
                     Err(e) => {
-                        for answer in answers {
-                            let _ = answer.send(Err(e.to_string()));
+                        for receipt in receipts {
+                            let _ = receipt.send(Err(e.to_string()));
                         }
                     }
                 }
@@ -358,54 +270,64 @@ pub(crate) async fn collect_deliveries(inner: Arc<Inner>, mut queue: mpsc::Recei
     }
 }
 
-/// Receives a batch of deliveries, answered with one signed list of their
-/// receipts, in order: see [`receive_many`].
+/// Receives a batch of deliveries (checked whole already), answered with
+/// one signed list of their receipts, in order: see [`log_deliveries`].
 async fn receive_batch(
     inner: &Arc<Inner>,
     sender: &OrgId,
-    items: Vec<pb::Deliver>,
+    deliveries: Vec<Delivery>,
 ) -> Result<pb::Envelope, Error> {
-    let drafts = receive_many(inner, sender, items).await?;
+    let drafts = log_deliveries(inner, sender, deliveries).await?;
     Ok(ReceiptDraft::sign_list(&drafts, &inner.signer)?)
 }
 
-/// Receives deliveries from `sender`: checks them, appends them durably in
-/// their order in one group commit (each notice once: by id and digest),
-/// and returns each one's receipt, for the caller to sign. A refusal is
-/// logged, as the signed rejection, and never reaches the inbox.
-pub(crate) async fn receive_many(
+/// A delivery on its way into the log: `F` is its append.
+enum Pending<F> {
+    /// Taken, appended with its disclosures (which a copy of a notice
+    /// already held may add to it).
+    Taken {
+        take: Box<Take>,
+        disclosures: Vec<Bytes>,
+        appended: F,
+    },
+    /// Refused, and its rejection logged unless the peer is past its limit.
+    Refused {
+        refusal: protocol::Refusal,
+        logged: Option<F>,
+    },
+}
+
+/// Receives deliveries from `sender`: the core decides on them
+/// ([`protocol::decide`]); they are appended durably in their order in one
+/// group commit (each notice once: by id and digest), and each one's
+/// receipt is returned, for the caller to sign. A refusal is logged, as
+/// the signed rejection, and never reaches the inbox.
+pub(crate) async fn log_deliveries(
     inner: &Arc<Inner>,
     sender: &OrgId,
-    items: Vec<pb::Deliver>,
+    deliveries: Vec<Delivery>,
 ) -> Result<Vec<ReceiptDraft>, Error> {
     let received_at = inner.now();
     let judgement = inner.live();
-    let deliveries: Vec<Delivery> = items
-        .into_iter()
-        .map(|d| Delivery {
-            envelope: d.envelope.unwrap_or_default(),
-            disclosures: d.disclosures,
-        })
-        .collect();
-    // Each delivery's entry, submitted in order; then each receipt.
-    enum Answer {
-        /// With the delivery's disclosures, which a copy of a notice
-        /// already held may add to it.
-        Accepted(Box<VerifiedDelivery>, Vec<Bytes>),
-        Refused(ReceiptDraft),
-    }
-    // Checked on a blocking thread: a batch's signatures take milliseconds.
+    // Decided on a blocking thread: a batch's signatures take milliseconds.
     let (task_inner, task_sender) = (inner.clone(), sender.clone());
     let (deliveries, verdicts) = tokio::task::spawn_blocking(move || {
-        let verdicts = check(&task_inner, &task_sender, &deliveries, judgement);
+        let roster = task_inner.roster();
+        let receiver = Receiver {
+            org: &task_inner.org,
+            roster: &roster,
+            now: received_at,
+            judgement,
+        };
+        let verdicts = protocol::decide(&receiver, &task_sender, &deliveries, &*task_inner);
         (deliveries, verdicts)
     })
     .await
     .map_err(|e| Error::Invalid(format!("checking deliveries: {e}")))?;
     let mut pending = Vec::with_capacity(deliveries.len());
-    for (delivery, verdict) in deliveries.into_iter().zip(verdicts) {
-        let (mut entry, answer) = match verdict {
-            Ok(Checked { verified, requires }) => {
+    for (delivery, verdict) in deliveries.into_iter().zip(verdicts?) {
+        pending.push(match verdict {
+            Verdict::Take(take) => {
                 let mut entry = NewEntry::new(
                     received_at,
                     Direction::Inbound,
@@ -414,124 +336,70 @@ pub(crate) async fn receive_many(
                 entry.disclosures = delivery.disclosures.clone();
                 entry.inbox = true;
                 entry.dedupe = true;
-                entry.requires = requires;
-                (
-                    entry,
-                    Answer::Accepted(Box::new(verified), delivery.disclosures),
-                )
+                entry.requires = take.requires();
+                entry.peer = Some(sender.clone());
+                Pending::Taken {
+                    take,
+                    disclosures: delivery.disclosures,
+                    appended: inner.store.append_async(entry),
+                }
             }
-            Err(e) => {
-                let (rejection, entry) = refuse(
-                    inner,
-                    sender,
-                    received_at,
-                    Refused::of(&delivery),
-                    e.reject_reason(),
-                    e.to_string(),
-                )?;
-                let logged = entry.map(|entry| inner.store.append_async(entry));
-                pending.push((logged, Answer::Refused(rejection)));
-                continue;
-            }
-        };
-        entry.peer = Some(sender.clone());
-        pending.push((Some(inner.store.append_async(entry)), answer));
+            Verdict::Refuse(refusal) => Pending::Refused {
+                logged: refusal_entry(inner, sender, received_at, &refusal)?
+                    .map(|entry| inner.store.append_async(entry)),
+                refusal,
+            },
+        });
     }
     let mut receipts = Vec::with_capacity(pending.len());
     let mut accepted = 0usize;
-    for (appended, answer) in pending {
-        let appended = match appended {
-            Some(appended) => Some(appended.await?),
-            None => None,
-        };
-        let (v, disclosures) = match answer {
-            Answer::Refused(rejection) => {
-                receipts.push(rejection.logged_at(appended.map(Appended::index)));
+    for p in pending {
+        let (take, disclosures, appended) = match p {
+            Pending::Refused { refusal, logged } => {
+                let logged = match logged {
+                    Some(appended) => Some(appended.await?.index()),
+                    None => None,
+                };
+                receipts.push(refusal.receipt(received_at, logged));
                 continue;
             }
-            Answer::Accepted(v, disclosures) => (v, disclosures),
+            Pending::Taken {
+                take,
+                disclosures,
+                appended,
+            } => (take, disclosures, appended.await?),
         };
-        // An accepted delivery always has its entry.
-        let Some(appended) = appended else {
-            return Err(Error::Invalid(
-                "an accepted delivery without its entry".into(),
-            ));
-        };
-        let n = v.notice();
-        let outcome = match appended {
-            Appended::New(i) => ReceiptOutcome::Accepted(i),
+        let placed = match appended {
+            Appended::New(i) => Placed::New(i),
             Appended::Duplicate(i) => {
                 add_disclosures(inner, sender, i, disclosures, received_at).await?;
-                ReceiptOutcome::Duplicate(i)
+                Placed::Duplicate(i)
             }
-            Appended::Conflict(held) | Appended::Unmet(held) => {
-                let (holder_author, holder_digest) = match inner.notice_at(held)? {
-                    Some((_, env, h)) => {
-                        (h.author().to_string(), hex::encode(sha256(&env.payload)))
-                    }
-                    None => ("an unreadable entry".into(), "unknown".into()),
-                };
-                let (code, why) = if matches!(appended, Appended::Conflict(_)) {
-                    tracing::error!(from = %sender, id = %n.id(), author = %n.author(), digest = %hex::encode(v.notice_digest()), held_at = %held, held_author = %holder_author, held_digest = %holder_digest, "notice id conflict: another notice holds this id");
-                    (
-                        pb::RejectReason::IdConflict,
-                        format!(
-                            "notice id {} is held by another notice: entry {held} by {holder_author} (digest {holder_digest}); this one by {} has digest {}",
-                            n.id(),
-                            n.author(),
-                            hex::encode(v.notice_digest())
-                        ),
-                    )
-                } else {
-                    (
-                        pb::RejectReason::Policy,
-                        format!(
-                            "it answers a notice of the same batch that was not logged: entry {held} by {holder_author} holds that id"
-                        ),
-                    )
-                };
-                let (rejection, entry) = refuse(
-                    inner,
-                    sender,
-                    received_at,
-                    Refused {
-                        id: Some(n.id()),
-                        digest: Some(*v.notice_digest()),
-                        disclosures: v.revealed().iter().map(|r| r.digest).collect(),
-                    },
-                    code,
-                    why,
-                )?;
-                let logged = match entry {
+            Appended::Conflict(i) => Placed::Conflict(i),
+            Appended::Unmet(i) => Placed::Unmet(i),
+        };
+        let n = take.verified().notice();
+        match take.settle(placed, received_at, &**inner)? {
+            Ok(receipt) => {
+                tracing::debug!(from = %sender, id = %n.id(), kind = %n.kind(), outcome = ?receipt.outcome, "delivery received");
+                if matches!(placed, Placed::New(_)) {
+                    accepted += 1;
+                    inner
+                        .metrics
+                        .received
+                        .get_or_create(&crate::metrics::Metrics::label("kind", n.kind()))
+                        .inc();
+                }
+                receipts.push(receipt);
+            }
+            Err(refusal) => {
+                let logged = match refusal_entry(inner, sender, received_at, &refusal)? {
                     Some(entry) => Some(inner.store.append_async(entry).await?.index()),
                     None => None,
                 };
-                receipts.push(rejection.logged_at(logged));
-                continue;
+                receipts.push(refusal.receipt(received_at, logged));
             }
-        };
-        tracing::debug!(from = %sender, id = %n.id(), kind = %n.kind(), ?outcome, "delivery received");
-        let disclosure_digests = match outcome {
-            ReceiptOutcome::Accepted(_) => {
-                accepted += 1;
-                inner
-                    .metrics
-                    .received
-                    .get_or_create(&crate::metrics::Metrics::label("kind", n.kind()))
-                    .inc();
-                // Checked in the delivery's order, each digest taken once.
-                v.revealed().iter().map(|r| r.digest).collect()
-            }
-            // What the log holds at the original index, never the copy's.
-            _ => held_digests(inner, appended.index())?,
-        };
-        receipts.push(ReceiptDraft {
-            notice_id: Some(n.id()),
-            notice_digest: Some(*v.notice_digest()),
-            disclosure_digests,
-            received_at,
-            outcome,
-        });
+        }
     }
     // One line per batch; each notice is logged at debug.
     tracing::info!(from = %sender, deliveries = receipts.len(), accepted, "deliveries received");
@@ -566,61 +434,19 @@ async fn add_disclosures(
     Ok(())
 }
 
-/// The digests of the disclosures the log holds for the notice at `index`,
-/// with those later copies added.
-fn held_digests(inner: &Inner, index: LogIndex) -> Result<Vec<[u8; 32]>, Error> {
-    Ok(inner
-        .store
-        .disclosures_of(index)?
-        .into_iter()
-        .map(|d| d.digest)
-        .collect())
-}
-
-/// What a rejection names of the delivery it refuses.
-struct Refused {
-    id: Option<NoticeId>,
-    digest: Option<[u8; 32]>,
-    disclosures: Vec<[u8; 32]>,
-}
-
-impl Refused {
-    /// Whatever can be named of a delivery that may not even decode:
-    /// the payload's digest whenever there is a payload, the id whenever
-    /// it parses, and the disclosures' digests only within their limit.
-    fn of(d: &Delivery) -> Self {
-        let payload = &d.envelope.payload;
-        let id = pb::Notice::decode(payload.clone())
-            .ok()
-            .and_then(|n| NoticeId::from_slice(&n.id).ok());
-        let disclosures = if d.disclosures.len() <= isop_core::MAX_FIELDS {
-            d.disclosures.iter().map(|b| sha256(b)).collect()
-        } else {
-            Vec::new()
-        };
-        Self {
-            id,
-            digest: (!payload.is_empty()).then(|| sha256(payload)),
-            disclosures,
-        }
-    }
-}
-
-/// A refusal: counted by reason, and its rejection receipt, both as the
-/// draft to answer with and as the entry that logs it (LOCAL, signed, for
-/// the caller to append). The entry is bounded: ids, digests, the code and
-/// the reason text cut to [`MAX_REASON`] bytes, never the payload. Past
-/// the peer's limit of logged rejections a minute there is no entry: the
-/// first one over the limit is logged as a summary instead, the rest are
-/// only counted.
-fn refuse(
+/// A refusal, counted by reason, and the entry that logs its signed
+/// rejection (LOCAL, for the caller to append). The entry is bounded: ids,
+/// digests, the code and the reason text (bounded by the core), never the
+/// payload. Past the peer's limit of logged rejections a minute there is
+/// no entry: the first one over the limit is logged as a summary instead,
+/// the rest are only counted.
+fn refusal_entry(
     inner: &Inner,
     sender: &OrgId,
     received_at: isop_core::UnixMillis,
-    what: Refused,
-    code: pb::RejectReason,
-    mut why: String,
-) -> Result<(ReceiptDraft, Option<NewEntry>), Error> {
+    refusal: &protocol::Refusal,
+) -> Result<Option<NewEntry>, Error> {
+    let code = refusal.code;
     inner
         .metrics
         .rejected
@@ -629,41 +455,24 @@ fn refuse(
             code.as_str_name(),
         ))
         .inc();
-    if why.len() > MAX_REASON {
-        let mut cut = MAX_REASON;
-        while !why.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        why.truncate(cut);
-        why.push('…');
-    }
     let logging = inner.rejection_logging(sender);
+    if code == pb::RejectReason::IdConflict {
+        tracing::error!(from = %sender, error = %refusal.reason, "notice id conflict: another notice holds this id");
+    }
     match logging {
-        // An id conflict has its own error-level line.
         RejectionLogging::Logged if code == pb::RejectReason::IdConflict => {}
         RejectionLogging::Logged => {
-            tracing::warn!(from = %sender, reason = code.as_str_name(), error = %why, "delivery rejected");
+            tracing::warn!(from = %sender, reason = code.as_str_name(), error = %refusal.reason, "delivery rejected");
         }
         RejectionLogging::Summary => {
             tracing::warn!(from = %sender, limit = inner.config.max_logged_rejections_per_minute, "too many rejected deliveries from this peer: for the rest of the minute they are counted, not logged");
         }
         RejectionLogging::Counted => {
-            tracing::debug!(from = %sender, reason = code.as_str_name(), error = %why, "delivery rejected (counted, not logged)");
+            tracing::debug!(from = %sender, reason = code.as_str_name(), error = %refusal.reason, "delivery rejected (counted, not logged)");
         }
     }
-    let rejection = ReceiptDraft {
-        notice_id: what.id,
-        notice_digest: what.digest,
-        disclosure_digests: what.disclosures,
-        received_at,
-        outcome: ReceiptOutcome::Rejected {
-            code,
-            reason: why,
-            logged: None,
-        },
-    };
     let logged = match logging {
-        RejectionLogging::Logged => rejection.clone(),
+        RejectionLogging::Logged => refusal.receipt(received_at, None),
         RejectionLogging::Summary => ReceiptDraft {
             notice_id: None,
             notice_digest: None,
@@ -679,7 +488,7 @@ fn refuse(
                 logged: None,
             },
         },
-        RejectionLogging::Counted => return Ok((rejection, None)),
+        RejectionLogging::Counted => return Ok(None),
     };
     let mut entry = NewEntry::new(
         received_at,
@@ -687,11 +496,8 @@ fn refuse(
         Record::Envelope(Bytes::from(logged.sign(&inner.signer)?.encode_to_vec())),
     );
     entry.peer = Some(sender.clone());
-    Ok((rejection, Some(entry)))
+    Ok(Some(entry))
 }
-
-/// The longest reason text a rejection carries, in bytes.
-const MAX_REASON: usize = 1024;
 
 /// Answers a sync on a blocking thread (a scan reads up to
 /// [`SYNC_SCAN`] entries), one at a time per peer: a peer that asks for
@@ -770,9 +576,13 @@ pub(crate) async fn sync_with(inner: &Arc<Inner>, peer: &OrgId) -> Result<usize,
             });
         };
         // Taken in as one batch: one signature check, one group commit.
-        let items: Vec<pb::Deliver> = batch.items.into_iter().filter_map(|i| i.deliver).collect();
+        let items: Vec<Delivery> = batch
+            .items
+            .into_iter()
+            .filter_map(|i| Some(i.deliver?.into()))
+            .collect();
         // Nothing to answer: a sync's receipts are not signed.
-        new += receive_many(inner, peer, items)
+        new += log_deliveries(inner, peer, items)
             .await?
             .iter()
             .filter(|r| matches!(r.outcome, ReceiptOutcome::Accepted(_)))

@@ -6,9 +6,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use isop_core::protocol::{HeldNotice, NoticeLog};
 use isop_core::{
-    Delivery, Judgement, LogIndex, NoticeId, OrgId, ReceiptDraft, ReplyContext, Roster, RosterKey,
-    SignedNote, Signer, UnixMillis, VerifiedDelivery, pb,
+    Delivery, Judgement, LogIndex, NoticeId, OrgId, ReceiptDraft, Roster, RosterKey, SignedNote,
+    Signer, UnixMillis, VerifiedDelivery, pb,
 };
 use isop_net::{Endpoint, Gate, PeerConnection, PeerIdentity, Refusal};
 use isop_store::{DisclosureState, Store};
@@ -253,26 +254,6 @@ impl Inner {
             verified,
             erased,
         }))
-    }
-
-    /// What a notice replies to, as the policy needs it.
-    pub(crate) fn reply_context(
-        &self,
-        in_reply_to: Option<NoticeId>,
-    ) -> Result<ReplyContext, Error> {
-        let Some(id) = in_reply_to else {
-            return Ok(ReplyContext::Unknown);
-        };
-        let Some(at) = self.store.find_notice(&id)? else {
-            return Ok(ReplyContext::Unknown);
-        };
-        Ok(match self.notice_at(at)? {
-            Some((_, _, n)) if n.kind() == isop_core::NoticeKind::Referral => {
-                ReplyContext::ReferralBy(n.author().clone())
-            }
-            Some((_, _, n)) => ReplyContext::Other(n.author().clone()),
-            None => ReplyContext::Unknown,
-        })
     }
 
     fn slot(&self, org: &OrgId) -> Arc<tokio::sync::Mutex<Option<PeerConnection>>> {
@@ -543,6 +524,40 @@ pub(crate) fn gate(roster: Arc<RwLock<RosterState>>, clock: crate::config::Clock
 /// `serve::collect_deliveries`).
 pub(crate) struct Queued {
     pub(crate) sender: OrgId,
-    pub(crate) deliver: pb::Deliver,
-    pub(crate) answer: tokio::sync::oneshot::Sender<Result<ReceiptDraft, String>>,
+    pub(crate) delivery: Delivery,
+    /// Where its receipt goes, unsigned.
+    pub(crate) receipt: tokio::sync::oneshot::Sender<Result<ReceiptDraft, String>>,
+}
+
+/// The log, as the core's receive decision reads it.
+impl NoticeLog for Inner {
+    type Error = Error;
+
+    fn find(&self, id: &NoticeId) -> Result<Option<HeldNotice>, Error> {
+        let Some(index) = self.store.find_notice(id)? else {
+            return Ok(None);
+        };
+        let Some((_, envelope, notice)) = self.notice_at(index)? else {
+            return Err(isop_store::Error::Corrupt {
+                index,
+                why: format!("the notice index names this entry for {id}, which holds no notice"),
+            }
+            .into());
+        };
+        Ok(Some(HeldNotice {
+            index,
+            digest: isop_core::sha256(&envelope.payload),
+            author: notice.author().clone(),
+            kind: notice.kind(),
+        }))
+    }
+
+    fn disclosure_digests(&self, index: LogIndex) -> Result<Vec<[u8; 32]>, Error> {
+        Ok(self
+            .store
+            .disclosures_of(index)?
+            .into_iter()
+            .map(|d| d.digest)
+            .collect())
+    }
 }

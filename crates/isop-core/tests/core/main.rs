@@ -5,6 +5,7 @@
 mod fixture;
 mod fuzz_regressions;
 mod notices;
+mod protocol;
 mod roster;
 mod round_trips;
 mod tamper;
