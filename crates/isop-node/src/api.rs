@@ -19,11 +19,11 @@ use prometheus_client::encoding::text::encode;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::Error;
 use crate::config::{check_private, write_private};
 use crate::metrics::Metrics;
 use crate::state::{Held, Inner};
 use crate::submit::SubmitNotice;
+use crate::{Error, Fault};
 
 /// The largest request body accepted.
 const MAX_BODY: usize = 1 << 20;
@@ -71,13 +71,12 @@ impl IntoResponse for ApiError {
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let status = match &e {
-            Error::Core(
-                isop_core::Error::PolicyDenied { .. } | isop_core::Error::TlpForbids { .. },
-            ) => StatusCode::FORBIDDEN,
-            Error::Invalid(_) | Error::Core(_) => StatusCode::BAD_REQUEST,
-            Error::Roster(_) => StatusCode::FORBIDDEN,
-            Error::Peer { .. } => StatusCode::BAD_GATEWAY,
+        let status = match e.fault() {
+            Fault::Invalid => StatusCode::BAD_REQUEST,
+            Fault::Forbidden => StatusCode::FORBIDDEN,
+            Fault::NotFound => StatusCode::NOT_FOUND,
+            Fault::Peer => StatusCode::BAD_GATEWAY,
+            Fault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         Self(status, e.to_string())

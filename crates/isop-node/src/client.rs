@@ -30,7 +30,7 @@ impl ApiClient {
         let http = reqwest::Client::builder()
             .no_proxy()
             .build()
-            .map_err(|e| Error::Invalid(format!("cannot build the API client: {e}")))?;
+            .map_err(|e| Error::LocalApi(format!("cannot build the API client: {e}")))?;
         Ok(Self {
             http,
             base: format!("http://{}", api.listen),
@@ -40,7 +40,7 @@ impl ApiClient {
 
     async fn call(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
         let r = req.bearer_auth(&self.token).send().await.map_err(|e| {
-            Error::Invalid(format!(
+            Error::LocalApi(format!(
                 "cannot reach the node's API at {}: {e} (is the node running?)",
                 self.base
             ))
@@ -53,7 +53,9 @@ impl ApiClient {
         let why = body["error"]
             .as_str()
             .map_or_else(|| status.to_string(), str::to_owned);
-        Err(Error::Invalid(format!("the node answered {status}: {why}")))
+        Err(Error::LocalApi(format!(
+            "the node answered {status}: {why}"
+        )))
     }
 
     /// GET a JSON resource.
@@ -63,7 +65,7 @@ impl ApiClient {
             .await?;
         r.json()
             .await
-            .map_err(|e| Error::Invalid(format!("the node's answer is not JSON: {e}")))
+            .map_err(|e| Error::LocalApi(format!("the node's answer is not JSON: {e}")))
     }
 
     /// GET a text resource.
@@ -73,7 +75,7 @@ impl ApiClient {
             .await?;
         r.text()
             .await
-            .map_err(|e| Error::Invalid(format!("reading the answer: {e}")))
+            .map_err(|e| Error::LocalApi(format!("reading the answer: {e}")))
     }
 
     /// POST JSON, answered with JSON.
@@ -83,7 +85,7 @@ impl ApiClient {
             .await?;
         r.json()
             .await
-            .map_err(|e| Error::Invalid(format!("the node's answer is not JSON: {e}")))
+            .map_err(|e| Error::LocalApi(format!("the node's answer is not JSON: {e}")))
     }
 
     /// POST raw bytes, answered with JSON.
@@ -98,7 +100,7 @@ impl ApiClient {
             .await?;
         r.json()
             .await
-            .map_err(|e| Error::Invalid(format!("the node's answer is not JSON: {e}")))
+            .map_err(|e| Error::LocalApi(format!("the node's answer is not JSON: {e}")))
     }
 
     /// Streams a GET into `out`, returning the bytes written; `progress`
@@ -117,17 +119,17 @@ impl ApiClient {
         while let Some(chunk) = r
             .chunk()
             .await
-            .map_err(|e| Error::Invalid(format!("download: {e}")))?
+            .map_err(|e| Error::LocalApi(format!("download: {e}")))?
         {
             out.write_all(&chunk)
                 .await
-                .map_err(|e| Error::Invalid(format!("writing: {e}")))?;
+                .map_err(|e| Error::LocalApi(format!("writing: {e}")))?;
             n += chunk.len() as u64;
             progress(n);
         }
         out.flush()
             .await
-            .map_err(|e| Error::Invalid(format!("writing: {e}")))?;
+            .map_err(|e| Error::LocalApi(format!("writing: {e}")))?;
         Ok(n)
     }
 }

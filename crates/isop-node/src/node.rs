@@ -120,7 +120,7 @@ impl Node {
         )?;
         let (shutdown, _) = watch::channel(false);
         let (roster_changed, _) = watch::channel(0);
-        let (deliveries, queue) = tokio::sync::mpsc::channel(crate::serve::MAX_QUEUED);
+        let (deliveries, queue) = tokio::sync::mpsc::channel(crate::peer::MAX_QUEUED);
         let inner = Arc::new(Inner {
             org,
             signer,
@@ -145,12 +145,12 @@ impl Node {
         });
         inner.refresh_roster();
         let mut tasks = vec![
-            tokio::spawn(crate::serve::collect_deliveries(inner.clone(), queue)),
-            tokio::spawn(crate::serve::accept_loop(inner.clone())),
-            tokio::spawn(crate::deliver::delivery_loop(inner.clone())),
+            tokio::spawn(crate::peer::collect_deliveries(inner.clone(), queue)),
+            tokio::spawn(crate::peer::accept_loop(inner.clone())),
+            tokio::spawn(crate::peer::delivery_loop(inner.clone())),
         ];
         if inner.config.witness.interval_ms > 0 {
-            tasks.push(tokio::spawn(crate::witness::witness_loop(inner.clone())));
+            tasks.push(tokio::spawn(crate::peer::witness_loop(inner.clone())));
         }
         let mut api_addr = None;
         if let Some(api) = &inner.config.api {
@@ -264,12 +264,12 @@ impl Node {
     /// Pulls the notices `peer` holds for this node, from the cursor kept
     /// for it, and takes each in as a delivery. Returns how many were new.
     pub async fn sync_with(&self, peer: &OrgId) -> Result<usize, Error> {
-        crate::serve::sync_with(&self.inner, peer).await
+        crate::peer::sync_with(&self.inner, peer).await
     }
 
     /// Fetches, checks and cosigns `peer`'s latest checkpoint now.
-    pub async fn witness(&self, peer: &OrgId) -> Result<crate::witness::Witnessed, Error> {
-        crate::witness::witness(&self.inner, peer).await
+    pub async fn witness(&self, peer: &OrgId) -> Result<crate::peer::Witnessed, Error> {
+        crate::peer::witness(&self.inner, peer).await
     }
 
     /// Waits until `done(self)` holds, re-checking after every delivery

@@ -59,7 +59,7 @@ pub(crate) struct Inner {
     pub(crate) progress: Notify,
     /// Prometheus metrics.
     pub(crate) metrics: crate::metrics::Metrics,
-    /// Single deliveries, to be received together (`serve::collect_deliveries`).
+    /// Single deliveries, to be received together (`peer::collect_deliveries`).
     /// Bounded: when full, requests wait, and QUIC pushes back on their peers.
     pub(crate) deliveries: tokio::sync::mpsc::Sender<Queued>,
     /// The version of each roster taken up: connections re-check their
@@ -70,7 +70,7 @@ pub(crate) struct Inner {
     /// Per peer, the rejections logged in the current minute.
     pub(crate) rejections_logged: std::sync::Mutex<HashMap<OrgId, RejectionWindow>>,
     /// Per peer, its open inbound connections, oldest first (at most
-    /// `serve::MAX_CONNECTIONS_PER_PEER`).
+    /// `peer::MAX_CONNECTIONS_PER_PEER`).
     pub(crate) inbound:
         std::sync::Mutex<HashMap<OrgId, std::collections::VecDeque<(u64, PeerConnection)>>>,
     /// Numbers inbound connections.
@@ -521,7 +521,7 @@ pub(crate) fn gate(roster: Arc<RwLock<RosterState>>, clock: crate::config::Clock
 }
 
 /// A single `Deliver` waiting to be checked with others (see
-/// `serve::collect_deliveries`).
+/// `peer::collect_deliveries`).
 pub(crate) struct Queued {
     pub(crate) sender: OrgId,
     pub(crate) delivery: Delivery,

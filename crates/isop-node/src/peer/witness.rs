@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use isop_core::merkle::{self, Hash};
-use isop_core::{Checkpoint, NoteVerifier, OrgId, SignedNote, pb};
+use isop_core::{Checkpoint, Judgement, KeyId, NoteVerifier, OrgId, SignedNote, pb};
 use isop_store::{Direction, NewEntry, Record};
 use pb::frame::Kind;
 
@@ -180,4 +180,62 @@ pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnesse
         root: cp.root,
         consistent_with,
     })
+}
+
+/// A peer's cosignature on one of our checkpoints: the text must be a
+/// checkpoint of this log, and the peer's own line must verify with a key
+/// of the peer that is valid now. Only that line is merged into the stored
+/// checkpoint and logged; every other line of the note is ignored.
+pub(super) async fn cosignature(
+    inner: &Arc<Inner>,
+    peer: &OrgId,
+    note: &[u8],
+) -> Result<(), Error> {
+    let note = SignedNote::parse(note)?;
+    let cp = Checkpoint::parse(note.text())?;
+    if cp.origin != Checkpoint::origin_of(&inner.org) {
+        return Err(Error::Roster(format!(
+            "a cosignature on {:?}, not on this log",
+            cp.origin
+        )));
+    }
+    let roster = inner.roster();
+    let now = inner.now();
+    roster.active_member(peer, now)?;
+    let mut refused = None;
+    let mut line = None;
+    for s in note.signatures() {
+        let Ok(key_id) = s.name.parse::<KeyId>() else {
+            continue;
+        };
+        if &key_id.org != peer {
+            continue;
+        }
+        let checked = roster
+            .signing_key(&key_id, peer, now, Judgement::AtCreation)
+            .and_then(|key| note.only(&NoteVerifier::new(&s.name, *key)?));
+        match checked {
+            Ok(one) => {
+                line = Some(one);
+                break;
+            }
+            Err(e) => refused = Some(e),
+        }
+    }
+    let Some(line) = line else {
+        return Err(match refused {
+            Some(e) => Error::Roster(format!("{peer}'s cosignature is refused: {e}")),
+            None => Error::Roster(format!("the note carries no signature by {peer}")),
+        });
+    };
+    let merged = inner.store.add_cosignature(cp.size, &line)?;
+    let mut entry = NewEntry::new(
+        inner.now(),
+        Direction::Inbound,
+        Record::CosignedCheckpoint(Bytes::from(merged.to_bytes())),
+    );
+    entry.peer = Some(peer.clone());
+    inner.store.append_async(entry).await?;
+    tracing::info!(witness = %peer, size = cp.size, "checkpoint cosigned");
+    Ok(())
 }
