@@ -13,6 +13,8 @@ use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
 
 use crate::frame::{encode_frame, error_frame, read_frame};
+#[cfg(feature = "memory")]
+use crate::memory::{End, Knock, MemoryEndpoint, MemoryNetwork, frame_from_bytes};
 use crate::tls::{TlsIdentity, client_config, roots, server_config};
 use crate::{Error, PeerIdentity, Refusal};
 
@@ -105,21 +107,64 @@ fn quic_endpoint_config(identity: &TlsIdentity) -> quinn::EndpointConfig {
     c
 }
 
-/// A QUIC endpoint that both accepts and dials.
+/// An endpoint that both accepts and dials: QUIC with mutual TLS, or
+/// (with the `memory` feature, for tests) an in-memory network.
 pub struct Endpoint {
+    backend: Backend,
+    gate: Gate,
+    limits: Limits,
+}
+
+enum Backend {
+    Quic(Quic),
+    #[cfg(feature = "memory")]
+    Memory(MemoryEndpoint),
+}
+
+struct Quic {
     inner: quinn::Endpoint,
     roots: Arc<RootCertStore>,
     identity: TlsIdentity,
     transport: Arc<quinn::TransportConfig>,
-    gate: Gate,
-    limits: Limits,
+}
+
+impl Quic {
+    /// Dials `org` at `addr` and completes the handshake.
+    async fn connect(&self, addr: SocketAddr, org: &OrgId) -> Result<quinn::Connection, Error> {
+        let tls = client_config(self.roots.clone(), &self.identity, org.clone())?;
+        let crypto = QuicClientConfig::try_from(tls)
+            .map_err(|e| Error::Pki(format!("QUIC client crypto: {e}")))?;
+        let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+        client.transport_config(self.transport.clone());
+        let connecting = self
+            .inner
+            .connect_with(client, addr, "isop.invalid")
+            .map_err(|e| Error::Connect {
+                addr,
+                why: e.to_string(),
+            })?;
+        connecting.await.map_err(|e| Error::Connect {
+            addr,
+            why: e.to_string(),
+        })
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Endpoint")
-            .field("local", &self.inner.local_addr().ok())
+            .field("local", &self.local_addr().ok())
             .finish_non_exhaustive()
+    }
+}
+
+impl Limits {
+    fn of(config: &EndpointConfig) -> Self {
+        Self {
+            max_frame: config.max_frame,
+            request_timeout: config.request_timeout,
+            read_timeout: config.read_timeout,
+        }
     }
 }
 
@@ -175,25 +220,45 @@ impl Endpoint {
             runtime,
         )
         .map_err(|source| Error::Bind { addr, source })?;
+        let limits = Limits::of(&config);
         Ok(Self {
-            inner,
-            roots,
-            identity: config.identity,
-            transport,
+            backend: Backend::Quic(Quic {
+                inner,
+                roots,
+                identity: config.identity,
+                transport,
+            }),
             gate,
-            limits: Limits {
-                max_frame: config.max_frame,
-                request_timeout: config.request_timeout,
-                read_timeout: config.read_timeout,
-            },
+            limits,
+        })
+    }
+
+    /// An endpoint of the in-memory `network`, at `addr` (see
+    /// [`MemoryNetwork`]): for deterministic tests of nodes.
+    #[cfg(feature = "memory")]
+    pub fn memory(
+        network: &MemoryNetwork,
+        addr: SocketAddr,
+        config: EndpointConfig,
+        gate: Gate,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            backend: Backend::Memory(network.listen(addr, &config.identity)?),
+            limits: Limits::of(&config),
+            gate,
         })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> Result<SocketAddr, Error> {
-        self.inner
-            .local_addr()
-            .map_err(|e| Error::Stream(format!("local address: {e}")))
+        match &self.backend {
+            Backend::Quic(q) => q
+                .inner
+                .local_addr()
+                .map_err(|e| Error::Stream(format!("local address: {e}"))),
+            #[cfg(feature = "memory")]
+            Backend::Memory(m) => Ok(m.local_addr()),
+        }
     }
 
     /// Waits for the next peer to knock. `None` once the endpoint is closed.
@@ -201,7 +266,11 @@ impl Endpoint {
     /// caller should await on a task of its own: a peer that stalls its
     /// handshake then holds up only itself, never the next peer.
     pub async fn accept(&self) -> Option<Incoming> {
-        let incoming = self.inner.accept().await?;
+        let incoming = match &self.backend {
+            Backend::Quic(q) => Knocking::Quic(Box::new(q.inner.accept().await?)),
+            #[cfg(feature = "memory")]
+            Backend::Memory(m) => Knocking::Memory(m.accept().await?),
+        };
         Some(Incoming {
             incoming,
             gate: self.gate.clone(),
@@ -211,48 +280,57 @@ impl Endpoint {
 
     /// Dials `org` at `addr`.
     pub async fn connect(&self, addr: SocketAddr, org: &OrgId) -> Result<PeerConnection, Error> {
-        let tls = client_config(self.roots.clone(), &self.identity, org.clone())?;
-        let crypto = QuicClientConfig::try_from(tls)
-            .map_err(|e| Error::Pki(format!("QUIC client crypto: {e}")))?;
-        let mut client = quinn::ClientConfig::new(Arc::new(crypto));
-        client.transport_config(self.transport.clone());
-        let connecting = self
-            .inner
-            .connect_with(client, addr, "isop.invalid")
-            .map_err(|e| Error::Connect {
-                addr,
-                why: e.to_string(),
-            })?;
-        let conn = connecting.await.map_err(|e| Error::Connect {
-            addr,
-            why: e.to_string(),
-        })?;
-        admit(conn, &self.gate, self.limits)
+        match &self.backend {
+            Backend::Quic(q) => admit(q.connect(addr, org).await?, &self.gate, self.limits),
+            #[cfg(feature = "memory")]
+            Backend::Memory(m) => admit_memory(m.connect(addr, org)?, &self.gate, self.limits),
+        }
     }
 
     /// Closes every connection and stops accepting.
     pub fn close(&self) {
-        self.inner
-            .close(quinn::VarInt::from_u32(CLOSE_SHUTDOWN), b"shutting down");
+        match &self.backend {
+            Backend::Quic(q) => q
+                .inner
+                .close(quinn::VarInt::from_u32(CLOSE_SHUTDOWN), b"shutting down"),
+            #[cfg(feature = "memory")]
+            Backend::Memory(m) => m.close(),
+        }
     }
 
     /// Waits until every connection has closed.
     pub async fn wait_idle(&self) {
-        self.inner.wait_idle().await;
+        match &self.backend {
+            Backend::Quic(q) => q.inner.wait_idle().await,
+            // Closing closed every connection at once.
+            #[cfg(feature = "memory")]
+            Backend::Memory(_) => {}
+        }
     }
 }
 
 /// A peer that began a handshake with this endpoint.
 pub struct Incoming {
-    incoming: quinn::Incoming,
+    incoming: Knocking,
     gate: Gate,
     limits: Limits,
 }
 
+enum Knocking {
+    Quic(Box<quinn::Incoming>),
+    #[cfg(feature = "memory")]
+    Memory(Knock),
+}
+
 impl std::fmt::Debug for Incoming {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let remote = match &self.incoming {
+            Knocking::Quic(i) => i.remote_address(),
+            #[cfg(feature = "memory")]
+            Knocking::Memory(k) => k.end.remote(),
+        };
         f.debug_struct("Incoming")
-            .field("remote", &self.incoming.remote_address())
+            .field("remote", &remote)
             .finish_non_exhaustive()
     }
 }
@@ -262,19 +340,30 @@ impl Incoming {
     /// peer's identity through the gate. A peer that fails either is
     /// closed with the reason, which is also logged.
     pub async fn admit(self) -> Result<PeerConnection, Error> {
-        let remote = self.incoming.remote_address();
-        let conn = match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.incoming).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
-                tracing::warn!(%remote, error = %e, "TLS handshake refused");
-                return Err(Error::Connection(e));
+        match self.incoming {
+            Knocking::Quic(incoming) => {
+                let conn = handshake(*incoming).await?;
+                admit(conn, &self.gate, self.limits)
             }
-            Err(_) => {
-                tracing::warn!(%remote, "TLS handshake not completed in time");
-                return Err(Error::Timeout(HANDSHAKE_TIMEOUT));
-            }
-        };
-        admit(conn, &self.gate, self.limits)
+            #[cfg(feature = "memory")]
+            Knocking::Memory(k) => admit_memory(k, &self.gate, self.limits),
+        }
+    }
+}
+
+/// Completes an incoming QUIC handshake, within [`HANDSHAKE_TIMEOUT`].
+async fn handshake(incoming: quinn::Incoming) -> Result<quinn::Connection, Error> {
+    let remote = incoming.remote_address();
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, incoming).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(e)) => {
+            tracing::warn!(%remote, error = %e, "TLS handshake refused");
+            Err(Error::Connection(e))
+        }
+        Err(_) => {
+            tracing::warn!(%remote, "TLS handshake not completed in time");
+            Err(Error::Timeout(HANDSHAKE_TIMEOUT))
+        }
     }
 }
 
@@ -282,13 +371,34 @@ impl Incoming {
 /// with the refusal as the reason.
 fn admit(conn: quinn::Connection, gate: &Gate, limits: Limits) -> Result<PeerConnection, Error> {
     match peer_identity(&conn).and_then(|p| gate(&p).map(|()| p)) {
-        Ok(peer) => Ok(PeerConnection { conn, peer, limits }),
+        Ok(peer) => Ok(PeerConnection {
+            conn: Conn::Quic(conn),
+            peer,
+            limits,
+        }),
         Err(refusal) => {
             tracing::warn!(remote = %conn.remote_address(), %refusal, "peer refused");
             conn.close(
                 quinn::VarInt::from_u32(CLOSE_REFUSED),
                 refusal.to_string().as_bytes(),
             );
+            Err(Error::Refused(refusal))
+        }
+    }
+}
+
+/// As [`admit`], for an in-memory connection.
+#[cfg(feature = "memory")]
+fn admit_memory(knock: Knock, gate: &Gate, limits: Limits) -> Result<PeerConnection, Error> {
+    match knock.peer.and_then(|p| gate(&p).map(|()| p)) {
+        Ok(peer) => Ok(PeerConnection {
+            conn: Conn::Memory(knock.end),
+            peer,
+            limits,
+        }),
+        Err(refusal) => {
+            tracing::warn!(remote = %knock.end.remote(), %refusal, "peer refused");
+            knock.end.close(&refusal.to_string());
             Err(Error::Refused(refusal))
         }
     }
@@ -305,9 +415,16 @@ fn peer_identity(conn: &quinn::Connection) -> Result<PeerIdentity, Refusal> {
 /// An admitted connection to a peer.
 #[derive(Clone, Debug)]
 pub struct PeerConnection {
-    conn: quinn::Connection,
+    conn: Conn,
     peer: PeerIdentity,
     limits: Limits,
+}
+
+#[derive(Clone, Debug)]
+enum Conn {
+    Quic(quinn::Connection),
+    #[cfg(feature = "memory")]
+    Memory(End),
 }
 
 impl PeerConnection {
@@ -328,13 +445,21 @@ impl PeerConnection {
     /// testing what a peer does with bytes that are not a well-formed frame.
     pub async fn request_raw(&self, bytes: &[u8]) -> Result<pb::Frame, Error> {
         let exchange = async {
-            let (mut send, mut recv) = self.conn.open_bi().await?;
-            send.write_all(bytes)
-                .await
-                .map_err(|e| Error::Stream(format!("sending: {e}")))?;
-            send.finish()
-                .map_err(|e| Error::Stream(format!("finishing: {e}")))?;
-            read_frame(&mut recv, self.limits.max_frame).await
+            match &self.conn {
+                Conn::Quic(conn) => {
+                    let (mut send, mut recv) = conn.open_bi().await?;
+                    send.write_all(bytes)
+                        .await
+                        .map_err(|e| Error::Stream(format!("sending: {e}")))?;
+                    send.finish()
+                        .map_err(|e| Error::Stream(format!("finishing: {e}")))?;
+                    read_frame(&mut recv, self.limits.max_frame).await
+                }
+                #[cfg(feature = "memory")]
+                Conn::Memory(end) => {
+                    frame_from_bytes(&end.exchange(bytes).await?, self.limits.max_frame)
+                }
+            }
         };
         let timeout = self.limits.request_timeout;
         let answer = tokio::time::timeout(timeout, exchange)
@@ -354,10 +479,19 @@ impl PeerConnection {
     /// the caller's task for that request: a peer that stalls one stream
     /// holds up only that stream, for at most the read timeout.
     pub async fn next_request(&self) -> Option<IncomingRequest> {
-        let (send, recv) = self.conn.accept_bi().await.ok()?;
+        let stream = match &self.conn {
+            Conn::Quic(conn) => {
+                let (send, recv) = conn.accept_bi().await.ok()?;
+                Stream::Quic { send, recv }
+            }
+            #[cfg(feature = "memory")]
+            Conn::Memory(end) => {
+                let (bytes, answer) = end.next_request().await?;
+                Stream::Memory { bytes, answer }
+            }
+        };
         Some(IncomingRequest {
-            send,
-            recv,
+            stream,
             limits: self.limits,
             peer: self.peer.org.clone(),
         })
@@ -365,48 +499,126 @@ impl PeerConnection {
 
     /// Whether the connection has closed (the peer went away or refused us).
     pub fn is_closed(&self) -> bool {
-        self.conn.close_reason().is_some()
+        match &self.conn {
+            Conn::Quic(conn) => conn.close_reason().is_some(),
+            #[cfg(feature = "memory")]
+            Conn::Memory(end) => end.close_reason().is_some(),
+        }
     }
 
     /// Closes the connection with a reason.
     pub fn close(&self, reason: &str) {
-        self.conn
-            .close(quinn::VarInt::from_u32(CLOSE_SHUTDOWN), reason.as_bytes());
+        match &self.conn {
+            Conn::Quic(conn) => {
+                conn.close(quinn::VarInt::from_u32(CLOSE_SHUTDOWN), reason.as_bytes());
+            }
+            #[cfg(feature = "memory")]
+            Conn::Memory(end) => end.close(reason),
+        }
     }
 
     /// Waits until the connection is closed, and says why.
     pub async fn closed(&self) -> quinn::ConnectionError {
-        self.conn.closed().await
+        match &self.conn {
+            Conn::Quic(conn) => conn.closed().await,
+            #[cfg(feature = "memory")]
+            Conn::Memory(end) => {
+                quinn::ConnectionError::ApplicationClosed(quinn::ApplicationClose {
+                    error_code: quinn::VarInt::from_u32(CLOSE_SHUTDOWN),
+                    reason: end.closed().await.into(),
+                })
+            }
+        }
     }
 
     /// The peer's address.
     pub fn remote_address(&self) -> SocketAddr {
-        self.conn.remote_address()
+        match &self.conn {
+            Conn::Quic(conn) => conn.remote_address(),
+            #[cfg(feature = "memory")]
+            Conn::Memory(end) => end.remote(),
+        }
     }
 }
 
 /// A request stream a peer opened, its frame not read yet.
 pub struct IncomingRequest {
-    send: quinn::SendStream,
-    recv: quinn::RecvStream,
+    stream: Stream,
     limits: Limits,
     peer: OrgId,
+}
+
+enum Stream {
+    Quic {
+        send: quinn::SendStream,
+        recv: quinn::RecvStream,
+    },
+    #[cfg(feature = "memory")]
+    Memory {
+        bytes: Vec<u8>,
+        answer: tokio::sync::oneshot::Sender<Vec<u8>>,
+    },
+}
+
+/// Where a request's answer goes.
+enum Answer {
+    Quic(quinn::SendStream),
+    #[cfg(feature = "memory")]
+    Memory(tokio::sync::oneshot::Sender<Vec<u8>>),
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Answer")
+    }
+}
+
+impl Answer {
+    async fn send(self, frame: &pb::Frame) -> Result<(), Error> {
+        match self {
+            Self::Quic(mut send) => {
+                send.write_all(&encode_frame(frame))
+                    .await
+                    .map_err(|e| Error::Stream(format!("answering: {e}")))?;
+                send.finish()
+                    .map_err(|e| Error::Stream(format!("finishing the answer: {e}")))
+            }
+            #[cfg(feature = "memory")]
+            Self::Memory(answer) => answer
+                .send(encode_frame(frame))
+                .map_err(|_| Error::Stream("answering: the peer went away".into())),
+        }
+    }
 }
 
 impl IncomingRequest {
     /// Reads the request's frame, within the read timeout. A frame that is
     /// malformed, oversized or late is answered with an `Error` frame on
     /// this stream only, and comes back as `Err`; the connection goes on.
-    pub async fn read(mut self) -> Result<Request, Error> {
-        let read = read_frame(&mut self.recv, self.limits.max_frame);
-        let read = match tokio::time::timeout(self.limits.read_timeout, read).await {
-            Ok(r) => r,
-            Err(_) => Err(Error::Timeout(self.limits.read_timeout)),
+    pub async fn read(self) -> Result<Request, Error> {
+        let max = self.limits.max_frame;
+        let (read, answer) = match self.stream {
+            Stream::Quic { send, mut recv } => {
+                let read = read_frame(&mut recv, max);
+                let read = match tokio::time::timeout(self.limits.read_timeout, read).await {
+                    Ok(r) => r,
+                    Err(_) => Err(Error::Timeout(self.limits.read_timeout)),
+                };
+                if matches!(read, Err(Error::FrameTooLarge { .. } | Error::Timeout(_))) {
+                    // Not read any further.
+                    let _ = recv.stop(quinn::VarInt::from_u32(STOP_NOT_READ));
+                }
+                (read, Answer::Quic(send))
+            }
+            #[cfg(feature = "memory")]
+            Stream::Memory { bytes, answer } => {
+                (frame_from_bytes(&bytes, max), Answer::Memory(answer))
+            }
         };
         match read {
             Ok(frame) => Ok(Request {
                 frame,
-                send: self.send,
+                send: answer,
             }),
             Err(e) => {
                 let code = match e {
@@ -414,16 +626,8 @@ impl IncomingRequest {
                     Error::Timeout(_) => pb::ErrorCode::Timeout,
                     _ => pb::ErrorCode::Malformed,
                 };
-                if matches!(e, Error::FrameTooLarge { .. } | Error::Timeout(_)) {
-                    // Not read any further.
-                    let _ = self.recv.stop(quinn::VarInt::from_u32(STOP_NOT_READ));
-                }
                 tracing::warn!(peer = %self.peer, error = %e, "bad request frame");
-                let _ = self
-                    .send
-                    .write_all(&encode_frame(&error_frame(code, e.to_string())))
-                    .await;
-                let _ = self.send.finish();
+                let _ = answer.send(&error_frame(code, e.to_string())).await;
                 Err(e)
             }
         }
@@ -435,18 +639,12 @@ impl IncomingRequest {
 pub struct Request {
     /// The request.
     pub frame: pb::Frame,
-    send: quinn::SendStream,
+    send: Answer,
 }
 
 impl Request {
     /// Sends the answer and finishes the stream.
-    pub async fn respond(mut self, frame: &pb::Frame) -> Result<(), Error> {
-        self.send
-            .write_all(&encode_frame(frame))
-            .await
-            .map_err(|e| Error::Stream(format!("answering: {e}")))?;
-        self.send
-            .finish()
-            .map_err(|e| Error::Stream(format!("finishing the answer: {e}")))
+    pub async fn respond(self, frame: &pb::Frame) -> Result<(), Error> {
+        self.send.send(frame).await
     }
 }

@@ -35,6 +35,8 @@ mod endpoint;
 mod error;
 mod frame;
 mod identity;
+#[cfg(feature = "memory")]
+mod memory;
 pub mod pki;
 mod tls;
 
@@ -45,6 +47,8 @@ pub use endpoint::{
 pub use error::{Error, Refusal};
 pub use frame::{DEFAULT_MAX_FRAME, check_len, decode_frame, encode_frame, error_frame};
 pub use identity::PeerIdentity;
+#[cfg(feature = "memory")]
+pub use memory::MemoryNetwork;
 pub use tls::{ALPN, TlsIdentity};
 
 pub use rustls_pki_types::CertificateDer;

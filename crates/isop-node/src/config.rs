@@ -76,17 +76,34 @@ pub fn now() -> isop_core::UnixMillis {
 }
 
 /// The clock a node judges and schedules by: the wall clock, moved by an
-/// offset that starts at zero. Clones share the offset, so a test can move
-/// a running node's clock (and a restarted node keeps it).
+/// offset that starts at zero; or, for deterministic tests, a manual clock
+/// that stands still until it is moved. Clones share the time, so a test
+/// can move a running node's clock (and a restarted node keeps it).
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset_ms: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// Whether the time is the offset alone: no wall clock.
+    manual: bool,
 }
 
 impl Clock {
+    /// A clock that reads `start` until it is moved with
+    /// [`advance`](Self::advance).
+    pub fn manual(start: isop_core::UnixMillis) -> Self {
+        Self {
+            offset_ms: std::sync::Arc::new(std::sync::atomic::AtomicI64::new(
+                i64::try_from(start.0).unwrap_or(i64::MAX),
+            )),
+            manual: true,
+        }
+    }
+
     /// The time now, by this clock.
     pub fn now(&self) -> isop_core::UnixMillis {
         let offset = self.offset_ms.load(std::sync::atomic::Ordering::Relaxed);
+        if self.manual {
+            return isop_core::UnixMillis(u64::try_from(offset).unwrap_or(0));
+        }
         isop_core::UnixMillis(now().0.saturating_add_signed(offset))
     }
 
@@ -94,6 +111,14 @@ impl Clock {
     pub fn set_offset(&self, ms: i64) {
         self.offset_ms
             .store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Moves the clock `ms` ahead.
+    pub fn advance(&self, ms: u64) {
+        self.offset_ms.fetch_add(
+            i64::try_from(ms).unwrap_or(i64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 }
 

@@ -79,6 +79,9 @@ pub struct LocalFederation {
     pub roster: pb::Roster,
     /// The members.
     pub members: Vec<LocalMember>,
+    /// The in-memory network its nodes run on, if they do not use QUIC.
+    #[cfg(feature = "memory")]
+    network: Option<isop_net::MemoryNetwork>,
 }
 
 const YEAR: u64 = 365 * 86_400_000;
@@ -102,6 +105,27 @@ impl LocalFederation {
         Self::create_with(dir, federation, specs, groups, Ports::Ephemeral)
     }
 
+    /// As [`create`](Self::create), for nodes on the in-memory `network`
+    /// (each at an address reserved there, without a local API): for
+    /// deterministic tests of what nodes do, without sockets.
+    #[cfg(feature = "memory")]
+    pub fn create_in_memory(
+        dir: &Path,
+        federation: &str,
+        specs: &[MemberSpec],
+        groups: &[(&str, &[&str])],
+        network: &isop_net::MemoryNetwork,
+    ) -> Result<Self, Error> {
+        let mut fed = Self::create_at(dir, federation, specs, groups, Ports::Ephemeral, &|| {
+            Ok((None, network.reserve()))
+        })?;
+        for m in &mut fed.members {
+            m.config.api = None;
+        }
+        fed.network = Some(network.clone());
+        Ok(fed)
+    }
+
     /// As [`create`](Self::create), with a choice of ports.
     pub fn create_with(
         dir: &Path,
@@ -109,6 +133,27 @@ impl LocalFederation {
         specs: &[MemberSpec],
         groups: &[(&str, &[&str])],
         ports: Ports,
+    ) -> Result<Self, Error> {
+        Self::create_at(dir, federation, specs, groups, ports, &|| {
+            let bind_err = |e: std::io::Error| Error::Config {
+                path: "listen".into(),
+                why: e.to_string(),
+            };
+            let socket = UdpSocket::bind("127.0.0.1:0").map_err(bind_err)?;
+            let addr = socket.local_addr().map_err(bind_err)?;
+            Ok((Some(socket), addr))
+        })
+    }
+
+    /// Creates the federation; each member with ephemeral ports listens
+    /// where `listen` says (a socket bound there, if any).
+    fn create_at(
+        dir: &Path,
+        federation: &str,
+        specs: &[MemberSpec],
+        groups: &[(&str, &[&str])],
+        ports: Ports,
+        listen: &dyn Fn() -> Result<(Option<UdpSocket>, SocketAddr), Error>,
     ) -> Result<Self, Error> {
         let mkdir = |p: &Path| {
             std::fs::create_dir_all(p).map_err(|e| Error::Config {
@@ -153,13 +198,8 @@ impl LocalFederation {
             write(&home.join("tls.crt"), cert.as_bytes())?;
             let (socket, addr, api_addr) = match ports {
                 Ports::Ephemeral => {
-                    let bind_err = |e: std::io::Error| Error::Config {
-                        path: "listen".into(),
-                        why: e.to_string(),
-                    };
-                    let socket = UdpSocket::bind("127.0.0.1:0").map_err(bind_err)?;
-                    let addr = socket.local_addr().map_err(bind_err)?;
-                    (Some(socket), addr, SocketAddr::from(([127, 0, 0, 1], 0)))
+                    let (socket, addr) = listen()?;
+                    (socket, addr, SocketAddr::from(([127, 0, 0, 1], 0)))
                 }
                 Ports::Fixed { quic, api } => {
                     let i = u16::try_from(members.len())
@@ -250,6 +290,8 @@ impl LocalFederation {
             roster_signer,
             roster,
             members,
+            #[cfg(feature = "memory")]
+            network: None,
         };
         write(
             &dir.join("roster.bin"),
@@ -284,6 +326,10 @@ impl LocalFederation {
             .iter_mut()
             .find(|m| m.spec.org.as_str() == org)
             .ok_or_else(|| Error::Roster(format!("{org} is not a member")))?;
+        #[cfg(feature = "memory")]
+        if let Some(network) = &self.network {
+            return Node::bind_memory(member.config.clone(), network).await;
+        }
         let socket = match member.socket.take() {
             Some(s) => s,
             None => rebind(member.addr)?,

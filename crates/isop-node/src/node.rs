@@ -46,6 +46,25 @@ impl Node {
         config: NodeConfig,
         socket: std::net::UdpSocket,
     ) -> Result<Self, Error> {
+        Self::start(config, |c, gate| Endpoint::from_socket(socket, c, gate)).await
+    }
+
+    /// Starts a node on the in-memory `network`, at `config.listen`: for
+    /// deterministic tests of what nodes do, without sockets.
+    #[cfg(feature = "memory")]
+    pub async fn bind_memory(
+        config: NodeConfig,
+        network: &isop_net::MemoryNetwork,
+    ) -> Result<Self, Error> {
+        let addr = config.listen;
+        Self::start(config, |c, gate| Endpoint::memory(network, addr, c, gate)).await
+    }
+
+    /// Starts a node on the endpoint `endpoint` makes.
+    async fn start(
+        config: NodeConfig,
+        endpoint: impl FnOnce(EndpointConfig, isop_net::Gate) -> Result<Endpoint, isop_net::Error>,
+    ) -> Result<Self, Error> {
         let org = config.org_id()?;
         let signer = config.signer()?;
         crate::config::check_private(&config.tls_key)?;
@@ -113,11 +132,7 @@ impl Node {
 
         let mut ep_config = EndpointConfig::new(ca, identity);
         ep_config.max_frame = config.max_frame_bytes;
-        let endpoint = Endpoint::from_socket(
-            socket,
-            ep_config,
-            gate(roster.clone(), config.clock.clone()),
-        )?;
+        let endpoint = endpoint(ep_config, gate(roster.clone(), config.clock.clone()))?;
         let (shutdown, _) = watch::channel(false);
         let (roster_changed, _) = watch::channel(0);
         let (deliveries, queue) = tokio::sync::mpsc::channel(crate::peer::MAX_QUEUED);

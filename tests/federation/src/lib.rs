@@ -42,22 +42,43 @@ pub fn logs() {
         .try_init();
 }
 
-/// A hub, two agencies and two partners, in a temporary directory.
-pub fn federation(dir: &std::path::Path) -> Result<LocalFederation> {
-    logs();
-    let specs = [
+fn members() -> Result<Vec<MemberSpec>> {
+    Ok(vec![
         MemberSpec::new(HUB, "INTERPOL General Secretariat", Role::Hub, "FR")?,
         MemberSpec::new(KR, "Korean National Police Agency", Role::Agency, "KR")?,
         MemberSpec::new(GB, "Police IP Crime Unit", Role::Agency, "GB")?,
         MemberSpec::new(FILMCO, "FilmCo Studios", Role::Partner, "US")?,
         MemberSpec::new(SPORTS, "SportsNet Rights", Role::Partner, "GB")?,
-    ];
+    ])
+}
+
+const GROUPS: &[(&str, &[&str])] = &[("op:sop-2026", &[HUB, KR, GB])];
+
+/// A hub, two agencies and two partners, in a temporary directory.
+pub fn federation(dir: &std::path::Path) -> Result<LocalFederation> {
+    logs();
     Ok(LocalFederation::create(
         dir,
         "isop-test",
-        &specs,
-        &[("op:sop-2026", &[HUB, KR, GB])],
+        &members()?,
+        GROUPS,
     )?)
+}
+
+/// The same federation on the in-memory `network`, every node reading
+/// `clock`.
+pub fn federation_in_memory(
+    dir: &std::path::Path,
+    network: &isop_net::MemoryNetwork,
+    clock: &isop_node::Clock,
+) -> Result<LocalFederation> {
+    logs();
+    let mut fed =
+        LocalFederation::create_in_memory(dir, "isop-test", &members()?, GROUPS, network)?;
+    for m in &mut fed.members {
+        m.config.clock = clock.clone();
+    }
+    Ok(fed)
 }
 
 /// The signing key of `org`, read from its key file.
