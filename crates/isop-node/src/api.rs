@@ -435,7 +435,7 @@ fn notice_of(inner: &Inner, at: LogIndex) -> Result<Notice, ApiError> {
     Ok(inner
         .notice_at(at)?
         .ok_or_else(|| not_found(format!("entry {at} is not a notice")))?
-        .2)
+        .notice)
 }
 
 #[derive(Deserialize)]

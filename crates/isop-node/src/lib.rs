@@ -38,4 +38,4 @@ pub use error::{Error, Fault};
 pub use node::Node;
 pub use peer::Witnessed;
 pub use send::Sent;
-pub use state::Held;
+pub use state::{Held, LoggedNotice};

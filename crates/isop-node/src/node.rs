@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::now;
 use crate::send::Sent;
-use crate::state::{Held, Inner, RosterState, gate};
+use crate::state::{Held, Inner, LoggedNotice, RosterState, gate};
 use crate::{Error, NodeConfig};
 
 /// A running node.
@@ -248,10 +248,7 @@ impl Node {
 
     /// The notice logged at `index`, with its entry and envelope; `None` if
     /// the entry does not hold a notice.
-    pub fn notice_at(
-        &self,
-        index: LogIndex,
-    ) -> Result<Option<(pb::LogEntry, pb::Envelope, isop_core::Notice)>, Error> {
+    pub fn notice_at(&self, index: LogIndex) -> Result<Option<LoggedNotice>, Error> {
         self.inner.notice_at(index)
     }
 

@@ -18,6 +18,18 @@ use tokio::sync::{Notify, watch};
 
 use crate::{Error, NodeConfig};
 
+/// A notice as its log entry holds it: the entry, the signed envelope,
+/// and the notice decoded from it (not verified again: see [`Held`]).
+#[derive(Clone, Debug)]
+pub struct LoggedNotice {
+    /// Its log entry.
+    pub entry: pb::LogEntry,
+    /// The signed envelope, as received or sent.
+    pub envelope: pb::Envelope,
+    /// The notice.
+    pub notice: isop_core::Notice,
+}
+
 /// A notice as this node holds it (see `Inner::held`).
 #[derive(Debug)]
 pub struct Held {
@@ -193,7 +205,7 @@ impl Inner {
     pub(crate) fn notice_at(
         &self,
         at: LogIndex,
-    ) -> Result<Option<(pb::LogEntry, pb::Envelope, isop_core::Notice)>, Error> {
+    ) -> Result<Option<LoggedNotice>, Error> {
         let Some(entry) = self.store.log_entry(at)? else {
             return Ok(None);
         };
@@ -208,7 +220,11 @@ impl Inner {
         }
         Ok(isop_core::Notice::decode(&envelope.payload)
             .ok()
-            .map(|n| (entry, envelope, n)))
+            .map(|notice| LoggedNotice {
+                entry,
+                envelope,
+                notice,
+            }))
     }
 
     /// The notice logged at `at` as this node holds it, verified again as
@@ -217,7 +233,12 @@ impl Inner {
     /// org wrote, against this node's clearance; its author holds every
     /// field). `None` if the entry does not hold a notice.
     pub(crate) fn held(&self, at: LogIndex) -> Result<Option<Held>, Error> {
-        let Some((entry, envelope, notice)) = self.notice_at(at)? else {
+        let Some(LoggedNotice {
+            entry,
+            envelope,
+            notice,
+        }) = self.notice_at(at)?
+        else {
             return Ok(None);
         };
         let mut disclosures = Vec::new();
@@ -537,7 +558,10 @@ impl NoticeLog for Inner {
         let Some(index) = self.store.find_notice(id)? else {
             return Ok(None);
         };
-        let Some((_, envelope, notice)) = self.notice_at(index)? else {
+        let Some(LoggedNotice {
+            envelope, notice, ..
+        }) = self.notice_at(index)?
+        else {
             return Err(isop_store::Error::Corrupt {
                 index,
                 why: format!("the notice index names this entry for {id}, which holds no notice"),

@@ -276,8 +276,8 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     let hits = hub.store().by_indicator("streamz.example")?;
     let mut referrers = Vec::new();
     for at in &hits {
-        if let Some((_, _, n)) = hub.notice_at(*at)? {
-            referrers.push(n.author().to_string());
+        if let Some(logged) = hub.notice_at(*at)? {
+            referrers.push(logged.notice.author().to_string());
         }
     }
     referrers.sort();
