@@ -33,10 +33,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use isop_authority::{LocalFederation, MemberSpec};
 use isop_core::pb::field_value::Value;
 use isop_core::*;
 use isop_net::PeerConnection;
-use isop_node::federation::{LocalFederation, MemberSpec};
 use isop_node::now;
 
 /// The allocator the `isop` binary uses.

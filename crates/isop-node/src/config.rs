@@ -166,6 +166,15 @@ pub struct RosterKeyConfig {
     pub public_key: String,
 }
 
+impl From<&RosterKey> for RosterKeyConfig {
+    fn from(k: &RosterKey) -> Self {
+        Self {
+            name: k.name.clone(),
+            public_key: hex::encode(k.key.as_bytes()),
+        }
+    }
+}
+
 /// How undelivered notices are retried.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -227,6 +236,33 @@ fn default_max_age() -> u64 {
 }
 
 impl NodeConfig {
+    /// `org`'s config with the defaults, listening at `listen`, trusting
+    /// `roster_key`, and naming its files as an org's directory lays them
+    /// out: `signing.key` (key `k1`), `tls.crt`, `tls.key`, `ca.crt`,
+    /// `roster.bin`, and the log in `data`. The local API is off.
+    pub fn new(org: &OrgId, listen: SocketAddr, roster_key: RosterKeyConfig) -> Self {
+        Self {
+            org: org.to_string(),
+            data_dir: "data".into(),
+            listen,
+            signing_key: "signing.key".into(),
+            signing_key_name: "k1".into(),
+            tls_cert: "tls.crt".into(),
+            tls_key: "tls.key".into(),
+            ca: "ca.crt".into(),
+            roster: "roster.bin".into(),
+            roster_key,
+            max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
+            max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
+            max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
+            max_logged_rejections_per_minute: default_logged_rejections(),
+            delivery: DeliveryConfig::default(),
+            witness: WitnessConfig::default(),
+            api: None,
+            clock: Clock::default(),
+        }
+    }
+
     /// Reads a config file; relative paths become relative to its directory.
     pub fn load(path: &Path) -> Result<Self, Error> {
         let fail = |why: String| Error::Config {
@@ -419,16 +455,15 @@ pub fn load_roster_key(path: &Path) -> Result<RosterKey, Error> {
     if path.extension().is_some_and(|e| e == "toml") {
         return NodeConfig::load(path)?.roster_key();
     }
-    let (name, key) = read_roster_pub(path)?;
+    let RosterKeyConfig { name, public_key } = read_roster_pub(path)?;
     Ok(RosterKey {
         name,
-        key: public_key_hex(&key)?,
+        key: public_key_hex(&public_key)?,
     })
 }
 
-/// The keyid and public key hex of a `roster.pub` file
-/// (`<keyid> <public key hex>`).
-pub(crate) fn read_roster_pub(path: &Path) -> Result<(String, String), Error> {
+/// The roster key a `roster.pub` file names (`<keyid> <public key hex>`).
+pub fn read_roster_pub(path: &Path) -> Result<RosterKeyConfig, Error> {
     let fail = |why: String| Error::Config {
         path: path.display().to_string(),
         why,
@@ -436,7 +471,10 @@ pub(crate) fn read_roster_pub(path: &Path) -> Result<(String, String), Error> {
     let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
     let mut parts = text.split_whitespace();
     match (parts.next(), parts.next(), parts.next()) {
-        (Some(name), Some(key), None) => Ok((name.to_owned(), key.to_owned())),
+        (Some(name), Some(key), None) => Ok(RosterKeyConfig {
+            name: name.to_owned(),
+            public_key: key.to_owned(),
+        }),
         _ => Err(fail("expected `<keyid> <public key hex>`".into())),
     }
 }

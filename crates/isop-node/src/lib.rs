@@ -21,11 +21,9 @@
 )]
 
 mod api;
-pub mod authority;
 pub mod client;
 pub mod config;
 mod error;
-pub mod federation;
 mod metrics;
 mod node;
 mod peer;

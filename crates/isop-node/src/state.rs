@@ -202,10 +202,7 @@ impl Inner {
 
     /// The notice logged at `at`, with its entry and envelope; `None` if
     /// the entry does not hold a notice.
-    pub(crate) fn notice_at(
-        &self,
-        at: LogIndex,
-    ) -> Result<Option<LoggedNotice>, Error> {
+    pub(crate) fn notice_at(&self, at: LogIndex) -> Result<Option<LoggedNotice>, Error> {
         let Some(entry) = self.store.log_entry(at)? else {
             return Ok(None);
         };

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use isop_authority::{LocalFederation, MemberSpec, Ports};
 use isop_core::pb::field_value::Value;
 use isop_core::*;
-use isop_node::federation::{LocalFederation, MemberSpec, Ports};
 use isop_node::{Node, now};
 use isop_store::DeliveryStatus;
 

@@ -11,9 +11,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use isop_authority::Authority;
 use isop_core::text::printable;
 use isop_node::NodeConfig;
-use isop_node::authority::Authority;
 use isop_node::client::ApiClient;
 use serde_json::{Value, json};
 
@@ -719,17 +719,19 @@ async fn roster(command: RosterCommand) -> Result<()> {
                 Ok(file) => file.trim().to_owned(),
                 Err(_) => public_key,
             };
-            let r = Authority::open(&authority)?.add_member(
-                &org.parse()?,
-                &name,
+            let r = Authority::open(&authority)?.add_member(&isop_authority::NewMember {
+                org: &org.parse()?,
+                display_name: &name,
                 role,
-                &country,
-                &key_name.parse()?,
-                &public_key,
-                &cert,
-                &endpoint,
-                &clearance,
-            )?;
+                country: &country,
+                key_name: &key_name.parse()?,
+                public_key_hex: &public_key,
+                // An hour back: a member's clock may run a little behind.
+                key_valid_from: isop_core::UnixMillis(isop_node::now().0.saturating_sub(3_600_000)),
+                tls_cert_pem: &cert,
+                endpoint: &endpoint,
+                clearances: &clearance,
+            })?;
             show_draft(&r);
         }
         RosterCommand::RevokeKey {
@@ -760,7 +762,7 @@ async fn roster(command: RosterCommand) -> Result<()> {
             );
         }
         RosterCommand::Show { authority, json } => {
-            let (r, _) = Authority::open(&authority)?.roster()?;
+            let r = Authority::open(&authority)?.roster()?.roster;
             let members: Vec<Value> = r
                 .members()
                 .map(|m| {
@@ -936,7 +938,7 @@ async fn run(command: Command) -> Result<()> {
         Command::Keys {
             command: KeysCommand::Gen { org, dir },
         } => {
-            let keys = isop_node::authority::keys_gen(&dir, &org.parse()?)?;
+            let keys = isop_authority::keys_gen(&dir, &org.parse()?)?;
             println!(
                 "{org}: signing key {} (public {}), TLS key and CSR in {}",
                 dir.join("signing.key").display(),
@@ -955,13 +957,8 @@ async fn run(command: Command) -> Result<()> {
                     api,
                 },
         } => {
-            let path = isop_node::authority::node_init(
-                &dir,
-                &org.parse()?,
-                &authority,
-                listen,
-                Some(api),
-            )?;
+            let path =
+                isop_authority::node_init(&dir, &org.parse()?, &authority, listen, Some(api))?;
             println!("wrote {}", path.display());
             Ok(())
         }
@@ -979,7 +976,7 @@ async fn run(command: Command) -> Result<()> {
             }
             let fed = demo::example_federation(
                 &dir,
-                isop_node::federation::Ports::Fixed {
+                isop_authority::Ports::Fixed {
                     quic: quic_port,
                     api: api_port,
                 },

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use isop_authority::{LocalFederation, MemberSpec};
 use isop_core::pb::field_value::Value;
 use isop_core::{
     LogIndex, NoticeDraft, OrgId, ReferralBuilder, Role, SealedNotice, SecretKey, Signer, Tlp,
@@ -15,7 +16,6 @@ use isop_core::{
 };
 use isop_net::{Endpoint, EndpointConfig, PeerConnection, TlsIdentity};
 use isop_node::Node;
-use isop_node::federation::{LocalFederation, MemberSpec};
 use isop_store::DeliveryStatus;
 use prost::Message;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified};

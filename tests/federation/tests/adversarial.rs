@@ -40,7 +40,7 @@ fn delivery(node: &Node, sealed: &SealedNotice, to: &str) -> Result<(pb::Envelop
 /// A raw connection of member `as_org` to `node`, to send what a
 /// well-behaved node never would.
 async fn connect_as(
-    fed: &isop_node::federation::LocalFederation,
+    fed: &isop_authority::LocalFederation,
     as_org: &str,
     node: &Node,
 ) -> Result<PeerConnection> {
@@ -131,11 +131,7 @@ fn inbound_with_digest(node: &Node, digest: &[u8; 32]) -> Result<usize> {
 }
 
 /// One line of a node's Prometheus text, by its prefix; 0 if absent.
-async fn metric(
-    node: &Node,
-    fed: &isop_node::federation::LocalFederation,
-    line: &str,
-) -> Result<f64> {
+async fn metric(node: &Node, fed: &isop_authority::LocalFederation, line: &str) -> Result<f64> {
     let token = std::fs::read_to_string(
         fed.member(node.org().as_str())?
             .config

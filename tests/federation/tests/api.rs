@@ -14,7 +14,7 @@ struct Client {
 
 impl Client {
     fn new(
-        fed: &isop_node::federation::LocalFederation,
+        fed: &isop_authority::LocalFederation,
         node: &isop_node::Node,
         org_id: &str,
     ) -> Result<Self> {

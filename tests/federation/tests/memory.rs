@@ -10,12 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
+use isop_authority::LocalFederation;
 use isop_core::protocol::Sent;
 use isop_core::*;
 use isop_federation_tests::*;
 use isop_net::{Endpoint, EndpointConfig, MemoryNetwork, PeerConnection, TlsIdentity};
 use isop_node::Clock;
-use isop_node::federation::LocalFederation;
 use isop_store::DeliveryStatus;
 use rand::SeedableRng;
 

@@ -6,14 +6,13 @@
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 
-use isop_core::{KeyId, OrgId, Role, RosterBuilder, RosterKey, SecretKey, Signer, UnixMillis, pb};
-use isop_net::pki::{self, CertifiedKey};
+use isop_core::{OrgId, Role, RosterKey, Signer, UnixMillis, pb};
+use isop_net::pki::CertifiedKey;
+use isop_node::config::{ApiConfig, DeliveryConfig, WitnessConfig, read_signing_key};
+use isop_node::{Error, Node, NodeConfig, now};
 use prost::Message;
 
-use crate::config::{
-    DeliveryConfig, RosterKeyConfig, WitnessConfig, now, write_private, write_signing_key,
-};
-use crate::{Error, Node, NodeConfig};
+use crate::authority::{Authority, DAY, NewMember, keys_gen, write_new};
 
 /// One member to create.
 #[derive(Clone, Debug)]
@@ -84,15 +83,6 @@ pub struct LocalFederation {
     network: Option<isop_net::MemoryNetwork>,
 }
 
-const YEAR: u64 = 365 * 86_400_000;
-
-fn write(path: &Path, contents: &[u8]) -> Result<(), Error> {
-    std::fs::write(path, contents).map_err(|e| Error::Config {
-        path: path.display().to_string(),
-        why: e.to_string(),
-    })
-}
-
 impl LocalFederation {
     /// Creates the federation in `dir`, with `groups` (id, members), and
     /// binds each member's UDP port on 127.0.0.1 so the roster can name it.
@@ -145,8 +135,12 @@ impl LocalFederation {
         })
     }
 
-    /// Creates the federation; each member with ephemeral ports listens
-    /// where `listen` says (a socket bound there, if any).
+    /// Creates the federation as an authority onboards it: the authority
+    /// in `dir`; for each member, its keys and CSR in `dir/<org>` (as
+    /// `isop keys gen` makes them), its certificate issued from the CSR,
+    /// its entry in the draft roster, and its node's config; then the
+    /// groups, and roster v1 signed. Each member with ephemeral ports
+    /// listens where `listen` says (a socket bound there, if any).
     fn create_at(
         dir: &Path,
         federation: &str,
@@ -155,55 +149,27 @@ impl LocalFederation {
         ports: Ports,
         listen: &dyn Fn() -> Result<(Option<UdpSocket>, SocketAddr), Error>,
     ) -> Result<Self, Error> {
-        let mkdir = |p: &Path| {
-            std::fs::create_dir_all(p).map_err(|e| Error::Config {
-                path: p.display().to_string(),
-                why: e.to_string(),
-            })
-        };
-        mkdir(dir)?;
-        let t = now();
-        let (from, to) = (
-            UnixMillis(t.0.saturating_sub(86_400_000)),
-            UnixMillis(t.0 + YEAR),
-        );
-        let ca = pki::generate_ca(
-            &format!("{federation} federation CA"),
-            from,
-            UnixMillis(t.0 + 10 * YEAR),
-        )?;
-        write(&dir.join("ca.crt"), ca.cert_pem.as_bytes())?;
-        write_private(&dir.join("ca.key"), ca.key_pem.as_bytes())?;
-        let mut rng = rand::rngs::OsRng;
-        let authority: OrgId = federation.to_uppercase().parse()?;
-        // The roster key's seed is kept (0600) so the authority can sign later versions.
-        let roster_key = SecretKey::generate(&mut rng);
-        write_signing_key(&dir.join("roster.key"), &roster_key)?;
-        let roster_signer = Signer::new(KeyId::new(authority, "roster".parse()?), roster_key);
-
-        let mut builder = RosterBuilder::new(federation, 1, t);
+        let authority = Authority::create(dir, federation)?;
+        let roster_key = Authority::roster_key_of(dir)?;
+        // Keys valid from a day ago: tests play out outages on a clock
+        // set back by hours.
+        let key_valid_from = UnixMillis(now().0.saturating_sub(DAY));
         let mut members = Vec::new();
         for spec in specs {
             let home = dir.join(spec.org.as_str());
-            mkdir(&home)?;
-            let key = SecretKey::generate(&mut rng);
-            let key_name = "k1".parse()?;
-            builder = builder
-                .member(&spec.org, &spec.name, spec.role, &spec.country)
-                .key(&spec.org, &key_name, &key.public(), from, to)?;
-            write_signing_key(&home.join("signing.key"), &key)?;
-            let tls_key = pki::generate_tls_key()?;
-            let cert = pki::issue(&ca, &spec.org, &tls_key, from, to)?;
-            write_private(&home.join("tls.key"), tls_key.as_bytes())?;
-            write(&home.join("tls.crt"), cert.as_bytes())?;
+            let keys = keys_gen(&home, &spec.org)?;
+            let cert = authority.issue(&spec.org, &keys.csr_pem, 365)?;
+            write_new(&home.join("tls.crt"), cert.as_bytes())?;
             let (socket, addr, api_addr) = match ports {
                 Ports::Ephemeral => {
                     let (socket, addr) = listen()?;
                     (socket, addr, SocketAddr::from(([127, 0, 0, 1], 0)))
                 }
                 Ports::Fixed { quic, api } => {
-                    let i = u16::try_from(members.len())
-                        .map_err(|_| Error::Invalid("too many members".into()))?;
+                    let i = u16::try_from(members.len()).map_err(|_| Error::Config {
+                        path: "members".into(),
+                        why: "too many for fixed ports".into(),
+                    })?;
                     (
                         None,
                         SocketAddr::from(([127, 0, 0, 1], quic + i)),
@@ -211,93 +177,69 @@ impl LocalFederation {
                     )
                 }
             };
-            let pin = pki::spki_sha256(&pki::certs_from_pem(&cert)?[0])?;
-            builder = builder.tls(&spec.org, pin, &addr.to_string())?;
-            let config = NodeConfig {
-                org: spec.org.to_string(),
-                data_dir: home.join("data"),
-                listen: addr,
-                signing_key: home.join("signing.key"),
-                signing_key_name: "k1".into(),
-                tls_cert: home.join("tls.crt"),
-                tls_key: home.join("tls.key"),
-                ca: dir.join("ca.crt"),
-                roster: dir.join("roster.bin"),
-                roster_key: RosterKeyConfig {
-                    name: roster_signer.id().to_string(),
-                    public_key: hex::encode(roster_signer.public().as_bytes()),
-                },
-                max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
-                max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
-                max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
-                max_logged_rejections_per_minute: 120,
+            authority.add_member(&NewMember {
+                org: &spec.org,
+                display_name: &spec.name,
+                role: spec.role,
+                country: &spec.country,
+                key_name: &"k1".parse()?,
+                public_key_hex: &keys.public_key_hex,
+                key_valid_from,
+                tls_cert_pem: &cert,
+                endpoint: &addr.to_string(),
+                clearances: &[],
+            })?;
+            // The file names paths relative to itself, so the directory can move.
+            let mut relative = NodeConfig::new(&spec.org, addr, roster_key.clone());
+            relative.ca = "../ca.crt".into();
+            relative.roster = "../roster.bin".into();
+            relative.api = Some(ApiConfig {
+                listen: api_addr,
+                token_file: "api.token".into(),
+                allow_non_loopback: false,
+            });
+            if ports == Ports::Ephemeral {
                 // Quick retries and on-demand witnessing for a machine-local
                 // run; a long-lived example federation keeps the defaults.
-                delivery: match ports {
-                    Ports::Ephemeral => DeliveryConfig {
-                        initial_backoff_ms: 50,
-                        max_backoff_ms: 1000,
-                        connect_timeout_ms: 1000,
-                        ..DeliveryConfig::default()
-                    },
-                    Ports::Fixed { .. } => DeliveryConfig::default(),
-                },
-                witness: match ports {
-                    Ports::Ephemeral => WitnessConfig { interval_ms: 0 },
-                    Ports::Fixed { .. } => WitnessConfig::default(),
-                },
-                api: Some(crate::config::ApiConfig {
-                    listen: api_addr,
-                    token_file: home.join("api.token"),
-                    allow_non_loopback: false,
-                }),
-                clock: Default::default(),
-            };
-            // The file names paths relative to itself, so the directory can move.
-            let relative = NodeConfig {
-                data_dir: "data".into(),
-                signing_key: "signing.key".into(),
-                tls_cert: "tls.crt".into(),
-                tls_key: "tls.key".into(),
-                ca: "../ca.crt".into(),
-                roster: "../roster.bin".into(),
-                api: config.api.clone().map(|a| crate::config::ApiConfig {
-                    token_file: "api.token".into(),
-                    ..a
-                }),
-                ..config.clone()
-            };
+                relative.delivery = DeliveryConfig {
+                    initial_backoff_ms: 50,
+                    max_backoff_ms: 1000,
+                    connect_timeout_ms: 1000,
+                    ..DeliveryConfig::default()
+                };
+                relative.witness = WitnessConfig { interval_ms: 0 };
+            }
             let toml = toml::to_string_pretty(&relative).map_err(|e| Error::Config {
                 path: "node.toml".into(),
                 why: e.to_string(),
             })?;
-            write(&home.join("node.toml"), toml.as_bytes())?;
+            write_new(&home.join("node.toml"), toml.as_bytes())?;
             members.push(LocalMember {
                 spec: spec.clone(),
-                config,
+                config: NodeConfig::load(&home.join("node.toml"))?,
                 addr,
                 socket,
             });
         }
         for (id, names) in groups {
             let orgs: Vec<OrgId> = names.iter().map(|n| n.parse()).collect::<Result<_, _>>()?;
-            builder = builder.group(id, id, &orgs.iter().collect::<Vec<_>>());
+            authority.add_group(id, id, &orgs)?;
         }
-        let roster = builder.build()?;
-        let fed = Self {
+        authority.sign()?;
+        let roster = pb::Roster::decode(authority.roster()?.envelope.payload)
+            .map_err(|e| Error::Roster(format!("the roster just signed does not decode: {e}")))?;
+        Ok(Self {
             dir: dir.to_path_buf(),
-            ca,
-            roster_signer,
+            ca: authority.ca()?,
+            roster_signer: Signer::new(
+                authority.signer().id().clone(),
+                read_signing_key(&dir.join("roster.key"))?,
+            ),
             roster,
             members,
             #[cfg(feature = "memory")]
             network: None,
-        };
-        write(
-            &dir.join("roster.bin"),
-            &fed.sign(&fed.roster)?.encode_to_vec(),
-        )?;
-        Ok(fed)
+        })
     }
 
     /// Signs a roster with the roster key.

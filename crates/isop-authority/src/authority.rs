@@ -4,7 +4,8 @@
 //!
 //! The authority's directory holds `ca.crt`, `ca.key` (0600), `roster.key`
 //! (0600), `roster.pub`, `roster.bin` (the roster in force, signed) and,
-//! while edits are pending, `roster.draft` (the next version, unsigned).
+//! while edits are pending, `roster.draft` (the next version, unsigned;
+//! before the first roster is signed, version 1).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,13 +17,14 @@ use isop_core::{
 use isop_net::pki::{self, CertifiedKey};
 use prost::Message;
 
-use crate::config::{
-    ApiConfig, DeliveryConfig, RosterKeyConfig, WitnessConfig, now, read_roster_pub,
-    read_signing_key, write_private, write_signing_key,
+use isop_node::config::{
+    ApiConfig, RosterKeyConfig, check_private, public_key_hex, read_roster_pub, read_signing_key,
+    write_private, write_signing_key,
 };
-use crate::{Error, NodeConfig};
+use isop_node::{Error, NodeConfig, now};
 
-const YEAR: u64 = 365 * 86_400_000;
+pub(crate) const DAY: u64 = 86_400_000;
+pub(crate) const YEAR: u64 = 365 * DAY;
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     move |e| Error::Config {
@@ -31,11 +33,11 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
     }
 }
 
-fn read(path: &Path) -> Result<String, Error> {
+pub(crate) fn read(path: &Path) -> Result<String, Error> {
     std::fs::read_to_string(path).map_err(io(path))
 }
 
-fn write_new(path: &Path, contents: &[u8]) -> Result<(), Error> {
+pub(crate) fn write_new(path: &Path, contents: &[u8]) -> Result<(), Error> {
     if path.exists() {
         return Err(Error::Config {
             path: path.display().to_string(),
@@ -52,10 +54,53 @@ pub struct Authority {
     signer: Signer,
 }
 
+/// A roster as signed, verified.
+#[derive(Debug)]
+pub struct SignedRoster {
+    /// The roster.
+    pub roster: Roster,
+    /// Its signed envelope, as nodes take it.
+    pub envelope: pb::Envelope,
+}
+
+/// A member to add to the next roster.
+#[derive(Clone, Debug)]
+pub struct NewMember<'a> {
+    /// Its org id.
+    pub org: &'a OrgId,
+    /// Its display name.
+    pub display_name: &'a str,
+    /// Its role.
+    pub role: Role,
+    /// Its country (ISO 3166-1 alpha-2).
+    pub country: &'a str,
+    /// Its signing key's name.
+    pub key_name: &'a KeyName,
+    /// Its signing key's public half, hex.
+    pub public_key_hex: &'a str,
+    /// When its signing key becomes valid (it stays valid for a year).
+    pub key_valid_from: UnixMillis,
+    /// Its TLS certificate, PEM: the roster pins its key.
+    pub tls_cert_pem: &'a str,
+    /// Its endpoint, `host:port`.
+    pub endpoint: &'a str,
+    /// Its clearance tokens.
+    pub clearances: &'a [String],
+}
+
 impl Authority {
     /// Creates the authority: a CA valid for ten years, a roster key, and
     /// a signed, empty roster v1 with the standard policy.
     pub fn init(dir: &Path, federation: &str) -> Result<Self, Error> {
+        let authority = Self::create(dir, federation)?;
+        authority.sign()?;
+        Ok(authority)
+    }
+
+    /// Creates the authority with no roster in force yet: a CA valid for
+    /// ten years, a roster key, and an empty draft of roster v1 with the
+    /// standard policy, for members to be added to before it is signed.
+    pub fn create(dir: &Path, federation: &str) -> Result<Self, Error> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
         let t = now();
         let ca = pki::generate_ca(
@@ -84,14 +129,13 @@ impl Authority {
             dir: dir.to_path_buf(),
             signer,
         };
-        let roster = RosterBuilder::new(federation, 1, t).build()?;
-        authority.publish(&roster)?;
+        authority.save_draft(RosterBuilder::new(federation, 1, t))?;
         Ok(authority)
     }
 
     /// Opens an authority's directory.
     pub fn open(dir: &Path) -> Result<Self, Error> {
-        let (name, _) = Self::roster_key_of(dir)?;
+        let name = Self::roster_key_of(dir)?.name;
         let key = read_signing_key(&dir.join("roster.key"))?;
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -100,8 +144,18 @@ impl Authority {
     }
 
     /// The roster key recorded in `<dir>/roster.pub`.
-    pub fn roster_key_of(dir: &Path) -> Result<(String, String), Error> {
+    pub fn roster_key_of(dir: &Path) -> Result<RosterKeyConfig, Error> {
         read_roster_pub(&dir.join("roster.pub"))
+    }
+
+    /// The authority's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The roster key's signer.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
     }
 
     /// The roster key.
@@ -109,8 +163,9 @@ impl Authority {
         RosterKey::of(&self.signer)
     }
 
-    fn ca(&self) -> Result<CertifiedKey, Error> {
-        crate::config::check_private(&self.dir.join("ca.key"))?;
+    /// The CA, with its key.
+    pub fn ca(&self) -> Result<CertifiedKey, Error> {
+        check_private(&self.dir.join("ca.key"))?;
         Ok(CertifiedKey {
             cert_pem: read(&self.dir.join("ca.crt"))?,
             key_pem: read(&self.dir.join("ca.key"))?,
@@ -118,14 +173,17 @@ impl Authority {
     }
 
     /// The roster in force, verified.
-    pub fn roster(&self) -> Result<(Roster, pb::Envelope), Error> {
+    pub fn roster(&self) -> Result<SignedRoster, Error> {
         let path = self.dir.join("roster.bin");
         let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let env = pb::Envelope::decode(bytes.as_slice()).map_err(|e| Error::Config {
+        let envelope = pb::Envelope::decode(bytes.as_slice()).map_err(|e| Error::Config {
             path: path.display().to_string(),
             why: e.to_string(),
         })?;
-        Ok((Roster::verify(&env, &self.roster_key())?, env))
+        Ok(SignedRoster {
+            roster: Roster::verify(&envelope, &self.roster_key())?,
+            envelope,
+        })
     }
 
     /// The next version being prepared: the draft, or the roster in force.
@@ -138,8 +196,8 @@ impl Authority {
                 why: e.to_string(),
             });
         }
-        let (_, env) = self.roster()?;
-        pb::Roster::decode(env.payload).map_err(|e| Error::Roster(e.to_string()))
+        let envelope = self.roster()?.envelope;
+        pb::Roster::decode(envelope.payload).map_err(|e| Error::Roster(e.to_string()))
     }
 
     fn save_draft(&self, b: RosterBuilder) -> Result<pb::Roster, Error> {
@@ -170,44 +228,37 @@ impl Authority {
 
     /// Adds a member to the draft, with its signing key (valid for a year),
     /// the pin of its TLS certificate and its endpoint.
-    #[allow(clippy::too_many_arguments)]
-    pub fn add_member(
-        &self,
-        org: &OrgId,
-        display_name: &str,
-        role: Role,
-        country: &str,
-        key_name: &KeyName,
-        public_key_hex: &str,
-        tls_cert_pem: &str,
-        endpoint: &str,
-        clearances: &[String],
-    ) -> Result<pb::Roster, Error> {
+    pub fn add_member(&self, m: &NewMember<'_>) -> Result<pb::Roster, Error> {
         let draft = self.draft()?;
-        if draft.members.iter().any(|m| m.org_id == org.as_str()) {
-            return Err(Error::Roster(format!("{org} is already a member")));
+        if draft.members.iter().any(|d| d.org_id == m.org.as_str()) {
+            return Err(Error::Roster(format!("{} is already a member", m.org)));
         }
-        let key = crate::config::public_key_hex(public_key_hex)?;
+        let key = public_key_hex(m.public_key_hex)?;
         let pin = pki::spki_sha256(
-            pki::certs_from_pem(tls_cert_pem)?
+            pki::certs_from_pem(m.tls_cert_pem)?
                 .first()
                 .ok_or_else(|| Error::Roster("no certificate".into()))?,
         )?;
-        let t = now();
         let mut b = RosterBuilder::from_pb(draft)
-            .member(org, display_name, role, country)
+            .member(m.org, m.display_name, m.role, m.country)
             .key(
-                org,
-                key_name,
+                m.org,
+                m.key_name,
                 &key,
-                UnixMillis(t.0.saturating_sub(3_600_000)),
-                UnixMillis(t.0 + YEAR),
+                m.key_valid_from,
+                UnixMillis(m.key_valid_from.0 + YEAR),
             )?
-            .tls(org, pin, endpoint)?;
-        for c in clearances {
-            b = b.clearance(org, c)?;
+            .tls(m.org, pin, m.endpoint)?;
+        for c in m.clearances {
+            b = b.clearance(m.org, c)?;
         }
         self.save_draft(b)
+    }
+
+    /// Adds a group of members to the draft.
+    pub fn add_group(&self, id: &str, name: &str, members: &[OrgId]) -> Result<pb::Roster, Error> {
+        let members: Vec<&OrgId> = members.iter().collect();
+        self.save_draft(RosterBuilder::from_pb(self.draft()?).group(id, name, &members))
     }
 
     /// Revokes a signing key in the draft, from now on.
@@ -221,11 +272,16 @@ impl Authority {
         self.save_draft(RosterBuilder::from_pb(self.draft()?).revoke_member(org, now())?)
     }
 
-    /// Signs the draft as the next version and puts it in force.
+    /// Signs the draft as the next version (the first: version 1) and
+    /// puts it in force.
     pub fn sign(&self) -> Result<Roster, Error> {
-        let (current, _) = self.roster()?;
+        let version = if self.dir.join("roster.bin").exists() {
+            self.roster()?.roster.version() + 1
+        } else {
+            1
+        };
         let next = RosterBuilder::from_pb(self.draft()?)
-            .version(current.version() + 1, now())
+            .version(version, now())
             .build()?;
         let env = self.publish(&next)?;
         let draft = self.dir.join("roster.draft");
@@ -278,31 +334,12 @@ pub fn node_init(
     for f in ["ca.crt", "roster.bin"] {
         std::fs::copy(authority_dir.join(f), dir.join(f)).map_err(io(&authority_dir.join(f)))?;
     }
-    let (name, public_key) = Authority::roster_key_of(authority_dir)?;
-    let config = NodeConfig {
-        org: org.to_string(),
-        data_dir: "data".into(),
+    let mut config = NodeConfig::new(org, listen, Authority::roster_key_of(authority_dir)?);
+    config.api = api.map(|listen| ApiConfig {
         listen,
-        signing_key: "signing.key".into(),
-        signing_key_name: "k1".into(),
-        tls_cert: "tls.crt".into(),
-        tls_key: "tls.key".into(),
-        ca: "ca.crt".into(),
-        roster: "roster.bin".into(),
-        roster_key: RosterKeyConfig { name, public_key },
-        max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
-        max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
-        max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
-        max_logged_rejections_per_minute: 120,
-        delivery: DeliveryConfig::default(),
-        witness: WitnessConfig::default(),
-        api: api.map(|listen| ApiConfig {
-            listen,
-            token_file: "api.token".into(),
-            allow_non_loopback: false,
-        }),
-        clock: Default::default(),
-    };
+        token_file: "api.token".into(),
+        allow_non_loopback: false,
+    });
     let path = dir.join("node.toml");
     let text = toml::to_string_pretty(&config).map_err(|e| Error::Config {
         path: path.display().to_string(),
@@ -310,4 +347,52 @@ pub fn node_init(
     })?;
     write_new(&path, text.as_bytes())?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_is_onboarded_into_the_next_signed_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = Authority::create(&dir.path().join("authority"), "isop-test").unwrap();
+        // Nothing is in force until the first roster is signed: version 1.
+        assert!(authority.roster().is_err());
+        let org: OrgId = "KR-KNPA".parse().unwrap();
+        let keys = keys_gen(&dir.path().join("KR-KNPA"), &org).unwrap();
+        let cert = authority.issue(&org, &keys.csr_pem, 30).unwrap();
+        let member = NewMember {
+            org: &org,
+            display_name: "Korean National Police Agency",
+            role: Role::Agency,
+            country: "KR",
+            key_name: &"k1".parse().unwrap(),
+            public_key_hex: &keys.public_key_hex,
+            key_valid_from: now(),
+            tls_cert_pem: &cert,
+            endpoint: "127.0.0.1:4433",
+            clearances: &["pii:handler".into()],
+        };
+        authority.add_member(&member).unwrap();
+        let e = authority.add_member(&member).unwrap_err();
+        assert!(e.to_string().contains("already a member"), "{e}");
+        let v1 = authority.sign().unwrap();
+        assert_eq!(v1.version(), 1);
+        let m = v1.member(&org).unwrap();
+        assert_eq!(
+            hex::encode(m.keys[0].public.as_bytes()),
+            keys.public_key_hex
+        );
+        assert_eq!(
+            m.tls_pins[0],
+            pki::spki_sha256(&pki::certs_from_pem(&cert).unwrap()[0]).unwrap()
+        );
+        // The next edit goes into version 2, signed by the same key.
+        authority.revoke_key(&org, &"k1".parse().unwrap()).unwrap();
+        assert_eq!(authority.sign().unwrap().version(), 2);
+        let reopened = Authority::open(authority.dir()).unwrap();
+        assert_eq!(reopened.roster().unwrap().roster.version(), 2);
+        assert!(!authority.dir().join("roster.draft").exists());
+    }
 }
