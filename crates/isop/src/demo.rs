@@ -556,7 +556,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
             &isop_audit::VerifyOptions::new(roster_key.clone()),
             None,
         )?;
-        crate::audit::print_verify(&report);
+        crate::output::print_verify(&report);
         audited.push((node.org().clone(), report));
     }
     println!(
@@ -571,7 +571,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
             None,
         )?;
         cross_findings += report.findings_total;
-        crate::audit::print_cross(&report);
+        crate::output::print_cross(&report);
     }
     let verify_findings: u64 = audited.iter().map(|(_, r)| r.findings_total).sum();
     ensure!(

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
-use isop_audit::{CrossReport, Finding, VerifyOptions, VerifyReport};
+use isop_audit::VerifyOptions;
+
+use crate::output::{bar, print_cross, print_verify};
 
 /// The federation's roster key and the output format.
 #[derive(Debug, Args)]
@@ -75,40 +76,6 @@ fn open(path: &Path) -> Result<(std::io::BufReader<std::fs::File>, u64)> {
         .with_context(|| format!("cannot open the export {}", path.display()))?;
     let len = file.metadata().map(|m| m.len()).unwrap_or(0);
     Ok((std::io::BufReader::with_capacity(1 << 20, file), len))
-}
-
-/// A progress bar over `total` bytes, drawn on stderr when it is a terminal.
-fn bar(total: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    bar.set_message(what.to_owned());
-    bar
-}
-
-/// A spinner counting bytes of unknown total, drawn on stderr when it is a terminal.
-pub(crate) fn bytes_spinner(what: &str) -> ProgressBar {
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.set_message(what.to_owned());
-    bar
-}
-
-fn findings_text(findings: &[Finding], total: u64) {
-    for f in findings {
-        println!("  {f}");
-    }
-    if total > findings.len() as u64 {
-        println!("  … and {} more", total - findings.len() as u64);
-    }
 }
 
 impl AuditArgs {
@@ -199,62 +166,5 @@ fn verdict(findings: u64) -> Result<()> {
         Ok(())
     } else {
         Err(FindingsReported(findings).into())
-    }
-}
-
-pub(crate) fn print_verify(r: &VerifyReport) {
-    println!(
-        "{}'s log: {} entries{}, root {}",
-        r.origin,
-        r.entries,
-        if r.complete { "" } else { " (incomplete file)" },
-        &r.root[..16.min(r.root.len())]
-    );
-    println!(
-        "  {} notices sent, {} received, {} receipts; {} signatures checked",
-        r.notices_sent, r.notices_received, r.receipts, r.signatures
-    );
-    println!(
-        "  {} checkpoints with {} cosignatures; {} peer checkpoints witnessed; {} roster versions",
-        r.checkpoints, r.cosignatures, r.witnessed, r.rosters
-    );
-    println!(
-        "  {} disclosures checked, {} withheld from clearance [{}], {} erased; {} deliveries pending",
-        r.disclosures,
-        r.withheld,
-        r.clearance.join(","),
-        r.erased,
-        r.pending
-    );
-    if r.is_clean() {
-        println!("  verified: no findings");
-    } else {
-        println!("  {} finding(s):", r.findings_total);
-        findings_text(&r.findings, r.findings_total);
-    }
-}
-
-pub(crate) fn print_cross(r: &CrossReport) {
-    println!(
-        "{} ↔ {}: {} notices {}→{}, {} {}→{}; {} found with the same digest, {} receipts matched, {} pending; {} witnessed checkpoints compared ({} taken after the other export)",
-        r.a,
-        r.b,
-        r.sent_a_to_b,
-        r.a,
-        r.b,
-        r.sent_b_to_a,
-        r.b,
-        r.a,
-        r.matched,
-        r.receipts_matched,
-        r.pending,
-        r.witnessed_checked,
-        r.witnessed_later
-    );
-    if r.is_clean() {
-        println!("  consistent: no findings");
-    } else {
-        println!("  {} finding(s):", r.findings_total);
-        findings_text(&r.findings, r.findings_total);
     }
 }

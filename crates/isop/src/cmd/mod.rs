@@ -1,0 +1,154 @@
+//! The commands, by area: `node` (run a node, its first config),
+//! `authority` (CA, keys, roster, the example federation), `notices` and
+//! `send` (a member's work through its node's local API), `audit` (log
+//! exports, offline). Each is a library call and its output.
+
+pub(crate) mod audit;
+mod authority;
+mod node;
+mod notices;
+mod send;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use isop_node::NodeConfig;
+use isop_node::client::ApiClient;
+
+use crate::output::{print, s};
+
+/// Which node to talk to, through its local API.
+#[derive(Debug, Args)]
+pub(crate) struct NodeArg {
+    /// The node's config file (its `[api]` section names the address and token).
+    #[arg(long, env = "ISOP_NODE")]
+    node: PathBuf,
+    /// Print the node's JSON answer instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the demo: a federation of real nodes on loopback plays the
+    /// referral cycle.
+    Demo {
+        /// Keep the federation's files (keys, certificates, logs) here
+        /// instead of a temporary directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Run a node.
+    Node {
+        #[command(subcommand)]
+        command: node::NodeCommand,
+    },
+    /// The federation authority: CA and roster key, certificates.
+    Ca {
+        #[command(subcommand)]
+        command: authority::CaCommand,
+    },
+    /// An org's keys.
+    Keys {
+        #[command(subcommand)]
+        command: authority::KeysCommand,
+    },
+    /// The roster: members, keys, revocations.
+    Roster {
+        #[command(subcommand)]
+        command: authority::RosterCommand,
+    },
+    /// Make example federations.
+    Certs {
+        #[command(subcommand)]
+        command: authority::CertsCommand,
+    },
+    /// A node's state: roster, log, checkpoints, outbox per peer.
+    Status(NodeArg),
+    /// Send a notice described in a JSON or TOML file (see examples/referral.toml).
+    Submit(notices::Submit),
+    /// Send an intelligence report, takedown request, case message or retraction.
+    Send(send::Send),
+    /// The notices delivered to the node.
+    Inbox(notices::Inbox),
+    /// A notice as the node holds it: revealed and withheld fields.
+    Show(notices::Show),
+    /// Answer a referral with a status update to its author.
+    Respond(notices::Respond),
+    /// Who referred this, and who acted.
+    Query(notices::Query),
+    /// The node's log.
+    Log {
+        #[command(subcommand)]
+        command: notices::LogCommand,
+    },
+    /// Audit log exports offline: verify, replay, cross-check.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
+    },
+}
+
+impl Command {
+    /// What is logged unless `RUST_LOG` says otherwise: the demo narrates
+    /// on stdout, and a node logs what it does.
+    pub(crate) fn default_log_level(&self) -> &'static str {
+        match self {
+            Self::Demo { .. } => "error",
+            Self::Node { .. } => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// Sends a notice through the node's API and says where it went.
+pub(crate) async fn send(node: &NodeArg, notice: &isop_node::submit::SubmitNotice) -> Result<()> {
+    let v = client(node)?
+        .post("/v1/notices", &serde_json::to_value(notice)?)
+        .await?;
+    print(node.json, &v, |v| {
+        let to = v["recipients"]
+            .as_array()
+            .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default();
+        println!("sent {} (entry {}) to {to}", s(&v["id"]), s(&v["index"]));
+    })
+}
+
+fn client(node: &NodeArg) -> Result<ApiClient> {
+    let config = NodeConfig::load(&node.node)?;
+    Ok(ApiClient::from_config(&config)?)
+}
+
+/// `v` as a query-string value: a URL indicator's `&`, `#`, `+` or `=`
+/// stays part of the value.
+fn q(v: &str) -> String {
+    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+}
+
+pub(crate) async fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Demo { dir } => match dir {
+            Some(dir) => crate::demo::run(&dir).await,
+            None => {
+                let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
+                crate::demo::run(tmp.path()).await
+            }
+        },
+        Command::Node { command } => node::run(command).await,
+        Command::Ca { command } => authority::ca(command),
+        Command::Keys { command } => authority::keys(command),
+        Command::Roster { command } => authority::roster(command).await,
+        Command::Certs { command } => authority::certs(command),
+        Command::Status(node) => notices::status(node).await,
+        Command::Submit(c) => c.run().await,
+        Command::Send(c) => c.run().await,
+        Command::Inbox(c) => c.run().await,
+        Command::Show(c) => c.run().await,
+        Command::Respond(c) => c.run().await,
+        Command::Query(c) => c.run().await,
+        Command::Log { command } => notices::log(command).await,
+        Command::Audit { command } => audit::run(command),
+    }
+}

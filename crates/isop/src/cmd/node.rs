@@ -1,0 +1,68 @@
+//! `isop node`: run a node, or write a new org's first config.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use isop_node::NodeConfig;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NodeCommand {
+    /// Run a node until interrupted (Ctrl-C), then shut down gracefully.
+    Run {
+        /// The node's config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Write a node's config into DIR, beside the files `keys gen` made
+    /// and the certificate `ca issue` made (saved as DIR/tls.crt).
+    Init {
+        /// The org.
+        #[arg(long)]
+        org: String,
+        /// The node's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The federation authority's directory (for the CA and roster).
+        #[arg(long)]
+        authority: PathBuf,
+        /// The QUIC listen address.
+        #[arg(long, default_value = "127.0.0.1:7401")]
+        listen: std::net::SocketAddr,
+        /// The local API's address.
+        #[arg(long, default_value = "127.0.0.1:7481")]
+        api: std::net::SocketAddr,
+    },
+}
+
+pub(crate) async fn run(command: NodeCommand) -> Result<()> {
+    match command {
+        NodeCommand::Run { config } => {
+            let config = NodeConfig::load(&config)?;
+            let node = isop_node::Node::bind(config).await?;
+            eprintln!(
+                "{} listening on {} (API {:?}); Ctrl-C to stop",
+                node.org(),
+                node.local_addr()?,
+                node.api_addr()
+            );
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            node.shutdown().await?;
+            Ok(())
+        }
+        NodeCommand::Init {
+            org,
+            dir,
+            authority,
+            listen,
+            api,
+        } => {
+            let path =
+                isop_authority::node_init(&dir, &org.parse()?, &authority, listen, Some(api))?;
+            println!("wrote {}", path.display());
+            Ok(())
+        }
+    }
+}
