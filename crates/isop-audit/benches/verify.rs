@@ -181,22 +181,8 @@ fn generate_crafted(path: &std::path::Path, notices: u64) -> RosterKey {
         let at = T0 + 1 + i;
         let mut draft = NoticeDraft::new(
             Tlp::Amber,
-            ReferralBuilder::new(pb::Target {
-                domain: format!("site{i}.example"),
-                ..Default::default()
-            })
-            .category(pb::ContentCategory::LiveSport)
-            .work("Cup Final", "FilmCo", &[])
-            .evidence(
-                [7; 32],
-                UnixMillis(at),
-                pb::CaptureMethod::StreamRecording,
-                "recording",
-            )
-            .action(pb::RequestedAction::Takedown)
-            .jurisdiction("KR")
-            .affirm_statements()
-            .build(),
+            testing::referral_builder(testing::target(&format!("site{i}.example")), UnixMillis(at))
+                .build(),
         )
         .to_org(&org("KR-KNPA"));
         for f in 0..CRAFTED_FIELDS {
@@ -274,43 +260,17 @@ fn generate(path: &std::path::Path, entries: u64) -> RosterKey {
                                 .map(|k| {
                                     let i = next + k;
                                     let at = T0 + 1 + 2 * i;
-                                    let sealed = NoticeDraft::new(
-                                        Tlp::Amber,
-                                        ReferralBuilder::new(pb::Target {
-                                            domain: format!("site{i}.example"),
-                                            url: format!("https://site{i}.example/live/stream"),
-                                            hosting_country: "KR".into(),
-                                            ..Default::default()
-                                        })
-                                        .category(pb::ContentCategory::LiveSport)
-                                        .work("Cup Final", "FilmCo", &[])
-                                        .evidence(
-                                            [7; 32],
+                                    // The shared example referral, its summary
+                                    // padding it to about 1 KiB.
+                                    let sealed = testing::referral_draft(
+                                        testing::referral_builder(
+                                            testing::target(&format!("site{i}.example")),
                                             UnixMillis(at),
-                                            pb::CaptureMethod::StreamRecording,
-                                            &"recording of the stream; ".repeat(12),
                                         )
-                                        .action(pb::RequestedAction::Takedown)
-                                        .jurisdiction("KR")
-                                        .affirm_statements()
+                                        .summary(&"recording of the stream; ".repeat(12))
                                         .build(),
-                                    )
-                                    .case_ref("SOP-2026-0042")
-                                    .to_org(kr)
-                                    .labelled(
-                                        "referral.contact",
-                                        "role:agency|role:hub",
-                                        Value::Text("desk@filmco.example".into()),
-                                    )
-                                    .labelled(
-                                        "referral.evidence[0].location",
-                                        "role:agency&country:KR",
-                                        Value::Text(format!("s3://evidence/{i}")),
-                                    )
-                                    .labelled(
-                                        "referral.internal_ref",
-                                        "org:RH-FILMCO|role:hub",
-                                        Value::Text(format!("FC-{i}")),
+                                        &[kr],
+                                        Tlp::Amber,
                                     )
                                     .seal(partner, UnixMillis(at), &mut rng)
                                     .expect("sealed");

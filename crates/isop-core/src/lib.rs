@@ -70,6 +70,8 @@ pub mod protocol;
 mod receipt;
 mod roster;
 mod seal;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod text;
 mod tlp;
 

@@ -34,7 +34,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use isop_authority::{LocalFederation, MemberSpec};
-use isop_core::pb::field_value::Value;
 use isop_core::*;
 use isop_net::PeerConnection;
 use isop_node::now;
@@ -54,47 +53,13 @@ fn org(s: &str) -> OrgId {
     s.parse().expect("an org id")
 }
 
-/// A referral of about 1 KiB with three labelled fields, to `to`.
+/// The shared example referral of `site{i}.example`, to `to`, its summary
+/// padding it to about 1 KiB.
 fn referral(i: u64, to: &[OrgId]) -> NoticeDraft {
-    let body = ReferralBuilder::new(pb::Target {
-        url: format!("https://site{i}.example/live/stream"),
-        domain: format!("site{i}.example"),
-        hosting_country: "KR".into(),
-        ..Default::default()
-    })
-    .category(pb::ContentCategory::LiveSport)
-    .work("Cup Final", "SportsNet Rights", &[])
-    .evidence(
-        [7; 32],
-        now(),
-        pb::CaptureMethod::StreamRecording,
-        &"recording of the live stream; ".repeat(12),
-    )
-    .action(pb::RequestedAction::Takedown)
-    .jurisdiction("KR")
-    .affirm_statements()
-    .build();
-    let mut d = NoticeDraft::new(Tlp::Amber, body)
-        .case_ref("SOP-BENCH")
-        .labelled(
-            "referral.contact",
-            "role:agency|role:hub",
-            Value::Text("desk@filmco.example".into()),
-        )
-        .labelled(
-            "referral.evidence[0].location",
-            "role:agency",
-            Value::Text(format!("s3://evidence/{i}")),
-        )
-        .labelled(
-            "referral.internal_ref",
-            "role:hub",
-            Value::Text(format!("FC-{i}")),
-        );
-    for o in to {
-        d = d.to_org(o);
-    }
-    d
+    let body = testing::referral_builder(testing::target(&format!("site{i}.example")), now())
+        .summary(&"recording of the live stream; ".repeat(12))
+        .build();
+    testing::referral_draft(body, &to.iter().collect::<Vec<_>>(), Tlp::Amber)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

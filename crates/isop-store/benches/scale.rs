@@ -238,31 +238,17 @@ fn notice_run(n: u64) {
     // 4096 distinct signed referrals, reused cyclically (a repeat is indexed, not deduplicated).
     let notices: Vec<(Bytes, Vec<Bytes>)> = (0..4096)
         .map(|i| {
-            let body = ReferralBuilder::new(pb::Target {
-                domain: format!("site{i}.example"),
+            // The shared example referral, its server's address and a
+            // summary added.
+            let target = pb::Target {
                 ip: format!("203.0.113.{}", i % 250),
-                ..Default::default()
-            })
-            .category(pb::ContentCategory::Film)
-            .work(
-                "A Film",
-                "FilmCo",
-                &[(
-                    pb::IdentifierScheme::Isan,
-                    "0000-0001-8CFA-0000-I-0000-0000-K",
-                )],
-            )
-            .evidence(
-                [7; 32],
-                UnixMillis(1),
-                pb::CaptureMethod::Screenshot,
-                "a screenshot of the player page",
-            )
-            .action(pb::RequestedAction::Takedown)
-            .jurisdiction("KR")
-            .summary("unlicensed streaming of a first-run film, reported by our monitoring team")
-            .affirm_statements()
-            .build();
+                ..testing::target(&format!("site{i}.example"))
+            };
+            let body = testing::referral_builder(target, UnixMillis(1))
+                .summary(
+                    "unlicensed streaming of a first-run film, reported by our monitoring team",
+                )
+                .build();
             let s = NoticeDraft::new(Tlp::Amber, body)
                 .to_org(&"KR-KNPA".parse().expect("org"))
                 .case_ref(&format!("CASE-{}", i % 64))

@@ -9,10 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use isop_authority::{LocalFederation, MemberSpec};
-use isop_core::pb::field_value::Value;
 use isop_core::{
-    LogIndex, NoticeDraft, OrgId, ReferralBuilder, Role, SealedNotice, SecretKey, Signer, Tlp,
-    UnixMillis, pb,
+    LogIndex, NoticeDraft, OrgId, Role, SealedNotice, SecretKey, Signer, Tlp, UnixMillis, pb,
 };
 use isop_net::{Endpoint, EndpointConfig, PeerConnection, TlsIdentity};
 use isop_node::Node;
@@ -156,47 +154,16 @@ pub fn stranger_key() -> SecretKey {
     SecretKey::generate(&mut rand::rngs::OsRng)
 }
 
-/// A referral of streamz.example (hosted in KR) with three labelled fields.
+/// The shared example referral of streamz.example (hosted in KR), with
+/// three labelled fields (`isop_core::testing`).
 pub fn referral(to: &[&str], tlp: Tlp) -> NoticeDraft {
-    let body = ReferralBuilder::new(pb::Target {
-        url: "https://streamz.example/live".into(),
-        domain: "streamz.example".into(),
-        hosting_country: "KR".into(),
-        ..Default::default()
-    })
-    .category(pb::ContentCategory::LiveSport)
-    .work("Cup Final", "SportsNet Rights", &[])
-    .evidence(
-        [7; 32],
+    let to: Vec<OrgId> = to.iter().map(|o| org(o)).collect();
+    isop_core::testing::referral(
+        "streamz.example",
         UnixMillis(1_700_000_000_000),
-        pb::CaptureMethod::StreamRecording,
-        "recording",
+        &to.iter().collect::<Vec<_>>(),
+        tlp,
     )
-    .action(pb::RequestedAction::Takedown)
-    .jurisdiction("KR")
-    .affirm_statements()
-    .build();
-    let mut d = NoticeDraft::new(tlp, body)
-        .case_ref("SOP-1")
-        .labelled(
-            "referral.contact",
-            "role:agency|role:hub",
-            Value::Text("desk@filmco.example".into()),
-        )
-        .labelled(
-            "referral.evidence[0].location",
-            "role:agency&country:KR",
-            Value::Text("s3://evidence/1".into()),
-        )
-        .labelled(
-            "referral.internal_ref",
-            "org:RH-FILMCO|role:hub",
-            Value::Text("FC-1".into()),
-        );
-    for o in to {
-        d = d.to_org(&org(o));
-    }
-    d
 }
 
 /// Where delivering entry `index` to `to` stands.

@@ -2,7 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use isop_core::pb::field_value::Value;
 use isop_core::*;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -156,51 +155,24 @@ pub fn target() -> pb::Target {
     }
 }
 
+/// The shared example referral's body (`isop_core::testing`), with a summary.
 pub fn referral_body() -> pb::notice::Body {
-    ReferralBuilder::new(target())
-        .category(pb::ContentCategory::LiveSport)
-        .work(
-            "Cup Final 2026",
-            "SportsNet Rights",
-            &[(
-                pb::IdentifierScheme::Isan,
-                "0000-0001-8CFA-0000-I-0000-0000-K",
-            )],
-        )
-        .evidence(
-            [0xab; 32],
-            UnixMillis(NOW.0 - 3_600_000),
-            pb::CaptureMethod::StreamRecording,
-            "40 minutes of the stream",
-        )
-        .action(pb::RequestedAction::Takedown)
-        .jurisdiction("KR")
-        .summary("Unlicensed live stream of the Cup Final")
-        .affirm_statements()
-        .build()
+    testing::referral_builder(
+        testing::target("streamz.example"),
+        UnixMillis(NOW.0 - 3_600_000),
+    )
+    .summary("Unlicensed live stream of the Cup Final")
+    .build()
 }
 
-/// A referral from FilmCo to both agencies and the hub, with three labelled fields.
+/// The shared example referral from FilmCo to both agencies and the hub,
+/// with its three labelled fields.
 pub fn referral(fed: &Fed, seed: u64) -> SealedNotice {
-    NoticeDraft::new(Tlp::Amber, referral_body())
-        .to_org(&org(KR))
-        .to_org(&org(GB))
-        .to_org(&org(HUB))
-        .labelled(
-            "referral.contact",
-            "role:agency|role:hub",
-            Value::Text("anti-piracy desk, +1 555 0100".into()),
-        )
-        .labelled(
-            "referral.internal_ref",
-            "org:RH-FILMCO|role:hub",
-            Value::Text("FC-2026-0042".into()),
-        )
-        .labelled(
-            "referral.evidence[0].location",
-            "role:agency&country:KR",
-            Value::Text("s3://filmco-evidence/42.mkv".into()),
-        )
-        .seal(fed.signer(FILMCO), NOW, &mut rng(seed))
-        .unwrap()
+    testing::referral_draft(
+        referral_body(),
+        &[&org(KR), &org(GB), &org(HUB)],
+        Tlp::Amber,
+    )
+    .seal(fed.signer(FILMCO), NOW, &mut rng(seed))
+    .unwrap()
 }

@@ -79,18 +79,12 @@ pub fn fed() -> Fed {
 
 /// A referral of `domain` with two labelled fields (one an indicator).
 pub fn referral(fed: &Fed, domain: &str, case: &str, seed: u64) -> SealedNotice {
-    let body = ReferralBuilder::new(pb::Target {
-        domain: domain.into(),
+    // The shared example referral's body, its server's address added.
+    let target = pb::Target {
         ip: "203.0.113.9".into(),
-        ..Default::default()
-    })
-    .category(pb::ContentCategory::Film)
-    .work("A Film", "FilmCo", &[])
-    .evidence([9; 32], NOW, pb::CaptureMethod::Screenshot, "screenshot")
-    .action(pb::RequestedAction::Takedown)
-    .jurisdiction("KR")
-    .affirm_statements()
-    .build();
+        ..testing::target(domain)
+    };
+    let body = testing::referral_builder(target, NOW).build();
     NoticeDraft::new(Tlp::Amber, body)
         .to_org(&org("KR-KNPA"))
         .case_ref(case)
