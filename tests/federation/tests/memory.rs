@@ -15,7 +15,7 @@ use isop_core::protocol::Sent;
 use isop_core::*;
 use isop_federation_tests::*;
 use isop_net::{Endpoint, EndpointConfig, MemoryNetwork, PeerConnection, TlsIdentity};
-use isop_node::Clock;
+use isop_node::{Clock, Node};
 use isop_store::DeliveryStatus;
 use rand::SeedableRng;
 
@@ -87,6 +87,38 @@ impl Setup {
 
 use prost::Message;
 
+/// Waits until the first attempt to deliver entry `index` to `to` failed:
+/// when the next is due, and why it failed.
+async fn first_failure(node: &Node, index: LogIndex, to: &str) -> Result<(UnixMillis, String)> {
+    node.wait_until("a failed attempt", WAIT, |n| {
+        matches!(
+            status_of(n, index, to),
+            DeliveryStatus::Pending { attempts: 1, .. }
+        )
+    })
+    .await?;
+    match status_of(node, index, to) {
+        DeliveryStatus::Pending {
+            next_attempt,
+            last_error,
+            ..
+        } => Ok((next_attempt, last_error)),
+        other => bail!("pending: {other:?}"),
+    }
+}
+
+/// Waits until `sent` is delivered to KR-KNPA, which logs it; then both
+/// nodes stop.
+async fn delivered_to_kr(filmco: Node, kr: Node, sent: &isop_node::Sent) -> Result<()> {
+    filmco
+        .wait_until("delivered", WAIT, |n| delivered(n, sent.index, KR))
+        .await?;
+    ensure!(kr.store().find_notice(&sent.id)?.is_some());
+    filmco.shutdown().await?;
+    kr.shutdown().await?;
+    Ok(())
+}
+
 /// Sends `deliveries` as one batch to `to` and reads its receipts, each
 /// matched to what was sent.
 async fn deliver_batch(
@@ -152,22 +184,7 @@ async fn a_notice_waits_out_its_backoff_by_the_clock_and_survives_a_restart() ->
     let filmco = s.fed.start(FILMCO).await?;
     // KR-KNPA is down: the attempt fails, and the notice waits.
     let sent = filmco.send(referral(&[KR], Tlp::Amber)).await?;
-    filmco
-        .wait_until("a failed attempt", WAIT, |n| {
-            matches!(
-                status_of(n, sent.index, KR),
-                DeliveryStatus::Pending { attempts: 1, .. }
-            )
-        })
-        .await?;
-    let DeliveryStatus::Pending {
-        next_attempt,
-        last_error,
-        ..
-    } = status_of(&filmco, sent.index, KR)
-    else {
-        bail!("pending");
-    };
+    let (next_attempt, last_error) = first_failure(&filmco, sent.index, KR).await?;
     // The first backoff: 50 ms, with ±50% jitter, from the clock's time.
     let wait = next_attempt.0 - s.clock.now().0;
     ensure!((25..=75).contains(&wait), "backoff {wait} ms");
@@ -185,13 +202,7 @@ async fn a_notice_waits_out_its_backoff_by_the_clock_and_survives_a_restart() ->
     // Once the clock passes the due time, a kick delivers it.
     s.clock.advance(wait + 1);
     filmco.kick();
-    filmco
-        .wait_until("delivered", WAIT, |n| delivered(n, sent.index, KR))
-        .await?;
-    ensure!(kr.store().find_notice(&sent.id)?.is_some());
-    filmco.shutdown().await?;
-    kr.shutdown().await?;
-    Ok(())
+    delivered_to_kr(filmco, kr, &sent).await
 }
 
 #[tokio::test]
@@ -279,17 +290,7 @@ async fn a_receipt_for_something_else_is_a_failed_attempt() -> Result<()> {
         }
     });
     let sent = filmco.send(referral(&[KR], Tlp::Amber)).await?;
-    filmco
-        .wait_until("a failed attempt", WAIT, |n| {
-            matches!(
-                status_of(n, sent.index, KR),
-                DeliveryStatus::Pending { attempts: 1, .. }
-            )
-        })
-        .await?;
-    let DeliveryStatus::Pending { last_error, .. } = status_of(&filmco, sent.index, KR) else {
-        bail!("pending");
-    };
+    let (_, last_error) = first_failure(&filmco, sent.index, KR).await?;
     ensure!(
         last_error.contains("receipt 0 is for something other"),
         "{last_error}"
@@ -299,13 +300,7 @@ async fn a_receipt_for_something_else_is_a_failed_attempt() -> Result<()> {
     let kr = s.fed.start(KR).await?;
     s.clock.advance(1_000);
     filmco.kick();
-    filmco
-        .wait_until("delivered", WAIT, |n| delivered(n, sent.index, KR))
-        .await?;
-    ensure!(kr.store().find_notice(&sent.id)?.is_some());
-    filmco.shutdown().await?;
-    kr.shutdown().await?;
-    Ok(())
+    delivered_to_kr(filmco, kr, &sent).await
 }
 
 /// Receipts, signed by `signer`, for each item of `batch`: its id, but

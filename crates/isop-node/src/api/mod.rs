@@ -1,0 +1,129 @@
+//! The local API: HTTP and JSON on loopback for the CLI and partners'
+//! systems, with a bearer token; Prometheus metrics at `/metrics`.
+//! `docs/api.openapi.yaml` documents it. This file serves the router and
+//! checks the token; `routes.rs` holds the routes, `views.rs` the JSON
+//! they answer with, and `shared.rs` the state and error they share.
+
+mod routes;
+mod shared;
+mod views;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+use crate::Error;
+use crate::config::{check_private, write_private};
+use crate::state::Inner;
+use shared::{Api, ApiError};
+
+/// The largest request body accepted.
+const MAX_BODY: usize = 1 << 20;
+
+/// Reads the API token, or makes one (32 random bytes, hex, written 0600).
+pub(crate) fn token(path: &Path) -> Result<String, Error> {
+    if path.exists() {
+        check_private(path)?;
+        let t = std::fs::read_to_string(path).map_err(|e| Error::KeyFile {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        })?;
+        let t = t.trim().to_owned();
+        if t.len() < 32 {
+            return Err(Error::KeyFile {
+                path: path.display().to_string(),
+                why: "the API token is shorter than 32 characters".into(),
+            });
+        }
+        return Ok(t);
+    }
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut raw);
+    let t = hex::encode(raw);
+    write_private(path, format!("{t}\n").as_bytes())?;
+    Ok(t)
+}
+
+/// Serves the API on `listener` until the node stops.
+pub(crate) async fn serve(inner: Arc<Inner>, listener: tokio::net::TcpListener, token: String) {
+    let api = Api {
+        inner: inner.clone(),
+        token: Arc::new(token),
+    };
+    let v1 = routes::router().route_layer(middleware::from_fn_with_state(api.clone(), authorize));
+    let app = Router::new()
+        .merge(v1)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(api);
+    let mut stop = inner.shutdown.subscribe();
+    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+        // wait_for sees a shutdown sent before this task subscribed.
+        let _ = stop.wait_for(|stopping| *stopping).await;
+    });
+    if let Err(e) = served.await {
+        tracing::error!(error = %e, "the local API stopped");
+    }
+}
+
+/// Requires `Authorization: Bearer <token>`, compared in constant time.
+async fn authorize(State(api): State<Api>, request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let ok = given.is_some_and(|g| {
+        g.len() == api.token.len()
+            && g.bytes()
+                .zip(api.token.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    });
+    if !ok {
+        let why = if given.is_none() {
+            "missing bearer token"
+        } else {
+            "wrong bearer token"
+        };
+        return ApiError(StatusCode::UNAUTHORIZED, why.into()).into_response();
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/api.openapi.yaml documents exactly the routes the router serves.
+    #[test]
+    fn the_openapi_file_matches_the_router() {
+        let source = include_str!("routes.rs");
+        let doc = include_str!("../../../../docs/api.openapi.yaml");
+        let served: Vec<&str> = source
+            .match_indices(".route(\"")
+            .map(|(i, m)| &source[i + m.len()..])
+            .filter_map(|s| s.split('"').next())
+            .collect();
+        assert!(served.len() >= 11, "{served:?}");
+        for path in &served {
+            assert!(
+                doc.contains(&format!("\n  {path}:\n")),
+                "{path} is served but not documented"
+            );
+        }
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("  /") && l.ends_with(':'))
+            .map(|l| l.trim().trim_end_matches(':'))
+            .collect();
+        for path in documented {
+            assert!(
+                served.contains(&path),
+                "{path} is documented but not served"
+            );
+        }
+    }
+}

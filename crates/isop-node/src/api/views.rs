@@ -1,0 +1,122 @@
+//! The API's JSON views of what the node holds: a notice as this node
+//! holds it, a summary line, a notice sent, a peer.
+
+use isop_core::pb::field_value::Value;
+use isop_core::{LogIndex, Notice, RevealedField, indicator, pb};
+use serde::Serialize;
+use serde_json::json;
+
+use super::shared::{ApiError, not_found, notice_of};
+use crate::state::{Held, Inner};
+use axum::http::StatusCode;
+
+#[derive(Serialize)]
+pub(super) struct Peer {
+    pub(super) org: String,
+    pub(super) role: String,
+    pub(super) country: String,
+    pub(super) endpoint: Option<String>,
+    pub(super) outbox_depth: usize,
+}
+
+/// The answer to a notice sent: its id, its OUTBOUND entry, its recipients.
+pub(super) fn sent_json(sent: &crate::Sent) -> serde_json::Value {
+    json!({ "id": sent.id.to_string(), "index": sent.index.0, "recipients": sent.recipients.iter().map(ToString::to_string).collect::<Vec<_>>() })
+}
+
+pub(super) fn render(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Text(t) => json!(t),
+        Value::Binary(b) => json!({ "binary_bytes": b.len() }),
+        Value::Indicator(i) => {
+            json!({ "indicator": { "kind": pb::IndicatorKind::try_from(i.kind).map(|k| k.as_str_name()).unwrap_or("?"), "value": i.value, "context": i.context } })
+        }
+        Value::Contact(c) => {
+            json!({ "contact": { "name": c.name, "email": c.email, "phone": c.phone, "organisation": c.organisation } })
+        }
+        Value::Person(p) => {
+            json!({ "person": { "name": p.name, "date_of_birth": p.date_of_birth, "nationality": p.nationality, "aliases": p.aliases } })
+        }
+    }
+}
+
+/// Each name in the notice (its target, its indicators, in the clear or
+/// revealed, a contact's e-mail address) that holds an IDNA A-label, with
+/// its Unicode form, so that a look-alike shows for what it is.
+pub(super) fn idna_forms(n: &Notice, revealed: &[RevealedField]) -> Vec<serde_json::Value> {
+    let mut names: Vec<&str> = indicator::in_body(n.body())
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    for f in revealed {
+        match &f.value {
+            Value::Indicator(i) => names.push(&i.value),
+            Value::Contact(c) => names.push(&c.email),
+            _ => {}
+        }
+    }
+    names
+        .into_iter()
+        .filter_map(|ascii| {
+            indicator::unicode_form(ascii)
+                .map(|unicode| json!({ "ascii": ascii, "unicode": unicode }))
+        })
+        .collect()
+}
+
+/// A notice as this node holds it, with what its log says about it.
+pub(super) fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Value, ApiError> {
+    let Held {
+        entry,
+        notice: n,
+        verified,
+        erased,
+    } = inner
+        .held(at)?
+        .ok_or_else(|| not_found(format!("entry {at} is not a notice")))?;
+    let erased: Vec<_> = erased
+        .into_iter()
+        .map(|(digest, e)| json!({ "digest": hex::encode(digest), "reason": e.reason, "erased_at": e.erased_at }))
+        .collect();
+    let (revealed, withheld, idna) = match verified {
+        Ok(v) => (
+            v.revealed().iter().map(|f| json!({ "path": f.path, "label": f.label.to_string(), "value": render(&f.value) })).collect::<Vec<_>>(),
+            v.withheld().iter().map(|w| json!({ "path": w.path, "label": w.label.to_string() })).collect::<Vec<_>>(),
+            idna_forms(&n, v.revealed()),
+        ),
+        Err(e) => return Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("entry {at} no longer verifies: {e}"))),
+    };
+    let read = inner
+        .store
+        .inbox(false)?
+        .iter()
+        .find(|(i, _)| *i == at)
+        .map(|(_, r)| *r);
+    Ok(json!({
+        "index": at.0,
+        "direction": pb::Direction::try_from(entry.direction).map(|d| d.as_str_name()).unwrap_or("?"),
+        "peer": entry.peer,
+        "id": n.id().to_string(),
+        "kind": n.kind().to_string(),
+        "author": n.author().to_string(),
+        "created_at": n.created_at().0,
+        "tlp": n.tlp().to_string(),
+        "to_orgs": n.to_orgs().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "to_groups": n.to_groups(),
+        "case_ref": n.case_ref(),
+        "in_reply_to": n.in_reply_to().map(|i| i.to_string()),
+        "body": format!("{:#?}", n.body()),
+        "revealed": revealed,
+        "withheld": withheld,
+        "idna": idna,
+        "erased": erased,
+        "read": read,
+    }))
+}
+
+pub(super) fn summary(inner: &Inner, at: LogIndex) -> Option<serde_json::Value> {
+    let n = notice_of(inner, at).ok()?;
+    Some(
+        json!({ "index": at.0, "id": n.id().to_string(), "kind": n.kind().to_string(), "author": n.author().to_string(), "created_at": n.created_at().0, "tlp": n.tlp().to_string(), "case_ref": n.case_ref() }),
+    )
+}
