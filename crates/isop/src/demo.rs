@@ -8,7 +8,7 @@ use anyhow::{Context, Result, ensure};
 use isop_authority::{LocalFederation, MemberSpec, Ports};
 use isop_core::pb::field_value::Value;
 use isop_core::*;
-use isop_node::{Node, now};
+use isop_node::{Node, Sent, now};
 use isop_store::DeliveryStatus;
 
 const HUB: &str = "INTERPOL-GS";
@@ -55,8 +55,16 @@ fn view(node: &Node, id: &NoticeId) -> Result<(LogIndex, VerifiedDelivery)> {
     Ok((at, held.verified?))
 }
 
+/// What one copy of a notice shows its holder: a row of the summary.
+struct View {
+    kind: String,
+    org: OrgId,
+    revealed: usize,
+    withheld: usize,
+}
+
 /// Prints what each of `nodes` holds of notice `id`. Returns summary rows.
-fn show_views(nodes: &[&Node], id: &NoticeId) -> Result<Vec<(String, OrgId, usize, usize)>> {
+fn show_views(nodes: &[&Node], id: &NoticeId) -> Result<Vec<View>> {
     let mut rows = Vec::new();
     for node in nodes {
         let (at, v) = view(node, id)?;
@@ -80,12 +88,12 @@ fn show_views(nodes: &[&Node], id: &NoticeId) -> Result<Vec<(String, OrgId, usiz
         for w in v.withheld() {
             println!("    withheld  {:<32} [{}]", w.path, w.label);
         }
-        rows.push((
-            v.notice().kind().to_string(),
-            node.org().clone(),
-            v.revealed().len(),
-            v.withheld().len(),
-        ));
+        rows.push(View {
+            kind: v.notice().kind().to_string(),
+            org: node.org().clone(),
+            revealed: v.revealed().len(),
+            withheld: v.withheld().len(),
+        });
     }
     Ok(rows)
 }
@@ -205,14 +213,56 @@ section; its token is written to `<ORG>/api.token` on first start.
 
 /// Runs the scenario in `dir` (a temporary directory unless `--dir` keeps one).
 pub(crate) async fn run(dir: &Path) -> Result<()> {
-    section("1. A federation of real nodes on loopback: CA, keys, certificates, a signed roster");
     let mut fed = example_federation(dir, Ports::Ephemeral)?;
-    let hub = fed.start(HUB).await?;
-    let kr = fed.start(KR).await?;
-    let mut gb = Some(fed.start(GB).await?);
-    let filmco = fed.start(FILMCO).await?;
-    let sports = fed.start(SPORTS).await?;
-    let roster = hub.roster();
+    let nodes = start(&mut fed, dir).await?;
+    let (a, b) = refer(&nodes.filmco, &nodes.sports).await?;
+    section("3. Each recipient logged its copy, redacted for its clearance");
+    let mut rows = show_views(&[&nodes.hub, &nodes.kr, &nodes.gb], &a.id)?;
+    correlate(&nodes.hub)?;
+    rows.extend(accept_and_share(&nodes, &a).await?);
+    rows.extend(take_down(&nodes, &a, &b).await?);
+    let nodes = outage(&mut fed, nodes).await?;
+    let refused = refuse_bad_input(&nodes.filmco).await?;
+    witness(&nodes.hub).await?;
+    prove_inclusion(&nodes)?;
+    let (audited, findings) = audit(&fed, dir, &nodes)?;
+    summary(&nodes, &audited, findings, &rows, refused)?;
+    for node in nodes.into_all() {
+        node.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// The demo's running nodes (the auditor runs none).
+struct Nodes {
+    hub: Node,
+    kr: Node,
+    gb: Node,
+    filmco: Node,
+    sports: Node,
+}
+
+impl Nodes {
+    fn all(&self) -> [&Node; 5] {
+        [&self.hub, &self.kr, &self.gb, &self.filmco, &self.sports]
+    }
+
+    fn into_all(self) -> [Node; 5] {
+        [self.hub, self.kr, self.gb, self.filmco, self.sports]
+    }
+}
+
+/// Step 1: every member's node started, and the roster shown.
+async fn start(fed: &mut LocalFederation, dir: &Path) -> Result<Nodes> {
+    section("1. A federation of real nodes on loopback: CA, keys, certificates, a signed roster");
+    let nodes = Nodes {
+        hub: fed.start(HUB).await?,
+        kr: fed.start(KR).await?,
+        gb: fed.start(GB).await?,
+        filmco: fed.start(FILMCO).await?,
+        sports: fed.start(SPORTS).await?,
+    };
+    let roster = nodes.hub.roster();
     println!(
         "roster v{} of {:?}, signed by {}; files in {}",
         roster.version(),
@@ -234,6 +284,11 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         );
     }
 
+    Ok(nodes)
+}
+
+/// Step 2: both partners refer streamz.example; every recipient answers.
+async fn refer(filmco: &Node, sports: &Node) -> Result<(Sent, Sent)> {
     section("2. Both partners refer the same streaming domain, with evidence");
     let a = filmco
         .send(referral(
@@ -249,7 +304,7 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
             "rights desk, +44 20 7946 0000",
         ))
         .await?;
-    for (node, sent) in [(&filmco, &a), (&sports, &b)] {
+    for (node, sent) in [(filmco, &a), (sports, &b)] {
         println!(
             "  {} sent {} to {}",
             node.org(),
@@ -268,10 +323,11 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         );
     }
 
-    section("3. Each recipient logged its copy, redacted for its clearance");
-    let gb_node = gb.as_ref().context("GB runs")?;
-    let mut rows = show_views(&[&hub, &kr, gb_node], &a.id)?;
+    Ok((a, b))
+}
 
+/// Step 4: the hub's log correlates the two referrals by their domain.
+fn correlate(hub: &Node) -> Result<()> {
     section("4. The hub's log correlates the referrals");
     let hits = hub.store().by_indicator("streamz.example")?;
     let mut referrers = Vec::new();
@@ -297,6 +353,13 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         "both partners' referrals should be correlated"
     );
 
+    Ok(())
+}
+
+/// Step 5: KR-KNPA accepts FilmCo's referral `a`; GB-PIPCU shares
+/// intelligence, its personal data labelled for agencies only.
+async fn accept_and_share(nodes: &Nodes, a: &Sent) -> Result<Vec<View>> {
+    let Nodes { hub, kr, gb, .. } = nodes;
     section(
         "5. KR-KNPA accepts; GB-PIPCU shares intelligence, its personal data labelled agency-only",
     );
@@ -327,13 +390,22 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     .labelled("intel.indicators[2]", "role:agency", Value::Indicator(pb::Indicator { kind: pb::IndicatorKind::Person as i32, value: "J. Doe, born 1990-01-01".into(), context: "administrator".into() }))
     .labelled("intel.indicators[3]", "role:agency|role:hub", Value::Indicator(pb::Indicator { kind: pb::IndicatorKind::CryptoWallet as i32, value: "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq".into(), context: "subscription payments".into() }))
     .labelled("intel.narrative", "role:agency", Value::Text("The operator rents the origin server under a false name and takes payments in bitcoin.".into()));
-    let gb_node = gb.as_ref().context("GB-PIPCU runs")?;
-    let sent = gb_node.send(intel).await?;
-    gb_node
-        .wait_until("receipts", STEP, |n| delivered_to_all(n, sent.index))
+    let sent = gb.send(intel).await?;
+    gb.wait_until("receipts", STEP, |n| delivered_to_all(n, sent.index))
         .await?;
-    rows.extend(show_views(&[&kr, &hub], &sent.id)?);
+    show_views(&[kr, hub], &sent.id)
+}
 
+/// Step 6: the hub asks KR-KNPA for a takedown; KR-KNPA answers both
+/// partners' referrals with ACTION_TAKEN.
+async fn take_down(nodes: &Nodes, a: &Sent, b: &Sent) -> Result<Vec<View>> {
+    let Nodes {
+        hub,
+        kr,
+        filmco,
+        sports,
+        ..
+    } = nodes;
     section(
         "6. A TakedownRequest goes to the agency of the hosting country; ACTION_TAKEN flows back to both partners",
     );
@@ -404,15 +476,25 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
             .await?;
         answers.push(sent);
     }
-    rows.extend(show_views(&[&filmco, &hub], &answers[0].id)?);
-    rows.extend(show_views(&[&sports], &answers[1].id)?);
+    let mut rows = show_views(&[filmco, hub], &answers[0].id)?;
+    rows.extend(show_views(&[sports], &answers[1].id)?);
+    Ok(rows)
+}
 
+/// Step 7: GB-PIPCU goes down; a referral waits in FilmCo's durable
+/// outbox, and reaches GB-PIPCU once it is back.
+async fn outage(fed: &mut LocalFederation, nodes: Nodes) -> Result<Nodes> {
     section(
         "7. GB-PIPCU goes down; a referral waits in the durable outbox; it comes back and gets it",
     );
-    if let Some(gb) = gb.take() {
-        gb.shutdown().await?;
-    }
+    let Nodes {
+        hub,
+        kr,
+        gb,
+        filmco,
+        sports,
+    } = nodes;
+    gb.shutdown().await?;
     let late = filmco
         .send(referral(
             "mirror.streamz.example",
@@ -441,19 +523,27 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
             println!("  {o}: pending after {attempts} attempt(s): {last_error}");
         }
     }
-    let gb_node = fed.start(GB).await?;
+    let gb = fed.start(GB).await?;
     filmco
         .wait_until("GB delivered", STEP, |n| delivered_to_all(n, late.index))
         .await?;
     println!(
         "  GB-PIPCU restarted; the backlog was delivered: {} is in its log at #{}",
         late.id,
-        gb_node
-            .store()
-            .find_notice(&late.id)?
-            .context("late notice")?
+        gb.store().find_notice(&late.id)?.context("late notice")?
     );
 
+    Ok(Nodes {
+        hub,
+        kr,
+        gb,
+        filmco,
+        sports,
+    })
+}
+
+/// Step 8: bad input is refused, and says why. Returns how many were.
+async fn refuse_bad_input(filmco: &Node) -> Result<usize> {
     section("8. Bad input is refused, and says why");
     let intel = NoticeDraft::new(
         Tlp::Amber,
@@ -493,6 +583,11 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     }
     ensure!(refused == 2, "every bad input must be refused");
 
+    Ok(refused)
+}
+
+/// Step 9: the hub checks and cosigns the agencies' logs.
+async fn witness(hub: &Node) -> Result<()> {
     section("9. Witnessing: the hub checks and cosigns the agencies' logs");
     for peer in [KR, GB] {
         let w = hub.witness(&org(peer)).await?;
@@ -503,9 +598,14 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         );
     }
 
+    Ok(())
+}
+
+/// Step 10: each log's signed checkpoint, and an inclusion proof
+/// verified against it.
+fn prove_inclusion(nodes: &Nodes) -> Result<()> {
     section("10. Each node's log: a signed checkpoint, and an inclusion proof verified against it");
-    let nodes = [&hub, &kr, &gb_node, &filmco, &sports];
-    for node in nodes {
+    for node in nodes.all() {
         let note = node.store().latest_checkpoint()?;
         let note = match note {
             Some(n) => n,
@@ -541,13 +641,24 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         );
     }
 
+    Ok(())
+}
+
+/// Step 11: the auditor takes each node's export and verifies it
+/// offline, and cross-checks pairs of them. Returns each log's report and
+/// the findings in all.
+fn audit(
+    fed: &LocalFederation,
+    dir: &Path,
+    nodes: &Nodes,
+) -> Result<(Vec<(OrgId, isop_audit::VerifyReport)>, u64)> {
+    let roster_key = fed.roster_key();
     section("11. The auditor (EU-AUDIT) takes each node's export and verifies it offline");
     let exports = dir.join("exports");
     std::fs::create_dir_all(&exports).context("creating the exports directory")?;
-    let clearance = roster.clearance(&org(AUDIT))?;
-    let roster_key = fed.roster_key();
+    let clearance = nodes.hub.roster().clearance(&org(AUDIT))?;
     let mut audited = Vec::new();
-    for node in nodes {
+    for node in nodes.all() {
         let path = exports.join(format!("{}.isop", node.org()));
         let file = isop_node::config::create_private(&path)?;
         node.export(file, &clearance)?;
@@ -584,12 +695,23 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         dir.display()
     );
 
+    Ok((audited, verify_findings + cross_findings))
+}
+
+/// The summary: each log, each copy's view, every outbox empty.
+fn summary(
+    nodes: &Nodes,
+    audited: &[(OrgId, isop_audit::VerifyReport)],
+    findings: u64,
+    rows: &[View],
+    refused: usize,
+) -> Result<()> {
     section("Summary");
     println!(
         "  {:<13} {:>7} {:>8} {:>8} {:>11} {:>12} {:>8}",
         "log", "entries", "notices", "receipts", "checkpoints", "cosignatures", "findings"
     );
-    for (o, r) in &audited {
+    for (o, r) in audited {
         println!(
             "  {:<13} {:>7} {:>8} {:>8} {:>11} {:>12} {:>8}",
             o.as_str(),
@@ -606,10 +728,17 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         "  {:<9} {:<13} {:>8} {:>9}",
         "notice", "recipient", "revealed", "withheld"
     );
-    for (kind, who, revealed, withheld) in &rows {
-        println!("  {kind:<9} {who:<13} {revealed:>8} {withheld:>9}");
+    for View {
+        kind,
+        org,
+        revealed,
+        withheld,
+    } in rows
+    {
+        println!("  {kind:<9} {org:<13} {revealed:>8} {withheld:>9}");
     }
-    let receipts: usize = [&filmco, &sports, &kr]
+    let receipts: usize = nodes
+        .all()
         .iter()
         .map(|n| n.store().outbox().map_or(0, |o| o.len()))
         .sum();
@@ -619,13 +748,9 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
         rows.len()
     );
     println!(
-        "  audit: {} exports verified, 5 cross-checks, {} findings",
-        audited.len(),
-        verify_findings + cross_findings
+        "  audit: {} exports verified, 5 cross-checks, {findings} findings",
+        audited.len()
     );
 
-    for node in [hub, kr, gb_node, filmco, sports] {
-        node.shutdown().await?;
-    }
     Ok(())
 }
