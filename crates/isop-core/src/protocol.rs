@@ -10,9 +10,9 @@
 //! The order of the checks, for each delivery of a batch in turn:
 //! 1. the batch as a whole ([`check_batch`]): at most [`MAX_RECEIPTS`]
 //!    items, no notice id twice, so no item is judged against a decoy;
-//! 2. the envelope decodes and is signed by a key of its author valid now
-//!    (one batch signature check), the notice is not too old or too far
-//!    ahead;
+//! 2. the envelope decodes and is signed by a key of its author that was
+//!    valid when the notice was made and is not revoked now (one batch
+//!    signature check); the notice is not too old or too far ahead;
 //! 3. the sender may transmit it to this node ([`check_transmission`]:
 //!    the author to an addressee, the hub relaying, or a forward the TLP
 //!    allows);

@@ -23,6 +23,8 @@ pub(crate) use witness::{witness, witness_loop};
 
 use crate::state::Inner;
 
+/// Accepts peers until the node stops, each handshake and connection on
+/// a task of its own.
 pub(crate) async fn accept_loop(inner: Arc<Inner>) {
     let mut stop = inner.shutdown.subscribe();
     loop {

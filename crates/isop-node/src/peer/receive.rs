@@ -18,6 +18,7 @@ use crate::state::{Inner, Queued, RejectionLogging};
 /// The most single deliveries waiting to be received together; past it,
 /// their requests wait (and QUIC pushes back on the peers sending them).
 pub(crate) const MAX_QUEUED: usize = 4 * MAX_BATCH;
+
 /// Receives one delivery, answered with its signed receipt: it joins the
 /// single deliveries waiting at that moment, which are received together
 /// (one batch signature check, one group commit; see [`log_deliveries`]).
