@@ -49,7 +49,6 @@ pub(crate) struct Submit {
 impl Submit {
     pub(crate) async fn run(self) -> Result<()> {
         let Self { node, file } = self;
-
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
         let notice: isop_node::submit::SubmitNotice =
@@ -88,7 +87,6 @@ impl Inbox {
             kind,
             limit,
         } = self;
-
         let mut path = format!("/v1/inbox?unread={unread}&limit={limit}");
         if let Some(k) = kind {
             path.push_str(&format!("&kind={}", q(&k)));
@@ -110,7 +108,6 @@ pub(crate) struct Show {
 impl Show {
     pub(crate) async fn run(self) -> Result<()> {
         let Self { node, id } = self;
-
         let v = client(&node)?.get(&format!("/v1/notices/{id}")).await?;
         print(node.json, &v, |v| {
             println!(
@@ -178,7 +175,6 @@ impl Respond {
             action,
             details,
         } = self;
-
         let body =
             json!({ "status": status, "reason": reason, "action": action, "details": details });
         let v = client(&node)?
@@ -210,7 +206,6 @@ impl Query {
             indicator,
             case,
         } = self;
-
         let path = match (indicator, case) {
             (Some(i), None) => format!("/v1/query?indicator={}", q(&i)),
             (None, Some(c)) => format!("/v1/query?case={}", q(&c)),
