@@ -16,8 +16,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={}", f.display());
     }
     let descriptors = protox::compile(&files, [&root])?;
+    let encoded = prost::Message::encode_to_vec(&descriptors);
     prost_build::Config::new()
         .bytes(["."])
         .compile_fds(descriptors)?;
+    // Serde impls in the canonical protobuf JSON mapping (pbjson), with
+    // the proto field names, and the schema itself for what reads JSON by it.
+    pbjson_build::Builder::new()
+        .register_descriptors(&encoded)?
+        .preserve_proto_field_names()
+        .build(&[".isop.v1"])?;
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(out.join("isop.v1.descriptors.bin"), &encoded)?;
     Ok(())
 }

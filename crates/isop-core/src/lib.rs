@@ -62,6 +62,7 @@ mod dsse;
 mod error;
 mod ids;
 pub mod indicator;
+pub mod json;
 mod keys;
 mod label;
 pub mod merkle;

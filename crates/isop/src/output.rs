@@ -27,6 +27,59 @@ pub(crate) fn s(v: &Value) -> String {
     }
 }
 
+/// A labelled field's value for people: its text, or an indicator's value
+/// with its kind and context; anything else as its JSON. Escaped.
+pub(crate) fn value_words(v: &Value) -> String {
+    if let Some(text) = v.get("text").and_then(Value::as_str) {
+        return printable(text).into_owned();
+    }
+    if let Some(i) = v.get("indicator") {
+        let kind = i["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("INDICATOR_KIND_")
+            .to_lowercase()
+            .replace('_', " ");
+        return match i["context"].as_str().filter(|c| !c.is_empty()) {
+            Some(context) => format!("{} ({kind}; {})", s(&i["value"]), printable(context)),
+            None => format!("{} ({kind})", s(&i["value"])),
+        };
+    }
+    s(v)
+}
+
+/// A JSON value as an outline for people, `indent` spaces in: a field as
+/// `name: value` (its name in words), a list's items as `- `, every value
+/// escaped.
+pub(crate) fn outline(v: &Value, indent: usize) {
+    let pad = " ".repeat(indent);
+    let nested = |x: &Value| matches!(x, Value::Object(_) | Value::Array(_));
+    match v {
+        Value::Object(fields) => {
+            for (name, x) in fields {
+                let name = name.replace('_', " ");
+                if nested(x) {
+                    println!("{pad}{name}:");
+                    outline(x, indent + 2);
+                } else {
+                    println!("{pad}{name}: {}", s(x));
+                }
+            }
+        }
+        Value::Array(items) => {
+            for x in items {
+                if nested(x) {
+                    println!("{pad}-");
+                    outline(x, indent + 2);
+                } else {
+                    println!("{pad}- {}", s(x));
+                }
+            }
+        }
+        other => println!("{pad}{}", s(other)),
+    }
+}
+
 pub(crate) fn print_summaries(items: &Value) {
     println!(
         "{:<6} {:<36} {:<10} {:<13} {:<16} case",

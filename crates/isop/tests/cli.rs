@@ -435,6 +435,17 @@ fn workflows_against_running_nodes() {
         shown.contains("sees      referral.evidence[0].location"),
         "{shown}"
     );
+    // The body as an outline for people: field names as words, hashes in
+    // hex, times in RFC 3339, no Rust debug text.
+    for line in [
+        "\n  referral:\n",
+        "\n    target:\n",
+        "hosting country: ",
+        "requested action: ",
+    ] {
+        assert!(shown.contains(line), "{line:?} in {shown}");
+    }
+    assert!(!shown.contains("Some("), "{shown}");
     // Escape sequences and a bidi override are refused in every text
     // field, by name, before anything is signed.
     // `text` is a TOML string literal.

@@ -138,6 +138,27 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     assert_eq!(shown["revealed"][0]["path"], "referral.contact");
     assert_eq!(shown["withheld"][0]["path"], "referral.internal_ref");
     assert_eq!(shown["direction"], "DIRECTION_INBOUND");
+    // The body as data: the canonical JSON mapping, ids as UUIDs, hashes
+    // as hex, times in RFC 3339.
+    let body = &shown["body"]["referral"];
+    assert_eq!(body["target"]["domain"], "streamz.example", "{shown}");
+    assert_eq!(body["requested_action"], "REQUESTED_ACTION_TAKEDOWN");
+    let evidence = &body["evidence"][0];
+    assert_eq!(
+        evidence["sha256"].as_str().map(str::len),
+        Some(64),
+        "{evidence}"
+    );
+    assert!(
+        evidence["captured_at"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z')),
+        "{evidence}"
+    );
+    assert_eq!(
+        shown["revealed"][0]["value"],
+        json!({ "text": "desk@filmco.example" })
+    );
     let (_, own) = partner.get(&format!("/v1/notices/{id}")).await?;
     assert_eq!(
         own["revealed"].as_array().map(Vec::len),
@@ -175,6 +196,18 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         .await?;
     let (_, inbox) = partner.get("/v1/inbox").await?;
     assert_eq!(inbox["items"][0]["kind"], "status", "{inbox}");
+    // The answer names the referral it answers, as its UUID.
+    let answer_id = inbox["items"][0]["id"].as_str().context("answer id")?;
+    let (_, shown) = partner.get(&format!("/v1/notices/{answer_id}")).await?;
+    assert_eq!(
+        shown["body"]["status_update"]["referral_id"],
+        json!(id),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["body"]["status_update"]["status"],
+        "REFERRAL_STATUS_ACCEPTED"
+    );
 
     // Refusals name the problem.
     let intel = json!({ "tlp": "amber", "to_orgs": [KR], "body": { "kind": "intel", "title": "x", "grade": "B2", "indicators": [{ "kind": "domain", "value": "streamz.example" }] } });

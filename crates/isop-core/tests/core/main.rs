@@ -4,6 +4,7 @@
 
 mod fixture;
 mod fuzz_regressions;
+mod json;
 mod notices;
 mod protocol;
 mod roster;

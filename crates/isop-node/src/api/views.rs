@@ -24,20 +24,28 @@ pub(super) fn sent_json(sent: &crate::Sent) -> serde_json::Value {
     json!({ "id": sent.id.to_string(), "index": sent.index.0, "recipients": sent.recipients.iter().map(ToString::to_string).collect::<Vec<_>>() })
 }
 
-pub(super) fn render(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Text(t) => json!(t),
-        Value::Binary(b) => json!({ "binary_bytes": b.len() }),
-        Value::Indicator(i) => {
-            json!({ "indicator": { "kind": pb::IndicatorKind::try_from(i.kind).map(|k| k.as_str_name()).unwrap_or("?"), "value": i.value, "context": i.context } })
-        }
-        Value::Contact(c) => {
-            json!({ "contact": { "name": c.name, "email": c.email, "phone": c.phone, "organisation": c.organisation } })
-        }
-        Value::Person(p) => {
-            json!({ "person": { "name": p.name, "date_of_birth": p.date_of_birth, "nationality": p.nationality, "aliases": p.aliases } })
-        }
-    }
+/// A labelled field's value in the JSON form (`isop_core::json`): one
+/// key naming its kind (`text`, `indicator`, `contact`, `person`,
+/// `binary`).
+fn value_json(v: &Value) -> Result<serde_json::Value, ApiError> {
+    let field = pb::FieldValue {
+        value: Some(v.clone()),
+    };
+    isop_core::json::to_json(&field, "isop.v1.FieldValue").map_err(internal)
+}
+
+/// A notice's body in the JSON form: one key naming its kind
+/// (`referral`, `status_update`, …) over its fields.
+fn body_json(n: &Notice) -> Result<serde_json::Value, ApiError> {
+    let only_body = pb::Notice {
+        body: Some(n.body().clone()),
+        ..Default::default()
+    };
+    isop_core::json::to_json(&only_body, "isop.v1.Notice").map_err(internal)
+}
+
+fn internal(e: isop_core::Error) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
 }
 
 /// Each name in the notice (its target, its indicators, in the clear or
@@ -80,7 +88,7 @@ pub(super) fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Val
         .collect();
     let (revealed, withheld, idna) = match verified {
         Ok(v) => (
-            v.revealed().iter().map(|f| json!({ "path": f.path, "label": f.label.to_string(), "value": render(&f.value) })).collect::<Vec<_>>(),
+            v.revealed().iter().map(|f| Ok(json!({ "path": f.path, "label": f.label.to_string(), "value": value_json(&f.value)? }))).collect::<Result<Vec<_>, ApiError>>()?,
             v.withheld().iter().map(|w| json!({ "path": w.path, "label": w.label.to_string() })).collect::<Vec<_>>(),
             idna_forms(&n, v.revealed()),
         ),
@@ -105,7 +113,7 @@ pub(super) fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Val
         "to_groups": n.to_groups(),
         "case_ref": n.case_ref(),
         "in_reply_to": n.in_reply_to().map(|i| i.to_string()),
-        "body": format!("{:#?}", n.body()),
+        "body": body_json(&n)?,
         "revealed": revealed,
         "withheld": withheld,
         "idna": idna,

@@ -5,11 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use isop_core::text::printable;
 use serde_json::json;
 
 use super::{NodeArg, client, q, send};
-use crate::output::{bytes_spinner, print, print_summaries, s};
+use crate::output::{bytes_spinner, outline, print, print_summaries, s, value_words};
 
 /// A node's state: roster, log, checkpoints, outbox per peer.
 pub(crate) async fn status(node: NodeArg) -> Result<()> {
@@ -125,7 +124,7 @@ impl Show {
                     "  sees      {:<32} [{}] {}",
                     s(&f["path"]),
                     s(&f["label"]),
-                    s(&f["value"])
+                    value_words(&f["value"])
                 );
             }
             for f in v["withheld"].as_array().into_iter().flatten() {
@@ -136,10 +135,9 @@ impl Show {
             for f in v["idna"].as_array().into_iter().flatten() {
                 println!("  idna      {} is {}", s(&f["ascii"]), s(&f["unicode"]));
             }
-            // The body as the node lays it out, each line escaped.
-            for line in v["body"].as_str().unwrap_or_default().lines() {
-                println!("{}", printable(line));
-            }
+            // The body as an outline, field names as words, each value
+            // escaped.
+            outline(&v["body"], 2);
         })
     }
 }

@@ -1,0 +1,172 @@
+//! Notices as JSON: the canonical mapping with the readable profile, both
+//! ways, and the rule held to every field of the schema.
+
+use isop_core::json::{BytesForm, from_json, is_time, to_json};
+use isop_core::*;
+use prost::Message;
+use serde_json::json;
+
+use crate::fixture::*;
+
+/// Every `bytes` field of the schema, with the form it is written in: a
+/// new field fails here until it is given one on purpose.
+#[test]
+fn every_bytes_and_time_field_has_its_form() {
+    let expected: &[(&str, BytesForm)] = &[
+        ("payload", BytesForm::Base64),
+        ("sig", BytesForm::Base64),
+        ("entry", BytesForm::Base64),
+        ("disclosure", BytesForm::Base64),
+        ("disclosures", BytesForm::Base64),
+        ("note", BytesForm::Base64),
+        ("envelope", BytesForm::Base64),
+        ("cosigned_checkpoint", BytesForm::Base64),
+        ("binary", BytesForm::Base64),
+        ("digest", BytesForm::Hex),
+        ("root", BytesForm::Hex),
+        ("hashes", BytesForm::Hex),
+        ("disclosure_digests", BytesForm::Hex),
+        ("notice_digest", BytesForm::Hex),
+        ("sha256", BytesForm::Hex),
+        ("salt", BytesForm::Hex),
+        ("tls_spki_sha256", BytesForm::Hex),
+        ("public_key", BytesForm::Hex),
+        ("id", BytesForm::NoticeId),
+        ("in_reply_to", BytesForm::NoticeId),
+        ("referral_id", BytesForm::NoticeId),
+        ("notice_id", BytesForm::NoticeId),
+        ("linked_notices", BytesForm::NoticeId),
+        ("referrals", BytesForm::NoticeId),
+    ];
+    let set = prost_types::FileDescriptorSet::decode(isop_proto::DESCRIPTORS).unwrap();
+    let mut seen = Vec::new();
+    let mut times = Vec::new();
+    fn visit(m: &prost_types::DescriptorProto, seen: &mut Vec<String>, times: &mut Vec<String>) {
+        use prost_types::field_descriptor_proto::Type;
+        for f in &m.field {
+            match f.r#type() {
+                Type::Bytes => seen.push(f.name().to_owned()),
+                Type::Uint64 | Type::Int64 if is_time(f.name()) => times.push(f.name().to_owned()),
+                _ => {}
+            }
+        }
+        for n in &m.nested_type {
+            visit(n, seen, times);
+        }
+    }
+    for file in &set.file {
+        for m in &file.message_type {
+            visit(m, &mut seen, &mut times);
+        }
+    }
+    for name in &seen {
+        let want = expected
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("bytes field {name:?} has no form in this table"));
+        assert_eq!(BytesForm::of(name), want.1, "{name}");
+    }
+    assert!(seen.len() >= 20, "{seen:?}");
+    // The schema's times: each `*_at`, and the deadline.
+    for t in [
+        "created_at",
+        "captured_at",
+        "deadline",
+        "received_at",
+        "appended_at",
+    ] {
+        assert!(
+            times.iter().any(|x| x == t),
+            "{t} is not read as a time: {times:?}"
+        );
+    }
+}
+
+#[test]
+fn a_notice_reads_as_json_and_comes_back_the_same() {
+    let fed = fed();
+    let r = referral(&fed, 1);
+    let notice = pb::Notice::decode(r.envelope().payload.clone()).unwrap();
+    let v = to_json(&notice, "isop.v1.Notice").unwrap();
+    assert_eq!(v["id"], json!(r.notice().id().to_string()));
+    assert_eq!(v["kind"], "NOTICE_KIND_REFERRAL");
+    assert_eq!(v["tlp"], "TLP_AMBER");
+    assert_eq!(v["created_at"], json!(json::rfc3339(NOW.0)));
+    assert!(
+        v["created_at"].as_str().unwrap().ends_with('Z'),
+        "{}",
+        v["created_at"]
+    );
+    let referral = &v["referral"];
+    assert_eq!(referral["target"]["domain"], "streamz.example");
+    assert_eq!(referral["category"], "CONTENT_CATEGORY_LIVE_SPORT");
+    assert_eq!(
+        referral["evidence"][0]["sha256"],
+        json!(hex::encode([7u8; 32]))
+    );
+    assert_eq!(
+        referral["works"][0]["identifiers"][0]["scheme"],
+        "IDENTIFIER_SCHEME_ISAN"
+    );
+    // The commitments: digests in hex.
+    assert_eq!(v["fields"].as_array().unwrap().len(), 3);
+    assert_eq!(v["fields"][0]["digest"].as_str().unwrap().len(), 64);
+    // Back: the same message, to the byte.
+    let back: pb::Notice = from_json(v, "isop.v1.Notice").unwrap();
+    assert_eq!(back, notice);
+    assert_eq!(back.encode_to_vec(), r.envelope().payload.to_vec());
+}
+
+#[test]
+fn an_answer_names_the_referral_it_answers() {
+    let fed = fed();
+    let r = referral(&fed, 1);
+    let status = NoticeDraft::new(
+        Tlp::Amber,
+        StatusUpdateBuilder::new(r.notice().id(), pb::ReferralStatus::Accepted).build(),
+    )
+    .to_org(&org(FILMCO))
+    .in_reply_to(r.notice().id())
+    .seal(fed.signer(KR), NOW, &mut rng(2))
+    .unwrap();
+    let notice = pb::Notice::decode(status.envelope().payload.clone()).unwrap();
+    let v = to_json(&notice, "isop.v1.Notice").unwrap();
+    let id = r.notice().id().to_string();
+    assert_eq!(v["status_update"]["referral_id"], json!(id));
+    assert_eq!(v["in_reply_to"], json!(id));
+    assert_eq!(v["status_update"]["status"], "REFERRAL_STATUS_ACCEPTED");
+}
+
+#[test]
+fn input_may_give_times_as_milliseconds_and_bad_values_are_named() {
+    let base = json!({
+        "id": "01890a5d-ac96-774b-bcce-b302099a8057",
+        "author": "RH-FILMCO",
+        "created_at": NOW.0.to_string(),
+        "kind": "NOTICE_KIND_REFERRAL",
+        "tlp": "TLP_AMBER",
+    });
+    let n: pb::Notice = from_json(base.clone(), "isop.v1.Notice").unwrap();
+    assert_eq!(n.created_at, NOW.0);
+    assert_eq!(n.id.len(), 16);
+    let mut rfc = base.clone();
+    rfc["created_at"] = json!(json::rfc3339(NOW.0));
+    let n: pb::Notice = from_json(rfc, "isop.v1.Notice").unwrap();
+    assert_eq!(n.created_at, NOW.0);
+
+    let mut bad_id = base.clone();
+    bad_id["id"] = json!("not-a-uuid");
+    let e = from_json::<pb::Notice>(bad_id, "isop.v1.Notice").unwrap_err();
+    assert!(e.to_string().contains("id"), "{e}");
+    let mut bad_time = base.clone();
+    bad_time["created_at"] = json!("yesterday");
+    let e = from_json::<pb::Notice>(bad_time, "isop.v1.Notice").unwrap_err();
+    assert!(
+        e.to_string().contains("created_at") && e.to_string().contains("RFC 3339"),
+        "{e}"
+    );
+    let mut bad_enum = base;
+    bad_enum["tlp"] = json!("TLP_PURPLE");
+    let e = from_json::<pb::Notice>(bad_enum, "isop.v1.Notice").unwrap_err();
+    assert!(e.to_string().contains("TLP_PURPLE"), "{e}");
+}
