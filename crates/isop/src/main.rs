@@ -22,20 +22,40 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    /// How log lines on stderr are written: text for people, json (one
+    /// object a line) for log shippers.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: cmd::Command,
 }
 
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let default = cli.command.default_log_level();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default.into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| cli.command.default_log_level().into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
+        // No colour codes where stderr is not a terminal.
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
+    // A command whose reader goes away (`isop status | head -1`) ends
+    // quietly, as other tools do, instead of panicking on a closed pipe.
+    // A node keeps ignoring SIGPIPE: its sockets report a closed peer.
+    if !cli.command.runs_a_node() {
+        sigpipe::reset();
+    }
     // No transparent huge pages for this process: sled replaces its write
     // buffer at every flush and the allocator returns freed pages, so with
     // them each first touch zeroes 2 MiB. Measured in the ingest benchmark:

@@ -743,6 +743,87 @@ fn workflows_against_running_nodes() {
     let out = run(&["submit", "--node", &filmco, "/nonexistent.toml"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent.toml"));
 
+    // The node's answer says once what is invalid: no doubled prefix.
+    let out = run(&[
+        "send",
+        "--node",
+        &filmco,
+        "--to",
+        "KR-KNPA",
+        "referral",
+        "--domain",
+        "a.example",
+        "--category",
+        "cartoons",
+        "--work",
+        "A Film",
+        "--evidence",
+        &format!("{},screenshot", "ab".repeat(32)),
+        "--jurisdiction",
+        "KR",
+        "--affirm",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("category: \"cartoons\" is not a known value")
+            && !stderr.contains("invalid request"),
+        "{stderr}"
+    );
+
+    // A reader that goes away: the command ends quietly, never a panic.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_isop"))
+        .args(["status", "--node", &kr])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() != Some(101) && !stderr.contains("panicked"),
+        "{:?}: {stderr}",
+        out.status
+    );
+
+    // SIGTERM stops a node gracefully, saying so; with `--log-format
+    // json` each log line is one JSON object.
+    let gb_log = dir.path().join("GB-PIPCU.log");
+    let stop = |mut node: std::process::Child| {
+        let pid = rustix::process::Pid::from_child(&node);
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+        let status = node.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+    };
+    stop(nodes.0.remove(1));
+    let log = std::fs::read_to_string(&gb_log).unwrap();
+    assert!(
+        log.contains("shutting down") && log.contains("SIGTERM") && log.contains("stopped"),
+        "{log}"
+    );
+    let json_log = dir.path().join("GB-PIPCU.json.log");
+    let gb_node = Command::new(env!("CARGO_BIN_EXE_isop"))
+        .args(["--log-format", "json", "node", "run", "--config", &gb])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&json_log).unwrap())
+        .spawn()
+        .unwrap();
+    eventually(&["status", "--node", &gb], |o| o.contains("roster v1"));
+    stop(gb_node);
+    let log = std::fs::read_to_string(&json_log).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["signal"] == "SIGTERM" && l["level"] == "INFO"),
+        "{log}"
+    );
+
     // A node that is not running.
     drop(nodes);
     let out = run(&["status", "--node", &kr]);

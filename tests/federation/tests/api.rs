@@ -263,9 +263,17 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         .text()
         .await?;
     assert!(cp.starts_with("isop.log/KR-KNPA\n"), "{cp}");
-    // Metrics need the token too.
+    // Metrics need the token too; the probes do not.
     let anonymous = reqwest::get(format!("{}/metrics", agency.base)).await?;
     assert_eq!(anonymous.status().as_u16(), 401);
+    let health = reqwest::get(format!("{}/healthz", agency.base)).await?;
+    assert_eq!(health.status().as_u16(), 200);
+    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", agency.base))
+        .await?
+        .json()
+        .await?;
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(ready["org"], KR, "{ready}");
     let metrics = agency
         .http
         .get(format!("{}/metrics", agency.base))

@@ -56,6 +56,8 @@ pub(crate) async fn serve(inner: Arc<Inner>, listener: tokio::net::TcpListener, 
         token: Arc::new(token),
     };
     let v1 = routes::router().route_layer(middleware::from_fn_with_state(api.clone(), authorize));
+    // Probes need no token: they say nothing but that the node serves.
+    let v1 = v1.merge(routes::probes());
     let app = Router::new()
         .merge(v1)
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -36,6 +36,42 @@ pub(super) fn router() -> Router<Api> {
         .route("/metrics", get(metrics))
 }
 
+/// The health probes: `/healthz` (the process serves) and `/readyz` (the
+/// node takes work: not shutting down, its log readable).
+pub(super) fn probes() -> Router<Api> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn readyz(State(api): State<Api>) -> Response {
+    let inner = &api.inner;
+    let not_ready = |why: String| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "ready": false, "error": why })),
+        )
+            .into_response()
+    };
+    if *inner.shutdown.borrow() {
+        return not_ready("the node is shutting down".into());
+    }
+    if let Err(e) = inner.store.outbox() {
+        return not_ready(format!("the log cannot be read: {e}"));
+    }
+    Json(json!({
+        "ready": true,
+        "org": inner.org.to_string(),
+        "roster_version": inner.roster().version(),
+        "log_size": inner.store.size(),
+    }))
+    .into_response()
+}
+
 /// The most inbox items one page holds.
 const MAX_PAGE: usize = 500;
 

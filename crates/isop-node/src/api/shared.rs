@@ -38,7 +38,12 @@ impl From<Error> for ApiError {
             Fault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self(status, e.to_string())
+        // The status says it is an invalid request; the message need not.
+        let message = match e {
+            Error::Invalid(why) => why,
+            e => e.to_string(),
+        };
+        Self(status, message)
     }
 }
 

@@ -91,6 +91,11 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    /// Whether the command runs a node (`node run`, `node init`).
+    pub(crate) fn runs_a_node(&self) -> bool {
+        matches!(self, Self::Node { .. })
+    }
+
     /// What is logged unless `RUST_LOG` says otherwise: the demo narrates
     /// on stdout, and a node logs what it does.
     pub(crate) fn default_log_level(&self) -> &'static str {

@@ -41,15 +41,16 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
             let config = NodeConfig::load(&config)?;
             let node = isop_node::Node::bind(config).await?;
             eprintln!(
-                "{} listening on {} (API {:?}); Ctrl-C to stop",
+                "{} listening on {} (API {:?}); SIGINT (Ctrl-C) or SIGTERM to stop",
                 node.org(),
                 node.local_addr()?,
                 node.api_addr()
             );
-            tokio::signal::ctrl_c()
-                .await
-                .context("waiting for Ctrl-C")?;
+            let signal = stop_signal().await?;
+            // Peers are told, by the QUIC close reason, and re-dial at once.
+            tracing::info!(signal, "shutting down");
             node.shutdown().await?;
+            tracing::info!("stopped");
             Ok(())
         }
         NodeCommand::Init {
@@ -64,5 +65,18 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
             println!("wrote {}", path.display());
             Ok(())
         }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM, and names it.
+async fn stop_signal() -> Result<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            r.context("listening for SIGINT")?;
+            Ok("SIGINT")
+        }
+        _ = term.recv() => Ok("SIGTERM"),
     }
 }
