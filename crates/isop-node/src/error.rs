@@ -108,14 +108,18 @@ impl Error {
 }
 
 /// The kind of a core error: a tree size or proof range past the log is
-/// not found; what the policy or TLP refuses is forbidden; the rest is a
-/// request (or notice) that breaks a rule, an unknown org named in it
-/// among them.
+/// not found; what the policy or TLP refuses, a revoked member and a key
+/// revoked or expired are forbidden; the rest is a request (or notice)
+/// that breaks a rule, an unknown org named in it among them.
 fn core_fault(e: &isop_core::Error) -> Fault {
     use isop_core::Error as E;
     match e {
         E::TreeSize { .. } | E::ProofRange(_) => Fault::NotFound,
-        E::PolicyDenied { .. } | E::TlpForbids { .. } => Fault::Forbidden,
+        // What the roster has revoked or let expire can never be used.
+        E::PolicyDenied { .. }
+        | E::TlpForbids { .. }
+        | E::OrgRevoked(_)
+        | E::KeyNotValid { .. } => Fault::Forbidden,
         _ => Fault::Invalid,
     }
 }

@@ -27,10 +27,16 @@ pub struct Sent {
 /// Seals `draft` as this node, checks its recipients, logs it and queues
 /// it for each.
 pub(crate) async fn send(inner: &Arc<Inner>, draft: NoticeDraft) -> Result<Sent, Error> {
-    let sealed = draft.seal(&inner.signer, inner.now(), &mut rand::rngs::OsRng)?;
+    // A notice signed with a key its recipients refuse can never be
+    // delivered: refused here, naming the key (revoked, or expired).
+    let now = inner.now();
+    inner
+        .roster()
+        .signing_key(inner.signer.id(), &inner.org, now, inner.live())?;
+    let sealed = draft.seal(&inner.signer, now, &mut rand::rngs::OsRng)?;
     let n = sealed.notice();
     let reply = inner.reply_context(n.in_reply_to())?;
-    let recipients = protocol::recipients(&inner.roster(), &inner.org, n, &reply, inner.now())?;
+    let recipients = protocol::recipients(&inner.roster(), &inner.org, n, &reply, now)?;
     let mut entry = NewEntry::new(
         inner.now(),
         Direction::Outbound,

@@ -1,7 +1,7 @@
 //! The local API over HTTP on loopback, against real nodes.
 
 use anyhow::{Context, Result};
-use isop_core::LogIndex;
+use isop_core::{LogIndex, UnixMillis};
 use isop_federation_tests::*;
 use isop_store::{Store, StoreConfig};
 use serde_json::{Value, json};
@@ -133,6 +133,14 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     // The agency's inbox, the notice with its revealed and withheld fields.
     let (_, inbox) = agency.get("/v1/inbox?unread=true&kind=referral").await?;
     assert_eq!(inbox["items"].as_array().map(Vec::len), Some(1), "{inbox}");
+    let (code, e) = agency.get("/v1/inbox?kind=referal").await?;
+    assert_eq!(code, 400, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("\"referal\" is not one of referral, status")),
+        "{e}"
+    );
     let (code, shown) = agency.get(&format!("/v1/notices/{id}")).await?;
     assert_eq!(code, 200, "{shown}");
     assert_eq!(shown["revealed"][0]["path"], "referral.contact");
@@ -337,6 +345,42 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     let r = push(fed.sign(&fed.roster)?).await?;
     assert_eq!(r.status().as_u16(), 400);
     assert!(r.text().await?.contains("not newer"));
+
+    // FilmCo's key is revoked from before its referral was made: the
+    // referral is still shown, said not to verify, never a 500; and FilmCo
+    // is refused at submit, naming its key, since nothing it signs can be
+    // delivered.
+    let v3 = fed.sign(
+        &isop_core::RosterBuilder::from_pb(fed.roster.clone())
+            .version(3, now)
+            .revoke_key(&org(FILMCO), &"k1".parse()?, UnixMillis(now.0 - 3_600_000))?
+            .build()?,
+    )?;
+    assert_eq!(push(v3).await?.status().as_u16(), 200);
+    filmco
+        .wait_until("roster v3", STEP, |n| n.roster().version() == 3)
+        .await?;
+    let (code, shown) = agency.get(&format!("/v1/notices/{id}")).await?;
+    assert_eq!(code, 200, "{shown}");
+    assert_eq!(shown["verified"], false, "{shown}");
+    assert!(
+        shown["verification_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("revoked")),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["body"]["referral"]["target"]["domain"],
+        "streamz.example"
+    );
+    let (code, e) = partner.post("/v1/notices", &referral_json(KR)).await?;
+    assert_eq!(code, 403, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("RH-FILMCO/k1")),
+        "{e}"
+    );
 
     kr.shutdown().await?;
     filmco.shutdown().await?;

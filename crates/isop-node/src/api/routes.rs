@@ -8,7 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use isop_core::{Clearance, pb};
+use isop_core::{Clearance, NoticeKind, pb};
 use isop_store::DeliveryStatus;
 use prometheus_client::encoding::text::encode;
 use serde::Deserialize;
@@ -248,6 +248,15 @@ async fn inbox(
     State(api): State<Api>,
     Query(q): Query<InboxQuery>,
 ) -> ApiResult<serde_json::Value> {
+    if let Some(kind) = &q.kind
+        && !NoticeKind::ALL.iter().any(|k| k.as_str() == kind)
+    {
+        let kinds: Vec<&str> = NoticeKind::ALL.iter().map(|k| k.as_str()).collect();
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("kind {kind:?} is not one of {}", kinds.join(", ")),
+        ));
+    }
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let items: Vec<_> = api
         .inner

@@ -86,13 +86,21 @@ pub(super) fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Val
         .into_iter()
         .map(|(digest, e)| json!({ "digest": hex::encode(digest), "reason": e.reason, "erased_at": e.erased_at }))
         .collect();
-    let (revealed, withheld, idna) = match verified {
+    // A notice that no longer verifies (its key revoked from before it was
+    // made, say) is shown as the log holds it, said so, its fields withheld.
+    let (revealed, withheld, idna, verification_error) = match verified {
         Ok(v) => (
             v.revealed().iter().map(|f| Ok(json!({ "path": f.path, "label": f.label.to_string(), "value": value_json(&f.value)? }))).collect::<Result<Vec<_>, ApiError>>()?,
             v.withheld().iter().map(|w| json!({ "path": w.path, "label": w.label.to_string() })).collect::<Vec<_>>(),
             idna_forms(&n, v.revealed()),
+            None,
         ),
-        Err(e) => return Err(ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("entry {at} no longer verifies: {e}"))),
+        Err(e) => (
+            Vec::new(),
+            n.commitments().iter().map(|c| json!({ "path": c.path, "label": c.label.to_string() })).collect(),
+            idna_forms(&n, &[]),
+            Some(e.to_string()),
+        ),
     };
     let read = inner
         .store
@@ -114,6 +122,8 @@ pub(super) fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Val
         "case_ref": n.case_ref(),
         "in_reply_to": n.in_reply_to().map(|i| i.to_string()),
         "body": body_json(&n)?,
+        "verified": verification_error.is_none(),
+        "verification_error": verification_error,
         "revealed": revealed,
         "withheld": withheld,
         "idna": idna,
