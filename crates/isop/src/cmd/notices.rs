@@ -119,6 +119,12 @@ impl Show {
                 s(&v["direction"]),
                 s(&v["peer"])
             );
+            if v["verified"] == false {
+                println!(
+                    "  DOES NOT VERIFY NOW: {}; its fields are withheld",
+                    s(&v["verification_error"])
+                );
+            }
             for f in v["revealed"].as_array().into_iter().flatten() {
                 println!(
                     "  sees      {:<32} [{}] {}",
