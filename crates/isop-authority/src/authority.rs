@@ -261,6 +261,17 @@ impl Authority {
         self.save_draft(RosterBuilder::from_pb(self.draft()?).group(id, name, &members))
     }
 
+    /// The endpoint the authority lists for `org`: in the draft of the
+    /// next roster (the roster in force if there is none).
+    pub fn endpoint_of(&self, org: &OrgId) -> Result<Option<String>, Error> {
+        Ok(self
+            .draft()?
+            .members
+            .into_iter()
+            .find(|m| m.org_id == org.as_str())
+            .and_then(|m| m.endpoints.into_iter().next()))
+    }
+
     /// Revokes a signing key in the draft, from now on.
     pub fn revoke_key(&self, org: &OrgId, key_name: &KeyName) -> Result<pb::Roster, Error> {
         self.save_draft(RosterBuilder::from_pb(self.draft()?).revoke_key(org, key_name, now())?)
@@ -323,14 +334,30 @@ pub fn keys_gen(dir: &Path, org: &OrgId) -> Result<OrgKeys, Error> {
 }
 
 /// Writes `dir/node.toml` for `org`, with the files `keys gen` and the
-/// authority made (the CA and roster are copied into `dir`).
+/// authority made (the CA and roster are copied into `dir`). The node
+/// listens at `listen`, or else where the authority's roster lists its
+/// endpoint (its port on all interfaces when the endpoint names a host).
 pub fn node_init(
     dir: &Path,
     org: &OrgId,
     authority_dir: &Path,
-    listen: SocketAddr,
+    listen: Option<SocketAddr>,
     api: Option<SocketAddr>,
 ) -> Result<PathBuf, Error> {
+    let listen = match listen {
+        Some(listen) => listen,
+        None => {
+            let endpoint = Authority::open(authority_dir)?
+                .endpoint_of(org)?
+                .ok_or_else(|| Error::Config {
+                    path: "listen".into(),
+                    why: format!(
+                        "the roster lists no endpoint for {org}: add the member with --endpoint, or give --listen"
+                    ),
+                })?;
+            listen_at(&endpoint)?
+        }
+    };
     for f in ["ca.crt", "roster.bin"] {
         std::fs::copy(authority_dir.join(f), dir.join(f)).map_err(io(&authority_dir.join(f)))?;
     }
@@ -347,6 +374,23 @@ pub fn node_init(
     })?;
     write_new(&path, text.as_bytes())?;
     Ok(path)
+}
+
+/// Where a node whose roster endpoint is `endpoint` (`host:port`)
+/// listens: that address if the host is an IP address, else its port on
+/// all interfaces.
+fn listen_at(endpoint: &str) -> Result<SocketAddr, Error> {
+    if let Ok(addr) = endpoint.parse() {
+        return Ok(addr);
+    }
+    let port = endpoint
+        .rsplit_once(':')
+        .and_then(|(_, port)| port.parse::<u16>().ok())
+        .ok_or_else(|| Error::Config {
+            path: "listen".into(),
+            why: format!("the roster's endpoint {endpoint:?} is not host:port"),
+        })?;
+    Ok(SocketAddr::from(([0, 0, 0, 0], port)))
 }
 
 #[cfg(test)]
@@ -394,5 +438,23 @@ mod tests {
         let reopened = Authority::open(authority.dir()).unwrap();
         assert_eq!(reopened.roster().unwrap().roster.version(), 2);
         assert!(!authority.dir().join("roster.draft").exists());
+    }
+
+    #[test]
+    fn a_node_listens_where_the_roster_lists_it() {
+        assert_eq!(
+            listen_at("127.0.0.1:7401").unwrap(),
+            "127.0.0.1:7401".parse().unwrap()
+        );
+        assert_eq!(
+            listen_at("[::1]:7401").unwrap(),
+            "[::1]:7401".parse().unwrap()
+        );
+        assert_eq!(
+            listen_at("kr.isop.example:7401").unwrap(),
+            "0.0.0.0:7401".parse().unwrap()
+        );
+        let e = listen_at("kr.isop.example").unwrap_err();
+        assert!(e.to_string().contains("not host:port"), "{e}");
     }
 }

@@ -79,6 +79,12 @@ fn the_auditor_checks_the_demo_exports(dir: &std::path::Path) {
     ]);
     assert!(out.status.success(), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("consistent: no findings"));
+    // The same export twice: said so.
+    let out = run(&["audit", "cross-check", kr, kr, "--roster-key", key]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("both exports are the same file"),
+        "{out:?}"
+    );
 
     // One flipped byte: findings, exit 3, and a JSON report that names them.
     let mut bytes = std::fs::read(kr).unwrap();
@@ -248,7 +254,8 @@ fn onboarding_a_federation_from_the_command_line() {
         "isop-test",
     ]);
     let mut ports = Vec::new();
-    for (org, role, country) in [("KR-KNPA", "agency", "KR"), ("RH-FILMCO", "partner", "US")] {
+    // Role and country in any case.
+    for (org, role, country) in [("KR-KNPA", "Agency", "KR"), ("RH-FILMCO", "partner", "us")] {
         isop(&["keys", "gen", "--org", org, "--dir", &p(org)]);
         let cert = isop(&[
             "ca",
@@ -284,20 +291,30 @@ fn onboarding_a_federation_from_the_command_line() {
             "--endpoint",
             &endpoint,
         ]);
-        isop(&[
+        // KR-KNPA names its listen address; RH-FILMCO's is taken from the
+        // endpoint the authority's roster lists for it.
+        let (home, authority) = (p(org), p("authority"));
+        let mut init = vec![
             "node",
             "init",
             "--org",
             org,
             "--dir",
-            &p(org),
+            &home,
             "--authority",
-            &p("authority"),
-            "--listen",
-            &endpoint,
+            &authority,
             "--api",
             "127.0.0.1:0",
-        ]);
+        ];
+        if org == "KR-KNPA" {
+            init.extend(["--listen", &endpoint]);
+        }
+        isop(&init);
+        let config = std::fs::read_to_string(dir.path().join(org).join("node.toml")).unwrap();
+        assert!(
+            config.contains(&format!("listen = \"{endpoint}\"")),
+            "{config}"
+        );
     }
     // Nodes were initialised from roster v1; sign v2 with both members and hand it to them.
     assert!(isop(&["roster", "sign", "--authority", &p("authority")]).contains("roster v2"));

@@ -132,6 +132,15 @@ pub(crate) fn run(command: AuditCommand) -> Result<()> {
         }
         AuditCommand::CrossCheck { a, b, args } => {
             let key = args.roster_key()?;
+            if std::fs::canonicalize(&a)
+                .ok()
+                .is_some_and(|a| std::fs::canonicalize(&b).is_ok_and(|b| a == b))
+            {
+                eprintln!(
+                    "warning: both exports are the same file, {}: a log checked against itself can show no divergence",
+                    a.display()
+                );
+            }
             let len = open(&a)?.1 * 2 + open(&b)?.1;
             let bar = bar(len, "cross-checking");
             let mut done = 0;

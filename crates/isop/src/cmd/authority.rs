@@ -251,7 +251,8 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
             key_name,
             clearance,
         } => {
-            let role = match role.as_str() {
+            // Values in any case: `Agency`, `KR` or `kr`.
+            let role = match role.to_lowercase().as_str() {
                 "agency" => isop_core::Role::Agency,
                 "hub" => isop_core::Role::Hub,
                 "partner" => isop_core::Role::Partner,
@@ -268,7 +269,7 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
                 org: &org.parse()?,
                 display_name: &name,
                 role,
-                country: &country,
+                country: &country.to_uppercase(),
                 key_name: &key_name.parse()?,
                 public_key_hex: &public_key,
                 // An hour back: a member's clock may run a little behind.

@@ -26,9 +26,10 @@ pub(crate) enum NodeCommand {
         /// The federation authority's directory (for the CA and roster).
         #[arg(long)]
         authority: PathBuf,
-        /// The QUIC listen address.
-        #[arg(long, default_value = "127.0.0.1:7401")]
-        listen: std::net::SocketAddr,
+        /// The QUIC listen address (default: the org's endpoint in the
+        /// authority's roster).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
         /// The local API's address.
         #[arg(long, default_value = "127.0.0.1:7481")]
         api: std::net::SocketAddr,
