@@ -18,8 +18,8 @@ use isop_net::pki::{self, CertifiedKey};
 use prost::Message;
 
 use isop_node::config::{
-    ApiConfig, RosterKeyConfig, check_private, public_key_hex, read_roster_pub, read_signing_key,
-    write_private, write_signing_key,
+    ApiConfig, RosterKeyConfig, check_private, load_roster_key, public_key_hex, read_roster_pub,
+    read_signing_key, write_private, write_signing_key,
 };
 use isop_node::{Error, NodeConfig, now};
 
@@ -153,9 +153,9 @@ impl Authority {
         &self.dir
     }
 
-    /// The roster key's signer.
-    pub fn signer(&self) -> &Signer {
-        &self.signer
+    /// The roster key's signer, the authority given up for it.
+    pub fn into_signer(self) -> Signer {
+        self.signer
     }
 
     /// The roster key.
@@ -174,30 +174,12 @@ impl Authority {
 
     /// The roster in force, verified.
     pub fn roster(&self) -> Result<SignedRoster, Error> {
-        let path = self.dir.join("roster.bin");
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
-        let envelope = pb::Envelope::decode(bytes.as_slice()).map_err(|e| Error::Config {
-            path: path.display().to_string(),
-            why: e.to_string(),
-        })?;
-        Ok(SignedRoster {
-            roster: Roster::verify(&envelope, &self.roster_key())?,
-            envelope,
-        })
+        roster_in(&self.dir, &self.roster_key())
     }
 
     /// The next version being prepared: the draft, or the roster in force.
     fn draft(&self) -> Result<pb::Roster, Error> {
-        let path = self.dir.join("roster.draft");
-        if path.exists() {
-            let bytes = std::fs::read(&path).map_err(io(&path))?;
-            return pb::Roster::decode(bytes.as_slice()).map_err(|e| Error::Config {
-                path: path.display().to_string(),
-                why: e.to_string(),
-            });
-        }
-        let envelope = self.roster()?.envelope;
-        pb::Roster::decode(envelope.payload).map_err(|e| Error::Roster(e.to_string()))
+        draft_in(&self.dir, &self.roster_key())
     }
 
     fn save_draft(&self, b: RosterBuilder) -> Result<pb::Roster, Error> {
@@ -261,17 +243,6 @@ impl Authority {
         self.save_draft(RosterBuilder::from_pb(self.draft()?).group(id, name, &members))
     }
 
-    /// The endpoint the authority lists for `org`: in the draft of the
-    /// next roster (the roster in force if there is none).
-    pub fn endpoint_of(&self, org: &OrgId) -> Result<Option<String>, Error> {
-        Ok(self
-            .draft()?
-            .members
-            .into_iter()
-            .find(|m| m.org_id == org.as_str())
-            .and_then(|m| m.endpoints.into_iter().next()))
-    }
-
     /// Revokes a signing key in the draft, from now on.
     pub fn revoke_key(&self, org: &OrgId, key_name: &KeyName) -> Result<pb::Roster, Error> {
         self.save_draft(RosterBuilder::from_pb(self.draft()?).revoke_key(org, key_name, now())?)
@@ -285,7 +256,7 @@ impl Authority {
 
     /// Signs the draft as the next version (the first: version 1) and
     /// puts it in force.
-    pub fn sign(&self) -> Result<Roster, Error> {
+    pub fn sign(&self) -> Result<SignedRoster, Error> {
         let version = if self.dir.join("roster.bin").exists() {
             self.roster()?.roster.version() + 1
         } else {
@@ -299,8 +270,41 @@ impl Authority {
         if draft.exists() {
             std::fs::remove_file(&draft).map_err(io(&draft))?;
         }
-        Ok(Roster::verify(&env, &self.roster_key())?)
+        Ok(SignedRoster {
+            roster: Roster::verify(&env, &self.roster_key())?,
+            envelope: env,
+        })
     }
+}
+
+/// The roster in force in the authority's directory `dir`, verified with
+/// `key`.
+fn roster_in(dir: &Path, key: &RosterKey) -> Result<SignedRoster, Error> {
+    let path = dir.join("roster.bin");
+    let bytes = std::fs::read(&path).map_err(io(&path))?;
+    let envelope = pb::Envelope::decode(bytes.as_slice()).map_err(|e| Error::Config {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    })?;
+    Ok(SignedRoster {
+        roster: Roster::verify(&envelope, key)?,
+        envelope,
+    })
+}
+
+/// The next version being prepared in the authority's directory `dir`:
+/// the draft, or the roster in force (verified with `key`).
+fn draft_in(dir: &Path, key: &RosterKey) -> Result<pb::Roster, Error> {
+    let path = dir.join("roster.draft");
+    if path.exists() {
+        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        return pb::Roster::decode(bytes.as_slice()).map_err(|e| Error::Config {
+            path: path.display().to_string(),
+            why: e.to_string(),
+        });
+    }
+    let envelope = roster_in(dir, key)?.envelope;
+    pb::Roster::decode(envelope.payload).map_err(|e| Error::Roster(e.to_string()))
 }
 
 /// What `keys gen` made.
@@ -347,8 +351,13 @@ pub fn node_init(
     let listen = match listen {
         Some(listen) => listen,
         None => {
-            let endpoint = Authority::open(authority_dir)?
-                .endpoint_of(org)?
+            // From the authority's public files: no secret key is read.
+            let key = load_roster_key(&authority_dir.join("roster.pub"))?;
+            let endpoint = draft_in(authority_dir, &key)?
+                .members
+                .into_iter()
+                .find(|m| m.org_id == org.as_str())
+                .and_then(|m| m.endpoints.into_iter().next())
                 .ok_or_else(|| Error::Config {
                     path: "listen".into(),
                     why: format!(
@@ -421,7 +430,7 @@ mod tests {
         authority.add_member(&member).unwrap();
         let e = authority.add_member(&member).unwrap_err();
         assert!(e.to_string().contains("already a member"), "{e}");
-        let v1 = authority.sign().unwrap();
+        let v1 = authority.sign().unwrap().roster;
         assert_eq!(v1.version(), 1);
         let m = v1.member(&org).unwrap();
         assert_eq!(
@@ -434,7 +443,7 @@ mod tests {
         );
         // The next edit goes into version 2, signed by the same key.
         authority.revoke_key(&org, &"k1".parse().unwrap()).unwrap();
-        assert_eq!(authority.sign().unwrap().version(), 2);
+        assert_eq!(authority.sign().unwrap().roster.version(), 2);
         let reopened = Authority::open(authority.dir()).unwrap();
         assert_eq!(reopened.roster().unwrap().roster.version(), 2);
         assert!(!authority.dir().join("roster.draft").exists());

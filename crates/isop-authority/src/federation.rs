@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use isop_core::{OrgId, Role, RosterKey, Signer, UnixMillis, pb};
 use isop_net::pki::CertifiedKey;
-use isop_node::config::{ApiConfig, DeliveryConfig, WitnessConfig, read_signing_key};
+use isop_node::config::{ApiConfig, DeliveryConfig, WitnessConfig};
 use isop_node::{Error, Node, NodeConfig, now};
 use prost::Message;
 
@@ -225,16 +225,12 @@ impl LocalFederation {
             let orgs: Vec<OrgId> = names.iter().map(|n| n.parse()).collect::<Result<_, _>>()?;
             authority.add_group(id, id, &orgs)?;
         }
-        authority.sign()?;
-        let roster = pb::Roster::decode(authority.roster()?.envelope.payload)
+        let roster = pb::Roster::decode(authority.sign()?.envelope.payload)
             .map_err(|e| Error::Roster(format!("the roster just signed does not decode: {e}")))?;
         Ok(Self {
             dir: dir.to_path_buf(),
             ca: authority.ca()?,
-            roster_signer: Signer::new(
-                authority.signer().id().clone(),
-                read_signing_key(&dir.join("roster.key"))?,
-            ),
+            roster_signer: authority.into_signer(),
             roster,
             members,
             #[cfg(feature = "memory")]

@@ -155,6 +155,15 @@ impl From<pb::Deliver> for Delivery {
     }
 }
 
+impl From<Delivery> for pb::Deliver {
+    fn from(d: Delivery) -> Self {
+        Self {
+            envelope: Some(d.envelope),
+            disclosures: d.disclosures,
+        }
+    }
+}
+
 /// A field whose value was revealed to the recipient.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RevealedField {

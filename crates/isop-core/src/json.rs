@@ -61,10 +61,17 @@ pub fn is_time(field: &str) -> bool {
 /// What the profile needs to know of one field.
 #[derive(Clone, Debug)]
 enum Form {
+    /// A value the profile rewrites.
+    Leaf(Leaf),
+    /// A message it descends into, by its full name (`.isop.v1.Target`).
+    Message(String),
+}
+
+/// A value the profile rewrites.
+#[derive(Clone, Copy, Debug)]
+enum Leaf {
     Bytes(BytesForm),
     Time,
-    /// A message, by its full name (`.isop.v1.Target`).
-    Message(String),
 }
 
 #[derive(Debug, Default)]
@@ -96,11 +103,11 @@ fn add_message(schema: &mut Schema, scope: &str, m: &prost_types::DescriptorProt
     let mut fields = HashMap::new();
     for f in &m.field {
         let form = match f.r#type() {
-            Type::Bytes => Some(Form::Bytes(BytesForm::of(f.name()))),
+            Type::Bytes => Some(Form::Leaf(Leaf::Bytes(BytesForm::of(f.name())))),
             Type::Uint64 | Type::Int64 | Type::Fixed64 | Type::Sint64 | Type::Sfixed64
                 if is_time(f.name()) =>
             {
-                Some(Form::Time)
+                Some(Form::Leaf(Leaf::Time))
             }
             Type::Message => Some(Form::Message(f.type_name().to_owned())),
             _ => None,
@@ -143,7 +150,7 @@ fn walk(
     v: &mut Value,
     type_name: &str,
     path: &str,
-    rewrite: &dyn Fn(&mut Value, &Form, &str) -> Result<(), Error>,
+    rewrite: &dyn Fn(&mut Value, Leaf, &str) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let Some(fields) = schema().messages.get(type_name) else {
         return Ok(());
@@ -167,7 +174,7 @@ fn walk(
         for item in items {
             match form {
                 Form::Message(inner) => walk(item, inner, &at, rewrite)?,
-                form => rewrite(item, form, &at)?,
+                Form::Leaf(leaf) => rewrite(item, *leaf, &at)?,
             }
         }
     }
@@ -175,13 +182,13 @@ fn walk(
 }
 
 /// The readable form of a canonical value.
-fn readable(v: &mut Value, form: &Form, _at: &str) -> Result<(), Error> {
+fn readable(v: &mut Value, leaf: Leaf, _at: &str) -> Result<(), Error> {
     let Value::String(s) = v else {
         return Ok(());
     };
-    match form {
-        Form::Bytes(BytesForm::Base64) | Form::Message(_) => {}
-        Form::Bytes(form) => {
+    match leaf {
+        Leaf::Bytes(BytesForm::Base64) => {}
+        Leaf::Bytes(form) => {
             let Ok(raw) = base64_decode(s) else {
                 return Ok(());
             };
@@ -195,7 +202,7 @@ fn readable(v: &mut Value, form: &Form, _at: &str) -> Result<(), Error> {
                 _ => hex::encode(raw),
             };
         }
-        Form::Time => {
+        Leaf::Time => {
             if let Ok(ms) = s.parse::<u64>() {
                 *v = Value::String(rfc3339(ms));
             }
@@ -205,21 +212,21 @@ fn readable(v: &mut Value, form: &Form, _at: &str) -> Result<(), Error> {
 }
 
 /// The canonical value of a readable one.
-fn canonical(v: &mut Value, form: &Form, at: &str) -> Result<(), Error> {
+fn canonical(v: &mut Value, leaf: Leaf, at: &str) -> Result<(), Error> {
     let bad = |why: String| Error::InvalidNotice {
         what: at.to_owned(),
         why,
     };
-    match (form, &*v) {
-        (Form::Bytes(BytesForm::NoticeId), Value::String(s)) if !s.is_empty() => {
+    match (leaf, &*v) {
+        (Leaf::Bytes(BytesForm::NoticeId), Value::String(s)) if !s.is_empty() => {
             let id: NoticeId = s.parse().map_err(|e: Error| bad(e.to_string()))?;
             *v = Value::String(base64_encode(id.as_bytes()));
         }
-        (Form::Bytes(BytesForm::Hex), Value::String(s)) if !s.is_empty() => {
+        (Leaf::Bytes(BytesForm::Hex), Value::String(s)) if !s.is_empty() => {
             let raw = hex::decode(s).map_err(|e| bad(format!("{s:?} is not hex: {e}")))?;
             *v = Value::String(base64_encode(&raw));
         }
-        (Form::Time, Value::String(s)) => {
+        (Leaf::Time, Value::String(s)) => {
             let ms = match s.parse::<u64>() {
                 Ok(ms) => ms,
                 Err(_) => parse_rfc3339(s).ok_or_else(|| {

@@ -54,6 +54,14 @@ pub(crate) struct Knock {
     pub(crate) peer: Result<PeerIdentity, Refusal>,
 }
 
+impl std::fmt::Debug for Knock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Knock")
+            .field("remote", &self.end.remote)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One end of a connection.
 #[derive(Clone)]
 pub(crate) struct End {
@@ -185,14 +193,6 @@ struct Listener {
     knocks: mpsc::UnboundedSender<Knock>,
 }
 
-impl std::fmt::Debug for Knock {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Knock")
-            .field("remote", &self.end.remote)
-            .finish_non_exhaustive()
-    }
-}
-
 /// An in-memory network of endpoints, each at an address of its own.
 /// Cloning it gives another handle to the same network.
 #[derive(Clone, Debug, Default)]
@@ -232,13 +232,14 @@ impl MemoryNetwork {
             });
         }
         let (knocks, incoming) = mpsc::unbounded_channel();
+        let identity = presented(identity);
         net.next_listener += 1;
         let number = net.next_listener;
         net.listeners.insert(
             addr,
             Listener {
                 number,
-                identity: presented(identity),
+                identity: identity.clone(),
                 knocks,
             },
         );
@@ -246,7 +247,7 @@ impl MemoryNetwork {
             network: self.clone(),
             addr,
             number,
-            identity: presented(identity),
+            identity,
             incoming: tokio::sync::Mutex::new(incoming),
             links: Mutex::new(Vec::new()),
             closed: watch::Sender::new(false),

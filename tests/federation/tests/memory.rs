@@ -74,18 +74,12 @@ impl Setup {
             &mut rand::rngs::StdRng::seed_from_u64(seed),
         )?)
     }
-
-    /// The delivery of `sealed` that `to`'s clearance allows.
-    fn delivery(&self, sealed: &SealedNotice, to: &str) -> Result<Delivery> {
-        let roster = Roster::verify(
-            &pb::Envelope::decode(std::fs::read(self.fed.dir.join("roster.bin"))?.as_slice())?,
-            &self.fed.roster_key(),
-        )?;
-        Ok(sealed.delivery_for(&roster.clearance(&org(to))?))
-    }
 }
 
-use prost::Message;
+/// The delivery of `sealed` that `to`'s clearance in `roster` allows.
+fn delivery(roster: &Roster, sealed: &SealedNotice, to: &str) -> Result<Delivery> {
+    Ok(sealed.delivery_for(&roster.clearance(&org(to))?))
+}
 
 /// Waits until the first attempt to deliver entry `index` to `to` failed:
 /// when the next is due, and why it failed.
@@ -218,7 +212,8 @@ async fn a_copy_is_a_duplicate_and_another_notice_under_its_id_a_conflict() -> R
     ensure!(first.notice().id() == squatter.notice().id());
     ensure!(first.digest() != squatter.digest());
 
-    let [accepted] = &deliver_batch(&conn, KR, &roster, vec![s.delivery(&first, KR)?]).await?[..]
+    let [accepted] =
+        &deliver_batch(&conn, KR, &roster, vec![delivery(&roster, &first, KR)?]).await?[..]
     else {
         bail!("one receipt");
     };
@@ -226,7 +221,8 @@ async fn a_copy_is_a_duplicate_and_another_notice_under_its_id_a_conflict() -> R
         bail!("accepted: {accepted:?}");
     };
     // The same notice again: its original index, and the fields held.
-    let [dup] = &deliver_batch(&conn, KR, &roster, vec![s.delivery(&first, KR)?]).await?[..] else {
+    let [dup] = &deliver_batch(&conn, KR, &roster, vec![delivery(&roster, &first, KR)?]).await?[..]
+    else {
         bail!("one receipt");
     };
     ensure!(dup.outcome() == &ReceiptOutcome::Duplicate(*at), "{dup:?}");
@@ -234,7 +230,7 @@ async fn a_copy_is_a_duplicate_and_another_notice_under_its_id_a_conflict() -> R
     // Another notice under its id: refused, naming the holder, and logged.
     let size = kr.store().size();
     let [conflict] =
-        &deliver_batch(&conn, KR, &roster, vec![s.delivery(&squatter, KR)?]).await?[..]
+        &deliver_batch(&conn, KR, &roster, vec![delivery(&roster, &squatter, KR)?]).await?[..]
     else {
         bail!("one receipt");
     };
@@ -251,7 +247,10 @@ async fn a_copy_is_a_duplicate_and_another_notice_under_its_id_a_conflict() -> R
     ensure!(logged.0 == size, "logged at {logged}, the log was {size}");
     ensure!(kr.store().find_notice(&first.notice().id())? == Some(*at));
     // Both in one batch: refused whole.
-    let both = vec![s.delivery(&first, KR)?, s.delivery(&squatter, KR)?];
+    let both = vec![
+        delivery(&roster, &first, KR)?,
+        delivery(&roster, &squatter, KR)?,
+    ];
     let err = deliver_batch(&conn, KR, &roster, both).await.unwrap_err();
     ensure!(err.to_string().contains("twice"), "{err}");
     kr.shutdown().await?;

@@ -644,3 +644,39 @@ fn the_sender_takes_receipts_only_when_they_answer_what_it_sent() {
     let err = list(&squatted, KR).answering(&org(KR), &sent).unwrap_err();
     assert!(err.to_string().contains("receipt 1"), "{err}");
 }
+
+/// A log that cannot be read.
+struct Unreadable;
+
+impl NoticeLog for Unreadable {
+    type Error = &'static str;
+
+    fn find(&self, _: &NoticeId) -> Result<Option<HeldNotice>, Self::Error> {
+        Err("the log cannot be read")
+    }
+
+    fn disclosure_digests(&self, _: LogIndex) -> Result<Vec<[u8; 32]>, Self::Error> {
+        Err("the log cannot be read")
+    }
+}
+
+#[test]
+fn a_log_that_cannot_be_read_fails_the_receive_and_refuses_nothing() {
+    // Refusing would make the sender drop a notice through no fault of its
+    // own; failing the request makes it try again.
+    let fed = fed();
+    let receiver = Receiver {
+        org: &org(KR),
+        roster: &fed.roster,
+        now: NOW,
+        judgement: Judgement::live(NOW),
+    };
+    let r = referral(&fed, 1);
+    let batch = [to(&fed, &r, KR)];
+    let decided = decide(&receiver, &org(FILMCO), &batch, &Unreadable);
+    assert_eq!(decided.err(), Some("the log cannot be read"));
+    // A reply that must look up what it answers fails the same way.
+    let reply = [to(&fed, &case_reply(&fed, FILMCO, &r, 40), KR)];
+    let decided = decide(&receiver, &org(FILMCO), &reply, &Unreadable);
+    assert_eq!(decided.err(), Some("the log cannot be read"));
+}

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use isop_core::protocol::Sent;
-use isop_core::{LogIndex, OrgId, ReceiptOutcome, Redaction, SignedReceipts, UnixMillis, pb};
+use isop_core::{
+    Delivery, LogIndex, OrgId, ReceiptOutcome, Redaction, SignedReceipts, UnixMillis, pb,
+};
 use isop_store::{Delivered, Direction, DisclosureState, NewEntry, OutboxItem, Record};
 use pb::frame::Kind;
 use prost::Message;
@@ -133,23 +135,21 @@ async fn attempt(
     batch: &[OutboxItem],
 ) -> Result<Vec<ReceiptOutcome>, Error> {
     let mut items = Vec::with_capacity(batch.len());
+    // What each receipt must name: the id and digest this node sent.
+    let mut sent = Vec::with_capacity(batch.len());
     let mut queued = Vec::with_capacity(batch.len());
     for item in batch {
-        let Some((deliver, at)) = delivery_for(inner, item.index, recipient)? else {
+        let Some((delivery, at)) = delivery_for(inner, item.index, recipient)? else {
             // Kept in the outbox: nothing accepted is ever dropped here.
             return Err(Error::Roster(format!(
                 "entry {} cannot be read as an outbound notice",
                 item.index
             )));
         };
-        items.push(deliver);
+        sent.push(Sent::of(&delivery.envelope));
+        items.push(delivery.into());
         queued.push(at);
     }
-    // What each receipt must name: the id and digest this node sent.
-    let sent: Vec<Sent> = items
-        .iter()
-        .map(|d| Sent::of(d.envelope.as_ref().unwrap_or(&pb::Envelope::default())))
-        .collect();
     let conn = inner.connection(recipient).await?;
     let answer = inner
         .request(&conn, Kind::DeliverBatch(pb::DeliverBatch { items }))
@@ -211,7 +211,7 @@ pub(crate) fn delivery_for(
     inner: &Inner,
     index: LogIndex,
     recipient: &OrgId,
-) -> Result<Option<(pb::Deliver, u64)>, Error> {
+) -> Result<Option<(Delivery, u64)>, Error> {
     let Some(entry) = inner.store.log_entry(index)? else {
         return Ok(None);
     };
@@ -231,9 +231,9 @@ pub(crate) fn delivery_for(
             disclosures.push(bytes);
         }
     }
-    let deliver = pb::Deliver {
-        envelope: Some(envelope),
+    let delivery = Delivery {
+        envelope,
         disclosures,
     };
-    Ok(Some((deliver, entry.appended_at)))
+    Ok(Some((delivery, entry.appended_at)))
 }

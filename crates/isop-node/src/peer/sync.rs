@@ -61,10 +61,10 @@ fn sync_batch(inner: &Inner, peer: &OrgId, s: pb::Sync) -> Result<pb::SyncBatch,
         if entry.direction == pb::Direction::Outbound as i32
             && entry.recipients.iter().any(|r| r == peer.as_str())
         {
-            if let Some((deliver, _)) = delivery_for(inner, index, peer)? {
+            if let Some((delivery, _)) = delivery_for(inner, index, peer)? {
                 items.push(pb::SyncItem {
                     index: index.0,
-                    deliver: Some(deliver),
+                    deliver: Some(delivery.into()),
                 });
             }
             if items.len() >= limit {

@@ -299,7 +299,7 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
             })?;
         }
         RosterCommand::Sign { authority } => {
-            let r = Authority::open(&authority)?.sign()?;
+            let r = Authority::open(&authority)?.sign()?.roster;
             println!(
                 "roster v{} of {:?} signed and in force: {}",
                 r.version(),
