@@ -6,7 +6,7 @@ use bytes::Bytes;
 use isop_proto::v1 as pb;
 use pb::notice::Body;
 
-use crate::{NoticeId, OrgId, UnixMillis};
+use crate::{Error, NoticeId, OrgId, UnixMillis};
 
 macro_rules! setter {
     ($(#[$doc:meta])* $name:ident: $field:ident = $t:ty) => {
@@ -132,6 +132,41 @@ impl StatusUpdateBuilder {
 pub struct IntelReportBuilder(pb::IntelReport);
 
 impl IntelReportBuilder {
+    /// Starts a report with a title and its Admiralty grade given as
+    /// people write it (`B2`: source reliability A–F, information
+    /// credibility 1–6).
+    pub fn graded(title: &str, grade: &str) -> Result<Self, Error> {
+        use pb::InformationCredibility as I;
+        use pb::SourceReliability as S;
+        let bad = || Error::InvalidNotice {
+            what: "intel.grade".into(),
+            why: format!("{grade:?} is not an Admiralty grade like B2 (A-F, then 1-6)"),
+        };
+        let mut chars = grade.trim().chars();
+        let (Some(source), Some(info), None) = (chars.next(), chars.next(), chars.next()) else {
+            return Err(bad());
+        };
+        let source = match source.to_ascii_uppercase() {
+            'A' => S::A,
+            'B' => S::B,
+            'C' => S::C,
+            'D' => S::D,
+            'E' => S::E,
+            'F' => S::F,
+            _ => return Err(bad()),
+        };
+        let info = match info {
+            '1' => I::Confirmed,
+            '2' => I::ProbablyTrue,
+            '3' => I::PossiblyTrue,
+            '4' => I::Doubtful,
+            '5' => I::Improbable,
+            '6' => I::CannotBeJudged,
+            _ => return Err(bad()),
+        };
+        Ok(Self::new(title, source, info))
+    }
+
     /// Starts a report with a title and its Admiralty grade.
     pub fn new(
         title: &str,

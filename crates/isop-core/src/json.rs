@@ -14,6 +14,9 @@
 //!   `not_after`: Unix milliseconds on the wire) is RFC 3339 in UTC, and
 //!   may also be given as Unix milliseconds.
 //!
+//! - an enum value is written by its full name (`TLP_AMBER`), and may be
+//!   given in any case with or without its prefix (`amber`, `Tlp_Amber`).
+//!
 //! The rule is read from the schema (each field's name and type, from
 //! [`isop_proto::DESCRIPTORS`]); a test holds every `bytes` and time field
 //! of the schema to it, so a new field gets a form on purpose.
@@ -68,16 +71,21 @@ enum Form {
 }
 
 /// A value the profile rewrites.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Leaf {
     Bytes(BytesForm),
     Time,
+    /// A value of the enum of this full name (`.isop.v1.Tlp`).
+    Enum(String),
 }
 
 #[derive(Debug, Default)]
 struct Schema {
     /// Each message's fields that the profile rewrites or descends into.
     messages: HashMap<String, HashMap<String, Form>>,
+    /// Each enum's value names, by its full name (`.isop.v1.Tlp`), in
+    /// schema order.
+    enums: HashMap<String, Vec<String>>,
 }
 
 fn schema() -> &'static Schema {
@@ -92,6 +100,9 @@ fn schema() -> &'static Schema {
             let package = file.package().to_owned();
             for m in &file.message_type {
                 add_message(&mut schema, &format!(".{package}"), m);
+            }
+            for e in &file.enum_type {
+                add_enum(&mut schema, &format!(".{package}"), e);
             }
         }
         schema
@@ -110,6 +121,7 @@ fn add_message(schema: &mut Schema, scope: &str, m: &prost_types::DescriptorProt
                 Some(Form::Leaf(Leaf::Time))
             }
             Type::Message => Some(Form::Message(f.type_name().to_owned())),
+            Type::Enum => Some(Form::Leaf(Leaf::Enum(f.type_name().to_owned()))),
             _ => None,
         };
         // A repeated field's items each take the form.
@@ -120,7 +132,99 @@ fn add_message(schema: &mut Schema, scope: &str, m: &prost_types::DescriptorProt
     for nested in &m.nested_type {
         add_message(schema, &name, nested);
     }
+    for e in &m.enum_type {
+        add_enum(schema, &name, e);
+    }
     schema.messages.insert(name, fields);
+}
+
+fn add_enum(schema: &mut Schema, scope: &str, e: &prost_types::EnumDescriptorProto) {
+    let names = e.value.iter().map(|v| v.name().to_owned()).collect();
+    schema.enums.insert(format!("{scope}.{}", e.name()), names);
+}
+
+/// The values an enum of the schema (`isop.v1.Tlp`) may take, by their
+/// full names, without its `*_UNSPECIFIED` value.
+pub fn enum_names(type_name: &str) -> Vec<&'static str> {
+    schema()
+        .enums
+        .get(&format!(".{type_name}"))
+        .map(|names| {
+            names
+                .iter()
+                .filter(|n| !n.ends_with("_UNSPECIFIED"))
+                .map(String::as_str)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The value of the enum `type_name` (`isop.v1.Tlp`) that `given` names:
+/// its full name or its name without the prefix the values share, in any
+/// case, `-` or a space taken for `_` (`amber`, `TLP_AMBER`, `Amber`);
+/// an error listing the values otherwise.
+pub fn parse_enum(type_name: &str, given: &str) -> Result<&'static str, Error> {
+    let names = enum_names(type_name);
+    let prefix = common_prefix(&names);
+    let wanted = given.trim().to_uppercase().replace(['-', ' '], "_");
+    names
+        .iter()
+        .find(|n| **n == wanted || n.strip_prefix(prefix.as_str()) == Some(wanted.as_str()))
+        .copied()
+        .ok_or_else(|| Error::InvalidNotice {
+            what: type_name.trim_start_matches("isop.v1.").to_owned(),
+            why: format!(
+                "{given:?} is not one of {}",
+                names
+                    .iter()
+                    .map(|n| n.strip_prefix(prefix.as_str()).unwrap_or(n).to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
+}
+
+/// The value of the enum `type_name` that `given` names (see
+/// [`parse_enum`]), as its generated type: `enum_value("isop.v1.Tlp",
+/// "amber", pb::Tlp::from_str_name)`.
+pub fn enum_value<E>(
+    type_name: &str,
+    given: &str,
+    from_str_name: fn(&str) -> Option<E>,
+) -> Result<E, Error> {
+    let name = parse_enum(type_name, given)?;
+    from_str_name(name).ok_or_else(|| Error::InvalidNotice {
+        what: type_name.to_owned(),
+        why: format!("{name} is not a value of the generated type"),
+    })
+}
+
+/// The value name in words for people: without its enum's prefix, in
+/// lower case, `_` as a space (`TLP_AMBER_STRICT` is `amber strict`).
+pub fn enum_words(type_name: &str, name: &str) -> String {
+    let prefix = common_prefix(&enum_names(type_name));
+    name.strip_prefix(prefix.as_str())
+        .unwrap_or(name)
+        .to_lowercase()
+        .replace('_', " ")
+}
+
+/// The prefix up to and with the last `_` that all `names` share
+/// (`TLP_` of `TLP_CLEAR`, `TLP_AMBER`).
+fn common_prefix(names: &[&str]) -> String {
+    let Some(first) = names.first() else {
+        return String::new();
+    };
+    let mut prefix = *first;
+    for n in names {
+        while !n.starts_with(prefix) {
+            prefix = &prefix[..prefix.len() - 1];
+        }
+    }
+    match prefix.rfind('_') {
+        Some(i) => prefix[..=i].to_owned(),
+        None => String::new(),
+    }
 }
 
 /// `message` (of the schema type `type_name`, for example
@@ -174,7 +278,7 @@ fn walk(
         for item in items {
             match form {
                 Form::Message(inner) => walk(item, inner, &at, rewrite)?,
-                Form::Leaf(leaf) => rewrite(item, *leaf, &at)?,
+                Form::Leaf(leaf) => rewrite(item, leaf.clone(), &at)?,
             }
         }
     }
@@ -207,6 +311,7 @@ fn readable(v: &mut Value, leaf: Leaf, _at: &str) -> Result<(), Error> {
                 *v = Value::String(rfc3339(ms));
             }
         }
+        Leaf::Enum(_) => {}
     }
     Ok(())
 }
@@ -237,20 +342,28 @@ fn canonical(v: &mut Value, leaf: Leaf, at: &str) -> Result<(), Error> {
             };
             *v = Value::String(ms.to_string());
         }
+        (Leaf::Enum(e), Value::String(s)) => {
+            let name = parse_enum(e.trim_start_matches('.'), s).map_err(|e| match e {
+                Error::InvalidNotice { why, .. } => bad(why),
+                e => e,
+            })?;
+            *v = Value::String(name.to_owned());
+        }
         _ => {}
     }
     Ok(())
 }
 
-/// Unix milliseconds as RFC 3339 in UTC, to the millisecond.
+/// Unix milliseconds as RFC 3339 in UTC, always to the millisecond
+/// (`2026-12-02T14:22:02.800Z`).
 pub fn rfc3339(ms: u64) -> String {
+    const FORMAT: &[time::format_description::BorrowedFormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
     let nanos = i128::from(ms) * 1_000_000;
     time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
+        .and_then(|t| t.format(FORMAT).ok())
         .unwrap_or_else(|| ms.to_string())
 }
 

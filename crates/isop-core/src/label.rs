@@ -125,9 +125,34 @@ impl Label {
     pub fn allows(&self, clearance: &Clearance) -> bool {
         self.expr.as_ref().is_none_or(|e| e.eval(clearance))
     }
+
+    /// The label in words, for people: `role:agency and country:KR`,
+    /// `role:agency or role:hub`, a nested term in parentheses; the empty
+    /// label is `anyone`.
+    pub fn words(&self) -> String {
+        self.expr
+            .as_ref()
+            .map_or_else(|| "anyone".to_owned(), |e| e.words(false))
+    }
 }
 
 impl Expr {
+    fn words(&self, nested: bool) -> String {
+        let join = |terms: &[Self], op: &str| {
+            let inner: Vec<String> = terms.iter().map(|t| t.words(true)).collect();
+            if nested && terms.len() > 1 {
+                format!("({})", inner.join(op))
+            } else {
+                inner.join(op)
+            }
+        };
+        match self {
+            Self::Token(t) => t.clone(),
+            Self::And(terms) => join(terms, " and "),
+            Self::Or(terms) => join(terms, " or "),
+        }
+    }
+
     fn eval(&self, c: &Clearance) -> bool {
         match self {
             Self::Token(t) => c.has(t),
@@ -272,6 +297,21 @@ mod tests {
 
     fn clearance(tokens: &[&str]) -> Clearance {
         Clearance::from_tokens(tokens.iter().copied())
+    }
+
+    #[test]
+    fn reads_in_words() {
+        let words = |label: &str| Label::parse(label).unwrap().words();
+        assert_eq!(words(""), "anyone");
+        assert_eq!(
+            words("role:agency&country:KR"),
+            "role:agency and country:KR"
+        );
+        assert_eq!(words("role:agency|role:hub"), "role:agency or role:hub");
+        assert_eq!(
+            words("(role:agency&country:KR)|org:RH-FILMCO"),
+            "(role:agency and country:KR) or org:RH-FILMCO"
+        );
     }
 
     #[test]

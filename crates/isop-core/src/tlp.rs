@@ -33,7 +33,8 @@ pub enum Transmission {
 }
 
 impl Tlp {
-    pub(crate) fn from_pb(v: i32) -> Result<Self, Error> {
+    /// The marking of a wire value; an error if it is not set or unknown.
+    pub fn from_pb(v: i32) -> Result<Self, Error> {
         Ok(match pb::Tlp::try_from(v) {
             Ok(pb::Tlp::Clear) => Self::Clear,
             Ok(pb::Tlp::Green) => Self::Green,

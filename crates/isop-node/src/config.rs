@@ -292,6 +292,22 @@ impl NodeConfig {
         Ok(c)
     }
 
+    /// A client of this node's local API, with its token (which must be
+    /// readable by its owner only).
+    pub fn api_client(&self) -> Result<isop_api::ApiClient, Error> {
+        let api = self.api.as_ref().ok_or_else(|| Error::Config {
+            path: "api".into(),
+            why: "the node's local API is off (no [api] section)".into(),
+        })?;
+        check_private(&api.token_file)?;
+        let token = std::fs::read_to_string(&api.token_file).map_err(|e| Error::KeyFile {
+            path: api.token_file.display().to_string(),
+            why: format!("{e} (start the node once to make it)"),
+        })?;
+        isop_api::ApiClient::new(&api.listen.to_string(), &token)
+            .map_err(|e| Error::LocalApi(e.to_string()))
+    }
+
     /// The org id.
     pub fn org_id(&self) -> Result<OrgId, Error> {
         Ok(OrgId::new(&self.org)?)

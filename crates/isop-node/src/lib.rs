@@ -21,7 +21,6 @@
 )]
 
 mod api;
-pub mod client;
 pub mod config;
 mod error;
 mod metrics;

@@ -20,6 +20,9 @@ pub(crate) struct Metrics {
     pub(crate) split_views: Counter,
     pub(crate) roster_push_failures: Counter,
     pub(crate) rejections_unlogged: Family<Labels, Counter>,
+    peer_up: Family<Labels, Gauge>,
+    peer_last_seen: Family<Labels, Gauge>,
+    pub(crate) roster_version: Gauge,
 }
 
 impl Metrics {
@@ -34,6 +37,9 @@ impl Metrics {
             split_views: Counter::default(),
             roster_push_failures: Counter::default(),
             rejections_unlogged: Family::default(),
+            peer_up: Family::default(),
+            peer_last_seen: Family::default(),
+            roster_version: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -72,7 +78,34 @@ impl Metrics {
             "Roster pushes a peer did not take (it is down, or already newer)",
             m.roster_push_failures.clone(),
         );
+        registry.register(
+            "peer_up",
+            "Whether the last exchange with a peer worked (1) or failed (0), by peer",
+            m.peer_up.clone(),
+        );
+        registry.register(
+            "peer_last_seen_unix_seconds",
+            "When a peer last answered or connected, by peer",
+            m.peer_last_seen.clone(),
+        );
+        registry.register(
+            "roster_version",
+            "The version of the roster in force",
+            m.roster_version.clone(),
+        );
         Self { registry, ..m }
+    }
+
+    /// What this node saw of `peer`: whether it answered, and when it
+    /// last did.
+    pub(crate) fn peer_seen(&self, peer: &isop_core::OrgId, up: bool, last: isop_core::UnixMillis) {
+        let label = Self::label("peer", peer.to_string());
+        self.peer_up.get_or_create(&label).set(i64::from(up));
+        if last.0 > 0 {
+            self.peer_last_seen
+                .get_or_create(&label)
+                .set(i64::try_from(last.0 / 1000).unwrap_or(i64::MAX));
+        }
     }
 
     /// What the `/metrics` endpoint encodes.

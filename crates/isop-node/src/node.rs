@@ -157,6 +157,7 @@ impl Node {
             inbound: std::sync::Mutex::new(HashMap::new()),
             next_connection: std::sync::atomic::AtomicU64::new(0),
             sync_slots: std::sync::Mutex::new(HashMap::new()),
+            seen: std::sync::Mutex::new(HashMap::new()),
         });
         inner.refresh_roster();
         let mut tasks = vec![

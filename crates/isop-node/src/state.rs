@@ -89,6 +89,18 @@ pub(crate) struct Inner {
     pub(crate) next_connection: std::sync::atomic::AtomicU64,
     /// Per peer, one sync scan at a time.
     pub(crate) sync_slots: std::sync::Mutex<HashMap<OrgId, Arc<tokio::sync::Semaphore>>>,
+    /// Per peer, what this node last saw of it.
+    pub(crate) seen: std::sync::Mutex<HashMap<OrgId, PeerSeen>>,
+}
+
+/// What this node last saw of a peer: when it last answered (or dialled
+/// in), and why the last exchange with it failed, if it did.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PeerSeen {
+    /// When it last answered, or connected here.
+    pub(crate) last_seen: Option<UnixMillis>,
+    /// Why the last exchange failed; `None` once one worked.
+    pub(crate) last_error: Option<String>,
 }
 
 /// The rejections of one peer's deliveries logged in a one-minute window.
@@ -272,6 +284,31 @@ impl Inner {
             verified,
             erased,
         }))
+    }
+
+    /// `org` answered, or connected here.
+    pub(crate) fn peer_answered(&self, org: &OrgId) {
+        let now = self.now();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let s = seen.entry(org.clone()).or_default();
+        s.last_seen = Some(now);
+        s.last_error = None;
+        self.metrics.peer_seen(org, true, now);
+    }
+
+    /// An exchange with `org` failed.
+    pub(crate) fn peer_failed(&self, org: &OrgId, why: &Error) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let s = seen.entry(org.clone()).or_default();
+        s.last_error = Some(why.to_string());
+        self.metrics
+            .peer_seen(org, false, s.last_seen.unwrap_or_default());
+    }
+
+    /// What this node last saw of `org`.
+    pub(crate) fn peer_seen(&self, org: &OrgId) -> PeerSeen {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.get(org).cloned().unwrap_or_default()
     }
 
     fn slot(&self, org: &OrgId) -> Arc<tokio::sync::Mutex<Option<PeerConnection>>> {

@@ -1,4 +1,5 @@
-//! What an entry is indexed under: notice id, case, author and indicators.
+//! What an entry is indexed under: notice id, case, author, the notices
+//! it answers and indicators.
 
 use bytes::Bytes;
 use isop_core::indicator::{self, match_form};
@@ -32,6 +33,22 @@ pub(crate) fn keys_of<'a>(envelope: &[u8], disclosures: impl Iterator<Item = &'a
     if let Some(c) = n.case_ref() {
         multi.push((keys::CASE, c.as_bytes().to_vec()));
     }
+    let mut answers: Vec<Vec<u8>> = n
+        .in_reply_to()
+        .map(|i| i.as_bytes().to_vec())
+        .into_iter()
+        .collect();
+    match n.body() {
+        pb::notice::Body::StatusUpdate(s) => answers.push(s.referral_id.to_vec()),
+        pb::notice::Body::Retraction(r) => answers.push(r.notice_id.to_vec()),
+        pb::notice::Body::TakedownRequest(t) => {
+            answers.extend(t.referrals.iter().map(|r| r.to_vec()))
+        }
+        _ => {}
+    }
+    answers.sort();
+    answers.dedup();
+    multi.extend(answers.into_iter().map(|a| (keys::REPLY, a)));
     let mut indicators: Vec<String> = indicator::in_body(n.body())
         .into_iter()
         .filter_map(|(kind, v)| indexed(kind, v))

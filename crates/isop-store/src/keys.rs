@@ -40,6 +40,9 @@ pub(crate) const POSTINGS: u8 = b'P';
 pub(crate) const DELIVERY: u8 = b'V';
 pub(crate) const WITNESSED: u8 = b'W';
 pub(crate) const ADDED: u8 = b'L';
+/// A notice's replies: in reply to it, or naming it in the body (the
+/// referral a status answers or a takedown rests on, the notice retracted).
+pub(crate) const REPLY: u8 = b'T';
 
 pub(crate) fn entry(index: u64) -> [u8; 9] {
     prefixed_u64(ENTRY, index)

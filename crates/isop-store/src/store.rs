@@ -416,6 +416,13 @@ impl Store {
         self.index.lookup(keys::CASE, case_ref.as_bytes())
     }
 
+    /// The entries of notices answering notice `id`: in reply to it, or
+    /// naming it as the referral a status answers or a takedown rests on,
+    /// or as the notice retracted.
+    pub fn replies(&self, id: &NoticeId) -> Result<Vec<LogIndex>, Error> {
+        self.index.lookup(keys::REPLY, id.as_bytes())
+    }
+
     /// The entries of notices naming an indicator (domain, IP, URL, wallet,
     /// payment account or e-mail), in clear or in a disclosure this node holds.
     pub fn by_indicator(&self, value: &str) -> Result<Vec<LogIndex>, Error> {
@@ -533,6 +540,13 @@ impl Store {
                 Err(e) => Some(Err(e)),
             })
             .collect()
+    }
+
+    /// Whether inbox entry `index` was read; `None` if it is not in the inbox.
+    pub fn is_read(&self, index: LogIndex) -> Result<Option<bool>, Error> {
+        Ok(self
+            .get(&keys::prefixed_u64(keys::INBOX, index.0))?
+            .map(|v| v.first() == Some(&1)))
     }
 
     /// Marks an inbox entry read.

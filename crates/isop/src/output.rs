@@ -2,12 +2,14 @@
 //! people, every value escaped; progress on stderr.
 
 use indicatif::{ProgressBar, ProgressStyle};
+use isop_api::{Page, Summary};
 use isop_audit::{CrossReport, Finding, VerifyReport};
 use isop_core::text::printable;
+use serde::Serialize;
 use serde_json::Value;
 
 /// Prints `v` as JSON, or with `text` for people.
-pub(crate) fn print(json: bool, v: &Value, text: impl FnOnce(&Value)) -> anyhow::Result<()> {
+pub(crate) fn print<T: Serialize>(json: bool, v: &T, text: impl FnOnce(&T)) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(v)?);
     } else {
@@ -16,53 +18,97 @@ pub(crate) fn print(json: bool, v: &Value, text: impl FnOnce(&Value)) -> anyhow:
     Ok(())
 }
 
-/// A value of the API's answer, for people: what other members wrote may
+/// Text from the API's answer, for people: what other members wrote may
 /// hold control or bidi characters, shown escaped so that no value forges
 /// a line, a colour or a title (`--json` stays exact).
-pub(crate) fn s(v: &Value) -> String {
+pub(crate) fn esc(v: &str) -> String {
+    printable(v).into_owned()
+}
+
+/// An optional value for people: its text, or `-`.
+pub(crate) fn opt(v: Option<impl ToString>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| esc(&v.to_string()))
+}
+
+/// A JSON value for people, escaped; `-` for none.
+fn s(v: &Value) -> String {
     match v {
-        Value::String(s) => printable(s).into_owned(),
+        Value::String(s) => esc(s),
         Value::Null => "-".into(),
-        other => printable(&other.to_string()).into_owned(),
+        other => esc(&other.to_string()),
     }
 }
 
+/// An enum value of the schema in words: `NOTICE_KIND_STATUS_UPDATE` is
+/// `status update`.
+pub(crate) fn words(type_name: &str, name: &str) -> String {
+    isop_core::json::enum_words(type_name, name)
+}
+
+/// A notice kind in words.
+pub(crate) fn kind_words(k: isop_core::pb::NoticeKind) -> String {
+    words("isop.v1.NoticeKind", k.as_str_name())
+}
+
+/// A TLP marking as people write it: `TLP:AMBER+STRICT`.
+pub(crate) fn tlp_words(t: isop_core::pb::Tlp) -> String {
+    format!(
+        "TLP:{}",
+        t.as_str_name()
+            .trim_start_matches("TLP_")
+            .replace("_STRICT", "+STRICT")
+    )
+}
+
 /// A labelled field's value for people: its text, or an indicator's value
-/// with its kind and context; anything else as its JSON. Escaped.
+/// with its kind and context; anything else as an outline on one line.
+/// Escaped.
 pub(crate) fn value_words(v: &Value) -> String {
     if let Some(text) = v.get("text").and_then(Value::as_str) {
-        return printable(text).into_owned();
+        return esc(text);
     }
     if let Some(i) = v.get("indicator") {
-        let kind = i["kind"]
-            .as_str()
-            .unwrap_or_default()
-            .trim_start_matches("INDICATOR_KIND_")
-            .to_lowercase()
-            .replace('_', " ");
+        let kind = words(
+            "isop.v1.IndicatorKind",
+            i["kind"].as_str().unwrap_or_default(),
+        );
         return match i["context"].as_str().filter(|c| !c.is_empty()) {
-            Some(context) => format!("{} ({kind}; {})", s(&i["value"]), printable(context)),
+            Some(context) => format!("{} ({kind}; {})", s(&i["value"]), esc(context)),
             None => format!("{} ({kind})", s(&i["value"])),
         };
     }
     s(v)
 }
 
+/// A hex digest (64 digits) shortened for people unless `full`:
+/// `9f2c1d0b…6050`.
+fn short(v: &str, full: bool) -> String {
+    if !full && v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("{}…{}", &v[..8], &v[60..])
+    } else {
+        esc(v)
+    }
+}
+
 /// A JSON value as an outline for people, `indent` spaces in: a field as
-/// `name: value` (its name in words), a list's items as `- `, every value
-/// escaped.
-pub(crate) fn outline(v: &Value, indent: usize) {
+/// `name: value` (its name in words), a list's items as `- `, an enum
+/// value in words, digests shortened unless `full`, every value escaped.
+pub(crate) fn outline(v: &Value, indent: usize, full: bool) {
     let pad = " ".repeat(indent);
     let nested = |x: &Value| matches!(x, Value::Object(_) | Value::Array(_));
+    let scalar = |x: &Value| match x {
+        Value::String(t) => enum_in_words(t).unwrap_or_else(|| short(t, full)),
+        other => s(other),
+    };
     match v {
         Value::Object(fields) => {
             for (name, x) in fields {
                 let name = name.replace('_', " ");
                 if nested(x) {
                     println!("{pad}{name}:");
-                    outline(x, indent + 2);
+                    outline(x, indent + 2, full);
                 } else {
-                    println!("{pad}{name}: {}", s(x));
+                    println!("{pad}{name}: {}", scalar(x));
                 }
             }
         }
@@ -70,31 +116,74 @@ pub(crate) fn outline(v: &Value, indent: usize) {
             for x in items {
                 if nested(x) {
                     println!("{pad}-");
-                    outline(x, indent + 2);
+                    outline(x, indent + 2, full);
                 } else {
-                    println!("{pad}- {}", s(x));
+                    println!("{pad}- {}", scalar(x));
                 }
             }
         }
-        other => println!("{pad}{}", s(other)),
+        other => println!("{pad}{}", scalar(other)),
     }
 }
 
-pub(crate) fn print_summaries(items: &Value) {
+/// A value that is an enum value of the schema (`CONTENT_CATEGORY_LIVE_SPORT`),
+/// in words (`live sport`).
+fn enum_in_words(v: &str) -> Option<String> {
+    const ENUMS: &[&str] = &[
+        "isop.v1.ContentCategory",
+        "isop.v1.RequestedAction",
+        "isop.v1.CaptureMethod",
+        "isop.v1.IdentifierScheme",
+        "isop.v1.ReferralStatus",
+        "isop.v1.ActionType",
+        "isop.v1.IndicatorKind",
+        "isop.v1.SourceReliability",
+        "isop.v1.InformationCredibility",
+        "isop.v1.CaseAction",
+        "isop.v1.RetractionScope",
+        "isop.v1.Tlp",
+        "isop.v1.NoticeKind",
+    ];
+    ENUMS
+        .iter()
+        .find(|e| isop_core::json::enum_names(e).contains(&v))
+        .map(|e| words(e, v))
+}
+
+/// Lines of notices for people: entry, when logged, id, kind, author,
+/// subject, status; `*` marks an unread one.
+pub(crate) fn print_summaries(items: &[Summary]) {
     println!(
-        "{:<6} {:<36} {:<10} {:<13} {:<16} case",
-        "entry", "id", "kind", "author", "tlp"
+        "  {:<6} {:<19} {:<36} {:<16} {:<13} {:<28} status",
+        "entry", "logged", "id", "kind", "author", "subject"
     );
-    for i in items.as_array().into_iter().flatten() {
+    for i in items {
+        let mark = if i.read == Some(false) { "*" } else { " " };
+        let logged = i.logged_at.to_string();
         println!(
-            "{:<6} {:<36} {:<10} {:<13} {:<16} {}",
-            s(&i["index"]),
-            s(&i["id"]),
-            s(&i["kind"]),
-            s(&i["author"]),
-            s(&i["tlp"]),
-            s(&i["case_ref"])
+            "{mark} {:<6} {:<19} {:<36} {:<16} {:<13} {:<28} {}",
+            i.index,
+            logged.get(..19).unwrap_or(&logged).replace('T', " "),
+            i.id,
+            kind_words(i.kind),
+            esc(&i.author),
+            esc(&i.subject),
+            opt(i
+                .status
+                .map(|s| words("isop.v1.ReferralStatus", s.as_str_name())))
         );
+    }
+}
+
+/// A page for people: its lines, and how to get the next.
+pub(crate) fn print_page(page: &Page, what: &str) {
+    if page.items.is_empty() {
+        println!("no {what}");
+        return;
+    }
+    print_summaries(&page.items);
+    if let Some(before) = page.next_before {
+        println!("  … {} more (next page: --before {before})", page.more);
     }
 }
 

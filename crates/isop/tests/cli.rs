@@ -191,11 +191,9 @@ fn certs_example_writes_a_runnable_federation_marked_not_for_production() {
 #[test]
 fn the_example_referral_file_is_a_valid_notice() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/referral.toml");
-    let notice: isop_node::submit::SubmitNotice =
+    let notice: isop_api::SubmitNotice =
         toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let draft = notice
-        .into_draft(isop_core::UnixMillis(1_795_000_000_000))
-        .unwrap();
+    let draft = isop_node::submit::draft(notice).unwrap();
     let signer = isop_core::Signer::new(
         "RH-FILMCO/k1".parse().unwrap(),
         isop_core::SecretKey::from_seed(&[1; 32]),
@@ -443,7 +441,7 @@ fn workflows_against_running_nodes() {
     assert!(behind_proxy(&["status", "--node", &kr]).contains("roster v1"));
     assert_eq!(proxy.seen(), 0, "the proxy got connections");
     let inbox = eventually(&["inbox", "--node", &kr, "--json"], |o| {
-        o.contains("\"referral\"")
+        o.contains("\"NOTICE_KIND_REFERRAL\"")
     });
     let inbox: serde_json::Value = serde_json::from_str(&inbox).unwrap();
     let id = inbox["items"][0]["id"].as_str().unwrap().to_owned();
@@ -532,7 +530,51 @@ fn workflows_against_running_nodes() {
         isop(&["query", "--node", &kr, "--domain", "streamz.example"])
             .contains("referred by: RH-FILMCO")
     );
-    eventually(&["inbox", "--node", &filmco], |o| o.contains("status"));
+    eventually(&["inbox", "--node", &filmco], |o| {
+        o.contains("status update")
+    });
+    // The partner follows what it sent: newest first with each referral's
+    // latest status, each recipient's delivery and what came back.
+    let sent = isop(&["sent", "--node", &filmco]);
+    assert!(
+        sent.contains("streamz.example") && sent.contains("accepted"),
+        "{sent}"
+    );
+    let track = isop(&["track", "--node", &filmco, &id]);
+    assert!(
+        track.contains("KR-KNPA") && track.contains("delivered"),
+        "{track}"
+    );
+    assert!(
+        track.contains("what came back:") && track.contains("status update"),
+        "{track}"
+    );
+    // Showing a notice marks it read, unless asked not to; `read` marks it.
+    let answer: serde_json::Value =
+        serde_json::from_str(&isop(&["inbox", "--node", &filmco, "--unread", "--json"])).unwrap();
+    let answer_id = answer["items"][0]["id"].as_str().unwrap().to_owned();
+    let shown = isop(&["show", "--node", &filmco, &answer_id, "--keep-unread"]);
+    assert!(
+        shown.contains(&format!("in reply to {id} (referral of streamz.example)")),
+        "{shown}"
+    );
+    let unread = |org: &str| -> usize {
+        let v: serde_json::Value =
+            serde_json::from_str(&isop(&["inbox", "--node", org, "--unread", "--json"])).unwrap();
+        v["items"].as_array().unwrap().len()
+    };
+    assert_eq!(unread(&filmco), 1);
+    assert!(isop(&["read", "--node", &filmco, &answer_id]).ends_with(" read\n"));
+    assert_eq!(unread(&filmco), 0);
+    // The agency showed the referral above: it is read.
+    assert!(!isop(&["inbox", "--node", &kr, "--unread", "--json"]).contains(&id));
+    let unknown = run(&["inbox", "--node", &filmco, "--kind", "referal"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("is not one of referral, status_update"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
 
     // The same kind of referral from flags, without a file.
     let sent = isop(&[
@@ -589,8 +631,8 @@ fn workflows_against_running_nodes() {
     ]);
     assert!(sent.starts_with("sent "), "{sent}");
     let inbox = eventually(
-        &["inbox", "--node", &kr, "--kind", "intel", "--json"],
-        |o| o.contains("intel"),
+        &["inbox", "--node", &kr, "--kind", "intel_report", "--json"],
+        |o| o.contains("NOTICE_KIND_INTEL_REPORT"),
     );
     let inbox: serde_json::Value = serde_json::from_str(&inbox).unwrap();
     let intel_id = inbox["items"][0]["id"].as_str().unwrap();
@@ -688,7 +730,7 @@ fn workflows_against_running_nodes() {
         .starts_with("sent ")
     );
     eventually(&["inbox", "--node", &gb], |o| {
-        o.contains("takedown") && o.contains("case")
+        o.contains("takedown request") && o.contains("case message")
     });
     assert!(isop(&["status", "--node", &kr]).contains("KR-KNPA — roster v1"));
     let export = dir.path().join("kr.export");
@@ -740,7 +782,9 @@ fn workflows_against_running_nodes() {
     let out = run(&["submit", "--node", &filmco, bad.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("is not a notice"),
+        String::from_utf8_lossy(&out.stderr).contains(
+            "body: \"kind\" is not a kind of notice: give one key of referral, status_update"
+        ),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -760,7 +804,9 @@ fn workflows_against_running_nodes() {
     let out = run(&["submit", "--node", &filmco, "/nonexistent.toml"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading /nonexistent.toml"));
 
-    // The node's answer says once what is invalid: no doubled prefix.
+    // A value that is not one of an enum's is named with the values it
+    // takes, by the CLI before anything is sent, and by the node's answer
+    // once: no doubled prefix.
     let out = run(&[
         "send",
         "--node",
@@ -783,7 +829,14 @@ fn workflows_against_running_nodes() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("category: \"cartoons\" is not a known value")
+        stderr.contains("--category: \"cartoons\" is not one of film, tv, live_sport"),
+        "{stderr}"
+    );
+    let out = run(&["respond", "--node", &kr, &id, "--status", "Done"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the node answered 400: status: \"Done\" is not one of received, triaged")
             && !stderr.contains("invalid request"),
         "{stderr}"
     );

@@ -233,16 +233,16 @@ impl Drop for Federation {
 
 fn notice_json(from: &str, i: u64) -> Value {
     json!({
-        "tlp": "amber",
+        "tlp": "TLP_AMBER",
         "to_orgs": [RECEIVER],
         "case_ref": "SOP-FAULTS",
         "labelled": [{ "path": "intel.narrative", "label": "role:agency", "value": { "text": format!("{from} report {i}") } }],
-        "body": {
-            "kind": "intel",
+        "body": { "intel_report": {
             "title": format!("{from} network {i}"),
-            "grade": "B2",
-            "indicators": [{ "kind": "domain", "value": format!("site{i}.{}.example", from.to_lowercase()) }]
-        }
+            "source_reliability": "SOURCE_RELIABILITY_B",
+            "information_credibility": "INFORMATION_CREDIBILITY_PROBABLY_TRUE",
+            "indicators": [{ "kind": "INDICATOR_KIND_DOMAIN", "value": format!("site{i}.{}.example", from.to_lowercase()) }]
+        } }
     })
 }
 

@@ -1,10 +1,37 @@
-//! The local API over HTTP on loopback, against real nodes.
+//! The local API over HTTP on loopback, against real nodes; and its
+//! contract: every answer read here as raw JSON is exactly the form of its
+//! type in `isop_api` (read into the type and written back, it is the
+//! same), and every error is an `ErrorBody` with its code.
 
 use anyhow::{Context, Result};
 use isop_core::{LogIndex, UnixMillis};
 use isop_federation_tests::*;
 use isop_store::{Store, StoreConfig};
 use serde_json::{Value, json};
+
+/// `raw` is exactly the JSON form of `T`: read into it and written back,
+/// it is the same value.
+fn contract<T: serde::de::DeserializeOwned + serde::Serialize>(raw: &Value) -> T {
+    let typed: T = serde_json::from_value(raw.clone())
+        .unwrap_or_else(|e| panic!("{raw} is not a {}: {e}", std::any::type_name::<T>()));
+    assert_eq!(
+        &serde_json::to_value(&typed).unwrap(),
+        raw,
+        "{} does not come back the same",
+        std::any::type_name::<T>()
+    );
+    typed
+}
+
+/// An error answer: `status`, an `ErrorBody` whose code is `code`, and
+/// whose message holds `says`.
+fn refused(answer: &(u16, Value), status: u16, code: &str, says: &str) {
+    let (got, e) = answer;
+    assert_eq!(*got, status, "{e}");
+    let body: isop_api::ErrorBody = contract(e);
+    assert_eq!(e["code"], code, "{e}");
+    assert!(body.message.contains(says), "{says:?} not in {e}");
+}
 
 struct Client {
     http: reqwest::Client,
@@ -53,28 +80,46 @@ impl Client {
             .await?;
         Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
     }
+
+    async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, Value)> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        Ok((r.status().as_u16(), r.json().await.unwrap_or(Value::Null)))
+    }
 }
 
 fn referral_json(to: &str) -> Value {
     json!({
-        "tlp": "amber",
+        "tlp": "TLP_AMBER",
         "to_orgs": [to],
         "case_ref": "SOP-9",
         "labelled": [
             { "path": "referral.contact", "label": "role:agency", "value": { "text": "desk@filmco.example" } },
             { "path": "referral.internal_ref", "label": "role:hub", "value": { "text": "FC-9" } }
         ],
-        "body": {
-            "kind": "referral",
+        "body": { "referral": {
             "target": { "domain": "streamz.example", "url": "https://streamz.example/live" },
-            "category": "live_sport",
-            "works": [{ "title": "Cup Final", "rights_owner": "FilmCo", "identifiers": [["isan", "0000-0001-8CFA-0000-I-0000-0000-K"]] }],
+            "category": "CONTENT_CATEGORY_LIVE_SPORT",
+            "works": [{ "title": "Cup Final", "rights_owner": "FilmCo", "identifiers": [{ "scheme": "IDENTIFIER_SCHEME_ISAN", "value": "0000-0001-8CFA-0000-I-0000-0000-K" }] }],
+            // Enum values in any case without their prefix, times as Unix
+            // milliseconds: taken too.
             "evidence": [{ "sha256": "ab".repeat(32), "captured_at": 1_700_000_000_000u64, "method": "stream_recording", "description": "recording" }],
-            "requested_action": "takedown",
+            "requested_action": "Takedown",
             "jurisdiction": "KR",
-            "good_faith": true,
-            "accuracy": true
-        }
+            "good_faith_statement": true,
+            "accuracy_statement": true
+        } }
     })
 }
 
@@ -117,8 +162,9 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     // Submit a referral.
     let (code, sent) = partner.post("/v1/notices", &referral_json(KR)).await?;
     assert_eq!(code, 200, "{sent}");
-    let id = sent["id"].as_str().context("id")?.to_owned();
-    let index = LogIndex(sent["index"].as_u64().context("index")?);
+    let sent: isop_api::Sent = contract(&sent);
+    let id = sent.id.clone();
+    let index = LogIndex(sent.index);
     filmco
         .wait_until("the receipt", STEP, |n| {
             n.delivery_status(index).is_ok_and(|v| {
@@ -127,22 +173,75 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
             })
         })
         .await?;
-    let (_, d) = partner.get(&format!("/v1/notices/{id}/delivery")).await?;
-    assert_eq!(d["recipients"][0]["state"], "delivered", "{d}");
+    let (_, d) = partner.get(&format!("/v1/notices/{id}/track")).await?;
+    let track: isop_api::Track = contract(&d);
+    assert_eq!(d["recipients"][0]["state"], "DELIVERED", "{d}");
+    assert!(track.recipients[0].receipt_at.is_some(), "{d}");
+
+    // Each peer's standing: KR answered; GB, whose node is not running,
+    // did not, and its error shows as soon as the dial gives up.
+    let (_, to_gb) = partner.post("/v1/notices", &referral_json(GB)).await?;
+    let to_gb = LogIndex(contract::<isop_api::Sent>(&to_gb).index);
+    filmco
+        .wait_until("a failed attempt", STEP, |n| {
+            n.delivery_status(to_gb).is_ok_and(|v| {
+                v.iter().any(|(_, s)| {
+                    matches!(s, isop_store::DeliveryStatus::Pending { attempts, .. } if *attempts > 0)
+                })
+            })
+        })
+        .await?;
+    let (_, st) = partner.get("/v1/status").await?;
+    let status: isop_api::Status = contract(&st);
+    let peer = |org: &str| status.peers.iter().find(|p| p.org == org).cloned();
+    let kr_peer = peer(KR).context("KR in status")?;
+    assert_eq!(kr_peer.reachable, Some(true), "{st}");
+    assert!(
+        kr_peer.last_seen.is_some() && kr_peer.last_error.is_none(),
+        "{st}"
+    );
+    let gb_peer = peer(GB).context("GB in status")?;
+    assert_eq!(gb_peer.reachable, Some(false), "{st}");
+    assert!(gb_peer.last_error.is_some_and(|e| e.contains(GB)), "{st}");
+    assert_eq!(gb_peer.outbox_depth, 1, "{st}");
+    let (_, d) = partner.get(&format!("/v1/notices/{}/track", "x")).await?;
+    assert_eq!(d["code"], "INVALID_REQUEST", "{d}");
 
     // The agency's inbox, the notice with its revealed and withheld fields.
     let (_, inbox) = agency.get("/v1/inbox?unread=true&kind=referral").await?;
-    assert_eq!(inbox["items"].as_array().map(Vec::len), Some(1), "{inbox}");
-    let (code, e) = agency.get("/v1/inbox?kind=referal").await?;
-    assert_eq!(code, 400, "{e}");
-    assert!(
-        e["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("\"referal\" is not one of referral, status")),
-        "{e}"
+    let page: isop_api::Page = contract(&inbox);
+    assert_eq!(page.items.len(), 1, "{inbox}");
+    assert_eq!(inbox["items"][0]["kind"], "NOTICE_KIND_REFERRAL", "{inbox}");
+    assert_eq!(inbox["items"][0]["tlp"], "TLP_AMBER", "{inbox}");
+    assert_eq!(inbox["items"][0]["subject"], "streamz.example", "{inbox}");
+    assert_eq!(inbox["items"][0]["read"], false, "{inbox}");
+    refused(
+        &agency.get("/v1/inbox?kind=referal").await?,
+        400,
+        "INVALID_REQUEST",
+        "\"referal\" is not one of referral, status_update, intel_report",
+    );
+    refused(
+        &agency.get("/v1/inbox?colour=red").await?,
+        400,
+        "INVALID_REQUEST",
+        "colour",
+    );
+    refused(
+        &agency.get("/v1/nothing").await?,
+        404,
+        "NOT_FOUND",
+        "/v1/nothing",
     );
     let (code, shown) = agency.get(&format!("/v1/notices/{id}")).await?;
     assert_eq!(code, 200, "{shown}");
+    let view: isop_api::NoticeView = contract(&shown);
+    assert_eq!(shown["kind"], "NOTICE_KIND_REFERRAL");
+    // A withheld field says why in plain words.
+    assert_eq!(
+        view.withheld[0].reason,
+        "needs role:hub; this node is country:KR, op:sop-2026, org:KR-KNPA, role:agency"
+    );
     assert_eq!(shown["revealed"][0]["path"], "referral.contact");
     assert_eq!(shown["withheld"][0]["path"], "referral.internal_ref");
     assert_eq!(shown["direction"], "DIRECTION_INBOUND");
@@ -189,6 +288,7 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
 
     // Who referred this? And the agency answers.
     let (_, q) = agency.get("/v1/query?indicator=streamz.example").await?;
+    contract::<isop_api::QueryAnswer>(&q);
     assert_eq!(q["referred_by"], json!(["RH-FILMCO"]), "{q}");
     let (code, answer) = agency
         .post(
@@ -203,10 +303,48 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         })
         .await?;
     let (_, inbox) = partner.get("/v1/inbox").await?;
-    assert_eq!(inbox["items"][0]["kind"], "status", "{inbox}");
+    contract::<isop_api::Page>(&inbox);
+    assert_eq!(
+        inbox["items"][0]["kind"], "NOTICE_KIND_STATUS_UPDATE",
+        "{inbox}"
+    );
+    assert_eq!(
+        inbox["items"][0]["status"], "REFERRAL_STATUS_ACCEPTED",
+        "{inbox}"
+    );
+    // The referral's sender follows it: its delivery, and what came back.
+    let (_, d) = partner.get(&format!("/v1/notices/{id}/track")).await?;
+    let track: isop_api::Track = contract(&d);
+    assert_eq!(track.thread.len(), 1, "{d}");
+    assert_eq!(d["thread"][0]["status"], "REFERRAL_STATUS_ACCEPTED", "{d}");
+    let (_, sent_page) = partner.get("/v1/sent").await?;
+    contract::<isop_api::Page>(&sent_page);
+    // Newest first: the referral to GB, then the one KR answered.
+    assert_eq!(sent_page["items"][0]["index"], to_gb.0, "{sent_page}");
+    assert_eq!(sent_page["items"][1]["id"], json!(id), "{sent_page}");
+    assert_eq!(
+        sent_page["items"][1]["status"], "REFERRAL_STATUS_ACCEPTED",
+        "{sent_page}"
+    );
+    let (_, first) = partner.get("/v1/sent?limit=1").await?;
+    assert_eq!(first["more"], 1, "{first}");
+    assert_eq!(first["next_before"], to_gb.0, "{first}");
+    let (_, next) = partner
+        .get(&format!("/v1/sent?limit=1&before={}", to_gb.0))
+        .await?;
+    assert_eq!(next["items"][0]["id"], json!(id), "{next}");
+    assert_eq!(next["more"], 0, "{next}");
+    // Who acted, by the indicator.
+    let (_, q) = partner.get("/v1/query?indicator=STREAMZ.example").await?;
+    assert_eq!(q["acted"][0]["org"], KR, "{q}");
+    assert_eq!(q["acted"][0]["status"], "REFERRAL_STATUS_ACCEPTED", "{q}");
     // The answer names the referral it answers, as its UUID.
     let answer_id = inbox["items"][0]["id"].as_str().context("answer id")?;
     let (_, shown) = partner.get(&format!("/v1/notices/{answer_id}")).await?;
+    let view: isop_api::NoticeView = contract(&shown);
+    let replied = view.in_reply_to.context("in reply to")?;
+    assert_eq!(replied.id, id);
+    assert_eq!(replied.subject.as_deref(), Some("streamz.example"));
     assert_eq!(
         shown["body"]["status_update"]["referral_id"],
         json!(id),
@@ -218,36 +356,66 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     );
 
     // Refusals name the problem.
-    let intel = json!({ "tlp": "amber", "to_orgs": [KR], "body": { "kind": "intel", "title": "x", "grade": "B2", "indicators": [{ "kind": "domain", "value": "streamz.example" }] } });
-    let (code, e) = partner.post("/v1/notices", &intel).await?;
-    assert_eq!(code, 403, "{e}");
-    assert!(
-        e["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("policy forbids"),
-        "{e}"
+    let intel = json!({ "tlp": "amber", "to_orgs": [KR], "body": { "intel_report": { "title": "x", "source_reliability": "b", "information_credibility": "probably_true", "indicators": [{ "kind": "domain", "value": "streamz.example" }] } } });
+    refused(
+        &partner.post("/v1/notices", &intel).await?,
+        403,
+        "FORBIDDEN",
+        "policy forbids",
     );
     let mut incomplete = referral_json(KR);
-    incomplete["body"]["evidence"] = json!([]);
-    let (code, e) = partner.post("/v1/notices", &incomplete).await?;
-    assert_eq!(code, 400, "{e}");
-    assert!(
-        e["error"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("referral.evidence"),
-        "{e}"
+    incomplete["body"]["referral"]["evidence"] = json!([]);
+    refused(
+        &partner.post("/v1/notices", &incomplete).await?,
+        400,
+        "INVALID_REQUEST",
+        "referral.evidence",
     );
-    let garbage = partner
-        .http
-        .post(format!("{}/v1/notices", partner.base))
-        .bearer_auth(&partner.token)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await?;
-    assert!(garbage.status().is_client_error());
+    let mut bad_enum = referral_json(KR);
+    bad_enum["body"]["referral"]["category"] = json!("films");
+    refused(
+        &partner.post("/v1/notices", &bad_enum).await?,
+        400,
+        "INVALID_REQUEST",
+        "\"films\" is not one of film, tv, live_sport",
+    );
+    let mut two_kinds = referral_json(KR);
+    two_kinds["body"]["retraction"] = json!({});
+    refused(
+        &partner.post("/v1/notices", &two_kinds).await?,
+        400,
+        "INVALID_REQUEST",
+        "body: has 2 keys: give one key of referral",
+    );
+    // The framework's own refusals are JSON with a code too.
+    refused(
+        &partner
+            .post_raw("/v1/notices", "application/json", b"{not json".to_vec())
+            .await?,
+        400,
+        "INVALID_REQUEST",
+        "JSON",
+    );
+    let mut missing = referral_json(KR);
+    missing.as_object_mut().context("object")?.remove("tlp");
+    refused(
+        &partner.post("/v1/notices", &missing).await?,
+        422,
+        "INVALID_REQUEST",
+        "missing field `tlp`",
+    );
+    refused(
+        &partner
+            .post_raw(
+                "/v1/notices",
+                "text/plain",
+                referral_json(KR).to_string().into_bytes(),
+            )
+            .await?,
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+        "application/json",
+    );
     // On a connection of its own: the server answers 413 without reading
     // the body and closes that connection, which a pooled client could
     // otherwise reuse for the next request.
@@ -259,7 +427,14 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         .send()
         .await?;
     assert_eq!(huge.status().as_u16(), 413);
-    assert_eq!(partner.get("/v1/notices/not-a-uuid").await?.0, 400);
+    let huge: Value = huge.json().await?;
+    assert_eq!(huge["code"], "PAYLOAD_TOO_LARGE", "{huge}");
+    refused(
+        &partner.get("/v1/notices/not-a-uuid").await?,
+        400,
+        "INVALID_REQUEST",
+        "not-a-uuid",
+    );
 
     // Checkpoint, metrics, export.
     let cp = agency
@@ -280,6 +455,7 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         .await?
         .json()
         .await?;
+    contract::<isop_api::Ready>(&ready);
     assert_eq!(ready["ready"], true, "{ready}");
     assert_eq!(ready["org"], KR, "{ready}");
     let metrics = agency
@@ -298,6 +474,11 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         metrics.contains("isop_notices_sent_total{kind=\"status\"} 1"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("isop_peer_up{peer=\"RH-FILMCO\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("isop_roster_version 1"), "{metrics}");
     let export = agency
         .http
         .get(format!("{}/v1/export?clearance=role:agency", agency.base))
@@ -340,11 +521,16 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     };
     let r = push(v2).await?;
     assert_eq!(r.status().as_u16(), 200);
-    assert_eq!(r.json::<Value>().await?["version"], 2);
+    let accepted: isop_api::RosterAccepted = contract(&r.json::<Value>().await?);
+    assert_eq!(accepted.version, 2);
     assert_eq!(kr.roster().version(), 2);
     let r = push(fed.sign(&fed.roster)?).await?;
-    assert_eq!(r.status().as_u16(), 400);
-    assert!(r.text().await?.contains("not newer"));
+    refused(
+        &(r.status().as_u16(), r.json().await?),
+        400,
+        "INVALID_REQUEST",
+        "not newer",
+    );
 
     // FilmCo's key is revoked from before its referral was made: the
     // referral is still shown, said not to verify, never a 500; and FilmCo
@@ -362,6 +548,7 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         .await?;
     let (code, shown) = agency.get(&format!("/v1/notices/{id}")).await?;
     assert_eq!(code, 200, "{shown}");
+    contract::<isop_api::NoticeView>(&shown);
     assert_eq!(shown["verified"], false, "{shown}");
     assert!(
         shown["verification_error"]
@@ -373,13 +560,11 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         shown["body"]["referral"]["target"]["domain"],
         "streamz.example"
     );
-    let (code, e) = partner.post("/v1/notices", &referral_json(KR)).await?;
-    assert_eq!(code, 403, "{e}");
-    assert!(
-        e["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("RH-FILMCO/k1")),
-        "{e}"
+    refused(
+        &partner.post("/v1/notices", &referral_json(KR)).await?,
+        403,
+        "FORBIDDEN",
+        "RH-FILMCO/k1",
     );
 
     kr.shutdown().await?;

@@ -890,7 +890,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
         json!({
             "tlp": tlp, "to_orgs": [to], "case_ref": "SOP-1",
             "labelled": [{"path": "case.text", "label": label, "value": {"text": "x"}}],
-            "body": {"kind": "case", "action": "message", "text": "hello"}
+            "body": {"case_message": {"action": "message", "text": "hello"}}
         })
     };
     // Over the 1 MiB limit, yet small enough that loopback buffers take it
@@ -938,9 +938,9 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
             "a notice of an unknown shape",
             http.post(format!("{base}/v1/notices"))
                 .bearer_auth(&token)
-                .json(&json!({"tlp": "amber", "body": {"kind": "poem"}})),
-            422,
-            "unknown variant",
+                .json(&json!({"tlp": "amber", "body": {"poem": {}}})),
+            400,
+            "poem",
         ),
         (
             "an unknown org as recipient",
@@ -963,8 +963,8 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
             http.post(format!("{base}/v1/notices"))
                 .bearer_auth(&token)
                 .json(&notice(GB, "", "purple")),
-            422,
-            "purple",
+            400,
+            "tlp: \\\"purple\\\" is not one of clear, green, amber, amber_strict, red",
         ),
         (
             "a malformed notice id",

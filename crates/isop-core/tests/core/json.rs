@@ -170,3 +170,60 @@ fn input_may_give_times_as_milliseconds_and_bad_values_are_named() {
     let e = from_json::<pb::Notice>(bad_enum, "isop.v1.Notice").unwrap_err();
     assert!(e.to_string().contains("TLP_PURPLE"), "{e}");
 }
+
+#[test]
+fn enum_values_are_taken_in_any_case_and_written_in_full() {
+    use isop_core::json::{enum_names, enum_value, enum_words, parse_enum, rfc3339};
+    for given in [
+        "TLP_AMBER_STRICT",
+        "amber_strict",
+        "Amber-Strict",
+        "amber strict",
+    ] {
+        assert_eq!(
+            parse_enum("isop.v1.Tlp", given).unwrap(),
+            "TLP_AMBER_STRICT"
+        );
+    }
+    assert_eq!(
+        enum_value(
+            "isop.v1.ReferralStatus",
+            "needs_info",
+            pb::ReferralStatus::from_str_name
+        )
+        .unwrap(),
+        pb::ReferralStatus::NeedsInfo
+    );
+    assert!(!enum_names("isop.v1.Tlp").contains(&"TLP_UNSPECIFIED"));
+    let e = parse_enum("isop.v1.NoticeKind", "referal")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("\"referal\" is not one of referral, status_update, intel_report"),
+        "{e}"
+    );
+    // Nor is the unspecified value taken.
+    assert!(parse_enum("isop.v1.Tlp", "unspecified").is_err());
+    assert_eq!(
+        enum_words("isop.v1.ContentCategory", "CONTENT_CATEGORY_LIVE_SPORT"),
+        "live sport"
+    );
+    // In a message: taken leniently, written in full.
+    let body = json!({ "status_update": {
+        "referral_id": "0190b5a2-0000-7000-8000-000000000001",
+        "status": "accepted"
+    } });
+    let n: pb::Notice = from_json(body, "isop.v1.Notice").unwrap();
+    let back = to_json(&n, "isop.v1.Notice").unwrap();
+    assert_eq!(back["status_update"]["status"], "REFERRAL_STATUS_ACCEPTED");
+    let bad = json!({ "status_update": { "status": "accepted!" } });
+    let e = from_json::<pb::Notice>(bad, "isop.v1.Notice")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("status_update.status") && e.contains("received, triaged"),
+        "{e}"
+    );
+    // Times to the millisecond, always.
+    assert_eq!(rfc3339(1_795_000_000_800), "2026-11-18T11:06:40.800Z");
+}

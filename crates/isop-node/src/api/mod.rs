@@ -1,8 +1,9 @@
 //! The local API: HTTP and JSON on loopback for the CLI and partners'
 //! systems, with a bearer token; Prometheus metrics at `/metrics`.
 //! `docs/api.openapi.yaml` documents it. This file serves the router and
-//! checks the token; `routes.rs` holds the routes, `views.rs` the JSON
-//! they answer with, and `shared.rs` the state and error they share.
+//! checks the token and makes every error JSON; `routes.rs` holds the
+//! routes, `views.rs` builds the answers (the types of `isop_api`), and
+//! `shared.rs` holds the state and error they share.
 
 mod routes;
 mod shared;
@@ -60,7 +61,9 @@ pub(crate) async fn serve(inner: Arc<Inner>, listener: tokio::net::TcpListener, 
     let v1 = v1.merge(routes::probes());
     let app = Router::new()
         .merge(v1)
+        .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(errors_as_json))
         .with_state(api);
     let mut stop = inner.shutdown.subscribe();
     let served = axum::serve(listener, app).with_graceful_shutdown(async move {
@@ -70,6 +73,44 @@ pub(crate) async fn serve(inner: Arc<Inner>, listener: tokio::net::TcpListener, 
     if let Err(e) = served.await {
         tracing::error!(error = %e, "the local API stopped");
     }
+}
+
+/// A path no route serves.
+async fn no_route(request: Request) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!(
+            "no route {} {} (docs/api.openapi.yaml lists them)",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// Every error answers as `isop_api::ErrorBody`, also those the framework
+/// makes before a route runs (a body that does not parse or lacks a field,
+/// the wrong media type, a body too large, a method not allowed): their
+/// text becomes the message.
+async fn errors_as_json(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = match axum::body::to_bytes(response.into_body(), MAX_BODY).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        text
+    };
+    ApiError(status, message).into_response()
 }
 
 /// Requires `Authorization: Bearer <token>`, compared in constant time.

@@ -1,5 +1,5 @@
 //! The API's routes: each reads or acts through the node's state and
-//! answers with a view.
+//! answers with one of the types of `isop_api`.
 
 use std::collections::BTreeMap;
 
@@ -8,16 +8,24 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use isop_core::{Clearance, NoticeKind, pb};
+use isop_api::{
+    Acted, Delivery, DeliveryState, ExportQuery, Health, ListQuery, MarkedRead, NoticeView, Page,
+    Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status, SubmitNotice,
+    Summary, Time, Track,
+};
+use isop_core::{
+    Clearance, LogIndex, NoticeDraft, NoticeId, NoticeKind, ReceiptOutcome, SignedReceipts,
+    StatusUpdateBuilder, Tlp, pb,
+};
 use isop_store::DeliveryStatus;
 use prometheus_client::encoding::text::encode;
-use serde::Deserialize;
-use serde_json::json;
+use prost::Message;
 
-use super::shared::{Api, ApiError, ApiResult, locate, notice_of};
-use super::views::{Peer, notice_json, sent_json, summary};
+use super::shared::{Api, ApiError, ApiResult, bad_request, internal, locate, notice_of};
+use super::views::{notice_view, summary, thread};
 use crate::metrics::Metrics;
-use crate::submit::SubmitNotice;
+use crate::state::Inner;
+use crate::submit::enum_value;
 
 /// The routes, each behind the token (see `docs/api.openapi.yaml`).
 pub(super) fn router() -> Router<Api> {
@@ -26,9 +34,10 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/notices", post(submit))
         .route("/v1/notices/{id}", get(show))
         .route("/v1/notices/{id}/read", post(mark_read))
-        .route("/v1/notices/{id}/delivery", get(delivery))
+        .route("/v1/notices/{id}/track", get(track))
         .route("/v1/notices/{id}/respond", post(respond))
         .route("/v1/inbox", get(inbox))
+        .route("/v1/sent", get(sent))
         .route("/v1/query", get(query))
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/export", get(export))
@@ -44,18 +53,23 @@ pub(super) fn probes() -> Router<Api> {
         .route("/readyz", get(readyz))
 }
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({ "status": "ok" }))
+async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 async fn readyz(State(api): State<Api>) -> Response {
     let inner = &api.inner;
     let not_ready = |why: String| {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "ready": false, "error": why })),
-        )
-            .into_response()
+        let r = Ready {
+            ready: false,
+            error: Some(why),
+            org: None,
+            roster_version: None,
+            log_size: None,
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, Json(r)).into_response()
     };
     if *inner.shutdown.borrow() {
         return not_ready("the node is shutting down".into());
@@ -63,16 +77,17 @@ async fn readyz(State(api): State<Api>) -> Response {
     if let Err(e) = inner.store.outbox() {
         return not_ready(format!("the log cannot be read: {e}"));
     }
-    Json(json!({
-        "ready": true,
-        "org": inner.org.to_string(),
-        "roster_version": inner.roster().version(),
-        "log_size": inner.store.size(),
-    }))
+    Json(Ready {
+        ready: true,
+        error: None,
+        org: Some(inner.org.to_string()),
+        roster_version: Some(inner.roster().version()),
+        log_size: Some(inner.store.size()),
+    })
     .into_response()
 }
 
-/// The most inbox items one page holds.
+/// The most items one page holds.
 const MAX_PAGE: usize = 500;
 
 async fn metrics(State(api): State<Api>) -> Response {
@@ -81,6 +96,8 @@ async fn metrics(State(api): State<Api>) -> Response {
     for item in api.inner.store.outbox().unwrap_or_default() {
         *depth.entry(item.recipient.to_string()).or_default() += 1;
     }
+    m.roster_version
+        .set(i64::try_from(api.inner.roster().version()).unwrap_or(i64::MAX));
     m.outbox_depth.clear();
     for (peer, n) in depth {
         m.outbox_depth
@@ -97,236 +114,333 @@ async fn metrics(State(api): State<Api>) -> Response {
             out,
         )
             .into_response(),
-        Err(e) => ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => internal(e).into_response(),
     }
 }
 
-async fn status(State(api): State<Api>) -> ApiResult<serde_json::Value> {
+async fn status(State(api): State<Api>) -> ApiResult<Status> {
     let inner = &api.inner;
     let roster = inner.roster();
     let outbox = inner.store.outbox()?;
-    let peers: Vec<Peer> = roster
+    let peers = roster
         .members()
         .filter(|m| m.org_id != inner.org)
-        .map(|m| Peer {
-            org: m.org_id.to_string(),
-            role: m.role.to_string(),
-            country: m.country.clone(),
-            endpoint: m.endpoints.first().cloned(),
-            outbox_depth: outbox.iter().filter(|i| i.recipient == m.org_id).count(),
+        .map(|m| {
+            let seen = inner.peer_seen(&m.org_id);
+            Peer {
+                org: m.org_id.to_string(),
+                role: m.role.to_pb(),
+                country: m.country.clone(),
+                endpoint: m.endpoints.first().cloned(),
+                outbox_depth: outbox.iter().filter(|i| i.recipient == m.org_id).count() as u64,
+                reachable: match (&seen.last_error, seen.last_seen) {
+                    (Some(_), _) => Some(false),
+                    (None, Some(_)) => Some(true),
+                    (None, None) => None,
+                },
+                last_seen: seen.last_seen.map(|t| Time(t.0)),
+                last_error: seen.last_error,
+            }
         })
         .collect();
-    let checkpoint = inner
+    let last_checkpoint_size = inner
         .store
         .latest_checkpoint()?
         .and_then(|n| isop_core::Checkpoint::parse(n.text()).ok())
         .map(|c| c.size);
-    Ok(Json(json!({
-        "org": inner.org.to_string(),
-        "roster_version": roster.version(),
-        "log_size": inner.store.size(),
-        "last_checkpoint_size": checkpoint,
-        "outbox_depth": outbox.len(),
-        "split_views": inner.inconsistencies.load(std::sync::atomic::Ordering::Relaxed),
-        "peers": peers,
-    })))
+    Ok(Json(Status {
+        org: inner.org.to_string(),
+        roster_version: roster.version(),
+        log_size: inner.store.size(),
+        last_checkpoint_size,
+        outbox_depth: outbox.len() as u64,
+        split_views: inner
+            .inconsistencies
+            .load(std::sync::atomic::Ordering::Relaxed),
+        peers,
+    }))
 }
 
-async fn submit(
-    State(api): State<Api>,
-    Json(req): Json<SubmitNotice>,
-) -> ApiResult<serde_json::Value> {
-    let draft = req.into_draft(api.inner.now())?;
+fn sent_answer(sent: &crate::Sent) -> Sent {
+    Sent {
+        id: sent.id.to_string(),
+        index: sent.index.0,
+        recipients: sent.recipients.iter().map(ToString::to_string).collect(),
+    }
+}
+
+async fn submit(State(api): State<Api>, Json(req): Json<SubmitNotice>) -> ApiResult<Sent> {
+    let draft = crate::submit::draft(req)?;
     let sent = crate::send::send(&api.inner, draft).await?;
-    Ok(Json(sent_json(&sent)))
+    Ok(Json(sent_answer(&sent)))
 }
 
-async fn show(
-    State(api): State<Api>,
-    UrlPath(id): UrlPath<String>,
-) -> ApiResult<serde_json::Value> {
+async fn show(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<NoticeView> {
     let (_, at) = locate(&api.inner, &id)?;
-    Ok(Json(notice_json(&api.inner, at)?))
+    Ok(Json(notice_view(&api.inner, at)?))
 }
 
-async fn mark_read(
-    State(api): State<Api>,
-    UrlPath(id): UrlPath<String>,
-) -> ApiResult<serde_json::Value> {
+async fn mark_read(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<MarkedRead> {
     let (_, at) = locate(&api.inner, &id)?;
-    api.inner
-        .store
-        .mark_read(at)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
-    Ok(Json(json!({ "index": at.0, "read": true })))
+    api.inner.store.mark_read(at).map_err(bad_request)?;
+    Ok(Json(MarkedRead {
+        index: at.0,
+        read: true,
+    }))
 }
 
-async fn delivery(
-    State(api): State<Api>,
-    UrlPath(id): UrlPath<String>,
-) -> ApiResult<serde_json::Value> {
-    let (id, at) = locate(&api.inner, &id)?;
-    let rows: Vec<_> = api
-        .inner
+/// What the receipt logged at `at` says of notice `id`.
+fn receipt_outcome(inner: &Inner, at: LogIndex, id: &NoticeId) -> Option<(ReceiptOutcome, u64)> {
+    let entry = inner.store.log_entry(at).ok()??;
+    let Some(pb::log_entry::Record::Envelope(bytes)) = entry.record else {
+        return None;
+    };
+    let env = pb::Envelope::decode(bytes).ok()?;
+    SignedReceipts::open(&env)
+        .ok()?
+        .into_receipts()
+        .into_iter()
+        .find(|r| r.notice_id() == Some(*id))
+        .map(|r| (r.outcome().clone(), r.received_at().0))
+}
+
+fn delivery(inner: &Inner, id: &NoticeId, recipient: String, s: DeliveryStatus) -> Delivery {
+    let mut d = Delivery {
+        recipient,
+        state: DeliveryState::Unknown,
+        attempts: 0,
+        last_error: None,
+        next_attempt: None,
+        receipt_index: None,
+        receipt_at: None,
+    };
+    match s {
+        DeliveryStatus::Pending {
+            attempts,
+            next_attempt,
+            last_error,
+        } => {
+            d.state = DeliveryState::Queued;
+            d.attempts = attempts;
+            d.next_attempt = Some(Time(next_attempt.0));
+            d.last_error = Some(last_error).filter(|e| !e.is_empty());
+        }
+        DeliveryStatus::Delivered { receipt } | DeliveryStatus::Rejected { receipt } => {
+            d.receipt_index = Some(receipt.0);
+            d.state = DeliveryState::Delivered;
+            if let Some((outcome, at)) = receipt_outcome(inner, receipt, id) {
+                d.receipt_at = Some(Time(at));
+                match outcome {
+                    ReceiptOutcome::Accepted(_) => {}
+                    ReceiptOutcome::Duplicate(_) => d.state = DeliveryState::Duplicate,
+                    ReceiptOutcome::Rejected { code, reason, .. } => {
+                        d.state = DeliveryState::Rejected;
+                        d.last_error = Some(format!("{}: {reason}", code.as_str_name()));
+                    }
+                }
+            }
+        }
+        DeliveryStatus::Unknown => {}
+    }
+    d
+}
+
+async fn track(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<Track> {
+    let inner = &api.inner;
+    let (id, at) = locate(inner, &id)?;
+    let recipients = inner
         .store
         .delivery_status(at)?
         .into_iter()
-        .map(|(org, s)| match s {
-            DeliveryStatus::Pending { attempts, next_attempt, last_error } => {
-                json!({ "recipient": org.to_string(), "state": "pending", "attempts": attempts, "next_attempt": next_attempt.0, "last_error": last_error })
-            }
-            DeliveryStatus::Delivered { receipt } => json!({ "recipient": org.to_string(), "state": "delivered", "receipt_index": receipt.0 }),
-            DeliveryStatus::Rejected { receipt } => json!({ "recipient": org.to_string(), "state": "rejected", "receipt_index": receipt.0 }),
-            DeliveryStatus::Unknown => json!({ "recipient": org.to_string(), "state": "unknown" }),
-        })
+        .map(|(org, s)| delivery(inner, &id, org.to_string(), s))
         .collect();
-    Ok(Json(
-        json!({ "id": id.to_string(), "index": at.0, "recipients": rows }),
-    ))
-}
-
-/// An answer to a referral.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Respond {
-    status: String,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    action: Option<String>,
-    #[serde(default)]
-    details: String,
+    let mut replies = Vec::new();
+    for r in thread(inner, &id)? {
+        if let Some(s) = inner
+            .store
+            .find_notice(&r.notice.id())?
+            .map(|at| summary(inner, at))
+            .transpose()?
+            .flatten()
+        {
+            replies.push(s);
+        }
+    }
+    Ok(Json(Track {
+        id: id.to_string(),
+        index: at.0,
+        recipients,
+        thread: replies,
+    }))
 }
 
 async fn respond(
     State(api): State<Api>,
     UrlPath(id): UrlPath<String>,
     Json(r): Json<Respond>,
-) -> ApiResult<serde_json::Value> {
+) -> ApiResult<Sent> {
     let inner = &api.inner;
     let (id, at) = locate(inner, &id)?;
     let referral = notice_of(inner, at)?;
-    if referral.kind() != isop_core::NoticeKind::Referral {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("notice {id} is a {}, not a referral", referral.kind()),
-        ));
+    if referral.kind() != NoticeKind::Referral {
+        return Err(bad_request(format!(
+            "notice {id} is a {}, not a referral",
+            referral.kind()
+        )));
     }
-    let body = crate::submit::Body::Status {
-        referral: id.to_string(),
-        status: r.status,
-        reason: r.reason,
-        action: r.action,
-        taken_at: None,
-        details: r.details,
-    };
-    let req = SubmitNotice {
-        tlp: crate::submit::TlpName::Amber,
-        to_orgs: vec![referral.author().to_string()],
-        to_groups: vec![],
-        case_ref: referral.case_ref().map(Into::into),
-        in_reply_to: Some(id.to_string()),
-        labelled: vec![],
-        body,
-    };
-    let sent = crate::send::send(inner, req.into_draft(inner.now())?).await?;
-    Ok(Json(sent_json(&sent)))
+    let status = enum_value(
+        "status",
+        "isop.v1.ReferralStatus",
+        &r.status,
+        pb::ReferralStatus::from_str_name,
+    )?;
+    let mut answer = StatusUpdateBuilder::new(id, status).reason(&r.reason);
+    if let Some(a) = &r.action {
+        let action = enum_value(
+            "action",
+            "isop.v1.ActionType",
+            a,
+            pb::ActionType::from_str_name,
+        )?;
+        answer = answer.action_taken(action, inner.now(), &r.details);
+    }
+    let mut draft = NoticeDraft::new(Tlp::Amber, answer.build())
+        .to_org(referral.author())
+        .in_reply_to(id);
+    if let Some(c) = referral.case_ref() {
+        draft = draft.case_ref(c);
+    }
+    let sent = crate::send::send(inner, draft).await?;
+    Ok(Json(sent_answer(&sent)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct InboxQuery {
-    #[serde(default)]
-    unread: bool,
-    kind: Option<String>,
-    #[serde(default)]
-    offset: usize,
-    limit: Option<usize>,
-}
-
-async fn inbox(
-    State(api): State<Api>,
-    Query(q): Query<InboxQuery>,
-) -> ApiResult<serde_json::Value> {
-    if let Some(kind) = &q.kind
-        && !NoticeKind::ALL.iter().any(|k| k.as_str() == kind)
-    {
-        let kinds: Vec<&str> = NoticeKind::ALL.iter().map(|k| k.as_str()).collect();
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("kind {kind:?} is not one of {}", kinds.join(", ")),
-        ));
-    }
+/// A page of `candidates` (entries, oldest first, with their read flag
+/// for an inbox), newest first, as `q` filters and pages it.
+fn page(
+    inner: &Inner,
+    candidates: Vec<(LogIndex, Option<bool>)>,
+    q: &ListQuery,
+) -> Result<Page, ApiError> {
+    let kind = q
+        .kind
+        .as_deref()
+        .map(|k| {
+            enum_value(
+                "kind",
+                "isop.v1.NoticeKind",
+                k,
+                pb::NoticeKind::from_str_name,
+            )
+        })
+        .transpose()?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
-    let items: Vec<_> = api
+    let mut items: Vec<Summary> = Vec::new();
+    let mut more = 0;
+    let in_range =
+        |at: &LogIndex| q.before.is_none_or(|b| at.0 < b) && q.since.is_none_or(|s| at.0 > s);
+    for (at, read) in candidates.into_iter().rev().filter(|(at, _)| in_range(at)) {
+        // Past a full page, only a kind filter needs the notice to count it.
+        if items.len() >= limit && kind.is_none() {
+            more += 1;
+            continue;
+        }
+        let Some(mut s) = summary(inner, at)? else {
+            continue;
+        };
+        if kind.is_some_and(|k| s.kind != k) {
+            continue;
+        }
+        if items.len() >= limit {
+            more += 1;
+            continue;
+        }
+        s.read = read;
+        items.push(s);
+    }
+    let next_before = if more > 0 {
+        items.last().map(|s| s.index)
+    } else {
+        None
+    };
+    Ok(Page {
+        items,
+        more,
+        next_before,
+    })
+}
+
+async fn inbox(State(api): State<Api>, Query(q): Query<ListQuery>) -> ApiResult<Page> {
+    let candidates = api
         .inner
         .store
         .inbox(q.unread)?
         .into_iter()
-        .filter_map(|(at, read)| {
-            let mut s = summary(&api.inner, at)?;
-            s["read"] = json!(read);
-            Some(s)
-        })
-        .filter(|s| q.kind.as_deref().is_none_or(|k| s["kind"] == k))
-        .skip(q.offset)
-        .take(limit)
+        .map(|(at, read)| (at, Some(read)))
         .collect();
-    Ok(Json(json!({ "offset": q.offset, "items": items })))
+    Ok(Json(page(&api.inner, candidates, &q)?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QueryParams {
-    indicator: Option<String>,
-    case: Option<String>,
+/// What this node wrote and sent, newest first.
+async fn sent(State(api): State<Api>, Query(q): Query<ListQuery>) -> ApiResult<Page> {
+    if q.unread {
+        return Err(bad_request(
+            "unread= is for the inbox, not for what was sent",
+        ));
+    }
+    let candidates = api
+        .inner
+        .store
+        .by_author(&api.inner.org)?
+        .into_iter()
+        .map(|at| (at, None))
+        .collect();
+    Ok(Json(page(&api.inner, candidates, &q)?))
 }
 
 /// Who referred this, and who acted: the notices naming an indicator or a
-/// case, with the answers to them.
-async fn query(
-    State(api): State<Api>,
-    Query(q): Query<QueryParams>,
-) -> ApiResult<serde_json::Value> {
-    let store = &api.inner.store;
+/// case, and the answers to the referrals among them.
+async fn query(State(api): State<Api>, Query(q): Query<QueryParams>) -> ApiResult<QueryAnswer> {
+    let inner = &api.inner;
+    let store = &inner.store;
     let hits = match (&q.indicator, &q.case) {
         (Some(i), None) => store.by_indicator(i)?,
         (None, Some(c)) => store.by_case(c)?,
-        _ => {
-            return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                "give exactly one of indicator= and case=".into(),
-            ));
-        }
+        _ => return Err(bad_request("give exactly one of indicator= and case=")),
     };
     let mut notices = Vec::new();
-    let mut referrers = Vec::new();
+    let mut referred_by = Vec::new();
+    let mut acted = Vec::new();
     for at in hits {
-        let Some(s) = summary(&api.inner, at) else {
+        let Some(s) = summary(inner, at)? else {
             continue;
         };
-        if s["kind"] == "referral" {
-            referrers.push(s["author"].clone());
+        if s.kind == pb::NoticeKind::Referral {
+            referred_by.push(s.author.clone());
+            let id: NoticeId = s.id.parse().map_err(internal)?;
+            for r in thread(inner, &id)? {
+                if let isop_core::pb::notice::Body::StatusUpdate(u) = r.notice.body() {
+                    acted.push(Acted {
+                        org: r.notice.author().to_string(),
+                        referral: s.id.clone(),
+                        status: pb::ReferralStatus::try_from(u.status).unwrap_or_default(),
+                        at: Time(r.notice.created_at().0),
+                    });
+                }
+            }
         }
         notices.push(s);
     }
-    referrers.sort_by_key(ToString::to_string);
-    referrers.dedup();
-    Ok(Json(
-        json!({ "notices": notices, "referred_by": referrers }),
-    ))
+    referred_by.sort();
+    referred_by.dedup();
+    Ok(Json(QueryAnswer {
+        notices,
+        referred_by,
+        acted,
+    }))
 }
 
 async fn checkpoint(State(api): State<Api>) -> Result<String, ApiError> {
     Ok(api.inner.checkpoint()?.to_string())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExportQuery {
-    /// Comma-separated clearance tokens the disclosures are chosen for.
-    #[serde(default)]
-    clearance: String,
 }
 
 /// Streams the log as one export file, with the disclosures `clearance` allows.
@@ -354,17 +468,9 @@ async fn export(State(api): State<Api>, Query(q): Query<ExportQuery>) -> Respons
 }
 
 /// Takes a newer signed roster (its envelope's bytes) and passes it on.
-async fn push_roster(
-    State(api): State<Api>,
-    body: axum::body::Bytes,
-) -> ApiResult<serde_json::Value> {
-    use prost::Message;
-    let env = pb::Envelope::decode(body).map_err(|e| {
-        ApiError(
-            StatusCode::BAD_REQUEST,
-            format!("not a roster envelope: {e}"),
-        )
-    })?;
+async fn push_roster(State(api): State<Api>, body: axum::body::Bytes) -> ApiResult<RosterAccepted> {
+    let env = pb::Envelope::decode(body)
+        .map_err(|e| bad_request(format!("not a roster envelope: {e}")))?;
     let version = api.inner.accept_roster(&env, None)?;
-    Ok(Json(json!({ "version": version })))
+    Ok(Json(RosterAccepted { version }))
 }

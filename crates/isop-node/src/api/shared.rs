@@ -1,14 +1,15 @@
 //! What every route shares: the API's state, its error (a status and a
-//! message naming the problem; a node error's status follows from its
-//! kind, `Error::fault`), and finding the notice a request names.
+//! message naming the problem, answered as `isop_api::ErrorBody`; a node
+//! error's status follows from its kind, `Error::fault`), and finding the
+//! notice a request names.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use isop_api::{ErrorBody, ErrorCode};
 use isop_core::{LogIndex, Notice, NoticeId};
-use serde_json::json;
 
 use crate::state::Inner;
 use crate::{Error, Fault};
@@ -24,7 +25,11 @@ pub(super) struct ApiError(pub(super) StatusCode, pub(super) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.0, Json(json!({ "error": self.1 }))).into_response()
+        let body = ErrorBody {
+            code: ErrorCode::of_status(self.0.as_u16()),
+            message: self.1,
+        };
+        (self.0, Json(body)).into_response()
     }
 }
 
@@ -55,13 +60,20 @@ impl From<isop_store::Error> for ApiError {
 
 pub(super) type ApiResult<T> = Result<Json<T>, ApiError>;
 
+pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+}
+
+pub(super) fn bad_request(why: impl std::fmt::Display) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, why.to_string())
+}
+
 pub(super) fn not_found(what: String) -> ApiError {
     ApiError(StatusCode::NOT_FOUND, what)
 }
 
 pub(super) fn parse_id(id: &str) -> Result<NoticeId, ApiError> {
-    id.parse()
-        .map_err(|e: isop_core::Error| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
+    id.parse().map_err(|e: isop_core::Error| bad_request(e))
 }
 
 /// The notice `id` names, and where this node's log holds it.

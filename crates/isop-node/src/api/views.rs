@@ -1,28 +1,13 @@
-//! The API's JSON views of what the node holds: a notice as this node
-//! holds it, a summary line, a notice sent, a peer.
+//! The API's answers (the types of `isop_api`) built from what the node
+//! holds: a notice as this node holds it, a summary line, a thread.
 
+use isop_api::{Idna, NoticeRef, NoticeView, Revealed, Summary, Time, Withheld};
 use isop_core::pb::field_value::Value;
-use isop_core::{LogIndex, Notice, RevealedField, indicator, pb};
-use serde::Serialize;
-use serde_json::json;
+use isop_core::pb::notice::Body;
+use isop_core::{Clearance, Label, LogIndex, Notice, NoticeId, RevealedField, indicator, pb};
 
-use super::shared::{ApiError, not_found, notice_of};
-use crate::state::{Held, Inner};
-use axum::http::StatusCode;
-
-#[derive(Serialize)]
-pub(super) struct Peer {
-    pub(super) org: String,
-    pub(super) role: String,
-    pub(super) country: String,
-    pub(super) endpoint: Option<String>,
-    pub(super) outbox_depth: usize,
-}
-
-/// The answer to a notice sent: its id, its OUTBOUND entry, its recipients.
-pub(super) fn sent_json(sent: &crate::Sent) -> serde_json::Value {
-    json!({ "id": sent.id.to_string(), "index": sent.index.0, "recipients": sent.recipients.iter().map(ToString::to_string).collect::<Vec<_>>() })
-}
+use super::shared::{ApiError, internal, not_found};
+use crate::state::{Held, Inner, LoggedNotice};
 
 /// A labelled field's value in the JSON form (`isop_core::json`): one
 /// key naming its kind (`text`, `indicator`, `contact`, `person`,
@@ -44,14 +29,10 @@ fn body_json(n: &Notice) -> Result<serde_json::Value, ApiError> {
     isop_core::json::to_json(&only_body, "isop.v1.Notice").map_err(internal)
 }
 
-fn internal(e: isop_core::Error) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
-}
-
 /// Each name in the notice (its target, its indicators, in the clear or
 /// revealed, a contact's e-mail address) that holds an IDNA A-label, with
 /// its Unicode form, so that a look-alike shows for what it is.
-pub(super) fn idna_forms(n: &Notice, revealed: &[RevealedField]) -> Vec<serde_json::Value> {
+fn idna_forms(n: &Notice, revealed: &[RevealedField]) -> Vec<Idna> {
     let mut names: Vec<&str> = indicator::in_body(n.body())
         .into_iter()
         .map(|(_, v)| v)
@@ -66,14 +47,117 @@ pub(super) fn idna_forms(n: &Notice, revealed: &[RevealedField]) -> Vec<serde_js
     names
         .into_iter()
         .filter_map(|ascii| {
-            indicator::unicode_form(ascii)
-                .map(|unicode| json!({ "ascii": ascii, "unicode": unicode }))
+            indicator::unicode_form(ascii).map(|unicode| Idna {
+                ascii: ascii.to_owned(),
+                unicode,
+            })
         })
         .collect()
 }
 
+/// Why a field under `label` is withheld from a node of `clearance`, in
+/// plain words: "needs role:agency and country:KR; this node is role:hub,
+/// country:FR, org:INTERPOL-GS".
+fn withheld_reason(label: &Label, clearance: &Clearance) -> String {
+    let is: Vec<&str> = clearance.tokens().collect();
+    format!("needs {}; this node is {}", label.words(), is.join(", "))
+}
+
+/// What a notice is about, in a few words: a referral's or takedown's
+/// domain (or URL, or IP), a report's title, a case's subject, a
+/// retraction's reason.
+pub(super) fn subject(n: &Notice) -> String {
+    let target = |t: &Option<pb::Target>| {
+        t.as_ref()
+            .map(|t| {
+                [&t.domain, &t.url, &t.ip]
+                    .into_iter()
+                    .find(|s| !s.is_empty())
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    };
+    match n.body() {
+        Body::Referral(r) => target(&r.target),
+        Body::TakedownRequest(t) => target(&t.target),
+        Body::IntelReport(i) => i.title.clone(),
+        Body::CaseMessage(c) if !c.subject.is_empty() => c.subject.clone(),
+        Body::CaseMessage(c) => c.text.chars().take(60).collect(),
+        Body::Retraction(r) => r.reason.clone(),
+        Body::StatusUpdate(s) => s.reason.clone(),
+    }
+}
+
+/// The status a status answer gives.
+fn answer_status(n: &Notice) -> Option<pb::ReferralStatus> {
+    match n.body() {
+        Body::StatusUpdate(s) => pb::ReferralStatus::try_from(s.status).ok(),
+        _ => None,
+    }
+}
+
+/// The notices this node holds answering `id`, oldest first.
+pub(super) fn thread(inner: &Inner, id: &NoticeId) -> Result<Vec<LoggedNotice>, ApiError> {
+    let mut out = Vec::new();
+    for at in inner.store.replies(id)? {
+        if let Some(n) = inner.notice_at(at)? {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+/// A summary line of the notice logged at `at`; `None` if it holds none.
+pub(super) fn summary(inner: &Inner, at: LogIndex) -> Result<Option<Summary>, ApiError> {
+    let Some(logged) = inner.notice_at(at)? else {
+        return Ok(None);
+    };
+    let n = &logged.notice;
+    let status = match n.kind() {
+        // A referral's latest status, from the answers this node holds.
+        isop_core::NoticeKind::Referral => thread(inner, &n.id())?
+            .iter()
+            .filter_map(|r| answer_status(&r.notice))
+            .next_back(),
+        _ => answer_status(n),
+    };
+    Ok(Some(Summary {
+        index: at.0,
+        id: n.id().to_string(),
+        kind: n.kind().to_pb(),
+        direction: direction(&logged.entry),
+        author: n.author().to_string(),
+        created_at: Time(n.created_at().0),
+        logged_at: Time(logged.entry.appended_at),
+        tlp: n.tlp().to_pb(),
+        case_ref: n.case_ref().map(Into::into),
+        subject: subject(n),
+        status,
+        in_reply_to: n.in_reply_to().map(|i| i.to_string()),
+        read: None,
+    }))
+}
+
+fn direction(entry: &pb::LogEntry) -> pb::Direction {
+    pb::Direction::try_from(entry.direction).unwrap_or_default()
+}
+
+/// Another notice, named, with what it is if this node holds it.
+fn notice_ref(inner: &Inner, id: NoticeId) -> Result<NoticeRef, ApiError> {
+    let held = match inner.store.find_notice(&id)? {
+        Some(at) => inner.notice_at(at)?,
+        None => None,
+    };
+    Ok(NoticeRef {
+        id: id.to_string(),
+        kind: held.as_ref().map(|h| h.notice.kind().to_pb()),
+        subject: held.as_ref().map(|h| subject(&h.notice)),
+    })
+}
+
 /// A notice as this node holds it, with what its log says about it.
-pub(super) fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Value, ApiError> {
+pub(super) fn notice_view(inner: &Inner, at: LogIndex) -> Result<NoticeView, ApiError> {
     let Held {
         entry,
         notice: n,
@@ -82,59 +166,77 @@ pub(super) fn notice_json(inner: &Inner, at: LogIndex) -> Result<serde_json::Val
     } = inner
         .held(at)?
         .ok_or_else(|| not_found(format!("entry {at} is not a notice")))?;
-    let erased: Vec<_> = erased
+    let erased = erased
         .into_iter()
-        .map(|(digest, e)| json!({ "digest": hex::encode(digest), "reason": e.reason, "erased_at": e.erased_at }))
+        .map(|(digest, e)| isop_api::Erased {
+            digest: hex::encode(digest),
+            reason: e.reason,
+            erased_at: Time(e.erased_at),
+        })
         .collect();
+    let clearance = inner.roster().clearance(&inner.org).unwrap_or_default();
+    let withheld = |path: &str, label: &Label| Withheld {
+        path: path.to_owned(),
+        label: label.to_string(),
+        reason: withheld_reason(label, &clearance),
+    };
     // A notice that no longer verifies (its key revoked from before it was
     // made, say) is shown as the log holds it, said so, its fields withheld.
     let (revealed, withheld, idna, verification_error) = match verified {
         Ok(v) => (
-            v.revealed().iter().map(|f| Ok(json!({ "path": f.path, "label": f.label.to_string(), "value": value_json(&f.value)? }))).collect::<Result<Vec<_>, ApiError>>()?,
-            v.withheld().iter().map(|w| json!({ "path": w.path, "label": w.label.to_string() })).collect::<Vec<_>>(),
+            v.revealed()
+                .iter()
+                .map(|f| {
+                    Ok(Revealed {
+                        path: f.path.clone(),
+                        label: f.label.to_string(),
+                        value: value_json(&f.value)?,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?,
+            v.withheld()
+                .iter()
+                .map(|w| withheld(&w.path, &w.label))
+                .collect(),
             idna_forms(&n, v.revealed()),
             None,
         ),
         Err(e) => (
             Vec::new(),
-            n.commitments().iter().map(|c| json!({ "path": c.path, "label": c.label.to_string() })).collect(),
+            n.commitments()
+                .iter()
+                .map(|c| Withheld {
+                    path: c.path.clone(),
+                    label: c.label.to_string(),
+                    reason: "the notice does not verify now".into(),
+                })
+                .collect(),
             idna_forms(&n, &[]),
             Some(e.to_string()),
         ),
     };
-    let read = inner
-        .store
-        .inbox(false)?
-        .iter()
-        .find(|(i, _)| *i == at)
-        .map(|(_, r)| *r);
-    Ok(json!({
-        "index": at.0,
-        "direction": pb::Direction::try_from(entry.direction).map(|d| d.as_str_name()).unwrap_or("?"),
-        "peer": entry.peer,
-        "id": n.id().to_string(),
-        "kind": n.kind().to_string(),
-        "author": n.author().to_string(),
-        "created_at": n.created_at().0,
-        "tlp": n.tlp().to_string(),
-        "to_orgs": n.to_orgs().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "to_groups": n.to_groups(),
-        "case_ref": n.case_ref(),
-        "in_reply_to": n.in_reply_to().map(|i| i.to_string()),
-        "body": body_json(&n)?,
-        "verified": verification_error.is_none(),
-        "verification_error": verification_error,
-        "revealed": revealed,
-        "withheld": withheld,
-        "idna": idna,
-        "erased": erased,
-        "read": read,
-    }))
-}
-
-pub(super) fn summary(inner: &Inner, at: LogIndex) -> Option<serde_json::Value> {
-    let n = notice_of(inner, at).ok()?;
-    Some(
-        json!({ "index": at.0, "id": n.id().to_string(), "kind": n.kind().to_string(), "author": n.author().to_string(), "created_at": n.created_at().0, "tlp": n.tlp().to_string(), "case_ref": n.case_ref() }),
-    )
+    let read = inner.store.is_read(at)?;
+    Ok(NoticeView {
+        index: at.0,
+        direction: direction(&entry),
+        peer: entry.peer.clone(),
+        id: n.id().to_string(),
+        kind: n.kind().to_pb(),
+        author: n.author().to_string(),
+        created_at: Time(n.created_at().0),
+        logged_at: Time(entry.appended_at),
+        tlp: n.tlp().to_pb(),
+        to_orgs: n.to_orgs().iter().map(ToString::to_string).collect(),
+        to_groups: n.to_groups().to_vec(),
+        case_ref: n.case_ref().map(Into::into),
+        in_reply_to: n.in_reply_to().map(|i| notice_ref(inner, i)).transpose()?,
+        body: body_json(&n)?,
+        verified: verification_error.is_none(),
+        verification_error,
+        revealed,
+        withheld,
+        idna,
+        erased,
+        read,
+    })
 }

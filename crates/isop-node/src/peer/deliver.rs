@@ -89,11 +89,13 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
                     .filter(|o| matches!(o, ReceiptOutcome::Rejected { .. }))
                     .count();
                 tracing::info!(to = %recipient, notices = batch.len(), rejected, "delivered");
+                inner.peer_answered(recipient);
                 inner.progress.notify_waiters();
             }
             Err(e) => {
                 if matches!(e, Error::Net(_) | Error::Peer { .. }) {
                     inner.drop_connection(recipient).await;
+                    inner.peer_failed(recipient, &e);
                 }
                 for item in &batch {
                     let wait = backoff(inner, item.attempts);

@@ -44,8 +44,14 @@ pub(crate) async fn witness_loop(inner: Arc<Inner>) {
             .map(|m| m.org_id.clone())
             .collect();
         for peer in peers {
-            if let Err(e) = witness(&inner, &peer).await {
-                tracing::debug!(%peer, error = %e, "witnessing skipped");
+            match witness(&inner, &peer).await {
+                Ok(_) => inner.peer_answered(&peer),
+                Err(e) => {
+                    if matches!(e, Error::Net(_) | Error::Peer { .. }) {
+                        inner.peer_failed(&peer, &e);
+                    }
+                    tracing::debug!(%peer, error = %e, "witnessing skipped");
+                }
             }
         }
     }

@@ -10,7 +10,7 @@ use isop_core::text::printable;
 use serde_json::{Value, json};
 
 use super::{NodeArg, client};
-use crate::output::{print, s};
+use crate::output::print;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum CaCommand {
@@ -293,9 +293,9 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
         RosterCommand::Push { authority, node } => {
             let bytes = std::fs::read(authority.join("roster.bin"))
                 .with_context(|| format!("reading {}", authority.join("roster.bin").display()))?;
-            let v = client(&node)?.post_bytes("/v1/roster", bytes).await?;
+            let v = client(&node)?.push_roster(bytes).await?;
             print(node.json, &v, |v| {
-                println!("the node now holds roster v{}", s(&v["version"]))
+                println!("the node now holds roster v{}", v.version)
             })?;
         }
         RosterCommand::Sign { authority } => {

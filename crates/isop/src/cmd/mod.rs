@@ -13,10 +13,10 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use isop_api::{ApiClient, SubmitNotice};
 use isop_node::NodeConfig;
-use isop_node::client::ApiClient;
 
-use crate::output::{print, s};
+use crate::output::{esc, print};
 
 /// Which node to talk to, through its local API.
 #[derive(Debug, Args)]
@@ -70,10 +70,17 @@ pub(crate) enum Command {
     Submit(notices::Submit),
     /// Send an intelligence report, takedown request, case message or retraction.
     Send(send::Send),
-    /// The notices delivered to the node.
-    Inbox(notices::Inbox),
-    /// A notice as the node holds it: revealed and withheld fields.
+    /// The notices delivered to the node, newest first.
+    Inbox(notices::List),
+    /// What the node sent, newest first.
+    Sent(notices::List),
+    /// Where a notice sent stands with each recipient, and what came back.
+    Track(notices::Track),
+    /// A notice as the node holds it: revealed and withheld fields (marks
+    /// it read).
     Show(notices::Show),
+    /// Mark a notice read.
+    Read(notices::Read),
     /// Answer a referral with a status update to its author.
     Respond(notices::Respond),
     /// Who referred this, and who acted.
@@ -108,28 +115,16 @@ impl Command {
 }
 
 /// Sends a notice through the node's API and says where it went.
-pub(crate) async fn send(node: &NodeArg, notice: &isop_node::submit::SubmitNotice) -> Result<()> {
-    let v = client(node)?
-        .post("/v1/notices", &serde_json::to_value(notice)?)
-        .await?;
-    print(node.json, &v, |v| {
-        let to = v["recipients"]
-            .as_array()
-            .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
-            .unwrap_or_default();
-        println!("sent {} (entry {}) to {to}", s(&v["id"]), s(&v["index"]));
+pub(crate) async fn send(node: &NodeArg, notice: &SubmitNotice) -> Result<()> {
+    let sent = client(node)?.submit(notice).await?;
+    print(node.json, &sent, |v| {
+        let to: Vec<String> = v.recipients.iter().map(|r| esc(r)).collect();
+        println!("sent {} (entry {}) to {}", v.id, v.index, to.join(", "));
     })
 }
 
 fn client(node: &NodeArg) -> Result<ApiClient> {
-    let config = NodeConfig::load(&node.node)?;
-    Ok(ApiClient::from_config(&config)?)
-}
-
-/// `v` as a query-string value: a URL indicator's `&`, `#`, `+` or `=`
-/// stays part of the value.
-fn q(v: &str) -> String {
-    url::form_urlencoded::byte_serialize(v.as_bytes()).collect()
+    Ok(NodeConfig::load(&node.node)?.api_client()?)
 }
 
 pub(crate) async fn run(command: Command) -> Result<()> {
@@ -149,8 +144,11 @@ pub(crate) async fn run(command: Command) -> Result<()> {
         Command::Status(node) => notices::status(node).await,
         Command::Submit(c) => c.run().await,
         Command::Send(c) => c.run().await,
-        Command::Inbox(c) => c.run().await,
+        Command::Inbox(c) => c.run(notices::Box::Inbox).await,
+        Command::Sent(c) => c.run(notices::Box::Sent).await,
+        Command::Track(c) => c.run().await,
         Command::Show(c) => c.run().await,
+        Command::Read(c) => c.run().await,
         Command::Respond(c) => c.run().await,
         Command::Query(c) => c.run().await,
         Command::Log { command } => notices::log(command).await,

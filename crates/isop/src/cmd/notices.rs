@@ -1,36 +1,53 @@
 //! A member's daily work through its node's local API: status, submit,
-//! inbox, show, respond, query, and the log's export.
+//! inbox and sent, show and read, track, respond, query, and the log's
+//! export. Every answer is a type of `isop_api`.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
+use isop_api::{ExportQuery, ListQuery, NoticeView, QueryParams, SubmitNotice};
 use serde_json::json;
 
-use super::{NodeArg, client, q, send};
-use crate::output::{bytes_spinner, outline, print, print_summaries, s, value_words};
+use super::{NodeArg, client, send};
+use crate::output::{
+    bytes_spinner, esc, kind_words, opt, outline, print, print_page, print_summaries, tlp_words,
+    value_words, words,
+};
 
-/// A node's state: roster, log, checkpoints, outbox per peer.
+/// A node's state: roster, log, checkpoints, and each peer.
 pub(crate) async fn status(node: NodeArg) -> Result<()> {
-    let v = client(&node)?.get("/v1/status").await?;
+    let v = client(&node)?.status().await?;
     print(node.json, &v, |v| {
         println!(
             "{} — roster v{}, log of {} entries, last checkpoint at {}, {} notices waiting, {} split views",
-            s(&v["org"]),
-            s(&v["roster_version"]),
-            s(&v["log_size"]),
-            s(&v["last_checkpoint_size"]),
-            s(&v["outbox_depth"]),
-            s(&v["split_views"])
+            esc(&v.org),
+            v.roster_version,
+            v.log_size,
+            opt(v.last_checkpoint_size),
+            v.outbox_depth,
+            v.split_views
         );
-        for p in v["peers"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<13} {:<8} {:<3} {:<22} {:<6} {:<11} {:<20} last error",
+            "peer", "role", "cty", "endpoint", "outbox", "reachable", "last seen"
+        );
+        for p in &v.peers {
+            let reachable = match p.reachable {
+                Some(true) => "yes",
+                Some(false) => "NO",
+                None => "not tried",
+            };
             println!(
-                "  {:<13} {:<8} {:<3} {:<22} outbox {}",
-                s(&p["org"]),
-                s(&p["role"]),
-                s(&p["country"]),
-                s(&p["endpoint"]),
-                s(&p["outbox_depth"])
+                "  {:<13} {:<8} {:<3} {:<22} {:<6} {:<11} {:<20} {}",
+                esc(&p.org),
+                words("isop.v1.Role", p.role.as_str_name()),
+                esc(&p.country),
+                opt(p.endpoint.as_deref()),
+                p.outbox_depth,
+                reachable,
+                opt(p.last_seen),
+                opt(p.last_error.as_deref())
             );
         }
     })
@@ -41,7 +58,8 @@ pub(crate) async fn status(node: NodeArg) -> Result<()> {
 pub(crate) struct Submit {
     #[command(flatten)]
     node: NodeArg,
-    /// The notice file.
+    /// The notice file: JSON, or TOML by its `.toml` extension, in the
+    /// form of `POST /v1/notices` (see examples/referral.toml).
     file: PathBuf,
 }
 
@@ -50,48 +68,72 @@ impl Submit {
         let Self { node, file } = self;
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
-        let notice: isop_node::submit::SubmitNotice =
-            if file.extension().is_some_and(|e| e == "toml") {
-                toml::from_str(&text)
-                    .with_context(|| format!("{} is not a notice (TOML)", file.display()))?
-            } else {
-                serde_json::from_str(&text)
-                    .with_context(|| format!("{} is not a notice (JSON)", file.display()))?
-            };
+        let notice: SubmitNotice = if file.extension().is_some_and(|e| e == "toml") {
+            toml::from_str(&text)
+                .with_context(|| format!("{} is not a notice (TOML)", file.display()))?
+        } else {
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a notice (JSON)", file.display()))?
+        };
         send(&node, &notice).await
     }
 }
 
-/// The arguments of `isop inbox`.
+/// Which list.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Box {
+    /// What was delivered to the node.
+    Inbox,
+    /// What the node sent.
+    Sent,
+}
+
+/// The arguments of `isop inbox` and `isop sent`.
 #[derive(Debug, Args)]
-pub(crate) struct Inbox {
+pub(crate) struct List {
     #[command(flatten)]
     node: NodeArg,
-    /// Only unread ones.
+    /// Only unread ones (inbox only).
     #[arg(long)]
     unread: bool,
-    /// Only this kind (referral, status, intel, takedown, case, retraction).
+    /// Only this kind: referral, status_update, intel_report,
+    /// takedown_request, case_message or retraction.
     #[arg(long)]
     kind: Option<String>,
-    /// At most this many.
+    /// Only entries before this one: the next page.
+    #[arg(long)]
+    before: Option<u64>,
+    /// Only entries after this one: what came since.
+    #[arg(long)]
+    since: Option<u64>,
+    /// At most this many (at most 500).
     #[arg(long, default_value_t = 50)]
     limit: usize,
 }
 
-impl Inbox {
-    pub(crate) async fn run(self) -> Result<()> {
+impl List {
+    pub(crate) async fn run(self, which: Box) -> Result<()> {
         let Self {
             node,
             unread,
             kind,
+            before,
+            since,
             limit,
         } = self;
-        let mut path = format!("/v1/inbox?unread={unread}&limit={limit}");
-        if let Some(k) = kind {
-            path.push_str(&format!("&kind={}", q(&k)));
-        }
-        let v = client(&node)?.get(&path).await?;
-        print(node.json, &v, |v| print_summaries(&v["items"]))
+        let q = ListQuery {
+            unread,
+            kind,
+            before,
+            since,
+            limit: Some(limit),
+        };
+        let api = client(&node)?;
+        let (page, what) = match which {
+            Box::Inbox => (api.inbox(&q).await?, "notices in the inbox"),
+            Box::Sent => (api.sent(&q).await?, "notices sent"),
+        };
+        print(node.json, &page, |p| print_page(p, what))
     }
 }
 
@@ -102,48 +144,171 @@ pub(crate) struct Show {
     node: NodeArg,
     /// The notice id.
     id: String,
+    /// Leave it unread.
+    #[arg(long)]
+    keep_unread: bool,
+    /// Digests in full, not shortened.
+    #[arg(long)]
+    full: bool,
 }
 
 impl Show {
     pub(crate) async fn run(self) -> Result<()> {
-        let Self { node, id } = self;
-        let v = client(&node)?.get(&format!("/v1/notices/{id}")).await?;
-        print(node.json, &v, |v| {
-            println!(
-                "{} {} by {} ({}), entry {} {} from {}",
-                s(&v["kind"]),
-                s(&v["id"]),
-                s(&v["author"]),
-                s(&v["tlp"]),
-                s(&v["index"]),
-                s(&v["direction"]),
-                s(&v["peer"])
-            );
-            if v["verified"] == false {
-                println!(
-                    "  DOES NOT VERIFY NOW: {}; its fields are withheld",
-                    s(&v["verification_error"])
-                );
+        let Self {
+            node,
+            id,
+            keep_unread,
+            full,
+        } = self;
+        let api = client(&node)?;
+        let v = api.show(&id).await?;
+        if v.read == Some(false) && !keep_unread {
+            api.mark_read(&id).await?;
+        }
+        print(node.json, &v, |v| show_text(v, full))
+    }
+}
+
+/// A notice for people.
+fn show_text(v: &NoticeView, full: bool) {
+    println!("{} {} ({})", kind_words(v.kind), v.id, tlp_words(v.tlp));
+    println!(
+        "  by {}, made {}; entry {} ({}{}), logged {}",
+        esc(&v.author),
+        v.created_at,
+        v.index,
+        words("isop.v1.Direction", v.direction.as_str_name()),
+        if v.peer.is_empty() {
+            String::new()
+        } else {
+            format!(" from {}", esc(&v.peer))
+        },
+        v.logged_at
+    );
+    let mut to: Vec<String> = v.to_orgs.iter().map(|o| esc(o)).collect();
+    to.extend(v.to_groups.iter().map(|g| format!("group {}", esc(g))));
+    println!(
+        "  to {}",
+        if to.is_empty() {
+            "-".into()
+        } else {
+            to.join(", ")
+        }
+    );
+    if let Some(c) = &v.case_ref {
+        println!("  case {}", esc(c));
+    }
+    if let Some(r) = &v.in_reply_to {
+        match (r.kind, &r.subject) {
+            (Some(k), Some(s)) => {
+                println!("  in reply to {} ({} of {})", r.id, kind_words(k), esc(s))
             }
-            for f in v["revealed"].as_array().into_iter().flatten() {
-                println!(
-                    "  sees      {:<32} [{}] {}",
-                    s(&f["path"]),
-                    s(&f["label"]),
-                    value_words(&f["value"])
-                );
+            _ => println!("  in reply to {} (not held here)", r.id),
+        }
+    }
+    if !v.verified {
+        println!(
+            "  DOES NOT VERIFY NOW: {}; its fields are withheld",
+            opt(v.verification_error.as_deref())
+        );
+    }
+    for f in &v.revealed {
+        println!(
+            "  sees      {:<32} [{}] {}",
+            esc(&f.path),
+            esc(&f.label),
+            value_words(&f.value)
+        );
+    }
+    for f in &v.withheld {
+        println!(
+            "  withheld  {:<32} [{}] {}",
+            esc(&f.path),
+            esc(&f.label),
+            esc(&f.reason)
+        );
+    }
+    for e in &v.erased {
+        println!(
+            "  erased    {} at {}: {}",
+            if full {
+                e.digest.clone()
+            } else {
+                e.digest.chars().take(16).collect()
+            },
+            e.erased_at,
+            esc(&e.reason)
+        );
+    }
+    // A name with an IDNA A-label, beside its Unicode form: a look-alike
+    // shows for what it is.
+    for f in &v.idna {
+        println!("  idna      {} is {}", esc(&f.ascii), esc(&f.unicode));
+    }
+    // The body as an outline, field names as words, each value escaped.
+    outline(&v.body, 2, full);
+}
+
+/// The arguments of `isop read`.
+#[derive(Debug, Args)]
+pub(crate) struct Read {
+    #[command(flatten)]
+    node: NodeArg,
+    /// The notice ids.
+    #[arg(required = true)]
+    ids: Vec<String>,
+}
+
+impl Read {
+    pub(crate) async fn run(self) -> Result<()> {
+        let api = client(&self.node)?;
+        let mut done = Vec::new();
+        for id in &self.ids {
+            done.push(api.mark_read(id).await?);
+        }
+        print(self.node.json, &done, |done| {
+            for r in done {
+                println!("entry {} read", r.index);
             }
-            for f in v["withheld"].as_array().into_iter().flatten() {
-                println!("  withheld  {:<32} [{}]", s(&f["path"]), s(&f["label"]));
+        })
+    }
+}
+
+/// The arguments of `isop track`.
+#[derive(Debug, Args)]
+pub(crate) struct Track {
+    #[command(flatten)]
+    node: NodeArg,
+    /// The notice id.
+    id: String,
+}
+
+impl Track {
+    pub(crate) async fn run(self) -> Result<()> {
+        let t = client(&self.node)?.track(&self.id).await?;
+        print(self.node.json, &t, |t| {
+            println!("{} (entry {})", t.id, t.index);
+            for d in &t.recipients {
+                let state = format!("{:?}", d.state).to_lowercase();
+                let detail = match (d.receipt_index, d.receipt_at) {
+                    (Some(i), Some(at)) => format!("receipt entry {i}, {at}"),
+                    (Some(i), None) => format!("receipt entry {i}"),
+                    _ if d.attempts > 0 => {
+                        format!("{} attempts, next {}", d.attempts, opt(d.next_attempt))
+                    }
+                    _ => String::new(),
+                };
+                println!("  {:<13} {:<10} {detail}", esc(&d.recipient), state);
+                if let Some(e) = &d.last_error {
+                    println!("  {:<13} {:<10} {}", "", "", esc(e));
+                }
             }
-            // A name with an IDNA A-label, beside its Unicode form:
-            // a look-alike shows for what it is.
-            for f in v["idna"].as_array().into_iter().flatten() {
-                println!("  idna      {} is {}", s(&f["ascii"]), s(&f["unicode"]));
+            if t.thread.is_empty() {
+                println!("nothing came back yet");
+            } else {
+                println!("what came back:");
+                print_summaries(&t.thread);
             }
-            // The body as an outline, field names as words, each value
-            // escaped.
-            outline(&v["body"], 2);
         })
     }
 }
@@ -179,13 +344,15 @@ impl Respond {
             action,
             details,
         } = self;
-        let body =
-            json!({ "status": status, "reason": reason, "action": action, "details": details });
-        let v = client(&node)?
-            .post(&format!("/v1/notices/{id}/respond"), &body)
-            .await?;
+        let answer = isop_api::Respond {
+            status,
+            reason,
+            action,
+            details,
+        };
+        let v = client(&node)?.respond(&id, &answer).await?;
         print(node.json, &v, |v| {
-            println!("answered with {} (entry {})", s(&v["id"]), s(&v["index"]))
+            println!("answered with {} (entry {})", v.id, v.index)
         })
     }
 }
@@ -195,7 +362,7 @@ impl Respond {
 pub(crate) struct Query {
     #[command(flatten)]
     node: NodeArg,
-    /// A domain, IP, URL, wallet, payment account or e-mail.
+    /// A domain (with its subdomains), IP, URL, wallet, payment account or e-mail.
     #[arg(long, alias = "domain", alias = "ip", conflicts_with = "case")]
     indicator: Option<String>,
     /// A case reference.
@@ -210,21 +377,32 @@ impl Query {
             indicator,
             case,
         } = self;
-        let path = match (indicator, case) {
-            (Some(i), None) => format!("/v1/query?indicator={}", q(&i)),
-            (None, Some(c)) => format!("/v1/query?case={}", q(&c)),
-            _ => anyhow::bail!("give --indicator (or --domain, --ip) or --case"),
-        };
-        let v = client(&node)?.get(&path).await?;
+        if indicator.is_none() == case.is_none() {
+            anyhow::bail!("give --indicator (or --domain, --ip) or --case");
+        }
+        let v = client(&node)?
+            .query(&QueryParams { indicator, case })
+            .await?;
         print(node.json, &v, |v| {
+            let by: Vec<String> = v.referred_by.iter().map(|o| esc(o)).collect();
             println!(
                 "referred by: {}",
-                v["referred_by"]
-                    .as_array()
-                    .map(|r| r.iter().map(s).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default()
+                if by.is_empty() {
+                    "-".into()
+                } else {
+                    by.join(", ")
+                }
             );
-            print_summaries(&v["notices"]);
+            for a in &v.acted {
+                println!(
+                    "acted:       {} answered {} with {} at {}",
+                    esc(&a.org),
+                    a.referral,
+                    words("isop.v1.ReferralStatus", a.status.as_str_name()),
+                    a.at
+                );
+            }
+            print_summaries(&v.notices);
         })
     }
 }
@@ -255,11 +433,9 @@ pub(crate) async fn log(command: LogCommand) -> Result<()> {
     let mut file = tokio::fs::File::from_std(isop_node::config::create_private(&out)?);
     let bar = bytes_spinner("exporting");
     let n = client(&node)?
-        .download(
-            &format!("/v1/export?clearance={}", q(&clearance)),
-            &mut file,
-            |n| bar.set_position(n),
-        )
+        .export(&ExportQuery { clearance }, &mut file, |n| {
+            bar.set_position(n)
+        })
         .await?;
     bar.finish_and_clear();
     let v = json!({ "file": out.display().to_string(), "bytes": n });

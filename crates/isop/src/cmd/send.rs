@@ -2,10 +2,13 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::json;
-
-use isop_node::submit::{
-    Body, Evidence, FieldValue, Indicator, LabelledField, SubmitNotice, Target, Work,
+use isop_api::{LabelledField, SubmitNotice};
+use isop_core::json::{enum_value, to_json};
+use isop_core::pb::field_value::Value;
+use isop_core::pb::notice::Body;
+use isop_core::{
+    CaseMessageBuilder, IntelReportBuilder, NoticeId, OrgId, ReferralBuilder, RetractionBuilder,
+    TakedownRequestBuilder, UnixMillis, pb,
 };
 
 use super::{NodeArg, send};
@@ -182,16 +185,40 @@ pub(crate) struct IntelArgs {
     label: String,
 }
 
+/// The value of the schema enum `type_name` given to `flag` as people
+/// write it; an error naming the flag and the values it takes if none.
+fn pick<E>(flag: &str, type_name: &str, given: &str, from: fn(&str) -> Option<E>) -> Result<E> {
+    enum_value(type_name, given, from).map_err(|e| match e {
+        isop_core::Error::InvalidNotice { why, .. } => anyhow::anyhow!("{flag}: {why}"),
+        e => e.into(),
+    })
+}
+
+fn notice_id(what: &str, id: &str) -> Result<NoticeId> {
+    id.parse().with_context(|| format!("{what} {id:?}"))
+}
+
 /// `kind=value` as an indicator.
-fn indicator(kv: &str) -> Result<Indicator> {
+fn indicator(kv: &str) -> Result<pb::Indicator> {
     let (kind, value) = kv
         .split_once('=')
         .with_context(|| format!("{kv:?} is not kind=value"))?;
-    Ok(Indicator {
-        kind: kind.into(),
+    Ok(pb::Indicator {
+        kind: pick(
+            "indicator kind",
+            "isop.v1.IndicatorKind",
+            kind,
+            pb::IndicatorKind::from_str_name,
+        )? as i32,
         value: value.into(),
         context: String::new(),
     })
+}
+
+/// A labelled field of `value`, in the API's JSON form.
+fn labelled(path: String, label: String, value: Value) -> Result<LabelledField> {
+    let value = to_json(&pb::FieldValue { value: Some(value) }, "isop.v1.FieldValue")?;
+    Ok(LabelledField { path, label, value })
 }
 
 /// What a `send` command's kind puts in its notice.
@@ -220,9 +247,7 @@ fn send_notice(
     case: Option<String>,
     kind: SendKind,
 ) -> Result<SubmitNotice> {
-    let tlp = serde_json::from_value(json!(tlp))
-        .with_context(|| format!("{tlp:?} is not a TLP marking"))?;
-    let now = isop_node::now().0;
+    let now = isop_node::now();
     let Content {
         body,
         labelled,
@@ -239,41 +264,73 @@ fn send_notice(
             deadline_days,
             action,
             referrals,
-        } => Content::of(Body::Takedown {
-            target: target(domain, url, ip, hosting_country),
-            legal_basis,
-            deadline: now + deadline_days * 86_400_000,
-            requested_action: action,
-            referrals,
-        }),
+        } => {
+            let action = pick(
+                "--action",
+                "isop.v1.RequestedAction",
+                &action,
+                pb::RequestedAction::from_str_name,
+            )?;
+            let mut t =
+                TakedownRequestBuilder::new(target(domain, url, ip, hosting_country), action)
+                    .legal_basis(&legal_basis)
+                    .deadline(UnixMillis(now.0 + deadline_days * 86_400_000));
+            for r in &referrals {
+                t = t.referral(notice_id("--referral", r)?);
+            }
+            Content::of(t.build())
+        }
         SendKind::Case {
             action,
             subject,
             participants,
             text,
-        } => Content::of(Body::Case {
-            action,
-            subject,
-            participants,
-            text,
-        }),
+        } => {
+            let action = pick(
+                "--action",
+                "isop.v1.CaseAction",
+                &action,
+                pb::CaseAction::from_str_name,
+            )?;
+            let mut c = CaseMessageBuilder::new(action)
+                .subject(&subject)
+                .text(&text);
+            for p in &participants {
+                c = c.participant(&OrgId::new(p).with_context(|| format!("--participant {p:?}"))?);
+            }
+            Content::of(c.build())
+        }
         SendKind::Retract {
             notice,
             scope,
             paths,
             reason,
-        } => Content {
-            in_reply_to: Some(notice.clone()),
-            ..Content::of(Body::Retraction {
-                notice,
-                scope,
-                paths,
-                reason,
-            })
-        },
+        } => {
+            let scope = pick(
+                "--scope",
+                "isop.v1.RetractionScope",
+                &scope,
+                pb::RetractionScope::from_str_name,
+            )?;
+            let mut r = RetractionBuilder::new(notice_id("--notice", &notice)?, scope, &reason);
+            for p in &paths {
+                r = r.path(p);
+            }
+            Content {
+                in_reply_to: Some(notice),
+                ..Content::of(r.build())
+            }
+        }
     };
+    let body = to_json(
+        &pb::Notice {
+            body: Some(body),
+            ..Default::default()
+        },
+        "isop.v1.Notice",
+    )?;
     Ok(SubmitNotice {
-        tlp,
+        tlp: tlp.to_owned(),
         to_orgs: to,
         to_groups: group,
         case_ref: case,
@@ -289,8 +346,8 @@ fn target(
     url: Option<String>,
     ip: Option<String>,
     hosting_country: String,
-) -> Target {
-    Target {
+) -> pb::Target {
+    pb::Target {
         domain: domain.unwrap_or_default(),
         url: url.unwrap_or_default(),
         ip: ip.unwrap_or_default(),
@@ -301,58 +358,60 @@ fn target(
 
 impl ReferralArgs {
     /// The referral, its evidence captured `now`.
-    fn content(self, now: u64) -> Result<Content> {
-        let mut labelled = Vec::new();
+    fn content(self, now: UnixMillis) -> Result<Content> {
+        let mut fields = Vec::new();
         if let Some(text) = self.contact {
-            labelled.push(LabelledField {
-                path: "referral.contact".into(),
-                label: self.contact_label,
-                value: FieldValue::Text(text),
-            });
+            fields.push(labelled(
+                "referral.contact".into(),
+                self.contact_label,
+                Value::Text(text),
+            )?);
         }
-        let works = self
-            .works
-            .into_iter()
-            .map(|w| {
-                let (title, owner) = w.split_once('=').unwrap_or((&w, ""));
-                Work {
-                    title: title.into(),
-                    rights_owner: owner.into(),
-                    identifiers: vec![],
-                }
-            })
-            .collect();
-        let evidence = self
-            .evidence
-            .iter()
-            .map(|e| {
-                let mut parts = e.splitn(3, ',');
-                match (parts.next(), parts.next()) {
-                    (Some(sha256), Some(method)) => Ok(Evidence {
-                        sha256: sha256.into(),
-                        captured_at: now,
-                        method: method.into(),
-                        description: parts.next().unwrap_or_default().into(),
-                    }),
-                    _ => {
-                        anyhow::bail!("--evidence {e:?}: expected sha256-hex,method[,description]")
-                    }
-                }
-            })
-            .collect::<Result<_>>()?;
+        let category = pick(
+            "--category",
+            "isop.v1.ContentCategory",
+            &self.category,
+            pb::ContentCategory::from_str_name,
+        )?;
+        let action = pick(
+            "--action",
+            "isop.v1.RequestedAction",
+            &self.action,
+            pb::RequestedAction::from_str_name,
+        )?;
+        let mut r =
+            ReferralBuilder::new(target(self.domain, self.url, self.ip, self.hosting_country))
+                .category(category)
+                .action(action)
+                .jurisdiction(&self.jurisdiction)
+                .summary(&self.summary);
+        for w in &self.works {
+            let (title, owner) = w.split_once('=').unwrap_or((w, ""));
+            r = r.work(title, owner, &[]);
+        }
+        for e in &self.evidence {
+            let mut parts = e.splitn(3, ',');
+            let (Some(sha256), Some(method)) = (parts.next(), parts.next()) else {
+                anyhow::bail!("--evidence {e:?}: expected sha256-hex,method[,description]");
+            };
+            let sha: [u8; 32] = hex::decode(sha256)
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .with_context(|| format!("--evidence {e:?}: {sha256:?} is not 64 hex digits"))?;
+            let method = pick(
+                "--evidence method",
+                "isop.v1.CaptureMethod",
+                method,
+                pb::CaptureMethod::from_str_name,
+            )?;
+            r = r.evidence(sha, now, method, parts.next().unwrap_or_default());
+        }
+        if self.affirm {
+            r = r.affirm_statements();
+        }
         Ok(Content {
-            labelled,
-            ..Content::of(Body::Referral {
-                target: target(self.domain, self.url, self.ip, self.hosting_country),
-                category: self.category,
-                works,
-                evidence,
-                requested_action: self.action,
-                jurisdiction: self.jurisdiction,
-                good_faith: self.affirm,
-                accuracy: self.affirm,
-                summary: self.summary,
-            })
+            labelled: fields,
+            ..Content::of(r.build())
         })
     }
 }
@@ -361,36 +420,33 @@ impl IntelArgs {
     /// The report, linked to `case` if there is one: its personal
     /// indicators and narrative as labelled fields.
     fn content(self, case: Option<&str>) -> Result<Content> {
-        let mut labelled = Vec::new();
+        let mut fields = Vec::new();
         for (i, p) in self.personal.iter().enumerate() {
-            labelled.push(LabelledField {
-                path: format!("intel.indicators[{}]", self.indicators.len() + i),
-                label: self.label.clone(),
-                value: FieldValue::Indicator(indicator(p)?),
-            });
+            fields.push(labelled(
+                format!("intel.indicators[{}]", self.indicators.len() + i),
+                self.label.clone(),
+                Value::Indicator(indicator(p)?),
+            )?);
         }
         if let Some(text) = self.narrative {
-            labelled.push(LabelledField {
-                path: "intel.narrative".into(),
-                label: self.label,
-                value: FieldValue::Text(text),
-            });
+            fields.push(labelled(
+                "intel.narrative".into(),
+                self.label,
+                Value::Text(text),
+            )?);
         }
-        let indicators = self
-            .indicators
-            .iter()
-            .map(|i| indicator(i))
-            .collect::<Result<_>>()?;
+        let mut r = IntelReportBuilder::graded(&self.title, &self.grade)?;
+        for i in &self.indicators {
+            let i = indicator(i)?;
+            let kind = pb::IndicatorKind::try_from(i.kind).unwrap_or_default();
+            r = r.indicator(kind, &i.value, &i.context);
+        }
+        if let Some(c) = case {
+            r = r.link_case(c);
+        }
         Ok(Content {
-            labelled,
-            ..Content::of(Body::Intel {
-                title: self.title,
-                indicators,
-                linked_notices: vec![],
-                linked_cases: case.map(Into::into).into_iter().collect(),
-                grade: self.grade,
-                handling: String::new(),
-            })
+            labelled: fields,
+            ..Content::of(r.build())
         })
     }
 }

@@ -1,0 +1,244 @@
+//! A typed client of a node's local API.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::model::{
+    ErrorBody, ErrorCode, ExportQuery, ListQuery, MarkedRead, NoticeView, Page, QueryAnswer,
+    QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track,
+};
+
+/// What went wrong talking to a node.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The node could not be reached.
+    #[error("cannot reach the node's API at {base}: {why} (is the node running?)")]
+    Unreachable {
+        /// Where it was looked for.
+        base: String,
+        /// Why not.
+        why: String,
+    },
+    /// The node answered with an error.
+    #[error("the node answered {status}: {message}")]
+    Refused {
+        /// The HTTP status.
+        status: u16,
+        /// Its code.
+        code: ErrorCode,
+        /// The problem, named.
+        message: String,
+    },
+    /// The node's answer is not what this client reads.
+    #[error("the node's answer is not what this client reads: {0}")]
+    Answer(String),
+    /// The client could not be built.
+    #[error("cannot build the API client: {0}")]
+    Client(String),
+    /// A download could not be written.
+    #[error("writing the download: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// Talks to one node's local API with its bearer token.
+#[derive(Clone)]
+pub struct ApiClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The token is a secret: never in Debug output.
+        f.debug_struct("ApiClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClient {
+    /// A client of the API listening at `listen` (`127.0.0.1:7443`), with
+    /// its bearer `token`.
+    pub fn new(listen: &str, token: &str) -> Result<Self, Error> {
+        // Never through a proxy: HTTP_PROXY and ALL_PROXY, set on many
+        // workstations, would otherwise receive the token and every notice
+        // in clear, even for this loopback address.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .map_err(|e| Error::Client(e.to_string()))?;
+        Ok(Self {
+            http,
+            base: format!("http://{listen}"),
+            token: token.trim().to_owned(),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn call(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
+        let r = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                base: self.base.clone(),
+                why: e.to_string(),
+            })?;
+        let status = r.status();
+        if status.is_success() {
+            return Ok(r);
+        }
+        let (code, message) = match r.json::<ErrorBody>().await {
+            Ok(e) => (e.code, e.message),
+            Err(_) => (
+                ErrorCode::of_status(status.as_u16()),
+                status.canonical_reason().unwrap_or("error").to_owned(),
+            ),
+        };
+        Err(Error::Refused {
+            status: status.as_u16(),
+            code,
+            message,
+        })
+    }
+
+    async fn json<T: DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T, Error> {
+        self.call(req)
+            .await?
+            .json()
+            .await
+            .map_err(|e| Error::Answer(e.to_string()))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.json(self.http.get(self.url(path))).await
+    }
+
+    async fn get_query<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+    ) -> Result<T, Error> {
+        self.json(self.http.get(self.url(path)).query(query)).await
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, Error> {
+        self.json(self.http.post(self.url(path)).json(body)).await
+    }
+
+    /// The node, its log and its peers.
+    pub async fn status(&self) -> Result<Status, Error> {
+        self.get("/v1/status").await
+    }
+
+    /// Signs and sends a notice.
+    pub async fn submit(&self, notice: &SubmitNotice) -> Result<Sent, Error> {
+        self.post("/v1/notices", notice).await
+    }
+
+    /// A notice as the node holds it.
+    pub async fn show(&self, id: &str) -> Result<NoticeView, Error> {
+        self.get(&format!("/v1/notices/{}", segment(id))).await
+    }
+
+    /// Marks an inbox item read.
+    pub async fn mark_read(&self, id: &str) -> Result<MarkedRead, Error> {
+        self.post(&format!("/v1/notices/{}/read", segment(id)), &())
+            .await
+    }
+
+    /// Where a notice sent stands, and what came back.
+    pub async fn track(&self, id: &str) -> Result<Track, Error> {
+        self.get(&format!("/v1/notices/{}/track", segment(id)))
+            .await
+    }
+
+    /// Answers a referral.
+    pub async fn respond(&self, id: &str, answer: &Respond) -> Result<Sent, Error> {
+        self.post(&format!("/v1/notices/{}/respond", segment(id)), answer)
+            .await
+    }
+
+    /// A page of the inbox, newest first.
+    pub async fn inbox(&self, query: &ListQuery) -> Result<Page, Error> {
+        self.get_query("/v1/inbox", query).await
+    }
+
+    /// A page of what this node sent, newest first.
+    pub async fn sent(&self, query: &ListQuery) -> Result<Page, Error> {
+        self.get_query("/v1/sent", query).await
+    }
+
+    /// The notices naming an indicator or a case, and who acted.
+    pub async fn query(&self, query: &QueryParams) -> Result<QueryAnswer, Error> {
+        self.get_query("/v1/query", query).await
+    }
+
+    /// The latest checkpoint, as its signed note.
+    pub async fn checkpoint(&self) -> Result<String, Error> {
+        self.call(self.http.get(self.url("/v1/checkpoint")))
+            .await?
+            .text()
+            .await
+            .map_err(|e| Error::Answer(e.to_string()))
+    }
+
+    /// Gives the node a newer signed roster (its envelope's bytes).
+    pub async fn push_roster(&self, envelope: Vec<u8>) -> Result<RosterAccepted, Error> {
+        self.json(
+            self.http
+                .post(self.url("/v1/roster"))
+                .header("content-type", "application/octet-stream")
+                .body(envelope),
+        )
+        .await
+    }
+
+    /// Streams the log's export into `out`, returning the bytes written;
+    /// `progress` hears the running total after each chunk.
+    pub async fn export(
+        &self,
+        query: &ExportQuery,
+        out: &mut (impl tokio::io::AsyncWrite + Unpin),
+        mut progress: impl FnMut(u64),
+    ) -> Result<u64, Error> {
+        use tokio::io::AsyncWriteExt;
+        let mut r = self
+            .call(self.http.get(self.url("/v1/export")).query(query))
+            .await?;
+        let mut n = 0;
+        while let Some(chunk) = r
+            .chunk()
+            .await
+            .map_err(|e| Error::Answer(format!("the export broke off: {e}")))?
+        {
+            out.write_all(&chunk).await?;
+            n += chunk.len() as u64;
+            progress(n);
+        }
+        out.flush().await?;
+        Ok(n)
+    }
+}
+
+/// `id` as one path segment: whatever a user typed stays one segment.
+fn segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}

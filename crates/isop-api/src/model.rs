@@ -1,0 +1,632 @@
+//! Every request and answer of the API.
+
+use std::fmt;
+
+use isop_core::pb;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+/// The schema of a string holding a value of a schema enum, by its full
+/// name; generated from `proto/`, so a new value is documented with it.
+macro_rules! proto_enum {
+    ($schema:ident, $name:literal) => {
+        fn $schema(_: &mut SchemaGenerator) -> Schema {
+            json_schema!({
+                "type": "string",
+                "enum": isop_core::json::enum_names($name),
+                "description": concat!("A value of ", $name, ", by its full name."),
+            })
+        }
+    };
+}
+
+proto_enum!(tlp, "isop.v1.Tlp");
+proto_enum!(notice_kind, "isop.v1.NoticeKind");
+proto_enum!(direction, "isop.v1.Direction");
+proto_enum!(referral_status, "isop.v1.ReferralStatus");
+proto_enum!(role, "isop.v1.Role");
+
+/// The same for an optional value.
+macro_rules! optional {
+    ($schema:ident, $inner:ident) => {
+        fn $schema(g: &mut SchemaGenerator) -> Schema {
+            let mut s = $inner(g);
+            s.insert("nullable".into(), true.into());
+            s
+        }
+    };
+}
+
+optional!(referral_status_opt, referral_status);
+optional!(notice_kind_opt, notice_kind);
+
+/// A time: RFC 3339 in UTC on the wire (Unix milliseconds are accepted
+/// too); Unix milliseconds within.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub u64);
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&isop_core::json::rfc3339(self.0))
+    }
+}
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            Millis(u64),
+            Text(String),
+        }
+        match Given::deserialize(d)? {
+            Given::Millis(ms) => Ok(Self(ms)),
+            Given::Text(s) => s
+                .parse()
+                .ok()
+                .or_else(|| isop_core::json::parse_rfc3339(&s))
+                .map(Self)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "{s:?} is neither an RFC 3339 time (2026-12-02T10:00:00Z) nor Unix milliseconds"
+                    ))
+                }),
+        }
+    }
+}
+
+impl JsonSchema for Time {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Time".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 in UTC; Unix milliseconds are accepted too.",
+        })
+    }
+}
+
+/// What kind of problem an error is, by which a client decides what to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// The request is malformed or names something invalid (400).
+    InvalidRequest,
+    /// No bearer token, or the wrong one (401).
+    Unauthorized,
+    /// Refused by the policy, the TLP or the roster (403).
+    Forbidden,
+    /// No such notice, entry or route (404).
+    NotFound,
+    /// The route exists, the method does not (405).
+    MethodNotAllowed,
+    /// The body is larger than the API takes (413).
+    PayloadTooLarge,
+    /// The body's media type is not the one the route takes (415).
+    UnsupportedMediaType,
+    /// A peer failed or refused (502).
+    PeerFailed,
+    /// The node cannot take it now: shutting down, or its log unreadable (503).
+    Unavailable,
+    /// The node failed (500).
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code of an HTTP status.
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            401 => Self::Unauthorized,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            502 => Self::PeerFailed,
+            503 => Self::Unavailable,
+            400..=499 => Self::InvalidRequest,
+            _ => Self::Internal,
+        }
+    }
+}
+
+/// Every error's body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    /// What kind of problem.
+    pub code: ErrorCode,
+    /// The problem, named.
+    pub message: String,
+}
+
+/// `/healthz`: the process serves.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
+
+/// `/readyz`: whether the node takes work.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Ready {
+    /// Whether it does.
+    pub ready: bool,
+    /// Why not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The node's org.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub org: Option<String>,
+    /// The roster version it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roster_version: Option<u64>,
+    /// Its log's size.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_size: Option<u64>,
+}
+
+/// `GET /v1/status`: the node, its log and its peers.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Status {
+    /// The node's org.
+    pub org: String,
+    /// The roster version it holds.
+    pub roster_version: u64,
+    /// Its log's size.
+    pub log_size: u64,
+    /// The size its latest checkpoint signs.
+    pub last_checkpoint_size: Option<u64>,
+    /// Deliveries waiting, to all peers.
+    pub outbox_depth: u64,
+    /// Split views seen since the node started.
+    pub split_views: u64,
+    /// Every other member.
+    pub peers: Vec<Peer>,
+}
+
+/// A peer as this node sees it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Peer {
+    /// Its org.
+    pub org: String,
+    /// Its role.
+    #[schemars(schema_with = "role")]
+    pub role: pb::Role,
+    /// Its country.
+    pub country: String,
+    /// Where it listens.
+    pub endpoint: Option<String>,
+    /// Deliveries to it waiting here.
+    pub outbox_depth: u64,
+    /// Whether the last exchange with it worked; none before the first.
+    pub reachable: Option<bool>,
+    /// When it last answered.
+    pub last_seen: Option<Time>,
+    /// Why the last exchange with it failed, if it did.
+    pub last_error: Option<String>,
+}
+
+/// `POST /v1/notices`: a notice to sign and send. TOML files of
+/// `isop submit` take the same form.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitNotice {
+    /// The TLP marking, a value of isop.v1.Tlp (`TLP_AMBER`; `amber` is
+    /// taken too).
+    pub tlp: String,
+    /// Recipient orgs.
+    #[serde(default)]
+    pub to_orgs: Vec<String>,
+    /// Recipient groups.
+    #[serde(default)]
+    pub to_groups: Vec<String>,
+    /// The case reference.
+    #[serde(default)]
+    pub case_ref: Option<String>,
+    /// The notice this answers (a UUID).
+    #[serde(default)]
+    pub in_reply_to: Option<String>,
+    /// Fields sent under an access label.
+    #[serde(default)]
+    pub labelled: Vec<LabelledField>,
+    /// The body in the JSON form of isop.v1.Notice's body: one key naming
+    /// its kind (`referral`, `status_update`, `intel_report`,
+    /// `takedown_request`, `case_message`, `retraction`) over its fields,
+    /// as `show` gives it.
+    #[schemars(schema_with = "body_object")]
+    pub body: Value,
+}
+
+fn body_object(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "description": "The JSON form of isop.v1.Notice's body (the canonical protobuf JSON mapping; ids as UUIDs, digests as hex, times as RFC 3339): one key naming its kind over its fields.",
+        "minProperties": 1,
+        "maxProperties": 1,
+    })
+}
+
+fn value_object(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "description": "The JSON form of isop.v1.FieldValue: one key naming its kind (`text`, `indicator`, `contact`, `person`, `binary`).",
+        "minProperties": 1,
+        "maxProperties": 1,
+    })
+}
+
+/// A field sent under an access label.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabelledField {
+    /// Its path, starting with the kind's name (`referral.contact`).
+    pub path: String,
+    /// Its access label; empty means anyone the notice reaches.
+    #[serde(default)]
+    pub label: String,
+    /// Its value.
+    #[schemars(schema_with = "value_object")]
+    pub value: Value,
+}
+
+/// `POST /v1/notices/{id}/respond`: a status answer to a referral.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Respond {
+    /// A value of isop.v1.ReferralStatus (`REFERRAL_STATUS_ACCEPTED`;
+    /// `accepted` is taken too).
+    pub status: String,
+    /// Why (required for rejected and needs_info).
+    #[serde(default)]
+    pub reason: String,
+    /// For action_taken: a value of isop.v1.ActionType.
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Details of the action.
+    #[serde(default)]
+    pub details: String,
+}
+
+/// A notice sent: its id, its entry, where it goes.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Sent {
+    /// Its id.
+    pub id: String,
+    /// Its OUTBOUND entry.
+    pub index: u64,
+    /// The orgs it goes to.
+    pub recipients: Vec<String>,
+}
+
+/// Another notice, named: its id and, when this node holds it, what it is.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct NoticeRef {
+    /// Its id.
+    pub id: String,
+    /// Its kind, if this node holds it.
+    #[serde(default)]
+    #[schemars(schema_with = "notice_kind_opt")]
+    pub kind: Option<pb::NoticeKind>,
+    /// What it is about (a referral's domain, a report's title), if held.
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+/// One line of a list: a notice and what this node knows of it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    /// Its entry in this node's log.
+    pub index: u64,
+    /// Its id.
+    pub id: String,
+    /// Its kind.
+    #[schemars(schema_with = "notice_kind")]
+    pub kind: pb::NoticeKind,
+    /// Whether it came in, went out, or stayed here.
+    #[schemars(schema_with = "direction")]
+    pub direction: pb::Direction,
+    /// Its author.
+    pub author: String,
+    /// When its author made it.
+    pub created_at: Time,
+    /// When this node logged it.
+    pub logged_at: Time,
+    /// Its TLP marking.
+    #[schemars(schema_with = "tlp")]
+    pub tlp: pb::Tlp,
+    /// Its case.
+    pub case_ref: Option<String>,
+    /// What it is about: a referral's or takedown's domain (or URL, or IP),
+    /// a report's title, a case's subject, the status an answer gives.
+    pub subject: String,
+    /// A referral's latest status from its answers, or the status an
+    /// answer gives.
+    #[schemars(schema_with = "referral_status_opt")]
+    pub status: Option<pb::ReferralStatus>,
+    /// The notice it answers.
+    pub in_reply_to: Option<String>,
+    /// For an inbox item, whether it was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<bool>,
+}
+
+/// `GET /v1/inbox` and `GET /v1/sent`: the filters and the page.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only unread ones (inbox only).
+    #[serde(default)]
+    pub unread: bool,
+    /// Only this kind: a value of isop.v1.NoticeKind (`referral` is taken too).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// Only entries before this one (the page after a page: its `next_before`).
+    #[serde(default)]
+    pub before: Option<u64>,
+    /// Only entries after this one (what came since a page's first entry).
+    #[serde(default)]
+    pub since: Option<u64>,
+    /// At most this many (default 50, at most 500).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// A page of a list, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Page {
+    /// The notices.
+    pub items: Vec<Summary>,
+    /// How many more match past this page.
+    pub more: u64,
+    /// The `before` that gives the next page, if there is one.
+    pub next_before: Option<u64>,
+}
+
+/// A field withheld from this node, and why.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Withheld {
+    /// Its path.
+    pub path: String,
+    /// Its access label.
+    pub label: String,
+    /// Why in plain words: what the label needs and what this node is.
+    pub reason: String,
+}
+
+/// A field this node holds revealed.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Revealed {
+    /// Its path.
+    pub path: String,
+    /// Its access label.
+    pub label: String,
+    /// Its value, in the JSON form of isop.v1.FieldValue.
+    #[schemars(schema_with = "value_object")]
+    pub value: Value,
+}
+
+/// A name holding an IDNA A-label, with its Unicode form.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Idna {
+    /// As written.
+    pub ascii: String,
+    /// As it shows.
+    pub unicode: String,
+}
+
+/// A disclosure erased from this node.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Erased {
+    /// Its digest, hex.
+    pub digest: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub erased_at: Time,
+}
+
+/// `GET /v1/notices/{id}`: a notice as this node holds it.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct NoticeView {
+    /// Its entry in this node's log.
+    pub index: u64,
+    /// Whether it came in, went out, or stayed here.
+    #[schemars(schema_with = "direction")]
+    pub direction: pb::Direction,
+    /// The peer it came from (inbound).
+    pub peer: String,
+    /// Its id.
+    pub id: String,
+    /// Its kind.
+    #[schemars(schema_with = "notice_kind")]
+    pub kind: pb::NoticeKind,
+    /// Its author.
+    pub author: String,
+    /// When its author made it.
+    pub created_at: Time,
+    /// When this node logged it.
+    pub logged_at: Time,
+    /// Its TLP marking.
+    #[schemars(schema_with = "tlp")]
+    pub tlp: pb::Tlp,
+    /// Recipient orgs.
+    pub to_orgs: Vec<String>,
+    /// Recipient groups.
+    pub to_groups: Vec<String>,
+    /// Its case.
+    pub case_ref: Option<String>,
+    /// The notice it answers.
+    pub in_reply_to: Option<NoticeRef>,
+    /// Its body in the JSON form of isop.v1.Notice.
+    #[schemars(schema_with = "body_object")]
+    pub body: Value,
+    /// Whether its signature verifies now.
+    pub verified: bool,
+    /// Why not, if it does not.
+    pub verification_error: Option<String>,
+    /// The labelled fields this node holds revealed.
+    pub revealed: Vec<Revealed>,
+    /// The labelled fields withheld from it.
+    pub withheld: Vec<Withheld>,
+    /// Names holding IDNA A-labels.
+    pub idna: Vec<Idna>,
+    /// Disclosures erased here.
+    pub erased: Vec<Erased>,
+    /// For an inbox item, whether it was read.
+    pub read: Option<bool>,
+}
+
+/// `POST /v1/notices/{id}/read`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MarkedRead {
+    /// The entry.
+    pub index: u64,
+    /// Now read.
+    pub read: bool,
+}
+
+/// Where a delivery to one recipient stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryState {
+    /// In the outbox, to be tried (again).
+    Queued,
+    /// Receipted by the recipient.
+    Delivered,
+    /// Receipted by the recipient, which already held it.
+    Duplicate,
+    /// Refused by the recipient, with a signed rejection.
+    Rejected,
+    /// Given up on, with the reason; no longer in the outbox.
+    Failed,
+    /// Neither queued nor answered.
+    Unknown,
+}
+
+/// A delivery to one recipient.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Delivery {
+    /// The recipient.
+    pub recipient: String,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// Attempts so far (queued).
+    pub attempts: u32,
+    /// Why the last attempt failed, why it was rejected, or why it failed.
+    pub last_error: Option<String>,
+    /// The next attempt, no sooner (queued).
+    pub next_attempt: Option<Time>,
+    /// The receipt's entry here (delivered or rejected).
+    pub receipt_index: Option<u64>,
+    /// When the receipt was logged.
+    pub receipt_at: Option<Time>,
+}
+
+/// `GET /v1/notices/{id}/track`: where a notice sent stands, and what came
+/// back.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Track {
+    /// The notice.
+    pub id: String,
+    /// Its entry.
+    pub index: u64,
+    /// Each recipient's delivery.
+    pub recipients: Vec<Delivery>,
+    /// What this node holds in reply to it (status answers, takedown
+    /// outcomes, case messages, retractions), oldest first.
+    pub thread: Vec<Summary>,
+}
+
+/// `GET /v1/query`: by one indicator or one case.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueryParams {
+    /// A domain (with its subdomains), IP, URL, wallet, payment account or
+    /// e-mail.
+    #[serde(default)]
+    pub indicator: Option<String>,
+    /// A case reference.
+    #[serde(default)]
+    pub case: Option<String>,
+}
+
+/// Who acted on a referral: a status answer.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Acted {
+    /// Who answered.
+    pub org: String,
+    /// The referral answered.
+    pub referral: String,
+    /// The status given.
+    #[schemars(schema_with = "referral_status")]
+    pub status: pb::ReferralStatus,
+    /// When.
+    pub at: Time,
+}
+
+/// The answer to a query.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct QueryAnswer {
+    /// The notices naming it, oldest first.
+    pub notices: Vec<Summary>,
+    /// Who referred it.
+    pub referred_by: Vec<String>,
+    /// Who answered those referrals, and how.
+    pub acted: Vec<Acted>,
+}
+
+/// `POST /v1/roster`: the roster version the node now holds.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RosterAccepted {
+    /// Its version.
+    pub version: u64,
+}
+
+/// `GET /v1/export`'s parameters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// Comma-separated clearance tokens the disclosures are chosen for.
+    #[serde(default)]
+    pub clearance: String,
+}
+
+/// The schemas of every type above, by name, as `docs/api.openapi.yaml`'s
+/// `components.schemas` holds them (OpenAPI 3.1, JSON Schema 2020-12).
+pub fn schemas() -> serde_json::Map<String, Value> {
+    let mut g = schemars::generate::SchemaSettings::openapi3().into_generator();
+    macro_rules! add {
+        ($($t:ty),* $(,)?) => {
+            $( g.subschema_for::<$t>(); )*
+        };
+    }
+    add!(
+        ErrorBody,
+        Health,
+        Ready,
+        Status,
+        SubmitNotice,
+        Respond,
+        Sent,
+        ListQuery,
+        Page,
+        NoticeView,
+        MarkedRead,
+        Track,
+        QueryParams,
+        QueryAnswer,
+        RosterAccepted,
+        ExportQuery,
+    );
+    g.take_definitions(true)
+}
