@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    ErrorBody, ErrorCode, ExportQuery, ListQuery, MarkedRead, NoticeView, Page, QueryAnswer,
-    QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track,
+    Checked, ErrorBody, ErrorCode, ExportQuery, ListQuery, MarkedRead, NoticeView, Page,
+    QueryAnswer, QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track,
 };
 
 /// What went wrong talking to a node.
@@ -37,6 +37,9 @@ pub enum Error {
     /// The client could not be built.
     #[error("cannot build the API client: {0}")]
     Client(String),
+    /// The request is refused before it is sent.
+    #[error("{0}")]
+    Request(String),
     /// A download could not be written.
     #[error("writing the download: {0}")]
     Write(#[from] std::io::Error),
@@ -146,26 +149,40 @@ impl ApiClient {
         self.post("/v1/notices", notice).await
     }
 
+    /// Every check `submit` makes, nothing logged or sent.
+    pub async fn check(&self, notice: &SubmitNotice) -> Result<Checked, Error> {
+        self.post("/v1/notices/check", notice).await
+    }
+
+    /// Every check `respond` makes, nothing logged or sent.
+    pub async fn check_respond(&self, id: &str, answer: &Respond) -> Result<Checked, Error> {
+        self.post(
+            &format!("/v1/notices/{}/respond/check", notice_id(id)?),
+            answer,
+        )
+        .await
+    }
+
     /// A notice as the node holds it.
     pub async fn show(&self, id: &str) -> Result<NoticeView, Error> {
-        self.get(&format!("/v1/notices/{}", segment(id))).await
+        self.get(&format!("/v1/notices/{}", notice_id(id)?)).await
     }
 
     /// Marks an inbox item read.
     pub async fn mark_read(&self, id: &str) -> Result<MarkedRead, Error> {
-        self.post(&format!("/v1/notices/{}/read", segment(id)), &())
+        self.post(&format!("/v1/notices/{}/read", notice_id(id)?), &())
             .await
     }
 
     /// Where a notice sent stands, and what came back.
     pub async fn track(&self, id: &str) -> Result<Track, Error> {
-        self.get(&format!("/v1/notices/{}/track", segment(id)))
+        self.get(&format!("/v1/notices/{}/track", notice_id(id)?))
             .await
     }
 
     /// Answers a referral.
     pub async fn respond(&self, id: &str, answer: &Respond) -> Result<Sent, Error> {
-        self.post(&format!("/v1/notices/{}/respond", segment(id)), answer)
+        self.post(&format!("/v1/notices/{}/respond", notice_id(id)?), answer)
             .await
     }
 
@@ -231,14 +248,34 @@ impl ApiClient {
     }
 }
 
-/// `id` as one path segment: whatever a user typed stays one segment.
-fn segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
+/// `id` as a notice id (a UUID), before it goes into a path: nothing a
+/// user typed can become another path.
+fn notice_id(id: &str) -> Result<String, Error> {
+    id.trim()
+        .parse::<isop_core::NoticeId>()
+        .map(|id| id.to_string())
+        .map_err(|e| Error::Request(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_a_notice_id_or_refused_before_it_is_sent() {
+        let id = "0190b5a2-0000-7000-8000-000000000001";
+        assert_eq!(notice_id(id).unwrap(), id);
+        for bad in ["..", ".", "x/../../metrics", "0190b5a2?read=1", ""] {
+            assert!(matches!(notice_id(bad), Err(Error::Request(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug() {
+        let token = "f".repeat(64);
+        let c = ApiClient::new("127.0.0.1:1", &token).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains(&token), "{debug}");
+        assert!(debug.contains("127.0.0.1:1"), "{debug}");
+    }
 }

@@ -14,7 +14,7 @@ macro_rules! proto_enum {
         fn $schema(_: &mut SchemaGenerator) -> Schema {
             json_schema!({
                 "type": "string",
-                "enum": isop_core::json::enum_names($name),
+                "enum": isop_core::json::enum_all_names($name),
                 "description": concat!("A value of ", $name, ", by its full name."),
             })
         }
@@ -308,6 +308,15 @@ pub struct Sent {
     pub recipients: Vec<String>,
 }
 
+/// `POST /v1/notices/check` and `POST /v1/notices/{id}/respond/check`:
+/// the notice passes every check sending makes, and would go to these
+/// orgs. Nothing is logged or sent.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Checked {
+    /// The orgs it would go to.
+    pub recipients: Vec<String>,
+}
+
 /// Another notice, named: its id and, when this node holds it, what it is.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct NoticeRef {
@@ -347,10 +356,11 @@ pub struct Summary {
     /// Its case.
     pub case_ref: Option<String>,
     /// What it is about: a referral's or takedown's domain (or URL, or IP),
-    /// a report's title, a case's subject, the status an answer gives.
+    /// a report's title, a case's subject, a status answer's or
+    /// retraction's reason.
     pub subject: String,
-    /// A referral's latest status from its answers, or the status an
-    /// answer gives.
+    /// A referral's latest status (the newest answer by one of its
+    /// recipients), or the status an answer gives.
     #[schemars(schema_with = "referral_status_opt")]
     pub status: Option<pb::ReferralStatus>,
     /// The notice it answers.
@@ -528,7 +538,7 @@ pub struct Delivery {
     pub next_attempt: Option<Time>,
     /// The receipt's entry here (delivered or rejected).
     pub receipt_index: Option<u64>,
-    /// When the receipt was logged.
+    /// When the recipient received it, as its receipt says.
     pub receipt_at: Option<Time>,
 }
 
@@ -542,22 +552,55 @@ pub struct Track {
     pub index: u64,
     /// Each recipient's delivery.
     pub recipients: Vec<Delivery>,
-    /// What this node holds in reply to it (status answers, takedown
-    /// outcomes, case messages, retractions), oldest first.
+    /// What this node holds answering it (status answers, case messages in
+    /// reply, takedown requests resting on it, retractions), in log order.
     pub thread: Vec<Summary>,
 }
 
-/// `GET /v1/query`: by one indicator or one case.
+/// `GET /v1/query`: search. `indicator`, `case` and `author` pick the
+/// notices from the log's indexes (all of them given must hold); without
+/// any, every notice is searched. The other filters narrow what they
+/// pick. Newest first.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QueryParams {
-    /// A domain (with its subdomains), IP, URL, wallet, payment account or
-    /// e-mail.
+    /// A domain (with its subdomains and URLs on them), IP, URL, wallet,
+    /// payment account or e-mail.
     #[serde(default)]
     pub indicator: Option<String>,
     /// A case reference.
     #[serde(default)]
     pub case: Option<String>,
+    /// The author's org.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// A value of isop.v1.NoticeKind (`referral` is taken too).
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// A value of isop.v1.ReferralStatus: a referral's latest, or the one
+    /// an answer gives.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// A value of isop.v1.ContentCategory (referrals).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Text a work's title, rights owner or identifier holds, in any case
+    /// (referrals).
+    #[serde(default)]
+    pub work: Option<String>,
+    /// Text an indicator the notice names in clear, or its subject, holds,
+    /// in any case.
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// Made at or after this time.
+    #[serde(default)]
+    pub since: Option<Time>,
+    /// Made before this time.
+    #[serde(default)]
+    pub until: Option<Time>,
+    /// At most this many notices (default 50, at most 500).
+    #[serde(default)]
+    pub limit: Option<usize>,
 }
 
 /// Who acted on a referral: a status answer.
@@ -577,9 +620,11 @@ pub struct Acted {
 /// The answer to a query.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct QueryAnswer {
-    /// The notices naming it, oldest first.
+    /// The notices found, newest first.
     pub notices: Vec<Summary>,
-    /// Who referred it.
+    /// How many more were found past `limit`.
+    pub more: u64,
+    /// Who referred what was found.
     pub referred_by: Vec<String>,
     /// Who answered those referrals, and how.
     pub acted: Vec<Acted>,
@@ -602,7 +647,8 @@ pub struct ExportQuery {
 }
 
 /// The schemas of every type above, by name, as `docs/api.openapi.yaml`'s
-/// `components.schemas` holds them (OpenAPI 3.1, JSON Schema 2020-12).
+/// `components.schemas` holds them (OpenAPI 3.0: `nullable` for what may
+/// be null).
 pub fn schemas() -> serde_json::Map<String, Value> {
     let mut g = schemars::generate::SchemaSettings::openapi3().into_generator();
     macro_rules! add {
@@ -618,6 +664,7 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         SubmitNotice,
         Respond,
         Sent,
+        Checked,
         ListQuery,
         Page,
         NoticeView,

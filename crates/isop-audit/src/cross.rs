@@ -160,6 +160,17 @@ fn pass(
             (Ok(Content::Roster(env)), _) => {
                 let _ = rosters.take_into_force(&env);
             }
+            // A delivery to the other given up on: not expected to be held,
+            // as one still pending is not.
+            (
+                Ok(Content::Failed {
+                    notice_index,
+                    recipient,
+                }),
+                Some(pb::Direction::Local),
+            ) if recipient == other.as_str() => {
+                side.pending.insert(notice_index);
+            }
             (Ok(Content::Notice { env, notice }), Some(pb::Direction::Outbound))
                 if entry.recipients.iter().any(|r| r == other.as_str()) =>
             {

@@ -253,6 +253,12 @@ pub(crate) enum Content {
         checkpoint: Checkpoint,
     },
     Erasure,
+    /// A delivery of the notice logged at `notice_index` to `recipient`
+    /// given up on.
+    Failed {
+        notice_index: u64,
+        recipient: String,
+    },
     /// Disclosures a later copy added to the notice logged at `notice_index`.
     Added {
         notice_index: u64,
@@ -290,6 +296,10 @@ pub(crate) fn content(entry: &pb::LogEntry) -> Result<Content, String> {
             Ok(Content::Cosigned { note, checkpoint })
         }
         Some(Record::Erasure(_)) => Ok(Content::Erasure),
+        Some(Record::DeliveryFailed(f)) => Ok(Content::Failed {
+            notice_index: f.notice_index,
+            recipient: f.recipient.clone(),
+        }),
         Some(Record::DisclosuresAdded(a)) => {
             let (env, notice) = pb::Envelope::decode(a.envelope.as_ref())
                 .map_err(|e| format!("the envelope does not decode: {e}"))

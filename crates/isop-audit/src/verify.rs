@@ -102,6 +102,8 @@ pub struct VerifyReport {
     pub erased: u64,
     /// Deliveries still pending in the outbox.
     pub pending: u64,
+    /// Deliveries given up on (`DeliveryFailed` entries).
+    pub failed: u64,
     /// Every finding kept, in entry order.
     pub findings: Vec<Finding>,
     /// How many findings there were (more than `findings` holds if very many).
@@ -611,6 +613,25 @@ impl Verifier {
                 }
             }
             Ok(Content::Erasure) => {}
+            Ok(Content::Failed {
+                notice_index,
+                recipient,
+            }) => {
+                self.report.failed += 1;
+                if direction != Some(pb::Direction::Local) {
+                    self.add(
+                        FindingKind::EntryInvalid,
+                        &e,
+                        "a failed delivery not logged LOCAL",
+                    );
+                }
+                if !self.settle(notice_index, &recipient) {
+                    let why = format!(
+                        "a failed delivery to {recipient:?} of entry {notice_index}, which is not a notice awaiting that recipient"
+                    );
+                    self.add(FindingKind::ReceiptMismatch, &e, why);
+                }
+            }
         }
     }
 
@@ -1104,20 +1125,8 @@ impl Verifier {
 
     fn pending(&mut self, offset: u64, p: &pb::PendingDelivery) {
         self.report.pending += 1;
-        let recipient = OrgId::new(&p.recipient)
-            .ok()
-            .and_then(|r| self.org_numbers.get(&r).copied());
-        let known = self.outstanding.get_mut(&p.index).and_then(|o| {
-            let at = o.waiting.iter().position(|w| Some(*w) == recipient)?;
-            o.waiting.swap_remove(at);
-            Some(o.waiting.is_empty())
-        });
-        match known {
-            Some(true) => self.answered(p.index),
-            Some(false) => {}
-            // Past the bound, the notice may be one not tracked.
-            None if self.untracked.is_some_and(|(first, _)| p.index >= first) => {}
-            None => self.f.add(
+        if !self.settle(p.index, &p.recipient) {
+            self.f.add(
                 FindingKind::ReceiptMismatch,
                 Some(p.index),
                 Some(offset),
@@ -1125,7 +1134,30 @@ impl Verifier {
                     "a pending delivery to {:?} of entry {}, which is not a notice awaiting that recipient",
                     p.recipient, p.index
                 ),
-            ),
+            );
+        }
+    }
+
+    /// The delivery of the notice at `index` to `recipient` is accounted
+    /// for without a receipt (pending in the export, or given up on): no
+    /// longer awaited. False if that notice was not awaiting that recipient.
+    fn settle(&mut self, index: u64, recipient: &str) -> bool {
+        let recipient = OrgId::new(recipient)
+            .ok()
+            .and_then(|r| self.org_numbers.get(&r).copied());
+        let known = self.outstanding.get_mut(&index).and_then(|o| {
+            let at = o.waiting.iter().position(|w| Some(*w) == recipient)?;
+            o.waiting.swap_remove(at);
+            Some(o.waiting.is_empty())
+        });
+        match known {
+            Some(true) => {
+                self.answered(index);
+                true
+            }
+            Some(false) => true,
+            // Past the bound, the notice may be one not tracked.
+            None => self.untracked.is_some_and(|(first, _)| index >= first),
         }
     }
 }

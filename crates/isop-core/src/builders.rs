@@ -68,7 +68,16 @@ impl ReferralBuilder {
             captured_at: captured_at.0,
             method: method as i32,
             description: description.into(),
+            ..Default::default()
         });
+        self
+    }
+    /// Gives the last evidence item's file size and media type.
+    pub fn evidence_file(mut self, size_bytes: u64, media_type: &str) -> Self {
+        if let Some(e) = self.0.evidence.last_mut() {
+            e.size_bytes = size_bytes;
+            e.media_type = media_type.into();
+        }
         self
     }
     /// Sets the requested action.

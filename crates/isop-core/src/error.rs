@@ -156,6 +156,16 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+    /// A value is not one of those its field takes.
+    #[error("{field}: {given:?} is not one of {}", valid.join(", "))]
+    UnknownValue {
+        /// The field, flag or parameter.
+        field: String,
+        /// What was given.
+        given: String,
+        /// The values it takes.
+        valid: Vec<String>,
+    },
     /// A receipt is invalid.
     #[error("invalid receipt: {0}")]
     InvalidReceipt(String),
@@ -237,6 +247,7 @@ impl Error {
             // checks never raise (rosters, trees, notes): the notice is
             // not one this node can take.
             Self::InvalidNotice { .. }
+            | Self::UnknownValue { .. }
             | Self::InvalidOrgId(_)
             | Self::InvalidKeyName(_)
             | Self::InvalidKeyId(_)

@@ -298,6 +298,41 @@ pub fn match_form(kind: IndicatorKind, v: &str) -> String {
     }
 }
 
+/// The domains a site search for a value of `kind` should reach it from:
+/// for a domain, or a URL's host name, the name itself and each parent
+/// down to its registrable domain (by the Public Suffix List:
+/// `live.streamz.example`, `streamz.example`), so that a search for a site
+/// finds its subdomains and its URLs. None for other kinds, for IP hosts,
+/// and for names under no known suffix but their own.
+pub fn site_names(kind: IndicatorKind, v: &str) -> Vec<String> {
+    let host = match kind {
+        IndicatorKind::Domain => match_form(kind, v),
+        IndicatorKind::Url => match url::Url::parse(v.trim()) {
+            Ok(u) => match u.host() {
+                Some(url::Host::Domain(d)) => d.to_owned(),
+                _ => return Vec::new(),
+            },
+            Err(_) => return Vec::new(),
+        },
+        _ => return Vec::new(),
+    };
+    let Some(registrable) = psl::domain_str(&host) else {
+        return Vec::new();
+    };
+    let mut names = vec![host.clone()];
+    let mut rest = host.as_str();
+    while rest.len() > registrable.len() {
+        match rest.split_once('.') {
+            Some((_, parent)) => {
+                names.push(parent.to_owned());
+                rest = parent;
+            }
+            None => break,
+        }
+    }
+    names
+}
+
 /// The Unicode form of a domain, URL or e-mail address whose name holds an
 /// IDNA A-label (`xn--`), to show beside it; `None` when it holds none.
 pub fn unicode_form(v: &str) -> Option<String> {

@@ -79,13 +79,56 @@ enum Leaf {
     Enum(String),
 }
 
+/// An enum of the schema.
+#[derive(Debug, Default)]
+struct Enum {
+    /// Its values' names, in schema order, `*_UNSPECIFIED` included.
+    names: Vec<String>,
+    /// The prefix its values share (`TLP_`): the `*_UNSPECIFIED` value's
+    /// without `UNSPECIFIED`, or the words all names begin with.
+    prefix: String,
+}
+
+impl Enum {
+    fn new(names: Vec<String>) -> Self {
+        let prefix = match names.iter().find_map(|n| n.strip_suffix("UNSPECIFIED")) {
+            Some(p) => p.to_owned(),
+            None => {
+                let words: Vec<Vec<&str>> = names.iter().map(|n| n.split('_').collect()).collect();
+                let shortest = words.iter().map(Vec::len).min().unwrap_or(0);
+                // Leave each name at least one word of its own.
+                let shared = (0..shortest.saturating_sub(1))
+                    .take_while(|&i| words.iter().all(|w| w[i] == words[0][i]))
+                    .count();
+                words
+                    .first()
+                    .map(|w| w[..shared].iter().map(|x| format!("{x}_")).collect())
+                    .unwrap_or_default()
+            }
+        };
+        Self { names, prefix }
+    }
+
+    /// The values a caller may give: all but `*_UNSPECIFIED`.
+    fn values(&self) -> impl Iterator<Item = &str> {
+        self.names
+            .iter()
+            .map(String::as_str)
+            .filter(|n| !n.ends_with("_UNSPECIFIED"))
+    }
+
+    /// A value's name without the prefix (`AMBER_STRICT`).
+    fn short<'a>(&self, name: &'a str) -> &'a str {
+        name.strip_prefix(self.prefix.as_str()).unwrap_or(name)
+    }
+}
+
 #[derive(Debug, Default)]
 struct Schema {
     /// Each message's fields that the profile rewrites or descends into.
     messages: HashMap<String, HashMap<String, Form>>,
-    /// Each enum's value names, by its full name (`.isop.v1.Tlp`), in
-    /// schema order.
-    enums: HashMap<String, Vec<String>>,
+    /// Each enum, by its full name (`.isop.v1.Tlp`).
+    enums: HashMap<String, Enum>,
 }
 
 fn schema() -> &'static Schema {
@@ -140,91 +183,101 @@ fn add_message(schema: &mut Schema, scope: &str, m: &prost_types::DescriptorProt
 
 fn add_enum(schema: &mut Schema, scope: &str, e: &prost_types::EnumDescriptorProto) {
     let names = e.value.iter().map(|v| v.name().to_owned()).collect();
-    schema.enums.insert(format!("{scope}.{}", e.name()), names);
+    schema
+        .enums
+        .insert(format!("{scope}.{}", e.name()), Enum::new(names));
+}
+
+fn enum_of(type_name: &str) -> Option<&'static Enum> {
+    schema()
+        .enums
+        .get(&format!(".{}", type_name.trim_start_matches('.')))
 }
 
 /// The values an enum of the schema (`isop.v1.Tlp`) may take, by their
 /// full names, without its `*_UNSPECIFIED` value.
 pub fn enum_names(type_name: &str) -> Vec<&'static str> {
-    schema()
-        .enums
-        .get(&format!(".{type_name}"))
-        .map(|names| {
-            names
-                .iter()
-                .filter(|n| !n.ends_with("_UNSPECIFIED"))
-                .map(String::as_str)
-                .collect()
-        })
+    enum_of(type_name)
+        .map(|e| e.values().collect())
         .unwrap_or_default()
 }
 
-/// The value of the enum `type_name` (`isop.v1.Tlp`) that `given` names:
-/// its full name or its name without the prefix the values share, in any
-/// case, `-` or a space taken for `_` (`amber`, `TLP_AMBER`, `Amber`);
-/// an error listing the values otherwise.
-pub fn parse_enum(type_name: &str, given: &str) -> Result<&'static str, Error> {
-    let names = enum_names(type_name);
-    let prefix = common_prefix(&names);
-    let wanted = given.trim().to_uppercase().replace(['-', ' '], "_");
-    names
-        .iter()
-        .find(|n| **n == wanted || n.strip_prefix(prefix.as_str()) == Some(wanted.as_str()))
-        .copied()
-        .ok_or_else(|| Error::InvalidNotice {
-            what: type_name.trim_start_matches("isop.v1.").to_owned(),
-            why: format!(
-                "{given:?} is not one of {}",
-                names
-                    .iter()
-                    .map(|n| n.strip_prefix(prefix.as_str()).unwrap_or(n).to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
+/// Every value an enum of the schema holds, `*_UNSPECIFIED` included: what
+/// an answer may carry.
+pub fn enum_all_names(type_name: &str) -> Vec<&'static str> {
+    enum_of(type_name)
+        .map(|e| e.names.iter().map(String::as_str).collect())
+        .unwrap_or_default()
 }
 
-/// The value of the enum `type_name` that `given` names (see
-/// [`parse_enum`]), as its generated type: `enum_value("isop.v1.Tlp",
-/// "amber", pb::Tlp::from_str_name)`.
+/// The value of the enum `type_name` (`isop.v1.Tlp`) that `given` names
+/// for `field`: its full name, or its name without the prefix the values
+/// share, or that name's first word when no other value begins with it
+/// (`status` for `NOTICE_KIND_STATUS_UPDATE`); in any case, `-` or a space
+/// taken for `_`. [`Error::UnknownValue`] listing the values otherwise.
+pub fn parse_enum(field: &str, type_name: &str, given: &str) -> Result<&'static str, Error> {
+    let unknown = |valid: Vec<String>| Error::UnknownValue {
+        field: field.to_owned(),
+        given: given.to_owned(),
+        valid,
+    };
+    let Some(e) = enum_of(type_name) else {
+        return Err(unknown(Vec::new()));
+    };
+    let wanted = given.trim().to_uppercase().replace(['-', ' '], "_");
+    let first_word = |n: &str| e.short(n).split('_').next().unwrap_or_default().to_owned();
+    let by_first_word: Vec<&str> = e.values().filter(|n| first_word(n) == wanted).collect();
+    e.values()
+        .find(|n| *n == wanted || e.short(n) == wanted)
+        .or(match by_first_word.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        })
+        .ok_or_else(|| unknown(e.values().map(|n| e.short(n).to_lowercase()).collect()))
+}
+
+/// The value of the enum `type_name` that `given` names for `field` (see
+/// [`parse_enum`]), as its generated type: `enum_value("tlp",
+/// "isop.v1.Tlp", "amber", pb::Tlp::from_str_name)`.
 pub fn enum_value<E>(
+    field: &str,
     type_name: &str,
     given: &str,
     from_str_name: fn(&str) -> Option<E>,
 ) -> Result<E, Error> {
-    let name = parse_enum(type_name, given)?;
-    from_str_name(name).ok_or_else(|| Error::InvalidNotice {
-        what: type_name.to_owned(),
-        why: format!("{name} is not a value of the generated type"),
+    let name = parse_enum(field, type_name, given)?;
+    from_str_name(name).ok_or_else(|| Error::UnknownValue {
+        field: field.to_owned(),
+        given: given.to_owned(),
+        valid: Vec::new(),
     })
 }
 
 /// The value name in words for people: without its enum's prefix, in
 /// lower case, `_` as a space (`TLP_AMBER_STRICT` is `amber strict`).
 pub fn enum_words(type_name: &str, name: &str) -> String {
-    let prefix = common_prefix(&enum_names(type_name));
-    name.strip_prefix(prefix.as_str())
-        .unwrap_or(name)
-        .to_lowercase()
-        .replace('_', " ")
+    let short = enum_of(type_name).map_or(name, |e| e.short(name));
+    short.to_lowercase().replace('_', " ")
 }
 
-/// The prefix up to and with the last `_` that all `names` share
-/// (`TLP_` of `TLP_CLEAR`, `TLP_AMBER`).
-fn common_prefix(names: &[&str]) -> String {
-    let Some(first) = names.first() else {
-        return String::new();
-    };
-    let mut prefix = *first;
-    for n in names {
-        while !n.starts_with(prefix) {
-            prefix = &prefix[..prefix.len() - 1];
+/// `message`'s JSON form (from [`to_json`]) for people: each enum value
+/// in words (`live sport`), by the schema, so that free text that happens
+/// to spell an enum value stays as written.
+pub fn in_words(mut value: Value, type_name: &str) -> Value {
+    let words = |v: &mut Value, leaf: Leaf, _at: &str| {
+        if let (Leaf::Enum(e), Value::String(s)) = (leaf, &*v) {
+            *v = Value::String(enum_words(&e, s));
         }
-    }
-    match prefix.rfind('_') {
-        Some(i) => prefix[..=i].to_owned(),
-        None => String::new(),
-    }
+        Ok(())
+    };
+    // Rewriting enum values to words cannot fail.
+    let _ = walk(
+        &mut value,
+        &format!(".{}", type_name.trim_start_matches('.')),
+        "",
+        &words,
+    );
+    value
 }
 
 /// `message` (of the schema type `type_name`, for example
@@ -343,11 +396,7 @@ fn canonical(v: &mut Value, leaf: Leaf, at: &str) -> Result<(), Error> {
             *v = Value::String(ms.to_string());
         }
         (Leaf::Enum(e), Value::String(s)) => {
-            let name = parse_enum(e.trim_start_matches('.'), s).map_err(|e| match e {
-                Error::InvalidNotice { why, .. } => bad(why),
-                e => e,
-            })?;
-            *v = Value::String(name.to_owned());
+            *v = Value::String(parse_enum(at, &e, s)?.to_owned());
         }
         _ => {}
     }

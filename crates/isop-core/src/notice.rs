@@ -392,6 +392,18 @@ fn prose(what: impl Into<String>, s: &str) -> Result<(), Error> {
     text::check_prose(s).map_err(|why| invalid(what, why))
 }
 
+/// Whether `m` is a media type, `type/subtype` of RFC 6838's restricted
+/// names (parameters are not taken), at most 255 characters.
+fn is_media_type(m: &str) -> bool {
+    let name = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 127
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    m.len() <= 255 && m.split_once('/').is_some_and(|(t, s)| name(t) && name(s))
+}
+
 /// Checks a case reference: 1 to 128 printable ASCII characters.
 fn check_case_ref(what: &str, c: &str) -> Result<(), Error> {
     if c.is_empty() || c.len() > 128 || !c.bytes().all(|b| b.is_ascii_graphic()) {
@@ -463,6 +475,12 @@ fn validate_body(n: &Notice) -> Result<(), Error> {
                     format!("referral.evidence[{i}].description"),
                     &e.description,
                 )?;
+                if !e.media_type.is_empty() && !is_media_type(&e.media_type) {
+                    return Err(invalid(
+                        format!("referral.evidence[{i}].media_type"),
+                        format!("{:?} is not a media type like video/mp4", e.media_type),
+                    ));
+                }
             }
             set::<pb::RequestedAction>("referral.requested_action", r.requested_action)?;
             check_country(&r.jurisdiction)

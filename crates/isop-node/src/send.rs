@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use isop_core::protocol::{self, NoticeLog};
-use isop_core::{LogIndex, NoticeDraft, NoticeId, OrgId};
+use isop_core::{LogIndex, NoticeDraft, NoticeId, OrgId, SealedNotice};
 use isop_store::{Direction, NewEntry, Record};
 use prost::Message;
 
@@ -24,9 +24,9 @@ pub struct Sent {
     pub recipients: Vec<OrgId>,
 }
 
-/// Seals `draft` as this node, checks its recipients, logs it and queues
-/// it for each.
-pub(crate) async fn send(inner: &Arc<Inner>, draft: NoticeDraft) -> Result<Sent, Error> {
+/// `draft` sealed as this node, and the orgs it goes to: everything
+/// sending checks, nothing logged.
+fn prepare(inner: &Inner, draft: NoticeDraft) -> Result<(SealedNotice, Vec<OrgId>), Error> {
     // A notice signed with a key its recipients refuse can never be
     // delivered: refused here, naming the key (revoked, or expired).
     let now = inner.now();
@@ -37,6 +37,20 @@ pub(crate) async fn send(inner: &Arc<Inner>, draft: NoticeDraft) -> Result<Sent,
     let n = sealed.notice();
     let reply = inner.reply_context(n.in_reply_to())?;
     let recipients = protocol::recipients(&inner.roster(), &inner.org, n, &reply, now)?;
+    Ok((sealed, recipients))
+}
+
+/// The orgs `draft` would go to if it were sent now: every check sending
+/// makes (the notice's validity, this node's key, the policy, TLP and
+/// recipients), nothing logged or sent.
+pub(crate) fn check(inner: &Inner, draft: NoticeDraft) -> Result<Vec<OrgId>, Error> {
+    Ok(prepare(inner, draft)?.1)
+}
+
+/// Seals `draft` as this node, checks its recipients, logs it and queues
+/// it for each.
+pub(crate) async fn send(inner: &Arc<Inner>, draft: NoticeDraft) -> Result<Sent, Error> {
+    let (sealed, recipients) = prepare(inner, draft)?;
     let mut entry = NewEntry::new(
         inner.now(),
         Direction::Outbound,

@@ -99,7 +99,8 @@ pub(crate) struct Inner {
 pub(crate) struct PeerSeen {
     /// When it last answered, or connected here.
     pub(crate) last_seen: Option<UnixMillis>,
-    /// Why the last exchange failed; `None` once one worked.
+    /// Why the last exchange this node began failed; `None` once one
+    /// worked.
     pub(crate) last_error: Option<String>,
 }
 
@@ -286,7 +287,17 @@ impl Inner {
         }))
     }
 
-    /// `org` answered, or connected here.
+    /// `org` connected here: seen, though that says nothing of whether
+    /// this node can reach it.
+    pub(crate) fn peer_connected(&self, org: &OrgId) {
+        let now = self.now();
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let s = seen.entry(org.clone()).or_default();
+        s.last_seen = Some(now);
+        self.metrics.peer_seen(org, s.last_error.is_none(), now);
+    }
+
+    /// `org` answered this node.
     pub(crate) fn peer_answered(&self, org: &OrgId) {
         let now = self.now();
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());

@@ -15,21 +15,6 @@ fn notice_id(what: &str, s: &str) -> Result<NoticeId, Error> {
     s.parse().map_err(|e| bad(what, e))
 }
 
-/// The value of the schema enum `type_name` that `given` names for
-/// `field` (see `isop_core::json::parse_enum`); an invalid request naming
-/// the field and the values it takes if none.
-pub(crate) fn enum_value<E>(
-    field: &str,
-    type_name: &str,
-    given: &str,
-    from: fn(&str) -> Option<E>,
-) -> Result<E, Error> {
-    isop_core::json::enum_value(type_name, given, from).map_err(|e| match e {
-        isop_core::Error::InvalidNotice { why, .. } => bad(field, why),
-        e => Error::Invalid(e.to_string()),
-    })
-}
-
 /// The body of `body` (the JSON form of isop.v1.Notice's body: one key
 /// naming its kind over its fields).
 fn body(body: serde_json::Value) -> Result<pb::notice::Body, Error> {
@@ -78,7 +63,7 @@ pub fn draft(notice: SubmitNotice) -> Result<NoticeDraft, Error> {
         labelled,
         body: b,
     } = notice;
-    let tlp = enum_value("tlp", "isop.v1.Tlp", &tlp, pb::Tlp::from_str_name)?;
+    let tlp = isop_core::json::enum_value("tlp", "isop.v1.Tlp", &tlp, pb::Tlp::from_str_name)?;
     let tlp = Tlp::from_pb(tlp as i32).map_err(|e| bad("tlp", e))?;
     let mut d = NoticeDraft::new(tlp, body(b)?);
     for o in &to_orgs {

@@ -56,7 +56,25 @@ pub enum Record {
         /// The notice's envelope bytes, as logged there.
         envelope: Bytes,
     },
+    /// A delivery of the OUTBOUND notice at `notice` to `recipient` given
+    /// up on. Appending it takes the delivery out of the outbox and
+    /// records it as failed. Appended by
+    /// [`Store::fail_delivery`](crate::Store::fail_delivery).
+    DeliveryFailed {
+        /// The notice's entry.
+        notice: LogIndex,
+        /// The recipient.
+        recipient: OrgId,
+        /// Why.
+        reason: String,
+    },
 }
+
+/// The first byte of a delivery's outcome key: accepted (or already held),
+/// rejected, given up on; then the index of the entry that says so.
+pub(crate) const DELIVERY_REJECTED: u8 = 0;
+pub(crate) const DELIVERY_ACCEPTED: u8 = 1;
+pub(crate) const DELIVERY_FAILED: u8 = 2;
 
 /// The largest entry the log takes, in bytes (its encoded `LogEntry`:
 /// the envelope and the disclosures' digests, not the disclosures).
@@ -172,6 +190,8 @@ pub(crate) struct Prepared {
     /// For a `DisclosuresAdded` entry: the notice's entry, which its
     /// postings point to.
     pub(crate) added_to: Option<u64>,
+    /// For a `DeliveryFailed` entry: the delivery it gives up.
+    failed: Option<(LogIndex, OrgId)>,
     /// The entry's postings in the case, author and indicator indexes.
     pub(crate) postings: Vec<crate::postings::Posting>,
     disclosures: Vec<([u8; 32], Bytes)>,
@@ -188,6 +208,7 @@ impl Prepared {
             e.disclosures.into_iter().map(|d| (sha256(&d), d)).collect();
         let mut keys = index::Keys::default();
         let mut added_to = None;
+        let mut failed = None;
         let record = match e.record {
             Record::Envelope(b) => {
                 if b.is_empty() {
@@ -213,6 +234,19 @@ impl Prepared {
                     notice_index: notice.0,
                     envelope,
                 })
+            }
+            Record::DeliveryFailed {
+                notice,
+                recipient,
+                reason,
+            } => {
+                let record = pb::DeliveryFailed {
+                    notice_index: notice.0,
+                    recipient: recipient.to_string(),
+                    reason,
+                };
+                failed = Some((notice, recipient));
+                pb::log_entry::Record::DeliveryFailed(record)
             }
         };
         let entry = pb::LogEntry {
@@ -242,6 +276,7 @@ impl Prepared {
             dedupe: e.dedupe,
             requires: e.requires.map(|(id, digest)| (*id.as_bytes(), digest)),
             added_to,
+            failed,
             postings: keys.multi,
             disclosures,
             enqueue: e.enqueue,
@@ -287,10 +322,22 @@ impl Prepared {
         for (r, i) in &self.dequeue {
             batch.remove(keys::multi(keys::OUTBOX, r.as_str().as_bytes(), i.0));
         }
-        for d in &self.delivered {
-            let mut v = vec![u8::from(d.accepted)];
+        let outcome = |first: u8| {
+            let mut v = vec![first];
             v.extend_from_slice(&index.to_be_bytes());
-            batch.insert(keys::delivery(d.notice.0, &d.recipient), v);
+            v
+        };
+        for d in &self.delivered {
+            let first = if d.accepted {
+                DELIVERY_ACCEPTED
+            } else {
+                DELIVERY_REJECTED
+            };
+            batch.insert(keys::delivery(d.notice.0, &d.recipient), outcome(first));
+        }
+        if let Some((notice, r)) = &self.failed {
+            batch.remove(keys::multi(keys::OUTBOX, r.as_str().as_bytes(), notice.0));
+            batch.insert(keys::delivery(notice.0, r), outcome(DELIVERY_FAILED));
         }
         if self.inbox {
             batch.insert(&keys::prefixed_u64(keys::INBOX, index)[..], &[0u8][..]);

@@ -447,6 +447,10 @@ impl Import {
             crate::postings::META_INDEXED,
             &self.builder.size().to_be_bytes()[..],
         );
+        self.batch.insert(
+            crate::postings::META_FORMAT,
+            &crate::postings::INDEX_FORMAT.to_be_bytes()[..],
+        );
         self.flush(true)
     }
 

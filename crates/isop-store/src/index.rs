@@ -49,10 +49,12 @@ pub(crate) fn keys_of<'a>(envelope: &[u8], disclosures: impl Iterator<Item = &'a
     answers.sort();
     answers.dedup();
     multi.extend(answers.into_iter().map(|a| (keys::REPLY, a)));
-    let mut indicators: Vec<String> = indicator::in_body(n.body())
-        .into_iter()
-        .filter_map(|(kind, v)| indexed(kind, v))
+    let named = indicator::in_body(n.body());
+    let mut indicators: Vec<String> = named
+        .iter()
+        .filter_map(|(kind, v)| indexed(*kind, v))
         .collect();
+    indicators.extend(named.iter().flat_map(|(kind, v)| site_keys(*kind, v)));
     for d in disclosures {
         indicators.extend(disclosure_indicator(d));
     }
@@ -146,6 +148,28 @@ pub(crate) fn postings_of_disclosure(
         ),
         Err(_) => (index, Vec::new()),
     }
+}
+
+/// The keys a site search finds a domain or URL under: `*.` and each of
+/// its site names (`indicator::site_names`). No indicator's own form
+/// starts with `*`, so these never meet one.
+fn site_keys(kind: pb::IndicatorKind, v: &str) -> Vec<String> {
+    indicator::site_names(kind, v)
+        .into_iter()
+        .map(|n| format!("{SITE}{n}"))
+        .collect()
+}
+
+/// What a site's key starts with.
+const SITE: &str = "*.";
+
+/// The key a site search for `domain` looks up: every notice naming the
+/// domain, a subdomain of it, or a URL on either.
+pub(crate) fn site_key(domain: &str) -> String {
+    format!(
+        "{SITE}{}",
+        indicator::match_form(pb::IndicatorKind::Domain, domain)
+    )
 }
 
 /// The key an indicator is indexed under: domains, IPs, URLs, wallets,

@@ -12,13 +12,14 @@
 //! | `C` | case ref, 0x00, index | (empty) |
 //! | `X` | indicator, 0x00, index | (empty) |
 //! | `A` | author org, 0x00, index | (empty) |
+//! | `T` | id of a notice answered (16), 0x00, index | (empty): the entry answers it (in reply, or naming it in its body) |
 //! | `O` | recipient org, 0x00, index | outbox state |
 //! | `B` | index | inbox flag: 0 unread, 1 read |
 //! | `Y` | peer org | sync cursor (u64 BE) |
 //! | `K` | tree size (u64 BE) | signed checkpoint note, with cosignatures |
 //! | `S` | roster version (u64 BE) | roster envelope bytes |
 //! | `W` | peer org | the last checkpoint of the peer's log this node witnessed (signed note) |
-//! | `V` | outbound entry (u64 BE), recipient org | delivery outcome (1 accepted, 0 rejected), receipt entry (u64 BE) |
+//! | `V` | outbound entry (u64 BE), recipient org | delivery outcome (1 accepted, 0 rejected, 2 given up), the receipt's or `DeliveryFailed` entry (u64 BE) |
 //! | `L` | notice entry (u64 BE), `DisclosuresAdded` entry (u64 BE) | (empty): disclosures a later copy of the notice added |
 //! | `P` | run (u32 BE), first posting's prefix and name | a block of index postings (see `postings`) |
 

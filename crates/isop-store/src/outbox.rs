@@ -2,9 +2,13 @@
 
 use isop_core::{LogIndex, OrgId, UnixMillis};
 
+use isop_core::pb;
+
+use crate::entry::{DELIVERY_ACCEPTED, DELIVERY_FAILED};
 use crate::error::Error;
 use crate::keys;
 use crate::store::Store;
+use crate::{Appended, Direction, NewEntry, Record};
 
 /// An outbox item's delivery state, stored as attempts (u32 BE),
 /// next attempt (u64 BE) and the last error (UTF-8).
@@ -83,6 +87,13 @@ pub enum DeliveryStatus {
         /// The receipt's entry.
         receipt: LogIndex,
     },
+    /// Given up on: out of the outbox without a receipt.
+    Failed {
+        /// The `DeliveryFailed` entry.
+        entry: LogIndex,
+        /// Why.
+        reason: String,
+    },
     /// Neither queued nor answered (for example, removed from the outbox by hand).
     Unknown,
 }
@@ -118,10 +129,13 @@ impl Store {
                         if v.len() == 9 && keys::tail_u64(&v).is_some_and(|i| i < self.size()) =>
                     {
                         let receipt = LogIndex(keys::tail_u64(&v).unwrap_or_default());
-                        if v[0] == 1 {
-                            DeliveryStatus::Delivered { receipt }
-                        } else {
-                            DeliveryStatus::Rejected { receipt }
+                        match v[0] {
+                            DELIVERY_ACCEPTED => DeliveryStatus::Delivered { receipt },
+                            DELIVERY_FAILED => DeliveryStatus::Failed {
+                                entry: receipt,
+                                reason: self.failure_reason(receipt)?,
+                            },
+                            _ => DeliveryStatus::Rejected { receipt },
                         }
                     }
                     _ => DeliveryStatus::Unknown,
@@ -129,6 +143,42 @@ impl Store {
                 Ok((r, status))
             })
             .collect()
+    }
+
+    /// Why the `DeliveryFailed` entry at `at` gave its delivery up.
+    fn failure_reason(&self, at: LogIndex) -> Result<String, Error> {
+        Ok(match self.log_entry(at)?.and_then(|e| e.record) {
+            Some(pb::log_entry::Record::DeliveryFailed(f)) => f.reason,
+            _ => format!("entry {at} says it failed, but is not a failed delivery"),
+        })
+    }
+
+    /// Gives up delivering the OUTBOUND notice at `notice` to `recipient`,
+    /// for `reason`: appends a LOCAL `DeliveryFailed` entry, which takes the
+    /// delivery out of the outbox in the same commit.
+    pub fn fail_delivery(
+        &self,
+        recipient: &OrgId,
+        notice: LogIndex,
+        reason: &str,
+        now: UnixMillis,
+    ) -> Result<LogIndex, Error> {
+        let mut entry = NewEntry::new(
+            now,
+            Direction::Local,
+            Record::DeliveryFailed {
+                notice,
+                recipient: recipient.clone(),
+                reason: reason.to_owned(),
+            },
+        );
+        entry.peer = Some(recipient.clone());
+        match self.append(entry)? {
+            Appended::New(at) => Ok(at),
+            other => Err(Error::InvalidEntry(format!(
+                "a failed delivery was not appended: {other:?}"
+            ))),
+        }
     }
 
     /// Outbox items under `prefix`. Only durable entries count: a commit's

@@ -28,6 +28,13 @@ use crate::keys;
 
 pub(crate) const META_RUNS: &[u8] = b"Mruns";
 pub(crate) const META_INDEXED: &[u8] = b"Mindexed";
+/// The index's format: what an entry is indexed under. A store indexed
+/// under an older format is indexed again, once, when it opens.
+pub(crate) const META_FORMAT: &[u8] = b"Mindex-format";
+/// Format 2 adds the notices an entry answers (`keys::REPLY`); format 3,
+/// a site's names for the domains and URLs a notice names in clear
+/// (`index::site_key`).
+pub(crate) const INDEX_FORMAT: u64 = 3;
 
 /// One posting: (prefix, name) → entry index.
 pub(crate) type Posting = (u8, Vec<u8>);
@@ -231,6 +238,18 @@ impl Index {
                 .and_then(|v| keys::tail_u64(&v))
                 .unwrap_or(0))
         };
+        if meta(META_FORMAT)? < INDEX_FORMAT {
+            // Indexed under an older format (or new): drop the runs and
+            // index every entry again, in one atomic step.
+            let mut batch = sled::Batch::default();
+            for k in tree.scan_prefix([keys::POSTINGS]).keys() {
+                batch.remove(k.map_err(db_err(path))?);
+            }
+            batch.insert(META_RUNS, &0u64.to_be_bytes()[..]);
+            batch.insert(META_INDEXED, &0u64.to_be_bytes()[..]);
+            batch.insert(META_FORMAT, &INDEX_FORMAT.to_be_bytes()[..]);
+            tree.apply_batch(batch).map_err(db_err(path))?;
+        }
         let runs = u32::try_from(meta(META_RUNS)?).map_err(|_| Error::Corrupt {
             index: LogIndex(0),
             why: "run count out of range".into(),

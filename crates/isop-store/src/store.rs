@@ -424,12 +424,17 @@ impl Store {
     }
 
     /// The entries of notices naming an indicator (domain, IP, URL, wallet,
-    /// payment account or e-mail), in clear or in a disclosure this node holds.
+    /// payment account or e-mail), in clear or in a disclosure this node
+    /// holds; for a domain, also those naming its subdomains or a URL on
+    /// it or them (in clear).
     pub fn by_indicator(&self, value: &str) -> Result<Vec<LogIndex>, Error> {
         let mut out = Vec::new();
         for form in crate::index::lookup_forms(value) {
             out.extend(self.index.lookup(keys::INDICATOR, form.as_bytes())?);
         }
+        // A site: its subdomains and URLs too.
+        let site = crate::index::site_key(value);
+        out.extend(self.index.lookup(keys::INDICATOR, site.as_bytes())?);
         out.sort();
         out.dedup();
         Ok(out)
@@ -544,6 +549,10 @@ impl Store {
 
     /// Whether inbox entry `index` was read; `None` if it is not in the inbox.
     pub fn is_read(&self, index: LogIndex) -> Result<Option<bool>, Error> {
+        // Only a durable entry, as `inbox` reads it.
+        if index.0 >= self.size() {
+            return Ok(None);
+        }
         Ok(self
             .get(&keys::prefixed_u64(keys::INBOX, index.0))?
             .map(|v| v.first() == Some(&1)))

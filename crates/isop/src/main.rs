@@ -7,6 +7,7 @@
 
 mod cmd;
 mod demo;
+mod evidence;
 mod output;
 
 use anyhow::Context;

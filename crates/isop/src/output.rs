@@ -61,17 +61,15 @@ pub(crate) fn tlp_words(t: isop_core::pb::Tlp) -> String {
 }
 
 /// A labelled field's value for people: its text, or an indicator's value
-/// with its kind and context; anything else as an outline on one line.
-/// Escaped.
+/// with its kind and context; anything else as its JSON on one line, enum
+/// values in words. Escaped.
 pub(crate) fn value_words(v: &Value) -> String {
+    let v = &isop_core::json::in_words(v.clone(), "isop.v1.FieldValue");
     if let Some(text) = v.get("text").and_then(Value::as_str) {
         return esc(text);
     }
     if let Some(i) = v.get("indicator") {
-        let kind = words(
-            "isop.v1.IndicatorKind",
-            i["kind"].as_str().unwrap_or_default(),
-        );
+        let kind = s(&i["kind"]);
         return match i["context"].as_str().filter(|c| !c.is_empty()) {
             Some(context) => format!("{} ({kind}; {})", s(&i["value"]), esc(context)),
             None => format!("{} ({kind})", s(&i["value"])),
@@ -82,7 +80,7 @@ pub(crate) fn value_words(v: &Value) -> String {
 
 /// A hex digest (64 digits) shortened for people unless `full`:
 /// `9f2c1d0b…6050`.
-fn short(v: &str, full: bool) -> String {
+pub(crate) fn short(v: &str, full: bool) -> String {
     if !full && v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
         format!("{}…{}", &v[..8], &v[60..])
     } else {
@@ -91,13 +89,13 @@ fn short(v: &str, full: bool) -> String {
 }
 
 /// A JSON value as an outline for people, `indent` spaces in: a field as
-/// `name: value` (its name in words), a list's items as `- `, an enum
-/// value in words, digests shortened unless `full`, every value escaped.
+/// `name: value` (its name in words), a list's items as `- `, digests
+/// shortened unless `full`, every value escaped.
 pub(crate) fn outline(v: &Value, indent: usize, full: bool) {
     let pad = " ".repeat(indent);
     let nested = |x: &Value| matches!(x, Value::Object(_) | Value::Array(_));
     let scalar = |x: &Value| match x {
-        Value::String(t) => enum_in_words(t).unwrap_or_else(|| short(t, full)),
+        Value::String(t) => short(t, full),
         other => s(other),
     };
     match v {
@@ -124,30 +122,6 @@ pub(crate) fn outline(v: &Value, indent: usize, full: bool) {
         }
         other => println!("{pad}{}", scalar(other)),
     }
-}
-
-/// A value that is an enum value of the schema (`CONTENT_CATEGORY_LIVE_SPORT`),
-/// in words (`live sport`).
-fn enum_in_words(v: &str) -> Option<String> {
-    const ENUMS: &[&str] = &[
-        "isop.v1.ContentCategory",
-        "isop.v1.RequestedAction",
-        "isop.v1.CaptureMethod",
-        "isop.v1.IdentifierScheme",
-        "isop.v1.ReferralStatus",
-        "isop.v1.ActionType",
-        "isop.v1.IndicatorKind",
-        "isop.v1.SourceReliability",
-        "isop.v1.InformationCredibility",
-        "isop.v1.CaseAction",
-        "isop.v1.RetractionScope",
-        "isop.v1.Tlp",
-        "isop.v1.NoticeKind",
-    ];
-    ENUMS
-        .iter()
-        .find(|e| isop_core::json::enum_names(e).contains(&v))
-        .map(|e| words(e, v))
 }
 
 /// Lines of notices for people: entry, when logged, id, kind, author,
@@ -183,7 +157,10 @@ pub(crate) fn print_page(page: &Page, what: &str) {
     }
     print_summaries(&page.items);
     if let Some(before) = page.next_before {
-        println!("  … {} more (next page: --before {before})", page.more);
+        println!(
+            "  … {} more: the same command with --before {before} gives the next page",
+            page.more
+        );
     }
 }
 
@@ -193,6 +170,18 @@ pub(crate) fn bytes_spinner(what: &str) -> ProgressBar {
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg} {bytes} ({bytes_per_sec})")
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// A progress bar over `total` items, drawn on stderr when it is a terminal.
+pub(crate) fn count_bar(total: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
     );
     bar.set_message(what.to_owned());
     bar
@@ -238,12 +227,13 @@ pub(crate) fn print_verify(r: &VerifyReport) {
         r.checkpoints, r.cosignatures, r.witnessed, r.rosters
     );
     println!(
-        "  {} disclosures checked, {} withheld from clearance [{}], {} erased; {} deliveries pending",
+        "  {} disclosures checked, {} withheld from clearance [{}], {} erased; {} deliveries pending, {} given up",
         r.disclosures,
         r.withheld,
         r.clearance.join(","),
         r.erased,
-        r.pending
+        r.pending,
+        r.failed
     );
     if r.is_clean() {
         println!("  verified: no findings");

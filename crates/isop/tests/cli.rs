@@ -605,6 +605,168 @@ fn workflows_against_running_nodes() {
         &["query", "--node", &kr, "--domain", "mirror.streamz.example"],
         |o| o.contains("referred by: RH-FILMCO"),
     );
+    // A site's search finds its subdomains; filters narrow it.
+    let site = isop(&[
+        "query",
+        "--node",
+        &kr,
+        "--domain",
+        "streamz.example",
+        "--json",
+    ]);
+    assert!(site.contains("mirror.streamz.example"), "{site}");
+    let narrowed = isop(&[
+        "query",
+        "--node",
+        &kr,
+        "--domain",
+        "streamz.example",
+        "--status",
+        "accepted",
+        "--json",
+    ]);
+    assert!(!narrowed.contains("mirror.streamz.example"), "{narrowed}");
+    assert!(narrowed.contains("REFERRAL_STATUS_ACCEPTED"), "{narrowed}");
+    let unknown = run(&["query", "--node", &kr, "--category", "cartoons"]);
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("category: \"cartoons\" is not one of film"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+
+    // Evidence from a file: hashed, sized and typed here.
+    let capture = dir.path().join("capture.png");
+    std::fs::write(&capture, b"not really a png").unwrap();
+    let sent = isop(&[
+        "send",
+        "--node",
+        &filmco,
+        "--to",
+        "KR-KNPA",
+        "--json",
+        "referral",
+        "--domain",
+        "files.streamz.example",
+        "--category",
+        "film",
+        "--work",
+        "A Film",
+        "--evidence-file",
+        &format!("{},screenshot,front page", capture.display()),
+        "--jurisdiction",
+        "KR",
+        "--affirm",
+    ]);
+    let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+    let shown: serde_json::Value = serde_json::from_str(&isop(&[
+        "show",
+        "--node",
+        &filmco,
+        sent["id"].as_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    let evidence = &shown["body"]["referral"]["evidence"][0];
+    assert_eq!(evidence["media_type"], "image/png", "{evidence}");
+    assert_eq!(evidence["size_bytes"], "16", "{evidence}");
+    assert_eq!(
+        evidence["sha256"],
+        sha256_hex(b"not really a png"),
+        "{evidence}"
+    );
+
+    // Bulk: every row checked first; a bad row is named and nothing sent.
+    let sent_before = |node: &str| -> usize {
+        let v: serde_json::Value =
+            serde_json::from_str(&isop(&["sent", "--node", node, "--json", "--limit", "500"]))
+                .unwrap();
+        v["items"].as_array().unwrap().len()
+    };
+    let before = sent_before(&filmco);
+    let header = "to,group,domain,url,category,work,rights_owner,evidence_sha256,evidence_method,jurisdiction,affirm";
+    let sha = "ab".repeat(32);
+    let good = format!(
+        "KR-KNPA,s1,bulk.example,https://bulk.example/1,live_sport,Cup Final,SportsNet,{sha},stream_recording,KR,yes"
+    );
+    let csv = dir.path().join("rows.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "{header}\n{good}\nKR-KNPA,,other.example,,cartoons,A Film,,{sha},screenshot,KR,yes\nKR-KNPA,,third.example,,film,A Film,,{sha},screenshot,KR,no\n"
+        ),
+    )
+    .unwrap();
+    let out = run(&["submit", "--node", &filmco, "--bulk", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("row 3: --category: \"cartoons\" is not one of"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("row 4: ") && stderr.contains("good_faith_statement"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("2 of 3 failed the checks; nothing was sent"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("row 2:"), "{stderr}");
+    assert_eq!(sent_before(&filmco), before, "a bad file sent something");
+    // Rows 2 and 3 share a group: one referral with both works.
+    std::fs::write(
+        &csv,
+        format!(
+            "{header}\n{good}\nKR-KNPA,s1,bulk.example,https://bulk.example/2,live_sport,Cup Semi-Final,SportsNet,{sha},screenshot,KR,yes\nKR-KNPA,,third.example,,film,A Film,,{sha},screenshot,KR,yes\n"
+        ),
+    )
+    .unwrap();
+    let out = isop(&["submit", "--node", &filmco, "--bulk", csv.to_str().unwrap()]);
+    assert!(out.contains("rows 2, 3: sent "), "{out}");
+    assert!(out.contains("row 4: sent "), "{out}");
+    assert_eq!(sent_before(&filmco), before + 2);
+    // Answers in bulk, from JSON Lines.
+    let inbox: serde_json::Value = serde_json::from_str(&eventually(
+        &["inbox", "--node", &kr, "--json", "--kind", "referral"],
+        |o| o.contains("third.example") && o.contains("bulk.example"),
+    ))
+    .unwrap();
+    let lines: String = inbox["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["subject"] == "third.example" || i["subject"] == "bulk.example")
+        .map(|i| format!("{{\"id\": {}, \"status\": \"triaged\"}}\n", i["id"]))
+        .collect();
+    let answers = dir.path().join("answers.jsonl");
+    std::fs::write(
+        &answers,
+        format!("{lines}{{\"id\": \"{id}\", \"status\": \"bogus\"}}\n"),
+    )
+    .unwrap();
+    let out = run(&[
+        "respond",
+        "--node",
+        &kr,
+        "--bulk",
+        answers.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("row 3: "),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&answers, lines).unwrap();
+    let out = isop(&[
+        "respond",
+        "--node",
+        &kr,
+        "--bulk",
+        answers.to_str().unwrap(),
+    ]);
+    assert_eq!(out.matches(": sent ").count(), 2, "{out}");
 
     // Agencies send intelligence, a takedown request and a case message.
     let sent = isop(&[
@@ -903,4 +1065,9 @@ fn workflows_against_running_nodes() {
         stderr.contains("cannot reach the node's API") && !stderr.contains("backtrace"),
         "{stderr}"
     );
+}
+
+/// SHA-256 of `data`, hex.
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(isop_core::sha256(data))
 }

@@ -204,8 +204,12 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     assert_eq!(gb_peer.reachable, Some(false), "{st}");
     assert!(gb_peer.last_error.is_some_and(|e| e.contains(GB)), "{st}");
     assert_eq!(gb_peer.outbox_depth, 1, "{st}");
-    let (_, d) = partner.get(&format!("/v1/notices/{}/track", "x")).await?;
-    assert_eq!(d["code"], "INVALID_REQUEST", "{d}");
+    refused(
+        &partner.get("/v1/notices/x/track").await?,
+        400,
+        "INVALID_REQUEST",
+        "\"x\"",
+    );
 
     // The agency's inbox, the notice with its revealed and withheld fields.
     let (_, inbox) = agency.get("/v1/inbox?unread=true&kind=referral").await?;
@@ -279,12 +283,8 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
             .0,
         200
     );
-    assert_eq!(
-        agency.get("/v1/inbox?unread=true").await?.1["items"]
-            .as_array()
-            .map(Vec::len),
-        Some(0)
-    );
+    let unread: isop_api::Page = contract(&agency.get("/v1/inbox?unread=true").await?.1);
+    assert!(unread.items.is_empty() && unread.more == 0);
 
     // Who referred this? And the agency answers.
     let (_, q) = agency.get("/v1/query?indicator=streamz.example").await?;
@@ -327,17 +327,42 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         "{sent_page}"
     );
     let (_, first) = partner.get("/v1/sent?limit=1").await?;
+    contract::<isop_api::Page>(&first);
     assert_eq!(first["more"], 1, "{first}");
     assert_eq!(first["next_before"], to_gb.0, "{first}");
     let (_, next) = partner
         .get(&format!("/v1/sent?limit=1&before={}", to_gb.0))
         .await?;
+    contract::<isop_api::Page>(&next);
     assert_eq!(next["items"][0]["id"], json!(id), "{next}");
     assert_eq!(next["more"], 0, "{next}");
+    // A kind filter pages and counts as well; a unique first word names
+    // the kind.
+    let (_, referrals) = partner.get("/v1/sent?kind=referral&limit=1").await?;
+    contract::<isop_api::Page>(&referrals);
+    assert_eq!(referrals["more"], 1, "{referrals}");
+    let (_, none) = partner.get("/v1/sent?kind=status").await?;
+    assert_eq!(contract::<isop_api::Page>(&none).items.len(), 0, "{none}");
     // Who acted, by the indicator.
     let (_, q) = partner.get("/v1/query?indicator=STREAMZ.example").await?;
+    contract::<isop_api::QueryAnswer>(&q);
     assert_eq!(q["acted"][0]["org"], KR, "{q}");
     assert_eq!(q["acted"][0]["status"], "REFERRAL_STATUS_ACCEPTED", "{q}");
+    // Search: filters narrow what the indexes pick, or every notice.
+    for (query, found) in [
+        ("kind=referral&category=live_sport&work=CUP", 2),
+        ("status=accepted", 2),
+        ("author=KR-KNPA", 1),
+        ("indicator=streamz.example&category=film", 0),
+        ("contains=STREAMZ&kind=referral&limit=1", 1),
+        ("until=2000-01-01T00:00:00Z", 0),
+    ] {
+        let (_, q) = partner.get(&format!("/v1/query?{query}")).await?;
+        let answer: isop_api::QueryAnswer = contract(&q);
+        assert_eq!(answer.notices.len(), found, "{query}: {q}");
+    }
+    let (_, q) = partner.get("/v1/query?contains=streamz&limit=1").await?;
+    assert_eq!(q["more"], 1, "{q}");
     // The answer names the referral it answers, as its UUID.
     let answer_id = inbox["items"][0]["id"].as_str().context("answer id")?;
     let (_, shown) = partner.get(&format!("/v1/notices/{answer_id}")).await?;

@@ -326,3 +326,62 @@ fn misdirected_receipts(batch: &pb::DeliverBatch, signer: &Signer) -> pb::Frame 
         Err(e) => isop_net::error_frame(pb::ErrorCode::Internal, e.to_string()),
     }
 }
+
+/// Waits until the delivery of entry `index` to `to` is given up; its
+/// reason.
+async fn given_up(node: &Node, index: LogIndex, to: &str) -> Result<String> {
+    node.wait_until("given up", WAIT, |n| {
+        matches!(status_of(n, index, to), DeliveryStatus::Failed { .. })
+    })
+    .await?;
+    match status_of(node, index, to) {
+        DeliveryStatus::Failed { reason, .. } => Ok(reason),
+        other => bail!("failed: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_that_can_never_succeed_is_given_up_and_accounted_for() -> Result<()> {
+    let mut s = setup()?;
+    let filmco = s.fed.start(FILMCO).await?;
+    // KR-KNPA stays down for longer than any receiver takes a notice: the
+    // delivery is given up, with its reason, and leaves the outbox.
+    let sent = filmco.send(referral(&[KR], Tlp::Amber)).await?;
+    first_failure(&filmco, sent.index, KR).await?;
+    s.clock.advance(Judgement::DEFAULT_MAX_AGE_MS + 1);
+    filmco.kick();
+    let reason = given_up(&filmco, sent.index, KR).await?;
+    ensure!(reason.contains("30 days old"), "{reason}");
+    ensure!(filmco.store().outbox_for(&org(KR))?.is_empty());
+
+    // A recipient revoked from the roster can never receive: given up at
+    // the next attempt, without waiting for the notice to age.
+    let to_gb = filmco.send(referral(&[GB], Tlp::Amber)).await?;
+    first_failure(&filmco, to_gb.index, GB).await?;
+    let revoked = RosterBuilder::from_pb(s.fed.roster.clone())
+        .version(2, s.clock.now())
+        .revoke_member(&org(GB), s.clock.now())?
+        .build()?;
+    filmco.update_roster(&s.fed.sign(&revoked)?)?;
+    s.clock.advance(60_000);
+    filmco.kick();
+    let reason = given_up(&filmco, to_gb.index, GB).await?;
+    ensure!(
+        reason.contains(GB) && reason.contains("never receive"),
+        "{reason}"
+    );
+
+    // The log accounts for both: an auditor counts them given up, and
+    // finds nothing missing.
+    let mut export = Vec::new();
+    filmco.export(&mut export, &filmco.roster().clearance(filmco.org())?)?;
+    let report = isop_audit::verify(
+        export.as_slice(),
+        &isop_audit::VerifyOptions::new(s.fed.roster_key()),
+        None,
+    )?;
+    ensure!(report.failed == 2, "{report:?}");
+    ensure!(report.is_clean(), "{:?}", report.findings);
+    filmco.shutdown().await?;
+    Ok(())
+}

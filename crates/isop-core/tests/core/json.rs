@@ -181,12 +181,13 @@ fn enum_values_are_taken_in_any_case_and_written_in_full() {
         "amber strict",
     ] {
         assert_eq!(
-            parse_enum("isop.v1.Tlp", given).unwrap(),
+            parse_enum("tlp", "isop.v1.Tlp", given).unwrap(),
             "TLP_AMBER_STRICT"
         );
     }
     assert_eq!(
         enum_value(
+            "status",
             "isop.v1.ReferralStatus",
             "needs_info",
             pb::ReferralStatus::from_str_name
@@ -195,7 +196,7 @@ fn enum_values_are_taken_in_any_case_and_written_in_full() {
         pb::ReferralStatus::NeedsInfo
     );
     assert!(!enum_names("isop.v1.Tlp").contains(&"TLP_UNSPECIFIED"));
-    let e = parse_enum("isop.v1.NoticeKind", "referal")
+    let e = parse_enum("kind", "isop.v1.NoticeKind", "referal")
         .unwrap_err()
         .to_string();
     assert!(
@@ -203,7 +204,7 @@ fn enum_values_are_taken_in_any_case_and_written_in_full() {
         "{e}"
     );
     // Nor is the unspecified value taken.
-    assert!(parse_enum("isop.v1.Tlp", "unspecified").is_err());
+    assert!(parse_enum("tlp", "isop.v1.Tlp", "unspecified").is_err());
     assert_eq!(
         enum_words("isop.v1.ContentCategory", "CONTENT_CATEGORY_LIVE_SPORT"),
         "live sport"

@@ -6,6 +6,7 @@
 //! `shared.rs` holds the state and error they share.
 
 mod routes;
+mod search;
 mod shared;
 mod views;
 

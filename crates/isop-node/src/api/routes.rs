@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use isop_api::{
-    Acted, Delivery, DeliveryState, ExportQuery, Health, ListQuery, MarkedRead, NoticeView, Page,
+    Checked, Delivery, DeliveryState, ExportQuery, Health, ListQuery, MarkedRead, NoticeView, Page,
     Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status, SubmitNotice,
     Summary, Time, Track,
 };
+use isop_core::json::enum_value;
 use isop_core::{
     Clearance, LogIndex, NoticeDraft, NoticeId, NoticeKind, ReceiptOutcome, SignedReceipts,
     StatusUpdateBuilder, Tlp, pb,
@@ -21,21 +22,24 @@ use isop_store::DeliveryStatus;
 use prometheus_client::encoding::text::encode;
 use prost::Message;
 
-use super::shared::{Api, ApiError, ApiResult, bad_request, internal, locate, notice_of};
-use super::views::{notice_view, summary, thread};
+use super::shared::{
+    Api, ApiError, ApiResult, bad_request, internal, kind_filter, locate, notice_of,
+};
+use super::views::{notice_view, summary_of, thread};
 use crate::metrics::Metrics;
 use crate::state::Inner;
-use crate::submit::enum_value;
 
 /// The routes, each behind the token (see `docs/api.openapi.yaml`).
 pub(super) fn router() -> Router<Api> {
     Router::new()
         .route("/v1/status", get(status))
         .route("/v1/notices", post(submit))
+        .route("/v1/notices/check", post(check))
         .route("/v1/notices/{id}", get(show))
         .route("/v1/notices/{id}/read", post(mark_read))
         .route("/v1/notices/{id}/track", get(track))
         .route("/v1/notices/{id}/respond", post(respond))
+        .route("/v1/notices/{id}/respond/check", post(check_respond))
         .route("/v1/inbox", get(inbox))
         .route("/v1/sent", get(sent))
         .route("/v1/query", get(query))
@@ -175,6 +179,18 @@ async fn submit(State(api): State<Api>, Json(req): Json<SubmitNotice>) -> ApiRes
     Ok(Json(sent_answer(&sent)))
 }
 
+/// Every check `submit` makes, nothing logged or sent.
+async fn check(State(api): State<Api>, Json(req): Json<SubmitNotice>) -> ApiResult<Checked> {
+    let recipients = crate::send::check(&api.inner, crate::submit::draft(req)?)?;
+    Ok(Json(checked(&recipients)))
+}
+
+fn checked(recipients: &[isop_core::OrgId]) -> Checked {
+    Checked {
+        recipients: recipients.iter().map(ToString::to_string).collect(),
+    }
+}
+
 async fn show(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<NoticeView> {
     let (_, at) = locate(&api.inner, &id)?;
     Ok(Json(notice_view(&api.inner, at)?))
@@ -182,7 +198,10 @@ async fn show(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult
 
 async fn mark_read(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<MarkedRead> {
     let (_, at) = locate(&api.inner, &id)?;
-    api.inner.store.mark_read(at).map_err(bad_request)?;
+    api.inner.store.mark_read(at).map_err(|e| match e {
+        isop_store::Error::InvalidEntry(why) => bad_request(why),
+        e => e.into(),
+    })?;
     Ok(Json(MarkedRead {
         index: at.0,
         read: true,
@@ -214,7 +233,7 @@ fn delivery(inner: &Inner, id: &NoticeId, recipient: String, s: DeliveryStatus) 
         receipt_index: None,
         receipt_at: None,
     };
-    match s {
+    let receipt = match s {
         DeliveryStatus::Pending {
             attempts,
             next_attempt,
@@ -224,23 +243,35 @@ fn delivery(inner: &Inner, id: &NoticeId, recipient: String, s: DeliveryStatus) 
             d.attempts = attempts;
             d.next_attempt = Some(Time(next_attempt.0));
             d.last_error = Some(last_error).filter(|e| !e.is_empty());
+            return d;
         }
-        DeliveryStatus::Delivered { receipt } | DeliveryStatus::Rejected { receipt } => {
-            d.receipt_index = Some(receipt.0);
+        DeliveryStatus::Delivered { receipt } => {
             d.state = DeliveryState::Delivered;
-            if let Some((outcome, at)) = receipt_outcome(inner, receipt, id) {
-                d.receipt_at = Some(Time(at));
-                match outcome {
-                    ReceiptOutcome::Accepted(_) => {}
-                    ReceiptOutcome::Duplicate(_) => d.state = DeliveryState::Duplicate,
-                    ReceiptOutcome::Rejected { code, reason, .. } => {
-                        d.state = DeliveryState::Rejected;
-                        d.last_error = Some(format!("{}: {reason}", code.as_str_name()));
-                    }
-                }
-            }
+            receipt
         }
-        DeliveryStatus::Unknown => {}
+        DeliveryStatus::Rejected { receipt } => {
+            d.state = DeliveryState::Rejected;
+            receipt
+        }
+        DeliveryStatus::Failed { entry, reason } => {
+            d.state = DeliveryState::Failed;
+            d.receipt_index = Some(entry.0);
+            d.last_error = Some(reason);
+            return d;
+        }
+        DeliveryStatus::Unknown => return d,
+    };
+    // The state is the store's; the receipt adds the detail.
+    d.receipt_index = Some(receipt.0);
+    if let Some((outcome, at)) = receipt_outcome(inner, receipt, id) {
+        d.receipt_at = Some(Time(at));
+        match outcome {
+            ReceiptOutcome::Duplicate(_) => d.state = DeliveryState::Duplicate,
+            ReceiptOutcome::Rejected { code, reason, .. } => {
+                d.last_error = Some(format!("{}: {reason}", code.as_str_name()));
+            }
+            ReceiptOutcome::Accepted(_) => {}
+        }
     }
     d
 }
@@ -254,33 +285,22 @@ async fn track(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResul
         .into_iter()
         .map(|(org, s)| delivery(inner, &id, org.to_string(), s))
         .collect();
-    let mut replies = Vec::new();
-    for r in thread(inner, &id)? {
-        if let Some(s) = inner
-            .store
-            .find_notice(&r.notice.id())?
-            .map(|at| summary(inner, at))
-            .transpose()?
-            .flatten()
-        {
-            replies.push(s);
-        }
-    }
+    let thread = thread(inner, &id)?
+        .iter()
+        .map(|(at, r)| summary_of(inner, *at, r))
+        .collect::<Result<_, _>>()?;
     Ok(Json(Track {
         id: id.to_string(),
         index: at.0,
         recipients,
-        thread: replies,
+        thread,
     }))
 }
 
-async fn respond(
-    State(api): State<Api>,
-    UrlPath(id): UrlPath<String>,
-    Json(r): Json<Respond>,
-) -> ApiResult<Sent> {
-    let inner = &api.inner;
-    let (id, at) = locate(inner, &id)?;
+/// The status answer `r` to the referral `id` names: to its author, in
+/// reply, in its case.
+fn answer(inner: &Inner, id: &str, r: &Respond) -> Result<NoticeDraft, ApiError> {
+    let (id, at) = locate(inner, id)?;
     let referral = notice_of(inner, at)?;
     if referral.kind() != NoticeKind::Referral {
         return Err(bad_request(format!(
@@ -310,50 +330,60 @@ async fn respond(
     if let Some(c) = referral.case_ref() {
         draft = draft.case_ref(c);
     }
-    let sent = crate::send::send(inner, draft).await?;
+    Ok(draft)
+}
+
+async fn respond(
+    State(api): State<Api>,
+    UrlPath(id): UrlPath<String>,
+    Json(r): Json<Respond>,
+) -> ApiResult<Sent> {
+    let draft = answer(&api.inner, &id, &r)?;
+    let sent = crate::send::send(&api.inner, draft).await?;
     Ok(Json(sent_answer(&sent)))
 }
 
-/// A page of `candidates` (entries, oldest first, with their read flag
-/// for an inbox), newest first, as `q` filters and pages it.
+/// Every check `respond` makes, nothing logged or sent.
+async fn check_respond(
+    State(api): State<Api>,
+    UrlPath(id): UrlPath<String>,
+    Json(r): Json<Respond>,
+) -> ApiResult<Checked> {
+    let draft = answer(&api.inner, &id, &r)?;
+    Ok(Json(checked(&crate::send::check(&api.inner, draft)?)))
+}
+
+/// A page of `candidates` (entries of notices, oldest first, with their
+/// read flag for an inbox), newest first, as `q` filters and pages it.
+/// `more` counts what matches past the page.
 fn page(
     inner: &Inner,
     candidates: Vec<(LogIndex, Option<bool>)>,
     q: &ListQuery,
 ) -> Result<Page, ApiError> {
-    let kind = q
-        .kind
-        .as_deref()
-        .map(|k| {
-            enum_value(
-                "kind",
-                "isop.v1.NoticeKind",
-                k,
-                pb::NoticeKind::from_str_name,
-            )
-        })
-        .transpose()?;
+    let kind = kind_filter(q.kind.as_deref())?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let mut items: Vec<Summary> = Vec::new();
     let mut more = 0;
     let in_range =
         |at: &LogIndex| q.before.is_none_or(|b| at.0 < b) && q.since.is_none_or(|s| at.0 > s);
     for (at, read) in candidates.into_iter().rev().filter(|(at, _)| in_range(at)) {
-        // Past a full page, only a kind filter needs the notice to count it.
         if items.len() >= limit && kind.is_none() {
+            // Past a full page, without a kind to match, nothing need be read.
             more += 1;
             continue;
         }
-        let Some(mut s) = summary(inner, at)? else {
+        let Some(logged) = inner.notice_at(at)? else {
             continue;
         };
-        if kind.is_some_and(|k| s.kind != k) {
+        if kind.is_some_and(|k| logged.notice.kind().to_pb() != k) {
             continue;
         }
         if items.len() >= limit {
             more += 1;
             continue;
         }
+        let mut s = summary_of(inner, at, &logged)?;
         s.read = read;
         items.push(s);
     }
@@ -397,46 +427,9 @@ async fn sent(State(api): State<Api>, Query(q): Query<ListQuery>) -> ApiResult<P
     Ok(Json(page(&api.inner, candidates, &q)?))
 }
 
-/// Who referred this, and who acted: the notices naming an indicator or a
-/// case, and the answers to the referrals among them.
+/// Search: who referred this, and who acted (`search.rs`).
 async fn query(State(api): State<Api>, Query(q): Query<QueryParams>) -> ApiResult<QueryAnswer> {
-    let inner = &api.inner;
-    let store = &inner.store;
-    let hits = match (&q.indicator, &q.case) {
-        (Some(i), None) => store.by_indicator(i)?,
-        (None, Some(c)) => store.by_case(c)?,
-        _ => return Err(bad_request("give exactly one of indicator= and case=")),
-    };
-    let mut notices = Vec::new();
-    let mut referred_by = Vec::new();
-    let mut acted = Vec::new();
-    for at in hits {
-        let Some(s) = summary(inner, at)? else {
-            continue;
-        };
-        if s.kind == pb::NoticeKind::Referral {
-            referred_by.push(s.author.clone());
-            let id: NoticeId = s.id.parse().map_err(internal)?;
-            for r in thread(inner, &id)? {
-                if let isop_core::pb::notice::Body::StatusUpdate(u) = r.notice.body() {
-                    acted.push(Acted {
-                        org: r.notice.author().to_string(),
-                        referral: s.id.clone(),
-                        status: pb::ReferralStatus::try_from(u.status).unwrap_or_default(),
-                        at: Time(r.notice.created_at().0),
-                    });
-                }
-            }
-        }
-        notices.push(s);
-    }
-    referred_by.sort();
-    referred_by.dedup();
-    Ok(Json(QueryAnswer {
-        notices,
-        referred_by,
-        acted,
-    }))
+    Ok(Json(super::search::search(&api.inner, &q)?))
 }
 
 async fn checkpoint(State(api): State<Api>) -> Result<String, ApiError> {

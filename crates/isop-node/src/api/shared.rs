@@ -52,6 +52,12 @@ impl From<Error> for ApiError {
     }
 }
 
+impl From<isop_core::Error> for ApiError {
+    fn from(e: isop_core::Error) -> Self {
+        Error::Core(e).into()
+    }
+}
+
 impl From<isop_store::Error> for ApiError {
     fn from(e: isop_store::Error) -> Self {
         Error::Store(e).into()
@@ -66,6 +72,22 @@ pub(super) fn internal(e: impl std::fmt::Display) -> ApiError {
 
 pub(super) fn bad_request(why: impl std::fmt::Display) -> ApiError {
     ApiError(StatusCode::BAD_REQUEST, why.to_string())
+}
+
+/// The notice kind a `kind=` filter names, if one is given.
+pub(super) fn kind_filter(
+    kind: Option<&str>,
+) -> Result<Option<isop_core::pb::NoticeKind>, ApiError> {
+    Ok(kind
+        .map(|k| {
+            isop_core::json::enum_value(
+                "kind",
+                "isop.v1.NoticeKind",
+                k,
+                isop_core::pb::NoticeKind::from_str_name,
+            )
+        })
+        .transpose()?)
 }
 
 pub(super) fn not_found(what: String) -> ApiError {

@@ -65,7 +65,7 @@ fn withheld_reason(label: &Label, clearance: &Clearance) -> String {
 
 /// What a notice is about, in a few words: a referral's or takedown's
 /// domain (or URL, or IP), a report's title, a case's subject, a
-/// retraction's reason.
+/// retraction's or status answer's reason.
 pub(super) fn subject(n: &Notice) -> String {
     let target = |t: &Option<pb::Target>| {
         t.as_ref()
@@ -97,32 +97,47 @@ fn answer_status(n: &Notice) -> Option<pb::ReferralStatus> {
     }
 }
 
-/// The notices this node holds answering `id`, oldest first.
-pub(super) fn thread(inner: &Inner, id: &NoticeId) -> Result<Vec<LoggedNotice>, ApiError> {
+/// The notices this node holds answering `id` (in reply to it, or naming
+/// it), in log order, with their entries.
+pub(super) fn thread(
+    inner: &Inner,
+    id: &NoticeId,
+) -> Result<Vec<(LogIndex, LoggedNotice)>, ApiError> {
     let mut out = Vec::new();
     for at in inner.store.replies(id)? {
         if let Some(n) = inner.notice_at(at)? {
-            out.push(n);
+            out.push((at, n));
         }
     }
     Ok(out)
 }
 
-/// A summary line of the notice logged at `at`; `None` if it holds none.
-pub(super) fn summary(inner: &Inner, at: LogIndex) -> Result<Option<Summary>, ApiError> {
-    let Some(logged) = inner.notice_at(at)? else {
-        return Ok(None);
-    };
+/// A referral's latest status: of the answers this node holds, the newest
+/// by a recipient of the referral (an answer from anyone else says
+/// nothing of it).
+fn latest_status(inner: &Inner, referral: &Notice) -> Result<Option<pb::ReferralStatus>, ApiError> {
+    let roster = inner.roster();
+    Ok(thread(inner, &referral.id())?
+        .iter()
+        .map(|(_, r)| &r.notice)
+        .filter(|r| r.author() != referral.author() && referral.addresses(r.author(), &roster))
+        .filter_map(|r| answer_status(r).map(|s| (r.created_at(), s)))
+        .max_by_key(|(at, _)| *at)
+        .map(|(_, s)| s))
+}
+
+/// The summary line of `logged`, the notice logged at `at`.
+pub(super) fn summary_of(
+    inner: &Inner,
+    at: LogIndex,
+    logged: &LoggedNotice,
+) -> Result<Summary, ApiError> {
     let n = &logged.notice;
     let status = match n.kind() {
-        // A referral's latest status, from the answers this node holds.
-        isop_core::NoticeKind::Referral => thread(inner, &n.id())?
-            .iter()
-            .filter_map(|r| answer_status(&r.notice))
-            .next_back(),
+        isop_core::NoticeKind::Referral => latest_status(inner, n)?,
         _ => answer_status(n),
     };
-    Ok(Some(Summary {
+    Ok(Summary {
         index: at.0,
         id: n.id().to_string(),
         kind: n.kind().to_pb(),
@@ -136,7 +151,7 @@ pub(super) fn summary(inner: &Inner, at: LogIndex) -> Result<Option<Summary>, Ap
         status,
         in_reply_to: n.in_reply_to().map(|i| i.to_string()),
         read: None,
-    }))
+    })
 }
 
 fn direction(entry: &pb::LogEntry) -> pb::Direction {

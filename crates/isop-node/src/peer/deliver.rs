@@ -82,6 +82,14 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
                 return;
             }
         };
+        let batch = match give_up(inner, recipient, batch) {
+            Ok(b) if b.is_empty() => continue,
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(to = %recipient, error = %e, "cannot record a failed delivery");
+                return;
+            }
+        };
         match attempt(inner, recipient, &batch).await {
             Ok(outcomes) => {
                 let rejected = outcomes
@@ -114,6 +122,53 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
             }
         }
     }
+}
+
+/// Why delivering what `item` queues to `recipient` can never succeed,
+/// if it cannot: the recipient left the roster or was revoked, or the
+/// notice is older than any receiver takes (they would refuse it as
+/// `EXPIRED`).
+fn hopeless(inner: &Inner, recipient: &OrgId, item: &OutboxItem) -> Result<Option<String>, Error> {
+    let now = inner.now();
+    if let Err(e) = inner.roster().active_member(recipient, now) {
+        return Ok(Some(format!("{e}; it can never receive this notice")));
+    }
+    let Some(entry) = inner.store.log_entry(item.index)? else {
+        return Ok(None);
+    };
+    let age = now.0.saturating_sub(entry.appended_at);
+    let max = inner.config.max_notice_age_ms;
+    Ok((age > max).then(|| {
+        format!(
+            "the notice is {} days old, older than the {} days a receiver takes",
+            age / 86_400_000,
+            max / 86_400_000
+        )
+    }))
+}
+
+/// `batch` without the deliveries that can never succeed: each of those
+/// is given up, logged with its reason (`Store::fail_delivery`), and
+/// leaves the outbox.
+fn give_up(
+    inner: &Inner,
+    recipient: &OrgId,
+    batch: Vec<OutboxItem>,
+) -> Result<Vec<OutboxItem>, Error> {
+    let mut left = Vec::with_capacity(batch.len());
+    for item in batch {
+        match hopeless(inner, recipient, &item)? {
+            Some(why) => {
+                let at = inner
+                    .store
+                    .fail_delivery(recipient, item.index, &why, inner.now())?;
+                tracing::warn!(to = %recipient, index = %item.index, entry = %at, reason = %why, "delivery given up");
+                inner.progress.notify_waiters();
+            }
+            None => left.push(item),
+        }
+    }
+    Ok(left)
 }
 
 /// The delay before attempt `attempts + 1`: exponential from the initial

@@ -56,7 +56,7 @@ pub(crate) const MAX_CONNECTIONS_PER_PEER: usize = 4;
 /// roster no longer admits is cut off at once.
 async fn serve_connection(inner: Arc<Inner>, conn: PeerConnection) {
     let id = track_connection(&inner, &conn);
-    inner.peer_answered(&conn.peer().org);
+    inner.peer_connected(&conn.peer().org);
     let mut roster_changed = inner.roster_changed.subscribe();
     loop {
         let next = tokio::select! {

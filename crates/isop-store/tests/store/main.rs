@@ -7,3 +7,4 @@ mod corruption;
 mod crash;
 mod export;
 mod fixture;
+mod index;

@@ -5,6 +5,7 @@
 
 pub(crate) mod audit;
 mod authority;
+mod bulk;
 mod node;
 mod notices;
 mod send;
@@ -66,7 +67,9 @@ pub(crate) enum Command {
     },
     /// A node's state: roster, log, checkpoints, outbox per peer.
     Status(NodeArg),
-    /// Send a notice described in a JSON or TOML file (see examples/referral.toml).
+    /// Send a notice described in a JSON or TOML file (see
+    /// examples/referral.toml), or with --bulk a file of referrals (CSV
+    /// or JSON Lines), all checked before any is sent.
     Submit(notices::Submit),
     /// Send an intelligence report, takedown request, case message or retraction.
     Send(send::Send),
@@ -81,7 +84,8 @@ pub(crate) enum Command {
     Show(notices::Show),
     /// Mark a notice read.
     Read(notices::Read),
-    /// Answer a referral with a status update to its author.
+    /// Answer a referral with a status update to its author; or with
+    /// --bulk a file of answers, all checked before any is sent.
     Respond(notices::Respond),
     /// Who referred this, and who acted.
     Query(notices::Query),

@@ -58,6 +58,11 @@ pub(crate) async fn status(node: NodeArg) -> Result<()> {
 pub(crate) struct Submit {
     #[command(flatten)]
     node: NodeArg,
+    /// The file is a bulk file: referrals as CSV (by its `.csv` extension,
+    /// with a header row; see the README) or JSON Lines (one notice a
+    /// line). Every row is checked by the node before any is sent.
+    #[arg(long)]
+    bulk: bool,
     /// The notice file: JSON, or TOML by its `.toml` extension, in the
     /// form of `POST /v1/notices` (see examples/referral.toml).
     file: PathBuf,
@@ -65,7 +70,10 @@ pub(crate) struct Submit {
 
 impl Submit {
     pub(crate) async fn run(self) -> Result<()> {
-        let Self { node, file } = self;
+        let Self { node, bulk, file } = self;
+        if bulk {
+            return super::bulk::submit(&client(&node)?, &file, node.json).await;
+        }
         let text = std::fs::read_to_string(&file)
             .with_context(|| format!("reading {}", file.display()))?;
         let notice: SubmitNotice = if file.extension().is_some_and(|e| e == "toml") {
@@ -161,9 +169,13 @@ impl Show {
             full,
         } = self;
         let api = client(&node)?;
-        let v = api.show(&id).await?;
+        let mut v = api.show(&id).await?;
         if v.read == Some(false) && !keep_unread {
-            api.mark_read(&id).await?;
+            // Shown either way; said if it could not be marked.
+            match api.mark_read(&id).await {
+                Ok(_) => v.read = Some(true),
+                Err(e) => eprintln!("warning: not marked read: {e}"),
+            }
         }
         print(node.json, &v, |v| show_text(v, full))
     }
@@ -245,8 +257,13 @@ fn show_text(v: &NoticeView, full: bool) {
     for f in &v.idna {
         println!("  idna      {} is {}", esc(&f.ascii), esc(&f.unicode));
     }
-    // The body as an outline, field names as words, each value escaped.
-    outline(&v.body, 2, full);
+    // The body as an outline, field names and enum values as words, each
+    // value escaped.
+    outline(
+        &isop_core::json::in_words(v.body.clone(), "isop.v1.Notice"),
+        2,
+        full,
+    );
 }
 
 /// The arguments of `isop read`.
@@ -319,10 +336,11 @@ pub(crate) struct Respond {
     #[command(flatten)]
     node: NodeArg,
     /// The referral's id.
-    id: String,
+    #[arg(required_unless_present = "bulk")]
+    id: Option<String>,
     /// received, triaged, accepted, rejected, needs_info, action_taken or closed.
-    #[arg(long)]
-    status: String,
+    #[arg(long, required_unless_present = "bulk")]
+    status: Option<String>,
     /// Why (required for rejected and needs_info).
     #[arg(long, default_value = "")]
     reason: String,
@@ -332,6 +350,11 @@ pub(crate) struct Respond {
     /// Details of the action.
     #[arg(long, default_value = "")]
     details: String,
+    /// Answers from a file instead: CSV with the header
+    /// `id,status,reason,action,details`, or JSON Lines of those fields.
+    /// Every answer is checked by the node before any is sent.
+    #[arg(long, conflicts_with_all = ["id", "status", "action"])]
+    bulk: Option<PathBuf>,
 }
 
 impl Respond {
@@ -343,14 +366,22 @@ impl Respond {
             reason,
             action,
             details,
+            bulk,
         } = self;
+        let api = client(&node)?;
+        if let Some(file) = bulk {
+            return super::bulk::respond(&api, &file, node.json).await;
+        }
+        let (Some(id), Some(status)) = (id, status) else {
+            anyhow::bail!("give the referral's id and --status, or --bulk FILE");
+        };
         let answer = isop_api::Respond {
             status,
             reason,
             action,
             details,
         };
-        let v = client(&node)?.respond(&id, &answer).await?;
+        let v = api.respond(&id, &answer).await?;
         print(node.json, &v, |v| {
             println!("answered with {} (entry {})", v.id, v.index)
         })
@@ -362,12 +393,50 @@ impl Respond {
 pub(crate) struct Query {
     #[command(flatten)]
     node: NodeArg,
-    /// A domain (with its subdomains), IP, URL, wallet, payment account or e-mail.
-    #[arg(long, alias = "domain", alias = "ip", conflicts_with = "case")]
+    /// A domain (with its subdomains and URLs on them), IP, URL, wallet,
+    /// payment account or e-mail.
+    #[arg(long, alias = "domain", alias = "ip", alias = "url", alias = "wallet")]
     indicator: Option<String>,
     /// A case reference.
     #[arg(long)]
     case: Option<String>,
+    /// The author's org.
+    #[arg(long)]
+    author: Option<String>,
+    /// Only this kind: referral, status_update, intel_report,
+    /// takedown_request, case_message or retraction.
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only this status: a referral's latest, or the one an answer gives.
+    #[arg(long)]
+    status: Option<String>,
+    /// Only referrals of this category.
+    #[arg(long)]
+    category: Option<String>,
+    /// Only referrals with a work whose title, owner or identifier holds this.
+    #[arg(long)]
+    work: Option<String>,
+    /// Only notices whose indicators or subject hold this.
+    #[arg(long)]
+    contains: Option<String>,
+    /// Made at or after this time (RFC 3339 or Unix ms).
+    #[arg(long)]
+    since: Option<String>,
+    /// Made before this time (RFC 3339 or Unix ms).
+    #[arg(long)]
+    until: Option<String>,
+    /// At most this many notices (at most 500).
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+/// A time given on the command line.
+fn time_arg(flag: &str, t: Option<String>) -> Result<Option<isop_api::Time>> {
+    t.map(|t| {
+        serde_json::from_value(serde_json::Value::String(t.clone()))
+            .with_context(|| format!("{flag} {t:?} is neither RFC 3339 nor Unix milliseconds"))
+    })
+    .transpose()
 }
 
 impl Query {
@@ -376,13 +445,30 @@ impl Query {
             node,
             indicator,
             case,
+            author,
+            kind,
+            status,
+            category,
+            work,
+            contains,
+            since,
+            until,
+            limit,
         } = self;
-        if indicator.is_none() == case.is_none() {
-            anyhow::bail!("give --indicator (or --domain, --ip) or --case");
-        }
-        let v = client(&node)?
-            .query(&QueryParams { indicator, case })
-            .await?;
+        let q = QueryParams {
+            indicator,
+            case,
+            author,
+            kind,
+            status,
+            category,
+            work,
+            contains,
+            since: time_arg("--since", since)?,
+            until: time_arg("--until", until)?,
+            limit: Some(limit),
+        };
+        let v = client(&node)?.query(&q).await?;
         print(node.json, &v, |v| {
             let by: Vec<String> = v.referred_by.iter().map(|o| esc(o)).collect();
             println!(
@@ -403,6 +489,9 @@ impl Query {
                 );
             }
             print_summaries(&v.notices);
+            if v.more > 0 {
+                println!("  … {} more: narrow the search, or raise --limit", v.more);
+            }
         })
     }
 }

@@ -120,45 +120,54 @@ pub(crate) enum SendKind {
 pub(crate) struct ReferralArgs {
     /// The site's domain.
     #[arg(long)]
-    domain: Option<String>,
+    pub(crate) domain: Option<String>,
     /// The infringing URL.
     #[arg(long)]
-    url: Option<String>,
+    pub(crate) url: Option<String>,
     /// The server's IP address.
     #[arg(long)]
-    ip: Option<String>,
+    pub(crate) ip: Option<String>,
     /// Where the server is hosted (ISO 3166-1 alpha-2).
     #[arg(long, default_value = "")]
-    hosting_country: String,
+    pub(crate) hosting_country: String,
     /// film, tv, live_sport, music, software, games or publishing.
     #[arg(long)]
-    category: String,
+    pub(crate) category: String,
     /// An infringed work, as title or title=rights owner.
     #[arg(long = "work", required = true)]
-    works: Vec<String>,
+    pub(crate) works: Vec<String>,
     /// Evidence, as `sha256-hex,method[,description]` (method: screenshot,
     /// page_archive, stream_recording, network_trace, file_download,
-    /// test_purchase or other); captured now.
-    #[arg(long = "evidence", required = true)]
-    evidence: Vec<String>,
+    /// test_purchase or other).
+    #[arg(long = "evidence")]
+    pub(crate) evidence: Vec<String>,
+    /// Evidence from a file, as `path,method[,description]`: its SHA-256,
+    /// size and media type are taken from the file, and its capture time
+    /// from its modification time unless --captured-at says otherwise.
+    #[arg(long = "evidence-file")]
+    pub(crate) evidence_files: Vec<String>,
+    /// When the evidence was captured: RFC 3339 or Unix milliseconds
+    /// (default now).
+    #[arg(long)]
+    pub(crate) captured_at: Option<String>,
     /// investigate, takedown, domain_seizure, blocking or payment_disruption.
     #[arg(long, default_value = "takedown")]
-    action: String,
+    pub(crate) action: String,
     /// The jurisdiction asked to act (ISO 3166-1 alpha-2).
     #[arg(long)]
-    jurisdiction: String,
+    pub(crate) jurisdiction: String,
     /// A summary.
     #[arg(long, default_value = "")]
-    summary: String,
+    pub(crate) summary: String,
     /// A contact, sent as a labelled field.
     #[arg(long)]
-    contact: Option<String>,
+    pub(crate) contact: Option<String>,
     /// The contact's label.
     #[arg(long, default_value = "role:agency|role:hub")]
-    contact_label: String,
+    pub(crate) contact_label: String,
     /// Affirm that the referral is made in good faith and is accurate.
     #[arg(long, required = true)]
-    affirm: bool,
+    pub(crate) affirm: bool,
 }
 
 /// The arguments of `isop send intel`.
@@ -185,15 +194,6 @@ pub(crate) struct IntelArgs {
     label: String,
 }
 
-/// The value of the schema enum `type_name` given to `flag` as people
-/// write it; an error naming the flag and the values it takes if none.
-fn pick<E>(flag: &str, type_name: &str, given: &str, from: fn(&str) -> Option<E>) -> Result<E> {
-    enum_value(type_name, given, from).map_err(|e| match e {
-        isop_core::Error::InvalidNotice { why, .. } => anyhow::anyhow!("{flag}: {why}"),
-        e => e.into(),
-    })
-}
-
 fn notice_id(what: &str, id: &str) -> Result<NoticeId> {
     id.parse().with_context(|| format!("{what} {id:?}"))
 }
@@ -204,7 +204,7 @@ fn indicator(kv: &str) -> Result<pb::Indicator> {
         .split_once('=')
         .with_context(|| format!("{kv:?} is not kind=value"))?;
     Ok(pb::Indicator {
-        kind: pick(
+        kind: enum_value(
             "indicator kind",
             "isop.v1.IndicatorKind",
             kind,
@@ -240,7 +240,7 @@ impl Content {
 
 /// The notice a `send` command describes; the core validates it when the
 /// node seals it.
-fn send_notice(
+pub(crate) fn send_notice(
     to: Vec<String>,
     group: Vec<String>,
     tlp: &str,
@@ -265,7 +265,7 @@ fn send_notice(
             action,
             referrals,
         } => {
-            let action = pick(
+            let action = enum_value(
                 "--action",
                 "isop.v1.RequestedAction",
                 &action,
@@ -274,7 +274,14 @@ fn send_notice(
             let mut t =
                 TakedownRequestBuilder::new(target(domain, url, ip, hosting_country), action)
                     .legal_basis(&legal_basis)
-                    .deadline(UnixMillis(now.0 + deadline_days * 86_400_000));
+                    .deadline(UnixMillis(
+                        deadline_days
+                            .checked_mul(86_400_000)
+                            .and_then(|d| d.checked_add(now.0))
+                            .with_context(|| {
+                                format!("--deadline-days {deadline_days} is too far")
+                            })?,
+                    ));
             for r in &referrals {
                 t = t.referral(notice_id("--referral", r)?);
             }
@@ -286,7 +293,7 @@ fn send_notice(
             participants,
             text,
         } => {
-            let action = pick(
+            let action = enum_value(
                 "--action",
                 "isop.v1.CaseAction",
                 &action,
@@ -306,7 +313,7 @@ fn send_notice(
             paths,
             reason,
         } => {
-            let scope = pick(
+            let scope = enum_value(
                 "--scope",
                 "isop.v1.RetractionScope",
                 &scope,
@@ -367,13 +374,13 @@ impl ReferralArgs {
                 Value::Text(text),
             )?);
         }
-        let category = pick(
+        let category = enum_value(
             "--category",
             "isop.v1.ContentCategory",
             &self.category,
             pb::ContentCategory::from_str_name,
         )?;
-        let action = pick(
+        let action = enum_value(
             "--action",
             "isop.v1.RequestedAction",
             &self.action,
@@ -389,6 +396,27 @@ impl ReferralArgs {
             let (title, owner) = w.split_once('=').unwrap_or((w, ""));
             r = r.work(title, owner, &[]);
         }
+        let captured_at = self
+            .captured_at
+            .as_deref()
+            .map(|t| {
+                t.parse()
+                    .ok()
+                    .or_else(|| isop_core::json::parse_rfc3339(t))
+                    .map(UnixMillis)
+                    .with_context(|| {
+                        format!("--captured-at {t:?} is neither RFC 3339 nor Unix milliseconds")
+                    })
+            })
+            .transpose()?;
+        let method_of = |e: &str, method: &str| {
+            enum_value(
+                &format!("--evidence {e:?}: the method"),
+                "isop.v1.CaptureMethod",
+                method,
+                pb::CaptureMethod::from_str_name,
+            )
+        };
         for e in &self.evidence {
             let mut parts = e.splitn(3, ',');
             let (Some(sha256), Some(method)) = (parts.next(), parts.next()) else {
@@ -398,13 +426,29 @@ impl ReferralArgs {
                 .ok()
                 .and_then(|v| v.try_into().ok())
                 .with_context(|| format!("--evidence {e:?}: {sha256:?} is not 64 hex digits"))?;
-            let method = pick(
-                "--evidence method",
-                "isop.v1.CaptureMethod",
-                method,
-                pb::CaptureMethod::from_str_name,
-            )?;
-            r = r.evidence(sha, now, method, parts.next().unwrap_or_default());
+            let description = parts.next().unwrap_or_default();
+            r = r.evidence(
+                sha,
+                captured_at.unwrap_or(now),
+                method_of(e, method)?,
+                description,
+            );
+        }
+        for e in &self.evidence_files {
+            let mut parts = e.splitn(3, ',');
+            let (Some(path), Some(method)) = (parts.next(), parts.next()) else {
+                anyhow::bail!("--evidence-file {e:?}: expected path,method[,description]");
+            };
+            let file = crate::evidence::EvidenceFile::read(std::path::Path::new(path))?;
+            let description = parts.next().unwrap_or_default();
+            r = r
+                .evidence(
+                    file.sha256,
+                    captured_at.unwrap_or(file.modified),
+                    method_of(e, method)?,
+                    description,
+                )
+                .evidence_file(file.size, &file.media_type);
         }
         if self.affirm {
             r = r.affirm_statements();

@@ -1,0 +1,78 @@
+//! What the index holds beyond ids, cases, authors and indicators: the
+//! notices an entry answers, and a site's names; and an index of an older
+//! format is built again when the store opens.
+
+use isop_core::*;
+use isop_store::*;
+
+use crate::fixture::*;
+
+/// The agency's status answer to `referral`, as it logs it OUTBOUND.
+fn answer(fed: &Fed, referral: &SealedNotice) -> NewEntry {
+    let body =
+        StatusUpdateBuilder::new(referral.notice().id(), pb::ReferralStatus::Accepted).build();
+    let sealed = NoticeDraft::new(Tlp::Amber, body)
+        .to_org(&org("RH-FILMCO"))
+        .in_reply_to(referral.notice().id())
+        .seal(&fed.agency, NOW, &mut rng(2))
+        .unwrap();
+    let mut e = NewEntry::new(
+        NOW,
+        Direction::Outbound,
+        Record::Envelope(envelope_bytes(&sealed)),
+    );
+    e.recipients = vec![org("RH-FILMCO")];
+    e
+}
+
+fn check(store: &Store, referral: &SealedNotice) {
+    let id = referral.notice().id();
+    assert_eq!(store.replies(&id).unwrap(), [LogIndex(1)]);
+    // The site and its parent down to the registrable domain find the
+    // subdomain; a name above that (the suffix) does not.
+    for site in [
+        "live.streamz.example",
+        "streamz.example",
+        "STREAMZ.example.",
+    ] {
+        assert_eq!(store.by_indicator(site).unwrap(), [LogIndex(0)], "{site}");
+    }
+    assert!(store.by_indicator("example").unwrap().is_empty());
+    assert!(
+        store
+            .by_indicator("other.streamz.example")
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn answers_and_site_names_are_indexed_and_an_older_index_is_built_again() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let config = StoreConfig::new(dir.path().join("log"));
+    let referral = referral(&fed, "live.streamz.example", "CASE-1", 1);
+    {
+        let store = Store::open(&config).unwrap();
+        store.append(inbound(&referral)).unwrap();
+        store.append(answer(&fed, &referral)).unwrap();
+        check(&store, &referral);
+        store.close().unwrap();
+    }
+    // As a store written under an older index format has it: no format
+    // mark, and runs that lack the newer keys (here, none at all), though
+    // every entry counts as indexed.
+    {
+        let db = sled::open(&config.path).unwrap();
+        let tree = db.open_tree("log").unwrap();
+        for k in tree.scan_prefix(b"P").keys() {
+            tree.remove(k.unwrap()).unwrap();
+        }
+        tree.remove(b"Mindex-format").unwrap();
+        tree.insert(b"Mruns", &0u64.to_be_bytes()).unwrap();
+        tree.insert(b"Mindexed", &2u64.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(&config).unwrap();
+    check(&store, &referral);
+}
