@@ -21,5 +21,5 @@
 mod client;
 mod model;
 
-pub use client::{ApiClient, Error};
+pub use client::{ApiClient, Error, http_client};
 pub use model::*;

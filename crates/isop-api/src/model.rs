@@ -192,6 +192,70 @@ pub struct Status {
     pub split_views: u64,
     /// Every other member.
     pub peers: Vec<Peer>,
+    /// Each webhook (`[[notify]]`).
+    pub notify: Vec<HookStatus>,
+}
+
+/// Where a webhook stands.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct HookStatus {
+    /// Its name.
+    pub name: String,
+    /// Where it POSTs, without the query.
+    pub url: String,
+    /// Log entries not yet looked at for it: its queue.
+    pub pending: u64,
+    /// Failed attempts at its current event.
+    pub attempts: u32,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// When an event was last taken by it.
+    pub last_delivered: Option<Time>,
+}
+
+/// What an event tells of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventKind {
+    /// A notice was delivered to this node.
+    NewNotice,
+    /// A status answer came to a referral this node sent.
+    StatusChanged,
+    /// This node gave up delivering a notice to a recipient.
+    DeliveryFailed,
+    /// A peer's checkpoints were inconsistent: both are kept as evidence.
+    SplitView,
+}
+
+/// What a webhook is POSTed: one event, named by `id` (the same event is
+/// sent again with the same id if a delivery is retried, so a receiver
+/// takes each id once). Signed: `X-Isop-Signature: sha256=<hex>` is
+/// HMAC-SHA256 of the body under the webhook's secret.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct NotifyEvent {
+    /// What it tells of.
+    pub event: EventKind,
+    /// Its id: the node's org, the log entry and the event.
+    pub id: String,
+    /// The node's org.
+    pub org: String,
+    /// The log entry that records it.
+    pub index: u64,
+    /// When that entry was logged.
+    pub at: Time,
+    /// The notice (`NEW_NOTICE`; the answer, for `STATUS_CHANGED`).
+    pub notice: Option<Summary>,
+    /// The referral answered (`STATUS_CHANGED`), or the notice not
+    /// delivered (`DELIVERY_FAILED`).
+    pub referral: Option<String>,
+    /// The status given (`STATUS_CHANGED`).
+    #[schemars(schema_with = "referral_status_opt")]
+    pub status: Option<pb::ReferralStatus>,
+    /// The org concerned: the recipient not reached, or the peer whose
+    /// checkpoints disagree.
+    pub peer: Option<String>,
+    /// Why (`DELIVERY_FAILED`, `SPLIT_VIEW`).
+    pub reason: Option<String>,
 }
 
 /// A peer as this node sees it.
@@ -674,6 +738,7 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         QueryAnswer,
         RosterAccepted,
         ExportQuery,
+        NotifyEvent,
     );
     g.take_definitions(true)
 }

@@ -351,6 +351,11 @@ impl Rosters {
     }
 
     /// Verifies a roster envelope and keeps it.
+    /// The name of the roster key rosters are checked against.
+    pub(crate) fn key_name(&self) -> &str {
+        &self.key.name
+    }
+
     pub(crate) fn add(&mut self, env: &pb::Envelope) -> Result<Arc<Roster>, String> {
         let r = Roster::verify(env, &self.key).map_err(|e| e.to_string())?;
         if let Some(same) = self.versions.iter().find(|v| v.version() == r.version()) {

@@ -277,6 +277,15 @@ struct Verifier {
     /// Sent notices whose receipts are not checked, past the bound: the
     /// first one's entry index, and how many.
     untracked: Option<(u64, u64)>,
+    /// The export's rosters the roster key refused, with why: said once
+    /// if none verified (a wrong key), else each.
+    refused_rosters: Vec<String>,
+    /// Entries not judged for want of a valid roster: the first one's
+    /// index, and how many (said once).
+    unjudged: Option<(u64, u64)>,
+    /// Set when the roster key verified none of the export's rosters: the
+    /// one finding, since nothing else could be judged.
+    wrong_key: Option<String>,
     /// Every notice logged so far, where it was first logged: what a later
     /// retraction or addition of disclosures is judged against.
     logged: HashMap<NoticeId, Logged>,
@@ -320,6 +329,9 @@ pub fn verify(
         outstanding_bytes: 0,
         max_outstanding_bytes: options.max_outstanding_bytes,
         untracked: None,
+        refused_rosters: Vec::new(),
+        unjudged: None,
+        wrong_key: None,
         logged: HashMap::new(),
         org_numbers: HashMap::new(),
         orgs: Vec::new(),
@@ -334,7 +346,7 @@ pub fn verify(
         match event {
             Event::Roster(env) => match v.rosters.add(&env) {
                 Ok(_) => v.report.rosters += 1,
-                Err(why) => v.f.add(FindingKind::RosterInvalid, None, None, why),
+                Err(why) => v.refused_rosters.push(why),
             },
             Event::Entry(e) => v.entry(e),
             Event::Disclosure { offset, bytes } => v.disclosure(offset, &bytes),
@@ -344,6 +356,7 @@ pub fn verify(
         }
     }
     v.close_current();
+    v.rosters_said();
     v.unattested();
     for (index, o) in std::mem::take(&mut v.outstanding) {
         for r in o.waiting {
@@ -374,6 +387,7 @@ pub fn verify(
         pool,
         mut report,
         tree,
+        wrong_key,
         ..
     } = v;
     report.signatures = pool.checked;
@@ -381,6 +395,10 @@ pub fn verify(
     report.entries = walker.entries();
     report.complete = walker.complete;
     report.root = hex::encode(tree.root());
+    if let Some(why) = wrong_key {
+        f = Findings::new(&report.origin);
+        f.add(FindingKind::RosterInvalid, None, None, why);
+    }
     let (findings, total) = f.sorted();
     report.findings = findings;
     report.findings_total = total;
@@ -436,11 +454,8 @@ impl Verifier {
         }
         let at = UnixMillis(entry.appended_at);
         let Some(roster) = self.rosters.at(at) else {
-            self.add(
-                FindingKind::RosterInvalid,
-                &e,
-                "no valid roster to judge this entry by",
-            );
+            let (first, count) = self.unjudged.unwrap_or((e.position, 0));
+            self.unjudged = Some((first, count + 1));
             return;
         };
         let direction = pb::Direction::try_from(entry.direction).ok();
@@ -1121,6 +1136,34 @@ impl Verifier {
         };
         self.f
             .add(FindingKind::Unattested, self.attested, None, why);
+    }
+
+    /// The roster findings, each cause said once: a roster key that
+    /// verifies none of the export's rosters (the wrong federation's key,
+    /// most likely) is the one finding, since nothing else could be judged;
+    /// otherwise each roster refused, and the entries left unjudged once.
+    fn rosters_said(&mut self) {
+        let refused = std::mem::take(&mut self.refused_rosters);
+        if let Some(first) = refused.first()
+            && self.report.rosters == 0
+        {
+            self.wrong_key = Some(format!(
+                "none of the export's {} rosters verifies against the roster key given ({}): is it this federation's roster key? Nothing else could be judged. The first: {first}",
+                refused.len(),
+                self.rosters.key_name()
+            ));
+            return;
+        }
+        for why in refused {
+            self.f.add(FindingKind::RosterInvalid, None, None, why);
+        }
+        if let Some((first, count)) = self.unjudged {
+            let why = format!(
+                "{count} entries from entry {first} on were not judged: no valid roster to judge them by"
+            );
+            self.f
+                .add(FindingKind::RosterInvalid, Some(first), None, why);
+        }
     }
 
     fn pending(&mut self, offset: u64, p: &pb::PendingDelivery) {

@@ -256,6 +256,14 @@ impl LocalFederation {
             .ok_or_else(|| Error::Roster(format!("{org} is not a member")))
     }
 
+    /// The member `org`, to change its config before it starts.
+    pub fn member_mut(&mut self, org: &str) -> Result<&mut LocalMember, Error> {
+        self.members
+            .iter_mut()
+            .find(|m| m.spec.org.as_str() == org)
+            .ok_or_else(|| Error::Roster(format!("{org} is not a member")))
+    }
+
     /// Starts `org`'s node on its port (the port bound at creation the
     /// first time, the same address afterwards).
     pub async fn start(&mut self, org: &str) -> Result<Node, Error> {

@@ -34,6 +34,7 @@
 mod endpoint;
 mod error;
 mod frame;
+mod https;
 mod identity;
 #[cfg(feature = "memory")]
 mod memory;
@@ -46,6 +47,7 @@ pub use endpoint::{
 };
 pub use error::{Error, Refusal};
 pub use frame::{DEFAULT_MAX_FRAME, check_len, decode_frame, encode_frame, error_frame};
+pub use https::{HttpsClientConfig, https_client_config};
 pub use identity::PeerIdentity;
 #[cfg(feature = "memory")]
 pub use memory::MemoryNetwork;

@@ -60,6 +60,9 @@ pub struct NodeConfig {
     /// The local HTTP API; `None` turns it off.
     #[serde(default)]
     pub api: Option<ApiConfig>,
+    /// Webhooks told of what the log records (`[[notify]]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify: Vec<NotifyConfig>,
     /// The clock the node judges and schedules by: the wall clock. Not
     /// read from the file; tests move it to play out long outages.
     #[serde(skip)]
@@ -154,6 +157,36 @@ impl ApiConfig {
             ),
         })
     }
+}
+
+/// A webhook the node tells of what its log records, in log order: each
+/// event a JSON `isop_api::NotifyEvent` POSTed and signed with HMAC-SHA256
+/// (`X-Isop-Signature: sha256=<hex>`), retried with backoff until the
+/// receiver answers 2xx. Where it stands is kept in the log's store, so a
+/// restart resumes where it was; a new webhook starts from the log's end.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Its name, unique among the node's webhooks: where it stands is
+    /// kept under it.
+    pub name: String,
+    /// Where events are POSTed: `https://…`, or `http://…`.
+    pub url: String,
+    /// The file holding the HMAC-SHA256 key (readable by the node's user
+    /// only; its bytes, trailing white space trimmed).
+    pub secret_file: PathBuf,
+    /// The events sent: `new_notice`, `status_changed`,
+    /// `delivery_failed`, `split_view`; all if empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+    /// For `new_notice`, only these notice kinds (`referral`,
+    /// `status_update`, …); all if empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
+    /// For `https`, a PEM file of the CA certificates to trust instead of
+    /// the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The roster key: its name (the keyid it signs under) and public key.
@@ -259,6 +292,7 @@ impl NodeConfig {
             delivery: DeliveryConfig::default(),
             witness: WitnessConfig::default(),
             api: None,
+            notify: Vec::new(),
             clock: Clock::default(),
         }
     }
@@ -273,6 +307,10 @@ impl NodeConfig {
         let mut c: Self = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let api_token = c.api.as_mut().map(|a| &mut a.token_file);
+        let notify_files = c
+            .notify
+            .iter_mut()
+            .flat_map(|n| std::iter::once(&mut n.secret_file).chain(n.ca_file.as_mut()));
         for p in [
             &mut c.data_dir,
             &mut c.signing_key,
@@ -283,6 +321,7 @@ impl NodeConfig {
         ]
         .into_iter()
         .chain(api_token)
+        .chain(notify_files)
         {
             if p.is_relative() {
                 *p = base.join(&*p);

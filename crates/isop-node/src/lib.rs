@@ -25,6 +25,7 @@ pub mod config;
 mod error;
 mod metrics;
 mod node;
+mod notify;
 mod peer;
 mod send;
 mod state;

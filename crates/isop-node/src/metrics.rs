@@ -23,6 +23,8 @@ pub(crate) struct Metrics {
     peer_up: Family<Labels, Gauge>,
     peer_last_seen: Family<Labels, Gauge>,
     pub(crate) roster_version: Gauge,
+    pub(crate) notify_queue_depth: Family<Labels, Gauge>,
+    pub(crate) checkpoint_lag: Gauge,
 }
 
 impl Metrics {
@@ -40,6 +42,8 @@ impl Metrics {
             peer_up: Family::default(),
             peer_last_seen: Family::default(),
             roster_version: Gauge::default(),
+            notify_queue_depth: Family::default(),
+            checkpoint_lag: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -92,6 +96,16 @@ impl Metrics {
             "roster_version",
             "The version of the roster in force",
             m.roster_version.clone(),
+        );
+        registry.register(
+            "checkpoint_lag_seconds",
+            "How long the oldest entry no signed checkpoint covers has waited (0: the latest checkpoint covers the log)",
+            m.checkpoint_lag.clone(),
+        );
+        registry.register(
+            "notify_queue_depth",
+            "Log entries a webhook has yet to be told of, by webhook",
+            m.notify_queue_depth.clone(),
         );
         Self { registry, ..m }
     }

@@ -91,6 +91,9 @@ impl Node {
                 ),
             });
         }
+        // The webhooks, checked before anything opens or starts.
+        let notify = crate::notify::Standing::default();
+        let hooks = crate::notify::hooks(&config, &notify)?;
         crate::config::ensure_private_dir(&config.data_dir)?;
         let store = Store::open(&StoreConfig::new(&config.data_dir))?;
 
@@ -158,7 +161,23 @@ impl Node {
             next_connection: std::sync::atomic::AtomicU64::new(0),
             sync_slots: std::sync::Mutex::new(HashMap::new()),
             seen: std::sync::Mutex::new(HashMap::new()),
+            notify,
         });
+        // The API's token and socket, before any task starts: a node that
+        // cannot serve its API does not start at all.
+        let mut api = None;
+        if let Some(c) = &inner.config.api {
+            let token = crate::api::token(&c.token_file)?;
+            c.check()?;
+            let listener =
+                tokio::net::TcpListener::bind(c.listen)
+                    .await
+                    .map_err(|e| Error::Config {
+                        path: "api.listen".into(),
+                        why: format!("cannot bind {}: {e}", c.listen),
+                    })?;
+            api = Some((listener, token));
+        }
         inner.refresh_roster();
         let mut tasks = vec![
             tokio::spawn(crate::peer::collect_deliveries(inner.clone(), queue)),
@@ -168,16 +187,14 @@ impl Node {
         if inner.config.witness.interval_ms > 0 {
             tasks.push(tokio::spawn(crate::peer::witness_loop(inner.clone())));
         }
+        for hook in hooks {
+            tasks.push(tokio::spawn(crate::notify::notify_loop(
+                inner.clone(),
+                hook,
+            )));
+        }
         let mut api_addr = None;
-        if let Some(api) = &inner.config.api {
-            let token = crate::api::token(&api.token_file)?;
-            api.check()?;
-            let listener = tokio::net::TcpListener::bind(api.listen)
-                .await
-                .map_err(|e| Error::Config {
-                    path: "api.listen".into(),
-                    why: format!("cannot bind {}: {e}", api.listen),
-                })?;
+        if let Some((listener, token)) = api {
             api_addr = listener.local_addr().ok();
             tasks.push(tokio::spawn(crate::api::serve(
                 inner.clone(),

@@ -91,6 +91,8 @@ pub(crate) struct Inner {
     pub(crate) sync_slots: std::sync::Mutex<HashMap<OrgId, Arc<tokio::sync::Semaphore>>>,
     /// Per peer, what this node last saw of it.
     pub(crate) seen: std::sync::Mutex<HashMap<OrgId, PeerSeen>>,
+    /// Where each webhook stands.
+    pub(crate) notify: crate::notify::Standing,
 }
 
 /// What this node last saw of a peer: when it last answered (or dialled

@@ -21,6 +21,11 @@ fn the_example_config_parses() {
     );
     assert_eq!(c.delivery.connect_timeout_ms, 5000);
     assert_eq!(c.witness.interval_ms, 30000);
+    assert_eq!(c.notify[0].name, "siem");
+    assert!(
+        c.notify[0].secret_file.is_absolute(),
+        "relative paths follow the file"
+    );
     c.roster_key().unwrap();
 }
 

@@ -16,6 +16,7 @@
 //! | `O` | recipient org, 0x00, index | outbox state |
 //! | `B` | index | inbox flag: 0 unread, 1 read |
 //! | `Y` | peer org | sync cursor (u64 BE) |
+//! | `H` | webhook name | the next entry to tell it of (u64 BE) |
 //! | `K` | tree size (u64 BE) | signed checkpoint note, with cosignatures |
 //! | `S` | roster version (u64 BE) | roster envelope bytes |
 //! | `W` | peer org | the last checkpoint of the peer's log this node witnessed (signed note) |
@@ -44,6 +45,8 @@ pub(crate) const ADDED: u8 = b'L';
 /// A notice's replies: in reply to it, or naming it in the body (the
 /// referral a status answers or a takedown rests on, the notice retracted).
 pub(crate) const REPLY: u8 = b'T';
+/// Where each webhook stands in the log.
+pub(crate) const NOTIFY: u8 = b'H';
 
 pub(crate) fn entry(index: u64) -> [u8; 9] {
     prefixed_u64(ENTRY, index)

@@ -12,6 +12,12 @@
 //! Erasure removes an indicator from every run and from what is pending;
 //! it holds the run lock while it commits, so no run can capture a value
 //! being erased.
+//!
+//! Runs are compacted: when more than [`MAX_LIVE_RUNS`] are live, they
+//! are merged, streaming block by block, into one new run, and the live
+//! runs start from it (`first_run`), so a lookup reads a bounded number of
+//! runs however long the log. Blocks of runs outside the live range (those
+//! merged, or a merge cut short by a crash) are removed when found.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +41,12 @@ pub(crate) const META_FORMAT: &[u8] = b"Mindex-format";
 /// a site's names for the domains and URLs a notice names in clear
 /// (`index::site_key`).
 pub(crate) const INDEX_FORMAT: u64 = 3;
+/// The first live run: runs before it were merged into a later one.
+pub(crate) const META_FIRST_RUN: &[u8] = b"Mfirst-run";
+/// Past this many live runs, they are merged into one.
+pub(crate) const MAX_LIVE_RUNS: u32 = 8;
+/// Blocks written per batch while merging.
+const MERGE_BATCH_BLOCKS: usize = 1024;
 
 /// One posting: (prefix, name) → entry index.
 pub(crate) type Posting = (u8, Vec<u8>);
@@ -146,7 +158,12 @@ struct State {
 
 struct Shared {
     state: RwLock<State>,
+    /// The live runs are `first_run..runs`.
+    first_run: AtomicU32,
     runs: AtomicU32,
+    /// Read by lookups while they read runs, taken to write by a merge
+    /// while it drops the runs it merged.
+    live: RwLock<()>,
     /// Held while a run is written, and by erasure while it commits.
     run_lock: Mutex<()>,
     /// Postings that make a run.
@@ -156,6 +173,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// The live runs, as they stand now.
+    fn live_runs(&self) -> std::ops::Range<u32> {
+        self.first_run.load(Ordering::Acquire)..self.runs.load(Ordering::Acquire)
+    }
+
     fn state(&self) -> Result<std::sync::RwLockReadGuard<'_, State>, Error> {
         self.state
             .read()
@@ -246,6 +268,7 @@ impl Index {
                 batch.remove(k.map_err(db_err(path))?);
             }
             batch.insert(META_RUNS, &0u64.to_be_bytes()[..]);
+            batch.insert(META_FIRST_RUN, &0u64.to_be_bytes()[..]);
             batch.insert(META_INDEXED, &0u64.to_be_bytes()[..]);
             batch.insert(META_FORMAT, &INDEX_FORMAT.to_be_bytes()[..]);
             tree.apply_batch(batch).map_err(db_err(path))?;
@@ -254,6 +277,17 @@ impl Index {
             index: LogIndex(0),
             why: "run count out of range".into(),
         })?;
+        let first_run = u32::try_from(meta(META_FIRST_RUN)?)
+            .ok()
+            .filter(|f| *f <= runs)
+            .ok_or_else(|| Error::Corrupt {
+                index: LogIndex(0),
+                why: "the first live index run is out of range".into(),
+            })?;
+        // Blocks outside the live runs: runs merged whose removal a crash
+        // cut short, or a merge cut short before it took effect.
+        drop_runs(tree, path, 0, Some(first_run))?;
+        drop_runs(tree, path, runs, None)?;
         let indexed_to = meta(META_INDEXED)?;
         if indexed_to > size {
             return Err(Error::Corrupt {
@@ -283,7 +317,9 @@ impl Index {
         }
         let shared = Arc::new(Shared {
             state: RwLock::new(state),
+            first_run: AtomicU32::new(first_run),
             runs: AtomicU32::new(runs),
+            live: RwLock::new(()),
             run_lock: Mutex::new(()),
             run_postings,
             tree: tree.clone(),
@@ -298,6 +334,8 @@ impl Index {
                     // A failed run write leaves the postings pending: the
                     // next wake-up, or the next open, covers them.
                     let _ = write_run_of(&worker);
+                    // A failed merge leaves the runs as they were.
+                    let _ = compact(&worker);
                 }
             })
             .map_err(|e| Error::Failed(format!("cannot start the index thread: {e}")))?;
@@ -317,6 +355,12 @@ impl Index {
         })
     }
 
+    /// The live runs: the first and the end.
+    pub(crate) fn runs(&self) -> (u32, u32) {
+        let live = self.shared.live_runs();
+        (live.start, live.end)
+    }
+
     /// The entries posted under (prefix, name), in order.
     pub(crate) fn lookup(&self, prefix: u8, name: &[u8]) -> Result<Vec<LogIndex>, Error> {
         let key = (prefix, name.to_vec());
@@ -329,8 +373,14 @@ impl Index {
             v
         };
         // Runs are read after the pending postings: a run is counted before
-        // its postings leave `flushing`, so none is missed.
-        for run in 0..self.shared.runs.load(Ordering::Acquire) {
+        // its postings leave `flushing`, so none is missed. A merge does not
+        // drop the runs it merged while they are read.
+        let _live = self
+            .shared
+            .live
+            .read()
+            .map_err(|_| Error::Failed("the index lock is poisoned".into()))?;
+        for run in self.shared.live_runs() {
             if let Some((_, block)) =
                 find_block(&self.shared.tree, &self.shared.path, run, prefix, name)?
             {
@@ -363,7 +413,7 @@ impl Index {
         index: u64,
     ) -> Result<Vec<crate::store::Op>, Error> {
         let mut edits = Vec::new();
-        for run in 0..self.shared.runs.load(Ordering::Acquire) {
+        for run in self.shared.live_runs() {
             let Some((key, mut block)) = find_block(
                 &self.shared.tree,
                 &self.shared.path,
@@ -452,6 +502,143 @@ fn write_run_of(shared: &Shared) -> Result<(), Error> {
             Err(e)
         }
     }
+}
+
+/// Removes every block of the runs from `from` up to `to` (every later
+/// run if `None`).
+fn drop_runs(tree: &sled::Tree, path: &Path, from: u32, to: Option<u32>) -> Result<(), Error> {
+    let start = block_key(from, 0, &[]);
+    let end = to.map_or_else(|| vec![keys::POSTINGS + 1], |t| block_key(t, 0, &[]));
+    if start >= end {
+        return Ok(());
+    }
+    let mut batch = sled::Batch::default();
+    for (n, k) in tree.range(start..end).keys().enumerate() {
+        batch.remove(k.map_err(db_err(path))?);
+        if (n + 1) % MERGE_BATCH_BLOCKS == 0 {
+            tree.apply_batch(std::mem::take(&mut batch))
+                .map_err(db_err(path))?;
+        }
+    }
+    tree.apply_batch(batch).map_err(db_err(path))
+}
+
+/// The postings of run `run`, in key order, block by block.
+fn run_postings(
+    shared: &Shared,
+    run: u32,
+) -> impl Iterator<Item = Result<(Posting, Vec<u64>), Error>> + '_ {
+    shared
+        .tree
+        .range(block_key(run, 0, &[])..block_key(run.saturating_add(1), 0, &[]))
+        .flat_map(move |r| {
+            let block = r.map_err(db_err(&shared.path)).and_then(|(_, v)| {
+                decode_block(&v).ok_or_else(|| Error::Corrupt {
+                    index: LogIndex(0),
+                    why: format!("index run {run} has a block that does not decode"),
+                })
+            });
+            match block {
+                Ok(b) => b.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            }
+        })
+}
+
+/// Merges the live runs into one new run when there are more than
+/// [`MAX_LIVE_RUNS`]: streaming, a block of each at a time; the new run
+/// takes effect in one commit, then the merged runs are dropped.
+fn compact(shared: &Shared) -> Result<(), Error> {
+    let _runs = shared
+        .run_lock
+        .lock()
+        .map_err(|_| Error::Failed("the index lock is poisoned".into()))?;
+    let live = shared.live_runs();
+    if live.len() <= MAX_LIVE_RUNS as usize {
+        return Ok(());
+    }
+    let merged = live.end;
+    if let Err(e) = merge(shared, live.clone(), merged) {
+        // What was written of the merged run would be taken for the next
+        // run's: dropped. (Open drops it too, after a crash.)
+        let _ = drop_runs(&shared.tree, &shared.path, merged, None);
+        return Err(e);
+    }
+    let _dropping = shared
+        .live
+        .write()
+        .map_err(|_| Error::Failed("the index lock is poisoned".into()))?;
+    shared.first_run.store(merged, Ordering::Release);
+    shared.runs.store(merged + 1, Ordering::Release);
+    drop_runs(&shared.tree, &shared.path, live.start, Some(live.end))
+}
+
+/// Writes the postings of the runs `live`, merged, as run `merged`, and
+/// makes it the one live run in the store (not yet in `shared`).
+fn merge(shared: &Shared, live: std::ops::Range<u32>, merged: u32) -> Result<(), Error> {
+    let mut streams: Vec<_> = live
+        .map(|run| run_postings(shared, run).peekable())
+        .collect();
+    let mut batch = sled::Batch::default();
+    let mut blocks = 0;
+    let mut block = Vec::with_capacity(BLOCK_BYTES + 256);
+    let mut head: Option<Posting> = None;
+    loop {
+        // The least posting any stream holds next.
+        let mut least: Option<Posting> = None;
+        for s in &mut streams {
+            if let Some(Err(_)) = s.peek()
+                && let Some(Err(e)) = s.next()
+            {
+                return Err(e);
+            }
+            if let Some(Ok((p, _))) = s.peek()
+                && least.as_ref().is_none_or(|l| p < l)
+            {
+                least = Some(p.clone());
+            }
+        }
+        let Some(posting) = least else { break };
+        let mut indexes = Vec::new();
+        for s in &mut streams {
+            while let Some(Ok((p, _))) = s.peek() {
+                if *p != posting {
+                    break;
+                }
+                if let Some(Ok((_, v))) = s.next() {
+                    indexes.extend(v);
+                }
+            }
+        }
+        indexes.sort_unstable();
+        indexes.dedup();
+        if indexes.is_empty() {
+            continue;
+        }
+        let first = head.get_or_insert_with(|| posting.clone());
+        encode_posting(&mut block, posting.0, &posting.1, &indexes);
+        if block.len() >= BLOCK_BYTES {
+            batch.insert(
+                block_key(merged, first.0, &first.1),
+                std::mem::take(&mut block),
+            );
+            head = None;
+            blocks += 1;
+            if blocks % MERGE_BATCH_BLOCKS == 0 {
+                shared
+                    .tree
+                    .apply_batch(std::mem::take(&mut batch))
+                    .map_err(db_err(&shared.path))?;
+            }
+        }
+    }
+    if let Some(first) = head {
+        batch.insert(block_key(merged, first.0, &first.1), block);
+    }
+    // The merged run takes effect: the live runs are it alone.
+    batch.insert(META_FIRST_RUN, &u64::from(merged).to_be_bytes()[..]);
+    batch.insert(META_RUNS, &u64::from(merged + 1).to_be_bytes()[..]);
+    shared.tree.apply_batch(batch).map_err(db_err(&shared.path))
 }
 
 /// The postings of a stored entry, with the disclosures the store holds

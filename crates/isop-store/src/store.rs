@@ -411,6 +411,12 @@ impl Store {
             .map(LogIndex))
     }
 
+    /// The index's live runs, as (first, end): a lookup reads `end - first`
+    /// runs, at most `postings::MAX_LIVE_RUNS` once merging caught up.
+    pub fn index_runs(&self) -> (u32, u32) {
+        self.index.runs()
+    }
+
     /// The entries of notices with case reference `case_ref`.
     pub fn by_case(&self, case_ref: &str) -> Result<Vec<LogIndex>, Error> {
         self.index.lookup(keys::CASE, case_ref.as_bytes())
@@ -524,6 +530,22 @@ impl Store {
         self.write(vec![(
             keys::prefixed(keys::WITNESSED, peer.as_str().as_bytes()),
             Some(note.to_bytes()),
+        )])
+    }
+
+    /// The next entry the webhook `name` is to be told of; `None` for a
+    /// webhook never seen.
+    pub fn notify_cursor(&self, name: &str) -> Result<Option<u64>, Error> {
+        Ok(self
+            .get(&keys::prefixed(keys::NOTIFY, name.as_bytes()))?
+            .and_then(|v| keys::tail_u64(&v)))
+    }
+
+    /// Records that the webhook `name` is to be told of entry `next` on.
+    pub fn set_notify_cursor(&self, name: &str, next: u64) -> Result<(), Error> {
+        self.write(vec![(
+            keys::prefixed(keys::NOTIFY, name.as_bytes()),
+            Some(next.to_be_bytes().to_vec()),
         )])
     }
 

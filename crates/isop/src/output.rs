@@ -240,6 +240,20 @@ pub(crate) fn print_verify(r: &VerifyReport) {
     } else {
         println!("  {} finding(s):", r.findings_total);
         findings_text(&r.findings, r.findings_total);
+        // Where a tampered log first parts from what was signed: what
+        // follows often only repeats it.
+        if let Some(first) = r
+            .findings
+            .iter()
+            .filter(|f| f.index.is_some())
+            .min_by_key(|f| f.index)
+        {
+            println!(
+                "  first divergence: entry {} ({}); later findings may follow from it",
+                first.index.unwrap_or_default(),
+                first.kind
+            );
+        }
     }
 }
 

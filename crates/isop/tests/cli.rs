@@ -99,6 +99,45 @@ fn the_auditor_checks_the_demo_exports(dir: &std::path::Path) {
     assert!(report["findings_total"].as_u64().unwrap() > 0, "{report}");
     assert!(report["findings"][0]["kind"].is_string(), "{report}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("finding(s)"));
+    // For people: one line says where the log first parts from what was
+    // signed.
+    let out = run(&["audit", "verify", bad, "--roster-key", key]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("first divergence: entry ").count(),
+        1,
+        "{text}"
+    );
+
+    // Another federation's roster key: said once, not once per entry.
+    let other = dir.join("other-authority");
+    run(&[
+        "ca",
+        "init",
+        "--dir",
+        other.to_str().unwrap(),
+        "--federation",
+        "other",
+    ]);
+    let other_key = other.join("roster.pub");
+    let out = run(&[
+        "audit",
+        "verify",
+        kr,
+        "--roster-key",
+        other_key.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        text.matches("is it this federation's roster key?").count(),
+        1,
+        "{text}"
+    );
+    assert!(
+        text.contains("1 finding(s)"),
+        "the key, and nothing that follows from it: {text}"
+    );
 
     // No such file, and a file that is no export: exit 1, named.
     let out = run(&["audit", "verify", "/nonexistent.isop", "--roster-key", key]);

@@ -94,7 +94,7 @@ impl Federation {
             api: Api {
                 root,
                 api_base: api,
-                http: reqwest::Client::new(),
+                http: isop_api::http_client().expect("an HTTP client"),
             },
             procs: HashMap::new(),
         }

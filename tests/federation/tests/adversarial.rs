@@ -142,7 +142,7 @@ async fn metric(node: &Node, fed: &isop_authority::LocalFederation, line: &str) 
             .clone(),
     )?;
     let addr = node.api_addr().context("api address")?;
-    let text = reqwest::Client::new()
+    let text = isop_api::http_client()?
         .get(format!("http://{addr}/metrics"))
         .bearer_auth(token.trim())
         .send()

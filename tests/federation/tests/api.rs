@@ -54,7 +54,7 @@ impl Client {
             .token_file
             .clone();
         Ok(Self {
-            http: reqwest::Client::new(),
+            http: isop_api::http_client()?,
             base: format!("http://{}", node.api_addr().context("api address")?),
             token: std::fs::read_to_string(token_file)?.trim().to_owned(),
         })
@@ -133,13 +133,13 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     let agency = Client::new(&fed, &kr, KR)?;
 
     // The token is required, and the file holding it is private.
-    let anonymous = reqwest::Client::new()
+    let anonymous = isop_api::http_client()?
         .get(format!("{}/v1/status", partner.base))
         .send()
         .await?;
     assert_eq!(anonymous.status().as_u16(), 401);
     assert!(anonymous.text().await?.contains("missing bearer token"));
-    let wrong = reqwest::Client::new()
+    let wrong = isop_api::http_client()?
         .get(format!("{}/v1/status", partner.base))
         .bearer_auth("x".repeat(64))
         .send()
@@ -444,7 +444,7 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     // On a connection of its own: the server answers 413 without reading
     // the body and closes that connection, which a pooled client could
     // otherwise reuse for the next request.
-    let huge = reqwest::Client::new()
+    let huge = isop_api::http_client()?
         .post(format!("{}/v1/notices", partner.base))
         .bearer_auth(&partner.token)
         .header("content-type", "application/json")
@@ -472,11 +472,19 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         .await?;
     assert!(cp.starts_with("isop.log/KR-KNPA\n"), "{cp}");
     // Metrics need the token too; the probes do not.
-    let anonymous = reqwest::get(format!("{}/metrics", agency.base)).await?;
+    let anonymous = isop_api::http_client()?
+        .get(format!("{}/metrics", agency.base))
+        .send()
+        .await?;
     assert_eq!(anonymous.status().as_u16(), 401);
-    let health = reqwest::get(format!("{}/healthz", agency.base)).await?;
+    let health = isop_api::http_client()?
+        .get(format!("{}/healthz", agency.base))
+        .send()
+        .await?;
     assert_eq!(health.status().as_u16(), 200);
-    let ready: serde_json::Value = reqwest::get(format!("{}/readyz", agency.base))
+    let ready: serde_json::Value = isop_api::http_client()?
+        .get(format!("{}/readyz", agency.base))
+        .send()
         .await?
         .json()
         .await?;
@@ -504,6 +512,10 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
         "{metrics}"
     );
     assert!(metrics.contains("isop_roster_version 1"), "{metrics}");
+    assert!(
+        metrics.contains("isop_checkpoint_lag_seconds "),
+        "{metrics}"
+    );
     let export = agency
         .http
         .get(format!("{}/v1/export?clearance=role:agency", agency.base))

@@ -885,7 +885,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
     let api = fed.member(KR)?.config.api.as_ref().context("api")?.clone();
     let token = std::fs::read_to_string(&api.token_file)?.trim().to_owned();
     let base = format!("http://{}", kr.api_addr().context("api address")?);
-    let http = reqwest::Client::new();
+    let http = isop_api::http_client()?;
     let notice = |to: &str, label: &str, tlp: &str| {
         json!({
             "tlp": tlp, "to_orgs": [to], "case_ref": "SOP-1",

@@ -8,7 +8,7 @@
 mod routes;
 mod search;
 mod shared;
-mod views;
+pub(crate) mod views;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -94,6 +94,27 @@ async fn readyz(State(api): State<Api>) -> Response {
 /// The most items one page holds.
 const MAX_PAGE: usize = 500;
 
+/// How long the oldest entry no signed checkpoint covers has waited, in
+/// milliseconds: 0 when the latest checkpoint covers the whole log.
+fn checkpoint_lag(inner: &Inner) -> u64 {
+    let covered = inner
+        .store
+        .latest_checkpoint()
+        .ok()
+        .flatten()
+        .and_then(|n| isop_core::Checkpoint::parse(n.text()).ok())
+        .map_or(0, |c| c.size);
+    if covered >= inner.store.size() {
+        return 0;
+    }
+    inner
+        .store
+        .log_entry(LogIndex(covered))
+        .ok()
+        .flatten()
+        .map_or(0, |e| inner.now().0.saturating_sub(e.appended_at))
+}
+
 async fn metrics(State(api): State<Api>) -> Response {
     let m = &api.inner.metrics;
     let mut depth: BTreeMap<String, i64> = BTreeMap::new();
@@ -102,6 +123,8 @@ async fn metrics(State(api): State<Api>) -> Response {
     }
     m.roster_version
         .set(i64::try_from(api.inner.roster().version()).unwrap_or(i64::MAX));
+    m.checkpoint_lag
+        .set(i64::try_from(checkpoint_lag(&api.inner) / 1000).unwrap_or(i64::MAX));
     m.outbox_depth.clear();
     for (peer, n) in depth {
         m.outbox_depth
@@ -162,6 +185,7 @@ async fn status(State(api): State<Api>) -> ApiResult<Status> {
             .inconsistencies
             .load(std::sync::atomic::Ordering::Relaxed),
         peers,
+        notify: inner.notify.all(&inner.config),
     }))
 }
 

@@ -7,6 +7,7 @@ use isop_core::pb::notice::Body;
 use isop_core::{Clearance, Label, LogIndex, Notice, NoticeId, RevealedField, indicator, pb};
 
 use super::shared::{ApiError, internal, not_found};
+use crate::Error;
 use crate::state::{Held, Inner, LoggedNotice};
 
 /// A labelled field's value in the JSON form (`isop_core::json`): one
@@ -66,7 +67,7 @@ fn withheld_reason(label: &Label, clearance: &Clearance) -> String {
 /// What a notice is about, in a few words: a referral's or takedown's
 /// domain (or URL, or IP), a report's title, a case's subject, a
 /// retraction's or status answer's reason.
-pub(super) fn subject(n: &Notice) -> String {
+pub(crate) fn subject(n: &Notice) -> String {
     let target = |t: &Option<pb::Target>| {
         t.as_ref()
             .map(|t| {
@@ -99,10 +100,7 @@ fn answer_status(n: &Notice) -> Option<pb::ReferralStatus> {
 
 /// The notices this node holds answering `id` (in reply to it, or naming
 /// it), in log order, with their entries.
-pub(super) fn thread(
-    inner: &Inner,
-    id: &NoticeId,
-) -> Result<Vec<(LogIndex, LoggedNotice)>, ApiError> {
+pub(crate) fn thread(inner: &Inner, id: &NoticeId) -> Result<Vec<(LogIndex, LoggedNotice)>, Error> {
     let mut out = Vec::new();
     for at in inner.store.replies(id)? {
         if let Some(n) = inner.notice_at(at)? {
@@ -115,7 +113,7 @@ pub(super) fn thread(
 /// A referral's latest status: of the answers this node holds, the newest
 /// by a recipient of the referral (an answer from anyone else says
 /// nothing of it).
-fn latest_status(inner: &Inner, referral: &Notice) -> Result<Option<pb::ReferralStatus>, ApiError> {
+fn latest_status(inner: &Inner, referral: &Notice) -> Result<Option<pb::ReferralStatus>, Error> {
     let roster = inner.roster();
     Ok(thread(inner, &referral.id())?
         .iter()
@@ -127,11 +125,11 @@ fn latest_status(inner: &Inner, referral: &Notice) -> Result<Option<pb::Referral
 }
 
 /// The summary line of `logged`, the notice logged at `at`.
-pub(super) fn summary_of(
+pub(crate) fn summary_of(
     inner: &Inner,
     at: LogIndex,
     logged: &LoggedNotice,
-) -> Result<Summary, ApiError> {
+) -> Result<Summary, Error> {
     let n = &logged.notice;
     let status = match n.kind() {
         isop_core::NoticeKind::Referral => latest_status(inner, n)?,

@@ -76,3 +76,39 @@ fn answers_and_site_names_are_indexed_and_an_older_index_is_built_again() {
     let store = Store::open(&config).unwrap();
     check(&store, &referral);
 }
+
+#[test]
+fn many_index_runs_are_merged_and_lookups_stay_whole() {
+    let fed = fed();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = StoreConfig::new(dir.path().join("log"));
+    // A run every few postings: many runs, merged again and again.
+    config.index_run = 5;
+    let n = 60;
+    let check = |store: &Store| {
+        assert_eq!(store.by_case("CASE-M").unwrap().len(), n);
+        for i in [0, 17, n - 1] {
+            assert_eq!(
+                store.by_indicator(&format!("site{i}.example")).unwrap(),
+                [LogIndex(i as u64)],
+                "site{i}"
+            );
+        }
+    };
+    {
+        let store = Store::open(&config).unwrap();
+        for i in 0..n {
+            let r = referral(&fed, &format!("site{i}.example"), "CASE-M", i as u64);
+            store.append(inbound(&r)).unwrap();
+        }
+        check(&store);
+        store.close().unwrap();
+    }
+    let store = Store::open(&config).unwrap();
+    let (first, end) = store.index_runs();
+    assert!(end > 8, "{end} runs were written: enough to merge");
+    assert!(first > 0 && end - first <= 8, "live runs {first}..{end}");
+    check(&store);
+    // A value each notice holds in a disclosure, in every merged run.
+    assert_eq!(store.by_indicator(WALLET).unwrap().len(), n);
+}

@@ -50,6 +50,19 @@ pub(crate) async fn status(node: NodeArg) -> Result<()> {
                 opt(p.last_error.as_deref())
             );
         }
+        for h in &v.notify {
+            println!(
+                "  webhook {} at {}: {} entries to look at, last told {}{}",
+                esc(&h.name),
+                esc(&h.url),
+                h.pending,
+                opt(h.last_delivered),
+                match &h.last_error {
+                    Some(e) => format!(", {} failed attempts, last: {}", h.attempts, esc(e)),
+                    None => String::new(),
+                }
+            );
+        }
     })
 }
 

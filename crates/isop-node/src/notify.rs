@@ -1,0 +1,386 @@
+//! Notifications (`[[notify]]`): each webhook is told, in log order, of
+//! what the log records — a notice delivered here, a status answer to a
+//! referral this node sent, a delivery given up, a split view — as signed
+//! JSON events (`isop_api::NotifyEvent`, HMAC-SHA256).
+//!
+//! The log is the queue: a webhook's place in it is kept in the store and
+//! moves past an entry only when the receiver took every event of it
+//! (answered 2xx), so a restart resumes where it was and nothing is lost;
+//! an event may come twice (after a retry), under the same id. A failed
+//! POST is tried again with backoff, for as long as it takes.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use isop_api::{EventKind, HookStatus, NotifyEvent, Time};
+use isop_core::pb::notice::Body;
+use isop_core::{LogIndex, NoticeKind, SignedNote, pb};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+use crate::api::views::summary_of;
+use crate::config::{NotifyConfig, check_private};
+use crate::state::Inner;
+use crate::{Error, NodeConfig};
+
+/// The longest wait between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long one POST may take.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A webhook, ready to be told.
+pub(crate) struct Hook {
+    name: String,
+    url: String,
+    secret: Zeroizing<Vec<u8>>,
+    http: reqwest::Client,
+    events: Vec<EventKind>,
+    kinds: Vec<pb::NoticeKind>,
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret never shows.
+        f.debug_struct("Hook")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where each webhook stands, for `status` and the metrics.
+#[derive(Debug, Default)]
+pub(crate) struct Standing(std::sync::Mutex<HashMap<String, HookStatus>>);
+
+impl Standing {
+    fn update(&self, name: &str, f: impl FnOnce(&mut HookStatus)) {
+        let mut all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = all.get_mut(name) {
+            f(s);
+        }
+    }
+
+    /// Each webhook, in the config's order.
+    pub(crate) fn all(&self, config: &NodeConfig) -> Vec<HookStatus> {
+        let all = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        config
+            .notify
+            .iter()
+            .filter_map(|n| all.get(&n.name).cloned())
+            .collect()
+    }
+}
+
+fn config_error(hook: &NotifyConfig, why: impl std::fmt::Display) -> Error {
+    Error::Config {
+        path: format!("notify {:?}", hook.name),
+        why: why.to_string(),
+    }
+}
+
+/// The webhooks `config` names, their secrets read and their clients
+/// built; a config error names what is wrong with which.
+pub(crate) fn hooks(config: &NodeConfig, standing: &Standing) -> Result<Vec<Hook>, Error> {
+    let mut hooks = Vec::new();
+    for n in &config.notify {
+        if config.notify.iter().filter(|m| m.name == n.name).count() > 1 {
+            return Err(config_error(n, "two webhooks have this name"));
+        }
+        let url = reqwest::Url::parse(&n.url).map_err(|e| config_error(n, format!("url: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(config_error(n, "url: give an http:// or https:// URL"));
+        }
+        check_private(&n.secret_file)?;
+        let secret = std::fs::read(&n.secret_file).map_err(|e| Error::KeyFile {
+            path: n.secret_file.display().to_string(),
+            why: e.to_string(),
+        })?;
+        let secret = Zeroizing::new(secret.trim_ascii_end().to_vec());
+        if secret.len() < 16 {
+            return Err(config_error(n, "the secret is shorter than 16 bytes"));
+        }
+        let events = n
+            .events
+            .iter()
+            .map(|e| event_kind(e).map_err(|why| config_error(n, why)))
+            .collect::<Result<_, _>>()?;
+        let kinds = n
+            .kinds
+            .iter()
+            .map(|k| {
+                isop_core::json::enum_value(
+                    "kinds",
+                    "isop.v1.NoticeKind",
+                    k,
+                    pb::NoticeKind::from_str_name,
+                )
+                .map_err(|e| config_error(n, e))
+            })
+            .collect::<Result<_, _>>()?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .tls_backend_preconfigured(tls(n)?)
+            .build()
+            .map_err(|e| config_error(n, format!("cannot build its client: {e}")))?;
+        let mut shown = url.clone();
+        shown.set_query(None);
+        standing.0.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            n.name.clone(),
+            HookStatus {
+                name: n.name.clone(),
+                url: shown.to_string(),
+                pending: 0,
+                attempts: 0,
+                last_error: None,
+                last_delivered: None,
+            },
+        );
+        hooks.push(Hook {
+            name: n.name.clone(),
+            url: n.url.clone(),
+            secret,
+            http,
+            events,
+            kinds,
+        });
+    }
+    Ok(hooks)
+}
+
+/// The TLS client config for `https` webhooks: the CAs of `ca_file`, or
+/// the system's.
+fn tls(n: &NotifyConfig) -> Result<isop_net::HttpsClientConfig, Error> {
+    let pem = match &n.ca_file {
+        Some(path) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| config_error(n, format!("ca_file {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    isop_net::https_client_config(pem.as_deref()).map_err(|e| config_error(n, e))
+}
+
+/// The event kind a config names (`new_notice`, in any case).
+fn event_kind(name: &str) -> Result<EventKind, String> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_uppercase())).map_err(|_| {
+        format!(
+            "events: {name:?} is not one of new_notice, status_changed, delivery_failed, split_view"
+        )
+    })
+}
+
+/// The events entry `at` records for `hook`.
+fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent>, Error> {
+    let Some(entry) = inner.store.log_entry(at)? else {
+        return Ok(Vec::new());
+    };
+    let event = |kind: EventKind| NotifyEvent {
+        event: kind,
+        id: format!(
+            "{}/{}/{}",
+            inner.org,
+            at.0,
+            serde_json::to_value(kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_lowercase))
+                .unwrap_or_default()
+        ),
+        org: inner.org.to_string(),
+        index: at.0,
+        at: Time(entry.appended_at),
+        notice: None,
+        referral: None,
+        status: None,
+        peer: None,
+        reason: None,
+    };
+    let direction = pb::Direction::try_from(entry.direction).ok();
+    let mut out = Vec::new();
+    match &entry.record {
+        Some(pb::log_entry::Record::Envelope(_)) if direction == Some(pb::Direction::Inbound) => {
+            let Some(logged) = inner.notice_at(at)? else {
+                return Ok(out);
+            };
+            let n = &logged.notice;
+            let summary = summary_of(inner, at, &logged)?;
+            if hook.kinds.is_empty() || hook.kinds.contains(&n.kind().to_pb()) {
+                out.push(NotifyEvent {
+                    notice: Some(summary.clone()),
+                    ..event(EventKind::NewNotice)
+                });
+            }
+            if let Body::StatusUpdate(u) = n.body()
+                && let Ok(referral) = isop_core::NoticeId::from_slice(&u.referral_id)
+                && let Some(ours) = inner.store.find_notice(&referral)?
+                && let Some(r) = inner.notice_at(ours)?
+                && r.notice.author() == &inner.org
+                && r.notice.kind() == NoticeKind::Referral
+            {
+                out.push(NotifyEvent {
+                    referral: Some(referral.to_string()),
+                    status: pb::ReferralStatus::try_from(u.status).ok(),
+                    notice: Some(summary),
+                    ..event(EventKind::StatusChanged)
+                });
+            }
+        }
+        Some(pb::log_entry::Record::DeliveryFailed(f)) => {
+            let referral = inner
+                .notice_at(LogIndex(f.notice_index))?
+                .map(|n| n.notice.id().to_string());
+            out.push(NotifyEvent {
+                referral,
+                peer: Some(f.recipient.clone()),
+                reason: Some(f.reason.clone()),
+                ..event(EventKind::DeliveryFailed)
+            });
+        }
+        // A peer's checkpoint kept as evidence of a split view is the one
+        // logged here without this node's cosignature.
+        Some(pb::log_entry::Record::CosignedCheckpoint(note))
+            if direction == Some(pb::Direction::Local) =>
+        {
+            let ours = format!("{}/", inner.org);
+            let cosigned = SignedNote::parse(note)
+                .map(|n| n.signatures().iter().any(|s| s.name.starts_with(&ours)))
+                .unwrap_or(true);
+            if !cosigned {
+                out.push(NotifyEvent {
+                    peer: Some(entry.peer.clone()),
+                    reason: Some(format!(
+                        "{}'s checkpoints are inconsistent; both are kept as evidence in this log",
+                        entry.peer
+                    )),
+                    ..event(EventKind::SplitView)
+                });
+            }
+        }
+        _ => {}
+    }
+    out.retain(|e| hook.events.is_empty() || hook.events.contains(&e.event));
+    Ok(out)
+}
+
+/// POSTs one event, signed.
+async fn post(hook: &Hook, e: &NotifyEvent) -> Result<(), String> {
+    let body = serde_json::to_vec(e).map_err(|e| e.to_string())?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(&hook.secret).map_err(|e| e.to_string())?;
+    mac.update(&body);
+    let signature = hex::encode(mac.finalize().into_bytes());
+    let answer = hook
+        .http
+        .post(&hook.url)
+        .header("content-type", "application/json")
+        .header(
+            "x-isop-event",
+            serde_json::to_value(e.event)
+                .unwrap_or_default()
+                .as_str()
+                .unwrap_or_default(),
+        )
+        .header("x-isop-id", &e.id)
+        .header("x-isop-signature", format!("sha256={signature}"))
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach it: {e}"))?;
+    if answer.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("it answered {}", answer.status()))
+    }
+}
+
+/// Tells `hook` of each entry from where it stands, until the node stops.
+pub(crate) async fn notify_loop(inner: Arc<Inner>, hook: Hook) {
+    let mut stop = inner.shutdown.subscribe();
+    let mut attempts: u32 = 0;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let size = inner.store.size();
+        // A webhook new to this log starts from its end.
+        let next = match inner.store.notify_cursor(&hook.name) {
+            Ok(Some(n)) => n,
+            Ok(None) => match inner.store.set_notify_cursor(&hook.name, size) {
+                Ok(()) => size,
+                Err(e) => {
+                    tracing::error!(hook = %hook.name, error = %e, "cannot record where a webhook stands");
+                    return;
+                }
+            },
+            Err(e) => {
+                tracing::error!(hook = %hook.name, error = %e, "cannot read where a webhook stands");
+                return;
+            }
+        };
+        let pending = size.saturating_sub(next);
+        inner.notify.update(&hook.name, |s| s.pending = pending);
+        inner
+            .metrics
+            .notify_queue_depth
+            .get_or_create(&crate::metrics::Metrics::label("hook", hook.name.clone()))
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        if pending == 0 {
+            tokio::select! {
+                _ = inner.progress.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            continue;
+        }
+        let outcome = match events_at(&inner, &hook, LogIndex(next)) {
+            Ok(events) => {
+                let mut r = Ok(());
+                for e in &events {
+                    r = post(&hook, e).await;
+                    if r.is_err() {
+                        break;
+                    }
+                }
+                r.map(|()| !events.is_empty())
+            }
+            Err(e) => Err(format!("cannot read entry {next}: {e}")),
+        };
+        match outcome {
+            Ok(told) => {
+                if let Err(e) = inner.store.set_notify_cursor(&hook.name, next + 1) {
+                    tracing::error!(hook = %hook.name, error = %e, "cannot record where a webhook stands");
+                    return;
+                }
+                attempts = 0;
+                let now = inner.now();
+                inner.notify.update(&hook.name, |s| {
+                    s.attempts = 0;
+                    s.last_error = None;
+                    if told {
+                        s.last_delivered = Some(Time(now.0));
+                    }
+                });
+                if told {
+                    inner.progress.notify_waiters();
+                }
+            }
+            Err(why) => {
+                attempts = attempts.saturating_add(1);
+                tracing::warn!(hook = %hook.name, entry = next, attempts, error = %why, "webhook not told; it is tried again");
+                inner.notify.update(&hook.name, |s| {
+                    s.attempts = attempts;
+                    s.last_error = Some(why);
+                });
+                inner.progress.notify_waiters();
+                let wait = Duration::from_millis(250u64.saturating_mul(1 << attempts.min(8)))
+                    .min(MAX_BACKOFF);
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        }
+    }
+}

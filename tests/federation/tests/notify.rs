@@ -1,0 +1,254 @@
+//! Notifications: real nodes (on the in-memory network) tell a webhook
+//! receiver on loopback HTTP of what their logs record, signed with
+//! HMAC-SHA256, retried while the receiver fails, and resumed after a
+//! restart from where they stood: the log is the queue.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use isop_api::{EventKind, NotifyEvent};
+use isop_core::*;
+use isop_federation_tests::*;
+use isop_net::MemoryNetwork;
+use isop_node::config::NotifyConfig;
+use isop_node::{Clock, Node};
+use sha2::Sha256;
+
+const SECRET: &[u8] = b"a webhook secret of some length";
+/// A bound on failure, never a wait: every step waits on an event.
+const WAIT: Duration = Duration::from_secs(20);
+
+/// What the receiver saw: each POST's event, and whether its signature
+/// was right; and how many POSTs it will still refuse.
+#[derive(Default)]
+struct Seen {
+    posts: Vec<(NotifyEvent, bool)>,
+    refuse: usize,
+}
+
+/// A webhook receiver on loopback: it answers 503 while told to refuse,
+/// 200 otherwise, and wakes `changed` at each POST.
+async fn receiver(
+    seen: Arc<Mutex<Seen>>,
+    changed: Arc<tokio::sync::Notify>,
+) -> Result<std::net::SocketAddr> {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let (seen, changed) = (seen.clone(), changed.clone());
+            async move {
+                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET).expect("a key");
+                mac.update(&body);
+                let want = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+                let signed = headers
+                    .get("x-isop-signature")
+                    .is_some_and(|v| v.as_bytes() == want.as_bytes());
+                let event: NotifyEvent = serde_json::from_slice(&body).expect("a NotifyEvent");
+                let named = headers
+                    .get("x-isop-id")
+                    .is_some_and(|v| v.as_bytes() == event.id.as_bytes());
+                let status = {
+                    let mut s = seen.lock().expect("lock");
+                    s.posts.push((event, signed && named));
+                    if s.refuse > 0 {
+                        s.refuse -= 1;
+                        StatusCode::SERVICE_UNAVAILABLE
+                    } else {
+                        StatusCode::OK
+                    }
+                };
+                changed.notify_waiters();
+                status
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
+
+/// Waits until `ok` holds of what the receiver saw.
+async fn until(
+    seen: &Mutex<Seen>,
+    changed: &tokio::sync::Notify,
+    what: &str,
+    ok: impl Fn(&Seen) -> bool,
+) -> Result<()> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            let wake = changed.notified();
+            if ok(&seen.lock().expect("lock")) {
+                return;
+            }
+            wake.await;
+        }
+    })
+    .await
+    .with_context(|| format!("the receiver never saw {what}"))
+}
+
+/// The events of `kind` the receiver took (answered 200 to the last POST
+/// of each id).
+fn taken(seen: &Seen, kind: EventKind) -> Vec<NotifyEvent> {
+    let mut ids: Vec<&str> = Vec::new();
+    for (e, _) in &seen.posts {
+        if e.event == kind && !ids.contains(&e.id.as_str()) {
+            ids.push(&e.id);
+        }
+    }
+    ids.iter()
+        .filter_map(|id| seen.posts.iter().rev().find(|(e, _)| e.id == *id))
+        .map(|(e, _)| e.clone())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_told_signed_retried_and_resumed_after_a_restart() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let network = MemoryNetwork::new();
+    let clock = Clock::manual(now());
+    let mut fed = federation_in_memory(dir.path(), &network, &clock)?;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let addr = receiver(seen.clone(), changed.clone()).await?;
+    let secret = dir.path().join("hook.secret");
+    isop_node::config::write_private(&secret, SECRET)?;
+    let hook = |events: &[&str]| NotifyConfig {
+        name: "siem".into(),
+        url: format!("http://{addr}/hook"),
+        secret_file: secret.clone(),
+        events: events.iter().map(|e| e.to_string()).collect(),
+        kinds: vec![],
+        ca_file: None,
+    };
+    fed.member_mut(KR)?.config.notify = vec![hook(&[])];
+    fed.member_mut(FILMCO)?.config.notify = vec![hook(&["status_changed"])];
+    let kr = fed.start(KR).await?;
+    let filmco = fed.start(FILMCO).await?;
+
+    // The receiver fails twice: the event comes a third time, same id.
+    seen.lock().expect("lock").refuse = 2;
+    let sent = filmco.send(referral(&[KR], Tlp::Amber)).await?;
+    until(&seen, &changed, "the referral taken", |s| {
+        s.posts.len() >= 3 && s.refuse == 0
+    })
+    .await?;
+    let new = taken(&seen.lock().expect("lock"), EventKind::NewNotice);
+    ensure!(new.len() == 1, "one new notice");
+    let notice = new[0].notice.as_ref().context("the notice")?;
+    ensure!(notice.id == sent.id.to_string() && notice.subject == "streamz.example");
+    {
+        let s = seen.lock().expect("lock");
+        ensure!(
+            s.posts.iter().all(|(_, ok)| *ok),
+            "every POST signed and named"
+        );
+        ensure!(
+            s.posts.iter().filter(|(e, _)| e.id == new[0].id).count() == 3,
+            "retried under one id"
+        );
+    }
+
+    // The agency answers; FilmCo's webhook, which asks only for status
+    // changes, is told of that and of nothing else.
+    let answer = NoticeDraft::new(
+        Tlp::Amber,
+        StatusUpdateBuilder::new(sent.id, pb::ReferralStatus::Accepted).build(),
+    )
+    .to_org(&org(FILMCO))
+    .in_reply_to(sent.id);
+    kr.send(answer).await?;
+    until(&seen, &changed, "the status change", |s| {
+        !taken(s, EventKind::StatusChanged).is_empty()
+    })
+    .await?;
+    let changed_events = taken(&seen.lock().expect("lock"), EventKind::StatusChanged);
+    ensure!(changed_events[0].org == FILMCO);
+    ensure!(changed_events[0].referral.as_deref() == Some(sent.id.to_string().as_str()));
+    ensure!(changed_events[0].status == Some(pb::ReferralStatus::Accepted));
+    ensure!(
+        taken(&seen.lock().expect("lock"), EventKind::NewNotice)
+            .iter()
+            .all(|e| e.org == KR),
+        "FilmCo's webhook asked for status changes only"
+    );
+
+    // The receiver is down while KR logs a second referral, and KR stops:
+    // after the restart, its webhook resumes where it stood.
+    seen.lock().expect("lock").refuse = usize::MAX;
+    let second = filmco.send(referral(&[KR], Tlp::Amber)).await?;
+    filmco
+        .wait_until("delivered", WAIT, |n| delivered(n, second.index, KR))
+        .await?;
+    until(&seen, &changed, "a refused attempt", |s| {
+        s.posts.iter().any(|(e, _)| {
+            e.notice
+                .as_ref()
+                .is_some_and(|n| n.id == second.id.to_string())
+        })
+    })
+    .await?;
+    kr.shutdown().await?;
+    seen.lock().expect("lock").refuse = 0;
+    let kr: Node = fed.start(KR).await?;
+    until(
+        &seen,
+        &changed,
+        "the second referral after the restart",
+        |s| {
+            taken(s, EventKind::NewNotice).iter().any(|e| {
+                e.notice
+                    .as_ref()
+                    .is_some_and(|n| n.id == second.id.to_string())
+            }) && s.refuse == 0
+                && s.posts.last().is_some_and(|(e, _)| {
+                    e.notice
+                        .as_ref()
+                        .is_some_and(|n| n.id == second.id.to_string())
+                })
+        },
+    )
+    .await?;
+    ensure!(
+        taken(&seen.lock().expect("lock"), EventKind::NewNotice).len() == 2,
+        "each referral told once taken"
+    );
+    kr.shutdown().await?;
+    filmco.shutdown().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_webhook_misconfigured_stops_the_node_naming_it() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let network = MemoryNetwork::new();
+    let clock = Clock::manual(now());
+    let mut fed = federation_in_memory(dir.path(), &network, &clock)?;
+    let secret = dir.path().join("hook.secret");
+    isop_node::config::write_private(&secret, SECRET)?;
+    let mut bad = NotifyConfig {
+        name: "siem".into(),
+        url: "http://127.0.0.1:9/hook".into(),
+        secret_file: secret.clone(),
+        events: vec!["new_notices".into()],
+        kinds: vec![],
+        ca_file: None,
+    };
+    fed.member_mut(KR)?.config.notify = vec![bad.clone()];
+    let e = fed.start(KR).await.err().context("refused")?.to_string();
+    ensure!(
+        e.contains("\"new_notices\" is not one of new_notice"),
+        "{e}"
+    );
+    bad.events.clear();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    fed.member_mut(KR)?.config.notify = vec![bad];
+    let e = fed.start(KR).await.err().context("refused")?.to_string();
+    ensure!(e.contains("hook.secret"), "{e}");
+    Ok(())
+}
