@@ -276,6 +276,8 @@ pub struct Peer {
     pub reachable: Option<bool>,
     /// When it last answered.
     pub last_seen: Option<Time>,
+    /// The roster version it last said it holds.
+    pub roster_version: Option<u64>,
     /// Why the last exchange with it failed, if it did.
     pub last_error: Option<String>,
 }

@@ -142,6 +142,17 @@ pub struct Finding {
     pub detail: String,
 }
 
+impl FindingKind {
+    /// Whether the finding is about the export file itself (its records,
+    /// their order, its end), judged without any roster.
+    pub fn is_structural(self) -> bool {
+        matches!(
+            self,
+            Self::Truncated | Self::FileMalformed | Self::RecordOutOfOrder | Self::TrailerMismatch
+        )
+    }
+}
+
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:<27} {}", self.kind, self.log)?;

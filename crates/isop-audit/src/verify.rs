@@ -277,9 +277,10 @@ struct Verifier {
     /// Sent notices whose receipts are not checked, past the bound: the
     /// first one's entry index, and how many.
     untracked: Option<(u64, u64)>,
-    /// The export's rosters the roster key refused, with why: said once
-    /// if none verified (a wrong key), else each.
-    refused_rosters: Vec<String>,
+    /// The export's rosters the roster key refused, with why, and whether
+    /// they name that key at all: said once if none names it (a wrong
+    /// key), else each.
+    refused_rosters: Vec<(String, bool)>,
     /// Entries not judged for want of a valid roster: the first one's
     /// index, and how many (said once).
     unjudged: Option<(u64, u64)>,
@@ -346,7 +347,13 @@ pub fn verify(
         match event {
             Event::Roster(env) => match v.rosters.add(&env) {
                 Ok(_) => v.report.rosters += 1,
-                Err(why) => v.refused_rosters.push(why),
+                Err(why) => {
+                    let names_key = env
+                        .signatures
+                        .iter()
+                        .any(|sig| sig.keyid == options.roster_key.name);
+                    v.refused_rosters.push((why, names_key));
+                }
             },
             Event::Entry(e) => v.entry(e),
             Event::Disclosure { offset, bytes } => v.disclosure(offset, &bytes),
@@ -395,11 +402,23 @@ pub fn verify(
     report.entries = walker.entries();
     report.complete = walker.complete;
     report.root = hex::encode(tree.root());
+    let (mut findings, mut total) = f.sorted();
     if let Some(why) = wrong_key {
-        f = Findings::new(&report.origin);
-        f.add(FindingKind::RosterInvalid, None, None, why);
+        // What needs a roster follows from the key; what the file itself
+        // breaks does not, and is still said.
+        findings.retain(|f| f.kind.is_structural());
+        findings.insert(
+            0,
+            Finding {
+                kind: FindingKind::RosterInvalid,
+                log: report.origin.clone(),
+                index: None,
+                offset: None,
+                detail: why,
+            },
+        );
+        total = findings.len() as u64;
     }
-    let (findings, total) = f.sorted();
     report.findings = findings;
     report.findings_total = total;
     Ok(report)
@@ -1138,23 +1157,25 @@ impl Verifier {
             .add(FindingKind::Unattested, self.attested, None, why);
     }
 
-    /// The roster findings, each cause said once: a roster key that
-    /// verifies none of the export's rosters (the wrong federation's key,
-    /// most likely) is the one finding, since nothing else could be judged;
-    /// otherwise each roster refused, and the entries left unjudged once.
+    /// The roster findings, each cause said once: when no roster of the
+    /// export is even signed under the roster key's name (the wrong
+    /// federation's key, most likely), that is the one judgement made
+    /// (the file's own faults are still said); otherwise each roster
+    /// refused, and the entries left unjudged once.
     fn rosters_said(&mut self) {
         let refused = std::mem::take(&mut self.refused_rosters);
-        if let Some(first) = refused.first()
+        if let Some((first, _)) = refused.first()
             && self.report.rosters == 0
+            && refused.iter().all(|(_, names_key)| !names_key)
         {
             self.wrong_key = Some(format!(
-                "none of the export's {} rosters verifies against the roster key given ({}): is it this federation's roster key? Nothing else could be judged. The first: {first}",
+                "none of the export's {} rosters is signed under the roster key given ({}): is it this federation's roster key? Nothing that needs a roster could be judged. The first: {first}",
                 refused.len(),
                 self.rosters.key_name()
             ));
             return;
         }
-        for why in refused {
+        for (why, _) in refused {
             self.f.add(FindingKind::RosterInvalid, None, None, why);
         }
         if let Some((first, count)) = self.unjudged {

@@ -96,6 +96,7 @@ impl Node {
         let hooks = crate::notify::hooks(&config, &notify)?;
         crate::config::ensure_private_dir(&config.data_dir)?;
         let store = Store::open(&StoreConfig::new(&config.data_dir))?;
+        crate::notify::start_new(&store, &config)?;
 
         // The roster: the configured one, unless the log holds a newer one.
         let bytes = std::fs::read(&config.roster).map_err(|e| Error::Config {

@@ -123,11 +123,17 @@ pub(crate) fn hooks(config: &NodeConfig, standing: &Standing) -> Result<Vec<Hook
             .no_proxy()
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
+            // A redirect would turn the POST into a GET that "takes" it.
+            .redirect(reqwest::redirect::Policy::none())
             .tls_backend_preconfigured(tls(n)?)
             .build()
             .map_err(|e| config_error(n, format!("cannot build its client: {e}")))?;
+        // Shown in status and logs: no credentials, query or fragment.
         let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
         shown.set_query(None);
+        shown.set_fragment(None);
         standing.0.lock().unwrap_or_else(|p| p.into_inner()).insert(
             n.name.clone(),
             HookStatus {
@@ -219,6 +225,9 @@ fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent
                 && let Some(r) = inner.notice_at(ours)?
                 && r.notice.author() == &inner.org
                 && r.notice.kind() == NoticeKind::Referral
+                // Only an addressee's answer says where the referral stands.
+                && n.author() != &inner.org
+                && r.notice.addresses(n.author(), &inner.roster())
             {
                 out.push(NotifyEvent {
                     referral: Some(referral.to_string()),
@@ -240,14 +249,17 @@ fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent
             });
         }
         // A peer's checkpoint kept as evidence of a split view is the one
-        // logged here without this node's cosignature.
+        // logged here that this node did not cosign: no line of it verifies
+        // under this node's key (a line merely named after it proves
+        // nothing).
         Some(pb::log_entry::Record::CosignedCheckpoint(note))
             if direction == Some(pb::Direction::Local) =>
         {
-            let ours = format!("{}/", inner.org);
-            let cosigned = SignedNote::parse(note)
-                .map(|n| n.signatures().iter().any(|s| s.name.starts_with(&ours)))
-                .unwrap_or(true);
+            let ours = isop_core::NoteVerifier::new(
+                &inner.signer.id().to_string(),
+                inner.signer.public(),
+            )?;
+            let cosigned = SignedNote::parse(note).is_ok_and(|n| n.verify(&ours).is_ok());
             if !cosigned {
                 out.push(NotifyEvent {
                     peer: Some(entry.peer.clone()),
@@ -287,7 +299,7 @@ async fn post(hook: &Hook, e: &NotifyEvent) -> Result<(), String> {
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("cannot reach it: {e}"))?;
+        .map_err(|e| format!("cannot reach it: {}", e.without_url()))?;
     if answer.status().is_success() {
         Ok(())
     } else {
@@ -295,38 +307,81 @@ async fn post(hook: &Hook, e: &NotifyEvent) -> Result<(), String> {
     }
 }
 
+/// Where each webhook new to this log starts: the log's end, set before
+/// the node starts logging anything.
+pub(crate) fn start_new(store: &isop_store::Store, config: &NodeConfig) -> Result<(), Error> {
+    for n in &config.notify {
+        if store.notify_cursor(&n.name)?.is_none() {
+            store.set_notify_cursor(&n.name, store.size())?;
+        }
+    }
+    Ok(())
+}
+
+/// Entries looked at between saves of where a webhook stands when none of
+/// them holds an event for it.
+const SAVE_EVERY: u64 = 256;
+
 /// Tells `hook` of each entry from where it stands, until the node stops.
+/// Where it stands is saved after each entry it was told of, every
+/// [`SAVE_EVERY`] entries otherwise, and when it catches up: after a crash
+/// a few entries with nothing for it may be looked at again.
 pub(crate) async fn notify_loop(inner: Arc<Inner>, hook: Hook) {
     let mut stop = inner.shutdown.subscribe();
     let mut attempts: u32 = 0;
+    let label = crate::metrics::Metrics::label("hook", hook.name.clone());
+    let mut next = None;
+    let mut saved = 0;
     loop {
         if *stop.borrow() {
             return;
         }
-        let size = inner.store.size();
-        // A webhook new to this log starts from its end.
-        let next = match inner.store.notify_cursor(&hook.name) {
-            Ok(Some(n)) => n,
-            Ok(None) => match inner.store.set_notify_cursor(&hook.name, size) {
-                Ok(()) => size,
-                Err(e) => {
-                    tracing::error!(hook = %hook.name, error = %e, "cannot record where a webhook stands");
-                    return;
+        let from = match next {
+            Some(n) => Ok(n),
+            None => inner
+                .store
+                .notify_cursor(&hook.name)
+                .map(Option::unwrap_or_default),
+        };
+        let failed = |why: String| {
+            inner.notify.update(&hook.name, |s| {
+                s.attempts = s.attempts.saturating_add(1);
+                s.last_error = Some(why);
+            });
+        };
+        let at = match from {
+            Ok(n) => {
+                if next.is_none() {
+                    saved = n;
                 }
-            },
+                n
+            }
             Err(e) => {
                 tracing::error!(hook = %hook.name, error = %e, "cannot read where a webhook stands");
-                return;
+                failed(format!("cannot read where it stands: {e}"));
+                if !pause(&mut stop, Duration::from_secs(5)).await {
+                    return;
+                }
+                continue;
             }
         };
-        let pending = size.saturating_sub(next);
+        next = Some(at);
+        let size = inner.store.size();
+        let pending = size.saturating_sub(at);
         inner.notify.update(&hook.name, |s| s.pending = pending);
         inner
             .metrics
             .notify_queue_depth
-            .get_or_create(&crate::metrics::Metrics::label("hook", hook.name.clone()))
+            .get_or_create(&label)
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        let save = |to: u64| inner.store.set_notify_cursor(&hook.name, to);
         if pending == 0 {
+            if saved != at {
+                match save(at) {
+                    Ok(()) => saved = at,
+                    Err(e) => failed(format!("cannot record where it stands: {e}")),
+                }
+            }
             tokio::select! {
                 _ = inner.progress.notified() => {}
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -334,41 +389,50 @@ pub(crate) async fn notify_loop(inner: Arc<Inner>, hook: Hook) {
             }
             continue;
         }
-        let outcome = match events_at(&inner, &hook, LogIndex(next)) {
+        let outcome = match events_at(&inner, &hook, LogIndex(at)) {
             Ok(events) => {
                 let mut r = Ok(());
                 for e in &events {
-                    r = post(&hook, e).await;
+                    r = tokio::select! {
+                        r = post(&hook, e) => r,
+                        _ = stop.wait_for(|s| *s) => return,
+                    };
                     if r.is_err() {
                         break;
                     }
                 }
                 r.map(|()| !events.is_empty())
             }
-            Err(e) => Err(format!("cannot read entry {next}: {e}")),
+            Err(e) => Err(format!("cannot read entry {at}: {e}")),
         };
         match outcome {
             Ok(told) => {
-                if let Err(e) = inner.store.set_notify_cursor(&hook.name, next + 1) {
-                    tracing::error!(hook = %hook.name, error = %e, "cannot record where a webhook stands");
-                    return;
+                next = Some(at + 1);
+                if told || at + 1 - saved >= SAVE_EVERY {
+                    if let Err(e) = save(at + 1) {
+                        // Told again after a restart, under the same id.
+                        failed(format!("cannot record where it stands: {e}"));
+                    } else {
+                        saved = at + 1;
+                    }
                 }
                 attempts = 0;
-                let now = inner.now();
-                inner.notify.update(&hook.name, |s| {
-                    s.attempts = 0;
-                    s.last_error = None;
-                    if told {
-                        s.last_delivered = Some(Time(now.0));
-                    }
-                });
                 if told {
+                    let now = inner.now();
+                    inner.notify.update(&hook.name, |s| {
+                        s.attempts = 0;
+                        s.last_error = None;
+                        s.last_delivered = Some(Time(now.0));
+                    });
                     inner.progress.notify_waiters();
                 }
+                // A long stretch of entries with nothing for it holds up no
+                // other task.
+                tokio::task::yield_now().await;
             }
             Err(why) => {
                 attempts = attempts.saturating_add(1);
-                tracing::warn!(hook = %hook.name, entry = next, attempts, error = %why, "webhook not told; it is tried again");
+                tracing::warn!(hook = %hook.name, entry = at, attempts, error = %why, "webhook not told; it is tried again");
                 inner.notify.update(&hook.name, |s| {
                     s.attempts = attempts;
                     s.last_error = Some(why);
@@ -376,11 +440,52 @@ pub(crate) async fn notify_loop(inner: Arc<Inner>, hook: Hook) {
                 inner.progress.notify_waiters();
                 let wait = Duration::from_millis(250u64.saturating_mul(1 << attempts.min(8)))
                     .min(MAX_BACKOFF);
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.wait_for(|s| *s) => return,
+                if !pause(&mut stop, wait).await {
+                    return;
                 }
             }
         }
+    }
+}
+
+/// Waits `wait`; false if the node stops meanwhile.
+async fn pause(stop: &mut tokio::sync::watch::Receiver<bool>, wait: Duration) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = stop.wait_for(|s| *s) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_webhooks_credentials_never_show() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("hook.secret");
+        crate::config::write_private(&secret, b"a webhook secret of some length").unwrap();
+        let mut config = NodeConfig::new(
+            &"KR-KNPA".parse().unwrap(),
+            "127.0.0.1:0".parse().unwrap(),
+            crate::config::RosterKeyConfig {
+                name: "ISOP-TEST/roster".into(),
+                public_key: "00".repeat(32),
+            },
+        );
+        config.notify.push(NotifyConfig {
+            name: "siem".into(),
+            url: "https://user:pass@siem.example/isop?key=sesame#frag".into(),
+            secret_file: secret,
+            events: vec![],
+            kinds: vec!["referral".into()],
+            ca_file: None,
+        });
+        let standing = Standing::default();
+        let hooks = hooks(&config, &standing).unwrap();
+        let shown = &standing.all(&config)[0].url;
+        assert_eq!(shown, "https://siem.example/isop");
+        let debug = format!("{:?}", hooks[0]);
+        assert!(!debug.contains("secret of"), "{debug}");
     }
 }

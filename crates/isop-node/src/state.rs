@@ -101,6 +101,8 @@ pub(crate) struct Inner {
 pub(crate) struct PeerSeen {
     /// When it last answered, or connected here.
     pub(crate) last_seen: Option<UnixMillis>,
+    /// The roster version it last said it holds.
+    pub(crate) roster_version: Option<u64>,
     /// Why the last exchange this node began failed; `None` once one
     /// worked.
     pub(crate) last_error: Option<String>,
@@ -318,6 +320,16 @@ impl Inner {
             .peer_seen(org, false, s.last_seen.unwrap_or_default());
     }
 
+    /// `org` said it holds roster `version` (every frame says so; 0 for
+    /// none said).
+    pub(crate) fn peer_roster(&self, org: &OrgId, version: u64) {
+        if version == 0 {
+            return;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.entry(org.clone()).or_default().roster_version = Some(version);
+    }
+
     /// What this node last saw of `org`.
     pub(crate) fn peer_seen(&self, org: &OrgId) -> PeerSeen {
         let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
@@ -448,6 +460,7 @@ impl Inner {
         kind: pb::frame::Kind,
     ) -> Result<pb::Frame, Error> {
         let answer = conn.request(&self.frame(kind)).await?;
+        self.peer_roster(&conn.peer().org, answer.roster_version);
         if answer.roster_version > self.roster().version() {
             let (inner, peer) = (self.clone(), conn.peer().org.clone());
             let claimed = answer.roster_version;

@@ -330,6 +330,9 @@ impl Index {
         let thread = std::thread::Builder::new()
             .name("isop-store-index".into())
             .spawn(move || {
+                // An index opened with many runs (an import, say) is merged
+                // before anything else.
+                let _ = compact(&worker);
                 while rx.recv().is_ok() {
                     // A failed run write leaves the postings pending: the
                     // next wake-up, or the next open, covers them.
@@ -375,11 +378,12 @@ impl Index {
         // Runs are read after the pending postings: a run is counted before
         // its postings leave `flushing`, so none is missed. A merge does not
         // drop the runs it merged while they are read.
+        // The lock guards nothing but this reading: a poisoned one is as good.
         let _live = self
             .shared
             .live
             .read()
-            .map_err(|_| Error::Failed("the index lock is poisoned".into()))?;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for run in self.shared.live_runs() {
             if let Some((_, block)) =
                 find_block(&self.shared.tree, &self.shared.path, run, prefix, name)?
@@ -564,12 +568,16 @@ fn compact(shared: &Shared) -> Result<(), Error> {
         let _ = drop_runs(&shared.tree, &shared.path, merged, None);
         return Err(e);
     }
-    let _dropping = shared
-        .live
-        .write()
-        .map_err(|_| Error::Failed("the index lock is poisoned".into()))?;
-    shared.first_run.store(merged, Ordering::Release);
-    shared.runs.store(merged + 1, Ordering::Release);
+    {
+        // Lookups reading the merged runs finish first; later ones read the
+        // new run only. (Never refused: the store already says so.)
+        let _swapping = shared
+            .live
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        shared.first_run.store(merged, Ordering::Release);
+        shared.runs.store(merged + 1, Ordering::Release);
+    }
     drop_runs(&shared.tree, &shared.path, live.start, Some(live.end))
 }
 

@@ -196,6 +196,7 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     let peer = |org: &str| status.peers.iter().find(|p| p.org == org).cloned();
     let kr_peer = peer(KR).context("KR in status")?;
     assert_eq!(kr_peer.reachable, Some(true), "{st}");
+    assert_eq!(kr_peer.roster_version, Some(1), "{st}");
     assert!(
         kr_peer.last_seen.is_some() && kr_peer.last_error.is_none(),
         "{st}"

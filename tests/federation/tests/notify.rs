@@ -223,6 +223,64 @@ async fn webhooks_are_told_signed_retried_and_resumed_after_a_restart() -> Resul
     Ok(())
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_given_up_is_told() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let network = MemoryNetwork::new();
+    let clock = Clock::manual(now());
+    let mut fed = federation_in_memory(dir.path(), &network, &clock)?;
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let changed = Arc::new(tokio::sync::Notify::new());
+    let addr = receiver(seen.clone(), changed.clone()).await?;
+    let secret = dir.path().join("hook.secret");
+    isop_node::config::write_private(&secret, SECRET)?;
+    fed.member_mut(FILMCO)?.config.notify = vec![NotifyConfig {
+        name: "ops".into(),
+        url: format!("http://user:pass@{addr}/hook?key=sesame"),
+        secret_file: secret.clone(),
+        events: vec!["delivery_failed".into()],
+        kinds: vec![],
+        ca_file: None,
+    }];
+    let filmco = fed.start(FILMCO).await?;
+    // KR-KNPA stays down longer than any receiver takes a notice.
+    let sent = filmco.send(referral(&[KR], Tlp::Amber)).await?;
+    filmco
+        .wait_until("a failed attempt", WAIT, |n| {
+            matches!(
+                status_of(n, sent.index, KR),
+                isop_store::DeliveryStatus::Pending { attempts: 1.., .. }
+            )
+        })
+        .await?;
+    clock.advance(Judgement::DEFAULT_MAX_AGE_MS + 1);
+    filmco.kick();
+    until(&seen, &changed, "the delivery given up", |s| {
+        !taken(s, EventKind::DeliveryFailed).is_empty()
+    })
+    .await?;
+    let failed = taken(&seen.lock().expect("lock"), EventKind::DeliveryFailed);
+    ensure!(failed.len() == 1, "{failed:?}");
+    ensure!(failed[0].peer.as_deref() == Some(KR));
+    ensure!(failed[0].referral.as_deref() == Some(sent.id.to_string().as_str()));
+    ensure!(
+        failed[0]
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("days old"))
+    );
+    ensure!(
+        seen.lock()
+            .expect("lock")
+            .posts
+            .iter()
+            .all(|(e, ok)| *ok && e.event == EventKind::DeliveryFailed),
+        "only what it asked for, signed"
+    );
+    filmco.shutdown().await?;
+    Ok(())
+}
+
 #[tokio::test]
 async fn a_webhook_misconfigured_stops_the_node_naming_it() -> Result<()> {
     let dir = tempfile::tempdir()?;

@@ -166,6 +166,7 @@ async fn status(State(api): State<Api>) -> ApiResult<Status> {
                     (None, None) => None,
                 },
                 last_seen: seen.last_seen.map(|t| Time(t.0)),
+                roster_version: seen.roster_version,
                 last_error: seen.last_error,
             }
         })

@@ -80,6 +80,7 @@ async fn serve_connection(inner: Arc<Inner>, conn: PeerConnection) {
                 return;
             };
             let peer = conn.peer();
+            inner.peer_roster(&peer.org, req.frame.roster_version);
             // A peer that is ahead: take up its roster before serving it.
             if req.frame.roster_version > inner.roster().version() {
                 inner.catch_up(&peer.org, req.frame.roster_version).await;

@@ -29,8 +29,8 @@ pub(crate) async fn status(node: NodeArg) -> Result<()> {
             v.split_views
         );
         println!(
-            "  {:<13} {:<8} {:<3} {:<22} {:<6} {:<11} {:<20} last error",
-            "peer", "role", "cty", "endpoint", "outbox", "reachable", "last seen"
+            "  {:<13} {:<8} {:<3} {:<22} {:<6} {:<11} {:<20} {:<6} last error",
+            "peer", "role", "cty", "endpoint", "outbox", "reachable", "last seen", "roster"
         );
         for p in &v.peers {
             let reachable = match p.reachable {
@@ -39,7 +39,7 @@ pub(crate) async fn status(node: NodeArg) -> Result<()> {
                 None => "not tried",
             };
             println!(
-                "  {:<13} {:<8} {:<3} {:<22} {:<6} {:<11} {:<20} {}",
+                "  {:<13} {:<8} {:<3} {:<22} {:<6} {:<11} {:<20} {:<6} {}",
                 esc(&p.org),
                 words("isop.v1.Role", p.role.as_str_name()),
                 esc(&p.country),
@@ -47,6 +47,7 @@ pub(crate) async fn status(node: NodeArg) -> Result<()> {
                 p.outbox_depth,
                 reachable,
                 opt(p.last_seen),
+                opt(p.roster_version.map(|v| format!("v{v}"))),
                 opt(p.last_error.as_deref())
             );
         }
