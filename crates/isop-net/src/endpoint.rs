@@ -48,16 +48,20 @@ pub struct EndpointConfig {
     /// How many request streams a peer may have open on one connection at
     /// once: QUIC's stream limit, so further requests wait at the peer.
     pub max_streams: u32,
-    /// A connection with no traffic for this long is closed.
+    /// A connection with no traffic for this long is closed. With
+    /// keep-alives flowing, that happens only when the peer stops
+    /// answering (it died, or its network went): its requests then fail
+    /// within this time, not after the request timeout.
     pub idle_timeout: Duration,
-    /// Keep-alive interval.
+    /// Keep-alive interval: a live peer answers these, so an idle but
+    /// healthy connection never times out.
     pub keep_alive: Duration,
 }
 
 impl EndpointConfig {
     /// Defaults: 4 MiB frames, 30 s requests, 10 s to send a request
-    /// frame, 32 request streams per connection, 60 s idle, 10 s
-    /// keep-alive.
+    /// frame, 32 request streams per connection, 10 s idle (a dead peer
+    /// shows within it), 3 s keep-alive.
     pub fn new(ca: Vec<CertificateDer<'static>>, identity: TlsIdentity) -> Self {
         Self {
             ca,
@@ -66,8 +70,8 @@ impl EndpointConfig {
             request_timeout: Duration::from_secs(30),
             read_timeout: Duration::from_secs(10),
             max_streams: 32,
-            idle_timeout: Duration::from_secs(60),
-            keep_alive: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(3),
         }
     }
 }

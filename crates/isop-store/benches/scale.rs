@@ -306,17 +306,42 @@ fn notice_run(n: u64) {
     );
     println!("  append, group commit:      {rate:>9.0} appends/s");
     measure_proofs(&store, &mut rand::rngs::StdRng::seed_from_u64(4));
-    let t = Instant::now();
-    let hits = store.by_indicator("site42.example").expect("lookup").len();
-    println!(
-        "  indicator lookup:          {:>6.1} µs ({hits} hits)",
-        us(t.elapsed())
-    );
+    // Lookups as the index stands after the appends (its runs merged as
+    // they grew), then after a reopen (pending postings rebuilt, merged).
+    let lookups = |store: &Store| {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+        let mut times = Vec::with_capacity(1000);
+        let mut hits = 0;
+        for _ in 0..1000 {
+            let site = format!("site{}.example", rng.gen_range(0..4096));
+            let t = Instant::now();
+            hits += store.by_indicator(&site).expect("lookup").len();
+            times.push(t.elapsed());
+        }
+        let (first, end) = store.index_runs();
+        println!(
+            "  indicator lookup:          {}  ({} hits a site on average; {} live index runs)",
+            percentiles(times),
+            hits / 1000,
+            end - first
+        );
+    };
+    lookups(&store);
     println!(
         "  resident memory:           VmRSS {}, peak VmHWM {}",
         proc_status("VmRSS:"),
         proc_status("VmHWM:")
     );
+    let path = store.path().to_path_buf();
+    let store = Arc::into_inner(store).expect("the only handle");
+    store.close().expect("close");
+    let t = Instant::now();
+    let store = Store::open(&config(&path)).expect("reopen");
+    println!(
+        "  reopen:                    {:>6.1} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    lookups(&store);
 }
 
 fn main() {
