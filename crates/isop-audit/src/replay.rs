@@ -156,17 +156,6 @@ struct SentNotice {
     referral: Option<NoticeId>,
 }
 
-fn referral_target(t: Option<&pb::Target>) -> String {
-    t.map(|t| {
-        [&t.domain, &t.url, &t.ip]
-            .into_iter()
-            .find(|s| !s.is_empty())
-            .cloned()
-            .unwrap_or_default()
-    })
-    .unwrap_or_default()
-}
-
 /// Rebuilds the story of the log in an export.
 pub fn replay(
     r: impl Read,
@@ -375,7 +364,7 @@ fn lifecycle(
             referrals.entry(n.id()).or_insert_with(|| ReferralStory {
                 id: n.id().to_string(),
                 author: by.clone(),
-                target: referral_target(r.target.as_ref()),
+                target: isop_core::indicator::target_name(r.target.as_ref()).to_owned(),
                 case_ref: n.case_ref().map(Into::into),
                 tlp: n.tlp().to_string(),
                 created_at: at,
@@ -414,7 +403,7 @@ fn lifecycle(
             }
         }
         Body::TakedownRequest(t) => {
-            let target = referral_target(t.target.as_ref());
+            let target = isop_core::indicator::target_name(t.target.as_ref()).to_owned();
             for id in ids(&t.referrals) {
                 event(
                     id,

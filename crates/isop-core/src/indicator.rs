@@ -240,6 +240,17 @@ fn eip55(hex: &str) -> String {
         .collect()
 }
 
+/// The name a referral's or takedown's target is known by: its domain, or
+/// else its URL, or else its IP; empty for none.
+pub fn target_name(t: Option<&pb::Target>) -> &str {
+    t.and_then(|t| {
+        [&t.domain, &t.url, &t.ip]
+            .into_iter()
+            .find(|s| !s.is_empty())
+    })
+    .map_or("", String::as_str)
+}
+
 /// The indicators a notice body names in the clear, with their kinds: a
 /// referral's or takedown request's target (its URL, domain and IP) and an
 /// intelligence report's indicators. Empty values and unknown kinds are

@@ -443,15 +443,7 @@ fn workflows_against_running_nodes() {
     let cfg = |org: &str| fed.join(org).join("node.toml").display().to_string();
     let mut nodes = Nodes(Vec::new());
     for org in ["KR-KNPA", "GB-PIPCU", "RH-FILMCO"] {
-        let log = std::fs::File::create(dir.path().join(format!("{org}.log"))).unwrap();
-        nodes.0.push(
-            Command::new(env!("CARGO_BIN_EXE_isop"))
-                .args(["node", "run", "--config", &cfg(org)])
-                .stdout(std::process::Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+        nodes.start(&cfg(org), &dir.path().join(format!("{org}.log")));
     }
     let (kr, gb, filmco) = (cfg("KR-KNPA"), cfg("GB-PIPCU"), cfg("RH-FILMCO"));
     for c in [&kr, &gb, &filmco] {

@@ -100,15 +100,7 @@ fn the_readme_examples_run_as_pasted() {
     };
     let mut nodes = Nodes(Vec::new());
     for org in ["KR-KNPA", "RH-FILMCO", "INTERPOL-GS", "GB-PIPCU"] {
-        let log = std::fs::File::create(cwd.join(format!("{org}.log"))).unwrap();
-        nodes.0.push(
-            Command::new(env!("CARGO_BIN_EXE_isop"))
-                .args(["node", "run", "--config", &cfg(org)])
-                .stdout(std::process::Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+        nodes.start(&cfg(org), &cwd.join(format!("{org}.log")));
     }
     for org in ["KR-KNPA", "RH-FILMCO", "INTERPOL-GS", "GB-PIPCU"] {
         eventually(&["status", "--node", &cfg(org)], |o| {

@@ -107,17 +107,53 @@ fn taken(seen: &Seen, kind: EventKind) -> Vec<NotifyEvent> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhooks_are_told_signed_retried_and_resumed_after_a_restart() -> Result<()> {
+/// A federation on the in-memory network with one manual clock, a
+/// webhook receiver, and a webhook secret file.
+struct Setup {
+    _dir: tempfile::TempDir,
+    _network: MemoryNetwork,
+    clock: Clock,
+    fed: isop_authority::LocalFederation,
+    seen: Arc<Mutex<Seen>>,
+    changed: Arc<tokio::sync::Notify>,
+    addr: std::net::SocketAddr,
+    secret: std::path::PathBuf,
+}
+
+async fn setup() -> Result<Setup> {
     let dir = tempfile::tempdir()?;
     let network = MemoryNetwork::new();
     let clock = Clock::manual(now());
-    let mut fed = federation_in_memory(dir.path(), &network, &clock)?;
+    let fed = federation_in_memory(dir.path(), &network, &clock)?;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let changed = Arc::new(tokio::sync::Notify::new());
     let addr = receiver(seen.clone(), changed.clone()).await?;
     let secret = dir.path().join("hook.secret");
     isop_node::config::write_private(&secret, SECRET)?;
+    Ok(Setup {
+        _dir: dir,
+        _network: network,
+        clock,
+        fed,
+        seen,
+        changed,
+        addr,
+        secret,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_told_signed_retried_and_resumed_after_a_restart() -> Result<()> {
+    let Setup {
+        _dir,
+        _network,
+        mut fed,
+        seen,
+        changed,
+        addr,
+        secret,
+        ..
+    } = setup().await?;
     let hook = |events: &[&str]| NotifyConfig {
         name: "siem".into(),
         url: format!("http://{addr}/hook"),
@@ -225,15 +261,16 @@ async fn webhooks_are_told_signed_retried_and_resumed_after_a_restart() -> Resul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_delivery_given_up_is_told() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let network = MemoryNetwork::new();
-    let clock = Clock::manual(now());
-    let mut fed = federation_in_memory(dir.path(), &network, &clock)?;
-    let seen = Arc::new(Mutex::new(Seen::default()));
-    let changed = Arc::new(tokio::sync::Notify::new());
-    let addr = receiver(seen.clone(), changed.clone()).await?;
-    let secret = dir.path().join("hook.secret");
-    isop_node::config::write_private(&secret, SECRET)?;
+    let Setup {
+        _dir,
+        _network,
+        clock,
+        mut fed,
+        seen,
+        changed,
+        addr,
+        secret,
+    } = setup().await?;
     fed.member_mut(FILMCO)?.config.notify = vec![NotifyConfig {
         name: "ops".into(),
         url: format!("http://user:pass@{addr}/hook?key=sesame"),
@@ -283,12 +320,13 @@ async fn a_delivery_given_up_is_told() -> Result<()> {
 
 #[tokio::test]
 async fn a_webhook_misconfigured_stops_the_node_naming_it() -> Result<()> {
-    let dir = tempfile::tempdir()?;
-    let network = MemoryNetwork::new();
-    let clock = Clock::manual(now());
-    let mut fed = federation_in_memory(dir.path(), &network, &clock)?;
-    let secret = dir.path().join("hook.secret");
-    isop_node::config::write_private(&secret, SECRET)?;
+    let Setup {
+        _dir,
+        _network,
+        mut fed,
+        secret,
+        ..
+    } = setup().await?;
     let mut bad = NotifyConfig {
         name: "siem".into(),
         url: "http://127.0.0.1:9/hook".into(),

@@ -68,17 +68,7 @@ fn withheld_reason(label: &Label, clearance: &Clearance) -> String {
 /// domain (or URL, or IP), a report's title, a case's subject, a
 /// retraction's or status answer's reason.
 pub(crate) fn subject(n: &Notice) -> String {
-    let target = |t: &Option<pb::Target>| {
-        t.as_ref()
-            .map(|t| {
-                [&t.domain, &t.url, &t.ip]
-                    .into_iter()
-                    .find(|s| !s.is_empty())
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default()
-    };
+    let target = |t: &Option<pb::Target>| indicator::target_name(t.as_ref()).to_owned();
     match n.body() {
         Body::Referral(r) => target(&r.target),
         Body::TakedownRequest(t) => target(&t.target),

@@ -7,6 +7,21 @@ use std::process::Command;
 /// Kills the node processes when the test ends, however it ends.
 pub(crate) struct Nodes(pub(crate) Vec<std::process::Child>);
 
+impl Nodes {
+    /// Starts `isop node run --config config`, its log to `log`.
+    pub(crate) fn start(&mut self, config: &str, log: &std::path::Path) {
+        let log = std::fs::File::create(log).unwrap();
+        self.0.push(
+            Command::new(env!("CARGO_BIN_EXE_isop"))
+                .args(["node", "run", "--config", config])
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+    }
+}
+
 impl Drop for Nodes {
     fn drop(&mut self) {
         for c in &mut self.0 {
