@@ -243,6 +243,74 @@ impl Authority {
         self.save_draft(RosterBuilder::from_pb(self.draft()?).group(id, name, &members))
     }
 
+    /// Puts `members` in group `id` in the draft, making the group (with
+    /// `description`) if it is new; a description given replaces the old.
+    /// A member already in it stays once.
+    pub fn group_add(
+        &self,
+        id: &str,
+        description: Option<&str>,
+        members: &[OrgId],
+    ) -> Result<pb::Roster, Error> {
+        let mut draft = self.draft()?;
+        let at = match draft.groups.iter().position(|g| g.id == id) {
+            Some(at) => at,
+            None => {
+                draft.groups.push(pb::Group {
+                    id: id.into(),
+                    ..Default::default()
+                });
+                draft.groups.len() - 1
+            }
+        };
+        let group = &mut draft.groups[at];
+        if let Some(d) = description {
+            group.description = d.into();
+        }
+        for m in members {
+            if !group.members.iter().any(|g| g == m.as_str()) {
+                group.members.push(m.to_string());
+            }
+        }
+        self.save_draft(RosterBuilder::from_pb(draft))
+    }
+
+    /// Takes `members` out of group `id` in the draft; with none named,
+    /// removes the group. An unknown group, or a member not in it, is an
+    /// error naming what there is.
+    pub fn group_remove(&self, id: &str, members: &[OrgId]) -> Result<pb::Roster, Error> {
+        let mut draft = self.draft()?;
+        let Some(at) = draft.groups.iter().position(|g| g.id == id) else {
+            return Err(unknown_group(&draft, id));
+        };
+        if members.is_empty() {
+            draft.groups.remove(at);
+        } else {
+            let group = &mut draft.groups[at];
+            for m in members {
+                let Some(i) = group.members.iter().position(|g| g == m.as_str()) else {
+                    return Err(Error::Roster(format!(
+                        "{m} is not in group {id} (its members: {})",
+                        group.members.join(", ")
+                    )));
+                };
+                group.members.remove(i);
+            }
+        }
+        self.save_draft(RosterBuilder::from_pb(draft))
+    }
+
+    /// Group `id` as the draft has it.
+    pub fn group(&self, id: &str) -> Result<pb::Group, Error> {
+        let draft = self.draft()?;
+        draft
+            .groups
+            .iter()
+            .find(|g| g.id == id)
+            .cloned()
+            .ok_or_else(|| unknown_group(&draft, id))
+    }
+
     /// Revokes a signing key in the draft, from now on.
     pub fn revoke_key(&self, org: &OrgId, key_name: &KeyName) -> Result<pb::Roster, Error> {
         self.save_draft(RosterBuilder::from_pb(self.draft()?).revoke_key(org, key_name, now())?)
@@ -255,8 +323,14 @@ impl Authority {
     }
 
     /// Signs the draft as the next version (the first: version 1) and
-    /// puts it in force.
+    /// puts it in force. With nothing pending (no draft, a roster in
+    /// force), it refuses: a new version would change nothing.
     pub fn sign(&self) -> Result<SignedRoster, Error> {
+        if self.dir.join("roster.bin").exists() && !self.dir.join("roster.draft").exists() {
+            return Err(Error::Roster(
+                "nothing is pending: add, revoke, remove or change a group first".into(),
+            ));
+        }
         let version = if self.dir.join("roster.bin").exists() {
             self.roster()?.roster.version() + 1
         } else {
@@ -275,6 +349,19 @@ impl Authority {
             envelope: env,
         })
     }
+}
+
+/// An unknown group, named with the ones there are.
+fn unknown_group(roster: &pb::Roster, id: &str) -> Error {
+    let ids: Vec<&str> = roster.groups.iter().map(|g| g.id.as_str()).collect();
+    Error::Roster(format!(
+        "there is no group {id:?} (groups: {})",
+        if ids.is_empty() {
+            "none yet".to_owned()
+        } else {
+            ids.join(", ")
+        }
+    ))
 }
 
 /// The roster in force in the authority's directory `dir`, verified with

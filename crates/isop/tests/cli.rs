@@ -365,6 +365,54 @@ fn onboarding_a_federation_from_the_command_line() {
     .unwrap();
     assert_eq!(shown["version"], 2);
     assert_eq!(shown["members"].as_array().unwrap().len(), 2);
+    // With nothing pending, signing refuses.
+    let out = run(&["roster", "sign", "--authority", &p("authority")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing is pending"));
+    // Groups: made, filled, named when wrong, listed.
+    let a = p("authority");
+    let group = |args: &[&str]| {
+        let mut all = vec!["roster", "group"];
+        all.extend_from_slice(args);
+        run(&all)
+    };
+    let out = group(&[
+        "add",
+        "--authority",
+        &a,
+        "op:sop-2026",
+        "--description",
+        "Operation SOP 2026",
+        "--member",
+        "KR-KNPA",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = group(&[
+        "add",
+        "--authority",
+        &a,
+        "op:sop-2026",
+        "--member",
+        "XX-NOBODY",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("XX-NOBODY, who is not a member"),
+        "{out:?}"
+    );
+    let out = group(&["remove", "--authority", &a, "op:sop-2025"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("there is no group \"op:sop-2025\" (groups: op:sop-2026)"),
+        "{out:?}"
+    );
+    let members =
+        String::from_utf8(group(&["members", "--authority", &a, "op:sop-2026"]).stdout).unwrap();
+    assert!(
+        members.contains("op:sop-2026 — Operation SOP 2026") && members.contains("  KR-KNPA"),
+        "{members}"
+    );
+    assert!(isop(&["roster", "sign", "--authority", &a]).contains("roster v3"));
     for org in ["KR-KNPA", "RH-FILMCO"] {
         std::fs::copy(
             dir.path().join("authority/roster.bin"),
@@ -380,7 +428,11 @@ fn onboarding_a_federation_from_the_command_line() {
         let node = isop_node::Node::bind_socket(kr, ports.remove(0))
             .await
             .unwrap();
-        assert_eq!(node.roster().version(), 2);
+        assert_eq!(node.roster().version(), 3);
+        assert!(
+            node.roster()
+                .in_group("op:sop-2026", &"KR-KNPA".parse().unwrap())
+        );
         node.shutdown().await.unwrap();
     });
 
@@ -404,7 +456,7 @@ fn onboarding_a_federation_from_the_command_line() {
     isop(&["roster", "sign", "--authority", &p("authority")]);
     let text = isop(&["roster", "show", "--authority", &p("authority")]);
     assert!(
-        text.contains("roster v3") && text.contains("k1(revoked)") && text.contains("REVOKED"),
+        text.contains("roster v4") && text.contains("k1(revoked)") && text.contains("REVOKED"),
         "{text}"
     );
     // A CSR for one org cannot be issued to another.

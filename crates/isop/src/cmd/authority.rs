@@ -109,6 +109,13 @@ pub(crate) enum RosterCommand {
         #[arg(long)]
         org: String,
     },
+    /// Named groups of members (working groups, operations such as
+    /// `op:sop-2026`) in the next version: notices sent to a group go to
+    /// its members, and its id is a clearance token of each.
+    Group {
+        #[command(subcommand)]
+        command: GroupCommand,
+    },
     /// Sign the next version and put it in force (roster.bin); hand it to any node with `roster push`.
     Sign {
         /// The authority's directory.
@@ -231,11 +238,56 @@ pub(crate) fn certs(command: CertsCommand) -> Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Subcommand)]
+pub(crate) enum GroupCommand {
+    /// Put members in a group, making it if it is new.
+    Add {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+        /// The group's id, for example op:sop-2026.
+        id: String,
+        /// What the group is for (replaces the old description).
+        #[arg(long)]
+        description: Option<String>,
+        /// A member to put in it (repeat for more).
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+    /// Take members out of a group, or with none named remove the group.
+    Remove {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+        /// The group's id.
+        id: String,
+        /// A member to take out (repeat for more).
+        #[arg(long = "member")]
+        members: Vec<String>,
+    },
+    /// The members of a group, as the next version has it.
+    Members {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+        /// The group's id.
+        id: String,
+    },
+}
+
+fn orgs(members: &[String]) -> Result<Vec<isop_core::OrgId>> {
+    members
+        .iter()
+        .map(|m| m.parse().with_context(|| format!("--member {m:?}")))
+        .collect()
+}
+
 pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
     let show_draft = |r: &isop_core::pb::Roster| {
         println!(
-            "next version pending: {} members (sign it with `isop roster sign`)",
-            r.members.len()
+            "next version pending: {} members, {} groups (sign it with `isop roster sign`)",
+            r.members.len(),
+            r.groups.len()
         )
     };
     match command {
@@ -298,6 +350,33 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
                 println!("the node now holds roster v{}", v.version)
             })?;
         }
+        RosterCommand::Group { command } => match command {
+            GroupCommand::Add {
+                authority,
+                id,
+                description,
+                members,
+            } => {
+                let r = Authority::open(&authority)?.group_add(
+                    &id,
+                    description.as_deref(),
+                    &orgs(&members)?,
+                )?;
+                show_draft(&r);
+            }
+            GroupCommand::Remove {
+                authority,
+                id,
+                members,
+            } => show_draft(&Authority::open(&authority)?.group_remove(&id, &orgs(&members)?)?),
+            GroupCommand::Members { authority, id } => {
+                let g = Authority::open(&authority)?.group(&id)?;
+                println!("{} — {}", g.id, g.description);
+                for m in &g.members {
+                    println!("  {m}");
+                }
+            }
+        },
         RosterCommand::Sign { authority } => {
             let r = Authority::open(&authority)?.sign()?.roster;
             println!(
