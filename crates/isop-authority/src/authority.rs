@@ -237,10 +237,9 @@ impl Authority {
         self.save_draft(b)
     }
 
-    /// Adds a group of members to the draft.
+    /// Adds a group of members to the draft (see [`Self::group_add`]).
     pub fn add_group(&self, id: &str, name: &str, members: &[OrgId]) -> Result<pb::Roster, Error> {
-        let members: Vec<&OrgId> = members.iter().collect();
-        self.save_draft(RosterBuilder::from_pb(self.draft()?).group(id, name, &members))
+        self.group_add(id, Some(name), members)
     }
 
     /// Puts `members` in group `id` in the draft, making the group (with
