@@ -602,7 +602,8 @@ pub struct Delivery {
     pub last_error: Option<String>,
     /// The next attempt, no sooner (queued).
     pub next_attempt: Option<Time>,
-    /// The receipt's entry here (delivered or rejected).
+    /// The entry here that settled it: the receipt (delivered, duplicate,
+    /// rejected), or the `DeliveryFailed` entry (failed).
     pub receipt_index: Option<u64>,
     /// When the recipient received it, as its receipt says.
     pub receipt_at: Option<Time>,

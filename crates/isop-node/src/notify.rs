@@ -20,7 +20,7 @@ use isop_core::{LogIndex, NoticeKind, SignedNote, pb};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::api::views::summary_of;
+use crate::api::views::{addressee_status, summary_of};
 use crate::config::{NotifyConfig, check_private};
 use crate::state::Inner;
 use crate::{Error, NodeConfig};
@@ -225,13 +225,11 @@ fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent
                 && let Some(r) = inner.notice_at(ours)?
                 && r.notice.author() == &inner.org
                 && r.notice.kind() == NoticeKind::Referral
-                // Only an addressee's answer says where the referral stands.
-                && n.author() != &inner.org
-                && r.notice.addresses(n.author(), &inner.roster())
+                && let Some(status) = addressee_status(&r.notice, n, &inner.roster())
             {
                 out.push(NotifyEvent {
                     referral: Some(referral.to_string()),
-                    status: pb::ReferralStatus::try_from(u.status).ok(),
+                    status: Some(status),
                     notice: Some(summary),
                     ..event(EventKind::StatusChanged)
                 });

@@ -94,16 +94,19 @@ async fn readyz(State(api): State<Api>) -> Response {
 /// The most items one page holds.
 const MAX_PAGE: usize = 500;
 
+/// The size the latest signed checkpoint covers; `None` before the first.
+fn checkpoint_size(inner: &Inner) -> Result<Option<u64>, ApiError> {
+    Ok(inner
+        .store
+        .latest_checkpoint()?
+        .and_then(|n| isop_core::Checkpoint::parse(n.text()).ok())
+        .map(|c| c.size))
+}
+
 /// How long the oldest entry no signed checkpoint covers has waited, in
 /// milliseconds: 0 when the latest checkpoint covers the whole log.
 fn checkpoint_lag(inner: &Inner) -> u64 {
-    let covered = inner
-        .store
-        .latest_checkpoint()
-        .ok()
-        .flatten()
-        .and_then(|n| isop_core::Checkpoint::parse(n.text()).ok())
-        .map_or(0, |c| c.size);
+    let covered = checkpoint_size(inner).ok().flatten().unwrap_or(0);
     if covered >= inner.store.size() {
         return 0;
     }
@@ -171,11 +174,7 @@ async fn status(State(api): State<Api>) -> ApiResult<Status> {
             }
         })
         .collect();
-    let last_checkpoint_size = inner
-        .store
-        .latest_checkpoint()?
-        .and_then(|n| isop_core::Checkpoint::parse(n.text()).ok())
-        .map(|c| c.size);
+    let last_checkpoint_size = checkpoint_size(inner)?;
     Ok(Json(Status {
         org: inner.org.to_string(),
         roster_version: roster.version(),

@@ -100,16 +100,27 @@ pub(crate) fn thread(inner: &Inner, id: &NoticeId) -> Result<Vec<(LogIndex, Logg
     Ok(out)
 }
 
-/// A referral's latest status: of the answers this node holds, the newest
-/// by a recipient of the referral (an answer from anyone else says
-/// nothing of it).
+/// The status `answer` gives `referral`, if it is a status answer by one
+/// of the referral's addressees: an answer from anyone else says nothing
+/// of where the referral stands.
+pub(crate) fn addressee_status(
+    referral: &Notice,
+    answer: &Notice,
+    roster: &isop_core::Roster,
+) -> Option<pb::ReferralStatus> {
+    (answer.author() != referral.author() && referral.addresses(answer.author(), roster))
+        .then(|| answer_status(answer))
+        .flatten()
+}
+
+/// A referral's latest status: the newest of its addressees' answers this
+/// node holds.
 fn latest_status(inner: &Inner, referral: &Notice) -> Result<Option<pb::ReferralStatus>, Error> {
     let roster = inner.roster();
     Ok(thread(inner, &referral.id())?
         .iter()
         .map(|(_, r)| &r.notice)
-        .filter(|r| r.author() != referral.author() && referral.addresses(r.author(), &roster))
-        .filter_map(|r| answer_status(r).map(|s| (r.created_at(), s)))
+        .filter_map(|r| addressee_status(referral, r, &roster).map(|s| (r.created_at(), s)))
         .max_by_key(|(at, _)| *at)
         .map(|(_, s)| s))
 }
