@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    Checked, ErrorBody, ErrorCode, ExportQuery, ListQuery, MarkedRead, NoticeView, Page,
-    QueryAnswer, QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track,
+    Checked, ErrorBody, ErrorCode, ExportQuery, ListQuery, MarkedRead, NodeIdentity, NoticeView,
+    Page, QueryAnswer, QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track,
 };
 
 /// What went wrong talking to a node.
@@ -204,7 +204,14 @@ impl ApiClient {
             .map_err(|e| Error::Answer(e.to_string()))
     }
 
-    /// Gives the node a newer signed roster (its envelope's bytes).
+    /// Has the node take up the signing key and TLS certificate its
+    /// config names now, without a restart.
+    pub async fn reload(&self) -> Result<NodeIdentity, Error> {
+        self.post("/v1/node/reload", &serde_json::json!({})).await
+    }
+
+    /// Gives the node a newer signed roster (its envelope's bytes); one
+    /// it has already changes nothing.
     pub async fn push_roster(&self, envelope: Vec<u8>) -> Result<RosterAccepted, Error> {
         self.json(
             self.http

@@ -190,10 +190,28 @@ pub struct Status {
     pub outbox_depth: u64,
     /// Split views seen since the node started.
     pub split_views: u64,
+    /// The key it signs with and the certificate it shows.
+    pub identity: NodeIdentity,
     /// Every other member.
     pub peers: Vec<Peer>,
     /// Each webhook (`[[notify]]`).
     pub notify: Vec<HookStatus>,
+}
+
+/// The key a node signs with and the certificate it shows (`GET
+/// /v1/status`, and `POST /v1/node/reload` after it takes up new ones).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct NodeIdentity {
+    /// The notice-signing key's id, `<ORG-ID>/<name>`.
+    pub signing_key: String,
+    /// Its public half, hex.
+    pub public_key: String,
+    /// Until when the roster holds it valid.
+    pub key_not_after: Time,
+    /// The TLS certificate's pin (SPKI SHA-256), hex.
+    pub tls_pin: String,
+    /// When the certificate expires.
+    pub tls_not_after: Time,
 }
 
 /// Where a webhook stands.
@@ -702,6 +720,9 @@ pub struct QueryAnswer {
 pub struct RosterAccepted {
     /// Its version.
     pub version: u64,
+    /// Whether the roster pushed was new to the node; false if it had it
+    /// already (nothing changed).
+    pub new: bool,
 }
 
 /// `GET /v1/export`'s parameters.

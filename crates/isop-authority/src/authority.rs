@@ -178,7 +178,7 @@ impl Authority {
     }
 
     /// The next version being prepared: the draft, or the roster in force.
-    fn draft(&self) -> Result<pb::Roster, Error> {
+    pub fn draft(&self) -> Result<pb::Roster, Error> {
         draft_in(&self.dir, &self.roster_key())
     }
 
@@ -216,11 +216,7 @@ impl Authority {
             return Err(Error::Roster(format!("{} is already a member", m.org)));
         }
         let key = public_key_hex(m.public_key_hex)?;
-        let pin = pki::spki_sha256(
-            pki::certs_from_pem(m.tls_cert_pem)?
-                .first()
-                .ok_or_else(|| Error::Roster("no certificate".into()))?,
-        )?;
+        let pin = cert_pin(m.org, m.tls_cert_pem)?;
         let mut b = RosterBuilder::from_pb(draft)
             .member(m.org, m.display_name, m.role, m.country)
             .key(
@@ -310,9 +306,142 @@ impl Authority {
             .ok_or_else(|| unknown_group(&draft, id))
     }
 
-    /// Revokes a signing key in the draft, from now on.
-    pub fn revoke_key(&self, org: &OrgId, key_name: &KeyName) -> Result<pb::Roster, Error> {
-        self.save_draft(RosterBuilder::from_pb(self.draft()?).revoke_key(org, key_name, now())?)
+    /// Adds a signing key to member `org` in the draft, valid from
+    /// `not_before` to `not_after`: the next key, beside the one it
+    /// replaces until that one retires ([`Self::retire_key`]).
+    pub fn add_key(
+        &self,
+        org: &OrgId,
+        key_name: &KeyName,
+        public_key: &str,
+        not_before: UnixMillis,
+        not_after: UnixMillis,
+    ) -> Result<pb::Roster, Error> {
+        let draft = self.draft()?;
+        let key = public_key_hex(public_key)?;
+        if let Some(m) = draft.members.iter().find(|m| m.org_id == org.as_str()) {
+            if let Some(k) = m.keys.iter().find(|k| k.name == key_name.as_str()) {
+                return Err(Error::Roster(format!(
+                    "{org} has a key named {} already (its keys: {}); choose a new name",
+                    k.name,
+                    key_names(m)
+                )));
+            }
+            if let Some(k) = m.keys.iter().find(|k| k.public_key == key.as_bytes()[..]) {
+                return Err(Error::Roster(format!(
+                    "that public key is {org}/{} already",
+                    k.name
+                )));
+            }
+        }
+        self.save_draft(
+            RosterBuilder::from_pb(draft).key(org, key_name, &key, not_before, not_after)?,
+        )
+    }
+
+    /// Retires key `key_name` of `org` in the draft: it is valid until
+    /// `at` (exclusive), and what it signed before stays valid. It
+    /// refuses to leave `org` with no key valid from `at` on: add the
+    /// next key first.
+    pub fn retire_key(
+        &self,
+        org: &OrgId,
+        key_name: &KeyName,
+        at: UnixMillis,
+    ) -> Result<pb::Roster, Error> {
+        let draft = self.draft()?;
+        let m = member_in(&draft, org)?;
+        let key = key_in(m, org, key_name)?;
+        if at.0 <= key.not_before {
+            return Err(Error::Roster(format!(
+                "{org}/{key_name} only becomes valid at {}; retire it after that",
+                isop_core::json::rfc3339(key.not_before)
+            )));
+        }
+        let next = m.keys.iter().any(|k| {
+            k.name != key_name.as_str()
+                && k.not_before <= at.0
+                && k.not_after > at.0
+                && k.revoked_at.is_none()
+        });
+        if !next {
+            return Err(Error::Roster(format!(
+                "retiring {org}/{key_name} at {} would leave {org} no key to sign with: add its next key first (isop roster add-key)",
+                isop_core::json::rfc3339(at.0)
+            )));
+        }
+        self.save_draft(RosterBuilder::from_pb(draft).retire_key(org, key_name, at)?)
+    }
+
+    /// Revokes key `key_name` of `org` in the draft from `compromised_at`
+    /// on (when it was, or may have been, compromised; at the latest
+    /// now), saying why: signatures on payloads created from then on do
+    /// not count, for nodes and auditors alike.
+    pub fn revoke_key(
+        &self,
+        org: &OrgId,
+        key_name: &KeyName,
+        compromised_at: UnixMillis,
+        reason: &str,
+    ) -> Result<pb::Roster, Error> {
+        isop_core::text::check_line(reason)
+            .map_err(|why| Error::Roster(format!("the reason: {why}")))?;
+        if reason.trim().is_empty() {
+            return Err(Error::Roster(
+                "say why the key is revoked (--reason)".into(),
+            ));
+        }
+        let draft = self.draft()?;
+        key_in(member_in(&draft, org)?, org, key_name)?;
+        let at = UnixMillis(compromised_at.0.min(now().0));
+        self.save_draft(RosterBuilder::from_pb(draft).revoke_key(org, key_name, at, reason)?)
+    }
+
+    /// Pins the key of `org`'s new TLS certificate (PEM) in the draft,
+    /// beside its old pin: both are accepted until the old one is dropped
+    /// ([`Self::drop_pin`]), so a renewal needs no downtime. Returns the
+    /// pin.
+    pub fn add_pin(&self, org: &OrgId, tls_cert_pem: &str) -> Result<[u8; 32], Error> {
+        let draft = self.draft()?;
+        member_in(&draft, org)?;
+        let pin = cert_pin(org, tls_cert_pem)?;
+        self.save_draft(RosterBuilder::from_pb(draft).pin(org, pin)?)?;
+        Ok(pin)
+    }
+
+    /// Drops TLS pin `pin` of `org` in the draft (its last pin is kept).
+    pub fn drop_pin(&self, org: &OrgId, pin: [u8; 32]) -> Result<pb::Roster, Error> {
+        let draft = self.draft()?;
+        member_in(&draft, org)?;
+        self.save_draft(RosterBuilder::from_pb(draft).unpin(org, pin)?)
+    }
+
+    /// What the pending version changes against the roster in force, one
+    /// line each (see [`Roster::changes_from`]); empty with nothing
+    /// pending. Before the first version is signed, everything is new.
+    pub fn diff(&self) -> Result<Vec<String>, Error> {
+        if !self.dir.join("roster.draft").exists() {
+            return Ok(Vec::new());
+        }
+        let draft = Roster::try_from(self.draft()?)?;
+        let in_force = if self.dir.join("roster.bin").exists() {
+            self.roster()?.roster
+        } else {
+            Roster::try_from(
+                RosterBuilder::new(draft.federation(), 1, now())
+                    .policy(draft.policy())
+                    .build()?,
+            )?
+        };
+        Ok(draft.changes_from(&in_force))
+    }
+
+    /// The pending version, if edits are pending.
+    pub fn pending(&self) -> Result<Option<Roster>, Error> {
+        if !self.dir.join("roster.draft").exists() {
+            return Ok(None);
+        }
+        Ok(Some(Roster::try_from(self.draft()?)?))
     }
 
     /// Removes a member from the draft: it is revoked from now on, and kept
@@ -348,6 +477,64 @@ impl Authority {
             envelope: env,
         })
     }
+}
+
+/// Member `org` of `roster`, or an error naming the members there are.
+fn member_in<'a>(roster: &'a pb::Roster, org: &OrgId) -> Result<&'a pb::Member, Error> {
+    roster
+        .members
+        .iter()
+        .find(|m| m.org_id == org.as_str())
+        .ok_or_else(|| {
+            Error::Roster(format!(
+                "{org} is not a member (members: {})",
+                roster
+                    .members
+                    .iter()
+                    .map(|m| m.org_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+/// Key `name` of member `m`, or an error naming its keys.
+fn key_in<'a>(m: &'a pb::Member, org: &OrgId, name: &KeyName) -> Result<&'a pb::SigningKey, Error> {
+    m.keys
+        .iter()
+        .find(|k| k.name == name.as_str())
+        .ok_or_else(|| {
+            Error::Roster(format!(
+                "{org} has no key named {name} (its keys: {})",
+                key_names(m)
+            ))
+        })
+}
+
+fn key_names(m: &pb::Member) -> String {
+    m.keys
+        .iter()
+        .map(|k| k.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The pin (SPKI SHA-256) of `org`'s certificate `tls_cert_pem`, which
+/// must name `org`.
+pub fn cert_pin(org: &OrgId, tls_cert_pem: &str) -> Result<[u8; 32], Error> {
+    let certs = pki::certs_from_pem(tls_cert_pem)?;
+    let cert = certs
+        .first()
+        .ok_or_else(|| Error::Roster("no certificate".into()))?;
+    let named = isop_net::PeerIdentity::from_cert(cert)
+        .map_err(|e| Error::Roster(format!("the certificate: {e}")))?;
+    if &named.org != org {
+        return Err(Error::Roster(format!(
+            "the certificate is {}'s, not {org}'s",
+            named.org
+        )));
+    }
+    Ok(pki::spki_sha256(cert)?)
 }
 
 /// An unknown group, named with the ones there are.
@@ -528,11 +715,125 @@ mod tests {
             pki::spki_sha256(&pki::certs_from_pem(&cert).unwrap()[0]).unwrap()
         );
         // The next edit goes into version 2, signed by the same key.
-        authority.revoke_key(&org, &"k1".parse().unwrap()).unwrap();
+        authority
+            .revoke_key(&org, &"k1".parse().unwrap(), now(), "laptop stolen")
+            .unwrap();
         assert_eq!(authority.sign().unwrap().roster.version(), 2);
         let reopened = Authority::open(authority.dir()).unwrap();
         assert_eq!(reopened.roster().unwrap().roster.version(), 2);
         assert!(!authority.dir().join("roster.draft").exists());
+    }
+
+    #[test]
+    fn keys_and_pins_rotate_in_the_draft_and_bad_edits_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let authority = Authority::create(&dir.path().join("authority"), "isop-test").unwrap();
+        let mut certs = Vec::new();
+        for org in ["KR-KNPA", "GB-PIPCU"] {
+            let org: OrgId = org.parse().unwrap();
+            let keys = keys_gen(&dir.path().join(org.as_str()), &org).unwrap();
+            let cert = authority.issue(&org, &keys.csr_pem, 30).unwrap();
+            authority
+                .add_member(&NewMember {
+                    org: &org,
+                    display_name: org.as_str(),
+                    role: Role::Agency,
+                    country: "KR",
+                    key_name: &"k1".parse().unwrap(),
+                    public_key_hex: &keys.public_key_hex,
+                    key_valid_from: UnixMillis(now().0 - DAY),
+                    tls_cert_pem: &cert,
+                    endpoint: "127.0.0.1:4433",
+                    clearances: &[],
+                })
+                .unwrap();
+            certs.push(cert);
+        }
+        authority.sign().unwrap();
+        let kr: OrgId = "KR-KNPA".parse().unwrap();
+        let k = |n: &str| -> KeyName { n.parse().unwrap() };
+        assert!(authority.diff().unwrap().is_empty(), "nothing pending");
+
+        // A retirement that would leave no key is refused; with the next
+        // key beside it, the old one retires.
+        let e = authority.retire_key(&kr, &k("k1"), now()).unwrap_err();
+        assert!(e.to_string().contains("no key to sign with"), "{e}");
+        let next = SecretKey::generate(&mut rand::rngs::OsRng);
+        let next_hex = hex::encode(next.public().as_bytes());
+        let t = now();
+        authority
+            .add_key(
+                &kr,
+                &k("k2"),
+                &next_hex,
+                UnixMillis(t.0 - 1),
+                UnixMillis(t.0 + YEAR),
+            )
+            .unwrap();
+        let e = authority
+            .add_key(&kr, &k("k3"), &next_hex, t, UnixMillis(t.0 + YEAR))
+            .unwrap_err();
+        assert!(e.to_string().contains("is KR-KNPA/k2 already"), "{e}");
+        authority.retire_key(&kr, &k("k1"), t).unwrap();
+        let e = authority.retire_key(&kr, &k("k9"), t).unwrap_err();
+        assert!(
+            e.to_string().contains("no key named k9 (its keys: k1, k2)"),
+            "{e}"
+        );
+
+        // A revocation needs a reason; a compromise time ahead is now.
+        let e = authority
+            .revoke_key(&kr, &k("k2"), UnixMillis(t.0 + YEAR), " ")
+            .unwrap_err();
+        assert!(e.to_string().contains("say why"), "{e}");
+
+        // Pins: another org's certificate is refused; the last pin stays.
+        let e = authority.add_pin(&kr, &certs[1]).unwrap_err();
+        assert!(e.to_string().contains("GB-PIPCU's, not KR-KNPA's"), "{e}");
+        let old_pin = cert_pin(&kr, &certs[0]).unwrap();
+        let e = authority.drop_pin(&kr, old_pin).unwrap_err();
+        assert!(e.to_string().contains("only TLS pin"), "{e}");
+        let renewed = authority
+            .issue(
+                &kr,
+                &pki::csr(&kr, &pki::generate_tls_key().unwrap()).unwrap(),
+                30,
+            )
+            .unwrap();
+        let new_pin = authority.add_pin(&kr, &renewed).unwrap();
+        authority.drop_pin(&kr, old_pin).unwrap();
+
+        let diff = authority.diff().unwrap();
+        let has = |needle: &str| diff.iter().any(|d| d.contains(needle));
+        assert!(has(&format!("KR-KNPA/k2: new key {next_hex}")), "{diff:?}");
+        assert!(has("KR-KNPA/k1: valid"), "{diff:?}");
+        assert!(
+            has(&format!("new TLS pin {}", hex::encode(new_pin))),
+            "{diff:?}"
+        );
+        assert!(
+            has(&format!("TLS pin {} dropped", hex::encode(old_pin))),
+            "{diff:?}"
+        );
+        assert_eq!(diff.len(), 4, "{diff:?}");
+
+        let v2 = authority.sign().unwrap().roster;
+        let m = v2.member(&kr).unwrap();
+        assert_eq!(m.tls_pins, vec![new_pin]);
+        assert_eq!(m.keys[0].not_after, t);
+        // k1 signed before t still counts; at t it no longer does.
+        let id = KeyId::new(kr.clone(), k("k1"));
+        let judge = isop_core::Judgement::AtCreation;
+        assert!(v2.signing_key(&id, &kr, UnixMillis(t.0 - 1), judge).is_ok());
+        assert!(v2.signing_key(&id, &kr, t, judge).is_err());
+
+        authority
+            .revoke_key(&kr, &k("k2"), UnixMillis(t.0 + YEAR), "laptop stolen")
+            .unwrap();
+        let v3 = authority.sign().unwrap().roster;
+        let k2 = &v3.member(&kr).unwrap().keys[1];
+        assert!(k2.revoked_at.is_some_and(|r| r <= now()), "{k2:?}");
+        assert_eq!(k2.revocation_reason, "laptop stolen");
     }
 
     #[test]

@@ -18,5 +18,5 @@
 mod authority;
 mod federation;
 
-pub use authority::{Authority, NewMember, OrgKeys, SignedRoster, keys_gen, node_init};
+pub use authority::{Authority, NewMember, OrgKeys, SignedRoster, cert_pin, keys_gen, node_init};
 pub use federation::{LocalFederation, LocalMember, MemberSpec, Ports};

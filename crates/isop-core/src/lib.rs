@@ -25,7 +25,7 @@
 //! #     members: vec![
 //! #         pb::Member { org_id: "RH-FILMCO".into(), role: pb::Role::Partner as i32, country: "US".into(),
 //! #             keys: vec![pb::SigningKey { name: "k1".into(), public_key: signer.public().to_bytes().to_vec().into(),
-//! #                 not_before: 0, not_after: u64::MAX, revoked_at: None }], ..Default::default() },
+//! #                 not_before: 0, not_after: u64::MAX, ..Default::default() }], ..Default::default() },
 //! #         pb::Member { org_id: "KR-KNPA".into(), role: pb::Role::Agency as i32, country: "KR".into(), ..Default::default() },
 //! #     ],
 //! #     groups: vec![], policy: Some(Policy::standard().to_pb()),

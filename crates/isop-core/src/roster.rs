@@ -165,6 +165,8 @@ pub struct MemberKey {
     pub not_after: UnixMillis,
     /// When it was revoked, if it was.
     pub revoked_at: Option<UnixMillis>,
+    /// Why it was revoked (empty if it was not, or no reason was given).
+    pub revocation_reason: String,
 }
 
 impl MemberKey {
@@ -591,6 +593,11 @@ impl Roster {
         Ok(c)
     }
 
+    /// The groups: each id with its members.
+    pub fn groups(&self) -> &BTreeMap<String, BTreeSet<OrgId>> {
+        &self.groups
+    }
+
     /// Whether `id` names a group.
     pub fn has_group(&self, id: &str) -> bool {
         self.groups.contains_key(id)
@@ -633,6 +640,156 @@ impl Roster {
         }
         out.remove(author);
         Ok(out)
+    }
+
+    /// What changes from `old` to this roster, one line each in plain
+    /// words: members joined, left or revoked; their keys, TLS pins,
+    /// endpoints, clearances; groups; the policy. Empty if nothing does
+    /// (version and issue time aside).
+    pub fn changes_from(&self, old: &Roster) -> Vec<String> {
+        let t = |m: UnixMillis| crate::json::rfc3339(m.0);
+        let mut out = Vec::new();
+        if self.federation != old.federation {
+            out.push(format!(
+                "federation {:?} instead of {:?}",
+                self.federation, old.federation
+            ));
+        }
+        for (org, m) in &self.members {
+            let Some(o) = old.members.get(org) else {
+                out.push(format!(
+                    "{org} joins as {} ({}, {}) with keys {}",
+                    m.role,
+                    m.display_name,
+                    m.country,
+                    m.keys
+                        .iter()
+                        .map(|k| k.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                continue;
+            };
+            if m.revoked_at != o.revoked_at {
+                out.push(match m.revoked_at {
+                    Some(r) => format!("{org} is removed (revoked from {})", t(r)),
+                    None => format!("{org} is no longer revoked"),
+                });
+            }
+            for (what, new, was) in [
+                ("display name", &m.display_name, &o.display_name),
+                ("country", &m.country, &o.country),
+            ] {
+                if new != was {
+                    out.push(format!("{org}: {what} {new:?} instead of {was:?}"));
+                }
+            }
+            if m.role != o.role {
+                out.push(format!("{org}: role {} instead of {}", m.role, o.role));
+            }
+            for k in &m.keys {
+                let id = KeyId::new(org.clone(), k.name.clone());
+                let Some(w) = o.keys.iter().find(|w| w.name == k.name) else {
+                    out.push(format!(
+                        "{id}: new key {}, valid {} to {}",
+                        hex::encode(k.public.as_bytes()),
+                        t(k.not_before),
+                        t(k.not_after)
+                    ));
+                    continue;
+                };
+                if k.public != w.public {
+                    out.push(format!("{id}: a different public key under the same name"));
+                }
+                if (k.not_before, k.not_after) != (w.not_before, w.not_after) {
+                    out.push(format!(
+                        "{id}: valid {} to {} instead of {} to {}",
+                        t(k.not_before),
+                        t(k.not_after),
+                        t(w.not_before),
+                        t(w.not_after)
+                    ));
+                }
+                if (k.revoked_at, &k.revocation_reason) != (w.revoked_at, &w.revocation_reason) {
+                    out.push(match k.revoked_at {
+                        Some(r) => format!(
+                            "{id}: revoked from {} ({})",
+                            t(r),
+                            if k.revocation_reason.is_empty() {
+                                "no reason given"
+                            } else {
+                                &k.revocation_reason
+                            }
+                        ),
+                        None => format!("{id}: no longer revoked"),
+                    });
+                }
+            }
+            for w in o
+                .keys
+                .iter()
+                .filter(|w| !m.keys.iter().any(|k| k.name == w.name))
+            {
+                out.push(format!("{org}/{}: key dropped from the roster", w.name));
+            }
+            let pins = |a: &Member, b: &Member| -> Vec<String> {
+                a.tls_pins
+                    .iter()
+                    .filter(|p| !b.pins(p))
+                    .map(hex::encode)
+                    .collect()
+            };
+            for p in pins(m, o) {
+                out.push(format!("{org}: new TLS pin {p}"));
+            }
+            for p in pins(o, m) {
+                out.push(format!("{org}: TLS pin {p} dropped"));
+            }
+            for (what, new, was) in [
+                ("endpoint", &m.endpoints, &o.endpoints),
+                ("clearance", &m.clearances, &o.clearances),
+            ] {
+                for x in new.iter().filter(|x| !was.contains(x)) {
+                    out.push(format!("{org}: {what} {x} added"));
+                }
+                for x in was.iter().filter(|x| !new.contains(x)) {
+                    out.push(format!("{org}: {what} {x} removed"));
+                }
+            }
+        }
+        for org in old
+            .members
+            .keys()
+            .filter(|o| !self.members.contains_key(*o))
+        {
+            out.push(format!("{org} is dropped from the roster"));
+        }
+        for (id, members) in &self.groups {
+            let Some(was) = old.groups.get(id) else {
+                out.push(format!(
+                    "group {id} is new: {}",
+                    members
+                        .iter()
+                        .map(OrgId::as_str)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                continue;
+            };
+            for m in members.difference(was) {
+                out.push(format!("group {id}: {m} joins"));
+            }
+            for m in was.difference(members) {
+                out.push(format!("group {id}: {m} leaves"));
+            }
+        }
+        for id in old.groups.keys().filter(|g| !self.groups.contains_key(*g)) {
+            out.push(format!("group {id} is removed"));
+        }
+        if self.policy != old.policy {
+            out.push("the sending policy changes".into());
+        }
+        out
     }
 
     /// Signs a roster message with the roster key (the federation
@@ -683,6 +840,7 @@ impl TryFrom<pb::Roster> for Roster {
                     not_before: UnixMillis(k.not_before),
                     not_after: UnixMillis(k.not_after),
                     revoked_at: k.revoked_at.map(UnixMillis),
+                    revocation_reason: k.revocation_reason.clone(),
                 });
             }
             let tls_pins = m
@@ -807,24 +965,44 @@ impl RosterBuilder {
             not_before: not_before.0,
             not_after: not_after.0,
             revoked_at: None,
+            revocation_reason: String::new(),
         });
         Ok(self)
     }
 
-    /// Revokes key `name` of `org` from `at` on.
+    fn key_mut(&mut self, org: &OrgId, name: &KeyName) -> Result<&mut pb::SigningKey, Error> {
+        self.member_mut(org)?
+            .keys
+            .iter_mut()
+            .find(|k| k.name == name.as_str())
+            .ok_or_else(|| Error::UnknownKey(KeyId::new(org.clone(), name.clone())))
+    }
+
+    /// Revokes key `name` of `org` from `at` on (the time it was, or may
+    /// have been, compromised: signatures on payloads created from then on
+    /// do not count, for auditors too), saying why.
     pub fn revoke_key(
         mut self,
         org: &OrgId,
         name: &KeyName,
         at: UnixMillis,
+        reason: &str,
     ) -> Result<Self, Error> {
-        let key = self
-            .member_mut(org)?
-            .keys
-            .iter_mut()
-            .find(|k| k.name == name.as_str())
-            .ok_or_else(|| Error::UnknownKey(KeyId::new(org.clone(), name.clone())))?;
+        let key = self.key_mut(org, name)?;
         key.revoked_at = Some(at.0);
+        key.revocation_reason = reason.into();
+        Ok(self)
+    }
+
+    /// Ends the validity of key `name` of `org` at `at` (exclusive): it
+    /// retires, and what it signed before stays valid.
+    pub fn retire_key(
+        mut self,
+        org: &OrgId,
+        name: &KeyName,
+        at: UnixMillis,
+    ) -> Result<Self, Error> {
+        self.key_mut(org, name)?.not_after = at.0;
         Ok(self)
     }
 
@@ -844,6 +1022,40 @@ impl RosterBuilder {
         let m = self.member_mut(org)?;
         m.tls_spki_sha256.push(spki_sha256.to_vec().into());
         m.endpoints.push(endpoint.into());
+        Ok(self)
+    }
+
+    /// Adds a TLS SPKI pin to member `org` (a renewed certificate's,
+    /// beside the old one's); a pin it has already is kept once.
+    pub fn pin(mut self, org: &OrgId, spki_sha256: [u8; 32]) -> Result<Self, Error> {
+        let m = self.member_mut(org)?;
+        if !m.tls_spki_sha256.iter().any(|p| p.as_ref() == spki_sha256) {
+            m.tls_spki_sha256.push(spki_sha256.to_vec().into());
+        }
+        Ok(self)
+    }
+
+    /// Drops a TLS SPKI pin of member `org`. The member's last pin is
+    /// not dropped: it could no longer connect at all.
+    pub fn unpin(mut self, org: &OrgId, spki_sha256: [u8; 32]) -> Result<Self, Error> {
+        let m = self.member_mut(org)?;
+        let Some(at) = m
+            .tls_spki_sha256
+            .iter()
+            .position(|p| p.as_ref() == spki_sha256)
+        else {
+            return Err(Error::InvalidRoster(format!(
+                "{org} has no TLS pin {}",
+                hex::encode(spki_sha256)
+            )));
+        };
+        if m.tls_spki_sha256.len() == 1 {
+            return Err(Error::InvalidRoster(format!(
+                "{} is {org}'s only TLS pin: pin its new certificate first",
+                hex::encode(spki_sha256)
+            )));
+        }
+        m.tls_spki_sha256.remove(at);
         Ok(self)
     }
 

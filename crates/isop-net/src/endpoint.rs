@@ -128,14 +128,35 @@ enum Backend {
 struct Quic {
     inner: quinn::Endpoint,
     roots: Arc<RootCertStore>,
-    identity: TlsIdentity,
+    /// What this end shows when it dials; replaced by
+    /// [`Endpoint::set_identity`].
+    identity: std::sync::RwLock<Arc<TlsIdentity>>,
     transport: Arc<quinn::TransportConfig>,
 }
 
 impl Quic {
+    /// The server side's configuration, showing `identity`.
+    fn server(
+        roots: Arc<RootCertStore>,
+        identity: &TlsIdentity,
+        transport: Arc<quinn::TransportConfig>,
+    ) -> Result<quinn::ServerConfig, Error> {
+        let tls = server_config(roots, identity)?;
+        let crypto = QuicServerConfig::try_from(tls)
+            .map_err(|e| Error::Pki(format!("QUIC server crypto: {e}")))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        server.transport_config(transport);
+        Ok(server)
+    }
+
     /// Dials `org` at `addr` and completes the handshake.
     async fn connect(&self, addr: SocketAddr, org: &OrgId) -> Result<quinn::Connection, Error> {
-        let tls = client_config(self.roots.clone(), &self.identity, org.clone())?;
+        let identity = self
+            .identity
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let tls = client_config(self.roots.clone(), &identity, org.clone())?;
         let crypto = QuicClientConfig::try_from(tls)
             .map_err(|e| Error::Pki(format!("QUIC client crypto: {e}")))?;
         let mut client = quinn::ClientConfig::new(Arc::new(crypto));
@@ -208,11 +229,7 @@ impl Endpoint {
             ))
             .max_concurrent_uni_streams(quinn::VarInt::from_u32(0));
         let transport = Arc::new(transport);
-        let tls = server_config(roots.clone(), &config.identity)?;
-        let crypto = QuicServerConfig::try_from(tls)
-            .map_err(|e| Error::Pki(format!("QUIC server crypto: {e}")))?;
-        let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        server.transport_config(transport.clone());
+        let server = Quic::server(roots.clone(), &config.identity, transport.clone())?;
         let runtime = quinn::default_runtime().ok_or_else(|| Error::Bind {
             addr,
             source: std::io::Error::other("no async runtime"),
@@ -229,7 +246,7 @@ impl Endpoint {
             backend: Backend::Quic(Quic {
                 inner,
                 roots,
-                identity: config.identity,
+                identity: std::sync::RwLock::new(Arc::new(config.identity)),
                 transport,
             }),
             gate,
@@ -289,6 +306,23 @@ impl Endpoint {
             #[cfg(feature = "memory")]
             Backend::Memory(m) => admit_memory(m.connect(addr, org)?, &self.gate, self.limits),
         }
+    }
+
+    /// Shows `identity` (a renewed certificate, or a new key) to every
+    /// connection from now on, accepted or dialled; connections open now
+    /// keep the one they began with. The stateless-reset keys stay
+    /// derived from the key the endpoint started with, until it restarts.
+    pub fn set_identity(&self, identity: TlsIdentity) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Quic(q) => {
+                let server = Quic::server(q.roots.clone(), &identity, q.transport.clone())?;
+                q.inner.set_server_config(Some(server));
+                *q.identity.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(identity);
+            }
+            #[cfg(feature = "memory")]
+            Backend::Memory(m) => m.set_identity(&identity),
+        }
+        Ok(())
     }
 
     /// Closes every connection and stops accepting.

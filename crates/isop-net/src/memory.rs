@@ -247,7 +247,7 @@ impl MemoryNetwork {
             network: self.clone(),
             addr,
             number,
-            identity,
+            identity: Mutex::new(identity),
             incoming: tokio::sync::Mutex::new(incoming),
             links: Mutex::new(Vec::new()),
             closed: watch::Sender::new(false),
@@ -266,7 +266,7 @@ pub(crate) struct MemoryEndpoint {
     network: MemoryNetwork,
     addr: SocketAddr,
     number: u64,
-    identity: Result<PeerIdentity, Refusal>,
+    identity: Mutex<Result<PeerIdentity, Refusal>>,
     incoming: tokio::sync::Mutex<mpsc::UnboundedReceiver<Knock>>,
     links: Mutex<Vec<Weak<Link>>>,
     closed: watch::Sender<bool>,
@@ -294,6 +294,18 @@ impl MemoryEndpoint {
         Some(knock)
     }
 
+    /// Shows `identity` from now on, to new connections both ways.
+    pub(crate) fn set_identity(&self, identity: &TlsIdentity) {
+        let shown = presented(identity);
+        let mut net = self.network.lock();
+        if let Some(l) = net.listeners.get_mut(&self.addr)
+            && l.number == self.number
+        {
+            l.identity = shown.clone();
+        }
+        *self.identity.lock().unwrap_or_else(|p| p.into_inner()) = shown;
+    }
+
     /// Dials `addr`, which must show `org`'s certificate: this end and
     /// the identity the listener showed.
     pub(crate) fn connect(&self, addr: SocketAddr, org: &OrgId) -> Result<Knock, Error> {
@@ -317,7 +329,11 @@ impl MemoryEndpoint {
             .knocks
             .send(Knock {
                 end: theirs,
-                peer: self.identity.clone(),
+                peer: self
+                    .identity
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
             })
             .map_err(|_| Error::Connect {
                 addr,

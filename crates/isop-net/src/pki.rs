@@ -177,3 +177,12 @@ pub fn spki_sha256(cert: &CertificateDer<'_>) -> Result<[u8; 32], Error> {
         .map_err(|e| Error::Pki(format!("certificate: {e}")))?;
     Ok(Sha256::digest(c.tbs_certificate.subject_pki.raw).into())
 }
+
+/// When a certificate expires.
+pub fn not_after(cert: &CertificateDer<'_>) -> Result<UnixMillis, Error> {
+    let (_, c) = x509_parser::parse_x509_certificate(cert.as_ref())
+        .map_err(|e| Error::Pki(format!("certificate: {e}")))?;
+    Ok(UnixMillis(
+        u64::try_from(c.validity().not_after.timestamp()).unwrap_or(0) * 1000,
+    ))
+}

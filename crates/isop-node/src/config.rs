@@ -67,6 +67,10 @@ pub struct NodeConfig {
     /// read from the file; tests move it to play out long outages.
     #[serde(skip)]
     pub clock: Clock,
+    /// The file the config was read from, if it was: what a reload
+    /// (SIGHUP, `isop node reload`) reads again.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 /// The wall clock, as a node reads it.
@@ -294,6 +298,7 @@ impl NodeConfig {
             api: None,
             notify: Vec::new(),
             clock: Clock::default(),
+            source: None,
         }
     }
 
@@ -328,6 +333,7 @@ impl NodeConfig {
             }
         }
         c.org_id().map_err(|e| fail(e.to_string()))?;
+        c.source = Some(path.to_path_buf());
         Ok(c)
     }
 

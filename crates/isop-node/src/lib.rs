@@ -23,6 +23,7 @@
 mod api;
 pub mod config;
 mod error;
+mod identity;
 mod metrics;
 mod node;
 mod notify;
@@ -33,6 +34,7 @@ pub mod submit;
 
 pub use config::{Clock, NodeConfig, now};
 pub use error::{Error, Fault};
+pub use identity::Identity;
 pub use node::Node;
 pub use peer::Witnessed;
 pub use send::Sent;

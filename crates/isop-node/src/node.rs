@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 
 use isop_core::{LogIndex, NoticeDraft, OrgId, Roster, Signer, pb};
-use isop_net::{Endpoint, EndpointConfig, TlsIdentity};
+use isop_net::{Endpoint, EndpointConfig};
 use isop_store::{DeliveryStatus, Store, StoreConfig};
 use prost::Message;
 use tokio::sync::{Notify, watch};
@@ -66,18 +66,17 @@ impl Node {
         endpoint: impl FnOnce(EndpointConfig, isop_net::Gate) -> Result<Endpoint, isop_net::Error>,
     ) -> Result<Self, Error> {
         let org = config.org_id()?;
-        let signer = config.signer()?;
+        // The keys first: a node whose key files others can read does
+        // not start at all.
+        config.signer()?;
         crate::config::check_private(&config.tls_key)?;
-        let read = |p: &std::path::Path| {
-            std::fs::read_to_string(p).map_err(|e| Error::Config {
-                path: p.display().to_string(),
-                why: e.to_string(),
-            })
-        };
-        // The key's PEM is wiped from memory once parsed.
-        let key_pem = zeroize::Zeroizing::new(read(&config.tls_key)?);
-        let identity = TlsIdentity::from_pem(&read(&config.tls_cert)?, &key_pem)?;
-        let ca = isop_net::pki::certs_from_pem(&read(&config.ca)?)?;
+        let ca =
+            isop_net::pki::certs_from_pem(&std::fs::read_to_string(&config.ca).map_err(|e| {
+                Error::Config {
+                    path: config.ca.display().to_string(),
+                    why: e.to_string(),
+                }
+            })?)?;
         let roster_key = config.roster_key()?;
         // A frame's envelope must fit in one log entry, with room for its
         // disclosures' digests.
@@ -117,24 +116,17 @@ impl Node {
                 roster = Roster::verify(&envelope, &roster_key)?;
             }
         }
-        let me = roster.member(&org)?;
-        if !me
-            .keys
-            .iter()
-            .any(|k| k.name == signer.id().name && k.public == signer.public())
-        {
-            return Err(Error::Roster(format!(
-                "the roster does not list {}'s signing key {}",
-                org,
-                signer.id()
-            )));
-        }
+        let crate::identity::Loaded {
+            signer,
+            tls,
+            identity,
+        } = crate::identity::load(&config, &org, &roster)?;
         let roster = Arc::new(RwLock::new(RosterState {
             roster: Arc::new(roster),
             envelope,
         }));
 
-        let mut ep_config = EndpointConfig::new(ca, identity);
+        let mut ep_config = EndpointConfig::new(ca, tls);
         ep_config.max_frame = config.max_frame_bytes;
         let endpoint = endpoint(ep_config, gate(roster.clone(), config.clock.clone()))?;
         let (shutdown, _) = watch::channel(false);
@@ -142,7 +134,8 @@ impl Node {
         let (deliveries, queue) = tokio::sync::mpsc::channel(crate::peer::MAX_QUEUED);
         let inner = Arc::new(Inner {
             org,
-            signer,
+            signer: RwLock::new(Arc::new(signer)),
+            identity: RwLock::new(identity),
             store,
             roster,
             roster_key,
@@ -252,9 +245,22 @@ impl Node {
         &self.inner.config.clock
     }
 
+    /// Takes up the signing key and TLS certificate its config file names
+    /// now, without a restart (what SIGHUP and `isop node reload` do):
+    /// the roster in force must list the key and pin the certificate's
+    /// key. If they fail, the node keeps what it has and says why.
+    pub fn reload(&self) -> Result<crate::Identity, Error> {
+        self.inner.reload()
+    }
+
+    /// The key and certificate this node uses now.
+    pub fn identity(&self) -> crate::Identity {
+        self.inner.identity()
+    }
+
     /// The signer (this node's notice-signing key).
-    pub fn signer(&self) -> &Signer {
-        &self.inner.signer
+    pub fn signer(&self) -> Arc<Signer> {
+        self.inner.signer()
     }
 
     /// Seals, checks and queues a notice: its recipients (orgs and expanded

@@ -248,16 +248,23 @@ fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent
         }
         // A peer's checkpoint kept as evidence of a split view is the one
         // logged here that this node did not cosign: no line of it verifies
-        // under this node's key (a line merely named after it proves
-        // nothing).
+        // under any of this node's keys (a line merely named after one
+        // proves nothing).
         Some(pb::log_entry::Record::CosignedCheckpoint(note))
             if direction == Some(pb::Direction::Local) =>
         {
-            let ours = isop_core::NoteVerifier::new(
-                &inner.signer.id().to_string(),
-                inner.signer.public(),
-            )?;
-            let cosigned = SignedNote::parse(note).is_ok_and(|n| n.verify(&ours).is_ok());
+            let roster = inner.roster();
+            let ours = roster
+                .member(&inner.org)?
+                .keys
+                .iter()
+                .filter_map(|k| {
+                    isop_core::NoteVerifier::new(&format!("{}/{}", inner.org, k.name), k.public)
+                        .ok()
+                })
+                .collect::<Vec<_>>();
+            let cosigned =
+                SignedNote::parse(note).is_ok_and(|n| ours.iter().any(|v| n.verify(v).is_ok()));
             if !cosigned {
                 out.push(NotifyEvent {
                     peer: Some(entry.peer.clone()),

@@ -30,10 +30,11 @@ fn prepare(inner: &Inner, draft: NoticeDraft) -> Result<(SealedNotice, Vec<OrgId
     // A notice signed with a key its recipients refuse can never be
     // delivered: refused here, naming the key (revoked, or expired).
     let now = inner.now();
+    let signer = inner.signer();
     inner
         .roster()
-        .signing_key(inner.signer.id(), &inner.org, now, inner.live())?;
-    let sealed = draft.seal(&inner.signer, now, &mut rand::rngs::OsRng)?;
+        .signing_key(signer.id(), &inner.org, now, inner.live())?;
+    let sealed = draft.seal(&signer, now, &mut rand::rngs::OsRng)?;
     let n = sealed.notice();
     let reply = inner.reply_context(n.in_reply_to())?;
     let recipients = protocol::recipients(&inner.roster(), &inner.org, n, &reply, now)?;

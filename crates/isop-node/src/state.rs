@@ -53,7 +53,10 @@ pub(crate) struct RosterState {
 /// What every task of a node shares.
 pub(crate) struct Inner {
     pub(crate) org: OrgId,
-    pub(crate) signer: Signer,
+    /// The notice-signing key; replaced by [`Inner::reload`].
+    pub(crate) signer: RwLock<Arc<Signer>>,
+    /// What it signs and shows as; replaced with `signer`.
+    pub(crate) identity: RwLock<crate::Identity>,
     pub(crate) store: Store,
     pub(crate) roster: Arc<RwLock<RosterState>>,
     pub(crate) roster_key: RosterKey,
@@ -128,13 +131,21 @@ pub(crate) enum RejectionLogging {
 }
 
 impl Inner {
+    /// The key this node signs with now.
+    pub(crate) fn signer(&self) -> Arc<Signer> {
+        self.signer
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The latest checkpoint, signed anew if the log has grown since.
     pub(crate) fn checkpoint(&self) -> Result<SignedNote, Error> {
         let size = self.store.size();
         if let Some(note) = self.store.checkpoint(size)? {
             return Ok(note);
         }
-        Ok(self.store.sign_checkpoint(&self.signer)?)
+        Ok(self.store.sign_checkpoint(&self.signer())?)
     }
 
     /// Writes the log as one export file, with the disclosures `clearance`
@@ -411,6 +422,54 @@ impl Inner {
         self.progress.notify_waiters();
         self.propagate_roster(envelope.clone(), from.cloned());
         Ok(version)
+    }
+
+    /// Takes a roster an operator hands this node (`POST /v1/roster`): a
+    /// newer version is taken up and passed on; a version it already has,
+    /// with the same content, changes nothing and is no error. Returns
+    /// the version the node holds, and whether the roster was new.
+    pub(crate) fn offer_roster(
+        self: &Arc<Self>,
+        envelope: &pb::Envelope,
+    ) -> Result<(u64, bool), Error> {
+        let offered = Roster::verify(envelope, &self.roster_key)?;
+        let current = self.roster();
+        if offered.version() > current.version() {
+            return Ok((self.accept_roster(envelope, None)?, true));
+        }
+        // The same version as held, or an older one this node took before.
+        let held = if offered.version() == current.version() {
+            Some(self.roster_envelope())
+        } else {
+            self.store
+                .rosters()
+                .filter_map(Result::ok)
+                .find(|(v, _)| *v == offered.version())
+                .and_then(|(_, bytes)| pb::Envelope::decode(bytes).ok())
+        };
+        let Some(held) = held else {
+            return Err(Error::Invalid(format!(
+                "roster v{} is older than the v{} this node holds",
+                offered.version(),
+                current.version()
+            )));
+        };
+        if held.payload == envelope.payload {
+            return Ok((current.version(), false));
+        }
+        let differs = Roster::verify(&held, &self.roster_key)
+            .map(|h| offered.changes_from(&h))
+            .unwrap_or_default();
+        Err(Error::Invalid(format!(
+            "the roster v{} offered is not the v{} this node holds: {}",
+            offered.version(),
+            offered.version(),
+            if differs.is_empty() {
+                "they differ only in issue time or encoding".to_owned()
+            } else {
+                differs.join("; ")
+            }
+        )))
     }
 
     /// Whether `peer` may be served now: a member of the roster in force,

@@ -609,7 +609,7 @@ fn prove_inclusion(nodes: &Nodes) -> Result<()> {
         let note = node.store().latest_checkpoint()?;
         let note = match note {
             Some(n) => n,
-            None => node.store().sign_checkpoint(node.signer())?,
+            None => node.store().sign_checkpoint(&node.signer())?,
         };
         let roster = node.roster();
         let key = roster

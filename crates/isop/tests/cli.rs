@@ -436,7 +436,87 @@ fn onboarding_a_federation_from_the_command_line() {
         node.shutdown().await.unwrap();
     });
 
-    // Revocations go into the next version.
+    // KR's next key goes in beside k1; `roster show` shows what is
+    // pending, and a key name or key already there is refused by name.
+    isop(&[
+        "keys",
+        "gen",
+        "--org",
+        "KR-KNPA",
+        "--dir",
+        &p("KR-KNPA/2027"),
+    ]);
+    let add_key = |name: &str| {
+        run(&[
+            "roster",
+            "add-key",
+            "--authority",
+            &p("authority"),
+            "--org",
+            "KR-KNPA",
+            "--key-name",
+            name,
+            "--public-key",
+            &p("KR-KNPA/2027/signing.pub"),
+        ])
+    };
+    assert!(add_key("k2").status.success());
+    let out = add_key("k1");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("KR-KNPA has a key named k1 already"),
+        "{out:?}"
+    );
+    let out = add_key("k3");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("that public key is KR-KNPA/k2 already"),
+        "{out:?}"
+    );
+    let shown = isop(&["roster", "show", "--authority", &p("authority")]);
+    assert!(
+        shown.contains("clearance  country:KR op:sop-2026 org:KR-KNPA role:agency")
+            && shown.contains("pending, not yet signed")
+            && shown.contains("KR-KNPA/k2: new key"),
+        "{shown}"
+    );
+    // k1 may retire now, since k2 is valid from an hour ago; retiring k2
+    // as well would leave KR no key to sign with.
+    let retire = |name: &str| {
+        run(&[
+            "roster",
+            "retire-key",
+            "--authority",
+            &p("authority"),
+            "--org",
+            "KR-KNPA",
+            "--key-name",
+            name,
+        ])
+    };
+    assert!(retire("k1").status.success());
+    let out = retire("k2");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("would leave KR-KNPA no key to sign with"),
+        "{out:?}"
+    );
+
+    // Revocations go into the next version, with the reason.
+    let out = run(&[
+        "roster",
+        "revoke-key",
+        "--authority",
+        &p("authority"),
+        "--org",
+        "KR-KNPA",
+        "--key-name",
+        "k9",
+        "--reason",
+        "lost",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("KR-KNPA has no key named k9 (its keys: k1, k2)"),
+        "{out:?}"
+    );
     isop(&[
         "roster",
         "revoke-key",
@@ -444,6 +524,10 @@ fn onboarding_a_federation_from_the_command_line() {
         &p("authority"),
         "--org",
         "KR-KNPA",
+        "--key-name",
+        "k1",
+        "--reason",
+        "laptop stolen",
     ]);
     isop(&[
         "roster",
@@ -456,7 +540,11 @@ fn onboarding_a_federation_from_the_command_line() {
     isop(&["roster", "sign", "--authority", &p("authority")]);
     let text = isop(&["roster", "show", "--authority", &p("authority")]);
     assert!(
-        text.contains("roster v4") && text.contains("k1(revoked)") && text.contains("REVOKED"),
+        text.contains("roster v4")
+            && text.contains("REVOKED from")
+            && text.contains("(laptop stolen)")
+            && text.contains("REMOVED from")
+            && !text.contains("pending"),
         "{text}"
     );
     // A CSR for one org cannot be issued to another.
@@ -1086,6 +1174,74 @@ fn workflows_against_running_nodes() {
         "{stderr}"
     );
 
+    // FilmCo rotates its signing key without a restart: the authority
+    // adds k2 beside k1, the new roster goes to FilmCo's node (which
+    // passes it on), and SIGHUP has the node take up the key its config
+    // now names.
+    let filmco_dir = fed.join("RH-FILMCO");
+    let new_dir = filmco_dir.join("2027");
+    isop(&[
+        "keys",
+        "gen",
+        "--org",
+        "RH-FILMCO",
+        "--dir",
+        new_dir.to_str().unwrap(),
+    ]);
+    let authority = fed.to_str().unwrap();
+    isop(&[
+        "roster",
+        "add-key",
+        "--authority",
+        authority,
+        "--org",
+        "RH-FILMCO",
+        "--key-name",
+        "k2",
+        "--public-key",
+        new_dir.join("signing.pub").to_str().unwrap(),
+    ]);
+    let diff = isop(&["roster", "diff", "--authority", authority]);
+    assert!(diff.contains("RH-FILMCO/k2: new key"), "{diff}");
+    assert!(isop(&["roster", "sign", "--authority", authority]).contains("roster v2"));
+    let push = [
+        "roster",
+        "push",
+        "--authority",
+        authority,
+        "--node",
+        &filmco,
+    ];
+    assert!(isop(&push).contains("now holds roster v2"));
+    assert!(isop(&push).contains("has roster v2 already; nothing changed"));
+    let config = filmco_dir.join("node.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let moved = text
+        .replace(
+            "signing_key = \"signing.key\"",
+            "signing_key = \"2027/signing.key\"",
+        )
+        .replace("signing_key_name = \"k1\"", "signing_key_name = \"k2\"");
+    assert_ne!(text, moved, "{text}");
+    std::fs::write(&config, moved).unwrap();
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&nodes.0[2]),
+        rustix::process::Signal::HUP,
+    )
+    .unwrap();
+    eventually(&["status", "--node", &filmco], |o| {
+        o.contains("signs with RH-FILMCO/k2")
+    });
+    // What it signs now reaches KR, which holds v2 by now.
+    let sent = isop(&["submit", "--node", &filmco, example]);
+    let new_id = sent.split_whitespace().nth(1).unwrap().to_owned();
+    eventually(&["inbox", "--node", &kr, "--json", "--limit", "500"], |o| {
+        o.contains(&new_id)
+    });
+    // `isop node reload` does the same through the API.
+    let reloaded = isop(&["node", "reload", "--node", &filmco]);
+    assert!(reloaded.contains("signs with RH-FILMCO/k2"), "{reloaded}");
+
     // A reader that goes away: the command ends quietly, never a panic.
     let mut child = Command::new(env!("CARGO_BIN_EXE_isop"))
         .args(["status", "--node", &kr])
@@ -1124,7 +1280,9 @@ fn workflows_against_running_nodes() {
         .stderr(std::fs::File::create(&json_log).unwrap())
         .spawn()
         .unwrap();
-    eventually(&["status", "--node", &gb], |o| o.contains("roster v1"));
+    eventually(&["status", "--node", &gb], |o| {
+        o.contains("GB-PIPCU — roster v")
+    });
     stop(gb_node);
     let log = std::fs::read_to_string(&json_log).unwrap();
     let lines: Vec<serde_json::Value> = log

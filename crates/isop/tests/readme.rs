@@ -78,6 +78,29 @@ fn the_readme_examples_run_as_pasted() {
         .collect();
     let out = sh(cwd, &onboarding);
     assert!(out.contains("KR-KNPA"), "{out}");
+    // Rotating its key and certificate, in the same directory; the node
+    // is not running, so `node reload` is left out.
+    let rotation: String = block("isop roster add-key")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("isop node reload"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let out = sh(cwd, &rotation);
+    assert!(
+        out.contains("KR-KNPA/k2: new key") && out.contains("KR-KNPA: new TLS pin"),
+        "{out}"
+    );
+    let config = std::fs::read_to_string(cwd.join("kr/node.toml")).unwrap();
+    assert!(
+        config.contains("signing_key = \"2027/signing.key\"")
+            && config.contains("tls_key = \"2027/tls.key\""),
+        "{config}"
+    );
+    let shown = sh(cwd, "isop roster show --authority authority");
+    assert!(
+        shown.contains("key k2") && shown.matches("TLS pin").count() == 1,
+        "{shown}"
+    );
 
     // The example federation where the README has it, and its nodes.
     let (quic, api) = free_ports();

@@ -584,7 +584,7 @@ async fn a_cosignature_cannot_plant_a_line_under_another_name_or_use_a_key_not_v
 
     // GB cosigns KR's checkpoint and adds a line under the hub's name and
     // key hash that does not verify.
-    let mut note = kr.store().sign_checkpoint(kr.signer())?;
+    let mut note = kr.store().sign_checkpoint(&kr.signer())?;
     note.add_signature(&gb_signer);
     let name = hub_signer.id().to_string();
     let line = format!(
@@ -624,10 +624,15 @@ async fn a_cosignature_cannot_plant_a_line_under_another_name_or_use_a_key_not_v
             UnixMillis(t.0 - 86_400_000),
             UnixMillis(t.0 + 86_400_000),
         )?
-        .revoke_key(&org(GB), &"gone".parse()?, UnixMillis(t.0 - 60_000))?
+        .revoke_key(
+            &org(GB),
+            &"gone".parse()?,
+            UnixMillis(t.0 - 60_000),
+            "key leaked",
+        )?
         .build()?;
     kr.update_roster(&fed.sign(&v2)?)?;
-    let mut note = kr.store().sign_checkpoint(kr.signer())?;
+    let mut note = kr.store().sign_checkpoint(&kr.signer())?;
     note.add_signature(&gone);
     let size = kr.store().size();
     match as_gb.request(&cosign(&note)).await {

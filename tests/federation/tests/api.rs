@@ -541,7 +541,9 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     assert_eq!(copy.root(copy.size())?, kr.store().root(copy.size())?);
     assert_eq!(summary.disclosures, 1, "only the agency-labelled field");
 
-    // A newer roster is taken through the API; an older one is refused.
+    // A newer roster is taken through the API; pushing one the node has
+    // already changes nothing and is no error; another roster under a
+    // version it has is refused, naming what differs.
     let now = now();
     let v2 = fed.sign(
         &isop_core::RosterBuilder::from_pb(fed.roster.clone())
@@ -557,17 +559,29 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
             .body(env.encode_to_vec())
             .send()
     };
-    let r = push(v2).await?;
+    let r = push(v2.clone()).await?;
     assert_eq!(r.status().as_u16(), 200);
     let accepted: isop_api::RosterAccepted = contract(&r.json::<Value>().await?);
-    assert_eq!(accepted.version, 2);
+    assert_eq!((accepted.version, accepted.new), (2, true));
     assert_eq!(kr.roster().version(), 2);
-    let r = push(fed.sign(&fed.roster)?).await?;
+    for again in [v2, fed.sign(&fed.roster)?] {
+        let r = push(again).await?;
+        assert_eq!(r.status().as_u16(), 200);
+        let accepted: isop_api::RosterAccepted = contract(&r.json::<Value>().await?);
+        assert_eq!((accepted.version, accepted.new), (2, false));
+    }
+    let other_v2 = fed.sign(
+        &isop_core::RosterBuilder::from_pb(fed.roster.clone())
+            .version(2, now)
+            .revoke_member(&org(SPORTS), now)?
+            .build()?,
+    )?;
+    let r = push(other_v2).await?;
     refused(
         &(r.status().as_u16(), r.json().await?),
         400,
         "INVALID_REQUEST",
-        "not newer",
+        "RH-SPORTSNET is removed",
     );
 
     // FilmCo's key is revoked from before its referral was made: the
@@ -577,7 +591,12 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     let v3 = fed.sign(
         &isop_core::RosterBuilder::from_pb(fed.roster.clone())
             .version(3, now)
-            .revoke_key(&org(FILMCO), &"k1".parse()?, UnixMillis(now.0 - 3_600_000))?
+            .revoke_key(
+                &org(FILMCO),
+                &"k1".parse()?,
+                UnixMillis(now.0 - 3_600_000),
+                "key leaked",
+            )?
             .build()?,
     )?;
     assert_eq!(push(v3).await?.status().as_u16(), 200);

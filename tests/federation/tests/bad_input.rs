@@ -162,7 +162,12 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
             UnixMillis(t.0 - year),
             UnixMillis(t.0 + year),
         )?
-        .revoke_key(&org(FILMCO), &"gone".parse()?, UnixMillis(t.0 - 60_000))?
+        .revoke_key(
+            &org(FILMCO),
+            &"gone".parse()?,
+            UnixMillis(t.0 - 60_000),
+            "key leaked",
+        )?
         .build()?;
     let v2_env = fed.sign(&v2)?;
     kr.update_roster(&v2_env)?;

@@ -192,7 +192,12 @@ async fn a_roster_update_propagates_and_a_revoked_key_is_refused() -> Result<()>
     let now = now();
     let v2 = RosterBuilder::from_pb(fed.roster.clone())
         .version(2, now)
-        .revoke_key(&org(FILMCO), &"k1".parse()?, UnixMillis(now.0 - 1000))?
+        .revoke_key(
+            &org(FILMCO),
+            &"k1".parse()?,
+            UnixMillis(now.0 - 1000),
+            "key leaked",
+        )?
         .revoke_member(&org(SPORTS), UnixMillis(now.0 - 1000))?
         .build()?;
     hub.update_roster(&fed.sign(&v2)?)?;

@@ -122,7 +122,12 @@ pub fn fed() -> Fed {
             UnixMillis(NOW.0 + DAY),
         )
         .unwrap()
-        .revoke_key(&org(KR), &kr_revoked.id().name, UnixMillis(NOW.0 - DAY))
+        .revoke_key(
+            &org(KR),
+            &kr_revoked.id().name,
+            UnixMillis(NOW.0 - DAY),
+            "key leaked",
+        )
         .unwrap();
     let env = b.sign(&roster_key).unwrap();
     let roster = Roster::verify(

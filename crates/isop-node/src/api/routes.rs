@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use isop_api::{
-    Checked, Delivery, DeliveryState, ExportQuery, Health, ListQuery, MarkedRead, NoticeView, Page,
-    Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status, SubmitNotice,
-    Summary, Time, Track,
+    Checked, Delivery, DeliveryState, ExportQuery, Health, ListQuery, MarkedRead, NodeIdentity,
+    NoticeView, Page, Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status,
+    SubmitNotice, Summary, Time, Track,
 };
 use isop_core::json::enum_value;
 use isop_core::{
@@ -46,6 +46,7 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/export", get(export))
         .route("/v1/roster", post(push_roster))
+        .route("/v1/node/reload", post(reload))
         .route("/metrics", get(metrics))
 }
 
@@ -184,9 +185,26 @@ async fn status(State(api): State<Api>) -> ApiResult<Status> {
         split_views: inner
             .inconsistencies
             .load(std::sync::atomic::Ordering::Relaxed),
+        identity: identity_view(&inner.identity()),
         peers,
         notify: inner.notify.all(&inner.config),
     }))
+}
+
+fn identity_view(id: &crate::Identity) -> NodeIdentity {
+    NodeIdentity {
+        signing_key: id.signing_key.to_string(),
+        public_key: hex::encode(id.public_key.as_bytes()),
+        key_not_after: Time(id.key_not_after.0),
+        tls_pin: hex::encode(id.tls_pin),
+        tls_not_after: Time(id.tls_not_after.0),
+    }
+}
+
+/// `POST /v1/node/reload`: takes up the signing key and TLS certificate
+/// the node's config names now.
+async fn reload(State(api): State<Api>) -> ApiResult<NodeIdentity> {
+    Ok(Json(identity_view(&api.inner.reload()?)))
 }
 
 fn sent_answer(sent: &crate::Sent) -> Sent {
@@ -488,6 +506,6 @@ async fn export(State(api): State<Api>, Query(q): Query<ExportQuery>) -> Respons
 async fn push_roster(State(api): State<Api>, body: axum::body::Bytes) -> ApiResult<RosterAccepted> {
     let env = pb::Envelope::decode(body)
         .map_err(|e| bad_request(format!("not a roster envelope: {e}")))?;
-    let version = api.inner.accept_roster(&env, None)?;
-    Ok(Json(RosterAccepted { version }))
+    let (version, new) = api.inner.offer_roster(&env)?;
+    Ok(Json(RosterAccepted { version, new }))
 }

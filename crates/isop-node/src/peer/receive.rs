@@ -45,7 +45,7 @@ pub(super) async fn receive_single(
             what: "receiving deliveries",
             why,
         })?;
-    Ok(draft.sign(&inner.signer)?)
+    Ok(draft.sign(&inner.signer())?)
 }
 
 /// Takes the single deliveries that wait, up to [`MAX_BATCH`] at a time, and
@@ -101,7 +101,7 @@ pub(super) async fn receive_batch(
     deliveries: Vec<Delivery>,
 ) -> Result<pb::Envelope, Error> {
     let drafts = log_deliveries(inner, sender, deliveries).await?;
-    Ok(ReceiptDraft::sign_list(&drafts, &inner.signer)?)
+    Ok(ReceiptDraft::sign_list(&drafts, &inner.signer())?)
 }
 
 /// A delivery on its way into the log: `F` is its append.
@@ -322,7 +322,7 @@ fn refusal_entry(
     let mut entry = NewEntry::new(
         received_at,
         Direction::Local,
-        Record::Envelope(Bytes::from(logged.sign(&inner.signer)?.encode_to_vec())),
+        Record::Envelope(Bytes::from(logged.sign(&inner.signer())?.encode_to_vec())),
     );
     entry.peer = Some(sender.clone());
     Ok(Some(entry))

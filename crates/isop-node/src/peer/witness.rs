@@ -162,7 +162,7 @@ pub(crate) async fn witness(inner: &Arc<Inner>, peer: &OrgId) -> Result<Witnesse
         }
         consistent_with = Some(old.size);
     }
-    note.add_signature(&inner.signer);
+    note.add_signature(&inner.signer());
     inner
         .request(
             &conn,

@@ -9,7 +9,9 @@ use isop_authority::Authority;
 use isop_core::text::printable;
 use serde_json::{Value, json};
 
-use super::{NodeArg, client};
+use isop_core::UnixMillis;
+
+use super::{NodeArg, client, time_arg};
 use crate::output::print;
 
 #[derive(Debug, Subcommand)]
@@ -88,7 +90,48 @@ pub(crate) enum RosterCommand {
         #[arg(long)]
         clearance: Vec<String>,
     },
-    /// Revoke a member's signing key, from now on, in the next version.
+    /// Add a signing key to a member in the next version, beside the one
+    /// it replaces (both valid until the old one retires).
+    AddKey {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+        /// Org id.
+        #[arg(long)]
+        org: String,
+        /// The new key's name, for example k2.
+        #[arg(long)]
+        key_name: String,
+        /// Its public half, hex, or the signing.pub file holding it.
+        #[arg(long)]
+        public_key: String,
+        /// When it becomes valid: RFC 3339 or Unix milliseconds (default an hour ago).
+        #[arg(long)]
+        valid_from: Option<String>,
+        /// How many days it stays valid.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+    },
+    /// Retire a member's signing key in the next version: valid until
+    /// --at (default now); what it signed before stays valid. Add the
+    /// next key first.
+    RetireKey {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+        /// Org id.
+        #[arg(long)]
+        org: String,
+        /// The key's name.
+        #[arg(long)]
+        key_name: String,
+        /// When it stops being valid: RFC 3339 or Unix milliseconds.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Revoke a member's signing key in the next version, from the time
+    /// it was compromised (default now): what it signed from then on no
+    /// longer counts, for auditors too.
     RevokeKey {
         /// The authority's directory.
         #[arg(long)]
@@ -97,8 +140,40 @@ pub(crate) enum RosterCommand {
         #[arg(long)]
         org: String,
         /// The key's name.
-        #[arg(long, default_value = "k1")]
+        #[arg(long)]
         key_name: String,
+        /// Why, for example "laptop stolen".
+        #[arg(long)]
+        reason: String,
+        /// When it was (or may have been) compromised: RFC 3339 or Unix milliseconds.
+        #[arg(long)]
+        compromised_at: Option<String>,
+    },
+    /// Pin a member's renewed TLS certificate in the next version, beside
+    /// the old pin (a certificate renewed with the same key needs no new pin).
+    AddPin {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+        /// Org id.
+        #[arg(long)]
+        org: String,
+        /// The new certificate.
+        #[arg(long)]
+        tls_cert: PathBuf,
+    },
+    /// Drop a member's old TLS pin in the next version, once its node
+    /// serves the new certificate.
+    DropPin {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+        /// Org id.
+        #[arg(long)]
+        org: String,
+        /// The pin, hex (as `roster show` prints it), or the old certificate's file.
+        #[arg(long)]
+        pin: String,
     },
     /// Remove a member (revoked from now on; kept listed for auditors) in the next version.
     Remove {
@@ -116,6 +191,12 @@ pub(crate) enum RosterCommand {
         #[command(subcommand)]
         command: GroupCommand,
     },
+    /// What the next version changes against the roster in force.
+    Diff {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+    },
     /// Sign the next version and put it in force (roster.bin); hand it to any node with `roster push`.
     Sign {
         /// The authority's directory.
@@ -130,7 +211,8 @@ pub(crate) enum RosterCommand {
         #[command(flatten)]
         node: NodeArg,
     },
-    /// Verify and print the roster in force.
+    /// Verify and print the roster in force (each member's keys, pins and
+    /// clearance tokens), and what the pending version changes.
     Show {
         /// The authority's directory.
         #[arg(long)]
@@ -275,6 +357,15 @@ pub(crate) enum GroupCommand {
     },
 }
 
+/// The contents of file `arg`, trimmed, or else `arg` itself (a key
+/// given as hex or as the file holding it).
+fn file_or_text(arg: String) -> String {
+    match std::fs::read_to_string(&arg) {
+        Ok(file) => file.trim().to_owned(),
+        Err(_) => arg,
+    }
+}
+
 fn orgs(members: &[String]) -> Result<Vec<isop_core::OrgId>> {
     members
         .iter()
@@ -283,13 +374,6 @@ fn orgs(members: &[String]) -> Result<Vec<isop_core::OrgId>> {
 }
 
 pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
-    let show_draft = |r: &isop_core::pb::Roster| {
-        println!(
-            "next version pending: {} members, {} groups (sign it with `isop roster sign`)",
-            r.members.len(),
-            r.groups.len()
-        )
-    };
     match command {
         RosterCommand::Add {
             authority,
@@ -313,41 +397,124 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
             };
             let cert = std::fs::read_to_string(&tls_cert)
                 .with_context(|| format!("reading {}", tls_cert.display()))?;
-            let public_key = match std::fs::read_to_string(&public_key) {
-                Ok(file) => file.trim().to_owned(),
-                Err(_) => public_key,
-            };
-            let r = Authority::open(&authority)?.add_member(&isop_authority::NewMember {
+            Authority::open(&authority)?.add_member(&isop_authority::NewMember {
                 org: &org.parse()?,
                 display_name: &name,
                 role,
                 country: &country.to_uppercase(),
                 key_name: &key_name.parse()?,
-                public_key_hex: &public_key,
+                public_key_hex: &file_or_text(public_key),
                 // An hour back: a member's clock may run a little behind.
                 key_valid_from: isop_core::UnixMillis(isop_node::now().0.saturating_sub(3_600_000)),
                 tls_cert_pem: &cert,
                 endpoint: &endpoint,
                 clearances: &clearance,
             })?;
-            show_draft(&r);
+            show_pending(&authority)?;
+        }
+        RosterCommand::AddKey {
+            authority,
+            org,
+            key_name,
+            public_key,
+            valid_from,
+            days,
+        } => {
+            let from = time_arg("--valid-from", valid_from)?
+                // An hour back: a member's clock may run a little behind.
+                .unwrap_or(UnixMillis(isop_node::now().0.saturating_sub(3_600_000)));
+            Authority::open(&authority)?.add_key(
+                &org.parse()?,
+                &key_name.parse()?,
+                &file_or_text(public_key),
+                from,
+                UnixMillis(from.0.saturating_add(days.saturating_mul(86_400_000))),
+            )?;
+            show_pending(&authority)?
+        }
+        RosterCommand::RetireKey {
+            authority,
+            org,
+            key_name,
+            at,
+        } => {
+            Authority::open(&authority)?.retire_key(
+                &org.parse()?,
+                &key_name.parse()?,
+                time_arg("--at", at)?.unwrap_or_else(isop_node::now),
+            )?;
+            show_pending(&authority)?
         }
         RosterCommand::RevokeKey {
             authority,
             org,
             key_name,
+            reason,
+            compromised_at,
         } => {
-            show_draft(&Authority::open(&authority)?.revoke_key(&org.parse()?, &key_name.parse()?)?)
+            Authority::open(&authority)?.revoke_key(
+                &org.parse()?,
+                &key_name.parse()?,
+                time_arg("--compromised-at", compromised_at)?.unwrap_or_else(isop_node::now),
+                &reason,
+            )?;
+            show_pending(&authority)?
+        }
+        RosterCommand::AddPin {
+            authority,
+            org,
+            tls_cert,
+        } => {
+            let cert = std::fs::read_to_string(&tls_cert)
+                .with_context(|| format!("reading {}", tls_cert.display()))?;
+            let pin = Authority::open(&authority)?.add_pin(&org.parse()?, &cert)?;
+            println!("{org}: pinned {}", hex::encode(pin));
+            show_pending(&authority)?;
+        }
+        RosterCommand::DropPin {
+            authority,
+            org,
+            pin,
+        } => {
+            let org: isop_core::OrgId = org.parse()?;
+            let pin = match std::fs::read_to_string(&pin) {
+                Ok(cert) => isop_authority::cert_pin(&org, &cert)?,
+                Err(_) => hex::decode(&pin)
+                    .ok()
+                    .and_then(|p| <[u8; 32]>::try_from(p).ok())
+                    .with_context(|| {
+                        format!("--pin {pin:?} is neither 64 hex digits nor a certificate file")
+                    })?,
+            };
+            Authority::open(&authority)?.drop_pin(&org, pin)?;
+            show_pending(&authority)?
+        }
+        RosterCommand::Diff { authority } => {
+            let changes = Authority::open(&authority)?.diff()?;
+            if changes.is_empty() {
+                println!("nothing is pending");
+            }
+            for c in changes {
+                println!("  {}", printable(&c));
+            }
         }
         RosterCommand::Remove { authority, org } => {
-            show_draft(&Authority::open(&authority)?.remove_member(&org.parse()?)?)
+            Authority::open(&authority)?.remove_member(&org.parse()?)?;
+            show_pending(&authority)?
         }
         RosterCommand::Push { authority, node } => {
             let bytes = std::fs::read(authority.join("roster.bin"))
                 .with_context(|| format!("reading {}", authority.join("roster.bin").display()))?;
             let v = client(&node)?.push_roster(bytes).await?;
             print(node.json, &v, |v| {
-                println!("the node now holds roster v{}", v.version)
+                if v.new {
+                    println!("the node now holds roster v{}", v.version)
+                } else {
+                    println!(
+                        "the node has roster v{} already; nothing changed",
+                        v.version
+                    )
+                }
             })?;
         }
         RosterCommand::Group { command } => match command {
@@ -357,18 +524,21 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
                 description,
                 members,
             } => {
-                let r = Authority::open(&authority)?.group_add(
+                Authority::open(&authority)?.group_add(
                     &id,
                     description.as_deref(),
                     &orgs(&members)?,
                 )?;
-                show_draft(&r);
+                show_pending(&authority)?;
             }
             GroupCommand::Remove {
                 authority,
                 id,
                 members,
-            } => show_draft(&Authority::open(&authority)?.group_remove(&id, &orgs(&members)?)?),
+            } => {
+                Authority::open(&authority)?.group_remove(&id, &orgs(&members)?)?;
+                show_pending(&authority)?
+            }
             GroupCommand::Members { authority, id } => {
                 let g = Authority::open(&authority)?.group(&id)?;
                 println!("{} — {}", g.id, g.description);
@@ -387,57 +557,121 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
             );
         }
         RosterCommand::Show { authority, json } => {
-            let r = Authority::open(&authority)?.roster()?.roster;
-            let members: Vec<Value> = r
-                .members()
-                .map(|m| {
-                    json!({
-                        "org": m.org_id.to_string(), "name": m.display_name, "role": m.role.as_str(), "country": m.country,
-                        "endpoints": m.endpoints, "revoked_at": m.revoked_at.map(|t| t.0),
-                        "keys": m.keys.iter().map(|k| json!({ "name": k.name.to_string(), "public_key": hex::encode(k.public.as_bytes()), "not_after": k.not_after.0, "revoked_at": k.revoked_at.map(|t| t.0) })).collect::<Vec<_>>(),
-                    })
-                })
-                .collect();
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(
-                        &json!({ "federation": r.federation(), "version": r.version(), "members": members })
-                    )?
-                );
-            } else {
-                println!(
-                    "roster v{} of {:?}, signature verified",
-                    r.version(),
-                    r.federation()
-                );
-                for m in r.members() {
-                    let state = if m.revoked_at.is_some() {
-                        "REVOKED"
-                    } else {
-                        ""
-                    };
-                    println!(
-                        "  {:<13} {:<8} {}  {:<36} {:<22} keys {} {state}",
-                        m.org_id.as_str(),
-                        m.role.as_str(),
-                        m.country,
-                        printable(&m.display_name),
-                        printable(&m.endpoints.join(",")),
-                        m.keys
-                            .iter()
-                            .map(|k| k.name.to_string()
-                                + if k.revoked_at.is_some() {
-                                    "(revoked)"
-                                } else {
-                                    ""
-                                })
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    );
-                }
-            }
+            let a = Authority::open(&authority)?;
+            show_roster(&a.roster()?.roster, &a.diff()?, json)?
         }
+    }
+    Ok(())
+}
+
+/// Prints roster `r` (and what the pending version changes): each
+/// member's keys with their validity, TLS pins and clearance tokens, and
+/// the groups.
+fn show_roster(r: &isop_core::Roster, pending: &[String], json: bool) -> Result<()> {
+    let time = |t: UnixMillis| isop_core::json::rfc3339(t.0);
+    if json {
+        let members: Vec<Value> = r
+            .members()
+            .map(|m| {
+                json!({
+                    "org": m.org_id.to_string(), "name": m.display_name, "role": m.role.as_str(),
+                    "country": m.country, "endpoints": m.endpoints,
+                    "revoked_at": m.revoked_at.map(time),
+                    "keys": m.keys.iter().map(|k| json!({
+                        "name": k.name.to_string(), "public_key": hex::encode(k.public.as_bytes()),
+                        "not_before": time(k.not_before), "not_after": time(k.not_after),
+                        "revoked_at": k.revoked_at.map(time),
+                        "revocation_reason": (!k.revocation_reason.is_empty()).then_some(&k.revocation_reason),
+                    })).collect::<Vec<_>>(),
+                    "tls_pins": m.tls_pins.iter().map(hex::encode).collect::<Vec<_>>(),
+                    "clearance": r.clearance(&m.org_id).map(|c| c.tokens().map(str::to_owned).collect::<Vec<_>>()).unwrap_or_default(),
+                })
+            })
+            .collect();
+        let groups: Vec<Value> = r
+            .groups()
+            .iter()
+            .map(|(id, m)| json!({ "id": id, "members": m.iter().map(|o| o.as_str()).collect::<Vec<_>>() }))
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "federation": r.federation(), "version": r.version(), "issued_at": time(r.issued_at()),
+                "members": members, "groups": groups, "pending": pending,
+            }))?
+        );
+        return Ok(());
+    }
+    println!(
+        "roster v{} of {:?}, issued {}, signature verified",
+        r.version(),
+        r.federation(),
+        time(r.issued_at())
+    );
+    for m in r.members() {
+        println!(
+            "  {:<13} {:<8} {}  {}  {}{}",
+            m.org_id.as_str(),
+            m.role.as_str(),
+            m.country,
+            printable(&m.display_name),
+            printable(&m.endpoints.join(",")),
+            m.revoked_at
+                .map(|t| format!("  REMOVED from {}", time(t)))
+                .unwrap_or_default()
+        );
+        for k in &m.keys {
+            let state = match k.revoked_at {
+                Some(t) => format!(
+                    "  REVOKED from {} ({})",
+                    time(t),
+                    printable(&k.revocation_reason)
+                ),
+                None => String::new(),
+            };
+            println!(
+                "      key {:<6} {}  valid {} to {}{state}",
+                k.name.as_str(),
+                hex::encode(k.public.as_bytes()),
+                time(k.not_before),
+                time(k.not_after)
+            );
+        }
+        for p in &m.tls_pins {
+            println!("      TLS pin    {}", hex::encode(p));
+        }
+        if let Ok(c) = r.clearance(&m.org_id) {
+            println!(
+                "      clearance  {}",
+                printable(&c.tokens().collect::<Vec<_>>().join(" "))
+            );
+        }
+    }
+    for (id, members) in r.groups() {
+        println!(
+            "  group {}: {}",
+            printable(id),
+            members
+                .iter()
+                .map(|o| o.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if !pending.is_empty() {
+        println!("pending, not yet signed (`isop roster sign` puts it in force):");
+        for c in pending {
+            println!("  {}", printable(c));
+        }
+    }
+    Ok(())
+}
+
+/// Says what the pending version changes so far.
+fn show_pending(authority: &std::path::Path) -> Result<()> {
+    println!("next version pending (`isop roster sign` puts it in force):");
+    for c in Authority::open(authority)?.diff()? {
+        println!("  {}", printable(&c));
     }
     Ok(())
 }

@@ -104,7 +104,12 @@ pub(crate) enum Command {
 impl Command {
     /// Whether the command runs a node (`node run`, `node init`).
     pub(crate) fn runs_a_node(&self) -> bool {
-        matches!(self, Self::Node { .. })
+        matches!(
+            self,
+            Self::Node {
+                command: node::NodeCommand::Run { .. } | node::NodeCommand::Init { .. }
+            }
+        )
     }
 
     /// What is logged unless `RUST_LOG` says otherwise: the demo narrates
@@ -125,6 +130,17 @@ pub(crate) async fn send(node: &NodeArg, notice: &SubmitNotice) -> Result<()> {
         let to: Vec<String> = v.recipients.iter().map(|r| esc(r)).collect();
         println!("sent {} (entry {}) to {}", v.id, v.index, to.join(", "));
     })
+}
+
+/// A time given on the command line, as `flag`: RFC 3339 or Unix
+/// milliseconds.
+pub(crate) fn time_arg(flag: &str, t: Option<String>) -> Result<Option<isop_core::UnixMillis>> {
+    t.map(|t| {
+        serde_json::from_value::<isop_api::Time>(serde_json::Value::String(t.clone()))
+            .map(|t| isop_core::UnixMillis(t.0))
+            .with_context(|| format!("{flag} {t:?} is neither RFC 3339 nor Unix milliseconds"))
+    })
+    .transpose()
 }
 
 fn client(node: &NodeArg) -> Result<ApiClient> {

@@ -6,6 +6,9 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use isop_node::NodeConfig;
 
+use super::{NodeArg, client};
+use crate::output::print;
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum NodeCommand {
     /// Run a node until interrupted (Ctrl-C), then shut down gracefully.
@@ -34,6 +37,10 @@ pub(crate) enum NodeCommand {
         #[arg(long, default_value = "127.0.0.1:7481")]
         api: std::net::SocketAddr,
     },
+    /// Have a running node take up the signing key and TLS certificate
+    /// its config names now, without a restart (as SIGHUP does). The
+    /// roster in force must list the key and pin the certificate's key.
+    Reload(NodeArg),
 }
 
 pub(crate) async fn run(command: NodeCommand) -> Result<()> {
@@ -42,12 +49,26 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
             let config = NodeConfig::load(&config)?;
             let node = isop_node::Node::bind(config).await?;
             eprintln!(
-                "{} listening on {} (API {:?}); SIGINT (Ctrl-C) or SIGTERM to stop",
+                "{} listening on {} (API {:?}); SIGINT (Ctrl-C) or SIGTERM to stop, SIGHUP to take up a new key or certificate",
                 node.org(),
                 node.local_addr()?,
                 node.api_addr()
             );
-            let signal = stop_signal().await?;
+            let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                .context("listening for SIGHUP")?;
+            let stop = stop_signal();
+            tokio::pin!(stop);
+            let signal = loop {
+                tokio::select! {
+                    signal = &mut stop => break signal?,
+                    _ = hangup.recv() => {
+                        // What failed is said; the node keeps what it has.
+                        if let Err(e) = node.reload() {
+                            tracing::error!(error = %e, "SIGHUP: kept the signing key and certificate in use");
+                        }
+                    }
+                }
+            };
             // Peers are told, by the QUIC close reason, and re-dial at once.
             tracing::info!(signal, "shutting down");
             node.shutdown().await?;
@@ -65,6 +86,13 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
                 isop_authority::node_init(&dir, &org.parse()?, &authority, listen, Some(api))?;
             println!("wrote {}", path.display());
             Ok(())
+        }
+        NodeCommand::Reload(node) => {
+            let v = client(&node)?.reload().await?;
+            print(node.json, &v, |v| {
+                println!("took up the key and certificate the config names:");
+                println!("{}", super::notices::identity_line(v));
+            })
         }
     }
 }

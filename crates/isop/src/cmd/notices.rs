@@ -9,13 +9,24 @@ use clap::{Args, Subcommand};
 use isop_api::{ExportQuery, ListQuery, NoticeView, QueryParams, SubmitNotice};
 use serde_json::json;
 
-use super::{NodeArg, client, send};
+use super::{NodeArg, client, send, time_arg};
 use crate::output::{
     bytes_spinner, esc, kind_words, opt, outline, print, print_page, print_summaries, tlp_words,
     value_words, words,
 };
 
 /// A node's state: roster, log, checkpoints, and each peer.
+/// The key a node signs with and the certificate it shows, in one line.
+pub(crate) fn identity_line(id: &isop_api::NodeIdentity) -> String {
+    format!(
+        "  signs with {} (valid until {}); TLS certificate pinned {} (expires {})",
+        esc(&id.signing_key),
+        id.key_not_after,
+        esc(&id.tls_pin),
+        id.tls_not_after
+    )
+}
+
 pub(crate) async fn status(node: NodeArg) -> Result<()> {
     let v = client(&node)?.status().await?;
     print(node.json, &v, |v| {
@@ -28,6 +39,7 @@ pub(crate) async fn status(node: NodeArg) -> Result<()> {
             v.outbox_depth,
             v.split_views
         );
+        println!("{}", identity_line(&v.identity));
         println!(
             "  {:<13} {:<8} {:<3} {:<22} {:<6} {:<11} {:<20} {:<6} last error",
             "peer", "role", "cty", "endpoint", "outbox", "reachable", "last seen", "roster"
@@ -444,15 +456,6 @@ pub(crate) struct Query {
     limit: usize,
 }
 
-/// A time given on the command line.
-fn time_arg(flag: &str, t: Option<String>) -> Result<Option<isop_api::Time>> {
-    t.map(|t| {
-        serde_json::from_value(serde_json::Value::String(t.clone()))
-            .with_context(|| format!("{flag} {t:?} is neither RFC 3339 nor Unix milliseconds"))
-    })
-    .transpose()
-}
-
 impl Query {
     pub(crate) async fn run(self) -> Result<()> {
         let Self {
@@ -478,8 +481,8 @@ impl Query {
             category,
             work,
             contains,
-            since: time_arg("--since", since)?,
-            until: time_arg("--until", until)?,
+            since: time_arg("--since", since)?.map(|t| isop_api::Time(t.0)),
+            until: time_arg("--until", until)?.map(|t| isop_api::Time(t.0)),
             limit: Some(limit),
         };
         let v = client(&node)?.query(&q).await?;
