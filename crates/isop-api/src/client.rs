@@ -6,8 +6,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    Checked, ErrorBody, ErrorCode, ExportQuery, ListQuery, MarkedRead, NodeIdentity, NoticeView,
-    Page, QueryAnswer, QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track,
+    Checked, CorrelationQuery, Correlations, ErrorBody, ErrorCode, ExportQuery, ListQuery,
+    MarkedRead, NodeIdentity, NoticeView, Page, QueryAnswer, QueryParams, Respond, RosterAccepted,
+    Sent, Status, SubmitNotice, Track,
 };
 
 /// What went wrong talking to a node.
@@ -193,6 +194,12 @@ impl ApiClient {
     /// The notices naming an indicator or a case, and who acted.
     pub async fn query(&self, query: &QueryParams) -> Result<QueryAnswer, Error> {
         self.get_query("/v1/query", query).await
+    }
+
+    /// Targets several members name: referred by two or more partners,
+    /// or reported by two or more agencies.
+    pub async fn correlations(&self, query: &CorrelationQuery) -> Result<Correlations, Error> {
+        self.get_query("/v1/correlations", query).await
     }
 
     /// The latest checkpoint, as its signed note.

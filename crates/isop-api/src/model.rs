@@ -26,6 +26,7 @@ proto_enum!(notice_kind, "isop.v1.NoticeKind");
 proto_enum!(direction, "isop.v1.Direction");
 proto_enum!(referral_status, "isop.v1.ReferralStatus");
 proto_enum!(role, "isop.v1.Role");
+proto_enum!(indicator_kind, "isop.v1.IndicatorKind");
 
 /// The same for an optional value.
 macro_rules! optional {
@@ -243,6 +244,9 @@ pub enum EventKind {
     DeliveryFailed,
     /// A peer's checkpoints were inconsistent: both are kept as evidence.
     SplitView,
+    /// A notice delivered here made a target an overlap: a second partner
+    /// referred it, or a second agency reported it.
+    NewOverlap,
 }
 
 /// What a webhook is POSTed: one event, named by `id` (the same event is
@@ -274,6 +278,53 @@ pub struct NotifyEvent {
     pub peer: Option<String>,
     /// Why (`DELIVERY_FAILED`, `SPLIT_VIEW`).
     pub reason: Option<String>,
+    /// The overlap the notice made (`NEW_OVERLAP`; its notices are not
+    /// listed, `GET /v1/correlations` has them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<Overlap>,
+}
+
+/// A target that several members name: referred by two or more partners,
+/// or named in intelligence from two or more agencies.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Overlap {
+    /// The target: a registrable domain (its subdomains and URLs count for
+    /// it), an IP address, a wallet or a payment account.
+    pub target: String,
+    /// What kind of indicator it is.
+    #[schemars(schema_with = "indicator_kind")]
+    pub kind: pb::IndicatorKind,
+    /// The partners whose referrals name it.
+    pub referred_by: Vec<String>,
+    /// The agencies whose intelligence reports name it.
+    pub reported_by: Vec<String>,
+    /// When it became an overlap: the time of the notice that brought the
+    /// second partner or agency.
+    pub since: Time,
+    /// The notices naming it that this node holds, oldest first, each with
+    /// its latest status.
+    pub notices: Vec<Summary>,
+}
+
+/// `GET /v1/correlations`: the overlaps this node's log shows.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Correlations {
+    /// The overlaps, newest first.
+    pub overlaps: Vec<Overlap>,
+    /// More overlaps past the limit.
+    pub more: u64,
+}
+
+/// `GET /v1/correlations`' parameters.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CorrelationQuery {
+    /// Only overlaps that formed at or after this time.
+    pub since: Option<Time>,
+    /// Only overlaps naming this value (a site finds its subdomains).
+    pub target: Option<String>,
+    /// At most this many overlaps (default 50, at most 500).
+    pub limit: Option<usize>,
 }
 
 /// A peer as this node sees it.
@@ -763,6 +814,8 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         RosterAccepted,
         ExportQuery,
         NotifyEvent,
+        Correlations,
+        CorrelationQuery,
     );
     g.take_definitions(true)
 }

@@ -416,6 +416,14 @@ impl Authority {
         self.save_draft(RosterBuilder::from_pb(draft).unpin(org, pin)?)
     }
 
+    /// Sets, in the draft, whether status answers to referrals are copied
+    /// to the hubs the referrals were sent to.
+    pub fn copy_hub_on_status(&self, copy: bool) -> Result<pb::Roster, Error> {
+        let mut draft = self.draft()?;
+        draft.policy.get_or_insert_default().copy_hub_on_status = copy;
+        self.save_draft(RosterBuilder::from_pb(draft))
+    }
+
     /// What the pending version changes against the roster in force, one
     /// line each (see [`Roster::changes_from`]); empty with nothing
     /// pending. Before the first version is signed, everything is new.
@@ -454,7 +462,7 @@ impl Authority {
     /// puts it in force. With nothing pending (no draft, a roster in
     /// force), it refuses: a new version would change nothing.
     pub fn sign(&self) -> Result<SignedRoster, Error> {
-        if self.dir.join("roster.bin").exists() && !self.dir.join("roster.draft").exists() {
+        if self.dir.join("roster.bin").exists() && self.diff()?.is_empty() {
             return Err(Error::Roster(
                 "nothing is pending: add, revoke, remove or change a group first".into(),
             ));

@@ -344,6 +344,26 @@ pub fn site_names(kind: IndicatorKind, v: &str) -> Vec<String> {
     names
 }
 
+/// The target a value of `kind` is correlated under, across members: a
+/// domain or a URL's host as its registrable domain (`live.streamz.example`
+/// and `https://streamz.example/x` are both `streamz.example`), an IP, a
+/// wallet or a payment account in its match form. `None` for other kinds
+/// (persons and e-mail addresses are never correlated) and for what has
+/// no such form.
+pub fn correlation_key(kind: IndicatorKind, v: &str) -> Option<(IndicatorKind, String)> {
+    match kind {
+        IndicatorKind::Domain | IndicatorKind::Url => site_names(kind, v)
+            .pop()
+            .map(|site| (IndicatorKind::Domain, site)),
+        IndicatorKind::Ip | IndicatorKind::CryptoWallet | IndicatorKind::PaymentAccount
+            if !v.trim().is_empty() =>
+        {
+            Some((kind, match_form(kind, v)))
+        }
+        _ => None,
+    }
+}
+
 /// The Unicode form of a domain, URL or e-mail address whose name holds an
 /// IDNA A-label (`xn--`), to show beside it; `None` when it holds none.
 pub fn unicode_form(v: &str) -> Option<String> {
@@ -384,6 +404,44 @@ mod tests {
         ] {
             assert!(check(K::Domain, bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn targets_correlate_under_their_site_or_match_form() {
+        let key = correlation_key;
+        for (kind, v) in [
+            (K::Domain, "live.streamz.example"),
+            (K::Domain, "Streamz.Example"),
+            (K::Url, "https://cdn.streamz.example/live?x=1"),
+        ] {
+            assert_eq!(
+                key(kind, v),
+                Some((K::Domain, "streamz.example".into())),
+                "{v}"
+            );
+        }
+        assert_eq!(
+            key(K::Domain, "streamz.co.uk"),
+            Some((K::Domain, "streamz.co.uk".into()))
+        );
+        assert_eq!(
+            key(K::Ip, " 2001:DB8:0::1"),
+            Some((K::Ip, "2001:db8::1".into()))
+        );
+        assert_eq!(
+            key(
+                K::CryptoWallet,
+                "0xABCDEF0123456789abcdef0123456789ABCDEF01"
+            ),
+            Some((
+                K::CryptoWallet,
+                "0xabcdef0123456789abcdef0123456789abcdef01".into()
+            ))
+        );
+        assert_eq!(key(K::Email, "a@streamz.example"), None);
+        assert_eq!(key(K::Person, "Jane Roe"), None);
+        assert_eq!(key(K::Url, "http://203.0.113.7/live"), None);
+        assert_eq!(key(K::Ip, " "), None);
     }
 
     #[test]

@@ -228,6 +228,9 @@ pub struct PolicyRule {
 pub struct Policy {
     /// The rules; anything none permits is refused.
     pub rules: Vec<PolicyRule>,
+    /// Whether a status update answering a referral also goes to each hub
+    /// the referral was addressed to.
+    pub copy_hub_on_status: bool,
 }
 
 /// What the policy check needs to know about the notice a message replies to.
@@ -256,7 +259,8 @@ impl Policy {
     /// agencies and the hub, and case messages, status updates and
     /// retractions that reply to their own referrals; agencies and the hub
     /// may send anything to agencies, the hub and partners; no one sends to
-    /// auditors.
+    /// auditors. The hub is copied on status answers to referrals it was
+    /// sent.
     pub fn standard() -> Self {
         use NoticeKind::*;
         let mut rules = Vec::new();
@@ -284,7 +288,10 @@ impl Policy {
                 });
             }
         }
-        Self { rules }
+        Self {
+            rules,
+            copy_hub_on_status: true,
+        }
     }
 
     /// Checks that `sender` (of role `from`) may send a notice of `kind` to
@@ -362,7 +369,10 @@ impl Policy {
                 })
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { rules })
+        Ok(Self {
+            rules,
+            copy_hub_on_status: p.copy_hub_on_status,
+        })
     }
 
     /// The wire form.
@@ -382,6 +392,7 @@ impl Policy {
                     } as i32,
                 })
                 .collect(),
+            copy_hub_on_status: self.copy_hub_on_status,
         }
     }
 }
@@ -786,8 +797,15 @@ impl Roster {
         for id in old.groups.keys().filter(|g| !self.groups.contains_key(*g)) {
             out.push(format!("group {id} is removed"));
         }
-        if self.policy != old.policy {
-            out.push("the sending policy changes".into());
+        if self.policy.copy_hub_on_status != old.policy.copy_hub_on_status {
+            out.push(if self.policy.copy_hub_on_status {
+                "status answers to referrals are copied to the hubs they were sent to".into()
+            } else {
+                "status answers are no longer copied to the hub".into()
+            });
+        }
+        if self.policy.rules != old.policy.rules {
+            out.push("the sending policy's rules change".into());
         }
         out
     }

@@ -48,6 +48,18 @@ impl NoticeDraft {
             labelled: Vec::new(),
         }
     }
+    /// The kind of notice its body makes.
+    pub fn kind(&self) -> NoticeKind {
+        NoticeKind::of_body(&self.body)
+    }
+    /// The notice it answers, if set.
+    pub fn replies_to(&self) -> Option<NoticeId> {
+        self.in_reply_to
+    }
+    /// Whether it names `org` as a recipient.
+    pub fn names(&self, org: &OrgId) -> bool {
+        self.to_orgs.iter().any(|o| o == org.as_str())
+    }
     /// Adds a recipient org.
     pub fn to_org(mut self, org: &OrgId) -> Self {
         self.to_orgs.push(org.to_string());

@@ -22,6 +22,7 @@
 
 mod api;
 pub mod config;
+mod correlate;
 mod error;
 mod identity;
 mod metrics;

@@ -20,7 +20,7 @@ use isop_core::{LogIndex, NoticeKind, SignedNote, pb};
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::api::views::{addressee_status, summary_of};
+use crate::api::views::{addressee_status, overlap_view, summary_of};
 use crate::config::{NotifyConfig, check_private};
 use crate::state::Inner;
 use crate::{Error, NodeConfig};
@@ -174,7 +174,7 @@ fn tls(n: &NotifyConfig) -> Result<isop_net::HttpsClientConfig, Error> {
 fn event_kind(name: &str) -> Result<EventKind, String> {
     serde_json::from_value(serde_json::Value::String(name.trim().to_uppercase())).map_err(|_| {
         format!(
-            "events: {name:?} is not one of new_notice, status_changed, delivery_failed, split_view"
+            "events: {name:?} is not one of new_notice, status_changed, delivery_failed, split_view, new_overlap"
         )
     })
 }
@@ -203,6 +203,7 @@ fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent
         status: None,
         peer: None,
         reason: None,
+        overlap: None,
     };
     let direction = pb::Direction::try_from(entry.direction).ok();
     let mut out = Vec::new();
@@ -217,6 +218,13 @@ fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent
                 out.push(NotifyEvent {
                     notice: Some(summary.clone()),
                     ..event(EventKind::NewNotice)
+                });
+            }
+            for found in crate::correlate::made_by(inner, at, n)? {
+                out.push(NotifyEvent {
+                    notice: Some(summary.clone()),
+                    overlap: Some(overlap_view(inner, &found, false)?),
+                    ..event(EventKind::NewOverlap)
                 });
             }
             if let Body::StatusUpdate(u) = n.body()

@@ -24,9 +24,54 @@ pub struct Sent {
     pub recipients: Vec<OrgId>,
 }
 
+/// With the roster's `copy_hub_on_status`, a status update answering a
+/// referral this node holds goes as well to each hub (active, not this
+/// node) the referral was addressed to, by name or through a group: the
+/// hub sees who accepted, refused or acted.
+fn copy_hub(inner: &Inner, mut draft: NoticeDraft) -> Result<NoticeDraft, Error> {
+    let roster = inner.roster();
+    if !roster.policy().copy_hub_on_status || draft.kind() != isop_core::NoticeKind::StatusUpdate {
+        return Ok(draft);
+    }
+    let Some(at) = draft
+        .replies_to()
+        .map(|id| inner.store.find_notice(&id))
+        .transpose()?
+        .flatten()
+    else {
+        return Ok(draft);
+    };
+    let Some(referral) = inner.notice_at(at)?.map(|l| l.notice) else {
+        return Ok(draft);
+    };
+    if referral.kind() != isop_core::NoticeKind::Referral {
+        return Ok(draft);
+    }
+    let now = inner.now();
+    let hubs: Vec<OrgId> = roster
+        .members()
+        .filter(|m| m.role == isop_core::Role::Hub && m.org_id != inner.org && !m.revoked_by(now))
+        .filter(|m| {
+            referral.to_orgs().contains(&m.org_id)
+                || referral
+                    .to_groups()
+                    .iter()
+                    .any(|g| roster.in_group(g, &m.org_id))
+        })
+        .map(|m| m.org_id.clone())
+        .collect();
+    for hub in hubs {
+        if !draft.names(&hub) {
+            draft = draft.to_org(&hub);
+        }
+    }
+    Ok(draft)
+}
+
 /// `draft` sealed as this node, and the orgs it goes to: everything
 /// sending checks, nothing logged.
 fn prepare(inner: &Inner, draft: NoticeDraft) -> Result<(SealedNotice, Vec<OrgId>), Error> {
+    let draft = copy_hub(inner, draft)?;
     // A notice signed with a key its recipients refuse can never be
     // delivered: refused here, naming the key (revoked, or expired).
     let now = inner.now();

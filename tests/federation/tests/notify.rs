@@ -348,3 +348,137 @@ async fn a_webhook_misconfigured_stops_the_node_naming_it() -> Result<()> {
     ensure!(e.contains("hook.secret"), "{e}");
     Ok(())
 }
+
+/// The hub's view: copied on status answers to the referrals it was sent,
+/// it sees the whole thread; targets that two partners refer, or two
+/// agencies report, are overlaps, listed with each notice's status and
+/// told to its webhook as they form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_sees_answers_and_overlaps_as_they_form() -> Result<()> {
+    let Setup {
+        _dir,
+        _network,
+        mut fed,
+        seen,
+        changed,
+        addr,
+        secret,
+        ..
+    } = setup().await?;
+    fed.member_mut(HUB)?.config.notify = vec![NotifyConfig {
+        name: "analysts".into(),
+        url: format!("http://{addr}/hook"),
+        secret_file: secret.clone(),
+        events: vec!["new_overlap".into()],
+        kinds: vec![],
+        ca_file: None,
+    }];
+    let token_file = secret.with_file_name("hub.token");
+    fed.member_mut(HUB)?.config.api = Some(isop_node::config::ApiConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        token_file: token_file.clone(),
+        allow_non_loopback: false,
+    });
+    let hub = fed.start(HUB).await?;
+    let kr = fed.start(KR).await?;
+    let gb = fed.start(GB).await?;
+    let filmco = fed.start(FILMCO).await?;
+    let sports = fed.start(SPORTS).await?;
+    let to = [org(KR), org(HUB)];
+    let to: Vec<&OrgId> = to.iter().collect();
+    let refer = |domain: &str| testing::referral(domain, now(), &to, Tlp::Amber);
+
+    // One partner refers a site: no overlap yet. A second refers a
+    // subdomain of it: the site is an overlap, and the hub is told.
+    let first = filmco.send(refer("streamz.example")).await?;
+    let other = sports.send(refer("other.example")).await?;
+    for id in [first.id, other.id] {
+        hub.wait_until("the first referrals", WAIT, |n| {
+            n.store().find_notice(&id).is_ok_and(|f| f.is_some())
+        })
+        .await?;
+    }
+    let second = sports.send(refer("live.streamz.example")).await?;
+    until(&seen, &changed, "the overlap told", |s| {
+        !taken(s, EventKind::NewOverlap).is_empty()
+    })
+    .await?;
+    let told = taken(&seen.lock().expect("lock"), EventKind::NewOverlap);
+    ensure!(told.len() == 1, "{told:?}");
+    let overlap = told[0].overlap.as_ref().context("the overlap")?;
+    ensure!(overlap.target == "streamz.example", "{overlap:?}");
+    ensure!(overlap.kind == pb::IndicatorKind::Domain);
+    ensure!(overlap.referred_by == [FILMCO, SPORTS], "{overlap:?}");
+    ensure!(
+        told[0]
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.id == second.id.to_string())
+    );
+
+    // KR accepts FilmCo's referral, answering FilmCo: the hub, which was
+    // sent the referral, gets a copy.
+    let answer = NoticeDraft::new(
+        Tlp::Amber,
+        StatusUpdateBuilder::new(first.id, pb::ReferralStatus::Accepted).build(),
+    )
+    .to_org(&org(FILMCO))
+    .in_reply_to(first.id);
+    let answered = kr.send(answer).await?;
+    ensure!(
+        answered.recipients == [org(HUB), org(FILMCO)]
+            || answered.recipients == [org(FILMCO), org(HUB)],
+        "{:?}",
+        answered.recipients
+    );
+    hub.wait_until("the copy", WAIT, |n| {
+        n.store()
+            .find_notice(&answered.id)
+            .is_ok_and(|f| f.is_some())
+    })
+    .await?;
+
+    // Two agencies report the same site: the other side of an overlap.
+    kr.send(intel_to(HUB)).await?;
+    gb.send(intel_to(HUB)).await?;
+    hub.wait_until("both reports", WAIT, |n| {
+        n.store().inbox(false).is_ok_and(|i| i.len() == 6)
+    })
+    .await?;
+
+    let token = std::fs::read_to_string(&token_file)?;
+    let api = isop_api::ApiClient::new(&hub.api_addr().context("api")?.to_string(), &token)?;
+    let all = api
+        .correlations(&isop_api::CorrelationQuery::default())
+        .await?;
+    ensure!(all.overlaps.len() == 1 && all.more == 0, "{all:?}");
+    let o = &all.overlaps[0];
+    ensure!(
+        o.referred_by == [FILMCO, SPORTS] && o.reported_by == [GB, KR],
+        "{o:?}"
+    );
+    let statuses: Vec<_> = o.notices.iter().map(|n| (n.id.clone(), n.status)).collect();
+    ensure!(
+        statuses.contains(&(first.id.to_string(), Some(pb::ReferralStatus::Accepted)))
+            && statuses.contains(&(second.id.to_string(), None))
+            && o.notices.len() == 4,
+        "{statuses:?}"
+    );
+    ensure!(!o.notices.iter().any(|n| n.id == other.id.to_string()));
+    // Found by any of its forms; a target no one shares is no overlap.
+    for (target, n) in [("https://www.streamz.example/x", 1), ("other.example", 0)] {
+        let q = isop_api::CorrelationQuery {
+            target: Some(target.into()),
+            ..Default::default()
+        };
+        ensure!(api.correlations(&q).await?.overlaps.len() == n, "{target}");
+    }
+    ensure!(
+        taken(&seen.lock().expect("lock"), EventKind::NewOverlap).len() == 1,
+        "the agencies' side of a target already an overlap is no new overlap"
+    );
+    for n in [hub, kr, gb, filmco, sports] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}

@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use isop_api::{
-    Checked, Delivery, DeliveryState, ExportQuery, Health, ListQuery, MarkedRead, NodeIdentity,
-    NoticeView, Page, Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status,
-    SubmitNotice, Summary, Time, Track,
+    Checked, CorrelationQuery, Correlations, Delivery, DeliveryState, ExportQuery, Health,
+    ListQuery, MarkedRead, NodeIdentity, NoticeView, Page, Peer, QueryAnswer, QueryParams, Ready,
+    Respond, RosterAccepted, Sent, Status, SubmitNotice, Summary, Time, Track,
 };
 use isop_core::json::enum_value;
 use isop_core::{
@@ -25,7 +25,7 @@ use prost::Message;
 use super::shared::{
     Api, ApiError, ApiResult, bad_request, internal, kind_filter, locate, notice_of,
 };
-use super::views::{notice_view, summary_of, thread};
+use super::views::{notice_view, overlap_view, summary_of, thread};
 use crate::metrics::Metrics;
 use crate::state::Inner;
 
@@ -43,6 +43,7 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/inbox", get(inbox))
         .route("/v1/sent", get(sent))
         .route("/v1/query", get(query))
+        .route("/v1/correlations", get(correlations))
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/export", get(export))
         .route("/v1/roster", post(push_roster))
@@ -472,6 +473,30 @@ async fn sent(State(api): State<Api>, Query(q): Query<ListQuery>) -> ApiResult<P
 /// Search: who referred this, and who acted (`search.rs`).
 async fn query(State(api): State<Api>, Query(q): Query<QueryParams>) -> ApiResult<QueryAnswer> {
     Ok(Json(super::search::search(&api.inner, &q)?))
+}
+
+/// The most overlaps one answer holds.
+const MAX_OVERLAPS: usize = 500;
+
+async fn correlations(
+    State(api): State<Api>,
+    Query(q): Query<CorrelationQuery>,
+) -> ApiResult<Correlations> {
+    let inner = &api.inner;
+    let limit = q.limit.unwrap_or(50).clamp(1, MAX_OVERLAPS);
+    let mut found = crate::correlate::overlaps(inner)?;
+    found.retain(|f| {
+        q.since.is_none_or(|t| f.since.is_some_and(|s| s.0 >= t.0))
+            && q.target.as_deref().is_none_or(|t| f.named_by(t))
+    });
+    found.sort_by_key(|f| std::cmp::Reverse(f.since));
+    let more = found.len().saturating_sub(limit) as u64;
+    let overlaps = found
+        .iter()
+        .take(limit)
+        .map(|f| overlap_view(inner, f, true))
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Correlations { overlaps, more }))
 }
 
 async fn checkpoint(State(api): State<Api>) -> Result<String, ApiError> {

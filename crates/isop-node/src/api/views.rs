@@ -1,7 +1,7 @@
 //! The API's answers (the types of `isop_api`) built from what the node
 //! holds: a notice as this node holds it, a summary line, a thread.
 
-use isop_api::{Idna, NoticeRef, NoticeView, Revealed, Summary, Time, Withheld};
+use isop_api::{Idna, NoticeRef, NoticeView, Overlap, Revealed, Summary, Time, Withheld};
 use isop_core::pb::field_value::Value;
 use isop_core::pb::notice::Body;
 use isop_core::{Clearance, Label, LogIndex, Notice, NoticeId, RevealedField, indicator, pb};
@@ -252,5 +252,33 @@ pub(super) fn notice_view(inner: &Inner, at: LogIndex) -> Result<NoticeView, Api
         idna,
         erased,
         read,
+    })
+}
+
+/// An overlap as the API shows it; with `notices`, each notice naming it
+/// with its latest status.
+pub(crate) fn overlap_view(
+    inner: &Inner,
+    f: &crate::correlate::Found,
+    notices: bool,
+) -> Result<Overlap, Error> {
+    let names = |orgs: &std::collections::BTreeSet<isop_core::OrgId>| {
+        orgs.iter().map(ToString::to_string).collect()
+    };
+    let mut summaries = Vec::new();
+    if notices {
+        for at in &f.notices {
+            if let Some(logged) = inner.notice_at(*at)? {
+                summaries.push(summary_of(inner, *at, &logged)?);
+            }
+        }
+    }
+    Ok(Overlap {
+        target: f.target.clone(),
+        kind: f.kind,
+        referred_by: names(&f.referred_by),
+        reported_by: names(&f.reported_by),
+        since: Time(f.since.map_or(0, |t| t.0)),
+        notices: summaries,
     })
 }

@@ -191,6 +191,16 @@ pub(crate) enum RosterCommand {
         #[command(subcommand)]
         command: GroupCommand,
     },
+    /// The sending policy's options, in the next version.
+    Policy {
+        /// The authority's directory.
+        #[arg(long)]
+        authority: PathBuf,
+        /// Whether status answers to referrals also go to the hubs the
+        /// referrals were sent to (on in the standard policy).
+        #[arg(long, action = clap::ArgAction::Set)]
+        copy_hub_on_status: bool,
+    },
     /// What the next version changes against the roster in force.
     Diff {
         /// The authority's directory.
@@ -487,6 +497,13 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
                     })?,
             };
             Authority::open(&authority)?.drop_pin(&org, pin)?;
+            show_pending(&authority)?
+        }
+        RosterCommand::Policy {
+            authority,
+            copy_hub_on_status,
+        } => {
+            Authority::open(&authority)?.copy_hub_on_status(copy_hub_on_status)?;
             show_pending(&authority)?
         }
         RosterCommand::Diff { authority } => {

@@ -89,6 +89,9 @@ pub(crate) enum Command {
     Respond(notices::Respond),
     /// Who referred this, and who acted.
     Query(notices::Query),
+    /// Targets several members name: referred by two or more partners, or
+    /// reported by two or more agencies, with each notice's status.
+    Correlate(notices::Correlate),
     /// The node's log.
     Log {
         #[command(subcommand)]
@@ -171,6 +174,7 @@ pub(crate) async fn run(command: Command) -> Result<()> {
         Command::Read(c) => c.run().await,
         Command::Respond(c) => c.run().await,
         Command::Query(c) => c.run().await,
+        Command::Correlate(c) => c.run().await,
         Command::Log { command } => notices::log(command).await,
         Command::Audit { command } => audit::run(command),
     }

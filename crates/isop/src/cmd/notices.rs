@@ -513,6 +513,60 @@ impl Query {
     }
 }
 
+/// `isop correlate`: targets several members name.
+#[derive(Debug, Args)]
+pub(crate) struct Correlate {
+    #[command(flatten)]
+    node: NodeArg,
+    /// Only overlaps naming this domain (and its subdomains), URL, IP, wallet or account.
+    #[arg(long)]
+    target: Option<String>,
+    /// Only overlaps that formed at or after this time (RFC 3339 or Unix milliseconds).
+    #[arg(long)]
+    since: Option<String>,
+    /// At most this many overlaps (at most 500).
+    #[arg(long, default_value_t = 50)]
+    limit: usize,
+}
+
+impl Correlate {
+    pub(crate) async fn run(self) -> Result<()> {
+        let q = isop_api::CorrelationQuery {
+            target: self.target,
+            since: time_arg("--since", self.since)?.map(|t| isop_api::Time(t.0)),
+            limit: Some(self.limit),
+        };
+        let v = client(&self.node)?.correlations(&q).await?;
+        print(self.node.json, &v, |v| {
+            if v.overlaps.is_empty() {
+                println!("no target is named by two partners or two agencies");
+            }
+            for o in &v.overlaps {
+                let orgs = |o: &[String]| o.iter().map(|s| esc(s)).collect::<Vec<_>>().join(", ");
+                println!(
+                    "{} ({}) since {}",
+                    esc(&o.target),
+                    words("isop.v1.IndicatorKind", o.kind.as_str_name()),
+                    o.since
+                );
+                if !o.referred_by.is_empty() {
+                    println!("  referred by {}", orgs(&o.referred_by));
+                }
+                if !o.reported_by.is_empty() {
+                    println!("  reported by {}", orgs(&o.reported_by));
+                }
+                print_summaries(&o.notices);
+            }
+            if v.more > 0 {
+                println!(
+                    "… {} more: narrow with --target or --since, or raise --limit",
+                    v.more
+                );
+            }
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum LogCommand {
     /// Export the whole log as one file, with the disclosures a clearance allows.
