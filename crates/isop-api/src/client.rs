@@ -6,9 +6,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    Checked, CorrelationQuery, Correlations, ErrorBody, ErrorCode, ExportQuery, ListQuery,
-    MarkedRead, NodeIdentity, NoticeView, Page, QueryAnswer, QueryParams, Respond, RosterAccepted,
-    Sent, Status, SubmitNotice, Track,
+    Checked, CorrelationQuery, Correlations, EraseRequest, ErasedFields, ErrorBody, ErrorCode,
+    ExportQuery, ListQuery, MarkedRead, NewUser, NodeIdentity, NoticeView, Page, QueryAnswer,
+    QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track, UserToken, UserView,
 };
 
 /// What went wrong talking to a node.
@@ -169,6 +169,48 @@ impl ApiClient {
             .await
     }
 
+    /// The users of the node's API (admin).
+    pub async fn users(&self) -> Result<Vec<UserView>, Error> {
+        self.get("/v1/users").await
+    }
+
+    /// Adds a user (admin): its token, shown this once.
+    pub async fn add_user(&self, user: &NewUser) -> Result<UserToken, Error> {
+        self.post("/v1/users", user).await
+    }
+
+    /// Removes a user (admin).
+    pub async fn remove_user(&self, name: &str) -> Result<UserView, Error> {
+        self.json(
+            self.http
+                .delete(self.url(&format!("/v1/users/{}", path_part(name)?))),
+        )
+        .await
+    }
+
+    /// Gives a user a new token (admin); the old one stops working.
+    pub async fn renew_token(&self, name: &str) -> Result<UserToken, Error> {
+        self.post(&format!("/v1/users/{}/token", path_part(name)?), &())
+            .await
+    }
+
+    /// Erases the values of a notice's labelled fields this node holds
+    /// (or of one): the digests stay, and the log still verifies.
+    pub async fn erase(&self, id: &str, request: &EraseRequest) -> Result<ErasedFields, Error> {
+        self.post(&format!("/v1/notices/{}/erase", notice_id(id)?), request)
+            .await
+    }
+
+    /// What the retention policy would erase now.
+    pub async fn retention_due(&self) -> Result<ErasedFields, Error> {
+        self.get("/v1/retention").await
+    }
+
+    /// Applies the retention policy now: what it erased.
+    pub async fn retention_apply(&self) -> Result<ErasedFields, Error> {
+        self.post("/v1/retention", &()).await
+    }
+
     /// Where a notice sent stands, and what came back.
     pub async fn track(&self, id: &str) -> Result<Track, Error> {
         self.get(&format!("/v1/notices/{}/track", notice_id(id)?))
@@ -284,9 +326,36 @@ fn notice_id(id: &str) -> Result<String, Error> {
         .map_err(|e| Error::Request(e.to_string()))
 }
 
+/// A user name as a path segment: only what a user name may hold (a-z,
+/// 0-9, `.`, `_`, `-`, not `.` or `..` alone), so it cannot leave its route.
+fn path_part(name: &str) -> Result<&str, Error> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::Request(format!(
+            "user name {name:?}: use a-z, 0-9, '.', '_', '-'"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_name_stays_in_its_path_segment() {
+        assert_eq!(path_part(" jane.doe ").unwrap(), "jane.doe");
+        for bad in ["..", ".", "a/b", "a?b", "", "Jane"] {
+            assert!(path_part(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn an_id_is_a_notice_id_or_refused_before_it_is_sent() {

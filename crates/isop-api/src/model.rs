@@ -574,10 +574,89 @@ pub struct Idna {
 pub struct Erased {
     /// Its digest, hex.
     pub digest: String,
+    /// Its field's path.
+    pub path: String,
     /// Why.
     pub reason: String,
+    /// Who: a user of the API, or `retention`.
+    pub erased_by: String,
     /// When.
     pub erased_at: Time,
+}
+
+/// A user of the node's local API.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct UserView {
+    /// The name.
+    pub name: String,
+    /// The role: admin, analyst, submitter or viewer.
+    pub role: String,
+    /// When the user was added.
+    pub added_at: Time,
+}
+
+/// `POST /v1/users`: a user to add.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// The name: 1 to 64 of a-z, 0-9, `.`, `_`, `-`.
+    pub name: String,
+    /// The role: admin (everything), analyst (read, send, answer),
+    /// submitter (send, and follow what it sent), viewer (read).
+    pub role: String,
+}
+
+/// A user's new token, shown this once (the node keeps only its hash).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct UserToken {
+    /// The user.
+    pub name: String,
+    /// Their role.
+    pub role: String,
+    /// The bearer token.
+    pub token: String,
+}
+
+/// `POST /v1/notices/{id}/erase`: which values to erase, and why.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EraseRequest {
+    /// Only the field at this path (`referral.contact`); none: every
+    /// labelled value of the notice this node holds.
+    #[serde(default)]
+    pub field: Option<String>,
+    /// Why: a lawful order, the retention period, a data subject's request.
+    pub reason: String,
+}
+
+/// A labelled value erased, or due to be.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ErasedField {
+    /// The notice.
+    pub id: String,
+    /// Its entry in this node's log.
+    pub index: u64,
+    /// The field's path.
+    pub path: String,
+    /// Its label.
+    pub label: String,
+    /// The value's digest, hex: it stays in the log.
+    pub digest: String,
+    /// The retention rule that makes it due (`GET`/`POST /v1/retention`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// When it became due under that rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<Time>,
+}
+
+/// The values erased (`POST /v1/notices/{id}/erase`, `POST
+/// /v1/retention`), or that the retention policy would erase now (`GET
+/// /v1/retention`).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct ErasedFields {
+    /// Each value.
+    pub fields: Vec<ErasedField>,
 }
 
 /// `GET /v1/notices/{id}`: a notice as this node holds it.
@@ -816,6 +895,11 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         NotifyEvent,
         Correlations,
         CorrelationQuery,
+        EraseRequest,
+        ErasedFields,
+        UserView,
+        NewUser,
+        UserToken,
     );
     g.take_definitions(true)
 }

@@ -252,7 +252,9 @@ pub(crate) enum Content {
         note: SignedNote,
         checkpoint: Checkpoint,
     },
-    Erasure,
+    Erasure(pb::Erasure),
+    /// An access through the node's local API.
+    Access(pb::Access),
     /// A delivery of the notice logged at `notice_index` to `recipient`
     /// given up on.
     Failed {
@@ -295,7 +297,8 @@ pub(crate) fn content(entry: &pb::LogEntry) -> Result<Content, String> {
             let checkpoint = Checkpoint::parse(note.text()).map_err(|e| e.to_string())?;
             Ok(Content::Cosigned { note, checkpoint })
         }
-        Some(Record::Erasure(_)) => Ok(Content::Erasure),
+        Some(Record::Erasure(e)) => Ok(Content::Erasure(e.clone())),
+        Some(Record::Access(a)) => Ok(Content::Access(a.clone())),
         Some(Record::DeliveryFailed(f)) => Ok(Content::Failed {
             notice_index: f.notice_index,
             recipient: f.recipient.clone(),

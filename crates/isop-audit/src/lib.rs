@@ -37,8 +37,10 @@ mod verify;
 
 pub use cross::{CrossReport, cross_check};
 pub use finding::{Finding, FindingKind};
-pub use replay::{CaseStory, FieldView, PeerLatency, ReferralEvent, ReferralStory, Story, replay};
-pub use verify::{DEFAULT_MAX_OUTSTANDING_BYTES, VerifyOptions, VerifyReport, verify};
+pub use replay::{
+    AccessSeen, CaseStory, FieldView, PeerLatency, ReferralEvent, ReferralStory, Story, replay,
+};
+pub use verify::{DEFAULT_MAX_OUTSTANDING_BYTES, ErasureSeen, VerifyOptions, VerifyReport, verify};
 
 /// Why an export could not be audited at all: it could not be read, or it
 /// is not an isop export. Problems inside an export are [`Finding`]s.

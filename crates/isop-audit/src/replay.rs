@@ -31,8 +31,32 @@ pub struct Story {
     pub latency: Vec<PeerLatency>,
     /// Who saw which labelled field, and when.
     pub field_views: Vec<FieldView>,
+    /// Who used the node's local API for what: each access the log
+    /// records, in entry order.
+    pub accesses: Vec<AccessSeen>,
     /// Problems with the file's structure met while reading.
     pub findings: Vec<Finding>,
+}
+
+/// An access through a node's local API, as its log records it.
+#[derive(Clone, Debug, Serialize)]
+pub struct AccessSeen {
+    /// The entry recording it.
+    pub index: u64,
+    /// When, Unix milliseconds.
+    pub at: u64,
+    /// The user.
+    pub user: String,
+    /// Their role.
+    pub role: String,
+    /// What they did, or were refused.
+    pub action: String,
+    /// The notice concerned, if one was.
+    pub notice: Option<String>,
+    /// Whether it was refused.
+    pub refused: bool,
+    /// What came of it, or why it was refused.
+    pub detail: String,
 }
 
 /// A referral's lifecycle.
@@ -172,6 +196,7 @@ pub fn replay(
     let mut sent: HashMap<NoticeId, SentNotice> = HashMap::new();
     let mut latency: BTreeMap<String, (Vec<u64>, u64)> = BTreeMap::new();
     let mut views = Vec::new();
+    let mut accesses = Vec::new();
     let mut tree = isop_core::merkle::RootBuilder::new();
     loop {
         let t = &tree;
@@ -236,6 +261,18 @@ pub fn replay(
             Ok(Content::Added { notice, .. }) => {
                 views.extend(received_fields(&origin, &notice, entry));
             }
+            Ok(Content::Access(a)) => accesses.push(AccessSeen {
+                index: e.position,
+                at,
+                user: a.user,
+                role: a.role,
+                action: a.action,
+                notice: NoticeId::from_slice(&a.notice_id)
+                    .ok()
+                    .map(|id| id.to_string()),
+                refused: a.refused,
+                detail: a.detail,
+            }),
             Ok(Content::Receipts { receipts, .. }) if !outbound && !peer.is_empty() => {
                 for receipt in receipts.receipts() {
                     let Some(id) = receipt.notice_id() else {
@@ -328,6 +365,7 @@ pub fn replay(
         cases: cases.into_values().collect(),
         latency,
         field_views: views,
+        accesses,
         findings: f.sorted().0,
     })
 }

@@ -63,6 +63,23 @@ impl VerifyOptions {
     }
 }
 
+/// An erasure the log records.
+#[derive(Clone, Debug, Serialize)]
+pub struct ErasureSeen {
+    /// The LOCAL entry recording it.
+    pub index: u64,
+    /// The entry whose value was erased.
+    pub entry_index: u64,
+    /// The field's path.
+    pub path: String,
+    /// Who erased it.
+    pub erased_by: String,
+    /// Why.
+    pub reason: String,
+    /// When, Unix milliseconds.
+    pub erased_at: u64,
+}
+
 /// What a verification found.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct VerifyReport {
@@ -100,6 +117,13 @@ pub struct VerifyReport {
     pub withheld: u64,
     /// Disclosures erased (not a finding).
     pub erased: u64,
+    /// The erasures the log records (LOCAL entries), in entry order: who
+    /// erased which field of which entry, when and why (at most
+    /// `MAX_KEPT`; `erased` counts the erased values the export shows).
+    pub erasures: Vec<ErasureSeen>,
+    /// Accesses through the node's local API the log records
+    /// (`audit replay --access` lists them).
+    pub accesses: u64,
     /// Deliveries still pending in the outbox.
     pub pending: u64,
     /// Deliveries given up on (`DeliveryFailed` entries).
@@ -646,7 +670,31 @@ impl Verifier {
                     ),
                 }
             }
-            Ok(Content::Erasure) => {}
+            Ok(Content::Access(_)) => {
+                self.report.accesses += 1;
+                if direction != Some(pb::Direction::Local) {
+                    self.add(
+                        FindingKind::EntryInvalid,
+                        &e,
+                        "an access record not logged LOCAL",
+                    );
+                }
+            }
+            Ok(Content::Erasure(erasure)) => {
+                if direction != Some(pb::Direction::Local) {
+                    self.add(FindingKind::EntryInvalid, &e, "an erasure not logged LOCAL");
+                }
+                if self.report.erasures.len() < crate::finding::MAX_KEPT {
+                    self.report.erasures.push(ErasureSeen {
+                        index: e.position,
+                        entry_index: erasure.entry_index,
+                        path: erasure.path,
+                        erased_by: erasure.erased_by,
+                        reason: erasure.reason,
+                        erased_at: erasure.erased_at,
+                    });
+                }
+            }
             Ok(Content::Failed {
                 notice_index,
                 recipient,

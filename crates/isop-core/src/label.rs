@@ -126,6 +126,23 @@ impl Label {
         self.expr.as_ref().is_none_or(|e| e.eval(clearance))
     }
 
+    /// Whether the label names a token `pattern` matches: the token
+    /// itself, or with a trailing `*` any token it starts (`pii:*`
+    /// matches `pii:handler`). What retention rules select fields by.
+    pub fn names(&self, pattern: &str) -> bool {
+        fn walk(e: &Expr, m: &dyn Fn(&str) -> bool) -> bool {
+            match e {
+                Expr::Token(t) => m(t),
+                Expr::And(terms) | Expr::Or(terms) => terms.iter().any(|t| walk(t, m)),
+            }
+        }
+        let m = |t: &str| match pattern.strip_suffix('*') {
+            Some(prefix) => t.starts_with(prefix),
+            None => t == pattern,
+        };
+        self.expr.as_ref().is_some_and(|e| walk(e, &m))
+    }
+
     /// The label in words, for people: `role:agency and country:KR`,
     /// `role:agency or role:hub`, a nested term in parentheses; the empty
     /// label is `anyone`.
@@ -297,6 +314,18 @@ mod tests {
 
     fn clearance(tokens: &[&str]) -> Clearance {
         Clearance::from_tokens(tokens.iter().copied())
+    }
+
+    #[test]
+    fn names_a_token_or_a_prefix_anywhere_in_it() {
+        let label = Label::parse("role:agency&(pii:handler|org:KR-KNPA)").unwrap();
+        for yes in ["pii:*", "pii:handler", "org:KR-KNPA", "role:*"] {
+            assert!(label.names(yes), "{yes}");
+        }
+        for no in ["pii:", "pii:h", "country:*", "handler"] {
+            assert!(!label.names(no), "{no}");
+        }
+        assert!(!Label::anyone().names("*"));
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct NodeConfig {
     /// Webhooks told of what the log records (`[[notify]]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notify: Vec<NotifyConfig>,
+    /// The retention policy: labelled values erased by age.
+    #[serde(default, skip_serializing_if = "RetentionConfig::is_default")]
+    pub retention: RetentionConfig,
     /// The clock the node judges and schedules by: the wall clock. Not
     /// read from the file; tests move it to play out long outages.
     #[serde(skip)]
@@ -238,6 +241,73 @@ impl Default for DeliveryConfig {
     }
 }
 
+/// The retention policy (`[retention]`): which labelled values the node
+/// erases, and when; applied at start and every `interval_ms`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// How often the rules are applied, in milliseconds (and once at
+    /// start). Default an hour.
+    pub interval_ms: u64,
+    /// The rules (`[[retention.rule]]`); none: nothing is erased by age.
+    #[serde(rename = "rule", skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RetentionRule>,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            interval_ms: 3_600_000,
+            rules: Vec::new(),
+        }
+    }
+}
+
+impl RetentionConfig {
+    fn is_default(&self) -> bool {
+        self.rules.is_empty() && self.interval_ms == Self::default().interval_ms
+    }
+}
+
+/// One retention rule: the values of the labelled fields it selects are
+/// erased `after_days` after the notice was logged, or after its case was
+/// closed. A field is selected when every criterion given holds.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// Its name, in each erasure's reason and the dry-run listing.
+    pub name: String,
+    /// Fields whose label names this token, or with a trailing `*` a
+    /// token it starts (`pii:*`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Only the field at this path (`referral.contact`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Only notices of this kind (`referral`, `intel_report`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// How many days the value is kept.
+    pub after_days: u64,
+    /// Counted from when the notice was logged here (`logged`, the
+    /// default), or from when its case was closed (`case_closed`: a case
+    /// message closing the notice's case is held here; until then the
+    /// value is kept).
+    #[serde(default)]
+    pub from: RetentionFrom,
+}
+
+/// What a retention period counts from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetentionFrom {
+    /// When the notice was logged here.
+    #[default]
+    Logged,
+    /// When the notice's case was closed.
+    CaseClosed,
+}
+
 /// How this node witnesses its peers' logs.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -297,6 +367,7 @@ impl NodeConfig {
             witness: WitnessConfig::default(),
             api: None,
             notify: Vec::new(),
+            retention: RetentionConfig::default(),
             clock: Clock::default(),
             source: None,
         }
@@ -340,13 +411,21 @@ impl NodeConfig {
     /// A client of this node's local API, with its token (which must be
     /// readable by its owner only).
     pub fn api_client(&self) -> Result<isop_api::ApiClient, Error> {
+        self.api_client_as(None)
+    }
+
+    /// A client of this node's local API as the user whose token is in
+    /// `token_file` (readable by its owner only), or else with the API
+    /// token file's (the first admin's).
+    pub fn api_client_as(&self, token_file: Option<&Path>) -> Result<isop_api::ApiClient, Error> {
         let api = self.api.as_ref().ok_or_else(|| Error::Config {
             path: "api".into(),
             why: "the node's local API is off (no [api] section)".into(),
         })?;
-        check_private(&api.token_file)?;
-        let token = std::fs::read_to_string(&api.token_file).map_err(|e| Error::KeyFile {
-            path: api.token_file.display().to_string(),
+        let token_file = token_file.unwrap_or(&api.token_file);
+        check_private(token_file)?;
+        let token = std::fs::read_to_string(token_file).map_err(|e| Error::KeyFile {
+            path: token_file.display().to_string(),
             why: format!("{e} (start the node once to make it)"),
         })?;
         isop_api::ApiClient::new(&api.listen.to_string(), &token)

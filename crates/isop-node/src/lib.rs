@@ -23,6 +23,7 @@
 mod api;
 pub mod config;
 mod correlate;
+mod erase;
 mod error;
 mod identity;
 mod metrics;
@@ -32,6 +33,7 @@ mod peer;
 mod send;
 mod state;
 pub mod submit;
+mod users;
 
 pub use config::{Clock, NodeConfig, now};
 pub use error::{Error, Fault};

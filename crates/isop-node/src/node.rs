@@ -90,9 +90,11 @@ impl Node {
                 ),
             });
         }
-        // The webhooks, checked before anything opens or starts.
+        // The webhooks and the retention rules, checked before anything
+        // opens or starts.
         let notify = crate::notify::Standing::default();
         let hooks = crate::notify::hooks(&config, &notify)?;
+        let retention = crate::erase::rules(&config)?;
         crate::config::ensure_private_dir(&config.data_dir)?;
         let store = Store::open(&StoreConfig::new(&config.data_dir))?;
         crate::notify::start_new(&store, &config)?;
@@ -162,6 +164,7 @@ impl Node {
         let mut api = None;
         if let Some(c) = &inner.config.api {
             let token = crate::api::token(&c.token_file)?;
+            let users = crate::users::Users::open(&inner.config.data_dir, &token, now().0)?;
             c.check()?;
             let listener =
                 tokio::net::TcpListener::bind(c.listen)
@@ -170,7 +173,7 @@ impl Node {
                         path: "api.listen".into(),
                         why: format!("cannot bind {}: {e}", c.listen),
                     })?;
-            api = Some((listener, token));
+            api = Some((listener, users));
         }
         inner.refresh_roster();
         let mut tasks = vec![
@@ -181,6 +184,12 @@ impl Node {
         if inner.config.witness.interval_ms > 0 {
             tasks.push(tokio::spawn(crate::peer::witness_loop(inner.clone())));
         }
+        if !retention.is_empty() {
+            tasks.push(tokio::spawn(crate::erase::retention_loop(
+                inner.clone(),
+                retention,
+            )));
+        }
         for hook in hooks {
             tasks.push(tokio::spawn(crate::notify::notify_loop(
                 inner.clone(),
@@ -188,12 +197,12 @@ impl Node {
             )));
         }
         let mut api_addr = None;
-        if let Some((listener, token)) = api {
+        if let Some((listener, users)) = api {
             api_addr = listener.local_addr().ok();
             tasks.push(tokio::spawn(crate::api::serve(
                 inner.clone(),
                 listener,
-                token,
+                users,
             )));
         }
         tracing::info!(org = %inner.org, addr = ?inner.endpoint.local_addr().ok(), api = ?api_addr, size = inner.store.size(), "node started");

@@ -69,8 +69,8 @@ pub(crate) struct Inner {
     pub(crate) config: NodeConfig,
     /// Split views detected while witnessing.
     pub(crate) inconsistencies: std::sync::atomic::AtomicU64,
-    /// Fired after each delivery attempt, each delivery received and each
-    /// roster change: what `Node::wait_until` waits on.
+    /// Fired after each delivery attempt, each delivery received, each
+    /// roster change and each erasure: what `Node::wait_until` waits on.
     pub(crate) progress: Notify,
     /// Prometheus metrics.
     pub(crate) metrics: crate::metrics::Metrics,

@@ -150,15 +150,16 @@ impl Store {
 
     /// Erases the value of disclosure `digest` of entry `index`, or of an
     /// entry that added it to that notice (its retention ended, or a
-    /// lawful order): in one commit, the value and its
+    /// lawful order), as `by` asks: in one commit, the value and its
     /// indicator index keys are deleted, an erasure record is kept, and a
-    /// LOCAL entry naming the digest and the reason is appended. The tree
-    /// and every signature still verify.
+    /// LOCAL entry naming the entry, the field's path and digest, who and
+    /// why is appended. The tree and every signature still verify.
     pub fn erase_disclosure(
         &self,
         index: LogIndex,
         digest: &[u8; 32],
         reason: &str,
+        by: &str,
         now: UnixMillis,
     ) -> Result<LogIndex, Error> {
         let holder = self.holder_of(index, digest)?.unwrap_or(index);
@@ -171,19 +172,28 @@ impl Store {
         if reason.is_empty() {
             return Err(Error::InvalidEntry("an erasure needs a reason".into()));
         }
+        // The path as the disclosure itself names it.
+        let path = pb::Disclosure::decode(bytes.as_ref())
+            .map(|d| d.path)
+            .unwrap_or_default();
         let record = pb::ErasedDisclosure {
             digest: Bytes::copy_from_slice(digest),
             reason: reason.into(),
             erased_at: now.0,
+            path: path.clone(),
+            erased_by: by.into(),
         };
         let mut prepared = Prepared::new(NewEntry::new(
             now,
             Direction::Local,
-            Record::Erasure {
-                digest: *digest,
+            Record::Erasure(pb::Erasure {
+                digest: Bytes::copy_from_slice(digest),
                 reason: reason.into(),
-                erased_at: now,
-            },
+                erased_at: now.0,
+                entry_index: index.0,
+                path,
+                erased_by: by.into(),
+            }),
         ))?;
         prepared
             .ops

@@ -38,15 +38,9 @@ pub enum Record {
     Envelope(Bytes),
     /// A cosigned checkpoint, as signed-note bytes.
     CosignedCheckpoint(Bytes),
-    /// The erasure of a disclosure's value.
-    Erasure {
-        /// The disclosure's digest.
-        digest: [u8; 32],
-        /// Why it was erased.
-        reason: String,
-        /// When.
-        erased_at: UnixMillis,
-    },
+    /// The erasure of a disclosure's value: its digest (32 bytes), the
+    /// entry and field path it belonged to, why, who, and when.
+    Erasure(pb::Erasure),
     /// Disclosures of the notice logged at `notice`, carried by a later
     /// copy of it; the entry's disclosures are the added ones. Appended by
     /// [`Store::add_disclosures`](crate::Store::add_disclosures).
@@ -68,6 +62,8 @@ pub enum Record {
         /// Why.
         reason: String,
     },
+    /// An access through the node's local API (LOCAL).
+    Access(pb::Access),
 }
 
 /// The first byte of a delivery's outcome key: accepted (or already held),
@@ -218,15 +214,7 @@ impl Prepared {
                 pb::log_entry::Record::Envelope(b)
             }
             Record::CosignedCheckpoint(b) => pb::log_entry::Record::CosignedCheckpoint(b),
-            Record::Erasure {
-                digest,
-                reason,
-                erased_at,
-            } => pb::log_entry::Record::Erasure(pb::Erasure {
-                digest: Bytes::copy_from_slice(&digest),
-                reason,
-                erased_at: erased_at.0,
-            }),
+            Record::Erasure(e) => pb::log_entry::Record::Erasure(e),
             Record::DisclosuresAdded { notice, envelope } => {
                 keys.multi = index::added_keys(&envelope, disclosures.iter().map(|(_, d)| d));
                 added_to = Some(notice.0);
@@ -248,6 +236,7 @@ impl Prepared {
                 failed = Some((notice, recipient));
                 pb::log_entry::Record::DeliveryFailed(record)
             }
+            Record::Access(a) => pb::log_entry::Record::Access(a),
         };
         let entry = pb::LogEntry {
             index: 0,

@@ -235,6 +235,18 @@ pub(crate) fn print_verify(r: &VerifyReport) {
         r.pending,
         r.failed
     );
+    // Erasures are no finding: the log says who erased what, and why.
+    for e in &r.erasures {
+        println!(
+            "  erasure at entry {}: {} of entry {} erased {} by {}: {}",
+            e.index,
+            esc(&e.path),
+            e.entry_index,
+            isop_core::json::rfc3339(e.erased_at),
+            esc(&e.erased_by),
+            esc(&e.reason)
+        );
+    }
     if r.is_clean() {
         println!("  verified: no findings");
     } else {
@@ -279,5 +291,27 @@ pub(crate) fn print_cross(r: &CrossReport) {
     } else {
         println!("  {} finding(s):", r.findings_total);
         findings_text(&r.findings, r.findings_total);
+    }
+}
+
+/// The access record of a replayed log: one line per access.
+pub(crate) fn print_accesses(story: &isop_audit::Story) {
+    println!(
+        "{}'s access record: {} accesses through its local API",
+        esc(&story.origin),
+        story.accesses.len()
+    );
+    for a in &story.accesses {
+        println!(
+            "  {} entry {:<6} {:<16} {:<9} {}{:<14} {} {}",
+            isop_core::json::rfc3339(a.at),
+            a.index,
+            esc(&a.user),
+            esc(&a.role),
+            if a.refused { "REFUSED " } else { "" },
+            esc(&a.action),
+            a.notice.as_deref().unwrap_or("-"),
+            esc(&a.detail)
+        );
     }
 }

@@ -1089,6 +1089,61 @@ fn workflows_against_running_nodes() {
     ]);
     assert!(audited.contains("verified: no findings"), "{audited}");
 
+    // People, not one token: the admin adds a viewer, who reads and may
+    // not answer; the access record in KR's log shows both.
+    let viewer = dir.path().join("vic.token");
+    let viewer = viewer.to_str().unwrap();
+    let added = isop(&[
+        "user",
+        "add",
+        "--node",
+        &kr,
+        "vic",
+        "--role",
+        "viewer",
+        "--token-out",
+        viewer,
+    ]);
+    assert!(added.contains("added vic as viewer"), "{added}");
+    assert!(isop(&["user", "list", "--node", &kr]).contains("vic"));
+    assert!(isop(&["show", "--node", &kr, "--token-file", viewer, &id]).contains("referral"));
+    let out = run(&[
+        "respond",
+        "--node",
+        &kr,
+        "--token-file",
+        viewer,
+        &id,
+        "--status",
+        "accepted",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("viewer vic may not send notices"),
+        "{out:?}"
+    );
+    let export = dir.path().join("kr-access.export");
+    isop(&[
+        "log",
+        "export",
+        "--node",
+        &kr,
+        "--out",
+        export.to_str().unwrap(),
+    ]);
+    let access = isop(&[
+        "audit",
+        "replay",
+        "--access",
+        export.to_str().unwrap(),
+        "--roster-key",
+        &kr,
+    ]);
+    assert!(
+        access.contains("vic") && access.contains("REFUSED") && access.contains("user add"),
+        "{access}"
+    );
+
     // Bad input: a partner's intel, a malformed file, an unknown org, a missing file.
     let refused = run(&[
         "send",

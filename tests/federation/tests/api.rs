@@ -628,3 +628,205 @@ async fn the_local_api_drives_a_referral_cycle() -> Result<()> {
     filmco.shutdown().await?;
     Ok(())
 }
+
+/// People, not one token: users with roles, each refused what the role
+/// does not permit (403, naming why), and every access the police data
+/// rules ask for recorded in the node's log, for an auditor to replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_have_roles_and_every_access_is_recorded() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = fed.start(FILMCO).await?;
+    let kr_admin = Client::new(&fed, &kr, KR)?;
+    let filmco_admin = Client::new(&fed, &filmco, FILMCO)?;
+    let as_user = |admin: &Client, token: &str| Client {
+        http: admin.http.clone(),
+        base: admin.base.clone(),
+        token: token.to_owned(),
+    };
+
+    // The admin adds users; a bad role or name is refused by name.
+    let (code, t) = kr_admin
+        .post("/v1/users", &json!({ "name": "ana", "role": "analyst" }))
+        .await?;
+    assert_eq!(code, 200, "{t}");
+    let ana = as_user(
+        &kr_admin,
+        contract::<isop_api::UserToken>(&t).token.as_str(),
+    );
+    let (_, t) = kr_admin
+        .post("/v1/users", &json!({ "name": "vic", "role": "Viewer" }))
+        .await?;
+    let vic = as_user(
+        &kr_admin,
+        contract::<isop_api::UserToken>(&t).token.as_str(),
+    );
+    let (_, t) = filmco_admin
+        .post("/v1/users", &json!({ "name": "sub", "role": "submitter" }))
+        .await?;
+    let sub = as_user(
+        &filmco_admin,
+        contract::<isop_api::UserToken>(&t).token.as_str(),
+    );
+    refused(
+        &kr_admin
+            .post("/v1/users", &json!({ "name": "eve", "role": "boss" }))
+            .await?,
+        400,
+        "INVALID_REQUEST",
+        "is not one of admin, analyst, submitter, viewer",
+    );
+    refused(
+        &kr_admin
+            .post("/v1/users", &json!({ "name": "Eve Doe", "role": "viewer" }))
+            .await?,
+        400,
+        "INVALID_REQUEST",
+        "user name",
+    );
+    refused(
+        &kr_admin
+            .post("/v1/users", &json!({ "name": "ana", "role": "viewer" }))
+            .await?,
+        400,
+        "INVALID_REQUEST",
+        "already",
+    );
+    let (_, list) = kr_admin.get("/v1/users").await?;
+    let names: Vec<String> = contract::<Vec<isop_api::UserView>>(&list)
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(names, ["admin", "ana", "vic"]);
+
+    // A submitter sends, and cannot read what came in.
+    let (code, sent) = sub.post("/v1/notices", &referral_json(KR)).await?;
+    assert_eq!(code, 200, "{sent}");
+    let id = contract::<isop_api::Sent>(&sent).id;
+    refused(
+        &sub.get("/v1/inbox").await?,
+        403,
+        "FORBIDDEN",
+        "submitter sub may not read what came in",
+    );
+    kr.wait_until("the referral", STEP, |n| {
+        n.store().inbox(false).is_ok_and(|i| i.len() == 1)
+    })
+    .await?;
+
+    // A viewer reads, and cannot answer, erase or add users.
+    let (code, shown) = vic.get(&format!("/v1/notices/{id}")).await?;
+    assert_eq!(code, 200, "{shown}");
+    let answer = json!({ "status": "accepted" });
+    refused(
+        &vic.post(&format!("/v1/notices/{id}/respond"), &answer)
+            .await?,
+        403,
+        "FORBIDDEN",
+        "viewer vic may not send notices",
+    );
+    refused(
+        &vic.post(
+            &format!("/v1/notices/{id}/erase"),
+            &json!({ "reason": "x" }),
+        )
+        .await?,
+        403,
+        "FORBIDDEN",
+        "may not erase values",
+    );
+    refused(
+        &vic.post("/v1/users", &json!({ "name": "mallory", "role": "admin" }))
+            .await?,
+        403,
+        "FORBIDDEN",
+        "may not manage users",
+    );
+    // An analyst answers; the admin erases a field.
+    let (code, a) = ana
+        .post(&format!("/v1/notices/{id}/respond"), &answer)
+        .await?;
+    assert_eq!(code, 200, "{a}");
+    let answered = contract::<isop_api::Sent>(&a).id;
+    let (code, e) = kr_admin
+        .post(
+            &format!("/v1/notices/{id}/erase"),
+            &json!({ "field": "referral.contact", "reason": "data subject's request" }),
+        )
+        .await?;
+    assert_eq!(code, 200, "{e}");
+
+    // A user removed can do nothing more.
+    let r = kr_admin
+        .http
+        .delete(format!("{}/v1/users/vic", kr_admin.base))
+        .bearer_auth(&kr_admin.token)
+        .send()
+        .await?;
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(vic.get("/v1/status").await?.0, 401);
+
+    // The access record, replayed from KR's export by an auditor.
+    let mut export = Vec::new();
+    kr.export(&mut export, &kr.roster().clearance(&org(KR))?)?;
+    let key = fed.roster_key();
+    let report = isop_audit::verify(
+        export.as_slice(),
+        &isop_audit::VerifyOptions::new(key.clone()),
+        None,
+    )?;
+    assert!(report.findings.is_empty(), "{:?}", report.findings);
+    let story = isop_audit::replay(export.as_slice(), &key, None)?;
+    let seen: Vec<(String, String, Option<String>, bool)> = story
+        .accesses
+        .iter()
+        .map(|a| {
+            (
+                a.user.clone(),
+                a.action.clone(),
+                a.notice.clone(),
+                a.refused,
+            )
+        })
+        .collect();
+    let has = |user: &str, action: &str, notice: Option<&str>, refused: bool| {
+        seen.contains(&(user.into(), action.into(), notice.map(Into::into), refused))
+    };
+    assert!(has("admin", "user add", None, false), "{seen:?}");
+    assert!(has("vic", "read", Some(&id), false), "{seen:?}");
+    assert!(
+        has("vic", "POST /v1/notices/{id}/respond", Some(&id), true),
+        "{seen:?}"
+    );
+    assert!(
+        has("vic", "POST /v1/notices/{id}/erase", Some(&id), true),
+        "{seen:?}"
+    );
+    assert!(has("vic", "POST /v1/users", None, true), "{seen:?}");
+    assert!(has("ana", "send", Some(&answered), false), "{seen:?}");
+    assert!(has("admin", "erase", Some(&id), false), "{seen:?}");
+    assert!(has("admin", "user remove", None, false), "{seen:?}");
+    let erase = story
+        .accesses
+        .iter()
+        .find(|a| a.action == "erase")
+        .context("the erasure")?;
+    assert_eq!(erase.detail, "referral.contact: data subject's request");
+    // FilmCo's log records its submitter's send and refusal.
+    let mut export = Vec::new();
+    filmco.export(&mut export, &filmco.roster().clearance(&org(FILMCO))?)?;
+    let story = isop_audit::replay(export.as_slice(), &key, None)?;
+    assert!(story.accesses.iter().any(|a| a.user == "sub"
+        && a.action == "send"
+        && a.notice.as_deref() == Some(id.as_str())));
+    assert!(
+        story
+            .accesses
+            .iter()
+            .any(|a| a.user == "sub" && a.refused && a.action == "GET /v1/inbox")
+    );
+    kr.shutdown().await?;
+    filmco.shutdown().await?;
+    Ok(())
+}

@@ -3,15 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{StatusCode, header};
+use axum::extract::{Extension, Path as UrlPath, Query, State};
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use isop_api::{
-    Checked, CorrelationQuery, Correlations, Delivery, DeliveryState, ExportQuery, Health,
-    ListQuery, MarkedRead, NodeIdentity, NoticeView, Page, Peer, QueryAnswer, QueryParams, Ready,
-    Respond, RosterAccepted, Sent, Status, SubmitNotice, Summary, Time, Track,
+    Checked, CorrelationQuery, Correlations, Delivery, DeliveryState, EraseRequest, ErasedField,
+    ErasedFields, ExportQuery, Health, ListQuery, MarkedRead, NewUser, NodeIdentity, NoticeView,
+    Page, Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status,
+    SubmitNotice, Summary, Time, Track, UserToken, UserView,
 };
 use isop_core::json::enum_value;
 use isop_core::{
@@ -28,6 +29,7 @@ use super::shared::{
 use super::views::{notice_view, overlap_view, summary_of, thread};
 use crate::metrics::Metrics;
 use crate::state::Inner;
+use crate::users::{Permission, Role, User};
 
 /// The routes, each behind the token (see `docs/api.openapi.yaml`).
 pub(super) fn router() -> Router<Api> {
@@ -37,6 +39,8 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/notices/check", post(check))
         .route("/v1/notices/{id}", get(show))
         .route("/v1/notices/{id}/read", post(mark_read))
+        .route("/v1/notices/{id}/erase", post(erase))
+        .route("/v1/retention", get(retention_due).post(retention_apply))
         .route("/v1/notices/{id}/track", get(track))
         .route("/v1/notices/{id}/respond", post(respond))
         .route("/v1/notices/{id}/respond/check", post(check_respond))
@@ -48,7 +52,99 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/export", get(export))
         .route("/v1/roster", post(push_roster))
         .route("/v1/node/reload", post(reload))
+        .route("/v1/users", get(users).post(add_user))
+        .route("/v1/users/{name}", delete(remove_user))
+        .route("/v1/users/{name}/token", post(renew_token))
         .route("/metrics", get(metrics))
+}
+
+/// What each route does, as roles permit it: one place, beside the routes.
+/// A route not named here needs an admin.
+pub(super) fn permission(method: &Method, path: &str) -> Permission {
+    use Permission as P;
+    match (method.as_str(), path) {
+        (_, "/v1/status" | "/v1/checkpoint" | "/metrics") => P::Status,
+        ("GET", "/v1/inbox" | "/v1/notices/{id}" | "/v1/query" | "/v1/correlations")
+        | ("POST", "/v1/notices/{id}/read") => P::ReadReceived,
+        ("GET", "/v1/sent" | "/v1/notices/{id}/track") => P::ReadSent,
+        (
+            "POST",
+            "/v1/notices"
+            | "/v1/notices/check"
+            | "/v1/notices/{id}/respond"
+            | "/v1/notices/{id}/respond/check",
+        ) => P::Send,
+        ("POST", "/v1/notices/{id}/erase") | (_, "/v1/retention") => P::Erase,
+        ("GET", "/v1/export") => P::Export,
+        ("POST", "/v1/roster" | "/v1/node/reload") => P::Operate,
+        _ => P::Users,
+    }
+}
+
+fn user_view(u: &User) -> UserView {
+    UserView {
+        name: u.name.clone(),
+        role: u.role.as_str().into(),
+        added_at: Time(u.added_at),
+    }
+}
+
+async fn users(State(api): State<Api>) -> ApiResult<Vec<UserView>> {
+    Ok(Json(api.users.list().iter().map(user_view).collect()))
+}
+
+/// `POST /v1/users`: a new user, and its token, shown this once.
+async fn add_user(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    Json(new): Json<NewUser>,
+) -> ApiResult<UserToken> {
+    let role = Role::parse(&new.role)?;
+    let token = api.users.add(&new.name, role, api.inner.now().0)?;
+    api.record(
+        &user,
+        "user add",
+        None,
+        false,
+        &format!("{} as {}", new.name, role.as_str()),
+    )?;
+    Ok(Json(UserToken {
+        name: new.name,
+        role: role.as_str().into(),
+        token,
+    }))
+}
+
+async fn remove_user(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<UserView> {
+    let gone = api.users.remove(&name)?;
+    api.record(&user, "user remove", None, false, &name)?;
+    Ok(Json(user_view(&gone)))
+}
+
+/// `POST /v1/users/{name}/token`: a new token for a user (the old one
+/// stops working), shown this once.
+async fn renew_token(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    UrlPath(name): UrlPath<String>,
+) -> ApiResult<UserToken> {
+    let token = api.users.renew(&name)?;
+    api.record(&user, "user token", None, false, &name)?;
+    let role = api
+        .users
+        .list()
+        .into_iter()
+        .find(|u| u.name == name)
+        .map_or("", |u| u.role.as_str());
+    Ok(Json(UserToken {
+        name,
+        role: role.into(),
+        token,
+    }))
 }
 
 /// The health probes: `/healthz` (the process serves) and `/readyz` (the
@@ -204,8 +300,19 @@ fn identity_view(id: &crate::Identity) -> NodeIdentity {
 
 /// `POST /v1/node/reload`: takes up the signing key and TLS certificate
 /// the node's config names now.
-async fn reload(State(api): State<Api>) -> ApiResult<NodeIdentity> {
-    Ok(Json(identity_view(&api.inner.reload()?)))
+async fn reload(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+) -> ApiResult<NodeIdentity> {
+    let id = api.inner.reload()?;
+    api.record(
+        &user,
+        "reload",
+        None,
+        false,
+        &format!("signs with {}", id.signing_key),
+    )?;
+    Ok(Json(identity_view(&id)))
 }
 
 fn sent_answer(sent: &crate::Sent) -> Sent {
@@ -216,9 +323,14 @@ fn sent_answer(sent: &crate::Sent) -> Sent {
     }
 }
 
-async fn submit(State(api): State<Api>, Json(req): Json<SubmitNotice>) -> ApiResult<Sent> {
+async fn submit(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    Json(req): Json<SubmitNotice>,
+) -> ApiResult<Sent> {
     let draft = crate::submit::draft(req)?;
     let sent = crate::send::send(&api.inner, draft).await?;
+    api.record(&user, "send", Some(sent.id), false, "")?;
     Ok(Json(sent_answer(&sent)))
 }
 
@@ -234,9 +346,17 @@ fn checked(recipients: &[isop_core::OrgId]) -> Checked {
     }
 }
 
-async fn show(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<NoticeView> {
-    let (_, at) = locate(&api.inner, &id)?;
-    Ok(Json(notice_view(&api.inner, at)?))
+async fn show(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    UrlPath(id): UrlPath<String>,
+) -> ApiResult<NoticeView> {
+    let (id, at) = locate(&api.inner, &id)?;
+    let view = notice_view(&api.inner, at)?;
+    // Its revealed fields are answered only once the read is recorded.
+    let paths: Vec<&str> = view.revealed.iter().map(|f| f.path.as_str()).collect();
+    api.record(&user, "read", Some(id), false, &paths.join(", "))?;
+    Ok(Json(view))
 }
 
 async fn mark_read(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<MarkedRead> {
@@ -248,6 +368,77 @@ async fn mark_read(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiR
     Ok(Json(MarkedRead {
         index: at.0,
         read: true,
+    }))
+}
+
+fn erased_field(f: &crate::erase::Field, due: Option<&crate::erase::Due>) -> ErasedField {
+    ErasedField {
+        id: f.id.to_string(),
+        index: f.entry.0,
+        path: f.path.clone(),
+        label: f.label.as_str().to_owned(),
+        digest: hex::encode(f.digest),
+        rule: due.map(|d| d.rule.clone()),
+        due_at: due.map(|d| Time(d.due_at.0)),
+    }
+}
+
+/// `POST /v1/notices/{id}/erase`: erases the values of a notice's
+/// labelled fields this node holds, or of one.
+async fn erase(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    UrlPath(id): UrlPath<String>,
+    Json(r): Json<EraseRequest>,
+) -> ApiResult<ErasedFields> {
+    let (id, at) = locate(&api.inner, &id)?;
+    let erased = api
+        .inner
+        .erase(at, r.field.as_deref(), &r.reason, &user.name)?;
+    let paths: Vec<&str> = erased.iter().map(|f| f.path.as_str()).collect();
+    api.record(
+        &user,
+        "erase",
+        Some(id),
+        false,
+        &format!("{}: {}", paths.join(", "), r.reason),
+    )?;
+    Ok(Json(ErasedFields {
+        fields: erased.iter().map(|f| erased_field(f, None)).collect(),
+    }))
+}
+
+/// `GET /v1/retention`: what the retention policy would erase now.
+async fn retention_due(State(api): State<Api>) -> ApiResult<ErasedFields> {
+    let inner = &api.inner;
+    let due = crate::erase::due(inner, &crate::erase::rules(&inner.config)?, inner.now())?;
+    Ok(Json(ErasedFields {
+        fields: due
+            .iter()
+            .map(|d| erased_field(&d.field, Some(d)))
+            .collect(),
+    }))
+}
+
+/// `POST /v1/retention`: applies the retention policy now.
+async fn retention_apply(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+) -> ApiResult<ErasedFields> {
+    let inner = &api.inner;
+    let done = crate::erase::apply(inner, &crate::erase::rules(&inner.config)?)?;
+    api.record(
+        &user,
+        "retention",
+        None,
+        false,
+        &format!("{} values erased", done.len()),
+    )?;
+    Ok(Json(ErasedFields {
+        fields: done
+            .iter()
+            .map(|d| erased_field(&d.field, Some(d)))
+            .collect(),
     }))
 }
 
@@ -378,11 +569,19 @@ fn answer(inner: &Inner, id: &str, r: &Respond) -> Result<NoticeDraft, ApiError>
 
 async fn respond(
     State(api): State<Api>,
+    Extension(user): Extension<User>,
     UrlPath(id): UrlPath<String>,
     Json(r): Json<Respond>,
 ) -> ApiResult<Sent> {
     let draft = answer(&api.inner, &id, &r)?;
     let sent = crate::send::send(&api.inner, draft).await?;
+    api.record(
+        &user,
+        "send",
+        Some(sent.id),
+        false,
+        &format!("answers {id}"),
+    )?;
     Ok(Json(sent_answer(&sent)))
 }
 
@@ -504,13 +703,26 @@ async fn checkpoint(State(api): State<Api>) -> Result<String, ApiError> {
 }
 
 /// Streams the log as one export file, with the disclosures `clearance` allows.
-async fn export(State(api): State<Api>, Query(q): Query<ExportQuery>) -> Response {
+async fn export(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    Query(q): Query<ExportQuery>,
+) -> Response {
     let clearance = Clearance::from_tokens(
         q.clearance
             .split(',')
             .map(str::trim)
             .filter(|t| !t.is_empty()),
     );
+    if let Err(e) = api.record(
+        &user,
+        "export",
+        None,
+        false,
+        &format!("clearance [{}]", q.clearance),
+    ) {
+        return ApiError::from(e).into_response();
+    }
     let (reader, writer) = tokio::io::duplex(1 << 16);
     let inner = api.inner.clone();
     tokio::task::spawn_blocking(move || {
@@ -528,9 +740,20 @@ async fn export(State(api): State<Api>, Query(q): Query<ExportQuery>) -> Respons
 }
 
 /// Takes a newer signed roster (its envelope's bytes) and passes it on.
-async fn push_roster(State(api): State<Api>, body: axum::body::Bytes) -> ApiResult<RosterAccepted> {
+async fn push_roster(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    body: axum::body::Bytes,
+) -> ApiResult<RosterAccepted> {
     let env = pb::Envelope::decode(body)
         .map_err(|e| bad_request(format!("not a roster envelope: {e}")))?;
     let (version, new) = api.inner.offer_roster(&env)?;
+    api.record(
+        &user,
+        "roster push",
+        None,
+        false,
+        &format!("v{version}{}", if new { " taken" } else { " held already" }),
+    )?;
     Ok(Json(RosterAccepted { version, new }))
 }

@@ -12,12 +12,44 @@ use isop_api::{ErrorBody, ErrorCode};
 use isop_core::{LogIndex, Notice, NoticeId};
 
 use crate::state::Inner;
+use crate::users::User;
 use crate::{Error, Fault};
 
 #[derive(Clone)]
 pub(super) struct Api {
     pub(super) inner: Arc<Inner>,
-    pub(super) token: Arc<String>,
+    pub(super) users: Arc<crate::users::Users>,
+}
+
+impl Api {
+    /// Records an access by `user` in the log, a LOCAL `Access` entry:
+    /// what they did (or were refused), to which notice, and what came of
+    /// it. A read is answered only once it is recorded.
+    pub(super) fn record(
+        &self,
+        user: &User,
+        action: &str,
+        notice: Option<NoticeId>,
+        refused: bool,
+        detail: &str,
+    ) -> Result<(), Error> {
+        let access = isop_core::pb::Access {
+            user: user.name.clone(),
+            role: user.role.as_str().into(),
+            action: action.into(),
+            notice_id: notice.map_or_else(Default::default, |id| {
+                bytes::Bytes::copy_from_slice(id.as_bytes())
+            }),
+            refused,
+            detail: detail.into(),
+        };
+        self.inner.store.append(isop_store::NewEntry::new(
+            self.inner.now(),
+            isop_store::Direction::Local,
+            isop_store::Record::Access(access),
+        ))?;
+        Ok(())
+    }
 }
 
 /// An API error: a status and a message naming the problem.

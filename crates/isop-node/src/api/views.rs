@@ -184,7 +184,9 @@ pub(super) fn notice_view(inner: &Inner, at: LogIndex) -> Result<NoticeView, Api
         .into_iter()
         .map(|(digest, e)| isop_api::Erased {
             digest: hex::encode(digest),
+            path: e.path,
             reason: e.reason,
+            erased_by: e.erased_by,
             erased_at: Time(e.erased_at),
         })
         .collect();

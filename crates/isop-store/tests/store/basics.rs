@@ -355,12 +355,17 @@ fn erasure_deletes_the_value_and_keeps_the_log_verifiable() {
             LogIndex(0),
             wallet.digest(),
             "retention period ended",
+            "analyst-7",
             UnixMillis(NOW.0 + 1),
         )
         .unwrap();
     assert_eq!(at, LogIndex(1));
     match store.disclosure(LogIndex(0), wallet.digest()).unwrap() {
-        Some(DisclosureState::Erased(e)) => assert_eq!(e.reason, "retention period ended"),
+        Some(DisclosureState::Erased(e)) => {
+            assert_eq!(e.reason, "retention period ended");
+            assert_eq!(e.erased_by, "analyst-7");
+            assert_eq!(e.path, wallet.path());
+        }
         other => panic!("{other:?}"),
     }
     assert!(store.by_indicator(WALLET).unwrap().is_empty());
@@ -371,19 +376,27 @@ fn erasure_deletes_the_value_and_keeps_the_log_verifiable() {
     );
     assert_eq!(store.root(1).unwrap(), root_before, "history is unchanged");
     let e = store.log_entry(at).unwrap().unwrap();
-    assert!(matches!(
-        e.record,
-        Some(isop_core::pb::log_entry::Record::Erasure(_))
-    ));
+    let Some(isop_core::pb::log_entry::Record::Erasure(logged)) = e.record else {
+        panic!("{e:?}")
+    };
+    // The LOCAL entry names the entry, the field, who and why.
+    assert_eq!(
+        (
+            logged.entry_index,
+            logged.path.as_str(),
+            logged.erased_by.as_str()
+        ),
+        (0, wallet.path(), "analyst-7")
+    );
     store.verify_all().unwrap();
     assert!(
         store
-            .erase_disclosure(LogIndex(0), wallet.digest(), "again", NOW)
+            .erase_disclosure(LogIndex(0), wallet.digest(), "again", "operator", NOW)
             .is_err()
     );
     assert!(
         store
-            .erase_disclosure(LogIndex(0), &[0; 32], "none", NOW)
+            .erase_disclosure(LogIndex(0), &[0; 32], "none", "operator", NOW)
             .is_err()
     );
 }
@@ -486,7 +499,7 @@ fn indexes_across_runs_erasure_reopen_and_import() {
                 .find(|d| d.path() == "referral.payment")
                 .unwrap();
             store
-                .erase_disclosure(LogIndex(i), wallet.digest(), "retention", NOW)
+                .erase_disclosure(LogIndex(i), wallet.digest(), "retention", "operator", NOW)
                 .unwrap();
         }
         let wallets = store.by_indicator(WALLET).unwrap();
@@ -683,7 +696,13 @@ fn a_later_copy_adds_the_disclosures_the_first_lacked() {
 
     // Erasing the added field by the notice's index erases it where it is held.
     store
-        .erase_disclosure(LogIndex(0), &wallet, "retention period ended", NOW)
+        .erase_disclosure(
+            LogIndex(0),
+            &wallet,
+            "retention period ended",
+            "operator",
+            NOW,
+        )
         .unwrap();
     assert!(matches!(
         store.disclosure(LogIndex(1), &wallet).unwrap(),

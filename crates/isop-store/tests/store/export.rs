@@ -34,7 +34,13 @@ fn populated(fed: &Fed) -> (tempfile::TempDir, Store) {
         .find(|d| d.path() == "referral.payment")
         .unwrap();
     store
-        .erase_disclosure(LogIndex(0), wallet.digest(), "lawful order 2026/17", NOW)
+        .erase_disclosure(
+            LogIndex(0),
+            wallet.digest(),
+            "lawful order 2026/17",
+            "operator",
+            NOW,
+        )
         .unwrap();
     store.sign_checkpoint(&fed.agency).unwrap();
     (dir, store)

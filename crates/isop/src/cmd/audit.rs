@@ -44,6 +44,11 @@ pub(crate) enum AuditCommand {
     Replay {
         /// The export file.
         export: PathBuf,
+        /// Print the access record instead: who used the node's local API
+        /// for what (reads of notices' fields, sends, erasures, roster and
+        /// user changes, refusals), from its LOCAL entries.
+        #[arg(long)]
+        access: bool,
         #[command(flatten)]
         args: AuditArgs,
     },
@@ -116,17 +121,22 @@ pub(crate) fn run(command: AuditCommand) -> Result<()> {
             }
             verdict(report.findings_total)
         }
-        AuditCommand::Replay { export, args } => {
+        AuditCommand::Replay {
+            export,
+            access,
+            args,
+        } => {
             let key = args.roster_key()?;
             let (file, len) = open(&export)?;
             let bar = bar(len, "replaying");
             let story = isop_audit::replay(file, &key, Some(&mut |at| bar.set_position(at)))
                 .with_context(|| format!("replaying {}", export.display()))?;
             bar.finish_and_clear();
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&story)?);
-            } else {
-                print!("{story}");
+            match (args.json, access) {
+                (true, false) => println!("{}", serde_json::to_string_pretty(&story)?),
+                (true, true) => println!("{}", serde_json::to_string_pretty(&story.accesses)?),
+                (false, false) => print!("{story}"),
+                (false, true) => crate::output::print_accesses(&story),
             }
             Ok(())
         }

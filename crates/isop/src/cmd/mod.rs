@@ -9,6 +9,7 @@ mod bulk;
 mod node;
 mod notices;
 mod send;
+mod users;
 
 use std::path::PathBuf;
 
@@ -28,6 +29,10 @@ pub(crate) struct NodeArg {
     /// Print the node's JSON answer instead of text.
     #[arg(long)]
     json: bool,
+    /// Act as the user whose API token is in this file (0600); by
+    /// default, the node's API token file (the first admin).
+    #[arg(long, env = "ISOP_TOKEN_FILE")]
+    token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +89,13 @@ pub(crate) enum Command {
     Show(notices::Show),
     /// Mark a notice read.
     Read(notices::Read),
+    /// Erase the values of a notice's labelled fields held here (or of
+    /// one): the digests stay, the log still verifies, and a LOCAL entry
+    /// says who erased what and why.
+    Erase(notices::Erase),
+    /// What the retention policy (`[retention]` in node.toml) erases now;
+    /// --apply erases it.
+    Retention(notices::Retention),
     /// Answer a referral with a status update to its author; or with
     /// --bulk a file of answers, all checked before any is sent.
     Respond(notices::Respond),
@@ -96,6 +108,12 @@ pub(crate) enum Command {
     Log {
         #[command(subcommand)]
         command: notices::LogCommand,
+    },
+    /// The users of a node's local API, each with a role (admin, analyst,
+    /// submitter, viewer) and a token.
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
     },
     /// Audit log exports offline: verify, replay, cross-check.
     Audit {
@@ -147,7 +165,7 @@ pub(crate) fn time_arg(flag: &str, t: Option<String>) -> Result<Option<isop_core
 }
 
 fn client(node: &NodeArg) -> Result<ApiClient> {
-    Ok(NodeConfig::load(&node.node)?.api_client()?)
+    Ok(NodeConfig::load(&node.node)?.api_client_as(node.token_file.as_deref())?)
 }
 
 pub(crate) async fn run(command: Command) -> Result<()> {
@@ -172,10 +190,13 @@ pub(crate) async fn run(command: Command) -> Result<()> {
         Command::Track(c) => c.run().await,
         Command::Show(c) => c.run().await,
         Command::Read(c) => c.run().await,
+        Command::Erase(c) => c.run().await,
+        Command::Retention(c) => c.run().await,
         Command::Respond(c) => c.run().await,
         Command::Query(c) => c.run().await,
         Command::Correlate(c) => c.run().await,
         Command::Log { command } => notices::log(command).await,
+        Command::User { command } => users::run(command).await,
         Command::Audit { command } => audit::run(command),
     }
 }

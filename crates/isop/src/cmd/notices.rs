@@ -11,8 +11,8 @@ use serde_json::json;
 
 use super::{NodeArg, client, send, time_arg};
 use crate::output::{
-    bytes_spinner, esc, kind_words, opt, outline, print, print_page, print_summaries, tlp_words,
-    value_words, words,
+    bytes_spinner, esc, kind_words, opt, outline, print, print_page, print_summaries, short,
+    tlp_words, value_words, words,
 };
 
 /// A node's state: roster, log, checkpoints, and each peer.
@@ -268,14 +268,12 @@ fn show_text(v: &NoticeView, full: bool) {
     }
     for e in &v.erased {
         println!(
-            "  erased    {} at {}: {}",
-            if full {
-                e.digest.clone()
-            } else {
-                e.digest.chars().take(16).collect()
-            },
+            "  erased    {:<32} at {} by {}: {} (digest {})",
+            esc(&e.path),
             e.erased_at,
-            esc(&e.reason)
+            esc(&e.erased_by),
+            esc(&e.reason),
+            short(&e.digest, full)
         );
     }
     // A name with an IDNA A-label, beside its Unicode form: a look-alike
@@ -314,6 +312,77 @@ impl Read {
                 println!("entry {} read", r.index);
             }
         })
+    }
+}
+
+/// `isop erase`: the values of a notice's labelled fields erased here.
+#[derive(Debug, Args)]
+pub(crate) struct Erase {
+    #[command(flatten)]
+    node: NodeArg,
+    /// The notice id.
+    id: String,
+    /// Only the field at this path (for example referral.contact).
+    #[arg(long)]
+    field: Option<String>,
+    /// Why: a lawful order, the retention period, a data subject's request.
+    #[arg(long)]
+    reason: String,
+}
+
+impl Erase {
+    pub(crate) async fn run(self) -> Result<()> {
+        let v = client(&self.node)?
+            .erase(
+                &self.id,
+                &isop_api::EraseRequest {
+                    field: self.field,
+                    reason: self.reason,
+                },
+            )
+            .await?;
+        print(self.node.json, &v, |v| print_erased(v, "erased"))
+    }
+}
+
+/// `isop retention`: what the retention policy erases.
+#[derive(Debug, Args)]
+pub(crate) struct Retention {
+    #[command(flatten)]
+    node: NodeArg,
+    /// Erase what is due now, instead of listing it.
+    #[arg(long)]
+    apply: bool,
+}
+
+impl Retention {
+    pub(crate) async fn run(self) -> Result<()> {
+        let api = client(&self.node)?;
+        let (v, done) = if self.apply {
+            (api.retention_apply().await?, "erased")
+        } else {
+            (api.retention_due().await?, "due")
+        };
+        print(self.node.json, &v, |v| print_erased(v, done))
+    }
+}
+
+fn print_erased(v: &isop_api::ErasedFields, what: &str) {
+    if v.fields.is_empty() {
+        println!("nothing {what}");
+    }
+    for f in &v.fields {
+        println!(
+            "{what:<6} {} of {} (entry {}, label {}){}",
+            esc(&f.path),
+            f.id,
+            f.index,
+            esc(&f.label),
+            f.rule
+                .as_ref()
+                .map(|r| format!(" by rule {}, due {}", esc(r), opt(f.due_at)))
+                .unwrap_or_default()
+        );
     }
 }
 
