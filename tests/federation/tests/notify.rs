@@ -213,6 +213,47 @@ async fn webhooks_are_told_signed_retried_and_resumed_after_a_restart() -> Resul
             .all(|e| e.org == KR),
         "FilmCo's webhook asked for status changes only"
     );
+    // An agency the referral was not sent to answers it too: that is no
+    // status change. KR's next answer is.
+    let gb = fed.start(GB).await?;
+    let stranger = NoticeDraft::new(
+        Tlp::Amber,
+        StatusUpdateBuilder::new(sent.id, pb::ReferralStatus::Triaged).build(),
+    )
+    .to_org(&org(FILMCO))
+    .in_reply_to(sent.id);
+    let stranger = gb.send(stranger).await?;
+    filmco
+        .wait_until("the stranger's answer", WAIT, |n| {
+            n.store()
+                .find_notice(&stranger.id)
+                .is_ok_and(|f| f.is_some())
+        })
+        .await?;
+    let again = NoticeDraft::new(
+        Tlp::Amber,
+        StatusUpdateBuilder::new(sent.id, pb::ReferralStatus::Closed).build(),
+    )
+    .to_org(&org(FILMCO))
+    .in_reply_to(sent.id);
+    kr.send(again).await?;
+    until(&seen, &changed, "the second status change", |s| {
+        taken(s, EventKind::StatusChanged).len() >= 2
+    })
+    .await?;
+    let statuses: Vec<_> = taken(&seen.lock().expect("lock"), EventKind::StatusChanged)
+        .iter()
+        .map(|e| e.status)
+        .collect();
+    ensure!(
+        statuses
+            == [
+                Some(pb::ReferralStatus::Accepted),
+                Some(pb::ReferralStatus::Closed)
+            ],
+        "{statuses:?}"
+    );
+    gb.shutdown().await?;
 
     // The receiver is down while KR logs a second referral, and KR stops:
     // after the restart, its webhook resumes where it stood.

@@ -105,7 +105,7 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
                     inner.drop_connection(recipient).await;
                     inner.peer_failed(recipient, &e);
                 }
-                for item in &batch {
+                for (item, _) in &batch {
                     let wait = backoff(inner, item.attempts);
                     if let Err(e) = inner.store.outbox_defer(
                         recipient,
@@ -116,7 +116,7 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
                         tracing::error!(error = %e, "cannot record a failed delivery");
                     }
                 }
-                let first = &batch[0];
+                let first = &batch[0].0;
                 tracing::warn!(to = %recipient, from_index = %first.index, notices = batch.len(), attempts = first.attempts + 1, error = %e, "delivery failed");
                 return;
             }
@@ -124,48 +124,49 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
     }
 }
 
-/// Why delivering what `item` queues to `recipient` can never succeed,
-/// if it cannot: the recipient left the roster or was revoked, or the
-/// notice is older than any receiver takes (they would refuse it as
-/// `EXPIRED`).
-fn hopeless(inner: &Inner, recipient: &OrgId, item: &OutboxItem) -> Result<Option<String>, Error> {
-    let now = inner.now();
-    if let Err(e) = inner.roster().active_member(recipient, now) {
-        return Ok(Some(format!("{e}; it can never receive this notice")));
-    }
-    let Some(entry) = inner.store.log_entry(item.index)? else {
-        return Ok(None);
-    };
-    let age = now.0.saturating_sub(entry.appended_at);
-    let max = inner.config.max_notice_age_ms;
-    Ok((age > max).then(|| {
-        format!(
-            "the notice is {} days old, older than the {} days a receiver takes",
-            age / 86_400_000,
-            max / 86_400_000
-        )
-    }))
-}
-
-/// `batch` without the deliveries that can never succeed: each of those
-/// is given up, logged with its reason (`Store::fail_delivery`), and
-/// leaves the outbox.
+/// What a batch read from the outbox holds that can still be delivered:
+/// each item with its log entry, read once (`None` if it cannot be read). The deliveries that can never
+/// succeed are given up, each logged with its reason
+/// (`Store::fail_delivery`), and leave the outbox: every one if the
+/// recipient left the roster or was revoked, else each notice older than
+/// any receiver takes (they would refuse it as `EXPIRED`).
 fn give_up(
     inner: &Inner,
     recipient: &OrgId,
     batch: Vec<OutboxItem>,
-) -> Result<Vec<OutboxItem>, Error> {
+) -> Result<Vec<(OutboxItem, Option<pb::LogEntry>)>, Error> {
+    let now = inner.now();
+    let gone = inner
+        .roster()
+        .active_member(recipient, now)
+        .err()
+        .map(|e| format!("{e}; it can never receive this notice"));
+    let max = inner.config.max_notice_age_ms;
     let mut left = Vec::with_capacity(batch.len());
     for item in batch {
-        match hopeless(inner, recipient, &item)? {
-            Some(why) => {
+        let entry = match &gone {
+            Some(_) => None,
+            None => inner.store.log_entry(item.index)?,
+        };
+        let why = match (&gone, &entry) {
+            (Some(why), _) => Some(why.clone()),
+            (None, Some(e)) if now.0.saturating_sub(e.appended_at) > max => Some(format!(
+                "the notice is {} days old, older than the {} days a receiver takes",
+                now.0.saturating_sub(e.appended_at) / 86_400_000,
+                max / 86_400_000
+            )),
+            _ => None,
+        };
+        match (why, entry) {
+            (Some(why), _) => {
                 let at = inner
                     .store
-                    .fail_delivery(recipient, item.index, &why, inner.now())?;
+                    .fail_delivery(recipient, item.index, &why, now)?;
                 tracing::warn!(to = %recipient, index = %item.index, entry = %at, reason = %why, "delivery given up");
                 inner.progress.notify_waiters();
             }
-            None => left.push(item),
+            // An entry that cannot be read fails its attempt, and waits.
+            (None, entry) => left.push((item, entry)),
         }
     }
     Ok(left)
@@ -189,14 +190,19 @@ fn backoff(inner: &Inner, attempts: u32) -> u64 {
 async fn attempt(
     inner: &Arc<Inner>,
     recipient: &OrgId,
-    batch: &[OutboxItem],
+    batch: &[(OutboxItem, Option<pb::LogEntry>)],
 ) -> Result<Vec<ReceiptOutcome>, Error> {
     let mut items = Vec::with_capacity(batch.len());
     // What each receipt must name: the id and digest this node sent.
     let mut sent = Vec::with_capacity(batch.len());
     let mut queued = Vec::with_capacity(batch.len());
-    for item in batch {
-        let Some((delivery, at)) = delivery_for(inner, item.index, recipient)? else {
+    let clearance = inner.roster().clearance(recipient)?;
+    for (item, entry) in batch {
+        let delivery = match entry {
+            Some(entry) => delivery_for(inner, item.index, entry, &clearance)?,
+            None => None,
+        };
+        let (Some(delivery), Some(entry)) = (delivery, entry) else {
             // Kept in the outbox: nothing accepted is ever dropped here.
             return Err(Error::Roster(format!(
                 "entry {} cannot be read as an outbound notice",
@@ -205,7 +211,7 @@ async fn attempt(
         };
         sent.push(Sent::of(&delivery.envelope));
         items.push(delivery.into());
-        queued.push(at);
+        queued.push(entry.appended_at);
     }
     let conn = inner.connection(recipient).await?;
     let answer = inner
@@ -233,7 +239,7 @@ async fn attempt(
     );
     entry.peer = Some(recipient.clone());
     let mut outcomes = Vec::with_capacity(batch.len());
-    for (item, receipt) in batch.iter().zip(receipts) {
+    for ((item, _), receipt) in batch.iter().zip(receipts) {
         let outcome = receipt.outcome().clone();
         if let ReceiptOutcome::Rejected { code, reason, .. } = &outcome {
             tracing::warn!(to = %recipient, index = %item.index, ?code, reason, "delivery rejected by the recipient");
@@ -261,25 +267,23 @@ async fn attempt(
 /// of receipts answers.
 pub(crate) const MAX_BATCH: usize = isop_core::MAX_RECEIPTS;
 
-/// The delivery of outbound entry `index` to `recipient` (the envelope and
-/// the held disclosures the core's [`Redaction`] shows the recipient's
-/// clearance), and when the entry was logged.
+/// The delivery of outbound entry `index` (its log entry `entry`) to a
+/// recipient of `clearance`: the envelope and the held disclosures the
+/// core's [`Redaction`] shows that clearance.
 pub(crate) fn delivery_for(
     inner: &Inner,
     index: LogIndex,
-    recipient: &OrgId,
-) -> Result<Option<(Delivery, u64)>, Error> {
-    let Some(entry) = inner.store.log_entry(index)? else {
+    entry: &pb::LogEntry,
+    clearance: &isop_core::Clearance,
+) -> Result<Option<Delivery>, Error> {
+    let Some(pb::log_entry::Record::Envelope(env)) = &entry.record else {
         return Ok(None);
     };
-    let Some(pb::log_entry::Record::Envelope(env)) = entry.record else {
-        return Ok(None);
-    };
-    let envelope = pb::Envelope::decode(env).map_err(|e| isop_store::Error::Corrupt {
+    let envelope = pb::Envelope::decode(env.clone()).map_err(|e| isop_store::Error::Corrupt {
         index,
         why: format!("outbound envelope: {e}"),
     })?;
-    let redaction = Redaction::of_envelope(&envelope, &inner.roster().clearance(recipient)?)?;
+    let redaction = Redaction::of_envelope(&envelope, clearance)?;
     let mut disclosures = Vec::new();
     for d in inner.store.disclosures_of(index)? {
         if let Some(DisclosureState::Held(bytes)) = d.state
@@ -288,9 +292,8 @@ pub(crate) fn delivery_for(
             disclosures.push(bytes);
         }
     }
-    let delivery = Delivery {
+    Ok(Some(Delivery {
         envelope,
         disclosures,
-    };
-    Ok(Some((delivery, entry.appended_at)))
+    }))
 }

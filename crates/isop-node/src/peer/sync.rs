@@ -52,6 +52,7 @@ fn sync_batch(inner: &Inner, peer: &OrgId, s: pb::Sync) -> Result<pb::SyncBatch,
     let end = s.cursor.saturating_add(SYNC_SCAN).min(size);
     let mut items = Vec::new();
     let mut next = s.cursor.min(size);
+    let clearance = inner.roster().clearance(peer)?;
     for r in inner.store.entries(LogIndex(s.cursor), LogIndex(end)) {
         let (index, bytes) = r?;
         next = index.0 + 1;
@@ -61,7 +62,7 @@ fn sync_batch(inner: &Inner, peer: &OrgId, s: pb::Sync) -> Result<pb::SyncBatch,
         if entry.direction == pb::Direction::Outbound as i32
             && entry.recipients.iter().any(|r| r == peer.as_str())
         {
-            if let Some((delivery, _)) = delivery_for(inner, index, peer)? {
+            if let Some(delivery) = delivery_for(inner, index, &entry, &clearance)? {
                 items.push(pb::SyncItem {
                     index: index.0,
                     deliver: Some(delivery.into()),

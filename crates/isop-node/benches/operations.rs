@@ -1,0 +1,230 @@
+//! The operator's and analyst's reads over a full log, on a real agency
+//! node (loopback QUIC from two partner nodes, a sled log, its local API
+//! over HTTP), in a release build:
+//!
+//! ```sh
+//! cargo bench -p isop-node --bench operations
+//! ISOP_BENCH_NOTICES=50000 cargo bench -p isop-node --bench operations
+//! ```
+//!
+//! Two partners refer `ISOP_BENCH_NOTICES` sites (default 20,000) to the
+//! agency; one site in ten is referred by both, so a tenth of the second
+//! partner's referrals make overlaps. Then, against the agency's API:
+//!
+//! - `GET /v1/correlations` (a scan of the log) and `GET /v1/retention`
+//!   with one rule (a scan of the log): the time of one answer;
+//! - `GET /v1/notices/{id}`, each read recorded as a LOCAL `Access` entry
+//!   before it is answered, against `GET /v1/notices/{id}/track` (a read
+//!   of the same notice and its thread, recording nothing): p50 and p99
+//!   over 500 reads each, and their ratio, in the same run;
+//! - `POST /v1/node/reload` (the key and certificate files read and
+//!   checked, the TLS configuration rebuilt): p50 over 20.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use isop_authority::{LocalFederation, MemberSpec};
+use isop_core::*;
+use isop_node::config::{RetentionFrom, RetentionRule};
+use isop_node::now;
+
+/// The allocator the `isop` binary uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const KR: &str = "KR-KNPA";
+
+fn org(s: &str) -> OrgId {
+    s.parse().expect("an org id")
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Times `n` calls of `call`, sorted.
+async fn timed<F, Fut, T>(n: usize, mut call: F) -> anyhow::Result<Vec<Duration>>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<T, isop_api::Error>>,
+{
+    let mut lat = Vec::with_capacity(n);
+    for i in 0..n {
+        let t = Instant::now();
+        call(i).await?;
+        lat.push(t.elapsed());
+    }
+    lat.sort_unstable();
+    Ok(lat)
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--list") {
+        return Ok(());
+    }
+    rustix::thread::disable_transparent_huge_pages(true)?;
+    let notices = std::env::var("ISOP_BENCH_NOTICES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000u64);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(run(notices))
+}
+
+async fn run(notices: u64) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let specs = [
+        MemberSpec::new(KR, "Korean National Police Agency", Role::Agency, "KR")?,
+        MemberSpec::new("RH-FILMCO", "FilmCo", Role::Partner, "US")?,
+        MemberSpec::new("RH-SPORTSNET", "SportsNet", Role::Partner, "GB")?,
+    ];
+    let mut fed = LocalFederation::create(dir.path(), "isop-bench", &specs, &[])?;
+    fed.member_mut(KR)?.config.retention.rules = vec![RetentionRule {
+        name: "contacts".into(),
+        label: None,
+        path: Some("referral.contact".into()),
+        kind: Some("referral".into()),
+        after_days: 365,
+        from: RetentionFrom::Logged,
+    }];
+    let kr = fed.start(KR).await?;
+    let partners = [
+        Arc::new(fed.start("RH-FILMCO").await?),
+        Arc::new(fed.start("RH-SPORTSNET").await?),
+    ];
+
+    // The log: each partner refers half the sites; the second partner's
+    // every tenth site is one the first referred.
+    let started = Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for (p, node) in partners.iter().enumerate() {
+        let node = node.clone();
+        senders.spawn(async move {
+            let half = notices / 2;
+            let mut i = 0;
+            while i < half {
+                let mut wave = tokio::task::JoinSet::new();
+                for j in i..(i + 64).min(half) {
+                    let site = if p == 0 || j % 10 == 0 { j } else { half + j };
+                    let body = testing::referral_builder(
+                        testing::target(&format!("site{site}.example")),
+                        now(),
+                    )
+                    .build();
+                    let draft = testing::referral_draft(body, &[&org(KR)], Tlp::Amber);
+                    let node = node.clone();
+                    wave.spawn(async move { node.send(draft).await.map(|_| ()) });
+                }
+                while let Some(sent) = wave.join_next().await {
+                    sent??;
+                }
+                i += 64;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        done??;
+    }
+    let expected = notices / 2 * 2;
+    kr.wait_until("every referral", Duration::from_secs(900), |n| {
+        n.store()
+            .inbox(false)
+            .is_ok_and(|i| i.len() as u64 == expected)
+    })
+    .await?;
+    println!(
+        "operations over an agency's log of {expected} referrals from 2 partners (filled in {:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+
+    let api = fed.member(KR)?.config.api.clone().expect("an API");
+    let api = isop_api::ApiClient::new(
+        &kr.api_addr().expect("an API address").to_string(),
+        &std::fs::read_to_string(&api.token_file)?,
+    )?;
+
+    let t = Instant::now();
+    let found = api
+        .correlations(&isop_api::CorrelationQuery {
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await?;
+    let correlations = t.elapsed();
+    let overlaps = found.overlaps.len() as u64 + found.more;
+    assert_eq!(
+        overlaps,
+        (notices / 2).div_ceil(10),
+        "one site in ten is shared"
+    );
+    println!(
+        "  GET /v1/correlations: {:.0} ms ({overlaps} overlaps; {:.2} µs per log entry)",
+        ms(correlations),
+        correlations.as_secs_f64() * 1e6 / kr.store().size() as f64
+    );
+    let t = Instant::now();
+    let due = api.retention_due().await?;
+    let retention = t.elapsed();
+    assert!(due.fields.is_empty(), "nothing is a year old");
+    println!(
+        "  GET /v1/retention (1 rule, dry run): {:.0} ms ({:.2} µs per log entry)",
+        ms(retention),
+        retention.as_secs_f64() * 1e6 / kr.store().size() as f64
+    );
+
+    let ids: Vec<String> = kr
+        .store()
+        .inbox(false)?
+        .iter()
+        .step_by((expected as usize / 500).max(1))
+        .take(500)
+        .map(|(at, _)| {
+            kr.notice_at(*at)
+                .ok()
+                .flatten()
+                .map(|l| l.notice.id().to_string())
+                .expect("a notice")
+        })
+        .collect();
+    let size = kr.store().size();
+    let show = timed(ids.len(), |i| api.show(&ids[i])).await?;
+    assert_eq!(
+        kr.store().size(),
+        size + ids.len() as u64,
+        "one Access entry a read"
+    );
+    let track = timed(ids.len(), |i| api.track(&ids[i])).await?;
+    println!(
+        "  GET /v1/notices/{{id}} (read recorded): p50 {:.2} ms, p99 {:.2} ms; GET .../track (nothing recorded): p50 {:.2} ms, p99 {:.2} ms; ratio p50 {:.2}",
+        ms(percentile(&show, 0.5)),
+        ms(percentile(&show, 0.99)),
+        ms(percentile(&track, 0.5)),
+        ms(percentile(&track, 0.99)),
+        ms(percentile(&show, 0.5)) / ms(percentile(&track, 0.5))
+    );
+    let reload = timed(20, |_| api.reload()).await?;
+    println!(
+        "  POST /v1/node/reload: p50 {:.2} ms, max {:.2} ms",
+        ms(percentile(&reload, 0.5)),
+        ms(percentile(&reload, 1.0))
+    );
+
+    for node in partners {
+        Arc::into_inner(node)
+            .expect("the senders are done")
+            .shutdown()
+            .await?;
+    }
+    kr.shutdown().await?;
+    Ok(())
+}
