@@ -101,11 +101,11 @@ impl Inner {
             Some(p) => held.into_iter().filter(|f| f.path == p).collect(),
         };
         if chosen.is_empty() {
-            let of = |p: &str| erased.iter().find(|(e, _)| e == p);
-            let why = match path
-                .and_then(of)
-                .or_else(|| path.is_none().then(|| erased.first()).flatten())
-            {
+            let gone = match path {
+                Some(p) => erased.iter().find(|(e, _)| e == p),
+                None => erased.first(),
+            };
+            let why = match gone {
                 Some((p, e)) => format!(
                     "{p} was erased already, at {} ({})",
                     isop_core::json::rfc3339(e.erased_at),

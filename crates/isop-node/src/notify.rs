@@ -40,6 +40,13 @@ pub(crate) struct Hook {
     kinds: Vec<pb::NoticeKind>,
 }
 
+impl Hook {
+    /// Whether it asks to be told of `kind` (all kinds, if it names none).
+    fn wants(&self, kind: EventKind) -> bool {
+        self.events.is_empty() || self.events.contains(&kind)
+    }
+}
+
 impl std::fmt::Debug for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The secret never shows.
@@ -220,7 +227,14 @@ fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent
                     ..event(EventKind::NewNotice)
                 });
             }
-            for found in crate::correlate::made_by(inner, at, n)? {
+            // Finding new overlaps reads the log's index: only for a hook
+            // that asks for them.
+            let overlaps = if hook.wants(EventKind::NewOverlap) {
+                crate::correlate::made_by(inner, at, n)?
+            } else {
+                Vec::new()
+            };
+            for found in overlaps {
                 out.push(NotifyEvent {
                     notice: Some(summary.clone()),
                     overlap: Some(overlap_view(inner, &found, false)?),
@@ -286,7 +300,7 @@ fn events_at(inner: &Inner, hook: &Hook, at: LogIndex) -> Result<Vec<NotifyEvent
         }
         _ => {}
     }
-    out.retain(|e| hook.events.is_empty() || hook.events.contains(&e.event));
+    out.retain(|e| hook.wants(e.event));
     Ok(out)
 }
 

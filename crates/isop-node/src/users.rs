@@ -276,9 +276,9 @@ impl Users {
         self.edit(|list| Ok(list.remove(position(list, name)?)))
     }
 
-    /// Gives user `name` a new token (the old one stops working): shown
-    /// this once.
-    pub(crate) fn renew(&self, name: &str) -> Result<String, Error> {
+    /// Gives user `name` a new token (the old one stops working): the
+    /// user, and the token, shown this once.
+    pub(crate) fn renew(&self, name: &str) -> Result<(User, String), Error> {
         if name == FIRST_ADMIN {
             return Err(Error::Invalid(format!(
                 "{FIRST_ADMIN}'s token is the API token file's; replace that file and restart to change it"
@@ -288,7 +288,7 @@ impl Users {
             let at = position(list, name)?;
             let token = new_token();
             list[at].token_sha256 = hash(&token);
-            Ok(token)
+            Ok((list[at].clone(), token))
         })
     }
 }
@@ -342,7 +342,8 @@ mod tests {
         assert!(e.to_string().contains("already"), "{e}");
         let e = users.add("Jane Doe", Role::Admin, 3).unwrap_err();
         assert!(e.to_string().contains("user name"), "{e}");
-        let renewed = users.renew("jane").unwrap();
+        let (jane, renewed) = users.renew("jane").unwrap();
+        assert_eq!(jane.role, Role::Viewer);
         assert!(users.identify(&token).is_none());
         // Reopened, the users are there.
         let users = Users::open(dir.path(), &admin, 4).unwrap();

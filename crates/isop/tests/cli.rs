@@ -1287,7 +1287,10 @@ fn workflows_against_running_nodes() {
     eventually(&["status", "--node", &filmco], |o| {
         o.contains("signs with RH-FILMCO/k2")
     });
-    // What it signs now reaches KR, which holds v2 by now.
+    // What it signs now reaches KR, once KR holds v2 (FilmCo passed it on).
+    eventually(&["status", "--node", &kr], |o| {
+        o.contains("KR-KNPA — roster v2")
+    });
     let sent = isop(&["submit", "--node", &filmco, example]);
     let new_id = sent.split_whitespace().nth(1).unwrap().to_owned();
     eventually(&["inbox", "--node", &kr, "--json", "--limit", "500"], |o| {

@@ -79,6 +79,32 @@ pub fn federation_in_memory(
     Ok(fed)
 }
 
+/// Turns on `org`'s local API (on loopback, an ephemeral port), its token
+/// to be kept in `token_file`: the in-memory federations' configs have none.
+pub fn with_api(
+    fed: &mut LocalFederation,
+    org_id: &str,
+    token_file: &std::path::Path,
+) -> Result<()> {
+    fed.member_mut(org_id)?.config.api = Some(isop_node::config::ApiConfig {
+        listen: ([127, 0, 0, 1], 0).into(),
+        token_file: token_file.to_path_buf(),
+        allow_non_loopback: false,
+    });
+    Ok(())
+}
+
+/// A client of `node`'s local API, with the token in `token_file`.
+pub fn api_client(node: &Node, token_file: &std::path::Path) -> Result<isop_api::ApiClient> {
+    Ok(isop_api::ApiClient::new(
+        &node
+            .api_addr()
+            .context("the node serves no API")?
+            .to_string(),
+        &std::fs::read_to_string(token_file)?,
+    )?)
+}
+
 /// The signing key of `org`, read from its key file.
 pub fn signer(fed: &LocalFederation, org_id: &str) -> Result<Signer> {
     Ok(fed.member(org_id)?.config.signer()?)

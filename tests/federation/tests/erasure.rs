@@ -6,13 +6,13 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
-use isop_api::{ApiClient, EraseRequest};
+use anyhow::{Result, ensure};
+use isop_api::EraseRequest;
 use isop_core::*;
 use isop_federation_tests::*;
 use isop_net::MemoryNetwork;
-use isop_node::config::{ApiConfig, RetentionFrom, RetentionRule};
-use isop_node::{Clock, Node};
+use isop_node::Clock;
+use isop_node::config::{RetentionFrom, RetentionRule};
 
 const WAIT: Duration = Duration::from_secs(10);
 const DAY: u64 = 86_400_000;
@@ -30,13 +30,6 @@ fn rule(name: &str, path: &str, after_days: u64, from: RetentionFrom) -> Retenti
     }
 }
 
-async fn api_of(node: &Node, token: &std::path::Path) -> Result<ApiClient> {
-    Ok(ApiClient::new(
-        &node.api_addr().context("api")?.to_string(),
-        &std::fs::read_to_string(token)?,
-    )?)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn erased_values_are_gone_and_the_log_still_verifies() -> Result<()> {
     let dir = tempfile::tempdir()?;
@@ -44,13 +37,9 @@ async fn erased_values_are_gone_and_the_log_still_verifies() -> Result<()> {
     let clock = Clock::manual(now());
     let mut fed = federation_in_memory(dir.path(), &network, &clock)?;
     let token = dir.path().join("kr.token");
+    with_api(&mut fed, KR, &token)?;
     {
         let kr = &mut fed.member_mut(KR)?.config;
-        kr.api = Some(ApiConfig {
-            listen: ([127, 0, 0, 1], 0).into(),
-            token_file: token.clone(),
-            allow_non_loopback: false,
-        });
         // A rule must select something: one for every value is refused,
         // naming the rule, before the node starts.
         kr.retention.rules = vec![RetentionRule {
@@ -89,7 +78,7 @@ async fn erased_values_are_gone_and_the_log_still_verifies() -> Result<()> {
             .wait_until("delivered", WAIT, |n| delivered(n, s.index, KR))
             .await?;
     }
-    let api = api_of(&kr, &token).await?;
+    let api = api_client(&kr, &token)?;
     let erase = |field: Option<&str>, reason: &str| EraseRequest {
         field: field.map(Into::into),
         reason: reason.into(),
@@ -176,7 +165,7 @@ async fn erased_values_are_gone_and_the_log_still_verifies() -> Result<()> {
         })
     })
     .await?;
-    let api = api_of(&kr, &token).await?;
+    let api = api_client(&kr, &token)?;
 
     // `show` says what was erased, when, by whom and why.
     let shown = api.show(&first.id.to_string()).await?;

@@ -415,11 +415,7 @@ async fn the_hub_sees_answers_and_overlaps_as_they_form() -> Result<()> {
         ca_file: None,
     }];
     let token_file = secret.with_file_name("hub.token");
-    fed.member_mut(HUB)?.config.api = Some(isop_node::config::ApiConfig {
-        listen: ([127, 0, 0, 1], 0).into(),
-        token_file: token_file.clone(),
-        allow_non_loopback: false,
-    });
+    with_api(&mut fed, HUB, &token_file)?;
     let hub = fed.start(HUB).await?;
     let kr = fed.start(KR).await?;
     let gb = fed.start(GB).await?;
@@ -487,8 +483,7 @@ async fn the_hub_sees_answers_and_overlaps_as_they_form() -> Result<()> {
     })
     .await?;
 
-    let token = std::fs::read_to_string(&token_file)?;
-    let api = isop_api::ApiClient::new(&hub.api_addr().context("api")?.to_string(), &token)?;
+    let api = api_client(&hub, &token_file)?;
     let all = api
         .correlations(&isop_api::CorrelationQuery::default())
         .await?;

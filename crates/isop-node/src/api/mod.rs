@@ -1,9 +1,11 @@
 //! The local API: HTTP and JSON on loopback for the CLI and partners'
-//! systems, with a bearer token; Prometheus metrics at `/metrics`.
-//! `docs/api.openapi.yaml` documents it. This file serves the router and
-//! checks the token and makes every error JSON; `routes.rs` holds the
-//! routes, `views.rs` builds the answers (the types of `isop_api`), and
-//! `shared.rs` holds the state and error they share.
+//! systems, each request with a user's bearer token (`users.rs`);
+//! Prometheus metrics at `/metrics`. `docs/api.openapi.yaml` documents
+//! it. This file serves the router, identifies the user and checks their
+//! role against the route's permission, and makes every error JSON;
+//! `routes.rs` holds the routes and the permission each needs, `views.rs`
+//! builds the answers (the types of `isop_api`), and `shared.rs` holds the
+//! state, the error and the access record they share.
 
 mod routes;
 mod search;
@@ -168,4 +170,37 @@ async fn authorize(State(api): State<Api>, mut request: Request, next: Next) -> 
     }
     request.extensions_mut().insert(user);
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/api.openapi.yaml documents exactly the routes the router serves.
+    #[test]
+    fn the_openapi_file_matches_the_router() {
+        let source = include_str!("routes.rs");
+        let doc = include_str!("../../../../docs/api.openapi.yaml");
+        let served: Vec<&str> = source
+            .match_indices(".route(\"")
+            .map(|(i, m)| &source[i + m.len()..])
+            .filter_map(|s| s.split('"').next())
+            .collect();
+        assert!(served.len() >= 11, "{served:?}");
+        for path in &served {
+            assert!(
+                doc.contains(&format!("\n  {path}:\n")),
+                "{path} is served but not documented"
+            );
+        }
+        let documented: Vec<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("  /") && l.ends_with(':'))
+            .map(|l| l.trim().trim_end_matches(':'))
+            .collect();
+        for path in documented {
+            assert!(
+                served.contains(&path),
+                "{path} is documented but not served"
+            );
+        }
+    }
 }

@@ -31,7 +31,8 @@ use crate::metrics::Metrics;
 use crate::state::Inner;
 use crate::users::{Permission, Role, User};
 
-/// The routes, each behind the token (see `docs/api.openapi.yaml`).
+/// The routes, each behind a user's token and the permission
+/// [`permission`] names (see `docs/api.openapi.yaml`).
 pub(super) fn router() -> Router<Api> {
     Router::new()
         .route("/v1/status", get(status))
@@ -132,17 +133,11 @@ async fn renew_token(
     Extension(user): Extension<User>,
     UrlPath(name): UrlPath<String>,
 ) -> ApiResult<UserToken> {
-    let token = api.users.renew(&name)?;
+    let (renewed, token) = api.users.renew(&name)?;
     api.record(&user, "user token", None, false, &name)?;
-    let role = api
-        .users
-        .list()
-        .into_iter()
-        .find(|u| u.name == name)
-        .map_or("", |u| u.role.as_str());
     Ok(Json(UserToken {
         name,
-        role: role.into(),
+        role: renewed.role.as_str().into(),
         token,
     }))
 }

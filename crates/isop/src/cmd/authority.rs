@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use isop_authority::Authority;
 use isop_core::text::printable;
 use serde_json::{Value, json};
@@ -55,6 +55,24 @@ pub(crate) enum KeysCommand {
     },
 }
 
+/// A member of the next roster version, in the authority's directory.
+#[derive(Debug, Args)]
+pub(crate) struct MemberArg {
+    /// The authority's directory.
+    #[arg(long)]
+    authority: PathBuf,
+    /// Org id.
+    #[arg(long)]
+    org: String,
+}
+
+impl MemberArg {
+    /// The authority, and the org.
+    fn open(&self) -> Result<(Authority, isop_core::OrgId)> {
+        Ok((Authority::open(&self.authority)?, self.org.parse()?))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum RosterCommand {
     /// Add a member to the next roster version (a draft until `roster sign`).
@@ -93,12 +111,8 @@ pub(crate) enum RosterCommand {
     /// Add a signing key to a member in the next version, beside the one
     /// it replaces (both valid until the old one retires).
     AddKey {
-        /// The authority's directory.
-        #[arg(long)]
-        authority: PathBuf,
-        /// Org id.
-        #[arg(long)]
-        org: String,
+        #[command(flatten)]
+        member: MemberArg,
         /// The new key's name, for example k2.
         #[arg(long)]
         key_name: String,
@@ -116,12 +130,8 @@ pub(crate) enum RosterCommand {
     /// --at (default now); what it signed before stays valid. Add the
     /// next key first.
     RetireKey {
-        /// The authority's directory.
-        #[arg(long)]
-        authority: PathBuf,
-        /// Org id.
-        #[arg(long)]
-        org: String,
+        #[command(flatten)]
+        member: MemberArg,
         /// The key's name.
         #[arg(long)]
         key_name: String,
@@ -133,12 +143,8 @@ pub(crate) enum RosterCommand {
     /// it was compromised (default now): what it signed from then on no
     /// longer counts, for auditors too.
     RevokeKey {
-        /// The authority's directory.
-        #[arg(long)]
-        authority: PathBuf,
-        /// Org id.
-        #[arg(long)]
-        org: String,
+        #[command(flatten)]
+        member: MemberArg,
         /// The key's name.
         #[arg(long)]
         key_name: String,
@@ -152,12 +158,8 @@ pub(crate) enum RosterCommand {
     /// Pin a member's renewed TLS certificate in the next version, beside
     /// the old pin (a certificate renewed with the same key needs no new pin).
     AddPin {
-        /// The authority's directory.
-        #[arg(long)]
-        authority: PathBuf,
-        /// Org id.
-        #[arg(long)]
-        org: String,
+        #[command(flatten)]
+        member: MemberArg,
         /// The new certificate.
         #[arg(long)]
         tls_cert: PathBuf,
@@ -165,24 +167,16 @@ pub(crate) enum RosterCommand {
     /// Drop a member's old TLS pin in the next version, once its node
     /// serves the new certificate.
     DropPin {
-        /// The authority's directory.
-        #[arg(long)]
-        authority: PathBuf,
-        /// Org id.
-        #[arg(long)]
-        org: String,
+        #[command(flatten)]
+        member: MemberArg,
         /// The pin, hex (as `roster show` prints it), or the old certificate's file.
         #[arg(long)]
         pin: String,
     },
     /// Remove a member (revoked from now on; kept listed for auditors) in the next version.
     Remove {
-        /// The authority's directory.
-        #[arg(long)]
-        authority: PathBuf,
-        /// Org id.
-        #[arg(long)]
-        org: String,
+        #[command(flatten)]
+        member: MemberArg,
     },
     /// Named groups of members (working groups, operations such as
     /// `op:sop-2026`) in the next version: notices sent to a group go to
@@ -407,86 +401,77 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
             };
             let cert = std::fs::read_to_string(&tls_cert)
                 .with_context(|| format!("reading {}", tls_cert.display()))?;
-            Authority::open(&authority)?.add_member(&isop_authority::NewMember {
+            let a = Authority::open(&authority)?;
+            a.add_member(&isop_authority::NewMember {
                 org: &org.parse()?,
                 display_name: &name,
                 role,
                 country: &country.to_uppercase(),
                 key_name: &key_name.parse()?,
                 public_key_hex: &file_or_text(public_key),
-                // An hour back: a member's clock may run a little behind.
-                key_valid_from: isop_core::UnixMillis(isop_node::now().0.saturating_sub(3_600_000)),
+                key_valid_from: an_hour_ago(),
                 tls_cert_pem: &cert,
                 endpoint: &endpoint,
                 clearances: &clearance,
             })?;
-            show_pending(&authority)?;
+            show_pending(&a)?;
         }
         RosterCommand::AddKey {
-            authority,
-            org,
+            member,
             key_name,
             public_key,
             valid_from,
             days,
         } => {
-            let from = time_arg("--valid-from", valid_from)?
-                // An hour back: a member's clock may run a little behind.
-                .unwrap_or(UnixMillis(isop_node::now().0.saturating_sub(3_600_000)));
-            Authority::open(&authority)?.add_key(
-                &org.parse()?,
+            let (a, org) = member.open()?;
+            let from = time_arg("--valid-from", valid_from)?.unwrap_or_else(an_hour_ago);
+            a.add_key(
+                &org,
                 &key_name.parse()?,
                 &file_or_text(public_key),
                 from,
                 UnixMillis(from.0.saturating_add(days.saturating_mul(86_400_000))),
             )?;
-            show_pending(&authority)?
+            show_pending(&a)?
         }
         RosterCommand::RetireKey {
-            authority,
-            org,
+            member,
             key_name,
             at,
         } => {
-            Authority::open(&authority)?.retire_key(
-                &org.parse()?,
+            let (a, org) = member.open()?;
+            a.retire_key(
+                &org,
                 &key_name.parse()?,
                 time_arg("--at", at)?.unwrap_or_else(isop_node::now),
             )?;
-            show_pending(&authority)?
+            show_pending(&a)?
         }
         RosterCommand::RevokeKey {
-            authority,
-            org,
+            member,
             key_name,
             reason,
             compromised_at,
         } => {
-            Authority::open(&authority)?.revoke_key(
-                &org.parse()?,
+            let (a, org) = member.open()?;
+            a.revoke_key(
+                &org,
                 &key_name.parse()?,
                 time_arg("--compromised-at", compromised_at)?.unwrap_or_else(isop_node::now),
                 &reason,
             )?;
-            show_pending(&authority)?
+            show_pending(&a)?
         }
-        RosterCommand::AddPin {
-            authority,
-            org,
-            tls_cert,
-        } => {
+        RosterCommand::AddPin { member, tls_cert } => {
+            let (a, org) = member.open()?;
             let cert = std::fs::read_to_string(&tls_cert)
                 .with_context(|| format!("reading {}", tls_cert.display()))?;
-            let pin = Authority::open(&authority)?.add_pin(&org.parse()?, &cert)?;
+            let pin = a.add_pin(&org, &cert)?;
             println!("{org}: pinned {}", hex::encode(pin));
-            show_pending(&authority)?;
+            show_pending(&a)?;
         }
-        RosterCommand::DropPin {
-            authority,
-            org,
-            pin,
-        } => {
-            let org: isop_core::OrgId = org.parse()?;
+        RosterCommand::DropPin { member, pin } => {
+            let (a, org) = member.open()?;
             let pin = match std::fs::read_to_string(&pin) {
                 Ok(cert) => isop_authority::cert_pin(&org, &cert)?,
                 Err(_) => hex::decode(&pin)
@@ -496,15 +481,16 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
                         format!("--pin {pin:?} is neither 64 hex digits nor a certificate file")
                     })?,
             };
-            Authority::open(&authority)?.drop_pin(&org, pin)?;
-            show_pending(&authority)?
+            a.drop_pin(&org, pin)?;
+            show_pending(&a)?
         }
         RosterCommand::Policy {
             authority,
             copy_hub_on_status,
         } => {
-            Authority::open(&authority)?.copy_hub_on_status(copy_hub_on_status)?;
-            show_pending(&authority)?
+            let a = Authority::open(&authority)?;
+            a.copy_hub_on_status(copy_hub_on_status)?;
+            show_pending(&a)?
         }
         RosterCommand::Diff { authority } => {
             let changes = Authority::open(&authority)?.diff()?;
@@ -515,9 +501,10 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
                 println!("  {}", printable(&c));
             }
         }
-        RosterCommand::Remove { authority, org } => {
-            Authority::open(&authority)?.remove_member(&org.parse()?)?;
-            show_pending(&authority)?
+        RosterCommand::Remove { member } => {
+            let (a, org) = member.open()?;
+            a.remove_member(&org)?;
+            show_pending(&a)?
         }
         RosterCommand::Push { authority, node } => {
             let bytes = std::fs::read(authority.join("roster.bin"))
@@ -541,20 +528,18 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
                 description,
                 members,
             } => {
-                Authority::open(&authority)?.group_add(
-                    &id,
-                    description.as_deref(),
-                    &orgs(&members)?,
-                )?;
-                show_pending(&authority)?;
+                let a = Authority::open(&authority)?;
+                a.group_add(&id, description.as_deref(), &orgs(&members)?)?;
+                show_pending(&a)?;
             }
             GroupCommand::Remove {
                 authority,
                 id,
                 members,
             } => {
-                Authority::open(&authority)?.group_remove(&id, &orgs(&members)?)?;
-                show_pending(&authority)?
+                let a = Authority::open(&authority)?;
+                a.group_remove(&id, &orgs(&members)?)?;
+                show_pending(&a)?
             }
             GroupCommand::Members { authority, id } => {
                 let g = Authority::open(&authority)?.group(&id)?;
@@ -685,10 +670,16 @@ fn show_roster(r: &isop_core::Roster, pending: &[String], json: bool) -> Result<
 }
 
 /// Says what the pending version changes so far.
-fn show_pending(authority: &std::path::Path) -> Result<()> {
+fn show_pending(a: &Authority) -> Result<()> {
     println!("next version pending (`isop roster sign` puts it in force):");
-    for c in Authority::open(authority)?.diff()? {
+    for c in a.diff()? {
         println!("  {}", printable(&c));
     }
     Ok(())
+}
+
+/// When a new key becomes valid unless told: an hour back, since a
+/// member's clock may run a little behind.
+fn an_hour_ago() -> UnixMillis {
+    UnixMillis(isop_node::now().0.saturating_sub(3_600_000))
 }
