@@ -7,8 +7,9 @@ use serde::de::DeserializeOwned;
 
 use crate::model::{
     Checked, CorrelationQuery, Correlations, EraseRequest, ErasedFields, ErrorBody, ErrorCode,
-    ExportQuery, ListQuery, MarkedRead, NewUser, NodeIdentity, NoticeView, Page, QueryAnswer,
-    QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track, UserToken, UserView,
+    ExportQuery, InLog, ListQuery, MarkedRead, Me, NewUser, NodeIdentity, NoticeView, Page,
+    QueryAnswer, QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track,
+    UserToken, UserView,
 };
 
 /// What went wrong talking to a node.
@@ -163,10 +164,22 @@ impl ApiClient {
         self.get(&format!("/v1/notices/{}", notice_id(id)?)).await
     }
 
+    /// A notice's entry in the node's log, proven included in its latest
+    /// signed checkpoint.
+    pub async fn proof(&self, id: &str) -> Result<InLog, Error> {
+        self.get(&format!("/v1/notices/{}/proof", notice_id(id)?))
+            .await
+    }
+
     /// Marks an inbox item read.
     pub async fn mark_read(&self, id: &str) -> Result<MarkedRead, Error> {
         self.post(&format!("/v1/notices/{}/read", notice_id(id)?), &())
             .await
+    }
+
+    /// Who this client's token is, and what they may do.
+    pub async fn me(&self) -> Result<Me, Error> {
+        self.get("/v1/me").await
     }
 
     /// The users of the node's API (admin).

@@ -524,6 +524,23 @@ pub struct ListQuery {
     /// At most this many (default 50, at most 500).
     #[serde(default)]
     pub limit: Option<usize>,
+    /// Only those by this org.
+    #[serde(default)]
+    pub author: Option<String>,
+    /// Only those whose status is this value of isop.v1.ReferralStatus: a
+    /// referral's latest, or the one an answer gives.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only those whose subject, case reference or an indicator named in
+    /// clear holds this text, in any case.
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// Only those made at or after this time.
+    #[serde(default)]
+    pub made_from: Option<Time>,
+    /// Only those made before this time.
+    #[serde(default)]
+    pub made_until: Option<Time>,
 }
 
 /// A page of a list, newest first.
@@ -535,6 +552,10 @@ pub struct Page {
     pub more: u64,
     /// The `before` that gives the next page, if there is one.
     pub next_before: Option<u64>,
+    /// In the inbox: how many referrals addressed to this node it has
+    /// not answered yet (whatever the filters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unanswered: Option<u64>,
 }
 
 /// A field withheld from this node, and why.
@@ -593,6 +614,18 @@ pub struct UserView {
     pub role: String,
     /// When the user was added.
     pub added_at: Time,
+}
+
+/// `GET /v1/me`: the user a token is, and what their role lets them do.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Me {
+    /// The name.
+    pub name: String,
+    /// The role: admin, analyst, submitter or viewer.
+    pub role: String,
+    /// What the role permits: of status, read_received, read_sent, send,
+    /// erase, export, operate, users.
+    pub may: Vec<String>,
 }
 
 /// `POST /v1/users`: a user to add.
@@ -696,6 +729,9 @@ pub struct NoticeView {
     pub body: Value,
     /// Whether its signature verifies now.
     pub verified: bool,
+    /// The roster key whose signature verified (`org/key`), if it did.
+    #[serde(default)]
+    pub signed_by: Option<String>,
     /// Why not, if it does not.
     pub verification_error: Option<String>,
     /// The labelled fields this node holds revealed.
@@ -708,6 +744,35 @@ pub struct NoticeView {
     pub erased: Vec<Erased>,
     /// For an inbox item, whether it was read.
     pub read: Option<bool>,
+    /// What this node holds answering it (replies, status answers, a
+    /// takedown's outcome, a retraction), in log order.
+    #[serde(default)]
+    pub thread: Vec<Summary>,
+}
+
+/// `GET /v1/notices/{id}/proof`: a notice's entry in this node's log,
+/// proven included in the latest signed checkpoint (signed then, if the
+/// log had grown since the last).
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct InLog {
+    /// Its entry.
+    pub index: u64,
+    /// The entry's RFC 6962 leaf hash, hex.
+    pub leaf_hash: String,
+    /// The size of that checkpoint, if it verifies.
+    pub checkpoint_size: Option<u64>,
+    /// That checkpoint's root hash, hex.
+    pub root: Option<String>,
+    /// The orgs whose signature on that checkpoint verifies under the
+    /// roster: this node's own, and its witnesses' cosignatures.
+    pub signed_by: Vec<String>,
+    /// The inclusion proof's hashes, hex.
+    pub proof: Vec<String>,
+    /// Whether the proof takes the entry to the checkpoint's root and the
+    /// checkpoint verifies under this node's roster key.
+    pub verified: bool,
+    /// Why it is not verified, if it is not.
+    pub problem: Option<String>,
 }
 
 /// `POST /v1/notices/{id}/read`.
@@ -803,8 +868,8 @@ pub struct QueryParams {
     /// (referrals).
     #[serde(default)]
     pub work: Option<String>,
-    /// Text an indicator the notice names in clear, or its subject, holds,
-    /// in any case.
+    /// Text an indicator the notice names in clear, its subject or its
+    /// case reference holds, in any case.
     #[serde(default)]
     pub contains: Option<String>,
     /// Made at or after this time.
@@ -886,6 +951,7 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         ListQuery,
         Page,
         NoticeView,
+        InLog,
         MarkedRead,
         Track,
         QueryParams,
@@ -898,6 +964,7 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         EraseRequest,
         ErasedFields,
         UserView,
+        Me,
         NewUser,
         UserToken,
     );

@@ -22,6 +22,7 @@
 
 mod api;
 pub mod config;
+mod console;
 mod correlate;
 mod erase;
 mod error;

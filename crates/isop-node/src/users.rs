@@ -89,6 +89,32 @@ pub(crate) enum Permission {
 }
 
 impl Permission {
+    /// Every permission.
+    pub(crate) const ALL: [Self; 8] = [
+        Self::Status,
+        Self::ReadReceived,
+        Self::ReadSent,
+        Self::Send,
+        Self::Erase,
+        Self::Export,
+        Self::Operate,
+        Self::Users,
+    ];
+
+    /// Its name, as `GET /v1/me` gives it.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Status => "status",
+            Self::ReadReceived => "read_received",
+            Self::ReadSent => "read_sent",
+            Self::Send => "send",
+            Self::Erase => "erase",
+            Self::Export => "export",
+            Self::Operate => "operate",
+            Self::Users => "users",
+        }
+    }
+
     /// In words, for a refusal.
     pub(crate) fn words(self) -> &'static str {
         match self {
@@ -129,7 +155,7 @@ fn hash(token: &str) -> String {
 }
 
 /// Compares in constant time.
-fn same(a: &str, b: &str) -> bool {
+pub(crate) fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

@@ -211,8 +211,9 @@ Each node's local API listens on the port in its `node.toml` `[api]`
 section; its token is written to `<ORG>/api.token` on first start.
 ";
 
-/// Runs the scenario in `dir` (a temporary directory unless `--dir` keeps one).
-pub(crate) async fn run(dir: &Path) -> Result<()> {
+/// Runs the scenario in `dir` (a temporary directory unless `--dir` keeps
+/// one); with `keep_running`, leaves the nodes serving until Ctrl-C.
+pub(crate) async fn run(dir: &Path, keep_running: bool) -> Result<()> {
     let mut fed = example_federation(dir, Ports::Ephemeral)?;
     let nodes = start(&mut fed, dir).await?;
     let (a, b) = refer(&nodes.filmco, &nodes.sports).await?;
@@ -227,9 +228,33 @@ pub(crate) async fn run(dir: &Path) -> Result<()> {
     prove_inclusion(&nodes)?;
     let (audited, findings) = audit(&fed, dir, &nodes)?;
     summary(&nodes, &audited, findings, &rows, refused)?;
+    if keep_running {
+        serve_consoles(&nodes, dir).await?;
+    }
     for node in nodes.into_all() {
         node.shutdown().await?;
     }
+    Ok(())
+}
+
+/// `--keep-running`: each node's web console and admin token file, and
+/// the nodes left serving until Ctrl-C.
+async fn serve_consoles(nodes: &Nodes, dir: &Path) -> Result<()> {
+    section("The nodes keep running: sign in to each one's web console with its token");
+    for node in nodes.all() {
+        let org = node.org().as_str();
+        let at = node
+            .api_addr()
+            .context("the demo's nodes serve their API")?;
+        println!(
+            "  {org:<13} http://{at}/ui/   token: {}",
+            dir.join(org).join("api.token").display()
+        );
+    }
+    println!("  Ctrl-C stops them.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
     Ok(())
 }
 

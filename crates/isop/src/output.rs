@@ -52,12 +52,7 @@ pub(crate) fn kind_words(k: isop_core::pb::NoticeKind) -> String {
 
 /// A TLP marking as people write it: `TLP:AMBER+STRICT`.
 pub(crate) fn tlp_words(t: isop_core::pb::Tlp) -> String {
-    format!(
-        "TLP:{}",
-        t.as_str_name()
-            .trim_start_matches("TLP_")
-            .replace("_STRICT", "+STRICT")
-    )
+    isop_core::Tlp::from_pb(t as i32).map_or_else(|_| "TLP:unspecified".into(), |t| t.to_string())
 }
 
 /// A labelled field's value for people: its text, or an indicator's value

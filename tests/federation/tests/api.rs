@@ -830,3 +830,114 @@ async fn users_have_roles_and_every_access_is_recorded() -> Result<()> {
     filmco.shutdown().await?;
     Ok(())
 }
+
+/// Triage: the inbox narrowed by author, status, text and time, the count
+/// of referrals awaiting this node's answer, a notice's inclusion proof,
+/// and who a token is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_filters_counts_and_proves() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = fed.start(FILMCO).await?;
+    let agency = Client::new(&fed, &kr, KR)?;
+    let partner = Client::new(&fed, &filmco, FILMCO)?;
+    let mut other = referral_json(KR);
+    other["case_ref"] = json!("SOP-10");
+    other["body"]["referral"]["target"] = json!({ "domain": "other.example" });
+    let mut sent = Vec::new();
+    for body in [referral_json(KR), other] {
+        let (code, s) = partner.post("/v1/notices", &body).await?;
+        assert_eq!(code, 200, "{s}");
+        sent.push(contract::<isop_api::Sent>(&s));
+    }
+    for s in &sent {
+        let index = LogIndex(s.index);
+        filmco
+            .wait_until("the receipt", STEP, |n| delivered(n, index, KR))
+            .await?;
+    }
+    let page = |q: &str| {
+        let q = q.to_owned();
+        let agency = &agency;
+        async move {
+            let (code, p) = agency.get(&format!("/v1/inbox?{q}")).await?;
+            assert_eq!(code, 200, "{q}: {p}");
+            let p: isop_api::Page = contract(&p);
+            anyhow::Ok((
+                p.items
+                    .iter()
+                    .map(|i| i.subject.clone())
+                    .collect::<Vec<_>>(),
+                p.unanswered,
+            ))
+        }
+    };
+    assert_eq!(
+        page("").await?,
+        (
+            vec!["other.example".into(), "streamz.example".into()],
+            Some(2)
+        )
+    );
+    assert_eq!(page("contains=SOP-10").await?.0, ["other.example"]);
+    assert_eq!(page("contains=STREAMZ").await?.0, ["streamz.example"]);
+    assert_eq!(page("author=RH-FILMCO&limit=1").await?.0, ["other.example"]);
+    assert!(page("author=GB-PIPCU").await?.0.is_empty());
+    assert!(
+        page("made_from=2000-01-01T00:00:00Z&made_until=2001-01-01T00:00:00Z")
+            .await?
+            .0
+            .is_empty()
+    );
+    refused(
+        &agency.get("/v1/inbox?author=not%20an%20org").await?,
+        400,
+        "INVALID_REQUEST",
+        "author",
+    );
+
+    // An answer: that referral is answered, and its status filters.
+    let (code, a) = agency
+        .post(
+            &format!("/v1/notices/{}/respond", sent[0].id),
+            &json!({ "status": "accepted" }),
+        )
+        .await?;
+    assert_eq!(code, 200, "{a}");
+    assert_eq!(
+        page("status=accepted").await?,
+        (vec!["streamz.example".into()], Some(1))
+    );
+
+    // The notice proven in the log, its thread and signing key shown.
+    let (code, p) = agency
+        .get(&format!("/v1/notices/{}/proof", sent[0].id))
+        .await?;
+    assert_eq!(code, 200, "{p}");
+    let proof: isop_api::InLog = contract(&p);
+    assert!(proof.verified, "{p}");
+    assert!(
+        proof.checkpoint_size.is_some_and(|s| s > proof.index),
+        "{p}"
+    );
+    assert_eq!(proof.signed_by, [KR], "{p}");
+    let (_, n) = agency.get(&format!("/v1/notices/{}", sent[0].id)).await?;
+    let n: isop_api::NoticeView = contract(&n);
+    assert_eq!(n.signed_by.as_deref(), Some("RH-FILMCO/k1"));
+    assert_eq!(n.thread.len(), 1);
+    assert_eq!(
+        n.thread[0].status,
+        Some(isop_core::pb::ReferralStatus::Accepted)
+    );
+
+    // Who a token is.
+    let (_, me) = agency.get("/v1/me").await?;
+    let me: isop_api::Me = contract(&me);
+    assert_eq!((me.name.as_str(), me.role.as_str()), ("admin", "admin"));
+    assert!(me.may.iter().any(|m| m == "users"));
+    for node in [kr, filmco] {
+        node.shutdown().await?;
+    }
+    Ok(())
+}

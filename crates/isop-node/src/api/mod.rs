@@ -23,6 +23,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::Error;
 use crate::config::{check_private, write_private};
+use crate::console::Console;
 use crate::state::Inner;
 use shared::{Api, ApiError};
 
@@ -66,12 +67,20 @@ pub(crate) async fn serve(
     let v1 = routes::router().route_layer(middleware::from_fn_with_state(api.clone(), authorize));
     // Probes need no token: they say nothing but that the node serves.
     let v1 = v1.merge(routes::probes());
-    let app = Router::new()
+    let v1: Router = Router::new()
         .merge(v1)
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(errors_as_json))
         .with_state(api);
+    // The console calls the API as it is served: same routes, same checks.
+    let secure = inner
+        .config
+        .api
+        .as_ref()
+        .is_some_and(|a| a.allow_non_loopback);
+    let console = Console::new(v1.clone(), inner.org.as_str(), secure);
+    let app = crate::console::router(console).merge(v1);
     let mut stop = inner.shutdown.subscribe();
     let served = axum::serve(listener, app).with_graceful_shutdown(async move {
         // wait_for sees a shutdown sent before this task subscribed.

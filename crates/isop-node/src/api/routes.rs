@@ -10,8 +10,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use isop_api::{
     Checked, CorrelationQuery, Correlations, Delivery, DeliveryState, EraseRequest, ErasedField,
-    ErasedFields, ExportQuery, Health, ListQuery, MarkedRead, NewUser, NodeIdentity, NoticeView,
-    Page, Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status,
+    ErasedFields, ExportQuery, Health, InLog, ListQuery, MarkedRead, Me, NewUser, NodeIdentity,
+    NoticeView, Page, Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status,
     SubmitNotice, Summary, Time, Track, UserToken, UserView,
 };
 use isop_core::json::enum_value;
@@ -23,10 +23,9 @@ use isop_store::DeliveryStatus;
 use prometheus_client::encoding::text::encode;
 use prost::Message;
 
-use super::shared::{
-    Api, ApiError, ApiResult, bad_request, internal, kind_filter, locate, notice_of,
-};
-use super::views::{notice_view, overlap_view, summary_of, thread};
+use super::search::Filters;
+use super::shared::{Api, ApiError, ApiResult, bad_request, internal, locate, notice_of};
+use super::views::{in_log, notice_view, overlap_view, summary_of, thread};
 use crate::metrics::Metrics;
 use crate::state::Inner;
 use crate::users::{Permission, Role, User};
@@ -40,6 +39,7 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/notices/check", post(check))
         .route("/v1/notices/{id}", get(show))
         .route("/v1/notices/{id}/read", post(mark_read))
+        .route("/v1/notices/{id}/proof", get(proof))
         .route("/v1/notices/{id}/erase", post(erase))
         .route("/v1/retention", get(retention_due).post(retention_apply))
         .route("/v1/notices/{id}/track", get(track))
@@ -53,6 +53,7 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/export", get(export))
         .route("/v1/roster", post(push_roster))
         .route("/v1/node/reload", post(reload))
+        .route("/v1/me", get(me))
         .route("/v1/users", get(users).post(add_user))
         .route("/v1/users/{name}", delete(remove_user))
         .route("/v1/users/{name}/token", post(renew_token))
@@ -64,7 +65,8 @@ pub(super) fn router() -> Router<Api> {
 pub(super) fn permission(method: &Method, path: &str) -> Permission {
     use Permission as P;
     match (method.as_str(), path) {
-        (_, "/v1/status" | "/v1/checkpoint" | "/metrics") => P::Status,
+        (_, "/v1/status" | "/v1/checkpoint" | "/metrics" | "/v1/me")
+        | ("GET", "/v1/notices/{id}/proof") => P::Status,
         ("GET", "/v1/inbox" | "/v1/notices/{id}" | "/v1/query" | "/v1/correlations")
         | ("POST", "/v1/notices/{id}/read") => P::ReadReceived,
         ("GET", "/v1/sent" | "/v1/notices/{id}/track") => P::ReadSent,
@@ -88,6 +90,19 @@ fn user_view(u: &User) -> UserView {
         role: u.role.as_str().into(),
         added_at: Time(u.added_at),
     }
+}
+
+/// `GET /v1/me`: who the token is, and what they may do.
+async fn me(Extension(user): Extension<User>) -> Json<Me> {
+    Json(Me {
+        name: user.name.clone(),
+        role: user.role.as_str().into(),
+        may: Permission::ALL
+            .iter()
+            .filter(|p| user.role.permits(**p))
+            .map(|p| p.as_str().into())
+            .collect(),
+    })
 }
 
 async fn users(State(api): State<Api>) -> ApiResult<Vec<UserView>> {
@@ -354,6 +369,13 @@ async fn show(
     Ok(Json(view))
 }
 
+/// `GET /v1/notices/{id}/proof`: its entry proven in the log (hashes
+/// only: no field of the notice).
+async fn proof(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<InLog> {
+    let (_, at) = locate(&api.inner, &id)?;
+    Ok(Json(in_log(&api.inner, at)?))
+}
+
 async fn mark_read(State(api): State<Api>, UrlPath(id): UrlPath<String>) -> ApiResult<MarkedRead> {
     let (_, at) = locate(&api.inner, &id)?;
     api.inner.store.mark_read(at).map_err(|e| match e {
@@ -598,29 +620,40 @@ fn page(
     candidates: Vec<(LogIndex, Option<bool>)>,
     q: &ListQuery,
 ) -> Result<Page, ApiError> {
-    let kind = kind_filter(q.kind.as_deref())?;
+    let filters = Filters::of(&QueryParams {
+        author: q.author.clone(),
+        kind: q.kind.clone(),
+        status: q.status.clone(),
+        contains: q.contains.clone(),
+        since: q.made_from,
+        until: q.made_until,
+        ..QueryParams::default()
+    })?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_PAGE);
     let mut items: Vec<Summary> = Vec::new();
     let mut more = 0;
     let in_range =
         |at: &LogIndex| q.before.is_none_or(|b| at.0 < b) && q.since.is_none_or(|s| at.0 > s);
     for (at, read) in candidates.into_iter().rev().filter(|(at, _)| in_range(at)) {
-        if items.len() >= limit && kind.is_none() {
-            // Past a full page, without a kind to match, nothing need be read.
+        if items.len() >= limit && !filters.any() {
+            // Past a full page, without a filter to match, nothing need be read.
             more += 1;
             continue;
         }
         let Some(logged) = inner.notice_at(at)? else {
             continue;
         };
-        if kind.is_some_and(|k| logged.notice.kind().to_pb() != k) {
+        if !filters.pass(&logged.notice) {
+            continue;
+        }
+        let mut s = summary_of(inner, at, &logged)?;
+        if !filters.pass_status(&s) {
             continue;
         }
         if items.len() >= limit {
             more += 1;
             continue;
         }
-        let mut s = summary_of(inner, at, &logged)?;
         s.read = read;
         items.push(s);
     }
@@ -633,6 +666,7 @@ fn page(
         items,
         more,
         next_before,
+        unanswered: None,
     })
 }
 
@@ -644,7 +678,27 @@ async fn inbox(State(api): State<Api>, Query(q): Query<ListQuery>) -> ApiResult<
         .into_iter()
         .map(|(at, read)| (at, Some(read)))
         .collect();
-    Ok(Json(page(&api.inner, candidates, &q)?))
+    let mut page = page(&api.inner, candidates, &q)?;
+    page.unanswered = Some(unanswered(&api.inner)?);
+    Ok(Json(page))
+}
+
+/// How many referrals this node received and has not answered.
+fn unanswered(inner: &Inner) -> Result<u64, ApiError> {
+    let mut n = 0;
+    for (at, _) in inner.store.inbox(false)? {
+        let Some(logged) = inner.notice_at(at)? else {
+            continue;
+        };
+        if logged.notice.kind() == NoticeKind::Referral
+            && !thread(inner, &logged.notice.id())?
+                .iter()
+                .any(|(_, r)| r.notice.author() == &inner.org)
+        {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// What this node wrote and sent, newest first.

@@ -14,8 +14,10 @@ use crate::state::Inner;
 /// The most notices one answer holds.
 const MAX_FOUND: usize = 500;
 
-/// What a notice must hold to be found, past the indexes.
-struct Filters {
+/// What a notice must hold to be found, past the indexes; the inbox and
+/// sent lists narrow by the same.
+pub(super) struct Filters {
+    author: Option<OrgId>,
     kind: Option<pb::NoticeKind>,
     status: Option<pb::ReferralStatus>,
     category: Option<pb::ContentCategory>,
@@ -26,7 +28,7 @@ struct Filters {
 }
 
 impl Filters {
-    fn of(q: &QueryParams) -> Result<Self, ApiError> {
+    pub(super) fn of(q: &QueryParams) -> Result<Self, ApiError> {
         let lower = |s: &Option<String>| {
             s.as_deref()
                 .map(str::trim)
@@ -34,6 +36,11 @@ impl Filters {
                 .map(str::to_lowercase)
         };
         Ok(Self {
+            author: q
+                .author
+                .as_deref()
+                .map(|a| a.parse().map_err(|e| bad_request(format!("author: {e}"))))
+                .transpose()?,
             kind: kind_filter(q.kind.as_deref())?,
             status: q
                 .status
@@ -66,15 +73,38 @@ impl Filters {
         })
     }
 
+    /// Whether any filter is set: without one, every notice passes.
+    pub(super) fn any(&self) -> bool {
+        let Self {
+            author,
+            kind,
+            status,
+            category,
+            work,
+            contains,
+            since,
+            until,
+        } = self;
+        author.is_some()
+            || kind.is_some()
+            || status.is_some()
+            || category.is_some()
+            || work.is_some()
+            || contains.is_some()
+            || since.is_some()
+            || until.is_some()
+    }
+
     /// Whether `n` passes every filter but the status, which needs its
-    /// answers.
-    fn pass(&self, n: &Notice) -> bool {
+    /// answers ([`Filters::pass_status`]).
+    pub(super) fn pass(&self, n: &Notice) -> bool {
         let made = Time(n.created_at().0);
         let referral = match n.body() {
             Body::Referral(r) => Some(r),
             _ => None,
         };
-        self.kind.is_none_or(|k| n.kind().to_pb() == k)
+        self.author.as_ref().is_none_or(|a| n.author() == a)
+            && self.kind.is_none_or(|k| n.kind().to_pb() == k)
             && self.since.is_none_or(|t| made >= t)
             && self.until.is_none_or(|t| made < t)
             && self
@@ -92,16 +122,26 @@ impl Filters {
             })
             && self.contains.as_deref().is_none_or(|c| {
                 subject(n).to_lowercase().contains(c)
+                    || n.case_ref().is_some_and(|r| r.to_lowercase().contains(c))
                     || indicator::in_body(n.body())
                         .iter()
                         .any(|(_, v)| v.to_lowercase().contains(c))
             })
     }
+
+    /// Whether a notice summed up as `s` has the status asked for.
+    pub(super) fn pass_status(&self, s: &isop_api::Summary) -> bool {
+        self.status.is_none_or(|want| s.status == Some(want))
+    }
 }
 
 /// The entries the indexes pick, oldest first: those every index given
 /// names. `None` when no index is given: every entry.
-fn picked(inner: &Inner, q: &QueryParams) -> Result<Option<Vec<LogIndex>>, ApiError> {
+fn picked(
+    inner: &Inner,
+    q: &QueryParams,
+    filters: &Filters,
+) -> Result<Option<Vec<LogIndex>>, ApiError> {
     let store = &inner.store;
     let mut lists = Vec::new();
     if let Some(i) = q.indicator.as_deref().filter(|i| !i.trim().is_empty()) {
@@ -110,9 +150,8 @@ fn picked(inner: &Inner, q: &QueryParams) -> Result<Option<Vec<LogIndex>>, ApiEr
     if let Some(c) = q.case.as_deref().filter(|c| !c.trim().is_empty()) {
         lists.push(store.by_case(c)?);
     }
-    if let Some(a) = &q.author {
-        let org: OrgId = a.parse().map_err(|e| bad_request(format!("author: {e}")))?;
-        lists.push(store.by_author(&org)?);
+    if let Some(org) = &filters.author {
+        lists.push(store.by_author(org)?);
     }
     let Some(mut all) = lists.pop() else {
         return Ok(None);
@@ -143,7 +182,7 @@ fn acted_on(inner: &Inner, n: &Notice) -> Result<Vec<Acted>, ApiError> {
 pub(super) fn search(inner: &Inner, q: &QueryParams) -> Result<QueryAnswer, ApiError> {
     let filters = Filters::of(q)?;
     let limit = q.limit.unwrap_or(50).clamp(1, MAX_FOUND);
-    let entries: Box<dyn Iterator<Item = LogIndex>> = match picked(inner, q)? {
+    let entries: Box<dyn Iterator<Item = LogIndex>> = match picked(inner, q, &filters)? {
         Some(list) => Box::new(list.into_iter().rev()),
         None => Box::new((0..inner.store.size()).rev().map(LogIndex)),
     };
@@ -162,7 +201,7 @@ pub(super) fn search(inner: &Inner, q: &QueryParams) -> Result<QueryAnswer, ApiE
             continue;
         }
         let summary = summary_of(inner, at, &logged)?;
-        if filters.status.is_some_and(|s| summary.status != Some(s)) {
+        if !filters.pass_status(&summary) {
             continue;
         }
         if n.kind() == NoticeKind::Referral {

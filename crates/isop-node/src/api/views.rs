@@ -1,10 +1,12 @@
 //! The API's answers (the types of `isop_api`) built from what the node
 //! holds: a notice as this node holds it, a summary line, a thread.
 
-use isop_api::{Idna, NoticeRef, NoticeView, Overlap, Revealed, Summary, Time, Withheld};
+use isop_api::{Idna, InLog, NoticeRef, NoticeView, Overlap, Revealed, Summary, Time, Withheld};
 use isop_core::pb::field_value::Value;
 use isop_core::pb::notice::Body;
-use isop_core::{Clearance, Label, LogIndex, Notice, NoticeId, RevealedField, indicator, pb};
+use isop_core::{
+    Clearance, Label, LogIndex, Notice, NoticeId, RevealedField, indicator, merkle, pb,
+};
 
 use super::shared::{ApiError, internal, not_found};
 use crate::Error;
@@ -198,6 +200,7 @@ pub(super) fn notice_view(inner: &Inner, at: LogIndex) -> Result<NoticeView, Api
     };
     // A notice that no longer verifies (its key revoked from before it was
     // made, say) is shown as the log holds it, said so, its fields withheld.
+    let signed_by = verified.as_ref().ok().map(|v| v.signed_by().to_string());
     let (revealed, withheld, idna, verification_error) = match verified {
         Ok(v) => (
             v.revealed()
@@ -248,13 +251,64 @@ pub(super) fn notice_view(inner: &Inner, at: LogIndex) -> Result<NoticeView, Api
         in_reply_to: n.in_reply_to().map(|i| notice_ref(inner, i)).transpose()?,
         body: body_json(&n)?,
         verified: verification_error.is_none(),
+        signed_by,
         verification_error,
         revealed,
         withheld,
         idna,
         erased,
         read,
+        thread: thread(inner, &n.id())?
+            .iter()
+            .map(|(at, r)| summary_of(inner, *at, r))
+            .collect::<Result<_, _>>()?,
     })
+}
+
+/// Where the notice logged at `at` stands in this node's log: its inclusion
+/// proof against the latest signed checkpoint (signed now if the log has
+/// grown since the last), checked.
+pub(super) fn in_log(inner: &Inner, at: LogIndex) -> Result<InLog, ApiError> {
+    let entry = inner
+        .store
+        .entry(at)?
+        .ok_or_else(|| not_found(format!("entry {at} is not in this log")))?;
+    let mut answer = InLog {
+        index: at.0,
+        leaf_hash: hex::encode(merkle::leaf_hash(&entry)),
+        checkpoint_size: None,
+        root: None,
+        signed_by: Vec::new(),
+        proof: Vec::new(),
+        verified: false,
+        problem: None,
+    };
+    let note = inner.checkpoint()?;
+    let roster = inner.roster();
+    answer.signed_by = note
+        .signers([&*roster])
+        .valid
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let cp = match crate::peer::open_checkpoint(inner, &inner.org, &note, None) {
+        Ok(cp) => cp,
+        Err(e) => {
+            answer.problem = Some(format!(
+                "the latest checkpoint does not verify under this node's roster keys: {e}"
+            ));
+            return Ok(answer);
+        }
+    };
+    answer.checkpoint_size = Some(cp.size);
+    answer.root = Some(hex::encode(cp.root));
+    let proof = inner.store.inclusion_proof(at, cp.size)?;
+    match merkle::verify_inclusion(&merkle::leaf_hash(&entry), at.0, cp.size, &proof, &cp.root) {
+        Ok(()) => answer.verified = true,
+        Err(e) => answer.problem = Some(format!("the inclusion proof does not verify: {e}")),
+    }
+    answer.proof = proof.iter().map(hex::encode).collect();
+    Ok(answer)
 }
 
 /// An overlap as the API shows it; with `notices`, each notice naming it

@@ -19,7 +19,7 @@ pub(crate) use deliver::delivery_loop;
 pub(crate) use receive::{MAX_QUEUED, collect_deliveries};
 pub(crate) use sync::sync_with;
 pub use witness::Witnessed;
-pub(crate) use witness::{witness, witness_loop};
+pub(crate) use witness::{open_checkpoint, witness, witness_loop};
 
 use crate::state::Inner;
 

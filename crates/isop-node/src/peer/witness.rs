@@ -60,7 +60,7 @@ pub(crate) async fn witness_loop(inner: Arc<Inner>) {
 /// Checks a note as `peer`'s checkpoint with its roster keys: for a new
 /// checkpoint (`valid_at` set), only keys valid and not revoked then; for
 /// one witnessed before, any key the roster lists for the peer.
-fn open_checkpoint(
+pub(crate) fn open_checkpoint(
     inner: &Inner,
     peer: &OrgId,
     note: &SignedNote,

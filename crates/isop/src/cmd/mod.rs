@@ -44,6 +44,10 @@ pub(crate) enum Command {
         /// instead of a temporary directory.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// After the scenario, keep the nodes running (until Ctrl-C) and
+        /// print where each one's web console is and its admin token file.
+        #[arg(long)]
+        keep_running: bool,
     },
     /// Run a node.
     Node {
@@ -170,11 +174,11 @@ fn client(node: &NodeArg) -> Result<ApiClient> {
 
 pub(crate) async fn run(command: Command) -> Result<()> {
     match command {
-        Command::Demo { dir } => match dir {
-            Some(dir) => crate::demo::run(&dir).await,
+        Command::Demo { dir, keep_running } => match dir {
+            Some(dir) => crate::demo::run(&dir, keep_running).await,
             None => {
                 let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;
-                crate::demo::run(tmp.path()).await
+                crate::demo::run(tmp.path(), keep_running).await
             }
         },
         Command::Node { command } => node::run(command).await,

@@ -161,6 +161,7 @@ impl List {
             before,
             since,
             limit: Some(limit),
+            ..ListQuery::default()
         };
         let api = client(&node)?;
         let (page, what) = match which {

@@ -1,0 +1,685 @@
+//! The console's pages: each calls the local API as the signed-in user
+//! and renders what it answers.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use isop_api::{InLog, ListQuery, Me, NoticeView, Page, Respond, Sent, Time, Track};
+use isop_core::pb;
+
+use super::session::{self, Session};
+use super::view::{self, Line, Row};
+use super::{Console, Posted, Refusal, SignedIn, page};
+
+pub(super) fn routes() -> Router<Console> {
+    Router::new()
+        .route("/ui", get(home))
+        .route("/ui/", get(home))
+        .route("/ui/signin", get(signin_form).post(signin))
+        .route("/ui/signout", post(signout))
+        .route("/ui/assets/{file}", get(asset))
+        .route("/ui/inbox", get(inbox))
+        .route("/ui/notices/{id}", get(notice))
+        .route("/ui/notices/{id}/respond", post(respond))
+        .route("/ui/sent", get(sent))
+        .route("/ui/sent/rows", get(sent_rows))
+}
+
+/// What every page's header shows: the node, the user, the CSRF token
+/// its forms carry, and the menu the user's role allows.
+pub(super) struct Chrome {
+    org: String,
+    user: String,
+    role: String,
+    csrf: String,
+    /// The page the menu marks current.
+    here: &'static str,
+    may_read: bool,
+    may_send: bool,
+}
+
+impl Chrome {
+    fn of(org: &str, s: &Session, me: &Me, here: &'static str) -> Self {
+        let may = |p: &str| me.may.iter().any(|m| m == p);
+        Self {
+            org: org.to_owned(),
+            user: s.user.clone(),
+            role: me.role.clone(),
+            csrf: s.csrf.clone(),
+            here,
+            may_read: may("read_received"),
+            may_send: may("send"),
+        }
+    }
+}
+
+impl Console {
+    /// The chrome of a page for `s`: who the user is now (a role changed
+    /// since sign-in shows at once).
+    async fn chrome(&self, s: &Session, here: &'static str) -> Result<Chrome, Refusal> {
+        let me: Me = self.get(s, "/v1/me").await?;
+        Ok(Chrome::of(&self.org, s, &me, here))
+    }
+}
+
+/// A page that could not be shown: the API's refusal, in its words.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Option<Chrome>,
+    status: u16,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        if self.status == StatusCode::UNAUTHORIZED {
+            // The token was renewed or the user removed: sign in again.
+            return Redirect::to("/ui/signin").into_response();
+        }
+        let body = page(&ErrorPage {
+            chrome: None,
+            status: self.status.as_u16(),
+            message: self.message,
+        });
+        (self.status, body).into_response()
+    }
+}
+
+async fn home() -> Redirect {
+    Redirect::to("/ui/inbox")
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SignInPage {
+    org: String,
+    csrf: String,
+    problem: Option<String>,
+}
+
+/// The sign-in form, its CSRF token also in a cookie (there is no session
+/// yet to hold it).
+fn signin_page(c: &Console, problem: Option<String>) -> Response {
+    let csrf = session::random_hex();
+    let cookie = session::set_cookie(&c.cookies.1, Some(&csrf), c.secure);
+    let status = if problem.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    let body = page(&SignInPage {
+        org: c.org.to_string(),
+        csrf,
+        problem,
+    });
+    (status, [(header::SET_COOKIE, cookie)], body).into_response()
+}
+
+async fn signin_form(State(c): State<Console>) -> Response {
+    signin_page(&c, None)
+}
+
+/// `POST /ui/signin`: the token is checked by the API itself (`GET
+/// /v1/me`); a session starts only for a token it takes.
+async fn signin(State(c): State<Console>, headers: HeaderMap, body: String) -> Response {
+    let fields: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.trim())
+    };
+    let expected = session::cookie(&headers, &c.cookies.1).unwrap_or("");
+    if expected.is_empty() || !crate::users::same(field("csrf"), expected) {
+        return signin_page(
+            &c,
+            Some("the sign-in form expired or came from elsewhere: sign in again".into()),
+        );
+    }
+    let token = field("token");
+    if token.is_empty() {
+        return signin_page(&c, Some("give your API token".into()));
+    }
+    let probe = Session::probe(token);
+    let me: Me = match c.get(&probe, "/v1/me").await {
+        Ok(me) => me,
+        Err(r) if r.status == StatusCode::UNAUTHORIZED => {
+            return signin_page(&c, Some("that token is not a user's of this node".into()));
+        }
+        Err(r) => return r.into_response(),
+    };
+    let id = c.sessions.start(token, &me.name, &me.role);
+    let cookie = session::set_cookie(&c.cookies.0, Some(&id), c.secure);
+    let clear = session::set_cookie(&c.cookies.1, None, c.secure);
+    (
+        AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, clear)]),
+        Redirect::to("/ui/inbox"),
+    )
+        .into_response()
+}
+
+/// `POST /ui/signout`: ends the session.
+async fn signout(State(c): State<Console>, posted: Posted) -> Response {
+    c.sessions.end(&posted.signed_in.id);
+    let clear = session::set_cookie(&c.cookies.0, None, c.secure);
+    ([(header::SET_COOKIE, clear)], Redirect::to("/ui/signin")).into_response()
+}
+
+/// The console's own files, embedded in the binary.
+async fn asset(Path(file): Path<String>) -> Response {
+    let (body, kind): (&'static [u8], &str) = match file.as_str() {
+        "console.css" => (
+            include_bytes!("../../console/assets/console.css"),
+            "text/css; charset=utf-8",
+        ),
+        "console.js" => (
+            include_bytes!("../../console/assets/console.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "htmx.min.js" => (
+            include_bytes!("../../console/assets/htmx.min.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return (StatusCode::NOT_FOUND, "no such file").into_response(),
+    };
+    (
+        [
+            (header::CONTENT_TYPE, kind),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The inbox's filters, as the page's form sends them.
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+struct InboxFilters {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    author: String,
+    #[serde(default)]
+    status: String,
+    /// A day, `2026-12-01`: made on or after it.
+    #[serde(default)]
+    from: String,
+    /// A day: made on or before it.
+    #[serde(default)]
+    until: String,
+    /// Text in the subject, case reference or an indicator.
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    unread: Option<String>,
+    #[serde(default)]
+    before: Option<u64>,
+}
+
+/// The start of a day given as `2026-12-01`, in Unix milliseconds.
+fn day(d: &str, what: &str) -> Result<Option<Time>, Refusal> {
+    let d = d.trim();
+    if d.is_empty() {
+        return Ok(None);
+    }
+    isop_core::json::parse_rfc3339(&format!("{d}T00:00:00Z"))
+        .map(|t| Some(Time(t)))
+        .ok_or_else(|| Refusal {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("{what}: {d:?} is not a day like 2026-12-01"),
+        })
+}
+
+const DAY_MS: u64 = 24 * 60 * 60 * 1000;
+
+impl InboxFilters {
+    fn query(&self) -> Result<ListQuery, Refusal> {
+        let some = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        Ok(ListQuery {
+            unread: self.unread.is_some(),
+            kind: some(&self.kind),
+            before: self.before,
+            since: None,
+            limit: Some(25),
+            author: some(&self.author),
+            status: some(&self.status),
+            contains: some(&self.q),
+            made_from: day(&self.from, "from")?,
+            made_until: day(&self.until, "until")?.map(|t| Time(t.0 + DAY_MS)),
+        })
+    }
+
+    /// The query string of these filters, `before` set to `before`.
+    fn link(&self, before: Option<u64>) -> String {
+        let mut f = self.clone();
+        f.before = before;
+        let mut q = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [
+            ("kind", &f.kind),
+            ("author", &f.author),
+            ("status", &f.status),
+            ("from", &f.from),
+            ("until", &f.until),
+            ("q", &f.q),
+        ] {
+            if !v.is_empty() {
+                q.append_pair(k, v);
+            }
+        }
+        if f.unread.is_some() {
+            q.append_pair("unread", "on");
+        }
+        if let Some(b) = f.before {
+            q.append_pair("before", &b.to_string());
+        }
+        q.finish()
+    }
+}
+
+/// A choice in a `<select>`.
+struct Choice {
+    value: String,
+    words: String,
+    chosen: bool,
+}
+
+fn choices<E: Copy>(
+    all: &[E],
+    name: fn(E) -> &'static str,
+    words: fn(E) -> String,
+    chosen: &str,
+) -> Vec<Choice> {
+    all.iter()
+        .map(|e| Choice {
+            value: name(*e).to_owned(),
+            words: words(*e),
+            chosen: name(*e) == chosen,
+        })
+        .collect()
+}
+
+const KINDS: [pb::NoticeKind; 6] = [
+    pb::NoticeKind::Referral,
+    pb::NoticeKind::StatusUpdate,
+    pb::NoticeKind::TakedownRequest,
+    pb::NoticeKind::IntelReport,
+    pb::NoticeKind::CaseMessage,
+    pb::NoticeKind::Retraction,
+];
+
+const STATUSES: [pb::ReferralStatus; 7] = [
+    pb::ReferralStatus::Received,
+    pb::ReferralStatus::Triaged,
+    pb::ReferralStatus::Accepted,
+    pb::ReferralStatus::Rejected,
+    pb::ReferralStatus::NeedsInfo,
+    pb::ReferralStatus::ActionTaken,
+    pb::ReferralStatus::Closed,
+];
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    chrome: Chrome,
+    filters: InboxFilters,
+    kinds: Vec<Choice>,
+    statuses: Vec<Choice>,
+    lines: Vec<Line>,
+    unanswered: u64,
+    more: u64,
+    older: Option<String>,
+    problem: Option<String>,
+}
+
+async fn inbox(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+    Query(filters): Query<InboxFilters>,
+) -> Result<Response, Refusal> {
+    let chrome = c.chrome(&s, "inbox").await?;
+    let kinds = choices(&KINDS, |k| k.as_str_name(), view::kind, &filters.kind);
+    let statuses = choices(
+        &STATUSES,
+        |k| k.as_str_name(),
+        view::status,
+        &filters.status,
+    );
+    let mut shown = InboxPage {
+        chrome,
+        kinds,
+        statuses,
+        lines: Vec::new(),
+        unanswered: 0,
+        more: 0,
+        older: None,
+        problem: None,
+        filters,
+    };
+    // A filter the API refuses (an author that is no org id, a day that is
+    // no day) is shown beside the filters, the list left empty.
+    let answer: Result<Page, Refusal> = match shown.filters.query() {
+        Ok(q) => {
+            let uri = format!("/v1/inbox?{}", query_string(&q).map_err(Refusal::internal)?);
+            c.get(&s, &uri).await
+        }
+        Err(r) => Err(r),
+    };
+    match answer {
+        Ok(p) => {
+            shown.lines = p.items.iter().map(Line::of).collect();
+            shown.unanswered = p.unanswered.unwrap_or(0);
+            shown.more = p.more;
+            shown.older = p
+                .next_before
+                .map(|b| format!("/ui/inbox?{}", shown.filters.link(Some(b))));
+        }
+        Err(r) if r.status == StatusCode::BAD_REQUEST => shown.problem = Some(r.message),
+        Err(r) => return Err(r),
+    }
+    Ok(page(&shown))
+}
+
+/// A query's parameters as a query string.
+fn query_string(q: &impl serde::Serialize) -> Result<String, serde_json::Error> {
+    let v = serde_json::to_value(q)?;
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    if let serde_json::Value::Object(m) = v {
+        for (k, v) in m {
+            match v {
+                serde_json::Value::Null => {}
+                serde_json::Value::String(s) => {
+                    out.append_pair(&k, &s);
+                }
+                serde_json::Value::Bool(false) => {}
+                other => {
+                    out.append_pair(&k, &other.to_string());
+                }
+            }
+        }
+    }
+    Ok(out.finish())
+}
+
+/// A field withheld from this node, or revealed to it.
+struct Labelled {
+    path: String,
+    label: String,
+    /// The value (revealed), or why it is withheld.
+    text: String,
+}
+
+/// A notice of the thread, or the one answered.
+struct Linked {
+    href: String,
+    words: String,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    chrome: Chrome,
+    n: NoticeView,
+    kind: String,
+    tlp: String,
+    author: String,
+    created: String,
+    logged: String,
+    rows: Vec<Row>,
+    revealed: Vec<Labelled>,
+    withheld: Vec<Labelled>,
+    erased: Vec<Labelled>,
+    in_log: InLog,
+    answers: Option<Linked>,
+    thread: Vec<Line>,
+    /// The status answer form, for a referral that came in.
+    may_answer: bool,
+    statuses: Vec<Choice>,
+    actions: Vec<Choice>,
+    /// What the last answer did, or why it was refused.
+    outcome: Option<String>,
+    problem: Option<String>,
+}
+
+const ACTIONS: [pb::ActionType; 5] = [
+    pb::ActionType::Takedown,
+    pb::ActionType::DomainSeizure,
+    pb::ActionType::Blocking,
+    pb::ActionType::PaymentDisruption,
+    pb::ActionType::Arrest,
+];
+
+impl Console {
+    /// The page of notice `id`: reading it is recorded by the API, and an
+    /// unread one is marked read.
+    async fn notice_page(
+        &self,
+        s: &Session,
+        id: &str,
+        outcome: Option<String>,
+        problem: Option<String>,
+    ) -> Result<NoticePage, Refusal> {
+        let chrome = self.chrome(s, "inbox").await?;
+        let id = urlencode(id);
+        let n: NoticeView = self.get(s, &format!("/v1/notices/{id}")).await?;
+        if n.read == Some(false) && chrome.may_read {
+            let _: isop_api::MarkedRead =
+                self.post(s, &format!("/v1/notices/{id}/read"), &()).await?;
+        }
+        let in_log: InLog = self.get(s, &format!("/v1/notices/{id}/proof")).await?;
+        let labelled = |path: &str, label: &str, text: String| Labelled {
+            path: path.to_owned(),
+            label: label.to_owned(),
+            text,
+        };
+        let may_answer = chrome.may_send
+            && n.kind == pb::NoticeKind::Referral
+            && n.direction == pb::Direction::Inbound;
+        Ok(NoticePage {
+            kind: view::kind(n.kind),
+            tlp: view::tlp(n.tlp),
+            author: n.author.clone(),
+            created: view::time(n.created_at),
+            logged: view::time(n.logged_at),
+            rows: view::outline(&n.body, "isop.v1.Notice"),
+            revealed: n
+                .revealed
+                .iter()
+                .map(|f| labelled(&f.path, &f.label, view::field_value(&f.value)))
+                .collect(),
+            withheld: n
+                .withheld
+                .iter()
+                .map(|f| labelled(&f.path, &f.label, f.reason.clone()))
+                .collect(),
+            erased: n
+                .erased
+                .iter()
+                .map(|e| {
+                    labelled(
+                        &e.path,
+                        "",
+                        format!(
+                            "erased by {} on {}: {}",
+                            e.erased_by,
+                            view::time(e.erased_at),
+                            e.reason
+                        ),
+                    )
+                })
+                .collect(),
+            answers: n.in_reply_to.as_ref().map(|r| Linked {
+                href: format!("/ui/notices/{}", r.id),
+                words: match (&r.kind, &r.subject) {
+                    (Some(k), Some(s)) => format!("{}: {s}", view::kind(*k)),
+                    _ => format!("{} (not held here)", r.id),
+                },
+            }),
+            thread: n.thread.iter().map(Line::of).collect(),
+            in_log,
+            may_answer,
+            statuses: choices(&STATUSES, |k| k.as_str_name(), view::status, ""),
+            actions: choices(
+                &ACTIONS,
+                |k| k.as_str_name(),
+                |a| isop_core::json::enum_words("isop.v1.ActionType", a.as_str_name()),
+                "",
+            ),
+            outcome,
+            problem,
+            chrome,
+            n,
+        })
+    }
+}
+
+/// A notice id as a path segment: ids are base32 and hex, so anything
+/// else is refused by the API; this only keeps the path a path.
+fn urlencode(id: &str) -> String {
+    form_urlencoded::byte_serialize(id.as_bytes()).collect()
+}
+
+async fn notice(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+    Path(id): Path<String>,
+) -> Result<Response, Refusal> {
+    Ok(page(&c.notice_page(&s, &id, None, None).await?))
+}
+
+/// `POST /ui/notices/{id}/respond`: a status answer, through the API.
+/// A refusal (a reason missing, a role that may not send) is shown by the
+/// form, nothing sent.
+async fn respond(
+    State(c): State<Console>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Result<Response, Refusal> {
+    let s = &posted.signed_in.session;
+    let answer = Respond {
+        status: posted.field("status").to_owned(),
+        reason: posted.field("reason").to_owned(),
+        action: Some(posted.field("action").to_owned()).filter(|a| !a.is_empty()),
+        details: posted.field("details").to_owned(),
+    };
+    let sent: Result<Sent, Refusal> = c
+        .post(
+            s,
+            &format!("/v1/notices/{}/respond", urlencode(&id)),
+            &answer,
+        )
+        .await;
+    let (outcome, problem, status) = match sent {
+        Ok(sent) => (
+            Some(format!(
+                "answered {} to {}",
+                view::status(pb::ReferralStatus::from_str_name(&answer.status).unwrap_or_default()),
+                sent.recipients.join(", ")
+            )),
+            None,
+            StatusCode::OK,
+        ),
+        Err(r) if r.status.is_client_error() => (None, Some(r.message), r.status),
+        Err(r) => return Err(r),
+    };
+    let shown = c.notice_page(s, &id, outcome, problem).await?;
+    Ok((status, page(&shown)).into_response())
+}
+
+/// A sent notice, with where each copy stands and the answers that came
+/// back.
+struct SentLine {
+    line: Line,
+    deliveries: Vec<(String, String)>,
+    answers: Vec<Line>,
+}
+
+#[derive(Template)]
+#[template(path = "sent.html")]
+struct SentPage {
+    chrome: Chrome,
+    /// The rows, rendered (`sent_rows.html`).
+    rows_html: String,
+}
+
+#[derive(Template)]
+#[template(path = "sent_rows.html")]
+struct SentRows {
+    lines: Vec<SentLine>,
+    more: u64,
+    older: Option<String>,
+    /// The query that refreshes these rows.
+    refresh: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct SentQuery {
+    #[serde(default)]
+    before: Option<u64>,
+}
+
+impl Console {
+    async fn sent_rows(&self, s: &Session, q: &SentQuery) -> Result<SentRows, Refusal> {
+        let before = q.before.map(|b| format!("&before={b}")).unwrap_or_default();
+        let p: Page = self.get(s, &format!("/v1/sent?limit=20{before}")).await?;
+        let mut lines = Vec::new();
+        for item in &p.items {
+            let t: Track = self
+                .get(s, &format!("/v1/notices/{}/track", urlencode(&item.id)))
+                .await?;
+            lines.push(SentLine {
+                line: Line::of(item),
+                deliveries: t
+                    .recipients
+                    .iter()
+                    .map(|d| {
+                        let state = serde_json::to_value(d.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_lowercase))
+                            .unwrap_or_default();
+                        (d.recipient.clone(), state)
+                    })
+                    .collect(),
+                answers: t.thread.iter().map(Line::of).collect(),
+            });
+        }
+        Ok(SentRows {
+            lines,
+            more: p.more,
+            older: p.next_before.map(|b| format!("/ui/sent?before={b}")),
+            refresh: q.before.map_or_else(
+                || "/ui/sent/rows".into(),
+                |b| format!("/ui/sent/rows?before={b}"),
+            ),
+        })
+    }
+}
+
+async fn sent(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+    Query(q): Query<SentQuery>,
+) -> Result<Response, Refusal> {
+    let chrome = c.chrome(&s, "sent").await?;
+    let rows_html = c
+        .sent_rows(&s, &q)
+        .await?
+        .render()
+        .map_err(Refusal::internal)?;
+    Ok(page(&SentPage { chrome, rows_html }))
+}
+
+/// The rows of the sent page alone: what the page polls for, so that
+/// deliveries and answers show as they come.
+async fn sent_rows(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+    Query(q): Query<SentQuery>,
+) -> Result<Response, Refusal> {
+    Ok(page(&c.sent_rows(&s, &q).await?))
+}
