@@ -6,10 +6,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::model::{
-    Checked, CorrelationQuery, Correlations, EraseRequest, ErasedFields, ErrorBody, ErrorCode,
-    ExportQuery, InLog, ListQuery, MarkedRead, Me, NewUser, NodeIdentity, NoticeView, Page,
-    QueryAnswer, QueryParams, Respond, RosterAccepted, Sent, Status, SubmitNotice, Track,
-    UserToken, UserView,
+    AuditReport, Checked, CorrelationQuery, Correlations, EraseRequest, ErasedFields, ErrorBody,
+    ErrorCode, ExportQuery, Federation, InLog, ListQuery, MarkedRead, Me, NewUser, NodeIdentity,
+    NoticeView, Page, Preview, QueryAnswer, QueryParams, Respond, RosterAccepted, Sent, Status,
+    SubmitNotice, Track, UserToken, UserView,
 };
 
 /// What went wrong talking to a node.
@@ -157,6 +157,23 @@ impl ApiClient {
             answer,
         )
         .await
+    }
+
+    /// Every check submitting makes, and what each recipient would get
+    /// of the notice; nothing logged or sent.
+    pub async fn preview(&self, notice: &SubmitNotice) -> Result<Preview, Error> {
+        self.post("/v1/notices/preview", notice).await
+    }
+
+    /// The roster as the node holds it, each peer's health, its log's
+    /// checkpoints and witnessing.
+    pub async fn federation(&self) -> Result<Federation, Error> {
+        self.get("/v1/federation").await
+    }
+
+    /// The node's own log exported and verified as an auditor would.
+    pub async fn audit(&self) -> Result<AuditReport, Error> {
+        self.post("/v1/audit", &()).await
     }
 
     /// A notice as the node holds it.

@@ -351,6 +351,168 @@ pub struct Peer {
     pub last_error: Option<String>,
 }
 
+/// `GET /v1/federation`: the roster in force as this node holds it, each
+/// peer's health, and the state of this node's log and its witnessing.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Federation {
+    /// The federation's name.
+    pub federation: String,
+    /// The roster's version.
+    pub roster_version: u64,
+    /// When the roster was signed.
+    pub roster_issued_at: Time,
+    /// This node's org.
+    pub org: String,
+    /// This node's clearance under the roster.
+    pub clearance: Vec<String>,
+    /// Every member, this node's own first.
+    pub members: Vec<MemberView>,
+    /// The roster's groups.
+    pub groups: Vec<GroupView>,
+    /// This node's log, its checkpoints and whom it witnesses.
+    pub log: LogView,
+}
+
+/// A member of the roster.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MemberView {
+    /// Its org.
+    pub org: String,
+    /// Its display name.
+    pub name: String,
+    /// Its role.
+    #[schemars(schema_with = "role")]
+    pub role: pb::Role,
+    /// Its country.
+    pub country: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Time>,
+    /// Its clearance under the roster.
+    pub clearance: Vec<String>,
+    /// Its notice-signing keys.
+    pub keys: Vec<KeyView>,
+    /// How this node sees it (none for this node itself).
+    pub health: Option<Peer>,
+}
+
+/// A member's signing key and its validity.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct KeyView {
+    /// `org/name`.
+    pub id: String,
+    /// The public key, hex.
+    pub public_key: String,
+    /// Valid from.
+    pub not_before: Time,
+    /// Valid until (exclusive).
+    pub not_after: Time,
+    /// When it was revoked, if it was, and why.
+    pub revoked_at: Option<Time>,
+    /// Why it was revoked (empty if it was not, or no reason was given).
+    pub revocation_reason: String,
+    /// Now: valid, not yet valid, expired or revoked.
+    pub state: String,
+}
+
+/// A group of the roster.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct GroupView {
+    /// Its id.
+    pub id: String,
+    /// Its members.
+    pub members: Vec<String>,
+}
+
+/// This node's log: its size, its latest checkpoints with who signed
+/// them, the peers' checkpoints it last cosigned, and split views seen.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct LogView {
+    /// Entries in the log.
+    pub size: u64,
+    /// The latest signed checkpoints, newest first (at most 10).
+    pub checkpoints: Vec<CheckpointView>,
+    /// Each peer's checkpoint this node last witnessed and cosigned.
+    pub witnessed: Vec<Witnessed>,
+    /// Split views seen: a peer that showed two checkpoints that are not
+    /// consistent. Any is an alarm.
+    pub split_views: u64,
+}
+
+/// A signed checkpoint of a log.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct CheckpointView {
+    /// The tree size it covers.
+    pub size: u64,
+    /// Its root hash, hex.
+    pub root: String,
+    /// The orgs whose signature on it verifies: its log's own and its
+    /// witnesses' cosignatures.
+    pub signed_by: Vec<String>,
+}
+
+/// A peer's checkpoint this node witnessed.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Witnessed {
+    /// The peer.
+    pub org: String,
+    /// Its checkpoint.
+    pub checkpoint: CheckpointView,
+}
+
+/// `POST /v1/audit`: this node's log exported and verified as an auditor
+/// verifies it (`isop audit verify`): what was checked, and every finding.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct AuditReport {
+    /// Entries read.
+    pub entries: u64,
+    /// Whether the export ended with a valid trailer.
+    pub complete: bool,
+    /// The recomputed RFC 6962 root, hex.
+    pub root: String,
+    /// Roster versions verified.
+    pub rosters: u64,
+    /// Notices sent.
+    pub notices_sent: u64,
+    /// Notices received.
+    pub notices_received: u64,
+    /// Receipts held and rejections issued.
+    pub receipts: u64,
+    /// Envelope signatures checked.
+    pub signatures: u64,
+    /// Checkpoints of the log checked.
+    pub checkpoints: u64,
+    /// Cosignatures on them verified.
+    pub cosignatures: u64,
+    /// Peers' checkpoints this node witnessed.
+    pub witnessed: u64,
+    /// Disclosures checked against their commitments.
+    pub disclosures: u64,
+    /// Values erased (not a finding).
+    pub erased: u64,
+    /// Accesses through the local API the log records.
+    pub accesses: u64,
+    /// Deliveries still waiting in the outbox.
+    pub pending: u64,
+    /// Deliveries given up on.
+    pub failed: u64,
+    /// How many findings there were.
+    pub findings_total: u64,
+    /// The findings kept, in entry order.
+    pub findings: Vec<AuditFinding>,
+}
+
+/// A finding of a verification.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct AuditFinding {
+    /// The rule broken (`BAD_SIGNATURE`, `ROOT_MISMATCH`, …; see
+    /// `docs/PROTOCOL.md`).
+    pub kind: String,
+    /// The entry at fault, if it concerns one.
+    pub index: Option<u64>,
+    /// What exactly is wrong.
+    pub detail: String,
+}
+
 /// `POST /v1/notices`: a notice to sign and send. TOML files of
 /// `isop submit` take the same form.
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
@@ -450,6 +612,39 @@ pub struct Sent {
 pub struct Checked {
     /// The orgs it would go to.
     pub recipients: Vec<String>,
+}
+
+/// `POST /v1/notices/preview`: the notice passes every check sending
+/// makes, and this is what each recipient would get. Nothing is logged or
+/// sent.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct Preview {
+    /// Each org it would go to, in the order it would be sent.
+    pub recipients: Vec<RecipientView>,
+}
+
+/// What one recipient would get of a notice: every field in the clear,
+/// and of the labelled fields those its clearance satisfies.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct RecipientView {
+    /// The org.
+    pub org: String,
+    /// Its clearance under the roster: `role:agency`, `country:KR`,
+    /// `org:KR-KNPA` and any the roster grants it.
+    pub clearance: Vec<String>,
+    /// The labelled fields it would get.
+    pub sees: Vec<FieldLabel>,
+    /// Those withheld from it, and why.
+    pub withheld: Vec<Withheld>,
+}
+
+/// A labelled field: its path and label.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct FieldLabel {
+    /// The field's path.
+    pub path: String,
+    /// Its label.
+    pub label: String,
 }
 
 /// Another notice, named: its id and, when this node holds it, what it is.
@@ -948,6 +1143,9 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         Respond,
         Sent,
         Checked,
+        Preview,
+        Federation,
+        AuditReport,
         ListQuery,
         Page,
         NoticeView,

@@ -21,6 +21,7 @@
 )]
 
 mod api;
+mod audit;
 pub mod config;
 mod console;
 mod correlate;

@@ -70,7 +70,10 @@ fn copy_hub(inner: &Inner, mut draft: NoticeDraft) -> Result<NoticeDraft, Error>
 
 /// `draft` sealed as this node, and the orgs it goes to: everything
 /// sending checks, nothing logged.
-fn prepare(inner: &Inner, draft: NoticeDraft) -> Result<(SealedNotice, Vec<OrgId>), Error> {
+pub(crate) fn prepare(
+    inner: &Inner,
+    draft: NoticeDraft,
+) -> Result<(SealedNotice, Vec<OrgId>), Error> {
     let draft = copy_hub(inner, draft)?;
     // A notice signed with a key its recipients refuse can never be
     // delivered: refused here, naming the key (revoked, or expired).

@@ -88,6 +88,8 @@ pub fn draft(notice: SubmitNotice) -> Result<NoticeDraft, Error> {
                 "has no value: give text, indicator, contact, person or binary",
             )
         })?;
+        // The label is checked here too, so that its error names the field.
+        isop_core::Label::parse(&f.label).map_err(|e| bad(&format!("{what}'s label"), e))?;
         d = d.labelled(&f.path, &f.label, value);
     }
     Ok(d)

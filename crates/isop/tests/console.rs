@@ -191,6 +191,31 @@ impl Page {
         e.send_keys(value).await.unwrap();
     }
 
+    async fn fill_form(&self, fields: &[(&str, &str)]) {
+        for (css, value) in fields {
+            self.fill(css, value).await;
+        }
+    }
+
+    async fn value(&self, css: &str) -> String {
+        self.find(css)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// Waits until the value of input `css` is `want`: what the page's
+    /// script puts there.
+    async fn wait_value(&self, css: &str, want: &str) {
+        let deadline = Instant::now() + PATIENCE;
+        while self.value(css).await != want {
+            assert!(Instant::now() < deadline, "{css} never held {want:?}");
+            tokio::task::yield_now().await;
+        }
+    }
+
     async fn choose(&self, css: &str, value: &str) {
         self.find(css).await.select_by_value(value).await.unwrap();
     }
@@ -239,6 +264,19 @@ fn token(org_dir: &Path) -> String {
         .to_owned()
 }
 
+/// How many notices the node whose config is `cfg` has sent.
+fn sent_count(cfg: &str) -> usize {
+    let out = run(&["sent", "--node", cfg, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    page["items"].as_array().unwrap().len()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
 /// The daily work of an agency, a partner and the hub, in the browser.
 #[test]
 fn the_console_in_a_real_browser() {
@@ -260,7 +298,7 @@ fn the_console_in_a_real_browser() {
     assert!(out.status.success(), "{out:?}");
     let cfg = |org: &str| fed.join(org).join("node.toml");
     let mut nodes = Nodes(Vec::new());
-    for org in ["KR-KNPA", "INTERPOL-GS", "RH-FILMCO"] {
+    for org in ["KR-KNPA", "INTERPOL-GS", "RH-FILMCO", "RH-SPORTSNET"] {
         let c = cfg(org);
         nodes.start(c.to_str().unwrap(), &dir.path().join(format!("{org}.log")));
     }
@@ -269,7 +307,8 @@ fn the_console_in_a_real_browser() {
         cfg("INTERPOL-GS").display().to_string(),
         cfg("RH-FILMCO").display().to_string(),
     );
-    for c in [&kr, &hub, &filmco] {
+    let sportsnet = cfg("RH-SPORTSNET").display().to_string();
+    for c in [&kr, &hub, &filmco, &sportsnet] {
         eventually(&["status", "--node", c], |o| o.contains("roster v1"));
     }
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/referral.toml");
@@ -410,6 +449,93 @@ fn the_console_in_a_real_browser() {
         assert_eq!(same_page, serde_json::Value::Bool(true), "the page reloaded");
         partner.shot("sent").await;
 
+        // Composing a referral: required fields left empty are named beside
+        // them, and nothing is sent.
+        let sent_before = sent_count(&filmco);
+        partner.goto("/ui/compose").await;
+        partner.click("#send").await;
+        for path in ["to_orgs", "referral.target", "referral.summary", "referral.evidence"] {
+            partner.find(&format!(".problem[data-for='{path}']")).await;
+        }
+        // The evidence file is hashed in the browser; the file has no name
+        // in the form, so it cannot be sent.
+        let evidence = dir.path().join("capture.mkv");
+        std::fs::write(&evidence, b"forty-five minutes of a live stream").unwrap();
+        partner.fill_form(&[
+            ("#domain", "Bad Domain!"),
+            ("#summary", "Unlicensed live stream of the Cup Final"),
+            ("#work_title", "Cup Final 2026"),
+            ("#work_owner", "SportsNet Rights"),
+            ("#hosting_country", "KR"),
+            ("#jurisdiction", "KR"),
+            ("#contact_value", "desk@filmco.example"),
+            ("#location_value", "s3://filmco-evidence/0042.mkv"),
+            ("#location_label", "role:agency&country:KR"),
+        ])
+        .await;
+        for box_ in ["#to-KR-KNPA", "#to-INTERPOL-GS", "#good_faith", "#accuracy"] {
+            partner.click(box_).await;
+        }
+        partner
+            .find("#evidence_file")
+            .await
+            .send_keys(evidence.to_str().unwrap())
+            .await
+            .unwrap();
+        let digest = sha256_hex(b"forty-five minutes of a live stream");
+        partner.wait_value("#sha256", &digest).await;
+        let named = partner
+            .c
+            .execute("return document.getElementById('evidence_file').name;", vec![])
+            .await
+            .unwrap();
+        assert_eq!(named, "", "the file input must have no name");
+        // A malformed domain: named beside the field, nothing sent.
+        partner.click("#send").await;
+        let problem = partner
+            .text(".problem[data-for='referral.target.domain']")
+            .await;
+        assert!(problem.contains("Bad Domain!"), "{problem}");
+        assert_eq!(partner.value("#summary").await, "Unlicensed live stream of the Cup Final");
+        // A label mixing & and |: named beside it, nothing sent.
+        partner.fill("#domain", "streamz2.example").await;
+        partner
+            .fill("#location_label", "role:agency&country:KR|role:hub")
+            .await;
+        partner.click("#send").await;
+        let problem = partner
+            .text(".problem[data-for='referral.evidence[0].location']")
+            .await;
+        assert!(problem.contains("mixed"), "{problem}");
+        assert_eq!(sent_count(&filmco), sent_before, "a refused form sent something");
+        // The preview: what each recipient of different clearance will see.
+        partner.fill("#location_label", "role:agency&country:KR").await;
+        partner.click("button.secondary").await;
+        let kr_view = partner.text("#preview article[data-org='KR-KNPA']").await;
+        let hub_view = partner
+            .text("#preview article[data-org='INTERPOL-GS']")
+            .await;
+        assert!(
+            kr_view.contains("referral.evidence[0].location") && !kr_view.contains("Withheld"),
+            "{kr_view}"
+        );
+        assert!(hub_view.contains("role:hub"), "{hub_view}");
+        let withheld = hub_view.split("Withheld:").nth(1).unwrap_or_default();
+        assert!(
+            withheld.contains("referral.evidence[0].location")
+                && withheld.contains("INTERPOL-GS is"),
+            "{hub_view}"
+        );
+        assert!(!withheld.contains("referral.contact"), "{hub_view}");
+        partner.shot_at("compose", "#preview").await;
+        partner.click("#send").await;
+        partner.wait_text("#sent-rows", "streamz2.example").await;
+        assert_eq!(sent_count(&filmco), sent_before + 1);
+        let sent = eventually(&["sent", "--node", &filmco, "--json"], |o| {
+            o.contains("streamz2.example")
+        });
+        assert!(sent.contains("streamz2.example"), "{sent}");
+
         // The hub sees the same referral, the evidence's location withheld
         // and why.
         hub_page.sign_in(&token(&fed.join("INTERPOL-GS"))).await;
@@ -423,6 +549,56 @@ fn the_console_in_a_real_browser() {
         );
         hub_page.wait_text("#in-log", "Verified in the log").await;
         hub_page.shot_at("withheld", "#withheld").await;
+
+        // A second partner refers the same site: the hub sees the overlap.
+        let second = run(&["submit", "--node", &sportsnet, example]);
+        assert!(second.status.success(), "{second:?}");
+        hub_page.goto("/ui/correlations").await;
+        let deadline = Instant::now() + PATIENCE;
+        while !hub_page.text("main").await.contains("RH-SPORTSNET") {
+            assert!(Instant::now() < deadline, "the hub never saw the overlap");
+            hub_page.c.refresh().await.unwrap();
+        }
+        let overlaps = hub_page.text("#overlaps").await;
+        assert!(
+            overlaps.contains("streamz.example") && overlaps.contains("RH-FILMCO, RH-SPORTSNET"),
+            "{overlaps}"
+        );
+        hub_page.shot("correlations").await;
+
+        // The federation as the hub sees it: members, keys, clearance,
+        // health, checkpoints; no split view.
+        hub_page.goto("/ui/federation").await;
+        let members = hub_page.text("#members").await;
+        for want in ["KR-KNPA", "RH-FILMCO", "INTERPOL-GS/k1: valid", "reachable"] {
+            assert!(members.contains(want), "{want:?} in {members}");
+        }
+        assert!(hub_page.text("#clearance").await.contains("role:hub"));
+        assert!(hub_page.text("#split-view").await.contains("No split view"));
+        assert!(hub_page.text("#checkpoints").await.contains("INTERPOL-GS"));
+        hub_page.shot("federation").await;
+
+        // The hub verifies its own log, and downloads an export.
+        hub_page.goto("/ui/audit").await;
+        hub_page.click("#verify button").await;
+        let verdict = hub_page.text("#verdict").await;
+        assert!(verdict.contains("Verified") && verdict.contains("no finding"), "{verdict}");
+        hub_page.shot("audit").await;
+        let download = hub_page
+            .c
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                   fetch("/ui/audit/export?clearance=role:auditor")
+                     .then(async (r) => done([r.status,
+                        r.headers.get("content-disposition"),
+                        (await r.arrayBuffer()).byteLength]));"#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(download[0], 200, "{download}");
+        assert_eq!(download[1], "attachment; filename=\"INTERPOL-GS.isop\"", "{download}");
+        assert!(download[2].as_u64().unwrap() > 1000, "{download}");
 
         // A viewer reads, and may not answer: no form, and the API refuses
         // a post made anyway.
@@ -466,6 +642,24 @@ fn the_console_in_a_real_browser() {
             .unwrap();
         assert_eq!(forged[0], 403, "{forged}");
         assert!(forged[1].as_str().unwrap().contains("CSRF"), "{forged}");
+        // The compose form is not in a viewer's menu; sent anyway, the API
+        // refuses it, and the page says so.
+        assert!(!agency.has("nav a[href='/ui/compose']").await);
+        agency.goto("/ui/compose").await;
+        agency
+            .fill_form(&[
+                ("#domain", "viewer.example"),
+                ("#summary", "a viewer's try"),
+                ("#work_title", "Cup Final 2026"),
+                ("#sha256", &"ab".repeat(32)),
+            ])
+            .await;
+        for box_ in ["#to-INTERPOL-GS", "#good_faith", "#accuracy"] {
+            agency.click(box_).await;
+        }
+        agency.click("#send").await;
+        let problem = agency.text("#compose-problem").await;
+        assert!(problem.contains("viewer vic may not send notices"), "{problem}");
 
         for p in [agency, partner, hub_page] {
             p.c.close().await.unwrap();

@@ -931,6 +931,59 @@ async fn triage_filters_counts_and_proves() -> Result<()> {
         Some(isop_core::pb::ReferralStatus::Accepted)
     );
 
+    // What each recipient would see, before sending: nothing is sent.
+    let (code, p) = partner
+        .post("/v1/notices/preview", &referral_json(KR))
+        .await?;
+    assert_eq!(code, 200, "{p}");
+    let preview: isop_api::Preview = contract(&p);
+    let kr_view = &preview.recipients[0];
+    assert_eq!(kr_view.org, KR);
+    assert_eq!(kr_view.sees.len(), 1, "{p}");
+    assert_eq!(kr_view.sees[0].path, "referral.contact");
+    assert_eq!(kr_view.withheld[0].path, "referral.internal_ref");
+    assert!(
+        kr_view.withheld[0].reason.contains("KR-KNPA is")
+            && kr_view.clearance.contains(&"role:agency".into()),
+        "{p}"
+    );
+    let mut mixed = referral_json(KR);
+    mixed["labelled"][0]["label"] = json!("role:agency&country:KR|role:hub");
+    refused(
+        &partner.post("/v1/notices/preview", &mixed).await?,
+        400,
+        "INVALID_REQUEST",
+        "labelled referral.contact's label",
+    );
+    let (_, page_after) = partner.get("/v1/sent").await?;
+    assert_eq!(contract::<isop_api::Page>(&page_after).items.len(), 2);
+
+    // The federation as this node holds it, and its own log verified.
+    let (_, f) = agency.get("/v1/federation").await?;
+    let f: isop_api::Federation = contract(&f);
+    assert_eq!(f.org, KR);
+    assert!(f.clearance.contains(&"role:agency".into()));
+    assert_eq!(f.members[0].org, KR, "this node first");
+    assert!(f.members[0].health.is_none());
+    assert!(
+        f.members.iter().any(
+            |m| m.org == FILMCO && m.health.as_ref().is_some_and(|h| h.reachable == Some(true))
+        )
+    );
+    assert_eq!(f.members[0].keys[0].state, "valid");
+    assert_eq!(f.log.split_views, 0);
+    assert!(
+        f.log
+            .checkpoints
+            .iter()
+            .all(|c| c.signed_by.contains(&KR.into()))
+    );
+    let (code, r) = agency.post("/v1/audit", &json!(null)).await?;
+    assert_eq!(code, 200, "{r}");
+    let report: isop_api::AuditReport = contract(&r);
+    assert_eq!(report.findings_total, 0, "{r}");
+    assert!(report.complete && report.notices_received == 2, "{r}");
+
     // Who a token is.
     let (_, me) = agency.get("/v1/me").await?;
     let me: isop_api::Me = contract(&me);

@@ -19,6 +19,15 @@ async function hashInto(input) {
   if (size) {
     size.value = String(file.size);
   }
+  const type = document.getElementById(input.dataset.typeInto);
+  if (type) {
+    type.value = file.type;
+  }
+  // The file's time, in UTC to the minute, unless a time is given.
+  const time = document.getElementById(input.dataset.timeInto);
+  if (time && !time.value) {
+    time.value = new Date(file.lastModified).toISOString().slice(0, 16);
+  }
   target.dispatchEvent(new Event("change", { bubbles: true }));
 }
 

@@ -9,15 +9,17 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use isop_api::{
-    Checked, CorrelationQuery, Correlations, Delivery, DeliveryState, EraseRequest, ErasedField,
-    ErasedFields, ExportQuery, Health, InLog, ListQuery, MarkedRead, Me, NewUser, NodeIdentity,
-    NoticeView, Page, Peer, QueryAnswer, QueryParams, Ready, Respond, RosterAccepted, Sent, Status,
-    SubmitNotice, Summary, Time, Track, UserToken, UserView,
+    AuditReport, Checked, CheckpointView, CorrelationQuery, Correlations, Delivery, DeliveryState,
+    EraseRequest, ErasedField, ErasedFields, ExportQuery, Federation, FieldLabel, GroupView,
+    Health, InLog, KeyView, ListQuery, LogView, MarkedRead, Me, MemberView, NewUser, NodeIdentity,
+    NoticeView, Page, Peer, Preview, QueryAnswer, QueryParams, Ready, RecipientView, Respond,
+    RosterAccepted, Sent, Status, SubmitNotice, Summary, Time, Track, UserToken, UserView,
+    Withheld, Witnessed,
 };
 use isop_core::json::enum_value;
 use isop_core::{
-    Clearance, LogIndex, NoticeDraft, NoticeId, NoticeKind, ReceiptOutcome, SignedReceipts,
-    StatusUpdateBuilder, Tlp, pb,
+    Clearance, LogIndex, NoticeDraft, NoticeId, NoticeKind, ReceiptOutcome, Redaction,
+    SignedReceipts, StatusUpdateBuilder, Tlp, pb,
 };
 use isop_store::DeliveryStatus;
 use prometheus_client::encoding::text::encode;
@@ -25,7 +27,7 @@ use prost::Message;
 
 use super::search::Filters;
 use super::shared::{Api, ApiError, ApiResult, bad_request, internal, locate, notice_of};
-use super::views::{in_log, notice_view, overlap_view, summary_of, thread};
+use super::views::{in_log, notice_view, overlap_view, summary_of, thread, withheld_reason};
 use crate::metrics::Metrics;
 use crate::state::Inner;
 use crate::users::{Permission, Role, User};
@@ -35,8 +37,10 @@ use crate::users::{Permission, Role, User};
 pub(super) fn router() -> Router<Api> {
     Router::new()
         .route("/v1/status", get(status))
+        .route("/v1/federation", get(federation))
         .route("/v1/notices", post(submit))
         .route("/v1/notices/check", post(check))
+        .route("/v1/notices/preview", post(preview))
         .route("/v1/notices/{id}", get(show))
         .route("/v1/notices/{id}/read", post(mark_read))
         .route("/v1/notices/{id}/proof", get(proof))
@@ -51,6 +55,7 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/correlations", get(correlations))
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/export", get(export))
+        .route("/v1/audit", post(audit))
         .route("/v1/roster", post(push_roster))
         .route("/v1/node/reload", post(reload))
         .route("/v1/me", get(me))
@@ -65,7 +70,7 @@ pub(super) fn router() -> Router<Api> {
 pub(super) fn permission(method: &Method, path: &str) -> Permission {
     use Permission as P;
     match (method.as_str(), path) {
-        (_, "/v1/status" | "/v1/checkpoint" | "/metrics" | "/v1/me")
+        (_, "/v1/status" | "/v1/federation" | "/v1/checkpoint" | "/metrics" | "/v1/me")
         | ("GET", "/v1/notices/{id}/proof") => P::Status,
         ("GET", "/v1/inbox" | "/v1/notices/{id}" | "/v1/query" | "/v1/correlations")
         | ("POST", "/v1/notices/{id}/read") => P::ReadReceived,
@@ -74,11 +79,12 @@ pub(super) fn permission(method: &Method, path: &str) -> Permission {
             "POST",
             "/v1/notices"
             | "/v1/notices/check"
+            | "/v1/notices/preview"
             | "/v1/notices/{id}/respond"
             | "/v1/notices/{id}/respond/check",
         ) => P::Send,
         ("POST", "/v1/notices/{id}/erase") | (_, "/v1/retention") => P::Erase,
-        ("GET", "/v1/export") => P::Export,
+        ("GET", "/v1/export") | ("POST", "/v1/audit") => P::Export,
         ("POST", "/v1/roster" | "/v1/node/reload") => P::Operate,
         _ => P::Users,
     }
@@ -256,6 +262,26 @@ async fn metrics(State(api): State<Api>) -> Response {
     }
 }
 
+/// Member `m` as this node sees it, with `outbox` its outbox.
+fn peer_view(inner: &Inner, m: &isop_core::Member, outbox: &[isop_store::OutboxItem]) -> Peer {
+    let seen = inner.peer_seen(&m.org_id);
+    Peer {
+        org: m.org_id.to_string(),
+        role: m.role.to_pb(),
+        country: m.country.clone(),
+        endpoint: m.endpoints.first().cloned(),
+        outbox_depth: outbox.iter().filter(|i| i.recipient == m.org_id).count() as u64,
+        reachable: match (&seen.last_error, seen.last_seen) {
+            (Some(_), _) => Some(false),
+            (None, Some(_)) => Some(true),
+            (None, None) => None,
+        },
+        last_seen: seen.last_seen.map(|t| Time(t.0)),
+        roster_version: seen.roster_version,
+        last_error: seen.last_error,
+    }
+}
+
 async fn status(State(api): State<Api>) -> ApiResult<Status> {
     let inner = &api.inner;
     let roster = inner.roster();
@@ -263,24 +289,7 @@ async fn status(State(api): State<Api>) -> ApiResult<Status> {
     let peers = roster
         .members()
         .filter(|m| m.org_id != inner.org)
-        .map(|m| {
-            let seen = inner.peer_seen(&m.org_id);
-            Peer {
-                org: m.org_id.to_string(),
-                role: m.role.to_pb(),
-                country: m.country.clone(),
-                endpoint: m.endpoints.first().cloned(),
-                outbox_depth: outbox.iter().filter(|i| i.recipient == m.org_id).count() as u64,
-                reachable: match (&seen.last_error, seen.last_seen) {
-                    (Some(_), _) => Some(false),
-                    (None, Some(_)) => Some(true),
-                    (None, None) => None,
-                },
-                last_seen: seen.last_seen.map(|t| Time(t.0)),
-                roster_version: seen.roster_version,
-                last_error: seen.last_error,
-            }
-        })
+        .map(|m| peer_view(inner, m, &outbox))
         .collect();
     let last_checkpoint_size = checkpoint_size(inner)?;
     Ok(Json(Status {
@@ -295,6 +304,120 @@ async fn status(State(api): State<Api>) -> ApiResult<Status> {
         identity: identity_view(&inner.identity()),
         peers,
         notify: inner.notify.all(&inner.config),
+    }))
+}
+
+/// The most checkpoints `GET /v1/federation` lists.
+const MAX_CHECKPOINTS: usize = 10;
+
+/// A signed checkpoint as `GET /v1/federation` shows it.
+fn checkpoint_view(
+    note: &isop_core::SignedNote,
+    roster: &isop_core::Roster,
+) -> Option<CheckpointView> {
+    let cp = isop_core::Checkpoint::parse(note.text()).ok()?;
+    Some(CheckpointView {
+        size: cp.size,
+        root: hex::encode(cp.root),
+        signed_by: note
+            .signers([roster])
+            .valid
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+    })
+}
+
+/// `GET /v1/federation`: the roster in force, each peer's health, and
+/// the log's checkpoints and witnessing.
+async fn federation(State(api): State<Api>) -> ApiResult<Federation> {
+    let inner = &api.inner;
+    let roster = inner.roster();
+    let outbox = inner.store.outbox()?;
+    let now = inner.now();
+    let tokens = |org: &isop_core::OrgId| -> Vec<String> {
+        roster
+            .clearance(org)
+            .map(|c| c.tokens().map(Into::into).collect())
+            .unwrap_or_default()
+    };
+    let mut members: Vec<MemberView> = roster
+        .members()
+        .map(|m| MemberView {
+            org: m.org_id.to_string(),
+            name: m.display_name.clone(),
+            role: m.role.to_pb(),
+            country: m.country.clone(),
+            revoked_at: m.revoked_at.map(|t| Time(t.0)),
+            clearance: tokens(&m.org_id),
+            keys: m
+                .keys
+                .iter()
+                .map(|k| KeyView {
+                    id: format!("{}/{}", m.org_id, k.name),
+                    public_key: hex::encode(k.public.as_bytes()),
+                    not_before: Time(k.not_before.0),
+                    not_after: Time(k.not_after.0),
+                    revoked_at: k.revoked_at.map(|t| Time(t.0)),
+                    revocation_reason: k.revocation_reason.clone(),
+                    state: if k.revoked_at.is_some_and(|r| r <= now) {
+                        "revoked"
+                    } else if now < k.not_before {
+                        "not yet valid"
+                    } else if now >= k.not_after {
+                        "expired"
+                    } else {
+                        "valid"
+                    }
+                    .into(),
+                })
+                .collect(),
+            health: (m.org_id != inner.org).then(|| peer_view(inner, m, &outbox)),
+        })
+        .collect();
+    // This node first.
+    members.sort_by_key(|m| m.health.is_some());
+    let mut checkpoints = Vec::new();
+    for held in inner.store.checkpoints() {
+        let (_, note) = held?;
+        checkpoints.extend(checkpoint_view(&note, &roster));
+    }
+    checkpoints.sort_by_key(|c| std::cmp::Reverse(c.size));
+    checkpoints.truncate(MAX_CHECKPOINTS);
+    let mut witnessed = Vec::new();
+    for m in roster.members().filter(|m| m.org_id != inner.org) {
+        if let Some(note) = inner.store.witnessed(&m.org_id)?
+            && let Some(checkpoint) = checkpoint_view(&note, &roster)
+        {
+            witnessed.push(Witnessed {
+                org: m.org_id.to_string(),
+                checkpoint,
+            });
+        }
+    }
+    Ok(Json(Federation {
+        federation: roster.federation().to_owned(),
+        roster_version: roster.version(),
+        roster_issued_at: Time(roster.issued_at().0),
+        org: inner.org.to_string(),
+        clearance: tokens(&inner.org),
+        members,
+        groups: roster
+            .groups()
+            .iter()
+            .map(|(id, orgs)| GroupView {
+                id: id.clone(),
+                members: orgs.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+        log: LogView {
+            size: inner.store.size(),
+            checkpoints,
+            witnessed,
+            split_views: inner
+                .inconsistencies
+                .load(std::sync::atomic::Ordering::Relaxed),
+        },
     }))
 }
 
@@ -348,6 +471,44 @@ async fn submit(
 async fn check(State(api): State<Api>, Json(req): Json<SubmitNotice>) -> ApiResult<Checked> {
     let recipients = crate::send::check(&api.inner, crate::submit::draft(req)?)?;
     Ok(Json(checked(&recipients)))
+}
+
+/// Every check `submit` makes, and what each recipient would get: the
+/// labelled fields its clearance satisfies (by the one redaction rule,
+/// `isop_core::Redaction`) and those withheld, with why.
+async fn preview(State(api): State<Api>, Json(req): Json<SubmitNotice>) -> ApiResult<Preview> {
+    let (sealed, recipients) = crate::send::prepare(&api.inner, crate::submit::draft(req)?)?;
+    let roster = api.inner.roster();
+    let fields = sealed.notice().commitments();
+    let recipients = recipients
+        .iter()
+        .map(|org| {
+            let clearance = roster.clearance(org).unwrap_or_default();
+            let shown = Redaction::new(fields, &clearance);
+            let (sees, withheld): (Vec<_>, Vec<_>) =
+                fields.iter().partition(|c| shown.shows_digest(&c.digest));
+            RecipientView {
+                org: org.to_string(),
+                clearance: clearance.tokens().map(Into::into).collect(),
+                sees: sees
+                    .iter()
+                    .map(|c| FieldLabel {
+                        path: c.path.clone(),
+                        label: c.label.to_string(),
+                    })
+                    .collect(),
+                withheld: withheld
+                    .iter()
+                    .map(|c| Withheld {
+                        path: c.path.clone(),
+                        label: c.label.to_string(),
+                        reason: withheld_reason(&c.label, &clearance, org.as_str()),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(Json(Preview { recipients }))
 }
 
 fn checked(recipients: &[isop_core::OrgId]) -> Checked {
@@ -786,6 +947,18 @@ async fn export(
         body,
     )
         .into_response()
+}
+
+/// `POST /v1/audit`: this node's log, exported with the disclosures its
+/// clearance holds, verified as an auditor verifies an export
+/// (`isop_audit::verify`), the two running side by side over a pipe.
+async fn audit(State(api): State<Api>, Extension(user): Extension<User>) -> ApiResult<AuditReport> {
+    api.record(&user, "audit", None, false, "verify this node's log")?;
+    let inner = api.inner.clone();
+    let report = tokio::task::spawn_blocking(move || crate::audit::verify_own(&inner))
+        .await
+        .map_err(internal)??;
+    Ok(Json(report))
 }
 
 /// Takes a newer signed roster (its envelope's bytes) and passes it on.

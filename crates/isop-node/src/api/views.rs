@@ -58,12 +58,12 @@ fn idna_forms(n: &Notice, revealed: &[RevealedField]) -> Vec<Idna> {
         .collect()
 }
 
-/// Why a field under `label` is withheld from a node of `clearance`, in
+/// Why a field under `label` is withheld from `who`, of `clearance`, in
 /// plain words: "needs role:agency and country:KR; this node is role:hub,
 /// country:FR, org:INTERPOL-GS".
-fn withheld_reason(label: &Label, clearance: &Clearance) -> String {
+pub(super) fn withheld_reason(label: &Label, clearance: &Clearance, who: &str) -> String {
     let is: Vec<&str> = clearance.tokens().collect();
-    format!("needs {}; this node is {}", label.words(), is.join(", "))
+    format!("needs {}; {who} is {}", label.words(), is.join(", "))
 }
 
 /// What a notice is about, in a few words: a referral's or takedown's
@@ -196,7 +196,7 @@ pub(super) fn notice_view(inner: &Inner, at: LogIndex) -> Result<NoticeView, Api
     let withheld = |path: &str, label: &Label| Withheld {
         path: path.to_owned(),
         label: label.to_string(),
-        reason: withheld_reason(label, &clearance),
+        reason: withheld_reason(label, &clearance, "this node"),
     };
     // A notice that no longer verifies (its key revoked from before it was
     // made, say) is shown as the log holds it, said so, its fields withheld.

@@ -6,8 +6,10 @@
 //! nothing by itself: every page and every form calls the local API in
 //! process, with the session's token, through the same router, role checks
 //! and access record as the CLI ([`Console::call`]). `pages.rs` holds the
-//! pages, `view.rs` turns the API's answers into what templates show.
+//! pages, `compose.rs` the referral form and its preview, and `view.rs`
+//! turns the API's answers into what templates show.
 
+mod compose;
 mod pages;
 mod session;
 mod view;
@@ -55,15 +57,15 @@ impl Console {
     }
 
     /// Calls the local API as the session's user: `method uri`, with
-    /// `body` as JSON. The answer, or the API's refusal (its status and
-    /// message).
-    async fn call<T: DeserializeOwned>(
+    /// `body` as JSON. Its answer as it streams (an export), or the API's
+    /// refusal (its status and message).
+    async fn answer(
         &self,
         s: &Session,
         method: Method,
         uri: &str,
         body: Option<&(impl Serialize + ?Sized)>,
-    ) -> Result<T, Refusal> {
+    ) -> Result<Response, Refusal> {
         let mut req = Request::builder()
             .method(method)
             .uri(uri)
@@ -83,16 +85,31 @@ impl Console {
             .await
             .map_err(Refusal::internal)?;
         let status = answer.status();
+        if status.is_success() {
+            return Ok(answer.into_response());
+        }
+        let bytes = axum::body::to_bytes(answer.into_body(), 1 << 20)
+            .await
+            .map_err(Refusal::internal)?;
+        let message = serde_json::from_slice::<isop_api::ErrorBody>(&bytes).map_or_else(
+            |_| String::from_utf8_lossy(&bytes).into_owned(),
+            |e| e.message,
+        );
+        Err(Refusal { status, message })
+    }
+
+    /// [`Console::answer`], read as `T`.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        s: &Session,
+        method: Method,
+        uri: &str,
+        body: Option<&(impl Serialize + ?Sized)>,
+    ) -> Result<T, Refusal> {
+        let answer = self.answer(s, method, uri, body).await?;
         let bytes = axum::body::to_bytes(answer.into_body(), 64 << 20)
             .await
             .map_err(Refusal::internal)?;
-        if !status.is_success() {
-            let message = serde_json::from_slice::<isop_api::ErrorBody>(&bytes).map_or_else(
-                |_| String::from_utf8_lossy(&bytes).into_owned(),
-                |e| e.message,
-            );
-            return Err(Refusal { status, message });
-        }
         serde_json::from_slice(&bytes).map_err(Refusal::internal)
     }
 

@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use isop_api::{InLog, ListQuery, Me, NoticeView, Page, Respond, Sent, Time, Track};
 use isop_core::pb;
 
+use super::compose;
 use super::session::{self, Session};
 use super::view::{self, Line, Row};
 use super::{Console, Posted, Refusal, SignedIn, page};
@@ -24,6 +25,12 @@ pub(super) fn routes() -> Router<Console> {
         .route("/ui/inbox", get(inbox))
         .route("/ui/notices/{id}", get(notice))
         .route("/ui/notices/{id}/respond", post(respond))
+        .route("/ui/compose", get(compose::form).post(compose::send))
+        .route("/ui/compose/preview", post(compose::preview))
+        .route("/ui/correlations", get(correlations))
+        .route("/ui/federation", get(federation))
+        .route("/ui/audit", get(audit_form).post(audit))
+        .route("/ui/audit/export", get(export))
         .route("/ui/sent", get(sent))
         .route("/ui/sent/rows", get(sent_rows))
 }
@@ -31,14 +38,15 @@ pub(super) fn routes() -> Router<Console> {
 /// What every page's header shows: the node, the user, the CSRF token
 /// its forms carry, and the menu the user's role allows.
 pub(super) struct Chrome {
-    org: String,
-    user: String,
-    role: String,
-    csrf: String,
+    pub(super) org: String,
+    pub(super) user: String,
+    pub(super) role: String,
+    pub(super) csrf: String,
     /// The page the menu marks current.
-    here: &'static str,
-    may_read: bool,
-    may_send: bool,
+    pub(super) here: &'static str,
+    pub(super) may_read: bool,
+    pub(super) may_send: bool,
+    pub(super) may_export: bool,
 }
 
 impl Chrome {
@@ -52,6 +60,7 @@ impl Chrome {
             here,
             may_read: may("read_received"),
             may_send: may("send"),
+            may_export: may("export"),
         }
     }
 }
@@ -59,7 +68,7 @@ impl Chrome {
 impl Console {
     /// The chrome of a page for `s`: who the user is now (a role changed
     /// since sign-in shows at once).
-    async fn chrome(&self, s: &Session, here: &'static str) -> Result<Chrome, Refusal> {
+    pub(super) async fn chrome(&self, s: &Session, here: &'static str) -> Result<Chrome, Refusal> {
         let me: Me = self.get(s, "/v1/me").await?;
         Ok(Chrome::of(&self.org, s, &me, here))
     }
@@ -283,13 +292,13 @@ impl InboxFilters {
 }
 
 /// A choice in a `<select>`.
-struct Choice {
-    value: String,
-    words: String,
-    chosen: bool,
+pub(super) struct Choice {
+    pub(super) value: String,
+    pub(super) words: String,
+    pub(super) chosen: bool,
 }
 
-fn choices<E: Copy>(
+pub(super) fn choices<E: Copy>(
     all: &[E],
     name: fn(E) -> &'static str,
     words: fn(E) -> String,
@@ -682,4 +691,189 @@ async fn sent_rows(
     Query(q): Query<SentQuery>,
 ) -> Result<Response, Refusal> {
     Ok(page(&c.sent_rows(&s, &q).await?))
+}
+
+/// A target several members name, as the correlations page shows it.
+struct Overlap {
+    target: String,
+    kind: String,
+    referred_by: String,
+    reported_by: String,
+    since: String,
+    notices: Vec<Line>,
+}
+
+#[derive(Template)]
+#[template(path = "correlations.html")]
+struct CorrelationsPage {
+    chrome: Chrome,
+    overlaps: Vec<Overlap>,
+    more: u64,
+}
+
+/// `GET /ui/correlations`: the targets referred by several partners or
+/// reported by several agencies, with each notice's status.
+async fn correlations(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+) -> Result<Response, Refusal> {
+    let chrome = c.chrome(&s, "correlations").await?;
+    let found: isop_api::Correlations = c.get(&s, "/v1/correlations?limit=100").await?;
+    let overlaps = found
+        .overlaps
+        .iter()
+        .map(|o| Overlap {
+            target: o.target.clone(),
+            kind: isop_core::json::enum_words("isop.v1.IndicatorKind", o.kind.as_str_name()),
+            referred_by: o.referred_by.join(", "),
+            reported_by: o.reported_by.join(", "),
+            since: view::time(o.since),
+            notices: o.notices.iter().map(Line::of).collect(),
+        })
+        .collect();
+    Ok(page(&CorrelationsPage {
+        chrome,
+        overlaps,
+        more: found.more,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "federation.html")]
+struct FederationPage {
+    chrome: Chrome,
+    f: isop_api::Federation,
+    issued: String,
+    members: Vec<MemberRow>,
+}
+
+/// A member as the federation page shows it.
+struct MemberRow {
+    m: isop_api::MemberView,
+    role: String,
+    /// Each key: its id, state and end of validity.
+    keys: Vec<(String, String, String)>,
+    /// How this node sees it, in words: reachable, last seen, queued.
+    health: String,
+    /// Whether the last exchange with it failed.
+    down: bool,
+}
+
+/// `GET /ui/federation`: members, keys, clearance, each peer's health, the
+/// log's checkpoints and witnessing; a split view as an alarm.
+async fn federation(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+) -> Result<Response, Refusal> {
+    let chrome = c.chrome(&s, "federation").await?;
+    let f: isop_api::Federation = c.get(&s, "/v1/federation").await?;
+    let members = f
+        .members
+        .iter()
+        .map(|m| {
+            let (health, down) = match &m.health {
+                None => ("this node".to_owned(), false),
+                Some(p) => {
+                    let mut words = match p.reachable {
+                        Some(true) => "reachable".to_owned(),
+                        Some(false) => "unreachable".to_owned(),
+                        None => "not contacted yet".to_owned(),
+                    };
+                    if let Some(t) = p.last_seen {
+                        words.push_str(&format!(", last seen {}", view::time(t)));
+                    }
+                    if let Some(v) = p.roster_version {
+                        words.push_str(&format!(", holds roster v{v}"));
+                    }
+                    if p.outbox_depth > 0 {
+                        words.push_str(&format!(", {} waiting for it", p.outbox_depth));
+                    }
+                    if let Some(e) = &p.last_error {
+                        words.push_str(&format!(": {e}"));
+                    }
+                    (words, p.reachable == Some(false))
+                }
+            };
+            MemberRow {
+                role: isop_core::json::enum_words("isop.v1.Role", m.role.as_str_name()),
+                keys: m
+                    .keys
+                    .iter()
+                    .map(|k| (k.id.clone(), k.state.clone(), view::time(k.not_after)))
+                    .collect(),
+                health,
+                down,
+                m: m.clone(),
+            }
+        })
+        .collect();
+    Ok(page(&FederationPage {
+        chrome,
+        issued: view::time(f.roster_issued_at),
+        members,
+        f,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage {
+    chrome: Chrome,
+    report: Option<isop_api::AuditReport>,
+}
+
+/// `GET /ui/audit`: verify this node's log, or download an export.
+async fn audit_form(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+) -> Result<Response, Refusal> {
+    let chrome = c.chrome(&s, "audit").await?;
+    Ok(page(&AuditPage {
+        chrome,
+        report: None,
+    }))
+}
+
+/// `POST /ui/audit`: the node verifies its own log as an auditor would
+/// (`POST /v1/audit`), and the page shows the report.
+async fn audit(State(c): State<Console>, posted: Posted) -> Result<Response, Refusal> {
+    let s = &posted.signed_in.session;
+    let chrome = c.chrome(s, "audit").await?;
+    let report: isop_api::AuditReport = c.post(s, "/v1/audit", &()).await?;
+    Ok(page(&AuditPage {
+        chrome,
+        report: Some(report),
+    }))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ExportForm {
+    #[serde(default)]
+    clearance: String,
+}
+
+/// `GET /ui/audit/export`: the log as one export file, with the
+/// disclosures the clearance given allows, streamed from the API.
+async fn export(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+    Query(f): Query<ExportForm>,
+) -> Result<Response, Refusal> {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("clearance", f.clearance.trim())
+        .finish();
+    let mut answer = c
+        .answer(
+            &s,
+            axum::http::Method::GET,
+            &format!("/v1/export?{query}"),
+            None::<&()>,
+        )
+        .await?;
+    let file = format!("attachment; filename=\"{}.isop\"", c.org);
+    answer.headers_mut().insert(
+        header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_str(&file).map_err(Refusal::internal)?,
+    );
+    Ok(answer)
 }
