@@ -238,6 +238,43 @@ impl Page {
         self.shot(name).await;
     }
 
+    /// Checks the page at `path` for what a person using a keyboard, a
+    /// screen reader or 200% zoom needs: a label on every control, and
+    /// nothing wider than a window half as wide (1280 px at 200%).
+    async fn check_accessible(&self, path: &str) {
+        self.goto(path).await;
+        self.find("main").await;
+        let unlabelled = self
+            .c
+            .execute(
+                "return [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                   .filter((e) => e.labels.length === 0 && !e.getAttribute('aria-label'))
+                   .map((e) => e.id || e.name);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            unlabelled,
+            serde_json::json!([]),
+            "controls without a label on {path}"
+        );
+        self.c.set_window_size(640, 1000).await.unwrap();
+        let wide = self
+            .c
+            .execute(
+                "return [document.documentElement.scrollWidth, window.innerWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        self.c.set_window_size(1280, 1000).await.unwrap();
+        assert!(
+            wide[0].as_u64() <= wide[1].as_u64(),
+            "{path} is wider than the window at 200% zoom: {wide}"
+        );
+    }
+
     async fn shot(&self, name: &str) {
         let png = self.c.screenshot().await.unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
@@ -438,6 +475,40 @@ fn the_console_in_a_real_browser() {
         agency.wait_text("#outcome", "answered action taken").await;
         agency.wait_text("#thread", "action taken").await;
         agency.shot_at("answered", "#thread").await;
+
+        // The agency reports intelligence to the hub: an indicator of no
+        // known kind is named beside its field; the preview shows the
+        // narrative withheld from the hub.
+        agency.goto("/ui/compose?kind=intel").await;
+        agency
+            .fill_form(&[
+                ("#title", "Who runs streamz.example"),
+                ("#indicators", "domain streamz.example\nplanet mars"),
+                ("#narrative_value", "The operator rents the origin under a false name."),
+            ])
+            .await;
+        agency.click("#to-INTERPOL-GS").await;
+        agency.click("#send").await;
+        let problem = agency.text(".problem[data-for='intel.indicators']").await;
+        assert!(problem.contains("line 2"), "{problem}");
+        agency
+            .fill(
+                "#indicators",
+                "domain streamz.example\nip 203.0.113.7 ; the origin server",
+            )
+            .await;
+        agency.click("button.secondary").await;
+        let hub_view = agency
+            .text("#preview article[data-org='INTERPOL-GS']")
+            .await;
+        assert!(
+            hub_view.contains("Withheld:") && hub_view.contains("intel.narrative"),
+            "{hub_view}"
+        );
+        agency.click("#send").await;
+        agency
+            .wait_text("#sent-rows", "Who runs streamz.example")
+            .await;
 
         // The partner's sent item turns to ACTION_TAKEN without a reload.
         partner.wait_text("#sent-rows td.status", "action taken").await;
@@ -660,6 +731,23 @@ fn the_console_in_a_real_browser() {
         agency.click("#send").await;
         let problem = agency.text("#compose-problem").await;
         assert!(problem.contains("viewer vic may not send notices"), "{problem}");
+
+        // Every page, for keyboard, screen reader and 200% zoom.
+        for path in [
+            "/ui/inbox".to_owned(),
+            format!("/ui/notices/{id}"),
+            "/ui/compose".into(),
+            "/ui/compose?kind=intel".into(),
+            "/ui/compose?kind=takedown".into(),
+            "/ui/compose?kind=case".into(),
+            "/ui/compose?kind=retraction".into(),
+            "/ui/sent".into(),
+            "/ui/correlations".into(),
+            "/ui/federation".into(),
+            "/ui/audit".into(),
+        ] {
+            hub_page.check_accessible(&path).await;
+        }
 
         for p in [agency, partner, hub_page] {
             p.c.close().await.unwrap();

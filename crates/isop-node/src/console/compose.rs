@@ -1,10 +1,13 @@
-//! Composing a referral: the form, the preview of what each recipient
-//! would see (`POST /v1/notices/preview`), and sending (`POST
-//! /v1/notices`). A refusal is shown beside the field it names, the form
-//! as it was filled, and nothing is sent.
+//! Composing a notice of each kind a member sends (a referral, an
+//! intelligence report, a takedown request, a case message, a
+//! retraction): the form, the preview of what each recipient would see
+//! (`POST /v1/notices/preview`), and sending (`POST /v1/notices`). A
+//! refusal is shown beside the field it names, the form as it was
+//! filled, and nothing is sent. Status answers are sent from the notice
+//! they answer.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use isop_api::{LabelledField, Preview, Sent, Status, SubmitNotice};
@@ -26,26 +29,197 @@ struct Offered {
     label: &'static str,
 }
 
-const LABELLED: [Offered; 3] = [
+const fn offer(
+    stem: &'static str,
+    path: &'static str,
+    words: &'static str,
+    label: &'static str,
+) -> Offered {
     Offered {
-        stem: "contact",
-        path: "referral.contact",
-        words: "Contact for the agencies",
-        label: "role:agency|role:hub",
-    },
-    Offered {
-        stem: "location",
-        path: "referral.evidence[0].location",
-        words: "Where the evidence is kept",
-        label: "role:agency",
-    },
-    Offered {
-        stem: "internal_ref",
-        path: "referral.internal_ref",
-        words: "Internal reference",
-        label: "role:hub",
-    },
+        stem,
+        path,
+        words,
+        label,
+    }
+}
+
+const REFERRAL_FIELDS: [Offered; 3] = [
+    offer(
+        "contact",
+        "referral.contact",
+        "Contact for the agencies",
+        "role:agency|role:hub",
+    ),
+    offer(
+        "location",
+        "referral.evidence[0].location",
+        "Where the evidence is kept",
+        "role:agency",
+    ),
+    offer(
+        "internal_ref",
+        "referral.internal_ref",
+        "Internal reference",
+        "role:hub",
+    ),
 ];
+const INTEL_FIELDS: [Offered; 3] = [
+    offer(
+        "narrative",
+        "intel.narrative",
+        "What the agency knows",
+        "role:agency",
+    ),
+    offer("person", "intel.person", "Who is behind it", "role:agency"),
+    offer("source", "intel.source", "The source", "role:agency"),
+];
+const TAKEDOWN_FIELDS: [Offered; 2] = [
+    offer(
+        "officer",
+        "takedown.officer",
+        "Officer in charge",
+        "role:agency|role:hub",
+    ),
+    offer(
+        "details",
+        "takedown.details",
+        "Operational details",
+        "role:agency",
+    ),
+];
+const CASE_FIELDS: [Offered; 1] = [offer(
+    "details",
+    "case.details",
+    "Details for agencies",
+    "role:agency",
+)];
+
+/// A kind of notice the console composes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Referral,
+    Intel,
+    Takedown,
+    Case,
+    Retraction,
+}
+
+impl Kind {
+    const ALL: [Self; 5] = [
+        Self::Referral,
+        Self::Intel,
+        Self::Takedown,
+        Self::Case,
+        Self::Retraction,
+    ];
+
+    /// The kind `s` names (a referral if none).
+    fn parse(s: &str) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .unwrap_or(Self::Referral)
+    }
+
+    /// Its name in the form and in labelled fields' paths.
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Referral => "referral",
+            Self::Intel => "intel",
+            Self::Takedown => "takedown",
+            Self::Case => "case",
+            Self::Retraction => "retraction",
+        }
+    }
+
+    /// Its name in words.
+    fn words(self) -> &'static str {
+        match self {
+            Self::Referral => "Referral",
+            Self::Intel => "Intelligence report",
+            Self::Takedown => "Takedown request",
+            Self::Case => "Case message",
+            Self::Retraction => "Retraction",
+        }
+    }
+
+    /// The labelled fields its form offers.
+    fn offered(self) -> &'static [Offered] {
+        match self {
+            Self::Referral => &REFERRAL_FIELDS,
+            Self::Intel => &INTEL_FIELDS,
+            Self::Takedown => &TAKEDOWN_FIELDS,
+            Self::Case => &CASE_FIELDS,
+            Self::Retraction => &[],
+        }
+    }
+
+    /// What a refusal's message may name, most specific first, with the
+    /// field of the form it belongs beside.
+    fn named(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Referral => &[
+                (
+                    "referral.evidence[0].location",
+                    "referral.evidence[0].location",
+                ),
+                ("referral.evidence", "referral.evidence"),
+                ("referral.internal_ref", "referral.internal_ref"),
+                ("referral.contact", "referral.contact"),
+                ("referral.target.domain", "referral.target.domain"),
+                ("referral.target.url", "referral.target.url"),
+                ("referral.target.ip", "referral.target.ip"),
+                (
+                    "referral.target.hosting_country",
+                    "referral.target.hosting_country",
+                ),
+                ("referral.target", "referral.target"),
+                ("referral.jurisdiction", "referral.jurisdiction"),
+                ("referral.works", "referral.works"),
+                ("referral.summary", "referral.summary"),
+            ],
+            Self::Intel => &[
+                ("intel.narrative", "intel.narrative"),
+                ("intel.person", "intel.person"),
+                ("intel.source", "intel.source"),
+                ("indicators", "intel.indicators"),
+                ("title", "intel.title"),
+            ],
+            Self::Takedown => &[
+                ("takedown.officer", "takedown.officer"),
+                ("takedown.details", "takedown.details"),
+                ("target.domain", "referral.target.domain"),
+                ("target.url", "referral.target.url"),
+                ("target.ip", "referral.target.ip"),
+                ("target", "referral.target"),
+                ("legal_basis", "takedown.legal_basis"),
+                ("referrals", "takedown.referrals"),
+            ],
+            Self::Case => &[
+                ("case.details", "case.details"),
+                ("participants", "case.participants"),
+                ("subject", "case.subject"),
+                ("text", "case.text"),
+            ],
+            Self::Retraction => &[
+                ("notice_id", "retraction.notice"),
+                ("in_reply_to", "retraction.notice"),
+                ("paths", "retraction.paths"),
+                ("reason", "retraction.reason"),
+            ],
+        }
+    }
+
+    /// The field a refusal's `message` belongs beside, or "" for the whole
+    /// form.
+    fn field_named(self, message: &str) -> &'static str {
+        self.named()
+            .iter()
+            .chain(&[("to_orgs", "to_orgs"), ("case_ref", "case_ref")])
+            .find(|(said, _)| message.contains(said))
+            .map_or("", |(_, field)| field)
+    }
+}
 
 /// Every value of a protobuf enum but its unspecified zero.
 fn values<E: TryFrom<i32> + Copy>() -> Vec<E> {
@@ -55,6 +229,65 @@ fn values<E: TryFrom<i32> + Copy>() -> Vec<E> {
 fn words(type_name: &str, name: &str) -> String {
     isop_core::json::enum_words(type_name, name)
 }
+
+/// The names of every value of an enum but its unspecified zero.
+fn names<E: TryFrom<i32> + Copy>(name: fn(&E) -> &'static str) -> Vec<&'static str> {
+    values::<E>().iter().map(name).collect()
+}
+
+/// Each `<select>` of an enum the forms hold: its field's name, the enum,
+/// its values, and the one chosen at first.
+type Select = (
+    &'static str,
+    &'static str,
+    fn() -> Vec<&'static str>,
+    &'static str,
+);
+
+const SELECTS: [Select; 7] = [
+    (
+        "category",
+        "isop.v1.ContentCategory",
+        || names(pb::ContentCategory::as_str_name),
+        "",
+    ),
+    (
+        "requested_action",
+        "isop.v1.RequestedAction",
+        || names(pb::RequestedAction::as_str_name),
+        "REQUESTED_ACTION_TAKEDOWN",
+    ),
+    (
+        "method",
+        "isop.v1.CaptureMethod",
+        || names(pb::CaptureMethod::as_str_name),
+        "",
+    ),
+    (
+        "source_reliability",
+        "isop.v1.SourceReliability",
+        || names(pb::SourceReliability::as_str_name),
+        "SOURCE_RELIABILITY_B",
+    ),
+    (
+        "information_credibility",
+        "isop.v1.InformationCredibility",
+        || names(pb::InformationCredibility::as_str_name),
+        "INFORMATION_CREDIBILITY_PROBABLY_TRUE",
+    ),
+    (
+        "case_action",
+        "isop.v1.CaseAction",
+        || names(pb::CaseAction::as_str_name),
+        "CASE_ACTION_MESSAGE",
+    ),
+    (
+        "scope",
+        "isop.v1.RetractionScope",
+        || names(pb::RetractionScope::as_str_name),
+        "RETRACTION_SCOPE_WITHDRAW",
+    ),
+];
 
 /// A recipient the form offers.
 pub(super) struct Member {
@@ -67,15 +300,19 @@ pub(super) struct Member {
 #[template(path = "compose.html")]
 pub(super) struct ComposePage {
     chrome: Chrome,
+    /// The kind composed: `referral`, `intel`, `takedown`, `case`,
+    /// `retraction`.
+    kind: &'static str,
+    /// A tab for each kind: its name, in words, and whether it is this one.
+    kinds: Vec<(&'static str, &'static str, bool)>,
     fields: Fields,
     members: Vec<Member>,
     tlps: Vec<Choice>,
-    categories: Vec<Choice>,
-    actions: Vec<Choice>,
-    methods: Vec<Choice>,
+    /// The choices of each `<select>` of an enum, by its field's name.
+    selects: Vec<(&'static str, Vec<Choice>)>,
     labelled: Vec<LabelledRow>,
-    /// Each problem, by the form path it names ("" for the whole form).
-    problems: Vec<(String, String)>,
+    /// Each problem, by the field it belongs beside ("" for the whole form).
+    problems: Problems,
     /// The rendered preview, when one was asked for.
     preview_html: String,
 }
@@ -90,6 +327,14 @@ pub(super) struct LabelledRow {
 }
 
 impl ComposePage {
+    /// The choices of the `<select>` named `name`.
+    fn select(&self, name: &str) -> &[Choice] {
+        self.selects
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map_or(&[], |(_, c)| c.as_slice())
+    }
+
     /// The value posted for `name`.
     fn v(&self, name: &str) -> &str {
         field(&self.fields, name)
@@ -116,46 +361,29 @@ fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
         .map_or("", |(_, v)| v.trim())
 }
 
-/// The paths a problem may name, most specific first, each with the
-/// input it belongs beside.
-const PATHS: [&str; 18] = [
-    "referral.evidence[0].location",
-    "referral.evidence",
-    "referral.internal_ref",
-    "referral.contact",
-    "referral.target.domain",
-    "referral.target.url",
-    "referral.target.ip",
-    "referral.target.hosting_country",
-    "referral.target",
-    "referral.jurisdiction",
-    "referral.works",
-    "referral.summary",
-    "referral.category",
-    "referral.requested_action",
-    "referral.good_faith_statement",
-    "referral.accuracy_statement",
-    "to_orgs",
-    "case_ref",
-];
-
-/// The form path a refusal's message names, or "" for none.
-fn path_named(message: &str) -> &'static str {
-    PATHS
-        .iter()
-        .find(|p| message.contains(*p))
-        .copied()
-        .unwrap_or("")
+/// Values separated by commas, trimmed, empty ones left out.
+fn list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(Into::into)
+        .collect()
 }
 
+/// The problems a person must fix before anything is asked of the API.
+type Problems = Vec<(String, String)>;
+
 /// What the form says, as the API takes it; or the problems a person
-/// must fix first (a required field left empty), by path.
-fn notice(fields: &Fields) -> Result<SubmitNotice, Vec<(String, String)>> {
+/// must fix first (a required field left empty, an indicator of no known
+/// kind), by the field they belong beside.
+fn notice(fields: &Fields) -> Result<SubmitNotice, Problems> {
+    let kind = Kind::parse(field(fields, "kind"));
     let f = |name: &str| field(fields, name);
+    let some = |name: &str| Some(f(name).to_owned()).filter(|s| !s.is_empty());
     let mut problems = Vec::new();
-    let mut need = |ok: bool, path: &str, why: &str| {
+    let mut need = |ok: bool, at: &str, why: &str| {
         if !ok {
-            problems.push((path.to_owned(), why.to_owned()));
+            problems.push((at.to_owned(), why.to_owned()));
         }
     };
     let to: Vec<String> = fields
@@ -163,84 +391,191 @@ fn notice(fields: &Fields) -> Result<SubmitNotice, Vec<(String, String)>> {
         .filter(|(k, v)| k == "to" && !v.is_empty())
         .map(|(_, v)| v.clone())
         .collect();
-    let groups: Vec<String> = f("groups")
-        .split(',')
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-        .map(Into::into)
-        .collect();
+    let groups = list(f("groups"));
     need(
         !to.is_empty() || !groups.is_empty(),
         "to_orgs",
         "choose at least one recipient or group",
     );
-    need(
-        !(f("domain").is_empty() && f("url").is_empty() && f("ip").is_empty()),
-        "referral.target",
-        "give the site: a domain, a URL or an IP",
-    );
-    need(
-        !f("summary").is_empty(),
-        "referral.summary",
-        "say what is infringing",
-    );
-    need(
-        !f("work_title").is_empty(),
-        "referral.works",
-        "name the work infringed",
-    );
-    need(
-        !f("sha256").is_empty(),
-        "referral.evidence",
-        "choose the evidence file (it is hashed here; the file stays on this machine) or give its SHA-256",
-    );
-    need(
-        f("good_faith") == "on",
-        "referral.good_faith_statement",
-        "affirm the good-faith statement",
-    );
-    need(
-        f("accuracy") == "on",
-        "referral.accuracy_statement",
-        "affirm the accuracy statement",
-    );
+    let target = || {
+        let mut t = serde_json::Map::new();
+        for key in ["domain", "url", "ip", "hosting_provider", "hosting_country"] {
+            if let Some(v) = some(key) {
+                t.insert(key.into(), Value::String(v));
+            }
+        }
+        Value::Object(t)
+    };
+    let has_target = !(f("domain").is_empty() && f("url").is_empty() && f("ip").is_empty());
+    let mut in_reply_to = None;
+    let body = match kind {
+        Kind::Referral => {
+            need(
+                has_target,
+                "referral.target",
+                "give the site: a domain, a URL or an IP",
+            );
+            need(
+                !f("summary").is_empty(),
+                "referral.summary",
+                "say what is infringing",
+            );
+            need(
+                !f("work_title").is_empty(),
+                "referral.works",
+                "name the work infringed",
+            );
+            need(
+                !f("sha256").is_empty(),
+                "referral.evidence",
+                "choose the evidence file (it is hashed here; the file stays on this machine) or give its SHA-256",
+            );
+            need(
+                f("good_faith") == "on",
+                "referral.good_faith_statement",
+                "affirm the good-faith statement",
+            );
+            need(
+                f("accuracy") == "on",
+                "referral.accuracy_statement",
+                "affirm the accuracy statement",
+            );
+            let mut evidence = json!({
+                "sha256": f("sha256"),
+                "method": f("method"),
+                "description": f("evidence_description"),
+                "captured_at": some("captured_at").map_or(Value::Null, |t| {
+                    // A datetime-local input gives minutes, read as UTC.
+                    Value::String(if t.len() == 16 { format!("{t}:00Z") } else { t })
+                }),
+            });
+            if let Some(size) = some("size_bytes").and_then(|s| s.parse::<u64>().ok()) {
+                evidence["size_bytes"] = json!(size);
+            }
+            if let Some(media) = some("media_type") {
+                evidence["media_type"] = json!(media);
+            }
+            let mut works =
+                vec![json!({ "title": f("work_title"), "rights_owner": f("work_owner") })];
+            if let Some(second) = some("work2_title") {
+                works.push(json!({ "title": second, "rights_owner": f("work2_owner") }));
+            }
+            json!({ "referral": {
+                "target": target(),
+                "category": f("category"),
+                "works": works,
+                "evidence": [evidence],
+                "requested_action": f("requested_action"),
+                "jurisdiction": f("jurisdiction"),
+                "summary": f("summary"),
+                "good_faith_statement": true,
+                "accuracy_statement": true,
+            } })
+        }
+        Kind::Intel => {
+            need(
+                !f("title").is_empty(),
+                "intel.title",
+                "give the report a title",
+            );
+            let mut indicators = Vec::new();
+            for (n, line) in f("indicators").lines().map(str::trim).enumerate() {
+                if line.is_empty() {
+                    continue;
+                }
+                let (kind, rest) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+                let (value, context) = rest.split_once(';').unwrap_or((rest, ""));
+                let known = pb::IndicatorKind::from_str_name(&format!(
+                    "INDICATOR_KIND_{}",
+                    kind.to_uppercase()
+                ));
+                match known {
+                    Some(k) if !value.trim().is_empty() => indicators.push(json!({
+                        "kind": k.as_str_name(),
+                        "value": value.trim(),
+                        "context": context.trim(),
+                    })),
+                    _ => need(
+                        false,
+                        "intel.indicators",
+                        &format!(
+                            "line {}: write a kind (domain, ip or url), then the value, then ; and its context if any",
+                            n + 1
+                        ),
+                    ),
+                }
+            }
+            json!({ "intel_report": {
+                "title": f("title"),
+                "indicators": indicators,
+                "linked_cases": list(f("linked_cases")),
+                "source_reliability": f("source_reliability"),
+                "information_credibility": f("information_credibility"),
+                "handling": f("handling"),
+            } })
+        }
+        Kind::Takedown => {
+            need(
+                has_target,
+                "referral.target",
+                "give the site: a domain, a URL or an IP",
+            );
+            need(
+                !f("legal_basis").is_empty(),
+                "takedown.legal_basis",
+                "give the legal basis",
+            );
+            json!({ "takedown_request": {
+                "target": target(),
+                "legal_basis": f("legal_basis"),
+                "deadline": some("deadline").map_or(Value::Null, |d| Value::String(format!("{d}T23:59:59Z"))),
+                "requested_action": f("requested_action"),
+                "referrals": list(f("referrals")),
+            } })
+        }
+        Kind::Case => {
+            need(
+                !f("case_ref").is_empty(),
+                "case_ref",
+                "a case message needs its case reference",
+            );
+            need(
+                !f("text").is_empty() || !f("subject").is_empty(),
+                "case.text",
+                "write the message",
+            );
+            json!({ "case_message": {
+                "action": f("case_action"),
+                "subject": f("subject"),
+                "participants": list(f("participants")),
+                "text": f("text"),
+            } })
+        }
+        Kind::Retraction => {
+            need(
+                !f("notice").is_empty(),
+                "retraction.notice",
+                "name the notice to retract",
+            );
+            need(
+                !f("reason").is_empty(),
+                "retraction.reason",
+                "say why it is retracted",
+            );
+            in_reply_to = some("notice");
+            json!({ "retraction": {
+                "notice_id": f("notice"),
+                "scope": f("scope"),
+                "paths": list(f("paths")),
+                "reason": f("reason"),
+            } })
+        }
+    };
     if !problems.is_empty() {
         return Err(problems);
     }
-    let some = |name: &str| Some(f(name).to_owned()).filter(|s| !s.is_empty());
-    let mut target = serde_json::Map::new();
-    for (name, key) in [
-        ("domain", "domain"),
-        ("url", "url"),
-        ("ip", "ip"),
-        ("hosting_provider", "hosting_provider"),
-        ("hosting_country", "hosting_country"),
-    ] {
-        if let Some(v) = some(name) {
-            target.insert(key.into(), Value::String(v));
-        }
-    }
-    let mut evidence = json!({
-        "sha256": f("sha256"),
-        "method": f("method"),
-        "description": f("evidence_description"),
-        "captured_at": some("captured_at").map_or(Value::Null, |t| {
-            // A datetime-local input gives minutes, read as UTC.
-            let t = if t.len() == 16 { format!("{t}:00Z") } else { t };
-            Value::String(t)
-        }),
-    });
-    if let Some(size) = some("size_bytes").and_then(|s| s.parse::<u64>().ok()) {
-        evidence["size_bytes"] = json!(size);
-    }
-    if let Some(media) = some("media_type") {
-        evidence["media_type"] = json!(media);
-    }
-    let mut works = vec![json!({ "title": f("work_title"), "rights_owner": f("work_owner") })];
-    if let Some(second) = some("work2_title") {
-        works.push(json!({ "title": second, "rights_owner": f("work2_owner") }));
-    }
-    let labelled = LABELLED
+    let labelled = kind
+        .offered()
         .iter()
         .filter_map(|o| {
             let value = some(&format!("{}_value", o.stem))?;
@@ -256,19 +591,9 @@ fn notice(fields: &Fields) -> Result<SubmitNotice, Vec<(String, String)>> {
         to_orgs: to,
         to_groups: groups,
         case_ref: some("case_ref"),
-        in_reply_to: None,
+        in_reply_to,
         labelled,
-        body: json!({ "referral": {
-            "target": target,
-            "category": f("category"),
-            "works": works,
-            "evidence": [evidence],
-            "requested_action": f("requested_action"),
-            "jurisdiction": f("jurisdiction"),
-            "summary": f("summary"),
-            "good_faith_statement": true,
-            "accuracy_statement": true,
-        } }),
+        body,
     })
 }
 
@@ -297,65 +622,53 @@ impl Console {
             })
             .collect();
         let f = |name: &str| field(&fields, name).to_owned();
-        let or = |name: &str, default: &str| {
-            let v = f(name);
-            if v.is_empty() { default.to_owned() } else { v }
-        };
-        let enum_choices = |type_name: &'static str, names: Vec<&'static str>, chosen: String| {
-            names
-                .into_iter()
-                .map(|n| Choice {
-                    value: n.to_owned(),
-                    words: words(type_name, n),
-                    chosen: n == chosen,
-                })
-                .collect::<Vec<_>>()
-        };
-        let labelled = LABELLED
+        let kind = Kind::parse(field(&fields, "kind"));
+        let selects = SELECTS
+            .iter()
+            .map(|(name, type_name, names, default)| {
+                let chosen = Some(f(name)).filter(|v| !v.is_empty());
+                let chosen = chosen.as_deref().unwrap_or(default);
+                let list = names()
+                    .into_iter()
+                    .map(|n| Choice {
+                        value: n.to_owned(),
+                        words: words(type_name, n),
+                        chosen: n == chosen,
+                    })
+                    .collect();
+                (*name, list)
+            })
+            .collect();
+        let labelled = kind
+            .offered()
             .iter()
             .map(|o| LabelledRow {
                 stem: o.stem,
                 path: o.path,
                 words: o.words,
                 value: f(&format!("{}_value", o.stem)),
-                label: if fields.is_empty() {
+                label: if field(&fields, "csrf").is_empty() {
+                    // A new form: the label each field usually takes.
                     o.label.to_owned()
                 } else {
                     f(&format!("{}_label", o.stem))
                 },
             })
             .collect();
+        let tlp = Some(f("tlp")).filter(|t| !t.is_empty());
         Ok(ComposePage {
+            kind: kind.as_str(),
+            kinds: Kind::ALL
+                .iter()
+                .map(|k| (k.as_str(), k.words(), *k == kind))
+                .collect(),
             tlps: choices(
                 &values::<pb::Tlp>(),
                 |t| t.as_str_name(),
                 super::view::tlp,
-                &or("tlp", "TLP_AMBER"),
+                tlp.as_deref().unwrap_or("TLP_AMBER"),
             ),
-            categories: enum_choices(
-                "isop.v1.ContentCategory",
-                values::<pb::ContentCategory>()
-                    .into_iter()
-                    .map(|c| c.as_str_name())
-                    .collect(),
-                f("category"),
-            ),
-            actions: enum_choices(
-                "isop.v1.RequestedAction",
-                values::<pb::RequestedAction>()
-                    .into_iter()
-                    .map(|c| c.as_str_name())
-                    .collect(),
-                or("requested_action", "REQUESTED_ACTION_TAKEDOWN"),
-            ),
-            methods: enum_choices(
-                "isop.v1.CaptureMethod",
-                values::<pb::CaptureMethod>()
-                    .into_iter()
-                    .map(|c| c.as_str_name())
-                    .collect(),
-                f("method"),
-            ),
+            selects,
             chrome,
             members,
             labelled,
@@ -365,32 +678,27 @@ impl Console {
         })
     }
 
-    /// The preview of what `fields` would send: each recipient's view, or
-    /// the problems that stop it.
-    async fn preview_of(
+    /// Asks the API (`POST uri`) about the notice the form says: its
+    /// answer, or the problems to show beside their fields (those found
+    /// here first, then the API's refusal of a bad request).
+    async fn ask<T: serde::de::DeserializeOwned>(
         &self,
         s: &super::session::Session,
         fields: &Fields,
-    ) -> Result<PreviewFragment, Refusal> {
-        let problems = match notice(fields) {
-            Ok(n) => match self.post::<Preview>(s, "/v1/notices/preview", &n).await {
-                Ok(p) => {
-                    return Ok(PreviewFragment {
-                        preview: Some(p),
-                        problems: Vec::new(),
-                    });
-                }
-                Err(r) if r.status.is_client_error() => {
-                    vec![(path_named(&r.message).to_owned(), r.message)]
-                }
-                Err(r) => return Err(r),
-            },
-            Err(problems) => problems,
+        uri: &str,
+    ) -> Result<Result<T, Problems>, Refusal> {
+        let n = match notice(fields) {
+            Ok(n) => n,
+            Err(problems) => return Ok(Err(problems)),
         };
-        Ok(PreviewFragment {
-            preview: None,
-            problems,
-        })
+        match self.post::<T>(s, uri, &n).await {
+            Ok(answer) => Ok(Ok(answer)),
+            Err(r) if r.status.is_client_error() => {
+                let at = Kind::parse(field(fields, "kind")).field_named(&r.message);
+                Ok(Err(vec![(at.to_owned(), r.message)]))
+            }
+            Err(r) => Err(r),
+        }
     }
 }
 
@@ -402,13 +710,20 @@ pub(super) struct PreviewFragment {
     problems: Vec<(String, String)>,
 }
 
-/// `GET /ui/compose`: an empty referral form.
+/// `GET /ui/compose?kind=…`: an empty form of that kind (a referral by
+/// default); `notice=` and `to=` start a retraction of that notice to
+/// those it went to.
 pub(super) async fn form(
     State(c): State<Console>,
     SignedIn { session: s, .. }: SignedIn,
+    Query(given): Query<Vec<(String, String)>>,
 ) -> Result<Response, Refusal> {
+    let fields = given
+        .into_iter()
+        .filter(|(k, _)| ["kind", "notice", "to"].contains(&k.as_str()))
+        .collect();
     Ok(page(
-        &c.compose_page(&s, Vec::new(), Vec::new(), String::new())
+        &c.compose_page(&s, fields, Vec::new(), String::new())
             .await?,
     ))
 }
@@ -421,7 +736,16 @@ pub(super) async fn preview(
     posted: Posted,
 ) -> Result<Response, Refusal> {
     let s = &posted.signed_in.session;
-    let fragment = c.preview_of(s, &posted.fields).await?;
+    let fragment = match c.ask(s, &posted.fields, "/v1/notices/preview").await? {
+        Ok(p) => PreviewFragment {
+            preview: Some(p),
+            problems: Vec::new(),
+        },
+        Err(problems) => PreviewFragment {
+            preview: None,
+            problems,
+        },
+    };
     if headers.contains_key("hx-request") {
         return Ok(page(&fragment));
     }
@@ -431,18 +755,12 @@ pub(super) async fn preview(
     ))
 }
 
-/// `POST /ui/compose`: sends the referral through the API, then shows
-/// what was sent; a refusal is shown beside its field and nothing sent.
+/// `POST /ui/compose`: sends the notice through the API, then shows what
+/// was sent; a refusal is shown beside its field and nothing sent.
 pub(super) async fn send(State(c): State<Console>, posted: Posted) -> Result<Response, Refusal> {
     let s = &posted.signed_in.session;
-    let problems = match notice(&posted.fields) {
-        Ok(n) => match c.post::<Sent>(s, "/v1/notices", &n).await {
-            Ok(_) => return Ok(Redirect::to("/ui/sent").into_response()),
-            Err(r) if r.status.is_client_error() => {
-                vec![(path_named(&r.message).to_owned(), r.message)]
-            }
-            Err(r) => return Err(r),
-        },
+    let problems = match c.ask::<Sent>(s, &posted.fields, "/v1/notices").await? {
+        Ok(_) => return Ok(Redirect::to("/ui/sent").into_response()),
         Err(problems) => problems,
     };
     let shown = c
@@ -499,9 +817,84 @@ mod tests {
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["referral.target", "referral.good_faith_statement"]);
         assert_eq!(
-            path_named("referral.target.domain: \"Bad\" is not a domain"),
+            Kind::Referral.field_named("referral.target.domain: \"Bad\" is not a domain"),
             "referral.target.domain"
         );
-        assert_eq!(path_named("something else"), "");
+        assert_eq!(Kind::Referral.field_named("something else"), "");
+        assert_eq!(
+            Kind::Referral.field_named("labelled referral.evidence[0].location's label: invalid"),
+            "referral.evidence[0].location"
+        );
+    }
+}
+
+#[cfg(test)]
+mod kinds {
+    use super::*;
+
+    fn form(pairs: &[(&str, &str)]) -> Fields {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn each_kind_s_form_becomes_its_body() {
+        let n = notice(&form(&[
+            ("kind", "intel"),
+            ("to", "KR-KNPA"),
+            ("title", "Streamz operator"),
+            (
+                "indicators",
+                "domain streamz.example\ncrypto_wallet bc1qexample ; payments\n",
+            ),
+            ("narrative_value", "rents the origin under a false name"),
+            ("narrative_label", "role:agency"),
+        ]))
+        .unwrap();
+        let r = &n.body["intel_report"];
+        assert_eq!(r["indicators"][1]["kind"], "INDICATOR_KIND_CRYPTO_WALLET");
+        assert_eq!(r["indicators"][1]["context"], "payments");
+        assert_eq!(n.labelled[0].path, "intel.narrative");
+        let bad = notice(&form(&[
+            ("kind", "intel"),
+            ("to", "KR-KNPA"),
+            ("title", "t"),
+            ("indicators", "planet mars"),
+        ]))
+        .unwrap_err();
+        assert_eq!(bad[0].0, "intel.indicators");
+        assert!(bad[0].1.starts_with("line 1:"), "{bad:?}");
+        let n = notice(&form(&[
+            ("kind", "retraction"),
+            ("to", "KR-KNPA"),
+            ("notice", "01a23a7f-9c2d-7c67-8ca3-bba88e142c56"),
+            ("reason", "sent in error"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            n.in_reply_to.as_deref(),
+            Some("01a23a7f-9c2d-7c67-8ca3-bba88e142c56")
+        );
+        let case = notice(&form(&[
+            ("kind", "case"),
+            ("to", "KR-KNPA"),
+            ("text", "hello"),
+        ]))
+        .unwrap_err();
+        assert_eq!(case[0].0, "case_ref");
+        let takedown = notice(&form(&[
+            ("kind", "takedown"),
+            ("to", "KR-KNPA"),
+            ("domain", "streamz.example"),
+            ("legal_basis", "Copyright Act art. 104"),
+            ("deadline", "2026-12-31"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            takedown.body["takedown_request"]["deadline"],
+            "2026-12-31T23:59:59Z"
+        );
     }
 }
