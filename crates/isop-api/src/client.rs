@@ -334,17 +334,23 @@ impl ApiClient {
 /// clear, even for a loopback address. Its TLS, which it never uses here,
 /// is rustls on ring, set explicitly: the HTTP client takes no default.
 pub fn http_client() -> Result<reqwest::Client, Error> {
+    http_client_builder()?
+        .build()
+        .map_err(|e| Error::Client(e.to_string()))
+}
+
+/// The builder of [`http_client`], for a client that needs more set (a
+/// browser-like one that does not follow redirects, say).
+pub fn http_client_builder() -> Result<reqwest::ClientBuilder, Error> {
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let tls = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Client(e.to_string()))?
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth();
-    reqwest::Client::builder()
+    Ok(reqwest::Client::builder()
         .no_proxy()
-        .tls_backend_preconfigured(tls)
-        .build()
-        .map_err(|e| Error::Client(e.to_string()))
+        .tls_backend_preconfigured(tls))
 }
 
 /// `id` as a notice id (a UUID), before it goes into a path: nothing a

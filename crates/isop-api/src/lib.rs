@@ -21,5 +21,5 @@
 mod client;
 mod model;
 
-pub use client::{ApiClient, Error, http_client};
+pub use client::{ApiClient, Error, http_client, http_client_builder};
 pub use model::*;

@@ -42,6 +42,12 @@ macro_rules! optional {
 optional!(referral_status_opt, referral_status);
 optional!(notice_kind_opt, notice_kind);
 
+/// A list of notice kinds.
+fn notice_kinds(g: &mut SchemaGenerator) -> Schema {
+    let item = notice_kind(g);
+    json_schema!({ "type": "array", "items": item })
+}
+
 /// A time: RFC 3339 in UTC on the wire (Unix milliseconds are accepted
 /// too); Unix milliseconds within.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -365,12 +371,27 @@ pub struct Federation {
     pub org: String,
     /// This node's clearance under the roster.
     pub clearance: Vec<String>,
+    /// What the roster's policy lets this node's role send, and to whom.
+    pub sends: Vec<SendRule>,
     /// Every member, this node's own first.
     pub members: Vec<MemberView>,
     /// The roster's groups.
     pub groups: Vec<GroupView>,
     /// This node's log, its checkpoints and whom it witnesses.
     pub log: LogView,
+}
+
+/// A rule of the sending policy, for this node's role.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct SendRule {
+    /// To members of this role…
+    #[schemars(schema_with = "role")]
+    pub to: pb::Role,
+    /// …these kinds may be sent…
+    #[schemars(schema_with = "notice_kinds")]
+    pub kinds: Vec<pb::NoticeKind>,
+    /// …only in reply to a referral the recipient authored, if set.
+    pub reply_to_own_referral: bool,
 }
 
 /// A member of the roster.
@@ -747,8 +768,8 @@ pub struct Page {
     pub more: u64,
     /// The `before` that gives the next page, if there is one.
     pub next_before: Option<u64>,
-    /// In the inbox: how many referrals addressed to this node it has
-    /// not answered yet (whatever the filters).
+    /// In the inbox: how many referrals this node received and has sent
+    /// nothing in reply to yet (whatever the filters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unanswered: Option<u64>,
 }

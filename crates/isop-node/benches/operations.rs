@@ -18,7 +18,14 @@
 //!   of the same notice and its thread, recording nothing): p50 and p99
 //!   over 500 reads each, and their ratio, in the same run;
 //! - `POST /v1/node/reload` (the key and certificate files read and
-//!   checked, the TLS configuration rebuilt): p50 over 20.
+//!   checked, the TLS configuration rebuilt): p50 over 20;
+//! - the inbox's first page (`GET /v1/inbox`, with the count of referrals
+//!   awaiting an answer, a scan of the inbox) and one narrowed by text
+//!   (`contains=`); the web console's inbox and notice pages, signed in
+//!   (`GET /ui/inbox`, `GET /ui/notices/{id}`: the API's answers and a
+//!   template), p50 over 20 and 500;
+//! - `POST /v1/audit` (the log exported and verified over a pipe): the
+//!   time of one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -219,6 +226,51 @@ async fn run(notices: u64) -> anyhow::Result<()> {
         ms(percentile(&reload, 1.0))
     );
 
+    let everything = isop_api::ListQuery::default();
+    let first_page = timed(20, |_| api.inbox(&everything)).await?;
+    let by_text = isop_api::ListQuery {
+        contains: Some("site7.".into()),
+        ..Default::default()
+    };
+    let narrowed = timed(20, |_| api.inbox(&by_text)).await?;
+    println!(
+        "  GET /v1/inbox (first page, with the unanswered count): p50 {:.0} ms; narrowed by text: p50 {:.0} ms",
+        ms(percentile(&first_page, 0.5)),
+        ms(percentile(&narrowed, 0.5)),
+    );
+    let console = Console::sign_in(
+        &kr,
+        &std::fs::read_to_string(
+            &fed.member(KR)?
+                .config
+                .api
+                .clone()
+                .expect("an API")
+                .token_file,
+        )?,
+    )
+    .await?;
+    let inbox_page = console.timed(20, |_| "/ui/inbox".to_owned()).await?;
+    let notice_page = console
+        .timed(ids.len(), |i| format!("/ui/notices/{}", ids[i]))
+        .await?;
+    println!(
+        "  console GET /ui/inbox: p50 {:.0} ms; GET /ui/notices/{{id}}: p50 {:.2} ms, p99 {:.2} ms ({:.2}x the API's read)",
+        ms(percentile(&inbox_page, 0.5)),
+        ms(percentile(&notice_page, 0.5)),
+        ms(percentile(&notice_page, 0.99)),
+        ms(percentile(&notice_page, 0.5)) / ms(percentile(&show, 0.5))
+    );
+    let t = Instant::now();
+    let report = api.audit().await?;
+    assert_eq!(report.findings_total, 0, "{:?}", report.findings);
+    println!(
+        "  POST /v1/audit: {:.0} ms ({} entries, {:.2} µs per entry)",
+        ms(t.elapsed()),
+        report.entries,
+        t.elapsed().as_secs_f64() * 1e6 / report.entries as f64
+    );
+
     for node in partners {
         Arc::into_inner(node)
             .expect("the senders are done")
@@ -227,4 +279,78 @@ async fn run(notices: u64) -> anyhow::Result<()> {
     }
     kr.shutdown().await?;
     Ok(())
+}
+
+/// A signed-in session of a node's web console, over HTTP.
+struct Console {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Console {
+    /// Signs in to `node`'s console with `token`, as a browser does: the
+    /// form's CSRF token and its cookie, then the session cookie.
+    async fn sign_in(node: &isop_node::Node, token: &str) -> anyhow::Result<Self> {
+        // Redirects not followed: the session cookie comes with one.
+        let http = isop_api::http_client_builder()?
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let base = format!("http://{}", node.api_addr().expect("an API address"));
+        let form = http.get(format!("{base}/ui/signin")).send().await?;
+        let cookie = |r: &reqwest::Response| -> Option<String> {
+            r.headers()
+                .get_all("set-cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .find(|v| !v.contains("Max-Age=0"))
+                .and_then(|v| v.split(';').next())
+                .map(str::to_owned)
+        };
+        let signin = cookie(&form).expect("the sign-in cookie");
+        let html = form.text().await?;
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("the form's CSRF token")
+            .to_owned();
+        let signed = http
+            .post(format!("{base}/ui/signin"))
+            .header("cookie", signin)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("csrf={csrf}&token={}", token.trim()))
+            .send()
+            .await?;
+        let cookie = cookie(&signed).expect("the session cookie");
+        Ok(Self { http, base, cookie })
+    }
+
+    /// Times `n` page loads, the `i`th of `path(i)`, sorted.
+    async fn timed(
+        &self,
+        n: usize,
+        path: impl Fn(usize) -> String,
+    ) -> anyhow::Result<Vec<Duration>> {
+        let mut lat = Vec::with_capacity(n);
+        for i in 0..n {
+            let t = Instant::now();
+            let page = self
+                .http
+                .get(format!("{}{}", self.base, path(i)))
+                .header("cookie", &self.cookie)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                page.status().is_success(),
+                "{} answered {}",
+                path(i),
+                page.status()
+            );
+            page.bytes().await?;
+            lat.push(t.elapsed());
+        }
+        lat.sort_unstable();
+        Ok(lat)
+    }
 }

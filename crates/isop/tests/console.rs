@@ -520,6 +520,12 @@ fn the_console_in_a_real_browser() {
         assert_eq!(same_page, serde_json::Value::Bool(true), "the page reloaded");
         partner.shot("sent").await;
 
+        // A partner is offered the kinds the policy lets it send: no
+        // intelligence report, and one asked for anyway is refused so.
+        partner.goto("/ui/compose?kind=intel").await;
+        assert!(!partner.has("nav.kinds a[href='/ui/compose?kind=intel']").await);
+        assert!(partner.text("#compose-problem").await.contains("lets no partner send"));
+
         // Composing a referral: required fields left empty are named beside
         // them, and nothing is sent.
         let sent_before = sent_count(&filmco);
@@ -645,6 +651,7 @@ fn the_console_in_a_real_browser() {
             assert!(members.contains(want), "{want:?} in {members}");
         }
         assert!(hub_page.text("#clearance").await.contains("role:hub"));
+        assert!(hub_page.text("#sends").await.contains("takedown request"));
         assert!(hub_page.text("#split-view").await.contains("No split view"));
         assert!(hub_page.text("#checkpoints").await.contains("INTERPOL-GS"));
         hub_page.shot("federation").await;
@@ -716,18 +723,9 @@ fn the_console_in_a_real_browser() {
         // The compose form is not in a viewer's menu; sent anyway, the API
         // refuses it, and the page says so.
         assert!(!agency.has("nav a[href='/ui/compose']").await);
-        agency.goto("/ui/compose").await;
-        agency
-            .fill_form(&[
-                ("#domain", "viewer.example"),
-                ("#summary", "a viewer's try"),
-                ("#work_title", "Cup Final 2026"),
-                ("#sha256", &"ab".repeat(32)),
-            ])
-            .await;
-        for box_ in ["#to-INTERPOL-GS", "#good_faith", "#accuracy"] {
-            agency.click(box_).await;
-        }
+        agency.goto("/ui/compose?kind=intel").await;
+        agency.fill("#title", "a viewer's try").await;
+        agency.click("#to-INTERPOL-GS").await;
         agency.click("#send").await;
         let problem = agency.text("#compose-problem").await;
         assert!(problem.contains("viewer vic may not send notices"), "{problem}");

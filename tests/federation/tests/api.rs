@@ -973,6 +973,12 @@ async fn triage_filters_counts_and_proves() -> Result<()> {
     assert_eq!(f.members[0].keys[0].state, "valid");
     assert_eq!(f.log.split_views, 0);
     assert!(
+        f.sends
+            .iter()
+            .any(|r| r.kinds.contains(&isop_core::pb::NoticeKind::IntelReport)),
+        "an agency may send intelligence reports"
+    );
+    assert!(
         f.log
             .checkpoints
             .iter()

@@ -63,6 +63,7 @@ pub(crate) async fn serve(
     let api = Api {
         inner: inner.clone(),
         users: Arc::new(users),
+        unanswered: Arc::default(),
     };
     let v1 = routes::router().route_layer(middleware::from_fn_with_state(api.clone(), authorize));
     // Probes need no token: they say nothing but that the node serves.

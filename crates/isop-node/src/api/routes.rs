@@ -13,8 +13,8 @@ use isop_api::{
     EraseRequest, ErasedField, ErasedFields, ExportQuery, Federation, FieldLabel, GroupView,
     Health, InLog, KeyView, ListQuery, LogView, MarkedRead, Me, MemberView, NewUser, NodeIdentity,
     NoticeView, Page, Peer, Preview, QueryAnswer, QueryParams, Ready, RecipientView, Respond,
-    RosterAccepted, Sent, Status, SubmitNotice, Summary, Time, Track, UserToken, UserView,
-    Withheld, Witnessed,
+    RosterAccepted, SendRule, Sent, Status, SubmitNotice, Summary, Time, Track, UserToken,
+    UserView, Withheld, Witnessed,
 };
 use isop_core::json::enum_value;
 use isop_core::{
@@ -401,6 +401,22 @@ async fn federation(State(api): State<Api>) -> ApiResult<Federation> {
         roster_issued_at: Time(roster.issued_at().0),
         org: inner.org.to_string(),
         clearance: tokens(&inner.org),
+        sends: roster
+            .member(&inner.org)
+            .map(|me| {
+                roster
+                    .policy()
+                    .rules
+                    .iter()
+                    .filter(|r| r.from == me.role)
+                    .map(|r| SendRule {
+                        to: r.to.to_pb(),
+                        kinds: r.kinds.iter().map(|k| k.to_pb()).collect(),
+                        reply_to_own_referral: r.reply_to_own_referral,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         members,
         groups: roster
             .groups()
@@ -840,26 +856,8 @@ async fn inbox(State(api): State<Api>, Query(q): Query<ListQuery>) -> ApiResult<
         .map(|(at, read)| (at, Some(read)))
         .collect();
     let mut page = page(&api.inner, candidates, &q)?;
-    page.unanswered = Some(unanswered(&api.inner)?);
+    page.unanswered = Some(api.unanswered.count(&api.inner)?);
     Ok(Json(page))
-}
-
-/// How many referrals this node received and has not answered.
-fn unanswered(inner: &Inner) -> Result<u64, ApiError> {
-    let mut n = 0;
-    for (at, _) in inner.store.inbox(false)? {
-        let Some(logged) = inner.notice_at(at)? else {
-            continue;
-        };
-        if logged.notice.kind() == NoticeKind::Referral
-            && !thread(inner, &logged.notice.id())?
-                .iter()
-                .any(|(_, r)| r.notice.author() == &inner.org)
-        {
-            n += 1;
-        }
-    }
-    Ok(n)
 }
 
 /// What this node wrote and sent, newest first.

@@ -19,6 +19,38 @@ use crate::{Error, Fault};
 pub(super) struct Api {
     pub(super) inner: Arc<Inner>,
     pub(super) users: Arc<crate::users::Users>,
+    pub(super) unanswered: Arc<Unanswered>,
+}
+
+/// The referrals this node received and has not answered (no notice of
+/// its own in reply to them), kept as the log grows: each count reads
+/// only the entries logged since the last.
+#[derive(Default)]
+pub(super) struct Unanswered(std::sync::Mutex<(u64, std::collections::HashSet<NoticeId>)>);
+
+impl Unanswered {
+    pub(super) fn count(&self, inner: &Inner) -> Result<u64, Error> {
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let (seen, open) = &mut *held;
+        let size = inner.store.size();
+        for at in *seen..size {
+            let Some(logged) = inner.notice_at(LogIndex(at))? else {
+                continue;
+            };
+            let n = &logged.notice;
+            if logged.entry.direction == isop_core::pb::Direction::Inbound as i32
+                && n.kind() == isop_core::NoticeKind::Referral
+            {
+                open.insert(n.id());
+            } else if n.author() == &inner.org
+                && let Some(answered) = n.in_reply_to()
+            {
+                open.remove(&answered);
+            }
+        }
+        *seen = size;
+        Ok(open.len() as u64)
+    }
 }
 
 impl Api {

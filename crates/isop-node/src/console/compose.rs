@@ -10,7 +10,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use isop_api::{LabelledField, Preview, Sent, Status, SubmitNotice};
+use isop_api::{Federation, LabelledField, Preview, Sent, SubmitNotice};
 use isop_core::pb;
 use serde_json::{Value, json};
 
@@ -140,6 +140,16 @@ impl Kind {
             Self::Takedown => "Takedown request",
             Self::Case => "Case message",
             Self::Retraction => "Retraction",
+        }
+    }
+
+    fn pb(self) -> pb::NoticeKind {
+        match self {
+            Self::Referral => pb::NoticeKind::Referral,
+            Self::Intel => pb::NoticeKind::IntelReport,
+            Self::Takedown => pb::NoticeKind::TakedownRequest,
+            Self::Case => pb::NoticeKind::CaseMessage,
+            Self::Retraction => pb::NoticeKind::Retraction,
         }
     }
 
@@ -606,23 +616,51 @@ impl Console {
         preview_html: String,
     ) -> Result<ComposePage, Refusal> {
         let chrome = self.chrome(s, "compose").await?;
-        let status: Status = self.get(s, "/v1/status").await?;
-        let chosen = |org: &str| fields.iter().any(|(k, v)| k == "to" && v == org);
-        let members = status
-            .peers
+        let fed: Federation = self.get(s, "/v1/federation").await?;
+        // The policy decides which kinds this node sends, and to whom; a
+        // new form is of the first kind it may send.
+        let may = |k: Kind| fed.sends.iter().any(|r| r.kinds.contains(&k.pb()));
+        let kind = match field(&fields, "kind") {
+            "" => Kind::ALL
+                .into_iter()
+                .find(|k| may(*k))
+                .unwrap_or(Kind::Referral),
+            named => Kind::parse(named),
+        };
+        let to_roles: Vec<pb::Role> = fed
+            .sends
             .iter()
-            .map(|p| Member {
-                org: p.org.clone(),
+            .filter(|r| r.kinds.contains(&kind.pb()))
+            .map(|r| r.to)
+            .collect();
+        let chosen = |org: &str| fields.iter().any(|(k, v)| k == "to" && v == org);
+        let members = fed
+            .members
+            .iter()
+            .filter(|m| m.health.is_some() && m.revoked_at.is_none() && to_roles.contains(&m.role))
+            .map(|m| Member {
+                org: m.org.clone(),
                 about: format!(
                     "{}, {}",
-                    words("isop.v1.Role", p.role.as_str_name()),
-                    p.country
+                    words("isop.v1.Role", m.role.as_str_name()),
+                    m.country
                 ),
-                chosen: chosen(&p.org),
+                chosen: chosen(&m.org),
             })
             .collect();
+        let mut problems = problems;
+        if !may(kind) {
+            let role = fed.members.first().map_or("", |m| m.role.as_str_name());
+            problems.push((
+                String::new(),
+                format!(
+                    "the roster's policy lets no {} send a {}",
+                    words("isop.v1.Role", role),
+                    kind.words().to_lowercase()
+                ),
+            ));
+        }
         let f = |name: &str| field(&fields, name).to_owned();
-        let kind = Kind::parse(field(&fields, "kind"));
         let selects = SELECTS
             .iter()
             .map(|(name, type_name, names, default)| {
@@ -659,8 +697,9 @@ impl Console {
         Ok(ComposePage {
             kind: kind.as_str(),
             kinds: Kind::ALL
-                .iter()
-                .map(|k| (k.as_str(), k.words(), *k == kind))
+                .into_iter()
+                .filter(|k| may(*k))
+                .map(|k| (k.as_str(), k.words(), k == kind))
                 .collect(),
             tlps: choices(
                 &values::<pb::Tlp>(),
@@ -710,9 +749,9 @@ pub(super) struct PreviewFragment {
     problems: Vec<(String, String)>,
 }
 
-/// `GET /ui/compose?kind=…`: an empty form of that kind (a referral by
-/// default); `notice=` and `to=` start a retraction of that notice to
-/// those it went to.
+/// `GET /ui/compose?kind=…`: an empty form of that kind (by default the
+/// first kind the policy lets this node send); `notice=` and `to=` start
+/// a retraction of that notice to those it went to.
 pub(super) async fn form(
     State(c): State<Console>,
     SignedIn { session: s, .. }: SignedIn,

@@ -744,6 +744,8 @@ struct FederationPage {
     chrome: Chrome,
     f: isop_api::Federation,
     issued: String,
+    /// What the policy lets this node send, in words, a line a rule.
+    sends: Vec<String>,
     members: Vec<MemberRow>,
 }
 
@@ -767,6 +769,8 @@ async fn federation(
 ) -> Result<Response, Refusal> {
     let chrome = c.chrome(&s, "federation").await?;
     let f: isop_api::Federation = c.get(&s, "/v1/federation").await?;
+    let role =
+        |r: isop_core::pb::Role| isop_core::json::enum_words("isop.v1.Role", r.as_str_name());
     let members = f
         .members
         .iter()
@@ -795,7 +799,7 @@ async fn federation(
                 }
             };
             MemberRow {
-                role: isop_core::json::enum_words("isop.v1.Role", m.role.as_str_name()),
+                role: role(m.role),
                 keys: m
                     .keys
                     .iter()
@@ -807,8 +811,22 @@ async fn federation(
             }
         })
         .collect();
+    let sends = f
+        .sends
+        .iter()
+        .map(|r| {
+            let kinds: Vec<String> = r.kinds.iter().map(|k| view::kind(*k)).collect();
+            let only = if r.reply_to_own_referral {
+                ", in reply to its own referral"
+            } else {
+                ""
+            };
+            format!("{} to a {}{only}", kinds.join(", "), role(r.to))
+        })
+        .collect();
     Ok(page(&FederationPage {
         chrome,
+        sends,
         issued: view::time(f.roster_issued_at),
         members,
         f,
