@@ -7,19 +7,82 @@ use common::*;
 
 #[test]
 fn demo_runs_the_scenario_and_refuses_bad_input() {
+    use std::io::{BufRead, Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_isop"))
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_isop"))
         .arg("demo")
         .arg("--dir")
         .arg(dir.path())
-        .output()
+        .arg("--keep-running")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    // With --keep-running the nodes serve until Ctrl-C: each console
+    // answers, and the CLI reaches each node with the token printed.
+    let mut lines = std::io::BufReader::new(demo.stdout.take().unwrap()).lines();
+    let mut stdout = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        stdout.push_str(&line);
+        stdout.push('\n');
+        if line.contains("Ctrl-C stops them.") {
+            break;
+        }
+    }
+    let kr = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("KR-KNPA") && l.contains("/ui/"))
+        .unwrap_or_else(|| panic!("no console address for KR-KNPA:\n{stdout}"));
+    let at = kr
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    let get = |path: &str, auth: &str| {
+        let mut http = std::net::TcpStream::connect(at).unwrap();
+        write!(
+            http,
+            "GET {path} HTTP/1.1\r\nHost: {at}\r\n{auth}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        http.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    let page = get("/ui/signin", "");
     assert!(
-        out.status.success(),
-        "demo failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        page.starts_with("HTTP/1.1 200") && page.contains("Sign in to isop"),
+        "{page}"
     );
+    let token = std::fs::read_to_string(kr.split("token: ").nth(1).unwrap().trim()).unwrap();
+    let status = get(
+        "/v1/status",
+        &format!("Authorization: Bearer {}\r\n", token.trim()),
+    );
+    assert!(
+        status.starts_with("HTTP/1.1 200") && status.contains("\"org\":\"KR-KNPA\""),
+        "{status}"
+    );
+    let stopped = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    for line in lines {
+        stdout.push_str(&line.unwrap());
+        stdout.push('\n');
+    }
+    let mut stderr = String::new();
+    demo.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let exit = demo.wait().unwrap();
+    assert!(exit.success(), "demo failed:\n{stdout}\n{stderr}");
     for needle in [
         "roster v1 of \"isop-demo\"",
         "every recipient answered with a signed receipt, logged by RH-FILMCO",
