@@ -967,8 +967,8 @@ pub struct NoticeView {
 }
 
 /// `GET /v1/notices/{id}/proof`: a notice's entry in this node's log,
-/// proven included in the latest signed checkpoint (signed then, if the
-/// log had grown since the last).
+/// proven included in the latest signed checkpoint (one signed then, if
+/// none covered the entry yet).
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 pub struct InLog {
     /// Its entry.

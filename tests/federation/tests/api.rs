@@ -924,6 +924,14 @@ async fn triage_filters_counts_and_proves() -> Result<()> {
     assert_eq!(proof.signed_by, [KR], "{p}");
     let (_, n) = agency.get(&format!("/v1/notices/{}", sent[0].id)).await?;
     let n: isop_api::NoticeView = contract(&n);
+    // The read was recorded in the log; the checkpoint that covers the
+    // notice still serves: no checkpoint is signed a read.
+    let (_, again) = agency
+        .get(&format!("/v1/notices/{}/proof", sent[0].id))
+        .await?;
+    let again: isop_api::InLog = contract(&again);
+    assert_eq!(again.checkpoint_size, proof.checkpoint_size);
+    assert!(again.verified);
     assert_eq!(n.signed_by.as_deref(), Some("RH-FILMCO/k1"));
     assert_eq!(n.thread.len(), 1);
     assert_eq!(

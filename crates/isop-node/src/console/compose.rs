@@ -231,18 +231,13 @@ impl Kind {
     }
 }
 
-/// Every value of a protobuf enum but its unspecified zero.
-fn values<E: TryFrom<i32> + Copy>() -> Vec<E> {
-    (1..).map_while(|i| E::try_from(i).ok()).collect()
-}
-
 fn words(type_name: &str, name: &str) -> String {
     isop_core::json::enum_words(type_name, name)
 }
 
 /// The names of every value of an enum but its unspecified zero.
 fn names<E: TryFrom<i32> + Copy>(name: fn(&E) -> &'static str) -> Vec<&'static str> {
-    values::<E>().iter().map(name).collect()
+    super::view::values::<E>().iter().map(name).collect()
 }
 
 /// Each `<select>` of an enum the forms hold: its field's name, the enum,
@@ -702,7 +697,7 @@ impl Console {
                 .map(|k| (k.as_str(), k.words(), k == kind))
                 .collect(),
             tlps: choices(
-                &values::<pb::Tlp>(),
+                &super::view::values::<pb::Tlp>(),
                 |t| t.as_str_name(),
                 super::view::tlp,
                 tlp.as_deref().unwrap_or("TLP_AMBER"),

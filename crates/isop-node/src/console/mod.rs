@@ -6,8 +6,8 @@
 //! nothing by itself: every page and every form calls the local API in
 //! process, with the session's token, through the same router, role checks
 //! and access record as the CLI ([`Console::call`]). `pages.rs` holds the
-//! pages, `compose.rs` the referral form and its preview, and `view.rs`
-//! turns the API's answers into what templates show.
+//! pages, `compose.rs` the form of each kind a node sends and its preview,
+//! and `view.rs` turns the API's answers into what templates show.
 
 mod compose;
 mod pages;

@@ -313,25 +313,6 @@ pub(super) fn choices<E: Copy>(
         .collect()
 }
 
-const KINDS: [pb::NoticeKind; 6] = [
-    pb::NoticeKind::Referral,
-    pb::NoticeKind::StatusUpdate,
-    pb::NoticeKind::TakedownRequest,
-    pb::NoticeKind::IntelReport,
-    pb::NoticeKind::CaseMessage,
-    pb::NoticeKind::Retraction,
-];
-
-const STATUSES: [pb::ReferralStatus; 7] = [
-    pb::ReferralStatus::Received,
-    pb::ReferralStatus::Triaged,
-    pb::ReferralStatus::Accepted,
-    pb::ReferralStatus::Rejected,
-    pb::ReferralStatus::NeedsInfo,
-    pb::ReferralStatus::ActionTaken,
-    pb::ReferralStatus::Closed,
-];
-
 #[derive(Template)]
 #[template(path = "inbox.html")]
 struct InboxPage {
@@ -352,9 +333,14 @@ async fn inbox(
     Query(filters): Query<InboxFilters>,
 ) -> Result<Response, Refusal> {
     let chrome = c.chrome(&s, "inbox").await?;
-    let kinds = choices(&KINDS, |k| k.as_str_name(), view::kind, &filters.kind);
+    let kinds = choices(
+        &view::values::<pb::NoticeKind>(),
+        |k| k.as_str_name(),
+        view::kind,
+        &filters.kind,
+    );
     let statuses = choices(
-        &STATUSES,
+        &view::values::<pb::ReferralStatus>(),
         |k| k.as_str_name(),
         view::status,
         &filters.status,
@@ -455,14 +441,6 @@ struct NoticePage {
     problem: Option<String>,
 }
 
-const ACTIONS: [pb::ActionType; 5] = [
-    pb::ActionType::Takedown,
-    pb::ActionType::DomainSeizure,
-    pb::ActionType::Blocking,
-    pb::ActionType::PaymentDisruption,
-    pb::ActionType::Arrest,
-];
-
 impl Console {
     /// The page of notice `id`: reading it is recorded by the API, and an
     /// unread one is marked read.
@@ -532,9 +510,14 @@ impl Console {
             thread: n.thread.iter().map(Line::of).collect(),
             in_log,
             may_answer,
-            statuses: choices(&STATUSES, |k| k.as_str_name(), view::status, ""),
+            statuses: choices(
+                &view::values::<pb::ReferralStatus>(),
+                |k| k.as_str_name(),
+                view::status,
+                "",
+            ),
             actions: choices(
-                &ACTIONS,
+                &view::values::<pb::ActionType>(),
                 |k| k.as_str_name(),
                 |a| isop_core::json::enum_words("isop.v1.ActionType", a.as_str_name()),
                 "",

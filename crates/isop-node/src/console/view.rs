@@ -6,6 +6,11 @@ use isop_core::json::{enum_words, in_words};
 use isop_core::pb;
 use serde_json::Value;
 
+/// Every value of a protobuf enum but its unspecified zero, in order.
+pub(super) fn values<E: TryFrom<i32> + Copy>() -> Vec<E> {
+    (1..).map_while(|i| E::try_from(i).ok()).collect()
+}
+
 /// A notice kind in words: `status update`.
 pub(super) fn kind(k: pb::NoticeKind) -> String {
     enum_words("isop.v1.NoticeKind", k.as_str_name())
