@@ -73,6 +73,9 @@ struct HeldReceipt {
     index: u64,
     outcome: ReceiptOutcome,
     verified: bool,
+    /// When the receiver says it logged the notice (the receipt's own,
+    /// signed time).
+    received_at: u64,
 }
 
 /// What one pass over one side gathers about the other side.
@@ -222,6 +225,7 @@ fn pass(
                             index: e.position,
                             outcome: receipt.outcome().clone(),
                             verified,
+                            received_at: receipt.received_at().0,
                         },
                     );
                 }
@@ -385,6 +389,11 @@ fn one_way(s: &Side, r: &Side, report: &mut CrossReport, f: &mut Findings) {
                     ReceiptOutcome::Rejected { .. } => None,
                 };
                 match claimed {
+                    // Logged after the receiver's export was taken: in
+                    // flight then, not denied.
+                    Some(i) if i >= r.entries && rc.received_at >= r.exported_at => {
+                        report.pending += 1;
+                    }
                     Some(i) if i < r.entries => add(
                         f,
                         ro,

@@ -673,3 +673,45 @@ fn find(hay: &[u8], needle: &[u8]) -> usize {
         .position(|w| w == needle)
         .expect("present")
 }
+
+/// A receiver's export taken before a notice reached it: the sender's
+/// receipt for that notice, signed after the export, names an entry beyond
+/// it. The notice was in flight when the export was cut, not denied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_signed_after_the_receivers_export_is_in_flight() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let kr = fed.start(KR).await?;
+    let filmco = fed.start(FILMCO).await?;
+    let export = |node: &isop_node::Node, name: &str| -> Result<std::path::PathBuf> {
+        let clearance = node.roster().clearance(node.org())?;
+        let mut out = Vec::new();
+        node.export(&mut out, &clearance)?;
+        let path = dir.path().join(name);
+        std::fs::write(&path, out)?;
+        Ok(path)
+    };
+    for n in 0..2 {
+        if n == 1 {
+            // KR's export is cut between the two.
+            export(&kr, "kr.isop")?;
+        }
+        let sent = filmco.send(referral(&[KR], Tlp::Amber)).await?;
+        filmco
+            .wait_until("the receipt", STEP, |f| delivered(f, sent.index, KR))
+            .await?;
+    }
+    let filmco_export = export(&filmco, "filmco.isop")?;
+    let c = isop_audit::cross_check(
+        &filmco_export,
+        &dir.path().join("kr.isop"),
+        &fed.roster_key(),
+        None,
+    )?;
+    assert!(c.findings.is_empty(), "{:#?}", c.findings);
+    assert_eq!(c.pending, 1, "the second referral was in flight");
+    for node in [kr, filmco] {
+        node.shutdown().await?;
+    }
+    Ok(())
+}
