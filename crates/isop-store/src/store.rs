@@ -248,7 +248,7 @@ impl Store {
     pub(crate) fn scan(
         &self,
         prefix: &[u8],
-    ) -> impl Iterator<Item = Result<(sled::IVec, sled::IVec), Error>> + '_ {
+    ) -> impl DoubleEndedIterator<Item = Result<(sled::IVec, sled::IVec), Error>> + '_ {
         self.tree
             .scan_prefix(prefix)
             .map(|r| r.map_err(db_err(&self.path)))
@@ -387,8 +387,11 @@ impl Store {
         }
     }
 
-    /// Every stored checkpoint, by tree size.
-    pub fn checkpoints(&self) -> impl Iterator<Item = Result<(u64, SignedNote), Error>> + '_ {
+    /// Every stored checkpoint, by tree size (`.rev()` for the newest
+    /// first).
+    pub fn checkpoints(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = Result<(u64, SignedNote), Error>> + '_ {
         self.scan(&[keys::CHECKPOINT]).map(|r| {
             let (k, v) = r?;
             let size = keys::tail_u64(&k).unwrap_or_default();

@@ -632,26 +632,9 @@ fn onboarding_a_federation_from_the_command_line() {
 #[test]
 fn workflows_against_running_nodes() {
     let dir = tempfile::tempdir().unwrap();
-    let fed = dir.path().join("fed");
-    let (quic, api) = free_ports();
-    isop(&[
-        "certs",
-        "example",
-        fed.to_str().unwrap(),
-        "--quic-port",
-        &quic.to_string(),
-        "--api-port",
-        &api.to_string(),
-    ]);
-    let cfg = |org: &str| fed.join(org).join("node.toml").display().to_string();
-    let mut nodes = Nodes(Vec::new());
-    for org in ["KR-KNPA", "GB-PIPCU", "RH-FILMCO"] {
-        nodes.start(&cfg(org), &dir.path().join(format!("{org}.log")));
-    }
-    let (kr, gb, filmco) = (cfg("KR-KNPA"), cfg("GB-PIPCU"), cfg("RH-FILMCO"));
-    for c in [&kr, &gb, &filmco] {
-        eventually(&["status", "--node", c], |o| o.contains("roster v1"));
-    }
+    let fed = example_federation(dir.path());
+    let (mut nodes, configs) = start_nodes(&fed, dir.path(), &["KR-KNPA", "GB-PIPCU", "RH-FILMCO"]);
+    let [kr, gb, filmco] = [&configs[0], &configs[1], &configs[2]].map(String::clone);
 
     // A partner submits the example referral; the agency reads, answers, and queries.
     // With the usual proxy variables set, the CLI still talks to its node

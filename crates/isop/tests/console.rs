@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Nodes, eventually, free_ports, run};
+use common::{eventually, example_federation, run, start_nodes};
 use fantoccini::{Client, ClientBuilder, Locator};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -321,33 +321,14 @@ fn the_console_in_a_real_browser() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let fed = dir.path().join("fed");
-    let (quic, api) = free_ports();
-    let out = run(&[
-        "certs",
-        "example",
-        fed.to_str().unwrap(),
-        "--quic-port",
-        &quic.to_string(),
-        "--api-port",
-        &api.to_string(),
-    ]);
-    assert!(out.status.success(), "{out:?}");
-    let cfg = |org: &str| fed.join(org).join("node.toml");
-    let mut nodes = Nodes(Vec::new());
-    for org in ["KR-KNPA", "INTERPOL-GS", "RH-FILMCO", "RH-SPORTSNET"] {
-        let c = cfg(org);
-        nodes.start(c.to_str().unwrap(), &dir.path().join(format!("{org}.log")));
-    }
-    let (kr, hub, filmco) = (
-        cfg("KR-KNPA").display().to_string(),
-        cfg("INTERPOL-GS").display().to_string(),
-        cfg("RH-FILMCO").display().to_string(),
+    let fed = example_federation(dir.path());
+    let (_nodes, configs) = start_nodes(
+        &fed,
+        dir.path(),
+        &["KR-KNPA", "INTERPOL-GS", "RH-FILMCO", "RH-SPORTSNET"],
     );
-    let sportsnet = cfg("RH-SPORTSNET").display().to_string();
-    for c in [&kr, &hub, &filmco, &sportsnet] {
-        eventually(&["status", "--node", c], |o| o.contains("roster v1"));
-    }
+    let [kr, hub, filmco, sportsnet] =
+        [&configs[0], &configs[1], &configs[2], &configs[3]].map(String::clone);
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/referral.toml");
     let sent = run(&["submit", "--node", &filmco, example]);
     assert!(sent.status.success(), "{sent:?}");

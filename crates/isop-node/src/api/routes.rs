@@ -27,7 +27,9 @@ use prost::Message;
 
 use super::search::Filters;
 use super::shared::{Api, ApiError, ApiResult, bad_request, internal, locate, notice_of};
-use super::views::{in_log, notice_view, overlap_view, summary_of, thread, withheld_reason};
+use super::views::{
+    in_log, notice_view, overlap_view, signers, summary_of, thread, withheld_reason,
+};
 use crate::metrics::Metrics;
 use crate::state::Inner;
 use crate::users::{Permission, Role, User};
@@ -319,12 +321,7 @@ fn checkpoint_view(
     Some(CheckpointView {
         size: cp.size,
         root: hex::encode(cp.root),
-        signed_by: note
-            .signers([roster])
-            .valid
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        signed_by: signers(note, roster),
     })
 }
 
@@ -378,12 +375,10 @@ async fn federation(State(api): State<Api>) -> ApiResult<Federation> {
     // This node first.
     members.sort_by_key(|m| m.health.is_some());
     let mut checkpoints = Vec::new();
-    for held in inner.store.checkpoints() {
+    for held in inner.store.checkpoints().rev().take(MAX_CHECKPOINTS) {
         let (_, note) = held?;
         checkpoints.extend(checkpoint_view(&note, &roster));
     }
-    checkpoints.sort_by_key(|c| std::cmp::Reverse(c.size));
-    checkpoints.truncate(MAX_CHECKPOINTS);
     let mut witnessed = Vec::new();
     for m in roster.members().filter(|m| m.org_id != inner.org) {
         if let Some(note) = inner.store.witnessed(&m.org_id)?
@@ -821,6 +816,11 @@ fn page(
             continue;
         };
         if !filters.pass(&logged.notice) {
+            continue;
+        }
+        if items.len() >= limit && !filters.by_status() {
+            // Past a full page, a summary is needed only to match a status.
+            more += 1;
             continue;
         }
         let mut s = summary_of(inner, at, &logged)?;

@@ -129,6 +129,11 @@ impl Filters {
             })
     }
 
+    /// Whether a status is asked for: only a notice's summary tells it.
+    pub(super) fn by_status(&self) -> bool {
+        self.status.is_some()
+    }
+
     /// Whether a notice summed up as `s` has the status asked for.
     pub(super) fn pass_status(&self, s: &isop_api::Summary) -> bool {
         self.status.is_none_or(|want| s.status == Some(want))

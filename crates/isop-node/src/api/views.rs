@@ -265,6 +265,16 @@ pub(super) fn notice_view(inner: &Inner, at: LogIndex) -> Result<NoticeView, Api
     })
 }
 
+/// The orgs whose signature on checkpoint `note` verifies under `roster`:
+/// its log's own, and its witnesses' cosignatures.
+pub(super) fn signers(note: &isop_core::SignedNote, roster: &isop_core::Roster) -> Vec<String> {
+    note.signers([roster])
+        .valid
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
 /// Where the notice logged at `at` stands in this node's log: its inclusion
 /// proof against the latest signed checkpoint (one signed now if none
 /// covers it yet), checked.
@@ -290,13 +300,7 @@ pub(super) fn in_log(inner: &Inner, at: LogIndex) -> Result<InLog, ApiError> {
         Some(n) if isop_core::Checkpoint::parse(n.text()).is_ok_and(|c| c.size > at.0) => n,
         _ => inner.checkpoint()?,
     };
-    let roster = inner.roster();
-    answer.signed_by = note
-        .signers([&*roster])
-        .valid
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    answer.signed_by = signers(&note, &inner.roster());
     let cp = match crate::peer::open_checkpoint(inner, &inner.org, &note, None) {
         Ok(cp) => cp,
         Err(e) => {

@@ -11,14 +11,11 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use isop_api::{Federation, LabelledField, Preview, Sent, SubmitNotice};
-use isop_core::pb;
+use isop_core::{NoticeKind, pb};
 use serde_json::{Value, json};
 
 use super::pages::{Choice, Chrome, choices};
-use super::{Console, Posted, Refusal, SignedIn, page};
-
-/// The form's fields, by name, as posted (a name may repeat: `to`).
-type Fields = Vec<(String, String)>;
+use super::{Console, Fields, Posted, Refusal, SignedIn, field, page};
 
 /// A labelled field the form offers: its input names' stem, its path in
 /// the notice, what people call it, and the label it starts with.
@@ -94,141 +91,111 @@ const CASE_FIELDS: [Offered; 1] = [offer(
     "role:agency",
 )];
 
-/// A kind of notice the console composes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Kind {
-    Referral,
-    Intel,
-    Takedown,
-    Case,
-    Retraction,
+/// The kinds the console composes: every kind but the status answer,
+/// which is sent from the notice it answers. The form names each as
+/// labelled fields' paths do (`NoticeKind::as_str`).
+const COMPOSED: [NoticeKind; 5] = [
+    NoticeKind::Referral,
+    NoticeKind::IntelReport,
+    NoticeKind::TakedownRequest,
+    NoticeKind::CaseMessage,
+    NoticeKind::Retraction,
+];
+
+/// The kind `s` names (a referral if none).
+fn kind_named(s: &str) -> NoticeKind {
+    COMPOSED
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .unwrap_or(NoticeKind::Referral)
 }
 
-impl Kind {
-    const ALL: [Self; 5] = [
-        Self::Referral,
-        Self::Intel,
-        Self::Takedown,
-        Self::Case,
-        Self::Retraction,
-    ];
+/// A kind's name on its tab: `Intel report`.
+fn title(kind: NoticeKind) -> String {
+    let words = super::view::kind(kind.to_pb());
+    let mut chars = words.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
 
-    /// The kind `s` names (a referral if none).
-    fn parse(s: &str) -> Self {
-        Self::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .unwrap_or(Self::Referral)
+/// The labelled fields the form of `kind` offers.
+fn offered(kind: NoticeKind) -> &'static [Offered] {
+    match kind {
+        NoticeKind::Referral => &REFERRAL_FIELDS,
+        NoticeKind::IntelReport => &INTEL_FIELDS,
+        NoticeKind::TakedownRequest => &TAKEDOWN_FIELDS,
+        NoticeKind::CaseMessage => &CASE_FIELDS,
+        NoticeKind::Retraction | NoticeKind::StatusUpdate => &[],
     }
+}
 
-    /// Its name in the form and in labelled fields' paths.
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Referral => "referral",
-            Self::Intel => "intel",
-            Self::Takedown => "takedown",
-            Self::Case => "case",
-            Self::Retraction => "retraction",
-        }
+/// What a refusal's message may name, most specific first, with the
+/// field of the form of `kind` it belongs beside.
+fn named(kind: NoticeKind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        NoticeKind::Referral => &[
+            (
+                "referral.evidence[0].location",
+                "referral.evidence[0].location",
+            ),
+            ("referral.evidence", "referral.evidence"),
+            ("referral.internal_ref", "referral.internal_ref"),
+            ("referral.contact", "referral.contact"),
+            ("referral.target.domain", "referral.target.domain"),
+            ("referral.target.url", "referral.target.url"),
+            ("referral.target.ip", "referral.target.ip"),
+            (
+                "referral.target.hosting_country",
+                "referral.target.hosting_country",
+            ),
+            ("referral.target", "referral.target"),
+            ("referral.jurisdiction", "referral.jurisdiction"),
+            ("referral.works", "referral.works"),
+            ("referral.summary", "referral.summary"),
+        ],
+        NoticeKind::IntelReport => &[
+            ("intel.narrative", "intel.narrative"),
+            ("intel.person", "intel.person"),
+            ("intel.source", "intel.source"),
+            ("indicators", "intel.indicators"),
+            ("title", "intel.title"),
+        ],
+        NoticeKind::TakedownRequest => &[
+            ("takedown.officer", "takedown.officer"),
+            ("takedown.details", "takedown.details"),
+            ("target.domain", "referral.target.domain"),
+            ("target.url", "referral.target.url"),
+            ("target.ip", "referral.target.ip"),
+            ("target", "referral.target"),
+            ("legal_basis", "takedown.legal_basis"),
+            ("referrals", "takedown.referrals"),
+        ],
+        NoticeKind::CaseMessage => &[
+            ("case.details", "case.details"),
+            ("participants", "case.participants"),
+            ("subject", "case.subject"),
+            ("text", "case.text"),
+        ],
+        NoticeKind::Retraction => &[
+            ("notice_id", "retraction.notice"),
+            ("in_reply_to", "retraction.notice"),
+            ("paths", "retraction.paths"),
+            ("reason", "retraction.reason"),
+        ],
+        NoticeKind::StatusUpdate => &[],
     }
+}
 
-    /// Its name in words.
-    fn words(self) -> &'static str {
-        match self {
-            Self::Referral => "Referral",
-            Self::Intel => "Intelligence report",
-            Self::Takedown => "Takedown request",
-            Self::Case => "Case message",
-            Self::Retraction => "Retraction",
-        }
-    }
-
-    fn pb(self) -> pb::NoticeKind {
-        match self {
-            Self::Referral => pb::NoticeKind::Referral,
-            Self::Intel => pb::NoticeKind::IntelReport,
-            Self::Takedown => pb::NoticeKind::TakedownRequest,
-            Self::Case => pb::NoticeKind::CaseMessage,
-            Self::Retraction => pb::NoticeKind::Retraction,
-        }
-    }
-
-    /// The labelled fields its form offers.
-    fn offered(self) -> &'static [Offered] {
-        match self {
-            Self::Referral => &REFERRAL_FIELDS,
-            Self::Intel => &INTEL_FIELDS,
-            Self::Takedown => &TAKEDOWN_FIELDS,
-            Self::Case => &CASE_FIELDS,
-            Self::Retraction => &[],
-        }
-    }
-
-    /// What a refusal's message may name, most specific first, with the
-    /// field of the form it belongs beside.
-    fn named(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Self::Referral => &[
-                (
-                    "referral.evidence[0].location",
-                    "referral.evidence[0].location",
-                ),
-                ("referral.evidence", "referral.evidence"),
-                ("referral.internal_ref", "referral.internal_ref"),
-                ("referral.contact", "referral.contact"),
-                ("referral.target.domain", "referral.target.domain"),
-                ("referral.target.url", "referral.target.url"),
-                ("referral.target.ip", "referral.target.ip"),
-                (
-                    "referral.target.hosting_country",
-                    "referral.target.hosting_country",
-                ),
-                ("referral.target", "referral.target"),
-                ("referral.jurisdiction", "referral.jurisdiction"),
-                ("referral.works", "referral.works"),
-                ("referral.summary", "referral.summary"),
-            ],
-            Self::Intel => &[
-                ("intel.narrative", "intel.narrative"),
-                ("intel.person", "intel.person"),
-                ("intel.source", "intel.source"),
-                ("indicators", "intel.indicators"),
-                ("title", "intel.title"),
-            ],
-            Self::Takedown => &[
-                ("takedown.officer", "takedown.officer"),
-                ("takedown.details", "takedown.details"),
-                ("target.domain", "referral.target.domain"),
-                ("target.url", "referral.target.url"),
-                ("target.ip", "referral.target.ip"),
-                ("target", "referral.target"),
-                ("legal_basis", "takedown.legal_basis"),
-                ("referrals", "takedown.referrals"),
-            ],
-            Self::Case => &[
-                ("case.details", "case.details"),
-                ("participants", "case.participants"),
-                ("subject", "case.subject"),
-                ("text", "case.text"),
-            ],
-            Self::Retraction => &[
-                ("notice_id", "retraction.notice"),
-                ("in_reply_to", "retraction.notice"),
-                ("paths", "retraction.paths"),
-                ("reason", "retraction.reason"),
-            ],
-        }
-    }
-
-    /// The field a refusal's `message` belongs beside, or "" for the whole
-    /// form.
-    fn field_named(self, message: &str) -> &'static str {
-        self.named()
-            .iter()
-            .chain(&[("to_orgs", "to_orgs"), ("case_ref", "case_ref")])
-            .find(|(said, _)| message.contains(said))
-            .map_or("", |(_, field)| field)
-    }
+/// The field of the form of `kind` a refusal's `message` belongs beside,
+/// or "" for the whole form.
+fn field_named(kind: NoticeKind, message: &str) -> &'static str {
+    named(kind)
+        .iter()
+        .chain(&[("to_orgs", "to_orgs"), ("case_ref", "case_ref")])
+        .find(|(said, _)| message.contains(said))
+        .map_or("", |(_, field)| field)
 }
 
 fn words(type_name: &str, name: &str) -> String {
@@ -309,7 +276,7 @@ pub(super) struct ComposePage {
     /// `retraction`.
     kind: &'static str,
     /// A tab for each kind: its name, in words, and whether it is this one.
-    kinds: Vec<(&'static str, &'static str, bool)>,
+    kinds: Vec<(&'static str, String, bool)>,
     fields: Fields,
     members: Vec<Member>,
     tlps: Vec<Choice>,
@@ -359,13 +326,6 @@ impl ComposePage {
     }
 }
 
-fn field<'a>(fields: &'a Fields, name: &str) -> &'a str {
-    fields
-        .iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.trim())
-}
-
 /// Values separated by commas, trimmed, empty ones left out.
 fn list(s: &str) -> Vec<String> {
     s.split(',')
@@ -382,7 +342,7 @@ type Problems = Vec<(String, String)>;
 /// must fix first (a required field left empty, an indicator of no known
 /// kind), by the field they belong beside.
 fn notice(fields: &Fields) -> Result<SubmitNotice, Problems> {
-    let kind = Kind::parse(field(fields, "kind"));
+    let kind = kind_named(field(fields, "kind"));
     let f = |name: &str| field(fields, name);
     let some = |name: &str| Some(f(name).to_owned()).filter(|s| !s.is_empty());
     let mut problems = Vec::new();
@@ -414,7 +374,7 @@ fn notice(fields: &Fields) -> Result<SubmitNotice, Problems> {
     let has_target = !(f("domain").is_empty() && f("url").is_empty() && f("ip").is_empty());
     let mut in_reply_to = None;
     let body = match kind {
-        Kind::Referral => {
+        NoticeKind::Referral => {
             need(
                 has_target,
                 "referral.target",
@@ -477,7 +437,7 @@ fn notice(fields: &Fields) -> Result<SubmitNotice, Problems> {
                 "accuracy_statement": true,
             } })
         }
-        Kind::Intel => {
+        NoticeKind::IntelReport => {
             need(
                 !f("title").is_empty(),
                 "intel.title",
@@ -519,7 +479,7 @@ fn notice(fields: &Fields) -> Result<SubmitNotice, Problems> {
                 "handling": f("handling"),
             } })
         }
-        Kind::Takedown => {
+        NoticeKind::TakedownRequest => {
             need(
                 has_target,
                 "referral.target",
@@ -538,7 +498,7 @@ fn notice(fields: &Fields) -> Result<SubmitNotice, Problems> {
                 "referrals": list(f("referrals")),
             } })
         }
-        Kind::Case => {
+        NoticeKind::CaseMessage => {
             need(
                 !f("case_ref").is_empty(),
                 "case_ref",
@@ -556,7 +516,8 @@ fn notice(fields: &Fields) -> Result<SubmitNotice, Problems> {
                 "text": f("text"),
             } })
         }
-        Kind::Retraction => {
+        // A status answer is never composed here: `kind_named` gives none.
+        NoticeKind::Retraction | NoticeKind::StatusUpdate => {
             need(
                 !f("notice").is_empty(),
                 "retraction.notice",
@@ -579,8 +540,7 @@ fn notice(fields: &Fields) -> Result<SubmitNotice, Problems> {
     if !problems.is_empty() {
         return Err(problems);
     }
-    let labelled = kind
-        .offered()
+    let labelled = offered(kind)
         .iter()
         .filter_map(|o| {
             let value = some(&format!("{}_value", o.stem))?;
@@ -614,18 +574,18 @@ impl Console {
         let fed: Federation = self.get(s, "/v1/federation").await?;
         // The policy decides which kinds this node sends, and to whom; a
         // new form is of the first kind it may send.
-        let may = |k: Kind| fed.sends.iter().any(|r| r.kinds.contains(&k.pb()));
+        let may = |k: NoticeKind| fed.sends.iter().any(|r| r.kinds.contains(&k.to_pb()));
         let kind = match field(&fields, "kind") {
-            "" => Kind::ALL
+            "" => COMPOSED
                 .into_iter()
                 .find(|k| may(*k))
-                .unwrap_or(Kind::Referral),
-            named => Kind::parse(named),
+                .unwrap_or(NoticeKind::Referral),
+            named => kind_named(named),
         };
         let to_roles: Vec<pb::Role> = fed
             .sends
             .iter()
-            .filter(|r| r.kinds.contains(&kind.pb()))
+            .filter(|r| r.kinds.contains(&kind.to_pb()))
             .map(|r| r.to)
             .collect();
         let chosen = |org: &str| fields.iter().any(|(k, v)| k == "to" && v == org);
@@ -651,7 +611,7 @@ impl Console {
                 format!(
                     "the roster's policy lets no {} send a {}",
                     words("isop.v1.Role", role),
-                    kind.words().to_lowercase()
+                    super::view::kind(kind.to_pb())
                 ),
             ));
         }
@@ -672,8 +632,7 @@ impl Console {
                 (*name, list)
             })
             .collect();
-        let labelled = kind
-            .offered()
+        let labelled = offered(kind)
             .iter()
             .map(|o| LabelledRow {
                 stem: o.stem,
@@ -691,10 +650,10 @@ impl Console {
         let tlp = Some(f("tlp")).filter(|t| !t.is_empty());
         Ok(ComposePage {
             kind: kind.as_str(),
-            kinds: Kind::ALL
+            kinds: COMPOSED
                 .into_iter()
                 .filter(|k| may(*k))
-                .map(|k| (k.as_str(), k.words(), k == kind))
+                .map(|k| (k.as_str(), title(k), k == kind))
                 .collect(),
             tlps: choices(
                 &super::view::values::<pb::Tlp>(),
@@ -728,7 +687,7 @@ impl Console {
         match self.post::<T>(s, uri, &n).await {
             Ok(answer) => Ok(Ok(answer)),
             Err(r) if r.status.is_client_error() => {
-                let at = Kind::parse(field(fields, "kind")).field_named(&r.message);
+                let at = field_named(kind_named(field(fields, "kind")), &r.message);
                 Ok(Err(vec![(at.to_owned(), r.message)]))
             }
             Err(r) => Err(r),
@@ -851,12 +810,18 @@ mod tests {
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(paths, ["referral.target", "referral.good_faith_statement"]);
         assert_eq!(
-            Kind::Referral.field_named("referral.target.domain: \"Bad\" is not a domain"),
+            field_named(
+                NoticeKind::Referral,
+                "referral.target.domain: \"Bad\" is not a domain"
+            ),
             "referral.target.domain"
         );
-        assert_eq!(Kind::Referral.field_named("something else"), "");
+        assert_eq!(field_named(NoticeKind::Referral, "something else"), "");
         assert_eq!(
-            Kind::Referral.field_named("labelled referral.evidence[0].location's label: invalid"),
+            field_named(
+                NoticeKind::Referral,
+                "labelled referral.evidence[0].location's label: invalid"
+            ),
             "referral.evidence[0].location"
         );
     }

@@ -206,17 +206,31 @@ impl FromRequestParts<Console> for SignedIn {
 /// (the `csrf` field, or htmx's `X-CSRF-Token` header) is the session's.
 pub(super) struct Posted {
     signed_in: SignedIn,
-    fields: Vec<(String, String)>,
+    fields: Fields,
 }
 
 impl Posted {
     /// The first value of field `name`, trimmed; empty if it is missing.
     fn field(&self, name: &str) -> &str {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.trim())
+        field(&self.fields, name)
     }
+}
+
+/// A form's fields, in order (a name may repeat: `to`).
+type Fields = Vec<(String, String)>;
+
+/// The fields of a form posted as `application/x-www-form-urlencoded`.
+fn form(body: &[u8]) -> Fields {
+    form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The first value of field `name` in `fields`, trimmed; empty if it is
+/// missing.
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.trim())
 }
 
 /// The largest form the console takes.
@@ -231,18 +245,13 @@ impl FromRequest<Console> for Posted {
         let bytes = axum::body::to_bytes(body, MAX_FORM).await.map_err(|e| {
             (StatusCode::PAYLOAD_TOO_LARGE, format!("the form: {e}")).into_response()
         })?;
-        let fields: Vec<(String, String)> = form_urlencoded::parse(&bytes).into_owned().collect();
+        let fields = form(&bytes);
         let given = parts
             .headers
             .get("x-csrf-token")
             .and_then(|v| v.to_str().ok())
-            .or_else(|| {
-                fields
-                    .iter()
-                    .find(|(k, _)| k == "csrf")
-                    .map(|(_, v)| v.as_str())
-            });
-        if !given.is_some_and(|g| crate::users::same(g, &signed_in.session.csrf)) {
+            .unwrap_or_else(|| field(&fields, "csrf"));
+        if !crate::users::same(given, &signed_in.session.csrf) {
             return Err((
                 StatusCode::FORBIDDEN,
                 "the form's CSRF token is missing or not this session's: reload the page",

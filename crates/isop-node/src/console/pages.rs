@@ -13,7 +13,7 @@ use isop_core::pb;
 use super::compose;
 use super::session::{self, Session};
 use super::view::{self, Line, Row};
-use super::{Console, Posted, Refusal, SignedIn, page};
+use super::{Console, Posted, Refusal, SignedIn, field, form, page};
 
 pub(super) fn routes() -> Router<Console> {
     Router::new()
@@ -135,23 +135,15 @@ async fn signin_form(State(c): State<Console>) -> Response {
 /// `POST /ui/signin`: the token is checked by the API itself (`GET
 /// /v1/me`); a session starts only for a token it takes.
 async fn signin(State(c): State<Console>, headers: HeaderMap, body: String) -> Response {
-    let fields: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.trim())
-    };
+    let fields = form(body.as_bytes());
     let expected = session::cookie(&headers, &c.cookies.1).unwrap_or("");
-    if expected.is_empty() || !crate::users::same(field("csrf"), expected) {
+    if expected.is_empty() || !crate::users::same(field(&fields, "csrf"), expected) {
         return signin_page(
             &c,
             Some("the sign-in form expired or came from elsewhere: sign in again".into()),
         );
     }
-    let token = field("token");
+    let token = field(&fields, "token");
     if token.is_empty() {
         return signin_page(&c, Some("give your API token".into()));
     }
@@ -163,7 +155,7 @@ async fn signin(State(c): State<Console>, headers: HeaderMap, body: String) -> R
         }
         Err(r) => return r.into_response(),
     };
-    let id = c.sessions.start(token, &me.name, &me.role);
+    let id = c.sessions.start(token, &me.name);
     let cookie = session::set_cookie(&c.cookies.0, Some(&id), c.secure);
     let clear = session::set_cookie(&c.cookies.1, None, c.secure);
     (
@@ -210,24 +202,24 @@ async fn asset(Path(file): Path<String>) -> Response {
 /// The inbox's filters, as the page's form sends them.
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
 struct InboxFilters {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     kind: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     author: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     status: String,
     /// A day, `2026-12-01`: made on or after it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     from: String,
     /// A day: made on or before it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     until: String,
     /// Text in the subject, case reference or an indicator.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     q: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     unread: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     before: Option<u64>,
 }
 
@@ -265,29 +257,12 @@ impl InboxFilters {
     }
 
     /// The query string of these filters, `before` set to `before`.
-    fn link(&self, before: Option<u64>) -> String {
-        let mut f = self.clone();
-        f.before = before;
-        let mut q = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
-            ("kind", &f.kind),
-            ("author", &f.author),
-            ("status", &f.status),
-            ("from", &f.from),
-            ("until", &f.until),
-            ("q", &f.q),
-        ] {
-            if !v.is_empty() {
-                q.append_pair(k, v);
-            }
-        }
-        if f.unread.is_some() {
-            q.append_pair("unread", "on");
-        }
-        if let Some(b) = f.before {
-            q.append_pair("before", &b.to_string());
-        }
-        q.finish()
+    fn link(&self, before: Option<u64>) -> Result<String, Refusal> {
+        serde_urlencoded::to_string(Self {
+            before,
+            ..self.clone()
+        })
+        .map_err(Refusal::internal)
     }
 }
 
@@ -360,7 +335,10 @@ async fn inbox(
     // no day) is shown beside the filters, the list left empty.
     let answer: Result<Page, Refusal> = match shown.filters.query() {
         Ok(q) => {
-            let uri = format!("/v1/inbox?{}", query_string(&q).map_err(Refusal::internal)?);
+            let uri = format!(
+                "/v1/inbox?{}",
+                serde_urlencoded::to_string(&q).map_err(Refusal::internal)?
+            );
             c.get(&s, &uri).await
         }
         Err(r) => Err(r),
@@ -372,33 +350,18 @@ async fn inbox(
             shown.more = p.more;
             shown.older = p
                 .next_before
-                .map(|b| format!("/ui/inbox?{}", shown.filters.link(Some(b))));
+                .map(|b| {
+                    shown
+                        .filters
+                        .link(Some(b))
+                        .map(|q| format!("/ui/inbox?{q}"))
+                })
+                .transpose()?;
         }
         Err(r) if r.status == StatusCode::BAD_REQUEST => shown.problem = Some(r.message),
         Err(r) => return Err(r),
     }
     Ok(page(&shown))
-}
-
-/// A query's parameters as a query string.
-fn query_string(q: &impl serde::Serialize) -> Result<String, serde_json::Error> {
-    let v = serde_json::to_value(q)?;
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    if let serde_json::Value::Object(m) = v {
-        for (k, v) in m {
-            match v {
-                serde_json::Value::Null => {}
-                serde_json::Value::String(s) => {
-                    out.append_pair(&k, &s);
-                }
-                serde_json::Value::Bool(false) => {}
-                other => {
-                    out.append_pair(&k, &other.to_string());
-                }
-            }
-        }
-    }
-    Ok(out.finish())
 }
 
 /// A field withheld from this node, or revealed to it.

@@ -41,10 +41,9 @@ const MAX_SESSIONS: usize = 256;
 pub(super) struct Session {
     /// The user's API token: what every call of the session carries.
     pub(super) token: Zeroizing<String>,
-    /// The user's name and role, as at sign-in (the API checks the role
-    /// anew on every call).
+    /// The user's name, as at sign-in (the API identifies the token and
+    /// checks its role anew on every call).
     pub(super) user: String,
-    pub(super) role: String,
     /// What every form of the session must send back.
     pub(super) csrf: String,
     started: Instant,
@@ -55,7 +54,6 @@ impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Session")
             .field("user", &self.user)
-            .field("role", &self.role)
             .finish_non_exhaustive()
     }
 }
@@ -68,7 +66,6 @@ impl Session {
         Self {
             token: Zeroizing::new(token.to_owned()),
             user: String::new(),
-            role: String::new(),
             csrf: String::new(),
             started: now,
             last: now,
@@ -90,7 +87,7 @@ pub(super) struct Sessions(Mutex<HashMap<String, Session>>);
 
 impl Sessions {
     /// Starts a session for `user`; returns its id (the cookie's value).
-    pub(super) fn start(&self, token: &str, user: &str, role: &str) -> String {
+    pub(super) fn start(&self, token: &str, user: &str) -> String {
         let id = random_hex();
         let now = Instant::now();
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -108,7 +105,6 @@ impl Sessions {
             Session {
                 token: Zeroizing::new(token.to_owned()),
                 user: user.to_owned(),
-                role: role.to_owned(),
                 csrf: random_hex(),
                 started: now,
                 last: now,
@@ -169,9 +165,9 @@ mod tests {
     #[test]
     fn sessions_start_end_and_hide_their_token() {
         let sessions = Sessions::default();
-        let id = sessions.start("secret-token", "ana", "analyst");
+        let id = sessions.start("secret-token", "ana");
         let s = sessions.get(&id).unwrap();
-        assert_eq!((s.user.as_str(), s.role.as_str()), ("ana", "analyst"));
+        assert_eq!(s.user, "ana");
         assert_ne!(s.csrf, id);
         assert!(!format!("{s:?}").contains("secret-token"));
         assert!(sessions.get("not-a-session").is_none());

@@ -53,6 +53,46 @@ pub(crate) fn free_ports() -> (u16, u16) {
         .expect("free ports")
 }
 
+/// An example federation (`isop certs example`) written to `dir/fed`, its
+/// nodes on free loopback ports.
+pub(crate) fn example_federation(dir: &std::path::Path) -> std::path::PathBuf {
+    let fed = dir.join("fed");
+    let (quic, api) = free_ports();
+    let out = run(&[
+        "certs",
+        "example",
+        fed.to_str().unwrap(),
+        "--quic-port",
+        &quic.to_string(),
+        "--api-port",
+        &api.to_string(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    fed
+}
+
+/// Starts the nodes of `orgs` of the federation in `fed`, each logging to
+/// `dir/<org>.log`, and waits until each serves its roster: the nodes, and
+/// their configs' paths in the order of `orgs`.
+pub(crate) fn start_nodes(
+    fed: &std::path::Path,
+    dir: &std::path::Path,
+    orgs: &[&str],
+) -> (Nodes, Vec<String>) {
+    let mut nodes = Nodes(Vec::new());
+    let configs: Vec<String> = orgs
+        .iter()
+        .map(|org| fed.join(org).join("node.toml").display().to_string())
+        .collect();
+    for (org, config) in orgs.iter().zip(&configs) {
+        nodes.start(config, &dir.join(format!("{org}.log")));
+    }
+    for config in &configs {
+        eventually(&["status", "--node", config], |o| o.contains("roster v1"));
+    }
+    (nodes, configs)
+}
+
 /// Runs `isop` with `args`.
 pub(crate) fn run(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_isop"))
