@@ -135,6 +135,44 @@ impl ApiClient {
         self.json(self.http.post(self.url(path)).json(body)).await
     }
 
+    /// `GET` a TAXII 2.1 resource of the node (`/taxii2/…`) with `query`,
+    /// as JSON. A TAXII error's description is the error's message.
+    pub async fn taxii(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<serde_json::Value, Error> {
+        let r = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/taxii+json;version=2.1",
+            )
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| Error::Unreachable {
+                base: self.base.clone(),
+                why: e.to_string(),
+            })?;
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.map_err(|e| Error::Answer(e.to_string()))?;
+        if status.is_success() {
+            return Ok(body);
+        }
+        let text = |k: &str| body.get(k).and_then(serde_json::Value::as_str);
+        Err(Error::Refused {
+            status: status.as_u16(),
+            code: ErrorCode::of_status(status.as_u16()),
+            message: text("description")
+                .or_else(|| text("title"))
+                .unwrap_or("error")
+                .to_owned(),
+        })
+    }
+
     /// The node, its log and its peers.
     pub async fn status(&self) -> Result<Status, Error> {
         self.get("/v1/status").await

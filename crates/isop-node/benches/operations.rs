@@ -24,6 +24,11 @@
 //!   (`contains=`); the web console's inbox and notice pages, signed in
 //!   (`GET /ui/inbox`, `GET /ui/notices/{id}`: the API's answers and a
 //!   template), p50 over 20 and 500;
+//! - TAXII 2.1 (`GET /taxii2/isop/collections/{all}/objects/`, each
+//!   notice read recorded): a page of 100 objects from the start and from
+//!   the log's middle, p50 over 20, against ten `GET /v1/notices/{id}`
+//!   (a page holds about ten referrals); and the whole collection at 1,000
+//!   a page, as `isop export stix` reads it;
 //! - `POST /v1/audit` (the log exported and verified over a pipe): the
 //!   time of one.
 
@@ -261,6 +266,47 @@ async fn run(notices: u64) -> anyhow::Result<()> {
         ms(percentile(&notice_page, 0.99)),
         ms(percentile(&notice_page, 0.5)) / ms(percentile(&show, 0.5))
     );
+    // TAXII: pages of the collection of everything, each notice's read
+    // recorded; then the whole collection at 1,000 a page, as `isop
+    // export stix` reads it.
+    let collections = api.taxii("/taxii2/isop/collections/", &[]).await?;
+    let all = collections["collections"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["alias"] == "all"))
+        .and_then(|c| c["id"].as_str())
+        .expect("the collection of everything")
+        .to_owned();
+    let objects = format!("/taxii2/isop/collections/{all}/objects/");
+    let limit = |n: usize| ("limit", n.to_string());
+    let from_start = [limit(100)];
+    let first = timed(20, |_| api.taxii(&objects, &from_start)).await?;
+    let from_middle = [limit(100), ("next", format!("{}-0", notices / 2))];
+    let middle = api.taxii(&objects, &from_middle).await?;
+    assert!(middle["objects"].as_array().is_some_and(|o| o.len() == 100));
+    let deep = timed(20, |_| api.taxii(&objects, &from_middle)).await?;
+    let t = Instant::now();
+    let (mut pages, mut count, mut next) = (0, 0, None::<String>);
+    loop {
+        let mut query = vec![limit(1000)];
+        query.extend(next.take().map(|n| ("next", n)));
+        let page = api.taxii(&objects, &query).await?;
+        pages += 1;
+        count += page["objects"].as_array().map_or(0, Vec::len);
+        match page["next"].as_str() {
+            Some(n) if page["more"] == true => next = Some(n.to_owned()),
+            _ => break,
+        }
+    }
+    let whole = t.elapsed();
+    println!(
+        "  TAXII objects, 100 a page: p50 {:.1} ms from the start, {:.1} ms from the log's middle ({:.2}x 10 GET /v1/notices/{{id}}); the whole collection: {count} objects in {pages} pages in {:.1} s ({:.0} objects/s)",
+        ms(percentile(&first, 0.5)),
+        ms(percentile(&deep, 0.5)),
+        ms(percentile(&deep, 0.5)) / (10.0 * ms(percentile(&show, 0.5))),
+        whole.as_secs_f64(),
+        count as f64 / whole.as_secs_f64()
+    );
+
     let t = Instant::now();
     let report = api.audit().await?;
     assert_eq!(report.findings_total, 0, "{:?}", report.findings);

@@ -403,6 +403,24 @@ impl Store {
         })
     }
 
+    /// The first stored checkpoint that covers entry `index`: the one of
+    /// the smallest tree size above it. Once there is one, it stays the
+    /// answer.
+    pub fn checkpoint_covering(&self, index: LogIndex) -> Result<Option<(u64, SignedNote)>, Error> {
+        let from = keys::prefixed_u64(keys::CHECKPOINT, index.0.saturating_add(1));
+        let to = keys::prefixed_u64(keys::CHECKPOINT, u64::MAX);
+        let Some(found) = self.tree.range(from..=to).next() else {
+            return Ok(None);
+        };
+        let (k, v) = found.map_err(db_err(&self.path))?;
+        let size = keys::tail_u64(&k).unwrap_or_default();
+        let note = SignedNote::parse(&v).map_err(|e| Error::Corrupt {
+            index: LogIndex(size),
+            why: format!("stored checkpoint: {e}"),
+        })?;
+        Ok(Some((size, note)))
+    }
+
     /// The index of the first entry of notice `id`, if logged.
     pub fn find_notice(&self, id: &NoticeId) -> Result<Option<LogIndex>, Error> {
         // Only a durable entry: a commit's keys are visible a moment before its flush completes.

@@ -1,5 +1,5 @@
 //! The README's examples, run as pasted: its onboarding block, then its
-//! daily-work, bulk and auditing blocks against real `isop node run`
+//! daily-work, bulk, STIX and auditing blocks against real `isop node run`
 //! processes of an example federation written where the README says
 //! (`certs-example/`), with `isop` on the PATH. Only `isop node run`
 //! lines are left to the test, which starts the nodes itself, and the
@@ -153,9 +153,18 @@ fn the_readme_examples_run_as_pasted() {
     let out = sh(cwd, &daily[split..].replace("<id>", &id));
     assert!(out.contains("answered with "), "{out}");
 
-    // Bulk, then the auditor's commands over the exports.
+    // Bulk, the field's standards, then the auditor's commands over the
+    // exports.
     let out = sh(cwd, &block("--bulk rows.csv"));
     assert!(out.contains("rows 2, 3: sent "), "{out}");
+    let out = sh(cwd, &block("isop export stix"));
+    assert!(out.contains("wrote a MISP feed of "), "{out}");
+    // The import shows its plan and asks; with no one to answer, it sends
+    // nothing.
+    assert!(out.contains("notices? [y/N] nothing was sent"), "{out}");
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("kr.json")).unwrap()).unwrap();
+    assert_eq!(bundle["type"], "bundle");
     let out = sh(cwd, &block("isop audit verify"));
     assert!(out.contains("verified: no findings"), "{out}");
     assert!(out.contains("consistent: no findings"), "{out}");

@@ -10,6 +10,7 @@
 mod routes;
 mod search;
 mod shared;
+mod taxii;
 pub(crate) mod views;
 
 use std::path::Path;
@@ -64,8 +65,11 @@ pub(crate) async fn serve(
         inner: inner.clone(),
         users: Arc::new(users),
         unanswered: Arc::default(),
+        cases: Arc::default(),
     };
-    let v1 = routes::router().route_layer(middleware::from_fn_with_state(api.clone(), authorize));
+    let v1 = routes::router()
+        .merge(taxii::router())
+        .route_layer(middleware::from_fn_with_state(api.clone(), authorize));
     // Probes need no token: they say nothing but that the node serves.
     let v1 = v1.merge(routes::probes());
     let v1: Router = Router::new()
@@ -73,6 +77,7 @@ pub(crate) async fn serve(
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(errors_as_json))
+        .layer(middleware::from_fn(taxii::taxii_layer))
         .with_state(api);
     // The console calls the API as it is served: same routes, same checks.
     let secure = inner
@@ -130,22 +135,49 @@ async fn errors_as_json(request: Request, next: Next) -> Response {
     ApiError(status, message).into_response()
 }
 
-/// Requires `Authorization: Bearer <token>` of a user (compared in
-/// constant time) whose role permits the route; a refusal of a user is
+/// The token `Authorization` gives: `Bearer <token>`, or (for TAXII
+/// clients that speak only HTTP Basic) `Basic` with the user's name and
+/// the token as its password. For Basic, the name the token is must be
+/// the name given.
+fn credentials(request: &Request) -> Option<(Option<String>, String)> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    if let Some(token) = value.strip_prefix("Bearer ") {
+        return Some((None, token.to_owned()));
+    }
+    let encoded = value.strip_prefix("Basic ")?;
+    let raw =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, encoded.trim()).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (name, token) = text.split_once(':')?;
+    Some((Some(name.to_owned()), token.to_owned()))
+}
+
+/// Requires a user's token (compared in constant time; see
+/// [`credentials`]) whose role permits the route; a refusal of a user is
 /// answered 403 naming why, and recorded in the log.
 async fn authorize(State(api): State<Api>, mut request: Request, next: Next) -> Response {
-    let given = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let Some(user) = given.and_then(|g| api.users.identify(g)) else {
+    let given = credentials(&request);
+    let user = given.as_ref().and_then(|(name, token)| {
+        api.users
+            .identify(token)
+            .filter(|u| name.as_ref().is_none_or(|n| *n == u.name))
+    });
+    let Some(user) = user else {
         let why = if given.is_none() {
             "missing bearer token"
         } else {
             "wrong bearer token"
         };
-        return ApiError(StatusCode::UNAUTHORIZED, why.into()).into_response();
+        let mut refused = ApiError(StatusCode::UNAUTHORIZED, why.into()).into_response();
+        refused.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"isop\", Basic realm=\"isop\""),
+        );
+        return refused;
     };
     let path = request.extensions().get::<MatchedPath>().map_or_else(
         || request.uri().path().to_owned(),
@@ -184,14 +216,15 @@ async fn authorize(State(api): State<Api>, mut request: Request, next: Next) -> 
 
 #[cfg(test)]
 mod tests {
-    /// docs/api.openapi.yaml documents exactly the routes the router serves.
+    /// docs/api.openapi.yaml documents exactly the routes the router
+    /// serves, TAXII's included.
     #[test]
     fn the_openapi_file_matches_the_router() {
-        let source = include_str!("routes.rs");
+        let source = concat!(include_str!("routes.rs"), include_str!("taxii.rs"));
         let doc = include_str!("../../../../docs/api.openapi.yaml");
         let served: Vec<&str> = source
-            .match_indices(".route(\"")
-            .map(|(i, m)| &source[i + m.len()..])
+            .match_indices(".route(")
+            .filter_map(|(i, m)| source[i + m.len()..].trim_start().strip_prefix('"'))
             .filter_map(|s| s.split('"').next())
             .collect();
         assert!(served.len() >= 11, "{served:?}");

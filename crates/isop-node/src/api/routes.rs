@@ -71,6 +71,9 @@ pub(super) fn router() -> Router<Api> {
 /// A route not named here needs an admin.
 pub(super) fn permission(method: &Method, path: &str) -> Permission {
     use Permission as P;
+    if super::taxii::is_taxii(path) {
+        return P::ReadReceived;
+    }
     match (method.as_str(), path) {
         (_, "/v1/status" | "/v1/federation" | "/v1/checkpoint" | "/metrics" | "/v1/me")
         | ("GET", "/v1/notices/{id}/proof") => P::Status,

@@ -20,6 +20,7 @@ pub(super) struct Api {
     pub(super) inner: Arc<Inner>,
     pub(super) users: Arc<crate::users::Users>,
     pub(super) unanswered: Arc<Unanswered>,
+    pub(super) cases: Arc<super::taxii::Cases>,
 }
 
 /// The referrals this node received and has not answered (no notice of
@@ -65,6 +66,37 @@ impl Api {
         refused: bool,
         detail: &str,
     ) -> Result<(), Error> {
+        self.inner
+            .store
+            .append(self.access(user, action, notice, refused, detail))?;
+        Ok(())
+    }
+
+    /// Records `user`'s reads by `action` of each notice `read` names
+    /// (with what came of it), in one group commit.
+    pub(super) fn record_reads(
+        &self,
+        user: &User,
+        action: &str,
+        read: impl IntoIterator<Item = (NoticeId, String)>,
+    ) -> Result<(), Error> {
+        let entries = read
+            .into_iter()
+            .map(|(id, detail)| self.access(user, action, Some(id), false, &detail));
+        for appended in self.inner.store.append_many(entries) {
+            appended?;
+        }
+        Ok(())
+    }
+
+    fn access(
+        &self,
+        user: &User,
+        action: &str,
+        notice: Option<NoticeId>,
+        refused: bool,
+        detail: &str,
+    ) -> isop_store::NewEntry {
         let access = isop_core::pb::Access {
             user: user.name.clone(),
             role: user.role.as_str().into(),
@@ -75,12 +107,11 @@ impl Api {
             refused,
             detail: detail.into(),
         };
-        self.inner.store.append(isop_store::NewEntry::new(
+        isop_store::NewEntry::new(
             self.inner.now(),
             isop_store::Direction::Local,
             isop_store::Record::Access(access),
-        ))?;
-        Ok(())
+        )
     }
 }
 

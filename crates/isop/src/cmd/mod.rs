@@ -9,6 +9,7 @@ mod bulk;
 mod node;
 mod notices;
 mod send;
+mod stix;
 mod users;
 
 use std::path::PathBuf;
@@ -119,6 +120,18 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: users::UserCommand,
     },
+    /// What the node holds in the field's standards: a STIX 2.1 bundle
+    /// (docs/STIX.md).
+    Export {
+        #[command(subcommand)]
+        command: stix::ExportCommand,
+    },
+    /// Notices from the field's standards: a STIX 2.1 bundle
+    /// (docs/STIX.md).
+    Import {
+        #[command(subcommand)]
+        command: stix::ImportCommand,
+    },
     /// Audit log exports offline: verify, replay, cross-check.
     Audit {
         #[command(subcommand)]
@@ -198,6 +211,8 @@ pub(crate) async fn run(command: Command) -> Result<()> {
         Command::Retention(c) => c.run().await,
         Command::Respond(c) => c.run().await,
         Command::Query(c) => c.run().await,
+        Command::Export { command } => stix::export(command).await,
+        Command::Import { command } => stix::import(command).await,
         Command::Correlate(c) => c.run().await,
         Command::Log { command } => notices::log(command).await,
         Command::User { command } => users::run(command).await,

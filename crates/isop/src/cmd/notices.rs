@@ -100,16 +100,20 @@ impl Submit {
         if bulk {
             return super::bulk::submit(&client(&node)?, &file, node.json).await;
         }
-        let text = std::fs::read_to_string(&file)
-            .with_context(|| format!("reading {}", file.display()))?;
-        let notice: SubmitNotice = if file.extension().is_some_and(|e| e == "toml") {
-            toml::from_str(&text)
-                .with_context(|| format!("{} is not a notice (TOML)", file.display()))?
-        } else {
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a notice (JSON)", file.display()))?
-        };
-        send(&node, &notice).await
+        send(&node, &read_notice(&file)?).await
+    }
+}
+
+/// A notice file: JSON, or TOML by its `.toml` extension, in the form of
+/// `POST /v1/notices`.
+pub(crate) fn read_notice(file: &std::path::Path) -> Result<SubmitNotice> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    if file.extension().is_some_and(|e| e == "toml") {
+        toml::from_str(&text).with_context(|| format!("{} is not a notice (TOML)", file.display()))
+    } else {
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a notice (JSON)", file.display()))
     }
 }
 
