@@ -151,5 +151,32 @@ async fn taxii_reads_are_recorded_and_withheld_fields_stay_withheld() -> Result<
     assert!(e.to_string().contains("no collection not-one"), "{e}");
     let v: Value = admin.taxii("/taxii2/", &[]).await?;
     assert_eq!(v["api_roots"][0], "/taxii2/isop/");
+
+    // HTTP Basic, for clients that speak nothing else: the user's name
+    // and their token as the password; another name is refused.
+    let url = format!("http://{}/taxii2/", kr.api_addr().context("api")?);
+    let basic = |name: &str, token: &str| {
+        isop_api::http_client().map(|c| {
+            c.get(&url)
+                .basic_auth(name, Some(token))
+                .header("accept", "application/taxii+json;version=2.1")
+                .send()
+        })
+    };
+    let viewer = admin
+        .add_user(&isop_api::NewUser {
+            name: "soc".into(),
+            role: "viewer".into(),
+        })
+        .await?;
+    assert_eq!(basic("soc", &viewer.token)?.await?.status().as_u16(), 200);
+    // Known by Basic, still held to the role.
+    assert_eq!(basic("intake", &added.token)?.await?.status().as_u16(), 403);
+    let wrong = basic("admin", &viewer.token)?.await?;
+    assert_eq!(wrong.status().as_u16(), 401);
+    assert_eq!(
+        wrong.headers()["content-type"],
+        "application/taxii+json;version=2.1"
+    );
     Ok(())
 }
