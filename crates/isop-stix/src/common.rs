@@ -81,13 +81,24 @@ pub fn tlp_of_marking(id: &str) -> Option<pb::Tlp> {
         .or_else(|| TLP1.iter().find(|t| t.0 == id).map(|t| t.1))
 }
 
-/// The strictest TLP of `o`'s markings, if it has any isop knows.
+/// The strictest TLP of `o`'s markings, if it has any isop knows: of the
+/// whole object, or of any of its properties (a granular marking).
 pub fn strictest_tlp(o: &Object) -> Option<pb::Tlp> {
-    o.get("object_marking_refs")
-        .and_then(serde_json::Value::as_array)
+    use serde_json::Value;
+    let whole = o
+        .get("object_marking_refs")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let granular = o
+        .get("granular_markings")
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(serde_json::Value::as_str)
+        .filter_map(|g| g.get("marking_ref"));
+    whole
+        .chain(granular)
+        .filter_map(Value::as_str)
         .filter_map(tlp_of_marking)
         .max_by_key(|t| *t as i32)
 }
@@ -180,6 +191,9 @@ pub struct Member {
     pub country: String,
     /// When it became a member: its first key's `not_before`, Unix ms.
     pub since: u64,
+    /// When the roster that describes it so was issued, Unix ms: its
+    /// identity's version.
+    pub described: u64,
 }
 
 /// The id of `org`'s identity.
@@ -189,7 +203,8 @@ pub fn identity_id(org: &str) -> String {
 
 /// `member`'s identity.
 pub fn identity(member: &Member) -> Object {
-    let since = timestamp(member.since);
+    let since = timestamp(member.since.min(member.described));
+    let described = timestamp(member.described);
     let role = isop_core::json::enum_words("isop.v1.Role", member.role.as_str_name());
     let sector = match member.role {
         pb::Role::Agency | pb::Role::Hub => Some("government"),
@@ -201,7 +216,7 @@ pub fn identity(member: &Member) -> Object {
         "spec_version": SPEC_VERSION,
         "id": identity_id(&member.org),
         "created": since,
-        "modified": since,
+        "modified": described,
         "name": member.name,
         "description": format!("isop member {} ({role}, {})", member.org, member.country),
         "identity_class": "organization",
@@ -212,6 +227,17 @@ pub fn identity(member: &Member) -> Object {
         o.insert("sectors".into(), json!([s]));
     }
     o
+}
+
+/// The objects every bundle and collection carries: the five TLP 2.0
+/// markings, isop's publisher and extension definition, and each
+/// member's identity.
+pub fn preamble(members: &[Member]) -> Vec<Object> {
+    let mut out: Vec<Object> = TLP.iter().filter_map(|t| tlp_marking(t.0)).collect();
+    out.push(publisher());
+    out.push(extension_definition());
+    out.extend(members.iter().map(identity));
+    out
 }
 
 /// `value` as an object (it is one).

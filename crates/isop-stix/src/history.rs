@@ -68,7 +68,17 @@ pub fn history(
     cx: &Context<'_>,
     retractions: &[Retracted],
 ) -> Result<Vec<Stage>, Error> {
-    let first = objects(view, cx, &[])?;
+    let mut first = objects(view, cx, &[])?;
+    // A value erased here is gone from what the node exports from then on:
+    // the report or note that named it is a version as of the erasure.
+    let mut last = view.created_at.0;
+    if let Some(erased) = view.erased.iter().map(|e| e.erased_at.0).max()
+        && erased > last
+        && let Some(primary) = first.first_mut()
+    {
+        primary.insert("modified".into(), json!(timestamp(erased)));
+        last = erased;
+    }
     // Versions are listed in the order of the first: the report or note
     // first.
     let order: Vec<String> = first.iter().map(id).collect();
@@ -82,7 +92,6 @@ pub fn history(
         return Ok(stages);
     }
     let mut withdrawn: Vec<String> = Vec::new();
-    let mut last = view.created_at.0;
     for r in retractions {
         // A new version is later than the one before it, whatever the clocks.
         last = r.created_at.max(last + 1);

@@ -249,10 +249,12 @@ pub struct Template {
     /// The TLP to use where the bundle marks none (`None`: such a report
     /// is left out).
     pub tlp: Option<pb::Tlp>,
-    /// The label of the values isop sends only as labelled fields (wallets,
-    /// e-mail addresses, a report's description), unless the bundle's own
-    /// isop extension names one.
-    pub label: String,
+    /// The label of the values isop sends only as labelled fields
+    /// (wallets, e-mail addresses, a report's description). Given, it
+    /// holds for every one; not given, the bundle's isop extension must
+    /// name one, or the report is left out: a bundle never decides alone
+    /// who may read such a value.
+    pub label: Option<String>,
 }
 
 /// A notice to send, and what it was made from.
@@ -302,7 +304,18 @@ fn kind_of(object: &str, property: &str, value: &str) -> Option<IndicatorKind> {
 /// `bundle`'s objects (from [`read_bundle`]) as notices of `target`, with
 /// what `template` gives.
 pub fn plan(objects: &[Object], target: Target, template: &Template) -> Plan {
-    let by_id: BTreeMap<&str, &Object> = objects.iter().map(|o| (str_of(o, "id"), o)).collect();
+    // Each object's latest version.
+    let modified = |o: &Object| isop_core::json::parse_rfc3339(str_of(o, "modified"));
+    let mut by_id: BTreeMap<&str, &Object> = BTreeMap::new();
+    for o in objects {
+        let id = str_of(o, "id");
+        if by_id
+            .get(id)
+            .is_none_or(|held| modified(held) <= modified(o))
+        {
+            by_id.insert(id, o);
+        }
+    }
     let mut used: BTreeSet<String> = BTreeSet::new();
     let mut plan = Plan::default();
     let skip = |plan: &mut Plan, id: &str, why: String| {
@@ -326,7 +339,7 @@ pub fn plan(objects: &[Object], target: Target, template: &Template) -> Plan {
     {
         let id = str_of(o, "id");
         match latest.get(id) {
-            Some(held) if str_of(held, "modified") >= str_of(o, "modified") => {}
+            Some(held) if modified(held) >= modified(o) => {}
             Some(_) => {
                 latest.insert(id, o);
             }
@@ -373,7 +386,12 @@ pub fn plan(objects: &[Object], target: Target, template: &Template) -> Plan {
                 }
             }
         }
-        match notice_of(c, found, evidence, target, template) {
+        // As strictly as the report or anything in it is marked.
+        let marked = std::iter::once(c)
+            .chain(members.iter().copied())
+            .filter_map(strictest_tlp)
+            .max_by_key(|t| *t as i32);
+        match notice_of(c, marked, found, evidence, target, template) {
             Ok(p) => plan.notices.push(p),
             Err(why) => skip(&mut plan, &id, why),
         }
@@ -393,6 +411,7 @@ pub fn plan(objects: &[Object], target: Target, template: &Template) -> Plan {
         if used.contains(id) {
             continue;
         }
+        let o = by_id.get(id).copied().unwrap_or(o);
         match read_member(o) {
             Ok(Member::Values(v)) if v.iter().any(|f| revoked.contains(&f.value)) => {
                 used.insert(id.to_owned());
@@ -426,12 +445,7 @@ pub fn plan(objects: &[Object], target: Target, template: &Template) -> Plan {
             .iter()
             .filter_map(|i| by_id.get(i.as_str()).and_then(|o| strictest_tlp(o)))
             .max_by_key(|t| *t as i32);
-        if let Some(t) = tlp
-            && let Some(m) = crate::common::tlp_marking_id(t)
-        {
-            holder.insert("object_marking_refs".into(), json!([m]));
-        }
-        match notice_of(&holder, loose, Vec::new(), target, template) {
+        match notice_of(&holder, tlp, loose, Vec::new(), target, template) {
             Ok(mut p) => {
                 p.from = None;
                 plan.notices.push(p);
@@ -448,6 +462,7 @@ pub fn plan(objects: &[Object], target: Target, template: &Template) -> Plan {
         if used.contains(id) {
             continue;
         }
+        let o = by_id.get(id).copied().unwrap_or(o);
         let ty = str_of(o, "type");
         let why = match ty {
             "identity" => "an identity is not sent: the importing node is the author".into(),
@@ -564,6 +579,7 @@ fn read_member(o: &Object) -> Result<Member, String> {
 /// makes.
 fn notice_of(
     c: &Object,
+    marked: Option<pb::Tlp>,
     mut found: Vec<Found>,
     evidence: Vec<(Vec<u8>, String, String)>,
     target: Target,
@@ -572,7 +588,7 @@ fn notice_of(
     found.sort();
     found.dedup_by(|a, b| a.kind == b.kind && a.value == b.value);
     let mut notice = template.notice.clone();
-    let tlp = strictest_tlp(c)
+    let tlp = marked
         .or(template.tlp)
         .ok_or("has no TLP marking: give one (--tlp)")?;
     notice.tlp = tlp.as_str_name().to_owned();
@@ -584,12 +600,19 @@ fn notice_of(
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let label_where = |hit: &dyn Fn(&Value) -> bool| -> String {
-        revealed
-            .iter()
-            .find(|f| hit(f))
-            .and_then(|f| f.get("label").and_then(Value::as_str))
-            .map_or_else(|| template.label.clone(), str::to_owned)
+    let label_where = |hit: &dyn Fn(&Value) -> bool| -> Result<String, String> {
+        let named = || {
+            revealed
+                .iter()
+                .find(|f| hit(f))
+                .and_then(|f| f.get("label").and_then(Value::as_str))
+                .map(str::to_owned)
+        };
+        template.label.clone().or_else(named).ok_or_else(|| {
+            "holds values isop sends only under an access label (wallets, e-mail \
+             addresses, a description) and names none: give one (--label)"
+                .to_owned()
+        })
     };
     let label_of =
         |path: &str| label_where(&|f| f.get("path").and_then(Value::as_str) == Some(path));
@@ -616,6 +639,7 @@ fn notice_of(
             let mut body = ext
                 .and_then(|e| e.get("body"))
                 .and_then(|b| b.get("intel_report"))
+                .filter(|b| b.is_object())
                 .cloned()
                 .unwrap_or_else(|| json!({}));
             body["title"] = json!(if name.is_empty() {
@@ -641,18 +665,31 @@ fn notice_of(
             for (i, f) in labelled.iter().enumerate() {
                 let path = format!("intel.indicators[{}]", first + i);
                 notice.labelled.push(LabelledField {
-                    label: label_of_value(&f.value),
+                    label: label_of_value(&f.value)?,
                     path,
                     value: json!({"indicator": {"kind": f.kind.as_str_name(), "value": f.value, "context": f.context}}),
                 });
             }
-            if !description.is_empty()
-                && !notice.labelled.iter().any(|f| f.path == "intel.narrative")
-            {
+            // The narrative: an isop notice's own (its value and label, as
+            // its extension holds them); else the report's description.
+            notice.labelled.retain(|f| f.path != "intel.narrative");
+            let narrative = match ext {
+                Some(_) => revealed
+                    .iter()
+                    .find(|f| f.get("path").and_then(Value::as_str) == Some("intel.narrative"))
+                    .and_then(|f| f.get("value").cloned())
+                    .map(|value| Ok::<_, String>((label_of("intel.narrative")?, value)))
+                    .transpose()?,
+                None if !description.is_empty() => {
+                    Some((label_of("intel.narrative")?, json!({"text": description})))
+                }
+                None => None,
+            };
+            if let Some((label, value)) = narrative {
                 notice.labelled.push(LabelledField {
-                    label: label_of("intel.narrative"),
+                    label,
                     path: "intel.narrative".into(),
-                    value: json!({"text": description}),
+                    value,
                 });
             }
             Ok(Planned {
@@ -669,8 +706,9 @@ fn notice_of(
             let mut body = ext
                 .and_then(|e| e.get("body"))
                 .and_then(|b| b.get("referral"))
+                .or_else(|| notice.body.get("referral"))
+                .filter(|b| b.is_object())
                 .cloned()
-                .or_else(|| notice.body.get("referral").cloned())
                 .ok_or("a referral needs what STIX does not say (works, category, jurisdiction, the referrer's statements): give a --template")?;
             let first =
                 |k: IndicatorKind| found.iter().find(|f| f.kind == k).map(|f| f.value.clone());
@@ -682,7 +720,11 @@ fn notice_of(
             if domain.is_none() && url.is_none() && ip.is_none() {
                 return Err("names no domain, URL or IP to refer".into());
             }
-            let mut t = body.get("target").cloned().unwrap_or_else(|| json!({}));
+            let mut t = body
+                .get("target")
+                .filter(|t| t.is_object())
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             for (k, v) in [("domain", domain), ("url", url), ("ip", ip)] {
                 if let Some(v) = v {
                     t[k] = json!(v);

@@ -177,8 +177,10 @@ fn attributes(primary: &Object, by_id: &BTreeMap<&str, &Object>) -> Vec<Value> {
             && let Some(v) = f.pointer("/value/indicator/value").and_then(Value::as_str)
         {
             let iban = v.len() > 4
-                && v[..2].chars().all(|c| c.is_ascii_uppercase())
-                && v[2..4].chars().all(|c| c.is_ascii_digit());
+                && v.get(..2)
+                    .is_some_and(|c| c.chars().all(|c| c.is_ascii_uppercase()))
+                && v.get(2..4)
+                    .is_some_and(|d| d.chars().all(|c| c.is_ascii_digit()));
             let path = f.get("path").and_then(Value::as_str).unwrap_or_default();
             let mut a = json!({
                 "uuid": ids::sco("misp-attribute", &format!("{notice}/{path}")).trim_start_matches("misp-attribute--"),

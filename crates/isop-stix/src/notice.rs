@@ -77,8 +77,13 @@ pub fn objects(
         id: view.id.clone(),
         why,
     };
-    let notice: pb::Notice = isop_core::json::from_json(view.body.clone(), "isop.v1.Notice")
-        .map_err(|e| bad(format!("its body: {e}")))?;
+    // What its author withdrew is gone from every name and description
+    // the objects take from the body.
+    let notice: pb::Notice = isop_core::json::from_json(
+        narrowed_body(&view.body, withdrawn, false),
+        "isop.v1.Notice",
+    )
+    .map_err(|e| bad(format!("its body: {e}")))?;
     let body = notice.body.ok_or_else(|| bad("it has no body".into()))?;
     let mut revealed = Vec::new();
     for f in &view.revealed {
@@ -511,10 +516,7 @@ impl Build<'_> {
     /// isop's extension: what STIX has no property for.
     fn extension(&self) -> Value {
         let v = self.view;
-        let mut body = v.body.clone();
-        for w in self.withdrawn {
-            remove_path(&mut body, w);
-        }
+        let body = narrowed_body(&v.body, self.withdrawn, true);
         let mut ext = json!({
             "extension_type": "property-extension",
             "notice_id": v.id,
@@ -615,10 +617,31 @@ fn prune(o: &mut Object) {
     o.values_mut().for_each(walk);
 }
 
+/// `body` (in its JSON form) without the values at `withdrawn`. With
+/// `whole_items`, a withdrawn list item is taken out of its list (the last
+/// first, so that each path still names what it named); without, it is
+/// left for the mapping to skip by its path, which names its objects.
+fn narrowed_body(body: &Value, withdrawn: &[String], whole_items: bool) -> Value {
+    let mut body = body.clone();
+    let mut paths: Vec<&String> = withdrawn.iter().collect();
+    let indices = |p: &str| -> Vec<u64> {
+        p.split('[')
+            .skip(1)
+            .filter_map(|s| s.split(']').next()?.parse().ok())
+            .collect()
+    };
+    paths.sort_by_key(|p| std::cmp::Reverse((indices(p), p.as_str())));
+    for p in paths {
+        remove_path(&mut body, p, whole_items);
+    }
+    body
+}
+
 /// Removes the value at `path` (`referral.target.ip`,
 /// `referral.evidence[1].location`) from a body in its JSON form, whose
-/// one key names the kind (`referral` for paths under `referral.`).
-pub(crate) fn remove_path(body: &mut Value, path: &str) {
+/// one key names the kind (`referral` for paths under `referral.`); a list
+/// item only with `whole_items`.
+fn remove_path(body: &mut Value, path: &str, whole_items: bool) {
     let Value::Object(kinds) = body else {
         return;
     };
@@ -652,7 +675,7 @@ pub(crate) fn remove_path(body: &mut Value, path: &str) {
         };
         at = match (next, index) {
             (Value::Array(items), Some(i)) if last => {
-                if i < items.len() {
+                if whole_items && i < items.len() {
                     items.remove(i);
                 }
                 return;

@@ -70,6 +70,7 @@ pub fn parse(text: &str) -> Result<Pattern, PatternError> {
         at: 0,
         end: text.chars().count(),
         out: Pattern::default(),
+        depth: 0,
     };
     p.observation_expressions()?;
     if let Some(t) = p.peek() {
@@ -253,7 +254,13 @@ struct Parser {
     at: usize,
     end: usize,
     out: Pattern,
+    /// How deep in parentheses and brackets the parser is.
+    depth: usize,
 }
+
+/// The deepest nesting of parentheses a pattern may have: no real pattern
+/// comes near, and a hostile one must not exhaust the stack.
+const MAX_DEPTH: usize = 64;
 
 const WORD_OPS: [&str; 5] = ["IN", "LIKE", "MATCHES", "ISSUBSET", "ISSUPERSET"];
 
@@ -330,7 +337,25 @@ impl Parser {
         Ok(())
     }
 
+    /// Goes one level deeper, if the pattern may.
+    fn deeper(&mut self) -> Result<(), PatternError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(format!(
+                "nests deeper than {MAX_DEPTH} levels of parentheses"
+            )));
+        }
+        Ok(())
+    }
+
     fn observation(&mut self) -> Result<(), PatternError> {
+        self.deeper()?;
+        let parsed = self.observation_inner();
+        self.depth -= 1;
+        parsed
+    }
+
+    fn observation_inner(&mut self) -> Result<(), PatternError> {
         match self.next("an observation expression ('[' or '(')")? {
             Tok::LBracket => {
                 self.comparison_or()?;
@@ -424,7 +449,10 @@ impl Parser {
             })
         ) {
             self.at += 1;
-            self.comparison_or()?;
+            self.deeper()?;
+            let inner = self.comparison_or();
+            self.depth -= 1;
+            inner?;
             return self.expect(&Tok::RParen, "')'");
         }
         if self.keyword("EXISTS") {
@@ -622,6 +650,17 @@ mod tests {
             ("[domain-name:value <> 'x']", 19, "'!='"),
             ("[domain-name:value LIKE 5]", 24, "takes a string"),
             ("", 0, "ends"),
+            ("(".repeat(100_000).as_str(), 64, "deeper than 64"),
+            (
+                format!(
+                    "[{}domain-name:value = 'x'{}]",
+                    "(".repeat(65),
+                    ")".repeat(65)
+                )
+                .as_str(),
+                65,
+                "deeper than 64",
+            ),
         ] {
             let e = parse(bad).unwrap_err();
             assert_eq!(e.at, at, "{bad}: {e}");

@@ -184,11 +184,60 @@ fn retractions_revoke_what_they_withdraw_and_version_the_rest() {
     );
 }
 
+#[test]
+fn narrowing_leaves_no_trace_of_what_it_withdrew() {
+    let v = view("referral-view.json");
+    let narrowed = Retracted {
+        index: v.index + 3,
+        logged_at: v.logged_at.0 + 3,
+        created_at: v.created_at.0 + 3,
+        paths: Some(vec!["referral.target.domain".into()]),
+    };
+    let stages = history(&v, &cx(), &[narrowed]).unwrap();
+    let changed = &stages[1].objects;
+    let text = serde_json::to_string(changed).unwrap();
+    // The domain's indicator is revoked; every new version of the rest
+    // (report, infrastructure, the relations that named the domain) is
+    // made from the narrowed body.
+    let revoked: Vec<&str> = changed
+        .iter()
+        .filter(|o| o.get("revoked") == Some(&json!(true)))
+        .map(|o| o["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        revoked,
+        ["indicator", "relationship", "relationship", "relationship"]
+    );
+    for o in changed.iter().filter(|o| o.get("revoked").is_none()) {
+        let t = serde_json::to_string(o).unwrap();
+        assert!(!t.contains("\"domain\""), "{t}");
+        assert!(!t.contains("Referral: mirror.streamz.example\""), "{t}");
+    }
+    assert_eq!(
+        changed[0]["name"],
+        "Referral: https://mirror.streamz.example/live/cup-final"
+    );
+    assert!(text.contains("infrastructure--"), "{text}");
+}
+
+#[test]
+fn a_hostile_extension_is_left_out_not_a_panic() {
+    let v = view("intel-view.json");
+    let mut objects = objects(&v, &cx(), &[]).unwrap();
+    objects[0]["extensions"][isop_stix::common::EXTENSION]["body"] =
+        json!({"intel_report": "not an object", "referral": ["x"]});
+    let read = read_bundle(&bundle(objects)).unwrap();
+    for target in [Target::Intel, Target::Referral] {
+        let p = plan(&read, target, &template(Some("role:agency")));
+        let _ = p.notices.len();
+    }
+}
+
 fn bundle(objects: Vec<Object>) -> Value {
     isop_stix::bundle::bundle(objects)
 }
 
-fn template(label: &str) -> Template {
+fn template(label: Option<&str>) -> Template {
     Template {
         notice: isop_api::SubmitNotice {
             tlp: String::new(),
@@ -200,7 +249,7 @@ fn template(label: &str) -> Template {
             body: Value::Null,
         },
         tlp: None,
-        label: label.into(),
+        label: label.map(str::to_owned),
     }
 }
 
@@ -209,7 +258,7 @@ fn an_exported_report_reads_back_as_the_same_intelligence() {
     let v = view("intel-view.json");
     let b = bundle(objects(&v, &cx(), &[]).unwrap());
     let read = read_bundle(&b).unwrap();
-    let p = plan(&read, Target::Intel, &template("role:agency"));
+    let p = plan(&read, Target::Intel, &template(None));
     assert_eq!(p.notices.len(), 1, "{:?}", p.skipped);
     let n = &p.notices[0].notice;
     assert_eq!(n.tlp, "TLP_AMBER");
@@ -255,7 +304,7 @@ fn bundles_from_elsewhere_say_what_they_leave_out() {
          "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "is_family": false}
     ]});
     let read = read_bundle(&b).unwrap();
-    let p = plan(&read, Target::Intel, &template("role:agency"));
+    let p = plan(&read, Target::Intel, &template(Some("role:agency")));
     // What no report holds is one report, marked as strictly as its
     // strictest object (TLP:RED).
     assert_eq!(p.notices.len(), 1);
@@ -280,9 +329,35 @@ fn bundles_from_elsewhere_say_what_they_leave_out() {
     assert!(why("indicator--1b6e4c0a-1d2f-4e3a-8b9c-0d1e2f3a4b5c").contains("the operator LIKE"));
     assert!(why("indicator--2b6e4c0a-1d2f-4e3a-8b9c-0d1e2f3a4b5c").contains("snort"));
     assert!(why("malware--5b6e4c0a-1d2f-4e3a-8b9c-0d1e2f3a4b5c").contains("malware"));
-    // As referrals, with nothing to say what STIX does not.
-    let p = plan(&read, Target::Referral, &template(""));
+    // Without --label, a bundle from elsewhere cannot say who may read an
+    // e-mail address: left out.
+    let p = plan(&read, Target::Intel, &template(None));
     assert!(p.notices.is_empty());
+    assert!(
+        p.skipped
+            .iter()
+            .any(|s| s.why.contains("give one (--label)")),
+        "{:?}",
+        p.skipped
+    );
+    // As referrals, with nothing to say what STIX does not.
+    let p = plan(&read, Target::Referral, &template(None));
+    assert!(p.notices.is_empty());
+
+    // A report is as strict as anything in it: a RED indicator in a GREEN
+    // report makes a RED notice.
+    let red = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
+    let green = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+    let b = json!({"type": "bundle", "id": "bundle--5d0a1f7e-3b3c-4e1a-9f0e-1c2d3e4f5a6b", "objects": [
+        {"type": "report", "spec_version": "2.1", "id": "report--7b6e4c0a-1d2f-4e3a-8b9c-0d1e2f3a4b5c",
+         "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "name": "r",
+         "published": "2026-01-01T00:00:00Z", "object_marking_refs": [green],
+         "object_refs": ["domain-name--3b6e4c0a-1d2f-5e3a-8b9c-0d1e2f3a4b5c"]},
+        {"type": "domain-name", "spec_version": "2.1", "id": "domain-name--3b6e4c0a-1d2f-5e3a-8b9c-0d1e2f3a4b5c",
+         "value": "pirate.example", "granular_markings": [{"marking_ref": red, "selectors": ["value"]}]}
+    ]});
+    let p = plan(&read_bundle(&b).unwrap(), Target::Intel, &template(None));
+    assert_eq!(p.notices[0].notice.tlp, "TLP_RED");
 }
 
 #[test]

@@ -172,6 +172,20 @@ async fn taxii_reads_are_recorded_and_withheld_fields_stay_withheld() -> Result<
     assert_eq!(basic("soc", &viewer.token)?.await?.status().as_u16(), 200);
     // Known by Basic, still held to the role.
     assert_eq!(basic("intake", &added.token)?.await?.status().as_u16(), 403);
+    // Basic is for TAXII's reads only: the rest of the API takes none.
+    let elsewhere = isop_api::http_client()?
+        .get(format!(
+            "http://{}/v1/status",
+            kr.api_addr().context("api")?
+        ))
+        .basic_auth("soc", Some(&viewer.token))
+        .send()
+        .await?;
+    assert_eq!(elsewhere.status().as_u16(), 401);
+    assert_eq!(
+        elsewhere.headers()["www-authenticate"],
+        "Bearer realm=\"isop\""
+    );
     let wrong = basic("admin", &viewer.token)?.await?;
     assert_eq!(wrong.status().as_u16(), 401);
     assert_eq!(

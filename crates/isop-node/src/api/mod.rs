@@ -135,10 +135,16 @@ async fn errors_as_json(request: Request, next: Next) -> Response {
     ApiError(status, message).into_response()
 }
 
-/// The token `Authorization` gives: `Bearer <token>`, or (for TAXII
-/// clients that speak only HTTP Basic) `Basic` with the user's name and
-/// the token as its password. For Basic, the name the token is must be
-/// the name given.
+/// Whether a request may sign in with HTTP Basic: only TAXII's reads,
+/// for clients that speak nothing else. Nowhere else, so that credentials
+/// a browser keeps for Basic can never carry a cross-site `POST`.
+fn basic_allowed(request: &Request) -> bool {
+    request.method() == axum::http::Method::GET && taxii::is_taxii(request.uri().path())
+}
+
+/// The token `Authorization` gives: `Bearer <token>`, or on TAXII's reads
+/// (see [`basic_allowed`]) `Basic` with the user's name and the token as
+/// its password. For Basic, the name the token is must be the name given.
 fn credentials(request: &Request) -> Option<(Option<String>, String)> {
     let value = request
         .headers()
@@ -147,6 +153,9 @@ fn credentials(request: &Request) -> Option<(Option<String>, String)> {
         .ok()?;
     if let Some(token) = value.strip_prefix("Bearer ") {
         return Some((None, token.to_owned()));
+    }
+    if !basic_allowed(request) {
+        return None;
     }
     let encoded = value.strip_prefix("Basic ")?;
     let raw =
@@ -173,9 +182,14 @@ async fn authorize(State(api): State<Api>, mut request: Request, next: Next) -> 
             "wrong bearer token"
         };
         let mut refused = ApiError(StatusCode::UNAUTHORIZED, why.into()).into_response();
+        let challenge = if basic_allowed(&request) {
+            "Bearer realm=\"isop\", Basic realm=\"isop\""
+        } else {
+            "Bearer realm=\"isop\""
+        };
         refused.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer realm=\"isop\", Basic realm=\"isop\""),
+            header::HeaderValue::from_static(challenge),
         );
         return refused;
     };

@@ -346,6 +346,8 @@ struct Matching {
     added_after: Option<u64>,
     limit: usize,
     from: (u64, usize),
+    /// The log size the first page was listed from.
+    until: Option<u64>,
     ids: Option<Vec<String>>,
     types: Option<Vec<String>>,
     versions: Wanted,
@@ -368,12 +370,25 @@ impl Matching {
                 })
             })
             .transpose()?;
-        let from = match &f.next {
-            None => (0, 0),
-            Some(n) => n
-                .split_once('-')
-                .and_then(|(p, k)| Some((p.parse().ok()?, k.parse().ok()?)))
-                .ok_or_else(|| bad_request(format!("next {n:?} is not one this server gave")))?,
+        // `next` is `{place}-{skip}-{log size}`: where the list goes on,
+        // and the log it was listed from, so that a retraction logged
+        // between two pages moves nothing in between.
+        let (from, until) = match &f.next {
+            None => ((0, 0), None),
+            Some(n) => {
+                let parts: Vec<u64> = n.split('-').filter_map(|p| p.parse().ok()).collect();
+                match parts[..] {
+                    [place, skip, size] if n.split('-').count() == 3 => (
+                        (place, usize::try_from(skip).unwrap_or(usize::MAX)),
+                        Some(size),
+                    ),
+                    _ => {
+                        return Err(bad_request(format!(
+                            "next {n:?} is not one this server gave"
+                        )));
+                    }
+                }
+            }
         };
         let versions = match f.version.as_deref() {
             None | Some("last") => Wanted::Last,
@@ -396,6 +411,7 @@ impl Matching {
             added_after,
             limit: f.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
             from,
+            until,
             ids: list(&f.id),
             types: list(&f.ty),
             versions,
@@ -426,24 +442,17 @@ fn version_of(l: &Listed) -> String {
     }
 }
 
-/// The objects every collection carries, first.
-fn preamble(inner: &Inner) -> Vec<Listed> {
-    let at = |s: &str| isop_core::json::parse_rfc3339(s).unwrap_or_default();
-    let mut out: Vec<Object> = [
-        pb::Tlp::Clear,
-        pb::Tlp::Green,
-        pb::Tlp::Amber,
-        pb::Tlp::AmberStrict,
-        pb::Tlp::Red,
-    ]
-    .into_iter()
-    .filter_map(common::tlp_marking)
-    .collect();
-    out.push(common::publisher());
-    out.push(common::extension_definition());
+/// The objects every collection carries, first (`isop_stix::common::preamble`),
+/// added when the log began: before every notice, so `date_added` ascends.
+fn preamble(inner: &Inner) -> Result<Vec<Listed>, ApiError> {
+    let began = inner
+        .store
+        .log_entry(LogIndex(0))?
+        .map_or(0, |e| e.appended_at);
     let roster = inner.roster();
-    out.extend(roster.members().map(|m| {
-        common::identity(&Member {
+    let members: Vec<Member> = roster
+        .members()
+        .map(|m| Member {
             org: m.org_id.to_string(),
             name: m.display_name.clone(),
             role: m.role.to_pb(),
@@ -454,21 +463,26 @@ fn preamble(inner: &Inner) -> Vec<Listed> {
                 .map(|k| k.not_before.0)
                 .min()
                 .unwrap_or_default(),
+            described: roster.issued_at().0,
         })
-    }));
-    out.into_iter()
+        .collect();
+    Ok(common::preamble(&members)
+        .into_iter()
         .map(|object| Listed {
-            date_added: at(str_of(&object, "created")),
+            date_added: began,
             object,
             from: None,
         })
-        .collect()
+        .collect())
 }
 
 /// The retractions of `n` by its author this node holds, in log order.
-fn retractions(inner: &Inner, n: &Notice) -> Result<Vec<Retracted>, ApiError> {
+fn retractions(inner: &Inner, n: &Notice, until: u64) -> Result<Vec<Retracted>, ApiError> {
     let mut out = Vec::new();
     for at in inner.store.replies(&n.id())? {
+        if at.0 >= until {
+            continue;
+        }
         let Some(r) = inner.notice_at(at)? else {
             continue;
         };
@@ -505,7 +519,12 @@ fn covering(inner: &Inner, at: LogIndex) -> Result<Covering, ApiError> {
 
 /// `n` (at `at`) as objects, stage by stage, with the revealed fields its
 /// objects carry.
-fn history(inner: &Inner, at: LogIndex, n: &Notice) -> Result<(Vec<Stage>, Vec<String>), ApiError> {
+fn history(
+    inner: &Inner,
+    at: LogIndex,
+    n: &Notice,
+    until: u64,
+) -> Result<(Vec<Stage>, Vec<String>), ApiError> {
     let view = notice_view(inner, at)?;
     let kind_of = |id: &str| -> Option<pb::NoticeKind> {
         let id: NoticeId = id.parse().ok()?;
@@ -516,7 +535,7 @@ fn history(inner: &Inner, at: LogIndex, n: &Notice) -> Result<(Vec<Stage>, Vec<S
         checkpoint: Some(covering(inner, at)?),
         kind_of: &kind_of,
     };
-    let stages = isop_stix::history(&view, &cx, &retractions(inner, n)?)
+    let stages = isop_stix::history(&view, &cx, &retractions(inner, n, until)?)
         .map_err(|e| super::shared::internal(format!("mapping notice {} to STIX: {e}", n.id())))?;
     let paths = view.revealed.iter().map(|f| f.path.clone()).collect();
     Ok((stages, paths))
@@ -575,6 +594,7 @@ fn added_at(
     scope: &Scope,
     at: LogIndex,
     wanted: &Wanted,
+    until: u64,
 ) -> Result<Vec<Listed>, ApiError> {
     let Some(logged) = inner.notice_at(at)? else {
         return Ok(Vec::new());
@@ -582,7 +602,7 @@ fn added_at(
     let n = &logged.notice;
     let mut out = Vec::new();
     if scope.holds(n) {
-        let (stages, paths) = history(inner, at, n)?;
+        let (stages, paths) = history(inner, at, n, until)?;
         if let Some(first) = stages.first() {
             out.extend(versions_wanted(first, &stages, wanted, &(n.id(), paths)));
         }
@@ -595,7 +615,7 @@ fn added_at(
         && retracted.notice.author() == n.author()
         && scope.holds(&retracted.notice)
     {
-        let (stages, paths) = history(inner, of_at, &retracted.notice)?;
+        let (stages, paths) = history(inner, of_at, &retracted.notice, until)?;
         if let Some(stage) = stages.iter().find(|s| s.index == at.0) {
             out.extend(versions_wanted(stage, &stages, wanted, &(of, paths)));
         }
@@ -607,7 +627,9 @@ fn added_at(
 /// continues it.
 fn page(api: &Api, scope: &Scope, m: &Matching) -> Result<(Vec<Listed>, Option<String>), ApiError> {
     let inner = &api.inner;
-    let size = inner.store.size();
+    let size = m
+        .until
+        .map_or_else(|| inner.store.size(), |u| u.min(inner.store.size()));
     let (mut pos, mut skip) = m.from;
     let mut out = Vec::new();
     if !m.spec_ok {
@@ -615,14 +637,14 @@ fn page(api: &Api, scope: &Scope, m: &Matching) -> Result<(Vec<Listed>, Option<S
     }
     while pos <= size {
         let items = if pos == 0 {
-            preamble(inner)
+            preamble(inner)?
         } else {
             let at = LogIndex(pos - 1);
             let logged_at = inner.store.log_entry(at)?.map_or(0, |e| e.appended_at);
             if m.added_after.is_some_and(|t| logged_at <= t) {
                 Vec::new()
             } else {
-                added_at(inner, scope, at, &m.versions)?
+                added_at(inner, scope, at, &m.versions, size)?
             }
         };
         let items = items.into_iter().filter(|l| {
@@ -636,7 +658,7 @@ fn page(api: &Api, scope: &Scope, m: &Matching) -> Result<(Vec<Listed>, Option<S
         });
         for (k, l) in items.enumerate().skip(skip) {
             if out.len() == m.limit {
-                return Ok((out, Some(format!("{pos}-{k}"))));
+                return Ok((out, Some(format!("{pos}-{k}-{size}"))));
             }
             out.push(l);
         }
@@ -644,6 +666,19 @@ fn page(api: &Api, scope: &Scope, m: &Matching) -> Result<(Vec<Listed>, Option<S
         pos += 1;
     }
     Ok((out, None))
+}
+
+/// [`page`] off the async runtime: a page maps notices, and a lookup of
+/// one object may read a whole collection.
+async fn page_apart(
+    api: &Api,
+    scope: &Scope,
+    m: Matching,
+) -> Result<(Vec<Listed>, Option<String>), ApiError> {
+    let (api, scope) = (api.clone(), scope.clone());
+    tokio::task::spawn_blocking(move || page(&api, &scope, &m))
+        .await
+        .map_err(|e| super::shared::internal(format!("a TAXII page: {e}")))?
 }
 
 /// Records the read of every notice whose objects `listed` holds.
@@ -681,7 +716,7 @@ async fn objects(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     let scope = find(&api, &id)?;
-    let (listed, next) = page(&api, &scope, &Matching::of(&filter)?)?;
+    let (listed, next) = page_apart(&api, &scope, Matching::of(&filter)?).await?;
     envelope(&api, &user, &scope, &listed, next)
 }
 
@@ -711,8 +746,7 @@ async fn manifest(
     Query(filter): Query<Filter>,
 ) -> Result<Response, ApiError> {
     let scope = find(&api, &id)?;
-    let m = Matching::of(&filter)?;
-    let (listed, next) = page(&api, &scope, &m)?;
+    let (listed, next) = page_apart(&api, &scope, Matching::of(&filter)?).await?;
     let manifest = Manifest {
         more: next.is_some(),
         next,
@@ -757,7 +791,7 @@ async fn object(
 ) -> Result<Response, ApiError> {
     let scope = find(&api, &id)?;
     let m = one_object(filter, object.clone(), None)?;
-    let (listed, next) = page(&api, &scope, &m)?;
+    let (listed, next) = page_apart(&api, &scope, m).await?;
     if listed.is_empty() {
         return Err(not_found(format!("no object {object} in collection {id}")));
     }
@@ -771,7 +805,7 @@ async fn versions(
 ) -> Result<Response, ApiError> {
     let scope = find(&api, &id)?;
     let m = one_object(filter, object.clone(), Some("all"))?;
-    let (listed, next) = page(&api, &scope, &m)?;
+    let (listed, next) = page_apart(&api, &scope, m).await?;
     if listed.is_empty() {
         return Err(not_found(format!("no object {object} in collection {id}")));
     }

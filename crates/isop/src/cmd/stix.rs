@@ -10,6 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use isop_api::SubmitNotice;
 use isop_core::{NoticeKind, pb};
 use isop_stix::bundle::{bundle, extension, select};
+use isop_stix::common::Member;
 use isop_stix::import::{Plan, Target, Template, plan, read_bundle};
 use serde_json::Value;
 
@@ -137,10 +138,11 @@ pub(crate) struct ImportStix {
     #[arg(long)]
     tlp: Option<String>,
     /// The access label of the values isop sends only as labelled fields
-    /// (wallets, e-mail addresses, a report's description), unless the
-    /// bundle's isop extension names one.
-    #[arg(long, default_value = "")]
-    label: String,
+    /// (wallets, e-mail addresses, a report's description); without it,
+    /// the bundle's isop extension must name one (`""` for anyone the
+    /// notice reaches).
+    #[arg(long)]
+    label: Option<String>,
     /// The case the notices belong to.
     #[arg(long)]
     case: Option<String>,
@@ -295,6 +297,14 @@ fn show(plan: &Plan) {
                 .map(|f| format!(", from {f}"))
                 .unwrap_or_default()
         );
+        for f in &p.notice.labelled {
+            let label = if f.label.is_empty() {
+                "anyone it reaches"
+            } else {
+                f.label.as_str()
+            };
+            println!("    {} under {}", esc(&f.path), esc(label));
+        }
     }
     if !plan.skipped.is_empty() {
         println!("left out ({}):", plan.skipped.len());
@@ -350,7 +360,27 @@ impl Selection {
                 None => bail!("the node serves no collection {alias:?}"),
             }
         };
-        let mut objects = Vec::new();
+        // What every bundle carries first (markings, isop's extension, the
+        // members), also when --since leaves the collection's out.
+        let fed = api.federation().await?;
+        let members: Vec<Member> = fed
+            .members
+            .iter()
+            .map(|m| Member {
+                org: m.org.clone(),
+                name: m.name.clone(),
+                role: m.role,
+                country: m.country.clone(),
+                since: m
+                    .keys
+                    .iter()
+                    .map(|k| k.not_before.0)
+                    .min()
+                    .unwrap_or_default(),
+                described: fed.roster_issued_at.0,
+            })
+            .collect();
+        let mut objects = isop_stix::common::preamble(&members);
         let mut next: Option<String> = None;
         loop {
             let mut query = vec![("limit", "1000".to_owned())];
