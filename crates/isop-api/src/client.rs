@@ -80,15 +80,19 @@ impl ApiClient {
         format!("{}{path}", self.base)
     }
 
-    async fn call(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
-        let r = req
-            .bearer_auth(&self.token)
+    /// Sends `req` with the token.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
+        req.bearer_auth(&self.token)
             .send()
             .await
             .map_err(|e| Error::Unreachable {
                 base: self.base.clone(),
                 why: e.to_string(),
-            })?;
+            })
+    }
+
+    async fn call(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, Error> {
+        let r = self.send(req).await?;
         let status = r.status();
         if status.is_success() {
             return Ok(r);
@@ -143,20 +147,11 @@ impl ApiClient {
         query: &[(&str, String)],
     ) -> Result<serde_json::Value, Error> {
         let r = self
-            .http
-            .get(self.url(path))
-            .query(query)
-            .header(
+            .send(self.http.get(self.url(path)).query(query).header(
                 reqwest::header::ACCEPT,
                 "application/taxii+json;version=2.1",
-            )
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| Error::Unreachable {
-                base: self.base.clone(),
-                why: e.to_string(),
-            })?;
+            ))
+            .await?;
         let status = r.status();
         let body: serde_json::Value = r.json().await.map_err(|e| Error::Answer(e.to_string()))?;
         if status.is_success() {

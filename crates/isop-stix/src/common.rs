@@ -196,6 +196,44 @@ pub struct Member {
     pub described: u64,
 }
 
+impl Member {
+    /// The members of `roster`, as a node holds it.
+    pub fn of_roster(roster: &isop_core::Roster) -> Vec<Self> {
+        roster
+            .members()
+            .map(|m| Self {
+                org: m.org_id.to_string(),
+                name: m.display_name.clone(),
+                role: m.role.to_pb(),
+                country: m.country.clone(),
+                since: first(m.keys.iter().map(|k| k.not_before.0)),
+                described: roster.issued_at().0,
+            })
+            .collect()
+    }
+
+    /// The members of the roster `fed` shows (`GET /v1/federation`): the
+    /// same as [`Member::of_roster`] at the node.
+    pub fn of_federation(fed: &isop_api::Federation) -> Vec<Self> {
+        fed.members
+            .iter()
+            .map(|m| Self {
+                org: m.org.clone(),
+                name: m.name.clone(),
+                role: m.role,
+                country: m.country.clone(),
+                since: first(m.keys.iter().map(|k| k.not_before.0)),
+                described: fed.roster_issued_at.0,
+            })
+            .collect()
+    }
+}
+
+/// The earliest of `times`; 0 if there is none.
+fn first(times: impl Iterator<Item = u64>) -> u64 {
+    times.min().unwrap_or_default()
+}
+
 /// The id of `org`'s identity.
 pub fn identity_id(org: &str) -> String {
     ids::sdo("identity", org)

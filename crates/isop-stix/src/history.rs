@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use isop_api::NoticeView;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::notice::{Context, objects};
-use crate::{Error, Object, timestamp};
+use crate::{Error, Object, str_of, timestamp};
 
 /// A retraction of a notice, by its author, as this node holds it.
 #[derive(Clone, Debug)]
@@ -55,10 +55,7 @@ fn same_but_modified(a: &Object, b: &Object) -> bool {
 }
 
 fn id(o: &Object) -> String {
-    o.get("id")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+    str_of(o, "id").to_owned()
 }
 
 /// `view`'s objects, stage by stage: as sent, then as each of

@@ -57,8 +57,8 @@ pub enum Error {
     },
 }
 
-/// The string property `key` of `o`; empty if it has none.
-pub(crate) fn str_of<'a>(o: &'a Object, key: &str) -> &'a str {
+/// The string property `key` of the object `o`; empty if it has none.
+pub fn str_of<'a>(o: &'a Object, key: &str) -> &'a str {
     o.get(key)
         .and_then(serde_json::Value::as_str)
         .unwrap_or_default()

@@ -11,7 +11,7 @@ use isop_core::pb::{self, IndicatorKind, notice::Body};
 use serde_json::{Value, json};
 
 use crate::common::{EXTENSION, WALLET_EXTENSION, identity_id, object, tlp_marking_id};
-use crate::{Error, Object, SPEC_VERSION, ids, pattern, timestamp};
+use crate::{Error, Object, SPEC_VERSION, ids, pattern, str_of, timestamp};
 
 /// The first signed checkpoint of the node's log that covers a notice's
 /// entry (stable: it stays the first).
@@ -321,11 +321,7 @@ impl Build<'_> {
     }
 
     fn push(&mut self, o: Object) -> String {
-        let id = o
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
+        let id = str_of(&o, "id").to_owned();
         self.out.push(o);
         id
     }
@@ -551,7 +547,7 @@ impl Build<'_> {
         let mut refs: Vec<String> = self
             .out
             .iter()
-            .filter_map(|o| o.get("id").and_then(Value::as_str).map(str::to_owned))
+            .map(|o| str_of(o, "id").to_owned())
             .collect();
         refs.extend(self.outside.iter().cloned());
         refs.push(self.author.clone());

@@ -233,6 +233,54 @@ fn a_hostile_extension_is_left_out_not_a_panic() {
     }
 }
 
+#[test]
+fn an_erasure_makes_a_new_version_of_what_named_the_value() {
+    let mut v = view("intel-view.json");
+    let before = objects(&v, &cx(), &[]).unwrap();
+    let erased_at = v.created_at.0 + 100;
+    v.erased.push(isop_api::Erased {
+        digest: "00".repeat(32),
+        path: "intel.indicators[3]".into(),
+        reason: "a data subject's request".into(),
+        erased_by: "admin".into(),
+        erased_at: isop_api::Time(erased_at),
+    });
+    let stages = history(&v, &cx(), &[]).unwrap();
+    let after = &stages[0].objects;
+    assert_eq!(after[0]["modified"], isop_stix::timestamp(erased_at));
+    assert_eq!(after[0]["created"], before[0]["created"]);
+    // The rest keep their versions.
+    assert_eq!(after[1..], before[1..]);
+}
+
+#[test]
+fn import_reads_each_objects_latest_version_in_any_order() {
+    let indicator = |modified: &str, revoked: bool| {
+        json!({"type": "indicator", "spec_version": "2.1", "id": "indicator--0b6e4c0a-1d2f-4e3a-8b9c-0d1e2f3a4b5c",
+         "created": "2026-01-01T00:00:00Z", "modified": modified, "revoked": revoked,
+         "pattern": "[domain-name:value = 'pirate.example']", "pattern_type": "stix",
+         "valid_from": "2026-01-01T00:00:00Z",
+         "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"]})
+    };
+    // A report on it; the revoked version first, the older one after it.
+    let b = json!({"type": "bundle", "id": "bundle--5d0a1f7e-3b3c-4e1a-9f0e-1c2d3e4f5a6b", "objects": [
+        {"type": "report", "spec_version": "2.1", "id": "report--7b6e4c0a-1d2f-4e3a-8b9c-0d1e2f3a4b5c",
+         "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "name": "r",
+         "published": "2026-01-01T00:00:00Z",
+         "object_marking_refs": ["marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"],
+         "object_refs": ["indicator--0b6e4c0a-1d2f-4e3a-8b9c-0d1e2f3a4b5c"]},
+        indicator("2026-02-01T00:00:00Z", true),
+        indicator("2026-01-01T00:00:00Z", false),
+    ]});
+    let p = plan(&read_bundle(&b).unwrap(), Target::Intel, &template(None));
+    assert!(p.notices.is_empty(), "{:?}", p.notices);
+    assert!(
+        p.skipped.iter().any(|s| s.why == "is revoked"),
+        "{:?}",
+        p.skipped
+    );
+}
+
 fn bundle(objects: Vec<Object>) -> Value {
     isop_stix::bundle::bundle(objects)
 }

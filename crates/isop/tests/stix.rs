@@ -334,6 +334,10 @@ fn stix_taxii_and_misp_with_the_ecosystems_tools() {
     assert_eq!(kinds, BTreeSet::from(["intel_report".to_owned()]));
     let none = export(&kr, &["--since", "2999-01-01T00:00:00Z"]);
     assert!(objects(&none).iter().all(|o| ext(o).is_none()));
+    // What every bundle carries, also when --since leaves out the rest.
+    for ty in ["marking-definition", "extension-definition", "identity"] {
+        assert!(objects(&none).iter().any(|o| o["type"] == ty), "{ty}");
+    }
     let err = isop_fails(&["export", "stix", "--node", &kr, "--case", "NO-SUCH-CASE"]);
     assert!(err.contains("no notice of case \"NO-SUCH-CASE\""), "{err}");
 
@@ -408,9 +412,9 @@ fn stix_taxii_and_misp_with_the_ecosystems_tools() {
     assert!(again.contains("sent "), "{again}");
 
     // Bad bundles: refused, naming the object, nothing sent.
-    let bad = |name: &str, bundle: Value| {
+    let bad = |name: &str, bundle: &str| {
         let path = file(name);
-        std::fs::write(&path, bundle.to_string()).unwrap();
+        std::fs::write(&path, bundle).unwrap();
         isop_fails(&[
             "import",
             "stix",
@@ -424,7 +428,7 @@ fn stix_taxii_and_misp_with_the_ecosystems_tools() {
     };
     let err = bad(
         "v20.json",
-        serde_json::json!({"type": "bundle", "id": "bundle--0f3a3a26-8c3e-4d2c-9d55-62a9f5b2f4d1", "spec_version": "2.0", "objects": []}),
+        &serde_json::json!({"type": "bundle", "id": "bundle--0f3a3a26-8c3e-4d2c-9d55-62a9f5b2f4d1", "spec_version": "2.0", "objects": []}).to_string(),
     );
     assert!(
         err.contains("STIX 2.0") && err.contains("nothing was sent"),
@@ -438,8 +442,9 @@ fn stix_taxii_and_misp_with_the_ecosystems_tools() {
     };
     let err = bad(
         "pattern.json",
-        serde_json::json!({"type": "bundle", "id": "bundle--0f3a3a26-8c3e-4d2c-9d55-62a9f5b2f4d1",
-            "objects": [indicator("[domain-name:value = 'streamz.example'")]}),
+        &serde_json::json!({"type": "bundle", "id": "bundle--0f3a3a26-8c3e-4d2c-9d55-62a9f5b2f4d1",
+            "objects": [indicator("[domain-name:value = 'streamz.example'")]})
+        .to_string(),
     );
     assert!(
         err.contains("indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f: its pattern does not parse at character 38"),
@@ -447,27 +452,18 @@ fn stix_taxii_and_misp_with_the_ecosystems_tools() {
     );
     let err = bad(
         "missing.json",
-        serde_json::json!({"type": "bundle", "id": "bundle--0f3a3a26-8c3e-4d2c-9d55-62a9f5b2f4d1",
+        &serde_json::json!({"type": "bundle", "id": "bundle--0f3a3a26-8c3e-4d2c-9d55-62a9f5b2f4d1",
             "objects": [{"type": "report", "spec_version": "2.1",
                 "id": "report--1d0b3b5e-2f0a-4c5e-8f2e-6f1f4e7a9b10",
                 "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z",
-                "name": "r", "object_refs": ["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}]}),
+                "name": "r", "object_refs": ["indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f"]}]})
+        .to_string(),
     );
     assert!(
         err.contains("report--1d0b3b5e-2f0a-4c5e-8f2e-6f1f4e7a9b10: lacks the required property published of a report"),
         "{err}"
     );
-    let path = file("not-json.json");
-    std::fs::write(&path, "<stix/>").unwrap();
-    let err = isop_fails(&[
-        "import",
-        "stix",
-        "--node",
-        &gb,
-        &path,
-        "--to",
-        "INTERPOL-GS",
-    ]);
+    let err = bad("not-json.json", "<stix/>");
     assert!(err.contains("is not JSON"), "{err}");
 
     // The ecosystem's own tools.

@@ -192,5 +192,69 @@ async fn taxii_reads_are_recorded_and_withheld_fields_stay_withheld() -> Result<
         wrong.headers()["content-type"],
         "application/taxii+json;version=2.1"
     );
+
+    // Paging while the log grows: a retraction logged between two pages
+    // moves nothing in a listing that began before it; a new listing has
+    // its versions. And date_added ascends, the objects every collection
+    // carries first.
+    let objects = format!("/taxii2/isop/collections/{all}/objects/");
+    let versions = |page: &Value| -> Result<Vec<(String, String)>> {
+        Ok(page["objects"]
+            .as_array()
+            .context("objects")?
+            .iter()
+            .map(|o| (o["id"].to_string(), o["modified"].to_string()))
+            .collect())
+    };
+    let whole = admin.taxii(&objects, &[]).await?;
+    let first = admin.taxii(&objects, &[("limit", "15".into())]).await?;
+    assert_eq!(first["more"], true);
+    let next = first["next"].as_str().context("next")?.to_owned();
+    let retraction = filmco
+        .send(
+            isop_core::NoticeDraft::new(
+                Tlp::Amber,
+                isop_core::RetractionBuilder::new(
+                    sent.id,
+                    pb::RetractionScope::Withdraw,
+                    "mistaken",
+                )
+                .build(),
+            )
+            .to_org(&org(KR)),
+        )
+        .await?;
+    filmco
+        .wait_until("the retraction's receipt", STEP, |n| {
+            delivered(n, retraction.index, KR)
+        })
+        .await?;
+    let rest = admin
+        .taxii(&objects, &[("next", next), ("limit", "1000".into())])
+        .await?;
+    let mut paged = versions(&first)?;
+    paged.extend(versions(&rest)?);
+    assert_eq!(paged, versions(&whole)?);
+    let after = admin.taxii(&objects, &[]).await?;
+    assert!(
+        after["objects"]
+            .as_array()
+            .context("objects")?
+            .iter()
+            .any(|o| o["revoked"] == true)
+    );
+    let manifest = admin
+        .taxii(
+            &format!("/taxii2/isop/collections/{all}/manifest/"),
+            &[("limit", "1000".into())],
+        )
+        .await?;
+    let added: Vec<u64> = manifest["objects"]
+        .as_array()
+        .context("manifest")?
+        .iter()
+        .filter_map(|r| isop_core::json::parse_rfc3339(r["date_added"].as_str()?))
+        .collect();
+    assert!(added.len() > 20 && added.is_sorted(), "{added:?}");
     Ok(())
 }

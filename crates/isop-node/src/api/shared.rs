@@ -19,38 +19,59 @@ use crate::{Error, Fault};
 pub(super) struct Api {
     pub(super) inner: Arc<Inner>,
     pub(super) users: Arc<crate::users::Users>,
-    pub(super) unanswered: Arc<Unanswered>,
-    pub(super) cases: Arc<super::taxii::Cases>,
+    /// The referrals this node received and has not answered (no notice
+    /// of its own in reply to them).
+    pub(super) unanswered: Arc<Tally<std::collections::HashSet<NoticeId>>>,
+    /// The case references this node holds (TAXII's case collections).
+    pub(super) cases: Arc<Tally<std::collections::BTreeSet<String>>>,
 }
 
-/// The referrals this node received and has not answered (no notice of
-/// its own in reply to them), kept as the log grows: each count reads
+/// What the log's notices tell, kept as the log grows: each look reads
 /// only the entries logged since the last.
 #[derive(Default)]
-pub(super) struct Unanswered(std::sync::Mutex<(u64, std::collections::HashSet<NoticeId>)>);
+pub(super) struct Tally<T>(std::sync::Mutex<(u64, T)>);
 
-impl Unanswered {
-    pub(super) fn count(&self, inner: &Inner) -> Result<u64, Error> {
+impl<T> Tally<T> {
+    /// Adds each notice logged since the last look with `add`, then
+    /// answers with `read`.
+    pub(super) fn look<R>(
+        &self,
+        inner: &Inner,
+        mut add: impl FnMut(&mut T, &crate::state::LoggedNotice),
+        read: impl FnOnce(&T) -> R,
+    ) -> Result<R, Error> {
         let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (seen, open) = &mut *held;
+        let (seen, tally) = &mut *held;
         let size = inner.store.size();
         for at in *seen..size {
-            let Some(logged) = inner.notice_at(LogIndex(at))? else {
-                continue;
-            };
-            let n = &logged.notice;
-            if logged.entry.direction == isop_core::pb::Direction::Inbound as i32
-                && n.kind() == isop_core::NoticeKind::Referral
-            {
-                open.insert(n.id());
-            } else if n.author() == &inner.org
-                && let Some(answered) = n.in_reply_to()
-            {
-                open.remove(&answered);
+            if let Some(logged) = inner.notice_at(LogIndex(at))? {
+                add(tally, &logged);
             }
         }
         *seen = size;
-        Ok(open.len() as u64)
+        Ok(read(tally))
+    }
+}
+
+impl Tally<std::collections::HashSet<NoticeId>> {
+    /// How many referrals this node received and has not answered.
+    pub(super) fn count(&self, inner: &Inner) -> Result<u64, Error> {
+        self.look(
+            inner,
+            |open, logged| {
+                let n = &logged.notice;
+                if logged.entry.direction == isop_core::pb::Direction::Inbound as i32
+                    && n.kind() == isop_core::NoticeKind::Referral
+                {
+                    open.insert(n.id());
+                } else if n.author() == &inner.org
+                    && let Some(answered) = n.in_reply_to()
+                {
+                    open.remove(&answered);
+                }
+            },
+            |open| open.len() as u64,
+        )
     }
 }
 

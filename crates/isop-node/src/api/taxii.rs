@@ -13,8 +13,7 @@
 //! notice's objects, or the versions a retraction makes of the notice it
 //! retracts. `next` names the place in that order (`{entry}-{skip}`).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 
 use axum::extract::{Extension, Path as UrlPath, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -31,7 +30,7 @@ use isop_stix::taxii::{
     ApiRoot, Collection, Collections, DATE_ADDED_FIRST, DATE_ADDED_LAST, Discovery, Envelope,
     MEDIA_TYPE, Manifest, ManifestRecord, STIX_MEDIA_TYPE, TaxiiError, Versions,
 };
-use isop_stix::{Object, Retracted, Stage};
+use isop_stix::{Object, Retracted, Stage, str_of};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -226,34 +225,21 @@ impl Scope {
     }
 }
 
-/// The case references this node holds, kept as the log grows: each
-/// listing reads only the entries logged since the last.
-#[derive(Default)]
-pub(super) struct Cases(Mutex<(u64, BTreeSet<String>)>);
-
-impl Cases {
-    fn all(&self, inner: &Inner) -> Result<BTreeSet<String>, ApiError> {
-        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let (seen, cases) = &mut *held;
-        let size = inner.store.size();
-        for at in *seen..size {
-            if let Some(logged) = inner.notice_at(LogIndex(at))?
-                && let Some(c) = logged.notice.case_ref()
-            {
-                cases.insert(c.to_owned());
-            }
-        }
-        *seen = size;
-        Ok(cases.clone())
-    }
-}
-
-/// Each collection, as `(scope, TAXII description)`.
+/// Each collection.
 fn scopes(api: &Api) -> Result<Vec<Scope>, ApiError> {
     let inner = &api.inner;
     let mut all = vec![Scope::All];
     all.extend(NoticeKind::ALL.into_iter().map(Scope::Kind));
-    all.extend(api.cases.all(inner)?.into_iter().map(Scope::Case));
+    let cases = api.cases.look(
+        inner,
+        |cases, logged| {
+            if let Some(c) = logged.notice.case_ref() {
+                cases.insert(c.to_owned());
+            }
+        },
+        Clone::clone,
+    )?;
+    all.extend(cases.into_iter().map(Scope::Case));
     let roster = inner.roster();
     all.extend(
         roster
@@ -429,10 +415,6 @@ struct Listed {
     from: Option<(NoticeId, Vec<String>)>,
 }
 
-fn str_of<'a>(o: &'a Object, key: &str) -> &'a str {
-    o.get(key).and_then(Value::as_str).unwrap_or_default()
-}
-
 /// The version of an object as TAXII names it: its `modified`, or when it
 /// was added if it has none (observables).
 fn version_of(l: &Listed) -> String {
@@ -449,23 +431,7 @@ fn preamble(inner: &Inner) -> Result<Vec<Listed>, ApiError> {
         .store
         .log_entry(LogIndex(0))?
         .map_or(0, |e| e.appended_at);
-    let roster = inner.roster();
-    let members: Vec<Member> = roster
-        .members()
-        .map(|m| Member {
-            org: m.org_id.to_string(),
-            name: m.display_name.clone(),
-            role: m.role.to_pb(),
-            country: m.country.clone(),
-            since: m
-                .keys
-                .iter()
-                .map(|k| k.not_before.0)
-                .min()
-                .unwrap_or_default(),
-            described: roster.issued_at().0,
-        })
-        .collect();
+    let members = Member::of_roster(&inner.roster());
     Ok(common::preamble(&members)
         .into_iter()
         .map(|object| Listed {

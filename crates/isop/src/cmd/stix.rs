@@ -362,24 +362,7 @@ impl Selection {
         };
         // What every bundle carries first (markings, isop's extension, the
         // members), also when --since leaves the collection's out.
-        let fed = api.federation().await?;
-        let members: Vec<Member> = fed
-            .members
-            .iter()
-            .map(|m| Member {
-                org: m.org.clone(),
-                name: m.name.clone(),
-                role: m.role,
-                country: m.country.clone(),
-                since: m
-                    .keys
-                    .iter()
-                    .map(|k| k.not_before.0)
-                    .min()
-                    .unwrap_or_default(),
-                described: fed.roster_issued_at.0,
-            })
-            .collect();
+        let members = Member::of_federation(&api.federation().await?);
         let mut objects = isop_stix::common::preamble(&members);
         let mut next: Option<String> = None;
         loop {
