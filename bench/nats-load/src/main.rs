@@ -1,10 +1,25 @@
 //! Drives NATS JetStream the way `cargo bench -p isop-node --bench ingest`
-//! drives an isop node: 1 KiB messages published with acknowledgements to
-//! a file-backed stream, over mutual TLS on loopback, at 1, 16 and 256 in
-//! flight. It makes its own CA and certificates, starts `nats-server`,
-//! and prints one line per run in the isop bench's format.
+//! drives an isop node: 1 KiB messages to a file-backed stream, over mutual
+//! TLS on loopback, at 1, 16 and 256 in flight. It makes its own CA and
+//! certificates, starts the `nats-server` it is given with the sync setting
+//! it is given, and prints one line per run in the isop bench's format.
 //!
-//! Usage: `nats-load [messages]` (default 50,000).
+//! - `publish+ack`: each message published and its acknowledgement awaited
+//!   (latency: publish to acknowledgement).
+//! - `signed pipeline` (with `--signed`): the least a NATS user must run to
+//!   get what an isop receiver gives. Two publishers (as isop's bench has
+//!   two senders) publish pre-signed messages (a body and its ed25519
+//!   signature, 1 KiB in all), each awaiting its acknowledgement; a pull
+//!   consumer takes what has arrived, up to 256 at a time, verifies the
+//!   signatures in one batch and acknowledges them (ack-all on the last).
+//!   Timed from the first publish to the last message verified; latency is
+//!   publish to verified, per message.
+//!
+//! Usage: `nats-load [--server PATH] [--sync default|always] [--signed] [messages]`
+//! (default 50,000 messages, `nats-server` from `PATH`). `--sync always`
+//! sets `jetstream { sync_interval: always }` (nats-server 2.10 and later):
+//! the stream is fsynced before each acknowledgement, as isop's log is
+//! before each receipt.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,14 +32,16 @@ fn certs(dir: &std::path::Path) -> Result<()> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(vec![])?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(rcgen::DnType::CommonName, "bench CA");
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "bench CA");
     let ca_cert = ca.self_signed(&ca_key)?;
     let issuer = rcgen::Issuer::new(ca, ca_key);
     for (name, sans) in [("server", vec!["localhost"]), ("client", vec!["client"])] {
         let key = KeyPair::generate()?;
         let mut p = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
         if name == "server" {
-            p.subject_alt_names.push(SanType::IpAddress([127, 0, 0, 1].into()));
+            p.subject_alt_names
+                .push(SanType::IpAddress([127, 0, 0, 1].into()));
         }
         p.distinguished_name.push(rcgen::DnType::CommonName, name);
         let cert = p.signed_by(&key, &issuer)?;
@@ -42,7 +59,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn run(js: &jetstream::Context, n: usize, window: usize, payload: bytes::Bytes) -> Result<(f64, Vec<Duration>)> {
+async fn run(
+    js: &jetstream::Context,
+    n: usize,
+    window: usize,
+    payload: bytes::Bytes,
+) -> Result<(f64, Vec<Duration>)> {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     let js = Arc::new(js.clone());
@@ -67,26 +89,194 @@ async fn run(js: &jetstream::Context, n: usize, window: usize, payload: bytes::B
     Ok((rate, lat))
 }
 
+/// Publishes pre-signed messages from two publishers, `window` in flight
+/// in all, while one pull consumer batch-verifies and acknowledges them.
+/// Returns messages/s (first publish to last verified) and the sorted
+/// publish-to-verified latencies.
+async fn signed_pipeline(
+    js: &jetstream::Context,
+    run: usize,
+    n: usize,
+    window: usize,
+) -> Result<(f64, Vec<Duration>)> {
+    use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+    use futures::StreamExt;
+    let stream_name = format!("SIGNED{run}");
+    let subject = format!("signed.{run}");
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: stream_name.clone(),
+            subjects: vec![subject.clone()],
+            storage: jetstream::stream::StorageType::File,
+            ..Default::default()
+        })
+        .await?;
+    let consumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("verifier".into()),
+            ack_policy: jetstream::consumer::AckPolicy::All,
+            max_ack_pending: 100_000,
+            ..Default::default()
+        })
+        .await?;
+    // Everything is signed before the clock starts, as in isop's bench.
+    let keys: Vec<SigningKey> = (0..2)
+        .map(|_| SigningKey::generate(&mut rand::rngs::OsRng))
+        .collect();
+    let verifying: Vec<VerifyingKey> = keys.iter().map(|k| k.verifying_key()).collect();
+    const BODY: usize = 1024 - 64;
+    let messages: Vec<bytes::Bytes> = (0..n)
+        .map(|i| {
+            // The body carries its number (for the latency) and its publisher.
+            let mut body = vec![0x5a; BODY];
+            body[..8].copy_from_slice(&(i as u64).to_be_bytes());
+            let signature = keys[i % 2].sign(&body);
+            body.extend_from_slice(&signature.to_bytes());
+            bytes::Bytes::from(body)
+        })
+        .collect();
+    let sent: Arc<Vec<std::sync::OnceLock<Instant>>> =
+        Arc::new((0..n).map(|_| std::sync::OnceLock::new()).collect());
+    let mut verified = consumer
+        .stream()
+        .max_messages_per_batch(window.max(256))
+        .messages()
+        .await?;
+    let started = Instant::now();
+    let verifier = {
+        let sent = sent.clone();
+        tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(n);
+            let mut done = 0usize;
+            let mut taken = Vec::with_capacity(256);
+            while done < n {
+                // What has arrived, up to 256: at least one.
+                taken.clear();
+                match verified.next().await {
+                    Some(m) => taken.push(m?),
+                    None => bail!("the consumer ended after {done} messages"),
+                }
+                while taken.len() < 256 {
+                    match futures::FutureExt::now_or_never(verified.next()) {
+                        Some(Some(m)) => taken.push(m?),
+                        _ => break,
+                    }
+                }
+                let mut bodies = Vec::with_capacity(taken.len());
+                let mut signatures = Vec::with_capacity(taken.len());
+                let mut signers = Vec::with_capacity(taken.len());
+                for m in &taken {
+                    let p = &m.payload;
+                    if p.len() != 1024 {
+                        bail!("a message of {} bytes", p.len());
+                    }
+                    let i = u64::from_be_bytes(p[..8].try_into()?) as usize;
+                    bodies.push(&p[..BODY]);
+                    signatures.push(ed25519_dalek::Signature::from_slice(&p[BODY..])?);
+                    signers.push(verifying[i % 2]);
+                }
+                ed25519_dalek::verify_batch(&bodies, &signatures, &signers)
+                    .map_err(|e| anyhow::anyhow!("a batch failed to verify: {e}"))?;
+                let now = Instant::now();
+                for m in &taken {
+                    let i = u64::from_be_bytes(m.payload[..8].try_into()?) as usize;
+                    if let Some(t) = sent[i].get() {
+                        lat.push(now - *t);
+                    }
+                }
+                taken
+                    .last()
+                    .expect("one at least")
+                    .ack()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                done += taken.len();
+            }
+            anyhow::Ok(lat)
+        })
+    };
+    let messages = Arc::new(messages);
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..window {
+        let (js, messages, sent, subject) =
+            (js.clone(), messages.clone(), sent.clone(), subject.clone());
+        lanes.spawn(async move {
+            for i in (lane..n).step_by(window) {
+                let _ = sent[i].set(Instant::now());
+                js.publish(subject.clone(), messages[i].clone())
+                    .await?
+                    .await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = lanes.join_next().await {
+        r??;
+    }
+    let mut lat = verifier.await??;
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    lat.sort_unstable();
+    js.delete_stream(&stream_name).await?;
+    Ok((rate, lat))
+}
+
+fn report(what: &str, rate: f64, lat: &[Duration]) {
+    println!(
+        "  {what:<34} {rate:>9.0} notices/s   p50 {:>8.3} ms  p99 {:>8.3} ms  p999 {:>8.3} ms",
+        percentile(lat, 0.50).as_secs_f64() * 1e3,
+        percentile(lat, 0.99).as_secs_f64() * 1e3,
+        percentile(lat, 0.999).as_secs_f64() * 1e3,
+    );
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(50_000);
+    let mut server_bin = std::path::PathBuf::from("nats-server");
+    let mut sync = "default".to_owned();
+    let mut signed = false;
+    let mut n = 50_000usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--server" => server_bin = args.next().context("--server needs a path")?.into(),
+            "--sync" => sync = args.next().context("--sync needs default or always")?,
+            "--signed" => signed = true,
+            other => {
+                n = other
+                    .parse()
+                    .with_context(|| format!("{other:?} is not a number of messages"))?
+            }
+        }
+    }
+    let sync_line = match sync.as_str() {
+        "default" => "",
+        "always" => "  sync_interval: always\n",
+        other => bail!("--sync {other:?}: default or always"),
+    };
     let dir = std::env::temp_dir().join(format!("nats-load-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     certs(&dir)?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let conf = format!(
-        "listen: 127.0.0.1:{port}\ntls {{\n  cert_file: \"{d}/server.pem\"\n  key_file: \"{d}/server.key\"\n  ca_file: \"{d}/ca.pem\"\n  verify: true\n  timeout: 5\n}}\njetstream {{\n  store_dir: \"{d}/js\"\n}}\n",
+        "listen: 127.0.0.1:{port}\ntls {{\n  cert_file: \"{d}/server.pem\"\n  key_file: \"{d}/server.key\"\n  ca_file: \"{d}/ca.pem\"\n  verify: true\n  timeout: 5\n}}\njetstream {{\n  store_dir: \"{d}/js\"\n{sync_line}}}\n",
         d = dir.display()
     );
     std::fs::write(dir.join("nats.conf"), conf)?;
-    let mut server = tokio::process::Command::new("nats-server")
+    let mut server = tokio::process::Command::new(&server_bin)
         .arg("-c")
         .arg(dir.join("nats.conf"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .context("starting nats-server (install it: apt-get install nats-server)")?;
+        .with_context(|| {
+            format!(
+                "starting {} (install it: apt-get install nats-server)",
+                server_bin.display()
+            )
+        })?;
     let url = format!("tls://localhost:{port}");
     let options = || {
         async_nats::ConnectOptions::new()
@@ -110,22 +300,25 @@ async fn main() -> Result<()> {
         ..Default::default()
     })
     .await?;
-    let version = std::process::Command::new("nats-server").arg("--version").output()?;
+    let version = std::process::Command::new(&server_bin)
+        .arg("--version")
+        .output()?;
     println!(
-        "NATS JetStream ({}), file store, mutual TLS, {n} messages of 1 KiB per run",
+        "NATS JetStream ({}), sync {sync}, file store, mutual TLS, {n} messages of 1 KiB per run",
         String::from_utf8_lossy(&version.stdout).trim()
     );
     let payload = bytes::Bytes::from(vec![0x5a; 1024]);
     for window in [1usize, 16, 256] {
         let count = if window == 1 { n.min(5_000) } else { n };
         let (rate, lat) = run(&js, count, window, payload.clone()).await?;
-        println!(
-            "  {:<34} {rate:>9.0} notices/s   p50 {:>8.3} ms  p99 {:>8.3} ms  p999 {:>8.3} ms",
-            format!("publish+ack, {window} in flight"),
-            percentile(&lat, 0.50).as_secs_f64() * 1e3,
-            percentile(&lat, 0.99).as_secs_f64() * 1e3,
-            percentile(&lat, 0.999).as_secs_f64() * 1e3,
-        );
+        report(&format!("publish+ack, {window} in flight"), rate, &lat);
+    }
+    if signed {
+        for (run, window) in [1usize, 16, 256].into_iter().enumerate() {
+            let count = if window == 1 { n.min(5_000) } else { n };
+            let (rate, lat) = signed_pipeline(&js, run, count, window).await?;
+            report(&format!("signed pipeline, {window} in flight"), rate, &lat);
+        }
     }
     server.kill().await.ok();
     std::fs::remove_dir_all(&dir).ok();

@@ -391,12 +391,22 @@ impl Inner {
     }
 
     /// Accepts a newer roster: verified against the roster key, persisted in
-    /// the log, and passed on to every other member with an endpoint.
+    /// the log, and passed on to every other member with an endpoint. A
+    /// peer's push of the roster in force is acknowledged as held.
     pub(crate) fn accept_roster(
         self: &Arc<Self>,
         envelope: &pb::Envelope,
         from: Option<&OrgId>,
     ) -> Result<u64, Error> {
+        // Passed on by every peer that takes it up, the roster in force
+        // arrives again from most of them: the same bytes are taken as
+        // held, without checking its signature again or passing it on.
+        if from.is_some() {
+            let guard = self.roster.read().unwrap_or_else(|p| p.into_inner());
+            if guard.envelope == *envelope {
+                return Ok(guard.roster.version());
+            }
+        }
         let next = {
             let current = self.roster();
             current.verify_update(envelope, &self.roster_key)?
@@ -593,18 +603,37 @@ impl Inner {
         }
     }
 
-    fn propagate_roster(self: &Arc<Self>, envelope: pb::Envelope, skip: Option<OrgId>) {
+    /// Passes a roster just taken up on: one put in force here to every
+    /// other member with an endpoint; one received from `from` to at most
+    /// [`ROSTER_FANOUT`] others, picked at random among those not known to
+    /// hold it. Each peer that takes it up does the same, so it spreads as
+    /// gossip (a member the first pushes missed is reached by others, and
+    /// any still behind fetch it when they next talk to a peer) without
+    /// every member pushing it to every other.
+    fn propagate_roster(self: &Arc<Self>, envelope: pb::Envelope, from: Option<OrgId>) {
         let roster = self.roster();
-        let peers: Vec<OrgId> = roster
+        let version = roster.version();
+        let mut peers: Vec<OrgId> = roster
             .members()
             .filter(|m| {
                 m.org_id != self.org
-                    && Some(&m.org_id) != skip.as_ref()
+                    && Some(&m.org_id) != from.as_ref()
                     && !m.endpoints.is_empty()
                     && !m.revoked_by(self.now())
             })
             .map(|m| m.org_id.clone())
             .collect();
+        if from.is_some() {
+            peers.retain(|p| self.peer_seen(p).roster_version < Some(version));
+            if peers.len() > ROSTER_FANOUT {
+                let (picked, _) = rand::seq::SliceRandom::partial_shuffle(
+                    &mut peers[..],
+                    &mut rand::thread_rng(),
+                    ROSTER_FANOUT,
+                );
+                peers = picked.to_vec();
+            }
+        }
         for peer in peers {
             let inner = self.clone();
             let push = pb::frame::Kind::RosterPush(pb::RosterPush {
@@ -629,6 +658,10 @@ impl Inner {
         }
     }
 }
+
+/// How many peers a node passes a roster on to when it took it up from
+/// another ([`Inner::propagate_roster`]).
+pub(crate) const ROSTER_FANOUT: usize = 8;
 
 /// Whether `peer` is in good standing under `roster` at `now`: the roster
 /// lists its org, the org is not revoked, and its TLS key is pinned.

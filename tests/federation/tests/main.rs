@@ -205,6 +205,23 @@ async fn a_roster_update_propagates_and_a_revoked_key_is_refused() -> Result<()>
         n.wait_until("roster v2", STEP, |n| n.roster().version() == 2)
             .await?;
     }
+    // Every node that takes it up passes it on, so it arrives again where
+    // it is held: acknowledged as held, not refused as stale (a federation
+    // of 200 spent most of a roster update refusing these).
+    let again = raw_client(&fed, KR, None, None)?
+        .connect(fed.member(GB)?.addr, &org(GB))
+        .await?
+        .request(&pb::Frame {
+            roster_version: 2,
+            kind: Some(pb::frame::Kind::RosterPush(pb::RosterPush {
+                roster: Some(gb.roster_envelope()),
+            })),
+        })
+        .await?;
+    ensure!(
+        matches!(again.kind, Some(pb::frame::Kind::Ack(_))),
+        "the roster in force, pushed again: {again:?}"
+    );
     // An older roster is refused.
     assert!(kr.update_roster(&fed.sign(&fed.roster)?).is_err());
     // A revoked org is refused at the door, by name.
