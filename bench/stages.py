@@ -19,15 +19,14 @@ import sys
 # (stage, markers): a sample belongs to the first stage one of whose
 # markers is a substring of a frame in its stack.
 STAGES = [
-    ("(load generators' signing, before the clock)", [
-        "NoticeDraft::seal", "Notice::delivery_for", "ingest::ingest::{{closure}}::{{closure}}::{{closure}}",
-    ]),
+    ("(load generators' signing, before the clock)", ["ingest::presign"]),
     ("signature verification (ed25519 batch)", [
         "isop_core::keys::verify_batch", "ed25519_dalek::batch::verify_batch",
         "ed25519_dalek::verifying::VerifyingKey::verify",
     ]),
     ("checks: decode, TLP, policy, disclosures", ["isop_core::protocol::decide"]),
-    ("receipts: build and sign", ["ReceiptDraft::sign", "SignedReceipts", "sign_envelope"]),
+    ("receipts: build and sign", ["ReceiptDraft::sign", "SignedReceipts"]),
+    ("senders: notices sealed and signed (node to node)", ["NoticeDraft::seal"]),
     ("store: sled, the group commit's writes", ["sled::tree::Tree::apply_batch"]),
     ("store: sled, flush and fsync", ["sled::tree::Tree::flush", "sled::pagecache::logger", "sled::pagecache::iobuf"]),
     ("store: sled, other (its threads, reads)", ["sled::"]),

@@ -11,6 +11,17 @@ use crate::dsse::{self, NOTICE_PAYLOAD_TYPE, PendingSignature};
 use crate::keys::verify_batch;
 use crate::{Error, Judgement, KeyId, Label, Notice, OrgId, Roster};
 
+/// The fewest deliveries worth a thread of their own when a batch's
+/// signatures are checked on several cores: below it, starting the thread
+/// costs more than it saves.
+pub(crate) const PARALLEL_MIN: usize = 64;
+
+/// The cores this process may use (1 if unknown), asked once.
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
 /// Length of a disclosure's salt.
 pub const SALT_LEN: usize = 16;
 /// SHA-256 of some bytes.
@@ -264,7 +275,38 @@ impl Delivery {
     /// The disclosures are checked in the second stage,
     /// [`SignedDelivery::check_disclosures`], so a receiver can apply its
     /// own checks (sender, policy) in between.
+    ///
+    /// A large batch is split across the machine's cores, at least 64
+    /// deliveries to each: each part is decoded and
+    /// batch-checked on its own thread, and the results come back in order.
     pub fn verify_signatures<'a>(
+        deliveries: &'a [Self],
+        roster: &Roster,
+        judgement: Judgement,
+    ) -> Vec<Result<SignedDelivery<'a>, Error>> {
+        let parts = (deliveries.len() / PARALLEL_MIN).clamp(1, cores());
+        if parts == 1 {
+            return Self::verify_part(deliveries, roster, judgement);
+        }
+        let size = deliveries.len().div_ceil(parts);
+        std::thread::scope(|scope| {
+            let mut chunks = deliveries.chunks(size);
+            let first = chunks.next().unwrap_or_default();
+            let others: Vec<_> = chunks
+                .map(|part| scope.spawn(move || Self::verify_part(part, roster, judgement)))
+                .collect();
+            let mut all = Self::verify_part(first, roster, judgement);
+            for other in others {
+                match other.join() {
+                    Ok(results) => all.extend(results),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        })
+    }
+
+    fn verify_part<'a>(
         deliveries: &'a [Self],
         roster: &Roster,
         judgement: Judgement,

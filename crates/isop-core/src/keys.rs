@@ -143,12 +143,52 @@ pub fn verify_batch(checks: &[SigCheck<'_>]) -> Vec<usize> {
         .collect()
 }
 
+/// What `verify_strict` refuses and a batch check might not: a weak key,
+/// or an `R` of small order. `R` is compared with the encodings of small
+/// order rather than decompressed, which the batch check does anyway (an
+/// `R` that does not decompress fails the batch, and each signature is
+/// then checked alone).
 fn strict_preconditions(c: &SigCheck<'_>) -> bool {
-    if c.key.is_weak() {
-        return false;
-    }
-    let r = curve25519_dalek::edwards::CompressedEdwardsY(c.sig.r_bytes().to_owned());
-    r.decompress().is_some_and(|p| !p.is_small_order())
+    !c.key.is_weak() && !small_order_encodings().contains(c.sig.r_bytes())
+}
+
+/// Every 32-byte string that curve25519-dalek decompresses to a point of
+/// small order: each of the eight torsion points' encodings, with either
+/// sign bit, and with `y + p` in place of `y` where that fits in 255 bits
+/// (`y` < 19: the points with `y` of 0 and 1). Derived from the torsion
+/// points and kept only if it does decompress to one, so the list is
+/// exactly the set `decompress().is_small_order()` accepts (14 strings,
+/// libsodium's blocklist with both signs).
+fn small_order_encodings() -> &'static [[u8; 32]] {
+    static ENCODINGS: std::sync::OnceLock<Vec<[u8; 32]>> = std::sync::OnceLock::new();
+    ENCODINGS.get_or_init(|| {
+        let flip = |mut e: [u8; 32]| {
+            e[31] ^= 0x80;
+            e
+        };
+        let mut all: Vec<[u8; 32]> = Vec::new();
+        for point in curve25519_dalek::constants::EIGHT_TORSION {
+            let e = point.compress().to_bytes();
+            let mut candidates = vec![e, flip(e)];
+            let y_small = e[0] < 19 && e[1..31].iter().all(|b| *b == 0) && e[31] & 0x7f == 0;
+            if y_small {
+                // y + p: p = 2^255 - 19 is ed ff .. ff 7f, little-endian.
+                let mut plus_p = [0xff; 32];
+                plus_p[0] = 0xed + e[0];
+                plus_p[31] = 0x7f | (e[31] & 0x80);
+                candidates.extend([plus_p, flip(plus_p)]);
+            }
+            for c in candidates {
+                let small = curve25519_dalek::edwards::CompressedEdwardsY(c)
+                    .decompress()
+                    .is_some_and(|p| p.is_small_order());
+                if small && !all.contains(&c) {
+                    all.push(c);
+                }
+            }
+        }
+        all
+    })
 }
 
 pub(crate) fn hex_short(bytes: &[u8]) -> String {
@@ -191,6 +231,63 @@ mod tests {
         sigs[5] = keys[4].sign(&msgs[5]);
         sigs[2] = keys[2].sign(b"other");
         assert_eq!(checks(&sigs), vec![2, 5]);
+    }
+
+    #[test]
+    fn the_small_order_encodings_are_libsodiums_blocklist_with_both_signs() {
+        let list = small_order_encodings();
+        assert_eq!(list.len(), 14, "{list:02x?}");
+        // libsodium's seven (sign bit clear), each also with it set.
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        let plus = |k: u8| {
+            let mut e = p;
+            e[0] = e[0].wrapping_add(k);
+            e
+        };
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        let order8 = |h: &str| -> [u8; 32] { hex::decode(h).unwrap().try_into().unwrap() };
+        let sodium = [
+            [0u8; 32],
+            one,
+            order8("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"),
+            order8("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+            plus(0xff), // p - 1
+            p,
+            plus(1), // p + 1
+        ];
+        for e in sodium {
+            let mut signed = e;
+            signed[31] |= 0x80;
+            assert!(list.contains(&e), "{e:02x?}");
+            assert!(list.contains(&signed), "{signed:02x?}");
+        }
+    }
+
+    #[test]
+    fn an_r_of_small_order_is_not_batched() {
+        let key = SecretKey::from_seed(&[9u8; 32]);
+        let msg = b"a notice";
+        let good = key.sign(msg);
+        let public = key.public();
+        fn check<'a>(msg: &'a [u8], sig: &'a Signature, key: &'a PublicKey) -> SigCheck<'a> {
+            SigCheck { msg, sig, key }
+        }
+        assert!(strict_preconditions(&check(msg, &good, &public)));
+        for r in small_order_encodings() {
+            let mut bytes = good.to_bytes();
+            bytes[..32].copy_from_slice(r);
+            let sig = Signature::from_bytes(&bytes);
+            assert!(
+                !strict_preconditions(&check(msg, &sig, &public)),
+                "{r:02x?}"
+            );
+            // And refused in a batch, alone, as verify_strict refuses it.
+            let batch = [check(msg, &good, &public), check(msg, &sig, &public)];
+            assert_eq!(verify_batch(&batch), vec![1]);
+        }
     }
 
     #[test]

@@ -38,6 +38,9 @@ use isop_core::*;
 use isop_net::PeerConnection;
 use isop_node::now;
 
+mod common;
+use common::{agency_and_two_partners, org, referral};
+
 /// The allocator the `isop` binary uses.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -47,19 +50,6 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn org(s: &str) -> OrgId {
-    s.parse().expect("an org id")
-}
-
-/// The shared example referral of `site{i}.example`, to `to`, its summary
-/// padding it to about 1 KiB.
-fn referral(i: u64, to: &[OrgId]) -> NoticeDraft {
-    let body = testing::referral_builder(testing::target(&format!("site{i}.example")), now())
-        .summary(&"recording of the live stream; ".repeat(12))
-        .build();
-    testing::referral_draft(body, &to.iter().collect::<Vec<_>>(), Tlp::Amber)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -182,20 +172,30 @@ fn report(what: &str, rate: f64, lat: &[Duration]) {
     );
 }
 
-/// A federation of one agency (KR-KNPA) and two partners (RH-FILMCO,
-/// RH-SPORTSNET), in `dir`.
-fn agency_and_two_partners(dir: &std::path::Path) -> anyhow::Result<LocalFederation> {
-    let specs = [
-        MemberSpec::new(
-            "KR-KNPA",
-            "Korean National Police Agency",
-            Role::Agency,
-            "KR",
-        )?,
-        MemberSpec::new("RH-FILMCO", "FilmCo", Role::Partner, "US")?,
-        MemberSpec::new("RH-SPORTSNET", "SportsNet", Role::Partner, "GB")?,
-    ];
-    Ok(LocalFederation::create(dir, "isop-bench", &specs, &[])?)
+/// Each sender's `n / 2` referrals for `run`, sealed and cut for the
+/// agency's clearance before the clock starts (a function of its own, so a
+/// profile can leave it out: bench/stages.py).
+#[inline(never)]
+fn presign(
+    fed: &LocalFederation,
+    senders: &[&str],
+    clearance: &Clearance,
+    run: u64,
+    n: u64,
+) -> anyhow::Result<Vec<Vec<Delivery>>> {
+    senders
+        .iter()
+        .map(|s| {
+            let signer = fed.member(s)?.config.signer()?;
+            (0..n / 2)
+                .map(|i| {
+                    Ok(referral(run * 10_000_000 + i, &[org("KR-KNPA")])
+                        .seal(&signer, now(), &mut rand::rngs::OsRng)?
+                        .delivery_for(clearance))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 async fn ingest(notices: u64) -> anyhow::Result<()> {
@@ -205,21 +205,7 @@ async fn ingest(notices: u64) -> anyhow::Result<()> {
     let clearance = kr.roster().clearance(kr.org())?;
     let senders = ["RH-FILMCO", "RH-SPORTSNET"];
     // Everything is signed before the clock starts: one set per run.
-    let sign = |run: u64, n: u64| -> anyhow::Result<Vec<Vec<Delivery>>> {
-        senders
-            .iter()
-            .map(|s| {
-                let signer = fed.member(s)?.config.signer()?;
-                (0..n / 2)
-                    .map(|i| {
-                        Ok(referral(run * 10_000_000 + i, &[org("KR-KNPA")])
-                            .seal(&signer, now(), &mut rand::rngs::OsRng)?
-                            .delivery_for(&clearance))
-                    })
-                    .collect()
-            })
-            .collect()
-    };
+    let sign = |run: u64, n: u64| presign(&fed, &senders, &clearance, run, n);
     let mut conns = Vec::new();
     let mut endpoints = Vec::new();
     for s in senders {

@@ -6,7 +6,7 @@ use isop_core::{LogIndex, NoticeId, OrgId, UnixMillis, pb, sha256};
 use prost::Message;
 
 use crate::error::Error;
-use crate::index;
+use crate::index::{self, IndexKeys};
 use crate::keys;
 use crate::store::Op;
 
@@ -113,6 +113,10 @@ pub struct NewEntry {
     /// earlier in the same batch: if that notice was not the one logged
     /// (another took its id first), the reply's judgement does not hold.
     pub requires: Option<(NoticeId, [u8; 32])>,
+    /// The index keys of the notice the record logs, from a caller that
+    /// holds it decoded already ([`IndexKeys::of_notice`]); without them
+    /// the store decodes the envelope to find them.
+    pub index_keys: Option<IndexKeys>,
 }
 
 impl NewEntry {
@@ -131,6 +135,7 @@ impl NewEntry {
             inbox: false,
             dedupe: false,
             requires: None,
+            index_keys: None,
         }
     }
 }
@@ -202,7 +207,7 @@ impl Prepared {
     pub(crate) fn new(e: NewEntry) -> Result<Self, Error> {
         let disclosures: Vec<([u8; 32], Bytes)> =
             e.disclosures.into_iter().map(|d| (sha256(&d), d)).collect();
-        let mut keys = index::Keys::default();
+        let mut keys = IndexKeys::default();
         let mut added_to = None;
         let mut failed = None;
         let record = match e.record {
@@ -210,7 +215,10 @@ impl Prepared {
                 if b.is_empty() {
                     return Err(Error::InvalidEntry("empty envelope".into()));
                 }
-                keys = index::keys_of(&b, disclosures.iter().map(|(_, d)| d));
+                keys = match e.index_keys {
+                    Some(given) => given,
+                    None => IndexKeys::of_envelope(&b, disclosures.iter().map(|(_, d)| d)),
+                };
                 pb::log_entry::Record::Envelope(b)
             }
             Record::CosignedCheckpoint(b) => pb::log_entry::Record::CosignedCheckpoint(b),

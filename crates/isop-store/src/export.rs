@@ -516,7 +516,7 @@ impl Import {
         }
         batch.insert(&keys::entry(index)[..], bytes.as_ref());
         if let Some(pb::log_entry::Record::Envelope(env)) = &e.record {
-            let k = crate::index::keys_of(env, std::iter::empty());
+            let k = crate::IndexKeys::of_envelope(env, std::iter::empty());
             if let Some(id) = k.notice_id {
                 let key = keys::prefixed(keys::NOTICE, &id);
                 if self.tree.get(&key).map_err(db_err(&self.path))?.is_none() {

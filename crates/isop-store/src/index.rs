@@ -9,66 +9,84 @@ use prost::Message;
 
 use crate::keys;
 
-#[derive(Debug, Default)]
-pub(crate) struct Keys {
+/// What an entry is indexed under: its notice's id and payload digest
+/// (what dedupes it), and its postings. Made by the store from the entry's
+/// bytes, or by a caller that holds the notice decoded already
+/// ([`IndexKeys::of_notice`]), so it is not decoded twice.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IndexKeys {
     pub(crate) notice_id: Option<[u8; 16]>,
     /// SHA-256 of the notice payload: with the id, what dedupes a notice.
     pub(crate) notice_digest: Option<[u8; 32]>,
     pub(crate) multi: Vec<(u8, Vec<u8>)>,
 }
 
-/// The index keys of an envelope. Only a notice that decodes and
-/// validates is indexed; the node logs refusals as its own receipts.
-pub(crate) fn keys_of<'a>(envelope: &[u8], disclosures: impl Iterator<Item = &'a Bytes>) -> Keys {
-    let Ok(env) = pb::Envelope::decode(envelope) else {
-        return Keys::default();
-    };
-    if env.payload_type != NOTICE_PAYLOAD_TYPE {
-        return Keys::default();
-    }
-    let Ok(n) = Notice::decode(&env.payload) else {
-        return Keys::default();
-    };
-    let mut multi = vec![(keys::AUTHOR, n.author().as_str().as_bytes().to_vec())];
-    if let Some(c) = n.case_ref() {
-        multi.push((keys::CASE, c.as_bytes().to_vec()));
-    }
-    let mut answers: Vec<Vec<u8>> = n
-        .in_reply_to()
-        .map(|i| i.as_bytes().to_vec())
-        .into_iter()
-        .collect();
-    match n.body() {
-        pb::notice::Body::StatusUpdate(s) => answers.push(s.referral_id.to_vec()),
-        pb::notice::Body::Retraction(r) => answers.push(r.notice_id.to_vec()),
-        pb::notice::Body::TakedownRequest(t) => {
-            answers.extend(t.referrals.iter().map(|r| r.to_vec()))
+impl IndexKeys {
+    /// The index keys of an entry logging `envelope` with `disclosures`.
+    /// Only a notice that decodes is indexed; the node logs refusals as its
+    /// own receipts.
+    pub fn of_envelope<'a>(envelope: &[u8], disclosures: impl Iterator<Item = &'a Bytes>) -> Self {
+        let Ok(env) = pb::Envelope::decode(envelope) else {
+            return Self::default();
+        };
+        if env.payload_type != NOTICE_PAYLOAD_TYPE {
+            return Self::default();
         }
-        _ => {}
+        let Ok(n) = Notice::decode(&env.payload) else {
+            return Self::default();
+        };
+        Self::of_notice(&n, sha256(&env.payload), disclosures)
     }
-    answers.sort();
-    answers.dedup();
-    multi.extend(answers.into_iter().map(|a| (keys::REPLY, a)));
-    let named = indicator::in_body(n.body());
-    let mut indicators: Vec<String> = named
-        .iter()
-        .filter_map(|(kind, v)| indexed(*kind, v))
-        .collect();
-    indicators.extend(named.iter().flat_map(|(kind, v)| site_keys(*kind, v)));
-    for d in disclosures {
-        indicators.extend(disclosure_indicator(d));
-    }
-    indicators.sort();
-    indicators.dedup();
-    multi.extend(
-        indicators
+
+    /// The index keys of the entry that logs `notice` (whose payload hashes
+    /// to `payload_digest`) with `disclosures`: the same as the store finds
+    /// in the entry's bytes.
+    pub fn of_notice<'a>(
+        n: &Notice,
+        payload_digest: [u8; 32],
+        disclosures: impl Iterator<Item = &'a Bytes>,
+    ) -> Self {
+        let mut multi = vec![(keys::AUTHOR, n.author().as_str().as_bytes().to_vec())];
+        if let Some(c) = n.case_ref() {
+            multi.push((keys::CASE, c.as_bytes().to_vec()));
+        }
+        let mut answers: Vec<Vec<u8>> = n
+            .in_reply_to()
+            .map(|i| i.as_bytes().to_vec())
             .into_iter()
-            .map(|i| (keys::INDICATOR, i.into_bytes())),
-    );
-    Keys {
-        notice_id: Some(*n.id().as_bytes()),
-        notice_digest: Some(sha256(&env.payload)),
-        multi,
+            .collect();
+        match n.body() {
+            pb::notice::Body::StatusUpdate(s) => answers.push(s.referral_id.to_vec()),
+            pb::notice::Body::Retraction(r) => answers.push(r.notice_id.to_vec()),
+            pb::notice::Body::TakedownRequest(t) => {
+                answers.extend(t.referrals.iter().map(|r| r.to_vec()))
+            }
+            _ => {}
+        }
+        answers.sort();
+        answers.dedup();
+        multi.extend(answers.into_iter().map(|a| (keys::REPLY, a)));
+        let named = indicator::in_body(n.body());
+        let mut indicators: Vec<String> = named
+            .iter()
+            .filter_map(|(kind, v)| indexed(*kind, v))
+            .collect();
+        indicators.extend(named.iter().flat_map(|(kind, v)| site_keys(*kind, v)));
+        for d in disclosures {
+            indicators.extend(disclosure_indicator(d));
+        }
+        indicators.sort();
+        indicators.dedup();
+        multi.extend(
+            indicators
+                .into_iter()
+                .map(|i| (keys::INDICATOR, i.into_bytes())),
+        );
+        Self {
+            notice_id: Some(*n.id().as_bytes()),
+            notice_digest: Some(payload_digest),
+            multi,
+        }
     }
 }
 
@@ -113,7 +131,10 @@ pub(crate) fn disclosure_keys(d: &[u8], envelope: &[u8]) -> Vec<(u8, Vec<u8>)> {
         return Vec::new();
     };
     let key = (keys::INDICATOR, form.into_bytes());
-    if keys_of(envelope, std::iter::empty()).multi.contains(&key) {
+    if IndexKeys::of_envelope(envelope, std::iter::empty())
+        .multi
+        .contains(&key)
+    {
         Vec::new()
     } else {
         vec![key]

@@ -45,6 +45,7 @@ pub use disclosures::{DisclosureState, EntryDisclosure};
 pub use entry::{Appended, Delivered, Direction, MAX_ENTRY_BYTES, NewEntry, Record};
 pub use error::Error;
 pub use export::{ExportSummary, ImportSummary};
+pub use index::IndexKeys;
 pub use outbox::{DeliveryStatus, OutboxItem};
 pub use store::{Store, StoreConfig};
 pub use verify::VerifyReport;

@@ -673,7 +673,7 @@ pub(crate) fn postings_of_stored(
         Some(pb::log_entry::Record::DisclosuresAdded(_)) => {
             crate::index::added_keys(env, held.iter())
         }
-        _ => crate::index::keys_of(env, held.iter()).multi,
+        _ => crate::IndexKeys::of_envelope(env, held.iter()).multi,
     };
     Ok((target, postings))
 }

@@ -60,6 +60,8 @@ enum Job {
 
 struct Shared {
     size: AtomicU64,
+    /// Group commits made since the store opened.
+    commits: AtomicU64,
     failed: Mutex<Option<String>>,
 }
 
@@ -73,7 +75,9 @@ pub struct Store {
     pub(crate) tree: sled::Tree,
     pub(crate) path: PathBuf,
     shared: Arc<Shared>,
-    jobs: Option<Sender<Job>>,
+    /// Submissions to the writer: the jobs of one are always committed in
+    /// the same group.
+    jobs: Option<Sender<Vec<Job>>>,
     writer: Option<JoinHandle<()>>,
     /// Dropped after the writer has stopped (fields drop after `Drop::drop`).
     pub(crate) index: Index,
@@ -112,6 +116,7 @@ impl Store {
         let index = Index::open(&tree, &path, size, config.index_run.max(1))?;
         let shared = Arc::new(Shared {
             size: AtomicU64::new(size),
+            commits: AtomicU64::new(0),
             failed: Mutex::new(None),
         });
         let (tx, rx) = channel();
@@ -151,7 +156,13 @@ impl Store {
         self.shared.size.load(Ordering::Acquire)
     }
 
-    fn submit(&self, job: impl FnOnce() -> Job) -> Result<(), Error> {
+    /// How many group commits (each one atomic batch and one fsync) the
+    /// store has made since it opened.
+    pub fn commits(&self) -> u64 {
+        self.shared.commits.load(Ordering::Relaxed)
+    }
+
+    fn submit(&self, jobs: impl FnOnce() -> Vec<Job>) -> Result<(), Error> {
         if let Some(why) = self
             .shared
             .failed
@@ -164,7 +175,7 @@ impl Store {
         self.jobs
             .as_ref()
             .ok_or(Error::Closed)?
-            .send(job())
+            .send(jobs())
             .map_err(|_| Error::Closed)
     }
 
@@ -180,7 +191,7 @@ impl Store {
         prepared: Prepared,
     ) -> Result<oneshot::Receiver<Result<Appended, Error>>, Error> {
         let (tx, rx) = oneshot::channel();
-        self.submit(|| Job::Append(Box::new(prepared), tx))?;
+        self.submit(|| vec![Job::Append(Box::new(prepared), tx)])?;
         Ok(rx)
     }
 
@@ -209,23 +220,78 @@ impl Store {
         async move { rx?.await.map_err(|_| Error::Closed)? }
     }
 
-    /// Appends many entries, all in as few group commits as possible, and
-    /// returns each one's outcome once all are durable.
+    /// Appends many entries in one group commit (one fsync), in their
+    /// order, and returns each one's outcome once all are durable. An
+    /// entry that cannot be logged is answered with its error; the others
+    /// are still appended.
     pub fn append_many(
         &self,
         entries: impl IntoIterator<Item = NewEntry>,
     ) -> Vec<Result<Appended, Error>> {
-        let pending: Vec<_> = entries.into_iter().map(|e| self.submit_append(e)).collect();
-        pending
+        self.submit_appends(entries)
             .into_iter()
             .map(|rx| rx?.recv().map_err(|_| Error::Closed)?)
             .collect()
     }
 
+    /// As [`append_many`](Self::append_many), for async callers.
+    pub fn append_many_async(
+        &self,
+        entries: impl IntoIterator<Item = NewEntry>,
+    ) -> impl Future<Output = Vec<Result<Appended, Error>>> + Send + 'static {
+        let pending = self.submit_appends(entries);
+        async move {
+            let mut out = Vec::with_capacity(pending.len());
+            for rx in pending {
+                out.push(match rx {
+                    Ok(rx) => rx.await.unwrap_or(Err(Error::Closed)),
+                    Err(e) => Err(e),
+                });
+            }
+            out
+        }
+    }
+
+    /// Prepares `entries` here and submits them to the writer together,
+    /// so they land in one group commit.
+    fn submit_appends(
+        &self,
+        entries: impl IntoIterator<Item = NewEntry>,
+    ) -> Vec<Result<oneshot::Receiver<Result<Appended, Error>>, Error>> {
+        let mut jobs = Vec::new();
+        let answers: Vec<_> = entries
+            .into_iter()
+            .map(|e| {
+                let prepared = Prepared::new(e)?;
+                let (tx, rx) = oneshot::channel();
+                jobs.push(Job::Append(Box::new(prepared), tx));
+                Ok(rx)
+            })
+            .collect();
+        if jobs.is_empty() {
+            return answers;
+        }
+        match self.submit(|| jobs) {
+            Ok(()) => answers,
+            // The store failed or closed: each entry hears why.
+            Err(e) => answers
+                .into_iter()
+                .map(|a| {
+                    a.and_then(|_| {
+                        Err(match &e {
+                            Error::Failed(why) => Error::Failed(why.clone()),
+                            _ => Error::Closed,
+                        })
+                    })
+                })
+                .collect(),
+        }
+    }
+
     /// Applies key-value changes durably, through the writer.
     pub(crate) fn write(&self, ops: Vec<Op>) -> Result<(), Error> {
         let (tx, rx) = oneshot::channel();
-        self.submit(|| Job::Write(ops, tx))?;
+        self.submit(|| vec![Job::Write(ops, tx)])?;
         rx.recv().map_err(|_| Error::Closed)?
     }
 
@@ -781,12 +847,12 @@ enum Outcome {
 }
 
 impl Writer {
-    fn run(mut self, rx: Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
-            let mut jobs = vec![first];
+    fn run(mut self, rx: Receiver<Vec<Job>>) {
+        while let Ok(mut jobs) = rx.recv() {
+            // Whatever else waits joins the group, a submission whole.
             while jobs.len() < self.max_batch {
                 match rx.try_recv() {
-                    Ok(j) => jobs.push(j),
+                    Ok(more) => jobs.extend(more),
                     Err(_) => break,
                 }
             }
@@ -837,6 +903,7 @@ impl Writer {
                         self.shared
                             .size
                             .store(self.frontier.size(), Ordering::Release);
+                        self.shared.commits.fetch_add(1, Ordering::Relaxed);
                         outcomes
                     }
                     Err(e) => {

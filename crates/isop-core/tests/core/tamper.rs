@@ -169,17 +169,39 @@ fn bad_deliveries() {
 #[test]
 fn batch_verification_locates_the_bad_delivery() {
     let fed = fed();
-    let mut batch: Vec<Delivery> = (0..16).map(|i| good(&fed, 100 + i).1).collect();
-    let mut sig = batch[7].envelope.signatures[0].sig.to_vec();
-    sig[40] ^= 0x80;
-    batch[7].envelope.signatures[0].sig = sig.into();
-    batch[12].disclosures.clear();
-    let results = Delivery::verify_batch(&batch, &fed.roster, &org(KR), Judgement::live(NOW));
-    for (i, r) in results.iter().enumerate() {
-        match i {
-            7 => assert!(matches!(r, Err(Error::BadSignature(_))), "{r:?}"),
-            12 => assert_eq!(r.as_ref().unwrap().withheld().len(), 3),
-            _ => assert_eq!(r.as_ref().unwrap().revealed().len(), 2, "{i}"),
+    // 300 is split across the cores (at least 64 a part), with a
+    // bad signature and a withheld disclosure in each part.
+    for n in [16u64, 300] {
+        let mut batch: Vec<Delivery> = (0..n).map(|i| good(&fed, 100 + i).1).collect();
+        let bad = [7, n as usize * 5 / 6];
+        for &b in &bad {
+            let mut sig = batch[b].envelope.signatures[0].sig.to_vec();
+            sig[40] ^= 0x80;
+            batch[b].envelope.signatures[0].sig = sig.into();
+        }
+        let withheld = [12, (n as usize) - 3];
+        for &w in &withheld {
+            batch[w].disclosures.clear();
+        }
+        let results = Delivery::verify_batch(&batch, &fed.roster, &org(KR), Judgement::live(NOW));
+        assert_eq!(results.len(), batch.len());
+        for (i, (r, d)) in results.iter().zip(&batch).enumerate() {
+            if bad.contains(&i) {
+                assert!(matches!(r, Err(Error::BadSignature(_))), "{n}: {i}: {r:?}");
+                continue;
+            }
+            let v = r.as_ref().unwrap();
+            // In the batch's order: each result is its own delivery's.
+            assert_eq!(
+                v.notice_digest(),
+                &isop_core::sha256(&d.envelope.payload),
+                "{n}: {i}"
+            );
+            if withheld.contains(&i) {
+                assert_eq!(v.withheld().len(), 3, "{n}: {i}");
+            } else {
+                assert_eq!(v.revealed().len(), 2, "{n}: {i}");
+            }
         }
     }
 }

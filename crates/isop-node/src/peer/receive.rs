@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use isop_core::protocol::{self, Placed, Receiver, Take, Verdict};
 use isop_core::{Delivery, LogIndex, OrgId, ReceiptDraft, ReceiptOutcome, pb};
-use isop_store::{Appended, Direction, NewEntry, Record};
+use isop_store::{Appended, Direction, IndexKeys, NewEntry, Record};
 use prost::Message;
 use tokio::sync::{mpsc, oneshot};
 
@@ -104,19 +104,19 @@ pub(super) async fn receive_batch(
     Ok(ReceiptDraft::sign_list(&drafts, &inner.signer())?)
 }
 
-/// A delivery on its way into the log: `F` is its append.
-enum Pending<F> {
+/// A delivery on its way into the log, in the order of the batch's entries.
+enum Pending {
     /// Taken, appended with its disclosures (which a copy of a notice
     /// already held may add to it).
     Taken {
         take: Box<Take>,
         disclosures: Vec<Bytes>,
-        appended: F,
     },
-    /// Refused, and its rejection logged unless the peer is past its limit.
+    /// Refused, and its rejection logged unless the peer is past its limit
+    /// (`logged`: it has an entry in the batch).
     Refused {
         refusal: protocol::Refusal,
-        logged: Option<F>,
+        logged: bool,
     },
 }
 
@@ -151,6 +151,7 @@ pub(super) async fn log_deliveries(
         why: e.to_string(),
     })?;
     let mut pending = Vec::with_capacity(deliveries.len());
+    let mut entries = Vec::with_capacity(deliveries.len());
     for (delivery, verdict) in deliveries.into_iter().zip(verdicts?) {
         pending.push(match verdict {
             Verdict::Take(take) => {
@@ -159,41 +160,46 @@ pub(super) async fn log_deliveries(
                     Direction::Inbound,
                     Record::Envelope(Bytes::from(delivery.envelope.encode_to_vec())),
                 );
+                // Decoded once: the store takes its index keys from the
+                // notice the checks decoded.
+                let verified = take.verified();
+                entry.index_keys = Some(IndexKeys::of_notice(
+                    verified.notice(),
+                    *verified.notice_digest(),
+                    delivery.disclosures.iter(),
+                ));
                 entry.disclosures = delivery.disclosures.clone();
                 entry.inbox = true;
                 entry.dedupe = true;
                 entry.requires = take.requires();
                 entry.peer = Some(sender.clone());
+                entries.push(entry);
                 Pending::Taken {
                     take,
                     disclosures: delivery.disclosures,
-                    appended: inner.store.append_async(entry),
                 }
             }
-            Verdict::Refuse(refusal) => Pending::Refused {
-                logged: refusal_entry(inner, sender, received_at, &refusal)?
-                    .map(|entry| inner.store.append_async(entry)),
-                refusal,
-            },
+            Verdict::Refuse(refusal) => {
+                let entry = refusal_entry(inner, sender, received_at, &refusal)?;
+                let logged = entry.is_some();
+                entries.extend(entry);
+                Pending::Refused { refusal, logged }
+            }
         });
     }
+    // The batch's entries in one group commit: one fsync for all.
+    let mut appended = inner.store.append_many_async(entries).await.into_iter();
+    let mut next = || appended.next().unwrap_or(Err(isop_store::Error::Closed));
     let mut receipts = Vec::with_capacity(pending.len());
     let mut accepted = 0usize;
     for p in pending {
         let (take, disclosures, appended) = match p {
             Pending::Refused { refusal, logged } => {
-                let logged = match logged {
-                    Some(appended) => Some(appended.await?.index()),
-                    None => None,
-                };
+                let logged = if logged { Some(next()?.index()) } else { None };
                 receipts.push(refusal.receipt(received_at, logged));
                 continue;
             }
-            Pending::Taken {
-                take,
-                disclosures,
-                appended,
-            } => (take, disclosures, appended.await?),
+            Pending::Taken { take, disclosures } => (take, disclosures, next()?),
         };
         let placed = match appended {
             Appended::New(i) => Placed::New(i),

@@ -440,6 +440,49 @@ fn async_appends_resolve_when_durable() {
     }
 }
 
+/// A batch's entries are one submission: one group commit (one fsync),
+/// however long each takes to prepare, in their order; an entry that
+/// cannot be logged is answered alone.
+#[test]
+fn append_many_is_one_group_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let fed = fed();
+    for round in 0..3u64 {
+        let before = store.commits();
+        let size = store.size();
+        let entries: Vec<NewEntry> = (0..64)
+            .map(|i| {
+                inbound(&referral(
+                    &fed,
+                    &format!("s{round}-{i}.example"),
+                    "SOP-1",
+                    round * 1000 + i,
+                ))
+            })
+            .collect();
+        let appended = block_on(store.append_many_async(entries));
+        assert_eq!(store.commits() - before, 1, "round {round}");
+        let indexes: Vec<u64> = appended.into_iter().map(|a| a.unwrap().index().0).collect();
+        assert_eq!(indexes, (size..size + 64).collect::<Vec<_>>());
+    }
+    let mut too_big = filler(1, 10);
+    too_big.record = Record::Envelope(vec![0u8; MAX_ENTRY_BYTES + 1].into());
+    let before = store.commits();
+    let out = store.append_many([filler(2, 10), too_big, filler(3, 10)]);
+    assert!(
+        matches!(out[1], Err(Error::InvalidEntry(_))),
+        "{:?}",
+        out[1]
+    );
+    assert_eq!(
+        out.iter().filter_map(|r| r.as_ref().ok()).count(),
+        2,
+        "{out:?}"
+    );
+    assert_eq!(store.commits() - before, 1);
+}
+
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     use std::task::{Context, Poll, Wake, Waker};
     struct Unpark(std::thread::Thread);

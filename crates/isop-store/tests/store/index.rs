@@ -112,3 +112,40 @@ fn many_index_runs_are_merged_and_lookups_stay_whole() {
     // A value each notice holds in a disclosure, in every merged run.
     assert_eq!(store.by_indicator(WALLET).unwrap().len(), n);
 }
+
+/// The node hands the store the index keys of a notice it has decoded
+/// already: they must be the keys the store finds in the entry's bytes,
+/// labelled indicators and answers included.
+#[test]
+fn index_keys_from_the_decoded_notice_are_the_stores_own() {
+    let fed = fed();
+    let referral = referral(&fed, "streamz.example", "SOP-1", 1);
+    let disclosures: Vec<bytes::Bytes> = referral
+        .disclosures()
+        .iter()
+        .map(|d| d.bytes().clone())
+        .collect();
+    let from_notice = IndexKeys::of_notice(
+        referral.notice(),
+        sha256(&referral.envelope().payload),
+        disclosures.iter(),
+    );
+    let from_bytes = IndexKeys::of_envelope(&envelope_bytes(&referral), disclosures.iter());
+    assert_eq!(from_notice, from_bytes);
+    assert_ne!(from_bytes, IndexKeys::default());
+    // Without the disclosures, the labelled indicators are not indexed.
+    assert_ne!(
+        IndexKeys::of_envelope(&envelope_bytes(&referral), std::iter::empty()),
+        from_bytes
+    );
+    let answer = answer(&fed, &referral);
+    let Record::Envelope(bytes) = &answer.record else {
+        panic!("an envelope")
+    };
+    let env = <pb::Envelope as prost::Message>::decode(bytes.as_ref()).unwrap();
+    let notice = Notice::decode(&env.payload).unwrap();
+    assert_eq!(
+        IndexKeys::of_notice(&notice, sha256(&env.payload), std::iter::empty()),
+        IndexKeys::of_envelope(bytes, std::iter::empty())
+    );
+}
