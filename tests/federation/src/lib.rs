@@ -4,6 +4,8 @@
 
 #![allow(missing_docs)]
 
+pub mod fault;
+
 use std::sync::Arc;
 use std::time::Duration;
 
