@@ -59,6 +59,52 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
+/// Publishes `messages` to `subject`, `window` in flight, each awaiting
+/// its acknowledgement; `sent[i]` is set as message `i` goes out. Returns
+/// the publish-to-acknowledgement latencies.
+async fn publish(
+    js: &jetstream::Context,
+    subject: &str,
+    messages: Arc<Vec<bytes::Bytes>>,
+    window: usize,
+    sent: Arc<Vec<std::sync::OnceLock<Instant>>>,
+) -> Result<Vec<Duration>> {
+    let n = messages.len();
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..window {
+        let (js, messages, sent, subject) = (
+            js.clone(),
+            messages.clone(),
+            sent.clone(),
+            subject.to_owned(),
+        );
+        lanes.spawn(async move {
+            let mut lat = Vec::new();
+            for i in (lane..n).step_by(window) {
+                let t = Instant::now();
+                let _ = sent[i].set(t);
+                js.publish(subject.clone(), messages[i].clone())
+                    .await?
+                    .await?;
+                lat.push(t.elapsed());
+            }
+            anyhow::Ok(lat)
+        });
+    }
+    let mut lat = Vec::with_capacity(n);
+    while let Some(r) = lanes.join_next().await {
+        lat.extend(r??);
+    }
+    Ok(lat)
+}
+
+/// Times when each of `n` messages is sent.
+fn send_times(n: usize) -> Arc<Vec<std::sync::OnceLock<Instant>>> {
+    Arc::new((0..n).map(|_| std::sync::OnceLock::new()).collect())
+}
+
+/// `n` copies of `payload` published with acknowledgements, `window` in
+/// flight: messages/s and the sorted latencies.
 async fn run(
     js: &jetstream::Context,
     n: usize,
@@ -66,24 +112,8 @@ async fn run(
     payload: bytes::Bytes,
 ) -> Result<(f64, Vec<Duration>)> {
     let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    let js = Arc::new(js.clone());
-    for lane in 0..window {
-        let (js, payload) = (js.clone(), payload.clone());
-        tasks.spawn(async move {
-            let mut lat = Vec::new();
-            for _ in (lane..n).step_by(window) {
-                let t = Instant::now();
-                js.publish("bench.notices", payload.clone()).await?.await?;
-                lat.push(t.elapsed());
-            }
-            anyhow::Ok(lat)
-        });
-    }
-    let mut lat = Vec::with_capacity(n);
-    while let Some(r) = tasks.join_next().await {
-        lat.extend(r??);
-    }
+    let messages = Arc::new(vec![payload; n]);
+    let mut lat = publish(js, "bench.notices", messages, window, send_times(n)).await?;
     let rate = n as f64 / started.elapsed().as_secs_f64();
     lat.sort_unstable();
     Ok((rate, lat))
@@ -135,8 +165,7 @@ async fn signed_pipeline(
             bytes::Bytes::from(body)
         })
         .collect();
-    let sent: Arc<Vec<std::sync::OnceLock<Instant>>> =
-        Arc::new((0..n).map(|_| std::sync::OnceLock::new()).collect());
+    let sent = send_times(n);
     let mut verified = consumer
         .stream()
         .max_messages_per_batch(window.max(256))
@@ -162,6 +191,7 @@ async fn signed_pipeline(
                         _ => break,
                     }
                 }
+                let mut numbers = Vec::with_capacity(taken.len());
                 let mut bodies = Vec::with_capacity(taken.len());
                 let mut signatures = Vec::with_capacity(taken.len());
                 let mut signers = Vec::with_capacity(taken.len());
@@ -171,6 +201,7 @@ async fn signed_pipeline(
                         bail!("a message of {} bytes", p.len());
                     }
                     let i = u64::from_be_bytes(p[..8].try_into()?) as usize;
+                    numbers.push(i);
                     bodies.push(&p[..BODY]);
                     signatures.push(ed25519_dalek::Signature::from_slice(&p[BODY..])?);
                     signers.push(verifying[i % 2]);
@@ -178,12 +209,7 @@ async fn signed_pipeline(
                 ed25519_dalek::verify_batch(&bodies, &signatures, &signers)
                     .map_err(|e| anyhow::anyhow!("a batch failed to verify: {e}"))?;
                 let now = Instant::now();
-                for m in &taken {
-                    let i = u64::from_be_bytes(m.payload[..8].try_into()?) as usize;
-                    if let Some(t) = sent[i].get() {
-                        lat.push(now - *t);
-                    }
-                }
+                lat.extend(numbers.iter().filter_map(|&i| Some(now - *sent[i].get()?)));
                 taken
                     .last()
                     .expect("one at least")
@@ -195,24 +221,7 @@ async fn signed_pipeline(
             anyhow::Ok(lat)
         })
     };
-    let messages = Arc::new(messages);
-    let mut lanes = tokio::task::JoinSet::new();
-    for lane in 0..window {
-        let (js, messages, sent, subject) =
-            (js.clone(), messages.clone(), sent.clone(), subject.clone());
-        lanes.spawn(async move {
-            for i in (lane..n).step_by(window) {
-                let _ = sent[i].set(Instant::now());
-                js.publish(subject.clone(), messages[i].clone())
-                    .await?
-                    .await?;
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = lanes.join_next().await {
-        r??;
-    }
+    publish(js, &subject, Arc::new(messages), window, sent).await?;
     let mut lat = verifier.await??;
     let rate = n as f64 / started.elapsed().as_secs_f64();
     lat.sort_unstable();

@@ -624,7 +624,10 @@ impl Inner {
             .map(|m| m.org_id.clone())
             .collect();
         if from.is_some() {
-            peers.retain(|p| self.peer_seen(p).roster_version < Some(version));
+            {
+                let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+                peers.retain(|p| seen.get(p).and_then(|s| s.roster_version) < Some(version));
+            }
             if peers.len() > ROSTER_FANOUT {
                 let (picked, _) = rand::seq::SliceRandom::partial_shuffle(
                     &mut peers[..],

@@ -162,7 +162,7 @@ impl Store {
         self.shared.commits.load(Ordering::Relaxed)
     }
 
-    fn submit(&self, jobs: impl FnOnce() -> Vec<Job>) -> Result<(), Error> {
+    fn submit(&self, jobs: Vec<Job>) -> Result<(), Error> {
         if let Some(why) = self
             .shared
             .failed
@@ -175,7 +175,7 @@ impl Store {
         self.jobs
             .as_ref()
             .ok_or(Error::Closed)?
-            .send(jobs())
+            .send(jobs)
             .map_err(|_| Error::Closed)
     }
 
@@ -191,7 +191,7 @@ impl Store {
         prepared: Prepared,
     ) -> Result<oneshot::Receiver<Result<Appended, Error>>, Error> {
         let (tx, rx) = oneshot::channel();
-        self.submit(|| vec![Job::Append(Box::new(prepared), tx)])?;
+        self.submit(vec![Job::Append(Box::new(prepared), tx)])?;
         Ok(rx)
     }
 
@@ -271,7 +271,7 @@ impl Store {
         if jobs.is_empty() {
             return answers;
         }
-        match self.submit(|| jobs) {
+        match self.submit(jobs) {
             Ok(()) => answers,
             // The store failed or closed: each entry hears why.
             Err(e) => answers
@@ -291,7 +291,7 @@ impl Store {
     /// Applies key-value changes durably, through the writer.
     pub(crate) fn write(&self, ops: Vec<Op>) -> Result<(), Error> {
         let (tx, rx) = oneshot::channel();
-        self.submit(|| vec![Job::Write(ops, tx)])?;
+        self.submit(vec![Job::Write(ops, tx)])?;
         rx.recv().map_err(|_| Error::Closed)?
     }
 

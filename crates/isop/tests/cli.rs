@@ -326,19 +326,6 @@ fn errors_name_the_problem_without_a_backtrace() {
     assert!(!stderr.contains("Stack backtrace"), "{stderr}");
 }
 
-fn isop(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_isop"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "isop {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// An authority onboards two orgs: keys, CSRs, certificates, roster
 /// versions; the configs written start real nodes.
 #[test]

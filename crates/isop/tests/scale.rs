@@ -20,10 +20,12 @@
 //! size and verification time and each node's resident memory. The
 //! figures and what they mean for a real federation are in docs/SCALE.md.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{Nodes, free_port_ranges, isop};
 use isop_api::DeliveryState;
 use isop_authority::{Authority, LocalFederation, MemberSpec, Ports};
 use isop_core::{OrgId, Role};
@@ -31,47 +33,6 @@ use isop_node::NodeConfig;
 use prost::Message;
 
 const HUB: &str = "INTERPOL-GS";
-
-/// The node processes, killed when dropped.
-struct Procs(Vec<(String, Child)>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for (_, c) in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// A base port from which `n` UDP ports and, `n` further on, `n` TCP ports
-/// are all free on 127.0.0.1.
-fn free_range(n: u16) -> u16 {
-    let free = |base: u16| {
-        (0..n).all(|i| {
-            std::net::UdpSocket::bind(("127.0.0.1", base + i)).is_ok()
-                && std::net::TcpListener::bind(("127.0.0.1", base + n + i)).is_ok()
-        })
-    };
-    let start = 20_000 + (std::process::id() as u16 % 97) * 101;
-    (0..200u16)
-        .map(|k| 20_000 + (start + k * 2 * n) % 40_000)
-        .find(|b| free(*b))
-        .expect("a free range of ports on 127.0.0.1")
-}
-
-fn isop(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_isop"))
-        .args(args)
-        .output()
-        .expect("isop runs");
-    assert!(
-        out.status.success(),
-        "isop {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
-}
 
 /// Kilobytes of resident memory of `pid`, from /proc.
 fn rss_kb(pid: u32) -> u64 {
@@ -201,16 +162,13 @@ async fn federation_of_200_nodes() {
     }
     let agency_refs: Vec<&str> = agency_ids.iter().map(String::as_str).collect();
     let partner_refs: Vec<&str> = partner_ids.iter().map(String::as_str).collect();
-    let base = free_range(n);
+    let (quic, api) = free_port_ranges(n);
     let fed = LocalFederation::create_with(
         &root,
         "isop-scale",
         &specs,
         &[("agencies", &agency_refs), ("partners", &partner_refs)],
-        Ports::Fixed {
-            quic: base,
-            api: base + n,
-        },
+        Ports::Fixed { quic, api },
     )
     .expect("the federation");
     let roster_key = fed.roster_key();
@@ -261,17 +219,12 @@ async fn federation_of_200_nodes() {
         .collect();
     let config = |org: &str| root.join(org).join("node.toml");
     let started = Instant::now();
-    let mut procs = Procs(Vec::new());
+    let mut nodes = Nodes(Vec::new());
     for org in &orgs {
-        let log = std::fs::File::create(dir.path().join(format!("{org}.log"))).expect("a log");
-        let child = Command::new(env!("CARGO_BIN_EXE_isop"))
-            .args(["node", "run", "--config"])
-            .arg(config(org))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("isop node run");
-        procs.0.push((org.clone(), child));
+        nodes.start(
+            &config(org).display().to_string(),
+            &dir.path().join(format!("{org}.log")),
+        );
     }
     let mut clients = Vec::new();
     for org in &orgs {
@@ -299,7 +252,7 @@ async fn federation_of_200_nodes() {
         "  all {n} nodes up and serving roster v1 in {:.1} s",
         up.as_secs_f64()
     );
-    let rss_idle: Vec<u64> = procs.0.iter().map(|(_, c)| rss_kb(c.id())).collect();
+    let rss_idle: Vec<u64> = nodes.0.iter().map(|c| rss_kb(c.id())).collect();
     spread("resident memory once started", rss_idle);
 
     // A roster update: a new group, signed by the authority, pushed to the
@@ -402,7 +355,7 @@ async fn federation_of_200_nodes() {
         to_ten.as_secs_f64()
     );
 
-    let rss: Vec<u64> = procs.0.iter().map(|(_, c)| rss_kb(c.id())).collect();
+    let rss: Vec<u64> = nodes.0.iter().map(|c| rss_kb(c.id())).collect();
     spread("resident memory at the end", rss);
     let hub_status = hub.status().await.expect("the hub's status");
     let mut sizes = Vec::new();

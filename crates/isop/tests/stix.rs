@@ -17,7 +17,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{eventually, example_federation, run, start_nodes};
+use common::{eventually, example_federation, isop, run, start_nodes};
 use serde_json::Value;
 
 /// The interpreter with the ecosystem's tools, if there is one: skipped
@@ -62,17 +62,6 @@ fn tool(python: &Path, script: &str, args: &[&str]) -> String {
     );
     println!("--- {script}\n{transcript}");
     transcript
-}
-
-/// Runs `isop` with `args`, which must succeed: its stdout.
-fn isop(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(
-        out.status.success(),
-        "isop {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs `isop` with `args`, which must fail: its stderr.

@@ -45,11 +45,11 @@ pub struct Faults {
 /// What the proxy did to the datagrams of one direction.
 #[derive(Debug, Default)]
 pub struct Counts {
-    pub passed: AtomicU64,
-    pub dropped: AtomicU64,
-    pub duplicated: AtomicU64,
-    pub corrupted: AtomicU64,
-    pub reordered: AtomicU64,
+    passed: AtomicU64,
+    dropped: AtomicU64,
+    duplicated: AtomicU64,
+    corrupted: AtomicU64,
+    reordered: AtomicU64,
 }
 
 impl Counts {
@@ -158,6 +158,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The largest datagram QUIC sends here (with room to spare).
 const MAX_DATAGRAM: usize = 65_535;
 
+/// Where a datagram that passes goes.
+#[derive(Clone)]
+enum Dest {
+    /// To the target, on the client's own upstream socket.
+    Target(Arc<UdpSocket>),
+    /// Back to the client, from the proxy's address.
+    Client(Arc<UdpSocket>, SocketAddr),
+}
+
+impl Dest {
+    async fn send(&self, datagram: &[u8]) {
+        // A datagram that cannot be sent is lost, as on a network.
+        let _ = match self {
+            Dest::Target(upstream) => upstream.send(datagram).await,
+            Dest::Client(listen, client) => listen.send_to(datagram, client).await,
+        };
+    }
+}
+
 async fn run(listen: Arc<UdpSocket>, target: SocketAddr, shared: Arc<Shared>) {
     let mut upstreams: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
     let mut children = tokio::task::JoinSet::new();
@@ -178,73 +197,65 @@ async fn run(listen: Arc<UdpSocket>, target: SocketAddr, shared: Arc<Shared>) {
                 let socket = Arc::new(socket);
                 upstreams.insert(client, socket.clone());
                 // The target's answers to this client, back through `listen`.
-                let (from, to, shared) = (socket.clone(), listen.clone(), shared.clone());
+                let (from, back, shared) = (
+                    socket.clone(),
+                    Dest::Client(listen.clone(), client),
+                    shared.clone(),
+                );
                 children.spawn(async move {
                     let mut buf = vec![0u8; MAX_DATAGRAM];
                     while let Ok(n) = from.recv(&mut buf).await {
-                        let to = to.clone();
-                        pass(&shared, &shared.down, buf[..n].to_vec(), move |d| {
-                            let to = to.clone();
-                            async move {
-                                let _ = to.send_to(&d, client).await;
-                            }
-                        })
-                        .await;
+                        pass(&shared, &shared.down, buf[..n].to_vec(), &back).await;
                     }
                 });
                 socket
             }
         };
-        pass(&shared, &shared.up, buf[..n].to_vec(), move |d| {
-            let upstream = upstream.clone();
-            async move {
-                let _ = upstream.send(&d).await;
-            }
-        })
+        pass(
+            &shared,
+            &shared.up,
+            buf[..n].to_vec(),
+            &Dest::Target(upstream),
+        )
         .await;
     }
 }
 
-/// Applies `dir`'s faults to one datagram and sends what is left with
-/// `send`: at once (in order) without a delay, else from a task after it.
-async fn pass<F, Fut>(shared: &Shared, dir: &Direction, mut datagram: Vec<u8>, send: F)
-where
-    F: Fn(Vec<u8>) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
+/// Applies `dir`'s faults to one datagram and sends what is left to
+/// `dest`: at once (in order) without a delay, else from a task after it.
+async fn pass(shared: &Shared, dir: &Direction, mut datagram: Vec<u8>, dest: &Dest) {
     let faults = lock(&dir.faults).clone();
     let counts = &dir.counts;
     if faults.blackhole {
         Counts::add(&counts.dropped);
         return;
     }
-    let (drop_it, copies, flip, extra) = {
+    // Each copy's wait (two copies when duplicated), and the byte flipped.
+    let (dropped, waits, flip) = {
         let mut rng = lock(&shared.rng);
-        let drop_it = rng.gen_bool(faults.loss.clamp(0.0, 1.0));
-        let copies = if rng.gen_bool(faults.duplicate.clamp(0.0, 1.0)) {
-            2
-        } else {
-            1
-        };
+        let dropped = rng.gen_bool(faults.loss.clamp(0.0, 1.0));
+        let copies = 1 + usize::from(rng.gen_bool(faults.duplicate.clamp(0.0, 1.0)));
         let flip = rng.gen_bool(faults.corrupt.clamp(0.0, 1.0)).then(|| {
             (
                 rng.gen_range(0..datagram.len().max(1)),
                 rng.gen_range(1..=255u8),
             )
         });
-        let mut extra = Vec::with_capacity(copies);
-        for _ in 0..copies {
-            let jitter = if faults.jitter.is_zero() {
-                Duration::ZERO
-            } else {
-                faults.jitter.mul_f64(rng.gen_range(0.0..1.0))
-            };
-            let reorder = rng.gen_bool(faults.reorder.clamp(0.0, 1.0));
-            extra.push((faults.delay + jitter, reorder));
-        }
-        (drop_it, copies, flip, extra)
+        let waits: Vec<(Duration, bool)> = (0..copies)
+            .map(|_| {
+                let jitter = faults.jitter.mul_f64(rng.gen_range(0.0..1.0));
+                let reordered = rng.gen_bool(faults.reorder.clamp(0.0, 1.0));
+                let held = if reordered {
+                    faults.reorder_by
+                } else {
+                    Duration::ZERO
+                };
+                (faults.delay + jitter + held, reordered)
+            })
+            .collect();
+        (dropped, waits, flip)
     };
-    if drop_it {
+    if dropped {
         Counts::add(&counts.dropped);
         return;
     }
@@ -255,24 +266,20 @@ where
         Counts::add(&counts.corrupted);
     }
     Counts::add(&counts.passed);
-    if copies == 2 {
+    if waits.len() == 2 {
         Counts::add(&counts.duplicated);
     }
-    let send = Arc::new(send);
-    for (wait, reorder) in extra {
-        let wait = if reorder {
+    for (wait, reordered) in waits {
+        if reordered {
             Counts::add(&counts.reordered);
-            wait + faults.reorder_by
-        } else {
-            wait
-        };
-        let (send, d) = (send.clone(), datagram.clone());
+        }
         if wait.is_zero() {
-            send(d).await;
+            dest.send(&datagram).await;
         } else {
+            let (dest, datagram) = (dest.clone(), datagram.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(wait).await;
-                send(d).await;
+                dest.send(&datagram).await;
             });
         }
     }

@@ -17,7 +17,7 @@ use anyhow::{Result, ensure};
 use isop_core::*;
 use isop_federation_tests::fault::{FaultProxy, Faults};
 use isop_federation_tests::*;
-use isop_node::Node;
+use isop_node::{Node, now};
 use isop_store::DeliveryStatus;
 
 const SENDERS: [&str; 2] = [FILMCO, SPORTS];
@@ -72,10 +72,6 @@ async fn setup(seed: u64) -> Result<Setup> {
         senders,
         proxy,
     })
-}
-
-fn now() -> UnixMillis {
-    isop_node::now()
 }
 
 /// What one run measured.

@@ -35,10 +35,17 @@ impl Drop for Nodes {
 /// below Linux's ephemeral range (32768 and up), so that no other test's
 /// port-0 bind can take them once they are chosen.
 pub(crate) fn free_ports() -> (u16, u16) {
+    free_port_ranges(6)
+}
+
+/// `n` consecutive free UDP ports and `n` free TCP ports from
+/// `max(n, 100)` further on, as [`free_ports`] finds six.
+pub(crate) fn free_port_ranges(n: u16) -> (u16, u16) {
+    let gap = n.max(100);
     let free = |base: u16| {
-        (0..6).all(|i| {
+        (0..n).all(|i| {
             std::net::UdpSocket::bind(("127.0.0.1", base + i)).is_ok()
-                && std::net::TcpListener::bind(("127.0.0.1", base + 100 + i)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", base + gap + i)).is_ok()
         })
     };
     // Tests of one process start their search apart, so two never pick the
@@ -49,7 +56,7 @@ pub(crate) fn free_ports() -> (u16, u16) {
     (0..500u16)
         .map(|k| 20_000 + (start.wrapping_add(k.wrapping_mul(211)) % 12_000))
         .find(|b| free(*b))
-        .map(|b| (b, b + 100))
+        .map(|b| (b, b + gap))
         .expect("free ports")
 }
 
@@ -99,6 +106,17 @@ pub(crate) fn run(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
+}
+
+/// Runs `isop` with `args`, which must succeed: its stdout.
+pub(crate) fn isop(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "isop {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs `args` until `ok` holds for its output, or fails after 30 s: the
