@@ -125,6 +125,9 @@ pub enum ErrorCode {
     PeerFailed,
     /// The node cannot take it now: shutting down, or its log unreadable (503).
     Unavailable,
+    /// The node cannot make anything durable now: its disk is full.
+    /// Nothing was written; retry later (507).
+    ResourceExhausted,
     /// The node failed (500).
     Internal,
 }
@@ -141,6 +144,7 @@ impl ErrorCode {
             415 => Self::UnsupportedMediaType,
             502 => Self::PeerFailed,
             503 => Self::Unavailable,
+            507 => Self::ResourceExhausted,
             400..=499 => Self::InvalidRequest,
             _ => Self::Internal,
         }

@@ -51,6 +51,13 @@ pub struct NodeConfig {
     /// and one summary entry is logged per minute. Default 120.
     #[serde(default = "default_logged_rejections")]
     pub max_logged_rejections_per_minute: u32,
+    /// The disk space, in bytes, that must stay free where the log lives.
+    /// With less, the node writes nothing: it refuses deliveries with
+    /// `RESOURCE_EXHAUSTED` (senders keep them and retry) and local
+    /// submits with a message saying so, keeps serving reads, proofs and
+    /// exports, and resumes by itself once space is freed. Default 64 MiB.
+    #[serde(default = "default_min_free_disk")]
+    pub min_free_disk_bytes: u64,
     /// Delivery retry settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
@@ -330,6 +337,10 @@ fn default_max_frame() -> usize {
     isop_net::DEFAULT_MAX_FRAME
 }
 
+fn default_min_free_disk() -> u64 {
+    isop_store::StoreConfig::new("").min_free_bytes
+}
+
 fn default_skew() -> u64 {
     isop_core::Judgement::DEFAULT_MAX_SKEW_MS
 }
@@ -361,6 +372,7 @@ impl NodeConfig {
             roster_key,
             max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
             max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
+            min_free_disk_bytes: default_min_free_disk(),
             max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
             max_logged_rejections_per_minute: default_logged_rejections(),
             delivery: DeliveryConfig::default(),

@@ -76,6 +76,9 @@ pub enum Fault {
     Peer,
     /// The node is shutting down: ask again later.
     Unavailable,
+    /// The node cannot make anything durable now (its disk is full):
+    /// nothing was written; retry later.
+    Exhausted,
     /// This node failed: retry later.
     Internal,
 }
@@ -89,6 +92,7 @@ impl Error {
             Self::Roster(_) => Fault::Forbidden,
             Self::Peer { .. } | Self::Net(_) | Self::LocalApi(_) => Fault::Peer,
             Self::ShuttingDown => Fault::Unavailable,
+            Self::Store(isop_store::Error::DiskFull { .. }) => Fault::Exhausted,
             Self::Config { .. } | Self::KeyFile { .. } | Self::Store(_) | Self::Task { .. } => {
                 Fault::Internal
             }
@@ -102,6 +106,7 @@ impl Error {
             // A peer's request the core refuses is not for this peer.
             Fault::Invalid | Fault::Forbidden => C::Forbidden,
             Fault::NotFound => C::NotFound,
+            Fault::Exhausted => C::ResourceExhausted,
             Fault::Peer | Fault::Unavailable | Fault::Internal => C::Internal,
         }
     }
@@ -184,6 +189,16 @@ mod tests {
                 C::Internal,
             ),
             (Error::ShuttingDown, Fault::Unavailable, C::Internal),
+            (
+                isop_store::Error::DiskFull {
+                    path: "/var/lib/isop".into(),
+                    available: 4096,
+                    reserve: 64 << 20,
+                }
+                .into(),
+                Fault::Exhausted,
+                C::ResourceExhausted,
+            ),
             (
                 Error::Task {
                     what: "checking deliveries",

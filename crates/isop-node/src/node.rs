@@ -96,7 +96,10 @@ impl Node {
         let hooks = crate::notify::hooks(&config, &notify)?;
         let retention = crate::erase::rules(&config)?;
         crate::config::ensure_private_dir(&config.data_dir)?;
-        let store = Store::open(&StoreConfig::new(&config.data_dir))?;
+        let store = Store::open(&StoreConfig {
+            min_free_bytes: config.min_free_disk_bytes,
+            ..StoreConfig::new(&config.data_dir)
+        })?;
         crate::notify::start_new(&store, &config)?;
 
         // The roster: the configured one, unless the log holds a newer one.

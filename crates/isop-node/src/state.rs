@@ -145,7 +145,15 @@ impl Inner {
         if let Some(note) = self.store.checkpoint(size)? {
             return Ok(note);
         }
-        Ok(self.store.sign_checkpoint(&self.signer())?)
+        match self.store.sign_checkpoint(&self.signer()) {
+            // Proofs and exports go on while the disk is full: the
+            // checkpoint is handed out unstored (signing it again later
+            // gives the same note).
+            Err(isop_store::Error::DiskFull { .. }) => {
+                Ok(self.store.checkpoint_now(&self.signer())?.1)
+            }
+            r => Ok(r?),
+        }
     }
 
     /// Writes the log as one export file, with the disclosures `clearance`

@@ -201,6 +201,10 @@ pub(crate) struct Prepared {
     delivered: Vec<Delivered>,
     inbox: bool,
     pub(crate) ops: Vec<Op>,
+    /// An access record or an erasure: written from the lower half of the
+    /// disk reserve, so that reads stay on the access record and lawful
+    /// erasure goes on while the disk is full.
+    pub(crate) reserved: bool,
 }
 
 impl Prepared {
@@ -210,6 +214,7 @@ impl Prepared {
         let mut keys = IndexKeys::default();
         let mut added_to = None;
         let mut failed = None;
+        let reserved = matches!(e.record, Record::Access(_) | Record::Erasure(_));
         let record = match e.record {
             Record::Envelope(b) => {
                 if b.is_empty() {
@@ -281,6 +286,7 @@ impl Prepared {
             delivered: e.delivered,
             inbox: e.inbox,
             ops: Vec::new(),
+            reserved,
         })
     }
 

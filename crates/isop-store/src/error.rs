@@ -39,6 +39,20 @@ pub enum Error {
     /// An earlier write failed; the store takes no more writes until reopened.
     #[error("the store failed earlier and must be reopened: {0}")]
     Failed(String),
+    /// The store's filesystem has less space free than the store keeps in
+    /// reserve: nothing was written. Retry once space is freed; the store
+    /// resumes by itself.
+    #[error(
+        "disk full: {available} bytes free on the filesystem of {path}, under the {reserve} bytes the store keeps free; nothing was written (free space and it resumes by itself)"
+    )]
+    DiskFull {
+        /// The store's directory.
+        path: String,
+        /// Bytes available.
+        available: u64,
+        /// The reserve (`min_free_bytes`).
+        reserve: u64,
+    },
     /// The store's writer has shut down.
     #[error("the store is closed")]
     Closed,

@@ -35,6 +35,13 @@ pub struct StoreConfig {
     /// run. Default 131072. Smaller means less memory and more runs to
     /// read per lookup.
     pub index_run: usize,
+    /// The disk space, in bytes, that must stay free on the store's
+    /// filesystem: a group commit that finds less refuses its writes with
+    /// [`Error::DiskFull`] and writes nothing, and the next one that finds
+    /// enough goes ahead. Default 64 MiB. It keeps the database itself
+    /// from running out of space mid-write (sled takes no writes after a
+    /// failed one until it is reopened).
+    pub min_free_bytes: u64,
 }
 
 impl StoreConfig {
@@ -46,6 +53,7 @@ impl StoreConfig {
             verify_tail: 4096,
             max_batch: 4096,
             index_run: 128 * 1024,
+            min_free_bytes: 64 << 20,
         }
     }
 }
@@ -79,6 +87,7 @@ pub struct Store {
     /// the same group.
     jobs: Option<Sender<Vec<Job>>>,
     writer: Option<JoinHandle<()>>,
+    min_free_bytes: u64,
     /// Dropped after the writer has stopped (fields drop after `Drop::drop`).
     pub(crate) index: Index,
     /// Held while disclosures are added to a notice already logged.
@@ -129,6 +138,7 @@ impl Store {
             pages,
             feed: index.feed()?,
             max_batch: config.max_batch.max(1),
+            min_free_bytes: config.min_free_bytes,
         };
         let handle = std::thread::Builder::new()
             .name("isop-store-writer".into())
@@ -141,6 +151,7 @@ impl Store {
             shared,
             jobs: Some(tx),
             writer: Some(handle),
+            min_free_bytes: config.min_free_bytes,
             index,
             additions: Mutex::new(()),
         })
@@ -149,6 +160,28 @@ impl Store {
     /// The directory the store lives in.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the store's filesystem has the space the store keeps free
+    /// ([`StoreConfig::min_free_bytes`]); else [`Error::DiskFull`], which
+    /// every write meets until space is freed.
+    pub fn room(&self) -> Result<(), Error> {
+        match available(&self.path) {
+            Some(free) if free < self.min_free_bytes => {
+                Err(disk_full(&self.path, free, self.min_free_bytes))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Why the store takes no more writes, if a write failed (sled takes
+    /// none after a failed one): it must be reopened, by restarting the node.
+    pub fn failure(&self) -> Option<String> {
+        self.shared
+            .failed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The number of durable entries.
@@ -398,16 +431,24 @@ impl Store {
     /// node's key), stores it, and returns it. Cosignatures already held
     /// for the same size are kept.
     pub fn sign_checkpoint(&self, signer: &Signer) -> Result<SignedNote, Error> {
-        let size = self.size();
-        let mut note = Checkpoint::new(&signer.id().org, size, self.root(size)?).sign(signer)?;
-        if let Some(old) = self.checkpoint(size)? {
-            note.merge(&old)?;
-        }
+        let (size, note) = self.checkpoint_now(signer)?;
         self.write(vec![(
             keys::prefixed_u64(keys::CHECKPOINT, size).to_vec(),
             Some(note.to_bytes()),
         )])?;
         Ok(note)
+    }
+
+    /// Signs a checkpoint of the whole log as it is now, with the
+    /// cosignatures held for its size, without storing it (what a node
+    /// still hands out while its disk is full), and returns its size.
+    pub fn checkpoint_now(&self, signer: &Signer) -> Result<(u64, SignedNote), Error> {
+        let size = self.size();
+        let mut note = Checkpoint::new(&signer.id().org, size, self.root(size)?).sign(signer)?;
+        if let Some(old) = self.checkpoint(size)? {
+            note.merge(&old)?;
+        }
+        Ok((size, note))
     }
 
     /// Adds the signature lines of `cosigned` (the stored checkpoint at
@@ -819,6 +860,21 @@ impl LeafHashSource for TreeView<'_> {
     }
 }
 
+/// The bytes available on the filesystem of `path`; `None` if it cannot
+/// say (then it is taken to have room, and a write reports what is wrong).
+fn available(path: &Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(path).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+fn disk_full(path: &Path, available: u64, reserve: u64) -> Error {
+    Error::DiskFull {
+        path: path.display().to_string(),
+        available,
+        reserve,
+    }
+}
+
 /// The single writer: takes every job waiting, applies them as one atomic
 /// sled batch, flushes once, then answers them all.
 struct Writer {
@@ -830,6 +886,7 @@ struct Writer {
     pages: OpenPages,
     feed: Feed,
     max_batch: usize,
+    min_free_bytes: u64,
 }
 
 /// A group commit, built and not yet written.
@@ -855,6 +912,26 @@ impl Writer {
                     Ok(more) => jobs.extend(more),
                     Err(_) => break,
                 }
+            }
+            // Nothing is written short of the reserve (an access record or
+            // an erasure, short of half of it); each group checks again.
+            let free = available(&self.path).unwrap_or(u64::MAX);
+            let (jobs, refused): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|job| {
+                let needed = match job {
+                    Job::Append(p, _) if p.reserved => self.min_free_bytes / 2,
+                    _ => self.min_free_bytes,
+                };
+                free >= needed
+            });
+            for job in refused {
+                let full = disk_full(&self.path, free, self.min_free_bytes);
+                match job {
+                    Job::Append(_, tx) => drop(tx.send(Err(full))),
+                    Job::Write(_, tx) => drop(tx.send(Err(full))),
+                }
+            }
+            if jobs.is_empty() {
+                continue;
             }
             let result = self.commit(&jobs);
             for (job, r) in jobs.into_iter().zip(result) {

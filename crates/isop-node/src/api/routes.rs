@@ -200,6 +200,14 @@ async fn readyz(State(api): State<Api>) -> Response {
     if let Err(e) = inner.store.outbox() {
         return not_ready(format!("the log cannot be read: {e}"));
     }
+    if let Some(why) = inner.store.failure() {
+        return not_ready(format!(
+            "the log takes no more writes until the node restarts: {why}"
+        ));
+    }
+    if let Err(e) = inner.store.room() {
+        return not_ready(e.to_string());
+    }
     Json(Ready {
         ready: true,
         error: None,

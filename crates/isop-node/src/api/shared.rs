@@ -157,6 +157,7 @@ impl From<Error> for ApiError {
             Fault::NotFound => StatusCode::NOT_FOUND,
             Fault::Peer => StatusCode::BAD_GATEWAY,
             Fault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Fault::Exhausted => StatusCode::INSUFFICIENT_STORAGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         // The status says it is an invalid request; the message need not.

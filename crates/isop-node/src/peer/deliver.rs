@@ -101,8 +101,19 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
                 inner.progress.notify_waiters();
             }
             Err(e) => {
+                // A peer whose disk is full answered: its connection is
+                // sound, and the batch waits out its backoff.
+                let full = matches!(
+                    &e,
+                    Error::Net(isop_net::Error::Remote {
+                        code: pb::ErrorCode::ResourceExhausted,
+                        ..
+                    })
+                );
                 if matches!(e, Error::Net(_) | Error::Peer { .. }) {
-                    inner.drop_connection(recipient).await;
+                    if !full {
+                        inner.drop_connection(recipient).await;
+                    }
                     inner.peer_failed(recipient, &e);
                 }
                 for (item, _) in &batch {
