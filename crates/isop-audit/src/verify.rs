@@ -948,6 +948,11 @@ impl Verifier {
     }
 
     fn receipt(&mut self, e: &EntryRec, roster: &Roster, receipt: &isop_core::Receipt) {
+        // A refusal for the clocks answers nothing: the sender retries,
+        // and the delivery is still waiting.
+        if !receipt.outcome().settles() {
+            return;
+        }
         let receiver = receipt.receiver().clone();
         let Some(id) = receipt.notice_id() else {
             if !matches!(receipt.outcome(), ReceiptOutcome::Rejected { .. }) {

@@ -97,7 +97,13 @@ pub enum Error {
     },
     /// A new delivery's creation time is ahead of the receiver's clock by
     /// more than the allowed skew.
-    #[error("created_at {created_at} is more than {max_skew_ms} ms ahead of now ({now})")]
+    #[error(
+        "created_at {} is {} ahead of the receiver's clock ({}), more than the {} allowed (max_clock_skew_ms): the sender's clock or the receiver's is wrong (run NTP on both)",
+        crate::json::rfc3339(.created_at.0),
+        crate::ids::span(.created_at.0.saturating_sub(.now.0)),
+        crate::json::rfc3339(.now.0),
+        crate::ids::span(*.max_skew_ms)
+    )]
     ClockSkew {
         /// The payload's creation time.
         created_at: UnixMillis,
@@ -107,7 +113,13 @@ pub enum Error {
         max_skew_ms: u64,
     },
     /// A new delivery's creation time is older than the maximum age.
-    #[error("created_at {created_at} is more than {max_age_ms} ms before now ({now}): expired")]
+    #[error(
+        "created_at {} is {} before the receiver's clock ({}), older than the {} a new notice may be (max_notice_age_ms): expired",
+        crate::json::rfc3339(.created_at.0),
+        crate::ids::span(.now.0.saturating_sub(.created_at.0)),
+        crate::json::rfc3339(.now.0),
+        crate::ids::span(*.max_age_ms)
+    )]
     Expired {
         /// The payload's creation time.
         created_at: UnixMillis,

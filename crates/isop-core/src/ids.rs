@@ -20,6 +20,19 @@ impl UnixMillis {
     }
 }
 
+/// A length of time, for people: `350 ms`, `12.5 s`, `20m 0s`, `3h 5m`,
+/// `2d 4h`.
+pub fn span(ms: u64) -> String {
+    let (s, m, h, d) = (ms / 1000, ms / 60_000, ms / 3_600_000, ms / 86_400_000);
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{s}.{} s", ms % 1000 / 100),
+        60_000..3_600_000 => format!("{m}m {}s", s % 60),
+        3_600_000..86_400_000 => format!("{h}h {}m", m % 60),
+        _ => format!("{d}d {}h", h % 24),
+    }
+}
+
 impl fmt::Display for UnixMillis {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}ms", self.0)

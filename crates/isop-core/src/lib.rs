@@ -93,7 +93,7 @@ pub use dsse::{
     RECEIPTS_PAYLOAD_TYPE, ROSTER_PAYLOAD_TYPE, check_shape, pae, sign_envelope,
 };
 pub use error::Error;
-pub use ids::{KeyId, KeyName, LogIndex, NoticeId, OrgId, UnixMillis};
+pub use ids::{KeyId, KeyName, LogIndex, NoticeId, OrgId, UnixMillis, span};
 pub use keys::{
     PublicKey, SecretKey, SigCheck, Signature, Signer, public_key_from_slice, verify_batch,
 };

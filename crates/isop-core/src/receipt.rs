@@ -29,6 +29,23 @@ pub enum ReceiptOutcome {
     },
 }
 
+impl ReceiptOutcome {
+    /// Whether this answer ends the delivery: an acceptance, a duplicate,
+    /// or a rejection other than `CLOCK_SKEW`. A notice refused for
+    /// looking ahead of the receiver's clock is kept and retried (with the
+    /// sender's backoff) until a clock is put right or time catches up; an
+    /// auditor counts the delivery as still waiting.
+    pub fn settles(&self) -> bool {
+        !matches!(
+            self,
+            Self::Rejected {
+                code: pb::RejectReason::ClockSkew,
+                ..
+            }
+        )
+    }
+}
+
 /// A receipt's content, before signing.
 #[derive(Clone, Debug)]
 pub struct ReceiptDraft {

@@ -537,10 +537,21 @@ impl Roster {
             key: key_id.clone(),
             why,
         };
-        if created_at < key.not_before || created_at >= key.not_after {
+        let t = |m: UnixMillis| crate::json::rfc3339(m.0);
+        if created_at < key.not_before {
             return Err(invalid(format!(
-                "created_at {} is outside its validity [{}, {})",
-                created_at.0, key.not_before.0, key.not_after.0
+                "created_at {} is {} before its validity starts ({})",
+                t(created_at),
+                crate::ids::span(key.not_before.0 - created_at.0),
+                t(key.not_before)
+            )));
+        }
+        if created_at >= key.not_after {
+            return Err(invalid(format!(
+                "created_at {} is {} after its validity ended ({})",
+                t(created_at),
+                crate::ids::span(created_at.0 - key.not_after.0),
+                t(key.not_after)
             )));
         }
         if key.revoked_by(created_at) || member.revoked_by(created_at) {

@@ -25,6 +25,7 @@ pub(crate) struct Metrics {
     pub(crate) roster_version: Gauge,
     pub(crate) notify_queue_depth: Family<Labels, Gauge>,
     pub(crate) checkpoint_lag: Gauge,
+    pub(crate) peer_clock_offset: Family<Labels, Gauge>,
 }
 
 impl Metrics {
@@ -44,6 +45,7 @@ impl Metrics {
             roster_version: Gauge::default(),
             notify_queue_depth: Family::default(),
             checkpoint_lag: Gauge::default(),
+            peer_clock_offset: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -106,6 +108,11 @@ impl Metrics {
             "notify_queue_depth",
             "Log entries a webhook has yet to be told of, by webhook",
             m.notify_queue_depth.clone(),
+        );
+        registry.register(
+            "peer_clock_offset_seconds",
+            "How far a peer's clock was ahead of this node's (negative: behind) when it last signed receipts, by peer",
+            m.peer_clock_offset.clone(),
         );
         Self { registry, ..m }
     }

@@ -81,7 +81,15 @@ pub(crate) fn prepare(
     let signer = inner.signer();
     inner
         .roster()
-        .signing_key(signer.id(), &inner.org, now, inner.live())?;
+        .signing_key(signer.id(), &inner.org, now, inner.live())
+        .map_err(|e| match e {
+            // Most often this node's clock is wrong: say which clock.
+            isop_core::Error::KeyNotValid { .. } => Error::Roster(format!(
+                "this node cannot sign by its clock ({}): {e}; if the clock is wrong, set it right (NTP)",
+                isop_core::json::rfc3339(now.0)
+            )),
+            e => e.into(),
+        })?;
     let sealed = draft.seal(&signer, now, &mut rand::rngs::OsRng)?;
     let n = sealed.notice();
     let reply = inner.reply_context(n.in_reply_to())?;

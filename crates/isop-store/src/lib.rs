@@ -46,6 +46,6 @@ pub use entry::{Appended, Delivered, Direction, MAX_ENTRY_BYTES, NewEntry, Recor
 pub use error::Error;
 pub use export::{ExportSummary, ImportSummary};
 pub use index::IndexKeys;
-pub use outbox::{DeliveryStatus, OutboxItem};
+pub use outbox::{DeliveryStatus, Due, OutboxItem};
 pub use store::{Store, StoreConfig};
 pub use verify::VerifyReport;

@@ -65,6 +65,34 @@ pub struct OutboxItem {
     pub last_error: String,
 }
 
+/// Which outbox items are due: those whose next attempt is at or before
+/// `now`, and those set further ahead of `now` than any wait the sender
+/// sets (`longest_wait_ms`), which only a clock that went back since they
+/// were deferred makes: they would otherwise wait out the jump.
+#[derive(Clone, Copy, Debug)]
+pub struct Due {
+    /// The time now.
+    pub now: UnixMillis,
+    /// The longest wait a deferral sets.
+    pub longest_wait_ms: u64,
+}
+
+impl Due {
+    fn admits(self, next_attempt: UnixMillis) -> bool {
+        next_attempt <= self.now || next_attempt.0 > self.now.0.saturating_add(self.longest_wait_ms)
+    }
+}
+
+/// Due at `now`, however far ahead an item was set.
+impl From<UnixMillis> for Due {
+    fn from(now: UnixMillis) -> Self {
+        Self {
+            now,
+            longest_wait_ms: u64::MAX,
+        }
+    }
+}
+
 /// Where delivering an outbound notice to one recipient stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DeliveryStatus {
@@ -214,26 +242,28 @@ impl Store {
     }
 
     /// The head of `recipient`'s outbox: its oldest items, in index order,
-    /// up to `limit` and up to the first one not yet due at `now` (so that
+    /// up to `limit` and up to the first one not yet due (so that
     /// delivering heads in turn keeps the order of the log).
     pub fn outbox_head(
         &self,
         recipient: &OrgId,
-        now: UnixMillis,
+        due: impl Into<Due>,
         limit: usize,
     ) -> Result<Vec<OutboxItem>, Error> {
+        let due = due.into();
         self.outbox_scan(&keys::multi_prefix(
             keys::OUTBOX,
             recipient.as_str().as_bytes(),
         ))
-        .take_while(|r| r.as_ref().map_or(true, |i| i.next_attempt <= now))
+        .take_while(|r| r.as_ref().map_or(true, |i| due.admits(i.next_attempt)))
         .take(limit)
         .collect()
     }
 
-    /// The recipients whose outbox head (their oldest durable item) is due
-    /// at `now`: one lookup per recipient, however long its outbox.
-    pub fn outbox_due_recipients(&self, now: UnixMillis) -> Result<Vec<OrgId>, Error> {
+    /// The recipients whose outbox head (their oldest durable item) is
+    /// due: one lookup per recipient, however long its outbox.
+    pub fn outbox_due_recipients(&self, due: impl Into<Due>) -> Result<Vec<OrgId>, Error> {
+        let when = due.into();
         let size = self.size();
         let mut due = Vec::new();
         let mut from = vec![keys::OUTBOX];
@@ -242,7 +272,7 @@ impl Store {
                 break;
             }
             let head = item(&k, &v)?;
-            if head.index.0 < size && head.next_attempt <= now {
+            if head.index.0 < size && when.admits(head.next_attempt) {
                 due.push(head.recipient.clone());
             }
             // Past every key of this recipient: its name, then 0x01.

@@ -236,6 +236,10 @@ async fn a_squatted_notice_id_is_refused_as_id_conflict_and_never_receipted_as_h
 async fn the_genuine_author_sees_an_id_conflict_as_a_failed_delivery() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let mut fed = federation(dir.path())?;
+    // FilmCo retries an hour after a failed attempt.
+    let delivery = &mut fed.member_mut(FILMCO)?.config.delivery;
+    delivery.initial_backoff_ms = 3_600_000;
+    delivery.max_backoff_ms = 3_600_000;
     let kr = fed.start(KR).await?;
     let filmco = fed.start(FILMCO).await?;
     // KR is down when FilmCo sends.
@@ -247,9 +251,8 @@ async fn the_genuine_author_sees_an_id_conflict_as_a_failed_delivery() -> Result
             matches!(status_of(n, sent.index, KR), DeliveryStatus::Pending { attempts, .. } if attempts >= 1)
         })
         .await?;
-    // FilmCo's retry is held back (its clock set an hour behind) while
-    // GB squats the id at the restarted KR.
-    filmco.clock().set_offset(-3_600_000);
+    // FilmCo's retry is held back (by its backoff) while GB squats the id
+    // at the restarted KR.
     let kr = fed.start(KR).await?;
     assert_eq!(kr.local_addr()?, kr_addr);
     let gb = signer(&fed, GB)?;
@@ -257,7 +260,8 @@ async fn the_genuine_author_sees_an_id_conflict_as_a_failed_delivery() -> Result
     let as_gb = connect_as(&fed, GB, &kr).await?;
     accepted(&deliver(&as_gb, squat, ds).await?)?;
 
-    filmco.clock().set_offset(0);
+    // Two hours on, by FilmCo's clock, the retry is due.
+    filmco.clock().set_offset(2 * 3_600_000);
     filmco.kick();
     filmco
         .wait_until("KR's answer", STEP, |n| {
@@ -465,13 +469,11 @@ async fn a_backlog_from_a_long_outage_arrives_exactly_once_and_an_expired_one_fa
     for _ in 0..20 {
         sent.push(filmco.send(referral(&[KR], Tlp::Amber)).await?);
     }
-    // ...and comes back two hours later: both clocks have moved on. (FilmCo
-    // holds its retries until then: its clock is set back meanwhile.)
+    // ...and comes back two hours later: both clocks have moved on.
     const HOURS_2: i64 = 2 * 3_600_000;
-    filmco.clock().set_offset(-HOURS_2);
-    let kr = fed.start(KR).await?;
-    kr.clock().set_offset(HOURS_2);
+    fed.member(KR)?.config.clock.set_offset(HOURS_2);
     filmco.clock().set_offset(HOURS_2);
+    let kr = fed.start(KR).await?;
     filmco.kick();
     filmco
         .wait_until("the backlog delivered", STEP, |n| {
@@ -488,10 +490,10 @@ async fn a_backlog_from_a_long_outage_arrives_exactly_once_and_an_expired_one_fa
     // start, is the recipient that comes back a month later.)
     let old = filmco.send(referral(&[GB], Tlp::Amber)).await?;
     const DAYS_31: i64 = 31 * 86_400_000;
-    filmco.clock().set_offset(-HOURS_2);
+    // (FilmCo's clock stays where it was, or FilmCo would give the
+    // notice up itself, as too old for any receiver.)
+    fed.member(GB)?.config.clock.set_offset(HOURS_2 + DAYS_31);
     let gb = fed.start(GB).await?;
-    gb.clock().set_offset(HOURS_2 + DAYS_31);
-    filmco.clock().set_offset(HOURS_2 + DAYS_31);
     filmco.kick();
     filmco
         .wait_until("GB's answer", STEP, |n| {

@@ -413,7 +413,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
             "an expired key",
             FILMCO,
             Input::Deliver(signed(&expired, &base), vec![]),
-            Expect::Rejected(pb::RejectReason::KeyInvalid, "outside its validity"),
+            Expect::Rejected(pb::RejectReason::KeyInvalid, "after its validity ended"),
         ),
         case(
             "a revoked key",
@@ -465,7 +465,7 @@ async fn every_bad_input_is_refused_by_name_and_touches_nothing_else() -> Result
                 ),
                 vec![],
             ),
-            Expect::Rejected(pb::RejectReason::ClockSkew, "ms ahead of now"),
+            Expect::Rejected(pb::RejectReason::ClockSkew, "ahead of the receiver's clock"),
         ),
         case(
             "a notice older than the maximum age",

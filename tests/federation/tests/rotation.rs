@@ -196,7 +196,7 @@ async fn keys_and_certificates_rotate_while_notices_flow() -> Result<()> {
     );
     assert_eq!(receipt.reason_code, pb::RejectReason::KeyInvalid as i32);
     assert!(
-        receipt.reason.contains("outside its validity"),
+        receipt.reason.contains("after its validity ended"),
         "{}",
         receipt.reason
     );

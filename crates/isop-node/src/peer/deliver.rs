@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use isop_core::protocol::Sent;
 use isop_core::{
-    Delivery, LogIndex, OrgId, ReceiptOutcome, Redaction, SignedReceipts, UnixMillis, pb,
+    Delivery, Judgement, LogIndex, OrgId, ReceiptOutcome, Redaction, SignedReceipts, UnixMillis, pb,
 };
 use isop_store::{Delivered, Direction, DisclosureState, NewEntry, OutboxItem, Record};
 use pb::frame::Kind;
@@ -29,7 +29,7 @@ pub(crate) async fn delivery_loop(inner: Arc<Inner>) {
         if *stop.borrow() {
             break;
         }
-        match inner.store.outbox_due_recipients(inner.now()) {
+        match inner.store.outbox_due_recipients(due(&inner)) {
             Ok(recipients) => {
                 for recipient in recipients {
                     let fresh = active
@@ -74,7 +74,7 @@ async fn drain(inner: &Arc<Inner>, recipient: &OrgId) {
             return;
         }
         let most = inner.config.delivery.in_flight.clamp(1, MAX_BATCH);
-        let batch = match inner.store.outbox_head(recipient, inner.now(), most) {
+        let batch = match inner.store.outbox_head(recipient, due(inner), most) {
             Ok(b) if b.is_empty() => return,
             Ok(b) => b,
             Err(e) => {
@@ -186,13 +186,27 @@ fn give_up(
 /// The delay before attempt `attempts + 1`: exponential from the initial
 /// backoff, capped, with ±50% jitter.
 fn backoff(inner: &Inner, attempts: u32) -> u64 {
+    let base = backoff_base(inner, attempts);
+    rand::thread_rng().gen_range(base / 2..=base + base / 2)
+}
+
+/// The backoff before its jitter.
+fn backoff_base(inner: &Inner, attempts: u32) -> u64 {
     let c = &inner.config.delivery;
-    let base = c
-        .initial_backoff_ms
+    c.initial_backoff_ms
         .saturating_mul(1u64 << attempts.min(30))
         .min(c.max_backoff_ms)
-        .max(1);
-    rand::thread_rng().gen_range(base / 2..=base + base / 2)
+        .max(1)
+}
+
+/// Which outbox items are due now: an item deferred further ahead than
+/// the longest backoff was deferred before this node's clock went back.
+fn due(inner: &Inner) -> isop_store::Due {
+    let longest = backoff_base(inner, u32::MAX);
+    isop_store::Due {
+        now: inner.now(),
+        longest_wait_ms: longest + longest / 2,
+    }
 }
 
 /// One batch: send it, verify its list of receipts (one signature), and log
@@ -238,9 +252,20 @@ async fn attempt(
     else {
         return Err(peer_fault("answered a batch without receipts".into()));
     };
-    let receipts = SignedReceipts::verify(&envelope, &inner.roster(), inner.live())
+    // A receipt's time is the receiver's clock: told, not judged (keys
+    // are still judged at it, and revocation by this node's clock).
+    let now = inner.now();
+    let answers = Judgement::Live {
+        now,
+        max_skew_ms: u64::MAX,
+        max_age_ms: u64::MAX,
+    };
+    let receipts = SignedReceipts::verify(&envelope, &inner.roster(), answers)
         .and_then(|r| r.answering(recipient, &sent))
         .map_err(|e| peer_fault(format!("its receipts do not answer the batch: {e}")))?;
+    if let Some(r) = receipts.first() {
+        clock_offset(inner, recipient, r.received_at(), now);
+    }
     // One entry holds the list: it clears every item of the batch from the
     // outbox and records each outcome, in one commit.
     let mut entry = NewEntry::new(
@@ -250,10 +275,17 @@ async fn attempt(
     );
     entry.peer = Some(recipient.clone());
     let mut outcomes = Vec::with_capacity(batch.len());
+    let mut retry = Vec::new();
     for ((item, _), receipt) in batch.iter().zip(receipts) {
         let outcome = receipt.outcome().clone();
         if let ReceiptOutcome::Rejected { code, reason, .. } = &outcome {
             tracing::warn!(to = %recipient, index = %item.index, ?code, reason, "delivery rejected by the recipient");
+            if !outcome.settles() {
+                let code = code.as_str_name().trim_start_matches("REJECT_REASON_");
+                retry.push((item, format!("rejected {code}: {reason}")));
+                outcomes.push(outcome);
+                continue;
+            }
         }
         entry.dequeue.push((recipient.clone(), item.index));
         entry.delivered.push(Delivered {
@@ -264,6 +296,16 @@ async fn attempt(
         outcomes.push(outcome);
     }
     inner.store.append_async(entry).await?;
+    // Refused for the clocks: kept, and retried after the backoff.
+    for (item, reason) in retry {
+        let wait = backoff(inner, item.attempts);
+        inner.store.outbox_defer(
+            recipient,
+            item.index,
+            UnixMillis(inner.now().0 + wait),
+            &reason,
+        )?;
+    }
     let done = inner.now().0;
     for at in queued {
         inner
@@ -272,6 +314,28 @@ async fn attempt(
             .observe(done.saturating_sub(at) as f64 / 1000.0);
     }
     Ok(outcomes)
+}
+
+/// Records how far `peer`'s clock (its receipts' `received_at`) is from
+/// this node's `now`, and warns when that is more than the skew allowed.
+fn clock_offset(inner: &Inner, peer: &OrgId, theirs: UnixMillis, now: UnixMillis) {
+    let ahead =
+        i64::try_from(theirs.0).unwrap_or(i64::MAX) - i64::try_from(now.0).unwrap_or(i64::MAX);
+    inner
+        .metrics
+        .peer_clock_offset
+        .get_or_create(&crate::metrics::Metrics::label("peer", peer))
+        .set(ahead / 1000);
+    if ahead.unsigned_abs() > inner.config.max_clock_skew_ms {
+        let way = if ahead > 0 { "ahead of" } else { "behind" };
+        tracing::warn!(
+            peer = %peer,
+            "{peer}'s clock is {} {way} this node's (its receipts say {}, this node's clock {}): one of them is wrong (run NTP on both)",
+            isop_core::span(ahead.unsigned_abs()),
+            isop_core::json::rfc3339(theirs.0),
+            isop_core::json::rfc3339(now.0),
+        );
+    }
 }
 
 /// The most deliveries one `DeliverBatch` may carry: as many as one list
