@@ -26,6 +26,10 @@ use pb::export_record::Record;
 
 /// The export format identifier in the header.
 pub const EXPORT_FORMAT: &str = "isop-export/1";
+
+/// The version [`EXPORT_FORMAT`] names. A later isop keeps reading every
+/// earlier version (the fixtures in `tests/federation/fixtures`).
+pub const EXPORT_VERSION: u32 = 1;
 /// The largest record accepted when reading, in bytes.
 pub const MAX_EXPORT_RECORD: u32 = 64 << 20;
 
@@ -159,10 +163,22 @@ impl<R: Read> ExportReader<R> {
             None => return Err(self.fail("the file is empty")),
         };
         if header.format != EXPORT_FORMAT {
+            let newer = header
+                .format
+                .strip_prefix("isop-export/")
+                .and_then(|v| v.parse::<u32>().ok())
+                .is_some_and(|v| v > EXPORT_VERSION);
             return Err(ExportError::Format {
                 record: 0,
                 offset: 0,
-                why: format!("format {:?} is not {EXPORT_FORMAT:?}", header.format),
+                why: if newer {
+                    format!(
+                        "format {:?} is from a newer isop; this isop reads {EXPORT_FORMAT:?}: verify it with the isop that wrote it, or a later one",
+                        header.format
+                    )
+                } else {
+                    format!("format {:?} is not {EXPORT_FORMAT:?}", header.format)
+                },
             });
         }
         Ok(header)

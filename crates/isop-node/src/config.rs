@@ -14,6 +14,11 @@ use crate::Error;
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
+    /// The config's format (default 1, the only one so far). A node
+    /// refuses a config of a newer format, naming it, before anything else
+    /// in the file is read.
+    #[serde(default = "default_config_version")]
+    pub config_version: u32,
     /// This node's org id, as in the roster.
     pub org: String,
     /// Where the log lives.
@@ -337,6 +342,13 @@ fn default_max_frame() -> usize {
     isop_net::DEFAULT_MAX_FRAME
 }
 
+/// The config format this isop reads and writes.
+pub const CONFIG_VERSION: u32 = 1;
+
+fn default_config_version() -> u32 {
+    CONFIG_VERSION
+}
+
 fn default_min_free_disk() -> u64 {
     isop_store::StoreConfig::new("").min_free_bytes
 }
@@ -361,6 +373,7 @@ impl NodeConfig {
     pub fn new(org: &OrgId, listen: SocketAddr, roster_key: RosterKeyConfig) -> Self {
         Self {
             org: org.to_string(),
+            config_version: CONFIG_VERSION,
             data_dir: "data".into(),
             listen,
             signing_key: "signing.key".into(),
@@ -392,6 +405,20 @@ impl NodeConfig {
             why,
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        // The format first: a newer one may hold fields this isop does not know.
+        let table: toml::Table = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
+        if let Some(version) = table.get("config_version") {
+            match version.as_integer() {
+                Some(v) if (1..=i64::from(CONFIG_VERSION)).contains(&v) => {}
+                Some(v) if v > i64::from(CONFIG_VERSION) => {
+                    return Err(fail(format!(
+                        "config_version {v} is for a newer isop; this isop ({}) reads config_version {CONFIG_VERSION}",
+                        env!("CARGO_PKG_VERSION")
+                    )));
+                }
+                _ => return Err(fail(format!("config_version {version} is not a version"))),
+            }
+        }
         let mut c: Self = toml::from_str(&text).map_err(|e| fail(e.to_string()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         let api_token = c.api.as_mut().map(|a| &mut a.token_file);

@@ -14,6 +14,19 @@ pub enum Error {
         /// sled's error.
         source: sled::Error,
     },
+    /// The store was written by a newer isop, in a format this one does
+    /// not know.
+    #[error(
+        "store {path} is format {found}, written by a newer isop; this isop opens format {supported}: run the newer isop (a store is never converted back)"
+    )]
+    NewerFormat {
+        /// The store's directory.
+        path: String,
+        /// The store's format.
+        found: u32,
+        /// The format this isop opens.
+        supported: u32,
+    },
     /// Another process holds the database.
     #[error("database {0} is locked by another process (is a node already running on it?)")]
     Locked(String),

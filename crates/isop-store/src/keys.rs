@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `E` | index (u64 BE) | the LogEntry bytes (the leaf) |
 //! | `N` | level (u8), page (u64 BE) | up to 16 hashes of perfect subtrees of 2^level leaves (see `nodes`) |
-//! | `M` | name | metadata (`size`: u64 BE) |
+//! | `M` | name | metadata (`size`: u64 BE; `format`: u32 BE, [`crate::STORE_FORMAT`]) |
 //! | `D` | entry index (u64 BE), digest (32) | the disclosure bytes |
 //! | `R` | entry index (u64 BE), digest (32) | an encoded `ErasedDisclosure` |
 //! | `I` | notice id (16) | index of the notice's first entry |
@@ -27,6 +27,7 @@
 pub(crate) const ENTRY: u8 = b'E';
 pub(crate) const NODE: u8 = b'N';
 pub(crate) const META_SIZE: &[u8] = b"Msize";
+pub(crate) const META_FORMAT: &[u8] = b"Mformat";
 pub(crate) const DISCLOSURE: u8 = b'D';
 pub(crate) const ERASED: u8 = b'R';
 pub(crate) const NOTICE: u8 = b'I';

@@ -47,5 +47,5 @@ pub use error::Error;
 pub use export::{ExportSummary, ImportSummary};
 pub use index::IndexKeys;
 pub use outbox::{DeliveryStatus, Due, OutboxItem};
-pub use store::{Store, StoreConfig};
+pub use store::{STORE_FORMAT, Store, StoreConfig};
 pub use verify::VerifyReport;

@@ -112,6 +112,7 @@ impl Store {
         let path = config.path.clone();
         let db = open_db(sled_config(&path).cache_capacity(config.cache_bytes), &path)?;
         let tree = db.open_tree("log").map_err(db_err(&path))?;
+        check_format(&tree, &path)?;
         let size = stored_size(&tree, &path)?;
         let frontier = {
             let view = TreeView::new(&tree, &path, size);
@@ -759,6 +760,43 @@ pub(crate) fn sled_config(path: &Path) -> sled::Config {
         .path(path)
         .mode(sled::Mode::HighThroughput)
         .flush_every_ms(None)
+}
+
+/// The format of a store: the layout of its keys and values
+/// (`keys`). A store records it when it is created; this isop opens this
+/// format and refuses a newer one. A later format that changes the layout
+/// converts an older store when it opens it, and keeps opening the
+/// fixtures of every earlier format (`tests/federation/fixtures`).
+pub const STORE_FORMAT: u32 = 1;
+
+/// Refuses a store of a newer format; records the format in a store that
+/// has none (a new one, or one made before formats were recorded, which
+/// is format 1).
+fn check_format(tree: &sled::Tree, path: &Path) -> Result<(), Error> {
+    let Some(v) = tree.get(keys::META_FORMAT).map_err(db_err(path))? else {
+        tree.insert(keys::META_FORMAT, &STORE_FORMAT.to_be_bytes()[..])
+            .and_then(|_| tree.flush())
+            .map_err(db_err(path))?;
+        return Ok(());
+    };
+    let found = <[u8; 4]>::try_from(v.as_ref())
+        .map(u32::from_be_bytes)
+        .map_err(|_| Error::Corrupt {
+            index: LogIndex(0),
+            why: format!("the format marker is {} bytes, not 4", v.len()),
+        })?;
+    match found {
+        STORE_FORMAT => Ok(()),
+        f if f > STORE_FORMAT => Err(Error::NewerFormat {
+            path: path.display().to_string(),
+            found,
+            supported: STORE_FORMAT,
+        }),
+        _ => Err(Error::Corrupt {
+            index: LogIndex(0),
+            why: format!("format {found} is not a store format"),
+        }),
+    }
 }
 
 /// How long opening waits for sled's lock: a store dropped a moment ago

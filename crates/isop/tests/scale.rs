@@ -25,7 +25,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Nodes, free_port_ranges, isop};
+use common::{Nodes, free_port_ranges, isop, rss_kb};
 use isop_api::DeliveryState;
 use isop_authority::{Authority, LocalFederation, MemberSpec, Ports};
 use isop_core::{OrgId, Role};
@@ -33,19 +33,6 @@ use isop_node::NodeConfig;
 use prost::Message;
 
 const HUB: &str = "INTERPOL-GS";
-
-/// Kilobytes of resident memory of `pid`, from /proc.
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 fn spread(label: &str, mut values: Vec<u64>) {
     values.sort_unstable();

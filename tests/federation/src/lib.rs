@@ -9,10 +9,11 @@ pub mod fault;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use isop_authority::{LocalFederation, MemberSpec};
 use isop_core::{
-    LogIndex, NoticeDraft, OrgId, Role, SealedNotice, SecretKey, Signer, Tlp, UnixMillis, pb,
+    LogIndex, NoticeDraft, NoticeId, OrgId, Role, SealedNotice, SecretKey, Signer, Tlp, UnixMillis,
+    pb,
 };
 use isop_net::{Endpoint, EndpointConfig, PeerConnection, TlsIdentity};
 use isop_node::Node;
@@ -204,6 +205,27 @@ pub fn status_of(node: &Node, index: LogIndex, to: &str) -> DeliveryStatus {
                 .map(|(_, s)| s)
         })
         .unwrap_or(DeliveryStatus::Unknown)
+}
+
+/// Each of `ids` (one author's notices, in the order sent) is in `node`'s
+/// log once, in that order.
+pub fn logged_in_order<'a>(node: &Node, ids: impl IntoIterator<Item = &'a NoticeId>) -> Result<()> {
+    let mut last = None;
+    for id in ids {
+        let at = node.store().find_notice(id)?;
+        ensure!(
+            at.is_some(),
+            "notice {id} never reached {}'s log",
+            node.org()
+        );
+        ensure!(
+            at > last,
+            "notice {id} is out of its author's order in {}'s log",
+            node.org()
+        );
+        last = at;
+    }
+    Ok(())
 }
 
 /// Whether entry `index` was delivered to `to`.

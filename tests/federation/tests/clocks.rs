@@ -42,13 +42,7 @@ async fn arrived_once(
         sent.iter().all(|(_, i)| delivered(n, *i, KR))
     })
     .await?;
-    let mut last = None;
-    for (id, _) in sent {
-        let at = kr.store().find_notice(id)?;
-        ensure!(at.is_some(), "notice {id} never reached the agency");
-        ensure!(at > last, "notice {id} is out of its author's order");
-        last = at;
-    }
+    logged_in_order(kr, sent.iter().map(|(id, _)| id))?;
     let held = kr.store().inbox(false)?.len();
     ensure!(
         held == sent.len(),

@@ -247,14 +247,8 @@ async fn a_full_disk_at_the_receiver_refuses_writes_serves_reads_and_resumes_whe
     // Freed: the node resumes by itself, and the senders' outboxes drain.
     disk.free()?;
     all_delivered(&partners, &during).await?;
-    for mine in before.iter().chain(&during) {
-        let mut last = None;
-        for (id, _) in mine {
-            let at = kr.store().find_notice(id)?;
-            ensure!(at.is_some(), "notice {id} never reached the agency");
-            ensure!(at > last, "notice {id} is out of its author's order");
-            last = at;
-        }
+    for (before, during) in before.iter().zip(&during) {
+        logged_in_order(&kr, before.iter().chain(during).map(|(id, _)| id))?;
     }
     let held = kr.store().inbox(false)?.len();
     ensure!(

@@ -124,13 +124,7 @@ async fn stream(s: &Setup, n: u64) -> Result<Run> {
     let elapsed = started.elapsed();
     // Each exactly once, in its author's order.
     for mine in &sent {
-        let mut last = None;
-        for (id, _, _) in mine {
-            let at = s.kr.store().find_notice(id)?;
-            ensure!(at.is_some(), "notice {id} never reached the agency's log");
-            ensure!(at > last, "notice {id} is out of its author's order");
-            last = at;
-        }
+        logged_in_order(&s.kr, mine.iter().map(|(id, _, _)| id))?;
     }
     latencies.sort_unstable();
     Ok(Run {

@@ -217,3 +217,38 @@ fn a_path_that_is_not_a_database_is_refused_with_its_name() {
     assert!(matches!(e, Error::Db { .. }), "{e}");
     assert!(e.to_string().contains("not-a-db"), "{e}");
 }
+
+/// A store of a newer format is refused by name, and left as it was; one
+/// made before formats were recorded is format 1.
+#[test]
+fn a_store_of_a_newer_format_is_refused_by_name() {
+    let dir = store_of(3);
+    let next = STORE_FORMAT + 1;
+    tamper(dir.path(), |t| {
+        t.insert(b"Mformat", &next.to_be_bytes()[..]).unwrap();
+    });
+    let e = open_err(dir.path());
+    assert!(
+        matches!(e, Error::NewerFormat { found, .. } if found == next),
+        "{e}"
+    );
+    for says in ["is format 2", "written by a newer isop", "opens format 1"] {
+        assert!(e.to_string().contains(says), "{e}");
+    }
+    tamper(dir.path(), |t| {
+        assert_eq!(
+            t.get(b"Mformat").unwrap().unwrap().as_ref(),
+            next.to_be_bytes()
+        );
+        t.remove(b"Mformat").unwrap();
+    });
+    let store = open(dir.path());
+    assert_eq!(store.size(), 3);
+    store.close().unwrap();
+    tamper(dir.path(), |t| {
+        assert_eq!(
+            t.get(b"Mformat").unwrap().unwrap().as_ref(),
+            STORE_FORMAT.to_be_bytes()
+        );
+    });
+}

@@ -22,6 +22,39 @@ impl Nodes {
     }
 }
 
+impl Nodes {
+    /// Stops node `i` (SIGTERM if `gently`, else SIGKILL), starts it again
+    /// from `config` logging to `log`, and waits until it serves.
+    pub(crate) fn restart(&mut self, i: usize, config: &str, log: &std::path::Path, gently: bool) {
+        let child = &mut self.0[i];
+        if gently {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        } else {
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+        self.start(config, log);
+        let new = self.0.pop().expect("the node just started");
+        self.0[i] = new;
+        eventually(&["status", "--node", config], |o| o.contains("roster v"));
+    }
+}
+
+/// Kilobytes of resident memory of `pid`, from /proc.
+pub(crate) fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 impl Drop for Nodes {
     fn drop(&mut self) {
         for c in &mut self.0 {
