@@ -63,6 +63,11 @@ pub struct NodeConfig {
     /// exports, and resumes by itself once space is freed. Default 64 MiB.
     #[serde(default = "default_min_free_disk")]
     pub min_free_disk_bytes: u64,
+    /// The memory sled may use to cache the log's pages, in bytes.
+    /// Default 64 MiB; a node's memory grows to about this much more than
+    /// it starts with as its log grows, and no further.
+    #[serde(default = "default_store_cache")]
+    pub store_cache_bytes: u64,
     /// Delivery retry settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
@@ -349,6 +354,10 @@ fn default_config_version() -> u32 {
     CONFIG_VERSION
 }
 
+fn default_store_cache() -> u64 {
+    isop_store::StoreConfig::new("").cache_bytes
+}
+
 fn default_min_free_disk() -> u64 {
     isop_store::StoreConfig::new("").min_free_bytes
 }
@@ -386,6 +395,7 @@ impl NodeConfig {
             max_frame_bytes: isop_net::DEFAULT_MAX_FRAME,
             max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
             min_free_disk_bytes: default_min_free_disk(),
+            store_cache_bytes: default_store_cache(),
             max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
             max_logged_rejections_per_minute: default_logged_rejections(),
             delivery: DeliveryConfig::default(),

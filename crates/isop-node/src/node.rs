@@ -98,6 +98,7 @@ impl Node {
         crate::config::ensure_private_dir(&config.data_dir)?;
         let store = Store::open(&StoreConfig {
             min_free_bytes: config.min_free_disk_bytes,
+            cache_bytes: config.store_cache_bytes,
             ..StoreConfig::new(&config.data_dir)
         })?;
         crate::notify::start_new(&store, &config)?;

@@ -45,6 +45,18 @@ pub struct StoreConfig {
 }
 
 impl StoreConfig {
+    /// Whether the filesystem the store is (or will be) on has
+    /// [`min_free_bytes`](Self::min_free_bytes) free; else
+    /// [`Error::DiskFull`]. As [`Store::room`], without the store open.
+    pub fn room(&self) -> Result<(), Error> {
+        let on = self
+            .path
+            .ancestors()
+            .find(|p| p.exists())
+            .unwrap_or(&self.path);
+        room(on, self.min_free_bytes)
+    }
+
     /// Defaults for a store at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
@@ -167,12 +179,7 @@ impl Store {
     /// ([`StoreConfig::min_free_bytes`]); else [`Error::DiskFull`], which
     /// every write meets until space is freed.
     pub fn room(&self) -> Result<(), Error> {
-        match available(&self.path) {
-            Some(free) if free < self.min_free_bytes => {
-                Err(disk_full(&self.path, free, self.min_free_bytes))
-            }
-            _ => Ok(()),
-        }
+        room(&self.path, self.min_free_bytes)
     }
 
     /// Why the store takes no more writes, if a write failed (sled takes
@@ -903,6 +910,15 @@ impl LeafHashSource for TreeView<'_> {
 fn available(path: &Path) -> Option<u64> {
     let stat = rustix::fs::statvfs(path).ok()?;
     Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// [`Error::DiskFull`] if the filesystem of `path` has fewer than
+/// `reserve` bytes available.
+fn room(path: &Path, reserve: u64) -> Result<(), Error> {
+    match available(path) {
+        Some(free) if free < reserve => Err(disk_full(path, free, reserve)),
+        _ => Ok(()),
+    }
 }
 
 fn disk_full(path: &Path, available: u64, reserve: u64) -> Error {

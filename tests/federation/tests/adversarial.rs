@@ -53,42 +53,6 @@ fn seal(draft: NoticeDraft, signer: &Signer) -> Result<SealedNotice> {
     Ok(draft.seal(signer, now(), &mut rand::rngs::OsRng)?)
 }
 
-/// Sends a `DeliverBatch`; returns the receipts of its signed list, or
-/// the error frame's code and message.
-async fn deliver_batch(
-    conn: &PeerConnection,
-    items: Vec<(pb::Envelope, Vec<Bytes>)>,
-) -> Result<std::result::Result<Vec<pb::Receipt>, String>> {
-    let answer = conn
-        .request(&pb::Frame {
-            roster_version: 0,
-            kind: Some(pb::frame::Kind::DeliverBatch(pb::DeliverBatch {
-                items: items
-                    .into_iter()
-                    .map(|(envelope, disclosures)| pb::Deliver {
-                        envelope: Some(envelope),
-                        disclosures,
-                    })
-                    .collect(),
-            })),
-        })
-        .await;
-    match answer {
-        Ok(pb::Frame {
-            kind:
-                Some(pb::frame::Kind::ReceiptBatch(pb::ReceiptBatch {
-                    receipts: Some(env),
-                })),
-            ..
-        }) => Ok(Ok(pb::ReceiptList::decode(env.payload)?.receipts)),
-        Ok(other) => bail!("no receipts: {other:?}"),
-        Err(isop_net::Error::Remote { code, message }) => {
-            Ok(Err(format!("{}: {message}", code.as_str_name())))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn rejected(r: &pb::Receipt, code: pb::RejectReason, text: &str) -> Result<()> {
     ensure!(
         r.status == pb::ReceiptStatus::Rejected as i32 && r.reason_code == code as i32,

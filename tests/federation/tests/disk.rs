@@ -308,3 +308,92 @@ async fn a_full_disk_at_the_sender_refuses_submits_whole_and_resumes_when_freed(
     );
     Ok(())
 }
+
+/// The race the reserve narrows: a group commit finds the reserve free,
+/// and its write is larger than what is left. sled takes no writes after
+/// a failed one, so the log stops taking writes; `isop_node::run` (what
+/// `isop node run` is) stops the node, waits for the reserve to be free,
+/// and starts it again. The batch that failed was never answered, so its
+/// sender delivers it again, and it is logged once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_that_overruns_the_disk_stops_the_node_which_starts_again_once_freed() -> Result<()>
+{
+    const SMALL_RESERVE: u64 = 64 * 1024;
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let mut disk = on_tmpfs(&mut fed, KR)?;
+    fed.member_mut(KR)?.config.min_free_disk_bytes = SMALL_RESERVE;
+    // Started once and stopped, to free the port the federation holds for it.
+    fed.start(KR).await?.shutdown().await?;
+    let config = fed.member(KR)?.config.clone();
+    let data = config.data_dir.clone();
+    // (starts, stops) of the node, as `run` tells them.
+    let (told, mut seen) = tokio::sync::watch::channel((0usize, 0usize));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(async move {
+        let reload = tokio::sync::Notify::new();
+        isop_node::run(config, stopped, &reload, |e| {
+            told.send_modify(|(starts, stops)| match e {
+                isop_node::RunEvent::Started(_) => *starts += 1,
+                _ => *stops += 1,
+            });
+        })
+        .await
+    });
+    let filmco = fed.start(FILMCO).await?;
+    let first = send(&[&filmco], 5).await?;
+    all_delivered(&[&filmco], &first).await?;
+
+    // Just over the reserve free; then a batch larger than that.
+    disk.fill(SMALL_RESERVE + 8 * 1024)?;
+    let signer = signer(&fed, FILMCO)?;
+    let clearance = filmco.roster().clearance(&org(KR))?;
+    let mut batch = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..250 {
+        let sealed = referral(&[KR], Tlp::Amber).seal(&signer, now(), &mut rand::rngs::OsRng)?;
+        let d = sealed.delivery_for(&clearance);
+        ids.push(sealed.notice().id());
+        batch.push((d.envelope, d.disclosures));
+    }
+    let conn = raw_client(&fed, FILMCO, None, None)?
+        .connect(fed.member(KR)?.addr, &org(KR))
+        .await?;
+    match deliver_batch(&conn, batch.clone()).await? {
+        Err(e) if e.contains("No space left on device") => {}
+        other => bail!("a batch past the disk's end was answered {other:?}"),
+    }
+
+    // The node stops for its log; freed, it starts again by itself.
+    tokio::time::timeout(WAIT, seen.wait_for(|(_, stops)| *stops == 1)).await??;
+    disk.free()?;
+    tokio::time::timeout(WAIT, seen.wait_for(|(starts, _)| *starts == 2)).await??;
+
+    // Delivered again: each once.
+    let conn = raw_client(&fed, FILMCO, None, None)?
+        .connect(fed.member(KR)?.addr, &org(KR))
+        .await?;
+    let receipts = match deliver_batch(&conn, batch).await? {
+        Ok(r) => r,
+        Err(e) => bail!("the batch delivered again: {e}"),
+    };
+    ensure!(
+        receipts
+            .iter()
+            .all(|r| r.status != pb::ReceiptStatus::Rejected as i32),
+        "{receipts:?}"
+    );
+    let _ = stop.send(());
+    runner.await??.context("the stop signal")?;
+    filmco.shutdown().await?;
+    let store = isop_store::Store::open(&isop_store::StoreConfig::new(&data))?;
+    store.verify_all()?;
+    ensure!(store.inbox(false)?.len() == 255, "not each notice once");
+    for id in first[0].iter().map(|(id, _)| id).chain(&ids) {
+        ensure!(
+            store.find_notice(id)?.is_some(),
+            "notice {id} is not logged"
+        );
+    }
+    Ok(())
+}

@@ -47,31 +47,36 @@ pub(crate) async fn run(command: NodeCommand) -> Result<()> {
     match command {
         NodeCommand::Run { config } => {
             let config = NodeConfig::load(&config)?;
-            let node = isop_node::Node::bind(config).await?;
-            eprintln!(
-                "{} listening on {} (API {:?}); SIGINT (Ctrl-C) or SIGTERM to stop, SIGHUP to take up a new key or certificate",
-                node.org(),
-                node.local_addr()?,
-                node.api_addr()
-            );
+            // SIGHUP has the running node take up a new key or certificate.
+            let reload = std::sync::Arc::new(tokio::sync::Notify::new());
             let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
                 .context("listening for SIGHUP")?;
-            let stop = stop_signal();
-            tokio::pin!(stop);
-            let signal = loop {
-                tokio::select! {
-                    signal = &mut stop => break signal?,
-                    _ = hangup.recv() => {
-                        // What failed is said; the node keeps what it has.
-                        if let Err(e) = node.reload() {
-                            tracing::error!(error = %e, "SIGHUP: kept the signing key and certificate in use");
-                        }
-                    }
+            let notify = reload.clone();
+            tokio::spawn(async move {
+                while hangup.recv().await.is_some() {
+                    notify.notify_one();
+                }
+            });
+            let told = |event: isop_node::RunEvent<'_>| {
+                if let isop_node::RunEvent::Started(node) = event {
+                    eprintln!(
+                        "{} listening on {} (API {:?}); SIGINT (Ctrl-C) or SIGTERM to stop, SIGHUP to take up a new key or certificate",
+                        node.org(),
+                        node.local_addr()
+                            .map_or_else(|e| e.to_string(), |a| a.to_string()),
+                        node.api_addr()
+                    );
                 }
             };
-            // Peers are told, by the QUIC close reason, and re-dial at once.
-            tracing::info!(signal, "shutting down");
-            node.shutdown().await?;
+            let stop = async {
+                let signal = stop_signal().await;
+                // Peers are told, by the QUIC close reason, and re-dial at once.
+                if let Ok(signal) = &signal {
+                    tracing::info!(signal, "shutting down");
+                }
+                signal
+            };
+            isop_node::run(config, stop, &reload, told).await??;
             tracing::info!("stopped");
             Ok(())
         }
