@@ -8,7 +8,7 @@
 //! every outbox must drain and every log audit clean; and no resource may
 //! grow without bound: a line fitted to the second half of each node's
 //! series (in a run of 20 minutes or more) must not reach the node's
-//! budget within a day (memory beyond what its page cache, set to 8 MiB
+//! budget within a day (memory beyond what its page cache, set to 2 MiB
 //! so that it fills within minutes, may hold of the database: 192 MB; 512
 //! descriptors; 10,000 waiting deliveries; database bytes per log entry:
 //! twice their value now). Opt-in:
@@ -35,7 +35,7 @@ const ORGS: [&str; 5] = [
 ];
 const DAY_MINUTES: f64 = 24.0 * 60.0;
 /// Each node's page cache (`store_cache_bytes`).
-const CACHE_BYTES: u64 = 8 << 20;
+const CACHE_BYTES: u64 = 2 << 20;
 
 /// One node's sample.
 #[derive(Clone, Copy, Default)]
