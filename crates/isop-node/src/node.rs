@@ -34,10 +34,8 @@ impl std::fmt::Debug for Node {
 impl Node {
     /// Starts a node from its config, listening on `config.listen`.
     pub async fn bind(config: NodeConfig) -> Result<Self, Error> {
-        let socket = std::net::UdpSocket::bind(config.listen).map_err(|e| Error::Config {
-            path: "listen".into(),
-            why: format!("cannot bind {}: {e}", config.listen),
-        })?;
+        let socket = std::net::UdpSocket::bind(config.listen)
+            .map_err(|e| listen_error(config.listen, &e))?;
         Self::bind_socket(config, socket).await
     }
 
@@ -391,5 +389,13 @@ impl Node {
     /// The local API's address, if it is enabled.
     pub fn api_addr(&self) -> Option<SocketAddr> {
         self.api_addr
+    }
+}
+
+/// The error of a listen address that cannot be bound.
+pub(crate) fn listen_error(listen: SocketAddr, e: &std::io::Error) -> Error {
+    Error::Config {
+        path: "listen".into(),
+        why: format!("cannot bind {listen}: {e}"),
     }
 }

@@ -23,8 +23,9 @@ pub enum RunEvent<'a> {
 const CHECK: Duration = Duration::from_secs(1);
 
 /// How long a start waits for the node's UDP port and log lock, which a
-/// node stopped a moment ago may still hold.
+/// node stopped a moment ago may still hold, and how often it tries.
 const START_WAIT: Duration = Duration::from_secs(10);
+const RETRY: Duration = Duration::from_millis(100);
 
 /// Runs the node `config` describes until `stop` resolves, and keeps it
 /// running: when its log stops taking writes (a write failed, most often
@@ -93,22 +94,21 @@ pub async fn run<T>(
 /// stopped a moment ago still holds.
 async fn start(config: &NodeConfig) -> Result<Node, Error> {
     let deadline = tokio::time::Instant::now() + START_WAIT;
+    let waiting = || tokio::time::Instant::now() < deadline;
     loop {
-        match Node::bind(config.clone()).await {
-            Err(e) if transient(&e) && tokio::time::Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+        let socket = match std::net::UdpSocket::bind(config.listen) {
+            Ok(socket) => socket,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && waiting() => {
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            Err(e) => return Err(crate::node::listen_error(config.listen, &e)),
+        };
+        match Node::bind_socket(config.clone(), socket).await {
+            Err(Error::Store(isop_store::Error::Locked(_))) if waiting() => {
+                tokio::time::sleep(RETRY).await;
             }
             r => return r,
         }
-    }
-}
-
-/// Whether a failed start may succeed in a moment: the listen port, or
-/// the log's lock, still held by the node that stopped.
-fn transient(e: &Error) -> bool {
-    match e {
-        Error::Config { path, why } => path == "listen" && why.contains("in use"),
-        Error::Store(isop_store::Error::Locked(_)) => true,
-        _ => false,
     }
 }

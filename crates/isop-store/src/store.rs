@@ -204,13 +204,7 @@ impl Store {
     }
 
     fn submit(&self, jobs: Vec<Job>) -> Result<(), Error> {
-        if let Some(why) = self
-            .shared
-            .failed
-            .lock()
-            .map_err(|_| Error::Closed)?
-            .clone()
-        {
+        if let Some(why) = self.failure() {
             return Err(Error::Failed(why));
         }
         self.jobs

@@ -264,6 +264,26 @@ pub fn logged_in_order<'a>(node: &Node, ids: impl IntoIterator<Item = &'a Notice
     Ok(())
 }
 
+/// `from` sends `n` referrals to the agency: each one's id and entry.
+pub async fn refer(from: &Node, n: usize) -> Result<Vec<(NoticeId, LogIndex)>> {
+    let mut sent = Vec::with_capacity(n);
+    for _ in 0..n {
+        let s = from.send(referral(&[KR], Tlp::Amber)).await?;
+        sent.push((s.id, s.index));
+    }
+    Ok(sent)
+}
+
+/// Waits (up to `wait`) until the agency has receipted every one of
+/// `sent`, as `from` logs it.
+pub async fn receipted(from: &Node, sent: &[(NoticeId, LogIndex)], wait: Duration) -> Result<()> {
+    from.wait_until("every notice receipted", wait, |n| {
+        sent.iter().all(|(_, i)| delivered(n, *i, KR))
+    })
+    .await?;
+    Ok(())
+}
+
 /// Whether entry `index` was delivered to `to`.
 pub fn delivered(node: &Node, index: LogIndex, to: &str) -> bool {
     matches!(status_of(node, index, to), DeliveryStatus::Delivered { .. })

@@ -20,16 +20,6 @@ use isop_store::DeliveryStatus;
 const WAIT: Duration = Duration::from_secs(60);
 const MINUTE: i64 = 60_000;
 
-/// Sends `n` referrals from `from` to the agency; their entries.
-async fn send(from: &Node, n: usize) -> Result<Vec<(NoticeId, LogIndex)>> {
-    let mut sent = Vec::new();
-    for _ in 0..n {
-        let s = from.send(referral(&[KR], Tlp::Amber)).await?;
-        sent.push((s.id, s.index));
-    }
-    Ok(sent)
-}
-
 /// Every one of `sent` receipted, held once by the agency in the order
 /// sent, and both logs audit clean.
 async fn arrived_once(
@@ -38,10 +28,7 @@ async fn arrived_once(
     kr: &Node,
     sent: &[(NoticeId, LogIndex)],
 ) -> Result<()> {
-    from.wait_until("every notice receipted", WAIT, |n| {
-        sent.iter().all(|(_, i)| delivered(n, *i, KR))
-    })
-    .await?;
+    receipted(from, sent, WAIT).await?;
     logged_in_order(kr, sent.iter().map(|(id, _)| id))?;
     let held = kr.store().inbox(false)?.len();
     ensure!(
@@ -87,7 +74,7 @@ async fn a_receiver_behind_refuses_naming_the_clocks_and_takes_the_notices_once_
     let kr = fed.start(KR).await?;
     let filmco = fed.start(FILMCO).await?;
 
-    let sent = send(&filmco, 5).await?;
+    let sent = refer(&filmco, 5).await?;
     let first = sent[0].1;
     filmco
         .wait_until("the agency to refuse for its clock", WAIT, |n| {
@@ -118,7 +105,7 @@ async fn a_receiver_ahead_takes_everything_and_its_receipts_are_taken() -> Resul
     fed.member(KR)?.config.clock.set_offset(20 * MINUTE);
     let kr = fed.start(KR).await?;
     let filmco = fed.start(FILMCO).await?;
-    let sent = send(&filmco, 5).await?;
+    let sent = refer(&filmco, 5).await?;
     arrived_once(&fed, &filmco, &kr, &sent).await
 }
 
@@ -129,7 +116,7 @@ async fn a_sender_whose_clock_jumps_back_an_hour_does_not_wait_it_out() -> Resul
     let clock = fed.member(FILMCO)?.config.clock.clone();
     let filmco = fed.start(FILMCO).await?;
     // The agency is down: each delivery is deferred by the backoff.
-    let mut sent = send(&filmco, 3).await?;
+    let mut sent = refer(&filmco, 3).await?;
     filmco
         .wait_until("a failed attempt", WAIT, |n| {
             matches!(status_of(n, sent[0].1, KR), DeliveryStatus::Pending { attempts, .. } if attempts > 0)
@@ -137,7 +124,7 @@ async fn a_sender_whose_clock_jumps_back_an_hour_does_not_wait_it_out() -> Resul
         .await?;
     clock.set_offset(-60 * MINUTE);
     // Notices made after the jump are older than those before it.
-    sent.extend(send(&filmco, 3).await?);
+    sent.extend(refer(&filmco, 3).await?);
     let kr = fed.start(KR).await?;
     arrived_once(&fed, &filmco, &kr, &sent).await
 }
@@ -172,6 +159,6 @@ async fn a_node_whose_clock_is_before_its_keys_validity_refuses_to_sign_saying_s
         "a refused notice was queued"
     );
     clock.set_offset(0);
-    let sent = send(&filmco, 2).await?;
+    let sent = refer(&filmco, 2).await?;
     arrived_once(&fed, &filmco, &kr, &sent).await
 }

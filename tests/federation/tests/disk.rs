@@ -110,22 +110,14 @@ fn on_tmpfs(fed: &mut isop_authority::LocalFederation, org_id: &str) -> Result<T
 async fn send(partners: &[&Node], n: usize) -> Result<Vec<Vec<(NoticeId, LogIndex)>>> {
     let mut sent = Vec::new();
     for p in partners {
-        let mut mine = Vec::new();
-        for _ in 0..n {
-            let s = p.send(referral(&[KR], Tlp::Amber)).await?;
-            mine.push((s.id, s.index));
-        }
-        sent.push(mine);
+        sent.push(refer(p, n).await?);
     }
     Ok(sent)
 }
 
 async fn all_delivered(partners: &[&Node], sent: &[Vec<(NoticeId, LogIndex)>]) -> Result<()> {
     for (p, mine) in partners.iter().zip(sent) {
-        p.wait_until("every notice receipted", WAIT, |n| {
-            mine.iter().all(|(_, i)| delivered(n, *i, KR))
-        })
-        .await?;
+        receipted(p, mine, WAIT).await?;
     }
     Ok(())
 }

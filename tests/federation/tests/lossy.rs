@@ -17,7 +17,7 @@ use anyhow::{Result, ensure};
 use isop_core::*;
 use isop_federation_tests::fault::{FaultProxy, Faults};
 use isop_federation_tests::*;
-use isop_node::{Node, now};
+use isop_node::Node;
 use isop_store::DeliveryStatus;
 
 const SENDERS: [&str; 2] = [FILMCO, SPORTS];

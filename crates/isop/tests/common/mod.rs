@@ -10,36 +10,34 @@ pub(crate) struct Nodes(pub(crate) Vec<std::process::Child>);
 impl Nodes {
     /// Starts `isop node run --config config`, its log to `log`.
     pub(crate) fn start(&mut self, config: &str, log: &std::path::Path) {
-        let log = std::fs::File::create(log).unwrap();
-        self.0.push(
-            Command::new(env!("CARGO_BIN_EXE_isop"))
-                .args(["node", "run", "--config", config])
-                .stdout(std::process::Stdio::null())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
+        self.0.push(node_process(config, log));
     }
-}
 
-impl Nodes {
     /// Stops node `i` (SIGTERM if `gently`, else SIGKILL), starts it again
     /// from `config` logging to `log`, and waits until it serves.
     pub(crate) fn restart(&mut self, i: usize, config: &str, log: &std::path::Path, gently: bool) {
         let child = &mut self.0[i];
         if gently {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
+            let pid = rustix::process::Pid::from_child(child);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
         } else {
             let _ = child.kill();
         }
         let _ = child.wait();
-        self.start(config, log);
-        let new = self.0.pop().expect("the node just started");
-        self.0[i] = new;
+        self.0[i] = node_process(config, log);
         eventually(&["status", "--node", config], |o| o.contains("roster v"));
     }
+}
+
+/// An `isop node run --config config` process, its log to `log`.
+fn node_process(config: &str, log: &std::path::Path) -> std::process::Child {
+    let log = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_isop"))
+        .args(["node", "run", "--config", config])
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 /// Kilobytes of resident memory of `pid`, from /proc.
