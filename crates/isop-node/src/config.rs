@@ -68,6 +68,13 @@ pub struct NodeConfig {
     /// it starts with as its log grows, and no further.
     #[serde(default = "default_store_cache")]
     pub store_cache_bytes: u64,
+    /// Index postings (one per indicator of an entry: a notice has about
+    /// ten) held in memory before they are written to the log as a run.
+    /// Default 131072; a node's memory grows by up to this many postings
+    /// and no further. Smaller means less memory and more runs for a
+    /// lookup to read (they are merged as they pile up).
+    #[serde(default = "default_store_index_run")]
+    pub store_index_run: usize,
     /// Delivery retry settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
@@ -358,6 +365,10 @@ fn default_store_cache() -> u64 {
     isop_store::StoreConfig::new("").cache_bytes
 }
 
+fn default_store_index_run() -> usize {
+    isop_store::StoreConfig::new("").index_run
+}
+
 fn default_min_free_disk() -> u64 {
     isop_store::StoreConfig::new("").min_free_bytes
 }
@@ -396,6 +407,7 @@ impl NodeConfig {
             max_clock_skew_ms: isop_core::Judgement::DEFAULT_MAX_SKEW_MS,
             min_free_disk_bytes: default_min_free_disk(),
             store_cache_bytes: default_store_cache(),
+            store_index_run: default_store_index_run(),
             max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
             max_logged_rejections_per_minute: default_logged_rejections(),
             delivery: DeliveryConfig::default(),
@@ -479,6 +491,16 @@ impl NodeConfig {
         })?;
         isop_api::ApiClient::new(&api.listen.to_string(), &token)
             .map_err(|e| Error::LocalApi(e.to_string()))
+    }
+
+    /// How the node's log is opened: where, and the store settings.
+    pub fn store(&self) -> isop_store::StoreConfig {
+        isop_store::StoreConfig {
+            min_free_bytes: self.min_free_disk_bytes,
+            cache_bytes: self.store_cache_bytes,
+            index_run: self.store_index_run,
+            ..isop_store::StoreConfig::new(&self.data_dir)
+        }
     }
 
     /// The org id.

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 
 use isop_core::{LogIndex, NoticeDraft, OrgId, Roster, Signer, pb};
 use isop_net::{Endpoint, EndpointConfig};
-use isop_store::{DeliveryStatus, Store, StoreConfig};
+use isop_store::{DeliveryStatus, Store};
 use prost::Message;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -94,11 +94,7 @@ impl Node {
         let hooks = crate::notify::hooks(&config, &notify)?;
         let retention = crate::erase::rules(&config)?;
         crate::config::ensure_private_dir(&config.data_dir)?;
-        let store = Store::open(&StoreConfig {
-            min_free_bytes: config.min_free_disk_bytes,
-            cache_bytes: config.store_cache_bytes,
-            ..StoreConfig::new(&config.data_dir)
-        })?;
+        let store = Store::open(&config.store())?;
         crate::notify::start_new(&store, &config)?;
 
         // The roster: the configured one, unless the log holds a newer one.

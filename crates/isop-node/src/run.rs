@@ -71,10 +71,7 @@ pub async fn run<T>(
         if let Err(e) = node.shutdown().await {
             tracing::warn!(error = %e, "stopping the node");
         }
-        let store = isop_store::StoreConfig {
-            min_free_bytes: config.min_free_disk_bytes,
-            ..isop_store::StoreConfig::new(&config.data_dir)
-        };
+        let store = config.store();
         let mut said = false;
         while let Err(e) = store.room() {
             if !said {
