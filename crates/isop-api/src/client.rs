@@ -7,9 +7,9 @@ use serde::de::DeserializeOwned;
 
 use crate::model::{
     AuditReport, Checked, CorrelationQuery, Correlations, EraseRequest, ErasedFields, ErrorBody,
-    ErrorCode, ExportQuery, Federation, InLog, ListQuery, MarkedRead, Me, NewUser, NodeIdentity,
-    NoticeView, Page, Preview, QueryAnswer, QueryParams, Respond, RosterAccepted, Sent, Status,
-    SubmitNotice, Track, UserToken, UserView,
+    ErrorCode, ExportQuery, Federation, InLog, ListQuery, MarkedRead, MatchRequest, MatchResult,
+    Me, NewUser, NodeIdentity, NoticeView, Page, Preview, QueryAnswer, QueryParams, Respond,
+    RosterAccepted, Sent, Status, SubmitNotice, Track, UserToken, UserView,
 };
 
 /// What went wrong talking to a node.
@@ -305,6 +305,12 @@ impl ApiClient {
     /// or reported by two or more agencies.
     pub async fn correlations(&self, query: &CorrelationQuery) -> Result<Correlations, Error> {
         self.get_query("/v1/correlations", query).await
+    }
+
+    /// Runs a private matching with another member: which of the asked
+    /// indicators it also holds.
+    pub async fn match_with(&self, request: &MatchRequest) -> Result<MatchResult, Error> {
+        self.post("/v1/match", request).await
     }
 
     /// The latest checkpoint, as its signed note.

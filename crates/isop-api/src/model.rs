@@ -325,6 +325,60 @@ pub struct Correlations {
     pub more: u64,
 }
 
+/// `POST /v1/match`: a private matching with another member
+/// (docs/MATCHING.md): which of these indicators it also holds.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MatchRequest {
+    /// The member to match with (its org id).
+    pub with: String,
+    /// The indicators to ask, one each: `KIND VALUE`, or a bare value
+    /// whose kind is told from its form (an IP, a URL, an IBAN, a wallet,
+    /// else a domain).
+    #[serde(default)]
+    pub indicators: Vec<String>,
+    /// Also ask every indicator of the notices in this node's inbox.
+    #[serde(default)]
+    pub from_inbox: bool,
+    /// Also ask every indicator of the notices of this case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_case: Option<String>,
+}
+
+/// An asked indicator the other member also holds.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MatchedItem {
+    /// Its kind: domain, url, ip, wallet or account.
+    pub kind: String,
+    /// Its value, in the form it was matched under.
+    pub value: String,
+    /// Where the other member holds it (`NOTICE_KIND_…` names, and
+    /// `LIST` for its operator's list), when the policy reveals it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<String>>,
+}
+
+/// The answer to `POST /v1/match`.
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
+pub struct MatchResult {
+    /// The run's id (hex), as both logs record it.
+    pub run: String,
+    /// The member matched with.
+    pub with: String,
+    /// Distinct indicators asked.
+    pub asked: u64,
+    /// Items the other member matched against.
+    pub held: u64,
+    /// The asked indicators it also holds.
+    pub matched: Vec<MatchedItem>,
+    /// This node's log entry recording the run.
+    pub logged_at: u64,
+    /// Bytes sent to the other member.
+    pub bytes_sent: u64,
+    /// Bytes received from it.
+    pub bytes_received: u64,
+}
+
 /// `GET /v1/correlations`' parameters.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1184,6 +1238,9 @@ pub fn schemas() -> serde_json::Map<String, Value> {
         NotifyEvent,
         Correlations,
         CorrelationQuery,
+        MatchRequest,
+        MatchedItem,
+        MatchResult,
         EraseRequest,
         ErasedFields,
         UserView,

@@ -25,7 +25,7 @@ pub(crate) enum Event {
     /// A roster version the node held.
     Roster(pb::Envelope),
     /// An entry, at its position in the file.
-    Entry(EntryRec),
+    Entry(Box<EntryRec>),
     /// A disclosure of the entry before it.
     Disclosure { offset: u64, bytes: Bytes },
     /// An erased disclosure of the entry before it.
@@ -191,12 +191,12 @@ impl<'p, R: Read> Walker<'p, R> {
             Rec::Entry(bytes) => {
                 let position = entries;
                 let entry = pb::LogEntry::decode(bytes.as_ref()).map_err(|e| e.to_string());
-                Event::Entry(EntryRec {
+                Event::Entry(Box::new(EntryRec {
                     position,
                     offset,
                     bytes,
                     entry,
-                })
+                }))
             }
             Rec::Disclosure(bytes) => Event::Disclosure { offset, bytes },
             Rec::Erased(erased) => Event::Erased { offset, erased },
@@ -255,6 +255,8 @@ pub(crate) enum Content {
     Erasure(pb::Erasure),
     /// An access through the node's local API.
     Access(pb::Access),
+    /// A private matching run.
+    Match(Box<pb::MatchRun>),
     /// A delivery of the notice logged at `notice_index` to `recipient`
     /// given up on.
     Failed {
@@ -299,6 +301,7 @@ pub(crate) fn content(entry: &pb::LogEntry) -> Result<Content, String> {
         }
         Some(Record::Erasure(e)) => Ok(Content::Erasure(e.clone())),
         Some(Record::Access(a)) => Ok(Content::Access(a.clone())),
+        Some(Record::MatchRun(m)) => Ok(Content::Match(Box::new(m.clone()))),
         Some(Record::DeliveryFailed(f)) => Ok(Content::Failed {
             notice_index: f.notice_index,
             recipient: f.recipient.clone(),

@@ -38,7 +38,8 @@ mod verify;
 pub use cross::{CrossReport, cross_check};
 pub use finding::{Finding, FindingKind};
 pub use replay::{
-    AccessSeen, CaseStory, FieldView, PeerLatency, ReferralEvent, ReferralStory, Story, replay,
+    AccessSeen, CaseStory, FieldView, MatchSeen, PeerLatency, ReferralEvent, ReferralStory, Story,
+    replay,
 };
 pub use verify::{DEFAULT_MAX_OUTSTANDING_BYTES, ErasureSeen, VerifyOptions, VerifyReport, verify};
 

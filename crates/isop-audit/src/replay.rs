@@ -34,8 +34,40 @@ pub struct Story {
     /// Who used the node's local API for what: each access the log
     /// records, in entry order.
     pub accesses: Vec<AccessSeen>,
+    /// The private matching runs the log records, each stage an entry, in
+    /// entry order.
+    pub matches: Vec<MatchSeen>,
     /// Problems with the file's structure met while reading.
     pub findings: Vec<Finding>,
+}
+
+/// A stage of a private matching run, as a node's log records it.
+#[derive(Clone, Debug, Serialize)]
+pub struct MatchSeen {
+    /// The entry recording it.
+    pub index: u64,
+    /// When, Unix milliseconds.
+    pub at: u64,
+    /// The run's id, hex.
+    pub run: String,
+    /// The other side.
+    pub peer: String,
+    /// Whether this node asked (else it answered).
+    pub asked: bool,
+    /// Where the run stood: opened, closed, abandoned or refused.
+    pub stage: String,
+    /// Distinct items asked.
+    pub query_items: u64,
+    /// Items the answerer matched against.
+    pub held_items: u64,
+    /// How many matched, once known.
+    pub matched: Option<u64>,
+    /// The commitment to the query set, hex.
+    pub query_commitment: String,
+    /// The user who asked, on the asking side.
+    pub user: String,
+    /// Why it was refused or abandoned.
+    pub detail: String,
 }
 
 /// An access through a node's local API, as its log records it.
@@ -197,6 +229,7 @@ pub fn replay(
     let mut latency: BTreeMap<String, (Vec<u64>, u64)> = BTreeMap::new();
     let mut views = Vec::new();
     let mut accesses = Vec::new();
+    let mut matches = Vec::new();
     let mut tree = isop_core::merkle::RootBuilder::new();
     loop {
         let t = &tree;
@@ -261,6 +294,27 @@ pub fn replay(
             Ok(Content::Added { notice, .. }) => {
                 views.extend(received_fields(&origin, &notice, entry));
             }
+            Ok(Content::Match(m)) => matches.push(MatchSeen {
+                index: e.position,
+                at,
+                run: hex::encode(&m.run),
+                peer: peer.clone(),
+                asked: m.asked,
+                stage: match pb::MatchStage::try_from(m.stage) {
+                    Ok(pb::MatchStage::Opened) => "opened",
+                    Ok(pb::MatchStage::Closed) => "closed",
+                    Ok(pb::MatchStage::Abandoned) => "abandoned",
+                    Ok(pb::MatchStage::Refused) => "refused",
+                    _ => "unknown",
+                }
+                .into(),
+                query_items: m.query_items,
+                held_items: m.held_items,
+                matched: m.matched,
+                query_commitment: hex::encode(&m.query_commitment),
+                user: m.user,
+                detail: m.detail,
+            }),
             Ok(Content::Access(a)) => accesses.push(AccessSeen {
                 index: e.position,
                 at,
@@ -366,6 +420,7 @@ pub fn replay(
         latency,
         field_views: views,
         accesses,
+        matches,
         findings: f.sorted().0,
     })
 }
@@ -572,6 +627,32 @@ impl fmt::Display for Story {
                 p(&v.path),
                 v.notice,
                 p(&v.label)
+            )?;
+        }
+        writeln!(f, "\nPrivate matching ({} entries):", self.matches.len())?;
+        for m in &self.matches {
+            writeln!(
+                f,
+                "  {} entry {:<6} run {} {} {} {}: {} asked, {} held, {} matched{}{}",
+                utc(m.at),
+                m.index,
+                &m.run[..m.run.len().min(8)],
+                if m.asked { "asked" } else { "answered" },
+                m.peer,
+                m.stage,
+                m.query_items,
+                m.held_items,
+                m.matched.map_or_else(|| "?".into(), |n| n.to_string()),
+                if m.user.is_empty() {
+                    String::new()
+                } else {
+                    format!(", by {}", p(&m.user))
+                },
+                if m.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", p(&m.detail))
+                },
             )?;
         }
         for finding in &self.findings {

@@ -124,6 +124,8 @@ pub struct VerifyReport {
     /// Accesses through the node's local API the log records
     /// (`audit replay --access` lists them).
     pub accesses: u64,
+    /// Private matching runs logged (each stage an entry).
+    pub match_runs: u64,
     /// Deliveries still pending in the outbox.
     pub pending: u64,
     /// Deliveries given up on (`DeliveryFailed` entries).
@@ -379,7 +381,7 @@ pub fn verify(
                     v.refused_rosters.push((why, names_key));
                 }
             },
-            Event::Entry(e) => v.entry(e),
+            Event::Entry(e) => v.entry(*e),
             Event::Disclosure { offset, bytes } => v.disclosure(offset, &bytes),
             Event::Erased { offset, erased } => v.erased(offset, &erased),
             Event::Checkpoint { offset, note } => v.checkpoint(offset, &note),
@@ -677,6 +679,22 @@ impl Verifier {
                         FindingKind::EntryInvalid,
                         &e,
                         "an access record not logged LOCAL",
+                    );
+                }
+            }
+            Ok(Content::Match(m)) => {
+                self.report.match_runs += 1;
+                if direction != Some(pb::Direction::Local) {
+                    self.add(
+                        FindingKind::EntryInvalid,
+                        &e,
+                        "a matching run not logged LOCAL",
+                    );
+                } else if m.run.len() != 16 || m.query_commitment.len() != 32 || peer.is_none() {
+                    self.add(
+                        FindingKind::EntryInvalid,
+                        &e,
+                        "a matching run without its 16-byte id, its 32-byte commitment or its peer",
                     );
                 }
             }

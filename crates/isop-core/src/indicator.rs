@@ -240,6 +240,42 @@ fn eip55(hex: &str) -> String {
         .collect()
 }
 
+/// The kind a bare value most likely is, for lists of indicators written
+/// one a line without kinds: an IP address; a URL (it has a scheme and
+/// `:`); a valid IBAN (a payment account); a checksummed or otherwise
+/// well-formed wallet address without a dot; else a domain name. `None`
+/// for what is none of these (an e-mail address, an account identifier
+/// that is not an IBAN: those need their kind written).
+pub fn infer_kind(v: &str) -> Option<IndicatorKind> {
+    let v = v.trim();
+    if v.parse::<IpAddr>().is_ok() {
+        return Some(IndicatorKind::Ip);
+    }
+    if v.contains('@') {
+        return None;
+    }
+    if v.split_once(':').is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
+            && url::Url::parse(v).is_ok()
+            && check_wallet(v).is_err()
+    }) {
+        return Some(IndicatorKind::Url);
+    }
+    if iban_like(v).is_some_and(|c| c.parse::<Iban>().is_ok()) {
+        return Some(IndicatorKind::PaymentAccount);
+    }
+    let wallet = match_form(IndicatorKind::CryptoWallet, v);
+    if !v.contains('.') && check_wallet(&wallet).is_ok() {
+        return Some(IndicatorKind::CryptoWallet);
+    }
+    check_domain(&match_form(IndicatorKind::Domain, v))
+        .is_ok()
+        .then_some(IndicatorKind::Domain)
+}
+
 /// The name a referral's or takedown's target is known by: its domain, or
 /// else its URL, or else its IP; empty for none.
 pub fn target_name(t: Option<&pb::Target>) -> &str {
@@ -565,5 +601,39 @@ mod tests {
             unicode_form("info@xn--bcher-kva.example").as_deref(),
             Some("info@bücher.example")
         );
+    }
+
+    #[test]
+    fn bare_values_are_given_the_kind_they_are_written_as() {
+        for (v, kind) in [
+            ("203.0.113.7", Some(K::Ip)),
+            ("2001:db8::1", Some(K::Ip)),
+            ("https://streamz.example/live", Some(K::Url)),
+            (
+                "magnet:?xt=urn:btih:c9e15763f722f23e98a29decdfae341b98d53056",
+                Some(K::Url),
+            ),
+            ("DE89 3704 0044 0532 0130 00", Some(K::PaymentAccount)),
+            (
+                "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+                Some(K::CryptoWallet),
+            ),
+            (
+                "0xabcdef0123456789abcdef0123456789abcdef01",
+                Some(K::CryptoWallet),
+            ),
+            ("TJRabPrwbZy45sbavfcjinPJC18kjpRTv8", Some(K::CryptoWallet)),
+            (
+                "bitcoincash:qpm2qsznhks23z7629mms6s4cwef74vcwvy22gdx6a",
+                Some(K::CryptoWallet),
+            ),
+            ("Live.Streamz.Example", Some(K::Domain)),
+            ("bücher.example", Some(K::Domain)),
+            ("ops@streamz.example", None),
+            ("streamz", None),
+            ("", None),
+        ] {
+            assert_eq!(infer_kind(v), kind, "{v:?}");
+        }
     }
 }

@@ -49,7 +49,8 @@ impl BytesForm {
         match field {
             "id" | "in_reply_to" | "linked_notices" | "referrals" => Self::NoticeId,
             f if f.ends_with("_id") => Self::NoticeId,
-            "hashes" | "root" | "public_key" | "salt" => Self::Hex,
+            "hashes" | "root" | "public_key" | "salt" | "run" | "query_commitment"
+            | "query_salt" => Self::Hex,
             f if f.contains("digest") || f.contains("sha256") => Self::Hex,
             _ => Self::Base64,
         }

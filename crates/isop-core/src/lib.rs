@@ -103,8 +103,8 @@ pub use notice::{
 };
 pub use receipt::{MAX_RECEIPTS, Receipt, ReceiptDraft, ReceiptOutcome, SignedReceipts};
 pub use roster::{
-    Judgement, Member, MemberKey, Policy, PolicyRule, ReplyContext, Role, Roster, RosterBuilder,
-    RosterKey,
+    Judgement, MatchRule, Member, MemberKey, Policy, PolicyRule, ReplyContext, Role, Roster,
+    RosterBuilder, RosterKey,
 };
 pub use seal::{NoticeDraft, SealedNotice};
 pub use tlp::{Tlp, Transmission, check_transmission};

@@ -223,7 +223,29 @@ pub struct PolicyRule {
     pub reply_to_own_referral: bool,
 }
 
-/// The sending policy: which role may send which kind to which role.
+/// A permission to run a private matching (docs/MATCHING.md): a member
+/// of role `asker` may ask one of role `answerer`, within these limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MatchRule {
+    /// The asking role.
+    pub asker: Role,
+    /// The answering role.
+    pub answerer: Role,
+    /// The most distinct items one query may hold (at least 1).
+    pub max_query_items: u64,
+    /// The fewest held items the answerer may match against.
+    pub min_held_items: u64,
+    /// The most runs one asker may start with one answerer in 24 hours
+    /// (at least 1).
+    pub runs_per_day: u32,
+    /// Whether the answerer reveals each match's sources.
+    pub reveal_sources: bool,
+    /// Whether the answerer learns the intersection too.
+    pub both_learn: bool,
+}
+
+/// The sending policy: which role may send which kind to which role, and
+/// who may match with whom.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Policy {
     /// The rules; anything none permits is refused.
@@ -231,6 +253,8 @@ pub struct Policy {
     /// Whether a status update answering a referral also goes to each hub
     /// the referral was addressed to.
     pub copy_hub_on_status: bool,
+    /// Who may match with whom; a pair no rule names may not.
+    pub match_rules: Vec<MatchRule>,
 }
 
 /// What the policy check needs to know about the notice a message replies to.
@@ -288,10 +312,46 @@ impl Policy {
                 });
             }
         }
+        // Agencies and the hub may match each other's holdings, whatever
+        // their size; a partner may ask the hub only (is a site it found
+        // known already?), in small queries, learning nothing of where,
+        // and only once the hub holds enough that a match says little.
+        let mut match_rules = Vec::new();
+        for asker in [Role::Agency, Role::Hub] {
+            for answerer in [Role::Agency, Role::Hub] {
+                match_rules.push(MatchRule {
+                    asker,
+                    answerer,
+                    max_query_items: 100_000,
+                    min_held_items: 0,
+                    runs_per_day: 24,
+                    reveal_sources: true,
+                    both_learn: false,
+                });
+            }
+        }
+        match_rules.push(MatchRule {
+            asker: Role::Partner,
+            answerer: Role::Hub,
+            max_query_items: 10_000,
+            min_held_items: 1_000,
+            runs_per_day: 4,
+            reveal_sources: false,
+            both_learn: false,
+        });
         Self {
             rules,
             copy_hub_on_status: true,
+            match_rules,
         }
+    }
+
+    /// The rule that lets a member of role `asker` match with one of role
+    /// `answerer`, if any.
+    pub fn match_rule(&self, asker: Role, answerer: Role) -> Option<&MatchRule> {
+        self.match_rules
+            .iter()
+            .find(|r| r.asker == asker && r.answerer == answerer)
     }
 
     /// Checks that `sender` (of role `from`) may send a notice of `kind` to
@@ -369,9 +429,33 @@ impl Policy {
                 })
             })
             .collect::<Result<_, _>>()?;
+        let match_rules = p
+            .match_rules
+            .iter()
+            .map(|r| {
+                let (asker, answerer) = (Role::from_pb(r.asker)?, Role::from_pb(r.answerer)?);
+                if r.max_query_items == 0 || r.runs_per_day == 0 {
+                    return Err(Error::InvalidRoster(format!(
+                        "the match rule for {} asking {} allows no query (max_query_items and runs_per_day must be at least 1)",
+                        asker.as_str(),
+                        answerer.as_str()
+                    )));
+                }
+                Ok(MatchRule {
+                    asker,
+                    answerer,
+                    max_query_items: r.max_query_items,
+                    min_held_items: r.min_held_items,
+                    runs_per_day: r.runs_per_day,
+                    reveal_sources: r.reveal_sources,
+                    both_learn: r.both_learn,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             rules,
             copy_hub_on_status: p.copy_hub_on_status,
+            match_rules,
         })
     }
 
@@ -393,6 +477,19 @@ impl Policy {
                 })
                 .collect(),
             copy_hub_on_status: self.copy_hub_on_status,
+            match_rules: self
+                .match_rules
+                .iter()
+                .map(|r| pb::MatchRule {
+                    asker: r.asker.to_pb() as i32,
+                    answerer: r.answerer.to_pb() as i32,
+                    max_query_items: r.max_query_items,
+                    min_held_items: r.min_held_items,
+                    runs_per_day: r.runs_per_day,
+                    reveal_sources: r.reveal_sources,
+                    both_learn: r.both_learn,
+                })
+                .collect(),
         }
     }
 }
@@ -817,6 +914,9 @@ impl Roster {
         }
         if self.policy.rules != old.policy.rules {
             out.push("the sending policy's rules change".into());
+        }
+        if self.policy.match_rules != old.policy.match_rules {
+            out.push("the matching policy's rules change".into());
         }
         out
     }

@@ -75,6 +75,13 @@ pub struct NodeConfig {
     /// lookup to read (they are merged as they pile up).
     #[serde(default = "default_store_index_run")]
     pub store_index_run: usize,
+    /// A list of indicators (one a line, as `isop match` reads them) this
+    /// node also matches against when a member asks it (docs/MATCHING.md),
+    /// besides those its log holds: its operator's own holdings. Read at
+    /// every run; a line that is not an indicator fails the run, naming
+    /// the line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub match_list: Option<PathBuf>,
     /// Delivery retry settings.
     #[serde(default)]
     pub delivery: DeliveryConfig,
@@ -408,6 +415,7 @@ impl NodeConfig {
             min_free_disk_bytes: default_min_free_disk(),
             store_cache_bytes: default_store_cache(),
             store_index_run: default_store_index_run(),
+            match_list: None,
             max_notice_age_ms: isop_core::Judgement::DEFAULT_MAX_AGE_MS,
             max_logged_rejections_per_minute: default_logged_rejections(),
             delivery: DeliveryConfig::default(),
@@ -448,6 +456,7 @@ impl NodeConfig {
             .notify
             .iter_mut()
             .flat_map(|n| std::iter::once(&mut n.secret_file).chain(n.ca_file.as_mut()));
+        let match_list = c.match_list.as_mut();
         for p in [
             &mut c.data_dir,
             &mut c.signing_key,
@@ -459,6 +468,7 @@ impl NodeConfig {
         .into_iter()
         .chain(api_token)
         .chain(notify_files)
+        .chain(match_list)
         {
             if p.is_relative() {
                 *p = base.join(&*p);

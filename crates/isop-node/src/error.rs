@@ -43,6 +43,13 @@ pub enum Error {
     /// A request is invalid.
     #[error("invalid request: {0}")]
     Invalid(String),
+    /// A request the roster's limits refuse (a matching beyond its
+    /// policy), or a peer refused for them.
+    #[error("{0}")]
+    Refused(String),
+    /// What a request names does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
     /// The node is shutting down.
     #[error("the node is shutting down")]
     ShuttingDown,
@@ -89,7 +96,8 @@ impl Error {
         match self {
             Self::Core(e) | Self::Store(isop_store::Error::Core(e)) => core_fault(e),
             Self::Invalid(_) => Fault::Invalid,
-            Self::Roster(_) => Fault::Forbidden,
+            Self::Roster(_) | Self::Refused(_) => Fault::Forbidden,
+            Self::NotFound(_) => Fault::NotFound,
             Self::Peer { .. } | Self::Net(_) | Self::LocalApi(_) => Fault::Peer,
             Self::ShuttingDown => Fault::Unavailable,
             Self::Store(isop_store::Error::DiskFull { .. }) => Fault::Exhausted,

@@ -156,6 +156,7 @@ impl Node {
             sync_slots: std::sync::Mutex::new(HashMap::new()),
             seen: std::sync::Mutex::new(HashMap::new()),
             notify,
+            matching: Default::default(),
         });
         // The API's token and socket, before any task starts: a node that
         // cannot serve its API does not start at all.
@@ -276,6 +277,18 @@ impl Node {
     /// recipient later gets only the disclosures its clearance allows.
     pub async fn send(&self, draft: NoticeDraft) -> Result<Sent, Error> {
         crate::send::send(&self.inner, draft).await
+    }
+
+    /// Runs a private matching with `with` (docs/MATCHING.md): which of
+    /// `items` it also holds. `user` names who asked, in the log entry
+    /// that records the run.
+    pub async fn match_with(
+        &self,
+        with: &OrgId,
+        items: Vec<isop_match::Item>,
+        user: &str,
+    ) -> Result<crate::MatchReport, Error> {
+        crate::matching::ask(&self.inner, with, items, user).await
     }
 
     /// The notice logged at `index`, with its entry and envelope; `None` if

@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     pub(crate) seen: std::sync::Mutex<HashMap<OrgId, PeerSeen>>,
     /// Where each webhook stands.
     pub(crate) notify: crate::notify::Standing,
+    /// The matching runs this node answers.
+    pub(crate) matching: crate::matching::Matching,
 }
 
 /// What this node last saw of a peer: when it last answered (or dialled

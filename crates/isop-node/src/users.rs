@@ -60,7 +60,10 @@ impl Role {
         use Permission as P;
         match self {
             Self::Admin => true,
-            Self::Analyst => matches!(p, P::Status | P::ReadReceived | P::ReadSent | P::Send),
+            Self::Analyst => matches!(
+                p,
+                P::Status | P::ReadReceived | P::ReadSent | P::Send | P::Match
+            ),
             Self::Submitter => matches!(p, P::Status | P::ReadSent | P::Send),
             Self::Viewer => matches!(p, P::Status | P::ReadReceived | P::ReadSent),
         }
@@ -78,6 +81,8 @@ pub(crate) enum Permission {
     ReadSent,
     /// Send, submit, answer (and their checks).
     Send,
+    /// Run a private matching with another member.
+    Match,
     /// Erase values, see and apply the retention policy.
     Erase,
     /// Export the whole log.
@@ -90,11 +95,12 @@ pub(crate) enum Permission {
 
 impl Permission {
     /// Every permission.
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 9] = [
         Self::Status,
         Self::ReadReceived,
         Self::ReadSent,
         Self::Send,
+        Self::Match,
         Self::Erase,
         Self::Export,
         Self::Operate,
@@ -108,6 +114,7 @@ impl Permission {
             Self::ReadReceived => "read_received",
             Self::ReadSent => "read_sent",
             Self::Send => "send",
+            Self::Match => "match",
             Self::Erase => "erase",
             Self::Export => "export",
             Self::Operate => "operate",
@@ -122,6 +129,7 @@ impl Permission {
             Self::ReadReceived => "read what came in",
             Self::ReadSent => "read what was sent",
             Self::Send => "send notices",
+            Self::Match => "match with other members",
             Self::Erase => "erase values",
             Self::Export => "export the log",
             Self::Operate => "operate the node",

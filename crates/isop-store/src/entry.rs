@@ -64,6 +64,8 @@ pub enum Record {
     },
     /// An access through the node's local API (LOCAL).
     Access(pb::Access),
+    /// A private matching run with the entry's peer (LOCAL).
+    MatchRun(pb::MatchRun),
 }
 
 /// The first byte of a delivery's outcome key: accepted (or already held),
@@ -250,6 +252,7 @@ impl Prepared {
                 pb::log_entry::Record::DeliveryFailed(record)
             }
             Record::Access(a) => pb::log_entry::Record::Access(a),
+            Record::MatchRun(m) => pb::log_entry::Record::MatchRun(m),
         };
         let entry = pb::LogEntry {
             index: 0,

@@ -659,6 +659,21 @@ fn the_console_in_a_real_browser() {
         assert_eq!(download[1], "attachment; filename=\"INTERPOL-GS.isop\"", "{download}");
         assert!(download[2].as_u64().unwrap() > 1000, "{download}");
 
+        // The hub asks an agency which of two sites it holds: the one
+        // referred to it, from a referral.
+        hub_page.goto("/ui/match").await;
+        hub_page.choose("#with", "KR-KNPA").await;
+        hub_page.fill("#indicators", "streamz.example\nelsewhere.example").await;
+        hub_page.click("#match button").await;
+        let verdict = hub_page.text("#verdict").await;
+        assert!(verdict.contains("1 of 2 asked are held by KR-KNPA"), "{verdict}");
+        let matched = hub_page.text("#matched").await;
+        assert!(
+            matched.contains("streamz.example") && matched.contains("NOTICE_KIND_REFERRAL"),
+            "{matched}"
+        );
+        hub_page.shot("matching").await;
+
         // A viewer reads, and may not answer: no form, and the API refuses
         // a post made anyway.
         agency.click("form.signout button").await;
@@ -722,6 +737,7 @@ fn the_console_in_a_real_browser() {
             "/ui/compose?kind=retraction".into(),
             "/ui/sent".into(),
             "/ui/correlations".into(),
+            "/ui/match".into(),
             "/ui/federation".into(),
             "/ui/audit".into(),
         ] {

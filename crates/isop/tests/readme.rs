@@ -1,5 +1,5 @@
 //! The README's examples, run as pasted: its onboarding block, then its
-//! daily-work, bulk, STIX and auditing blocks against real `isop node run`
+//! daily-work, matching, bulk, STIX and auditing blocks against real `isop node run`
 //! processes of an example federation written where the README says
 //! (`certs-example/`), with `isop` on the PATH. Only `isop node run`
 //! lines are left to the test, which starts the nodes itself, and the
@@ -152,6 +152,17 @@ fn the_readme_examples_run_as_pasted() {
     let id = inbox["items"][0]["id"].as_str().expect("an id").to_owned();
     let out = sh(cwd, &daily[split..].replace("<id>", &id));
     assert!(out.contains("answered with "), "{out}");
+
+    // A matching, once GB holds the takedown request the daily work sent.
+    eventually(&["inbox", "--node", &cfg("GB-PIPCU"), "--json"], |o| {
+        o.contains("NOTICE_KIND_TAKEDOWN_REQUEST")
+    });
+    let out = sh(cwd, &block("isop match"));
+    assert!(
+        out.contains("2 of 3 asked are held by GB-PIPCU")
+            && out.contains("mirror.example  (from takedown request)"),
+        "{out}"
+    );
 
     // Bulk, the field's standards, then the auditor's commands over the
     // exports.

@@ -450,3 +450,54 @@ fn tlp_transmission_rules() {
     ));
     assert!(Tlp::Clear.may_export() && !Tlp::Green.may_export());
 }
+
+#[test]
+fn matching_policy() {
+    let fed = fed();
+    let policy = fed.roster.policy();
+    // The standard policy: agencies and the hub match each other; a
+    // partner may ask the hub, in small queries, and no one asks a
+    // partner.
+    let rule = policy.match_rule(Role::Agency, Role::Agency).unwrap();
+    assert_eq!(
+        (rule.max_query_items, rule.runs_per_day, rule.reveal_sources),
+        (100_000, 24, true)
+    );
+    let partner = policy.match_rule(Role::Partner, Role::Hub).unwrap();
+    assert!(partner.max_query_items < rule.max_query_items && !partner.reveal_sources);
+    for (asker, answerer) in [
+        (Role::Partner, Role::Agency),
+        (Role::Partner, Role::Partner),
+        (Role::Agency, Role::Partner),
+        (Role::Auditor, Role::Hub),
+    ] {
+        assert!(
+            policy.match_rule(asker, answerer).is_none(),
+            "{asker:?} {answerer:?}"
+        );
+    }
+    // The rules survive signing and verification, and a change shows in
+    // the diff.
+    let mut narrower = policy.clone();
+    narrower.match_rules.retain(|r| r.asker != Role::Partner);
+    let env = builder(&fed.signers)
+        .version(2, NOW)
+        .policy(&narrower)
+        .sign(&fed.roster_key)
+        .unwrap();
+    let next = fed.roster.verify_update(&env, &fed.roster_key()).unwrap();
+    assert_eq!(next.policy().match_rules, narrower.match_rules);
+    assert!(
+        next.changes_from(&fed.roster)
+            .contains(&"the matching policy's rules change".to_string())
+    );
+    // A rule that allows no query is refused by name.
+    let mut none = policy.clone();
+    none.match_rules[0].runs_per_day = 0;
+    let err = builder(&fed.signers)
+        .policy(&none)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("allows no query"), "{err}");
+}

@@ -55,6 +55,7 @@ pub(super) fn router() -> Router<Api> {
         .route("/v1/sent", get(sent))
         .route("/v1/query", get(query))
         .route("/v1/correlations", get(correlations))
+        .route("/v1/match", post(match_with))
         .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/export", get(export))
         .route("/v1/audit", post(audit))
@@ -91,6 +92,7 @@ pub(super) fn permission(method: &Method, path: &str) -> Permission {
         ("POST", "/v1/notices/{id}/erase") | (_, "/v1/retention") => P::Erase,
         ("GET", "/v1/export") | ("POST", "/v1/audit") => P::Export,
         ("POST", "/v1/roster" | "/v1/node/reload") => P::Operate,
+        ("POST", "/v1/match") => P::Match,
         _ => P::Users,
     }
 }
@@ -915,6 +917,69 @@ async fn correlations(
         .map(|f| overlap_view(inner, f, true))
         .collect::<Result<_, _>>()?;
     Ok(Json(Correlations { overlaps, more }))
+}
+
+/// `POST /v1/match`: a private matching with another member
+/// (docs/MATCHING.md), logged on both sides.
+async fn match_with(
+    State(api): State<Api>,
+    Extension(user): Extension<User>,
+    Json(req): Json<isop_api::MatchRequest>,
+) -> ApiResult<isop_api::MatchResult> {
+    let with: isop_core::OrgId = req
+        .with
+        .parse()
+        .map_err(|e| bad_request(format!("with: {e}")))?;
+    let mut items = req
+        .indicators
+        .iter()
+        .enumerate()
+        .map(|(n, line)| {
+            isop_match::Item::parse_line(line)
+                .map_err(|e| bad_request(format!("indicator {}: {e}", n + 1)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if req.from_inbox || req.from_case.is_some() {
+        let inner = api.inner.clone();
+        let (inbox, case) = (req.from_inbox, req.from_case.clone());
+        items.extend(
+            tokio::task::spawn_blocking(move || {
+                crate::matching::from_log(&inner, inbox, case.as_deref())
+            })
+            .await
+            .map_err(internal)??,
+        );
+    }
+    if items.is_empty() {
+        return Err(bad_request(
+            "nothing to ask: no indicators given, and none in the inbox or case named",
+        ));
+    }
+    let r = crate::matching::ask(&api.inner, &with, items, &user.name).await?;
+    Ok(Json(isop_api::MatchResult {
+        run: hex::encode(r.run),
+        with: r.with.to_string(),
+        asked: r.asked,
+        held: r.held,
+        matched: r
+            .matched
+            .into_iter()
+            .map(|(item, sources)| isop_api::MatchedItem {
+                kind: isop_match::item::kind_name(item.kind()).into(),
+                value: item.value().into(),
+                sources: sources.map(|s| {
+                    s.kinds()
+                        .filter_map(|k| isop_core::pb::NoticeKind::try_from(k).ok())
+                        .map(|k| k.as_str_name().to_owned())
+                        .chain(s.listed().then(|| "LIST".to_owned()))
+                        .collect()
+                }),
+            })
+            .collect(),
+        logged_at: r.logged_at.0,
+        bytes_sent: r.bytes.0,
+        bytes_received: r.bytes.1,
+    }))
 }
 
 async fn checkpoint(State(api): State<Api>) -> Result<String, ApiError> {

@@ -133,7 +133,7 @@ impl Console {
 #[derive(Debug)]
 pub(super) struct Refusal {
     status: StatusCode,
-    message: String,
+    pub(super) message: String,
 }
 
 impl Refusal {

@@ -28,6 +28,7 @@ pub(super) fn routes() -> Router<Console> {
         .route("/ui/compose", get(compose::form).post(compose::send))
         .route("/ui/compose/preview", post(compose::preview))
         .route("/ui/correlations", get(correlations))
+        .route("/ui/match", get(match_form).post(match_run))
         .route("/ui/federation", get(federation))
         .route("/ui/audit", get(audit_form).post(audit))
         .route("/ui/audit/export", get(export))
@@ -47,6 +48,7 @@ pub(super) struct Chrome {
     pub(super) may_read: bool,
     pub(super) may_send: bool,
     pub(super) may_export: bool,
+    pub(super) may_match: bool,
 }
 
 impl Chrome {
@@ -61,6 +63,7 @@ impl Chrome {
             may_read: may("read_received"),
             may_send: may("send"),
             may_export: may("export"),
+            may_match: may("match"),
         }
     }
 }
@@ -682,6 +685,78 @@ async fn correlations(
         overlaps,
         more: found.more,
     }))
+}
+
+#[derive(Template)]
+#[template(path = "match.html")]
+struct MatchPage {
+    chrome: Chrome,
+    /// The members this node may ask, by the roster's matching policy.
+    members: Vec<String>,
+    /// What was asked: the member and the lines, to show again.
+    with: String,
+    lines: String,
+    result: Option<isop_api::MatchResult>,
+    /// Why the run was refused or failed.
+    refused: Option<String>,
+}
+
+impl MatchPage {
+    async fn new(c: &Console, s: &Session) -> Result<Self, Refusal> {
+        let chrome = c.chrome(s, "match").await?;
+        let f: isop_api::Federation = c.get(s, "/v1/federation").await?;
+        let members = f
+            .members
+            .iter()
+            .filter(|m| *m.org != *c.org && m.revoked_at.is_none())
+            .map(|m| m.org.clone())
+            .collect();
+        Ok(Self {
+            chrome,
+            members,
+            with: String::new(),
+            lines: String::new(),
+            result: None,
+            refused: None,
+        })
+    }
+}
+
+/// `GET /ui/match`: the form for a private matching.
+async fn match_form(
+    State(c): State<Console>,
+    SignedIn { session: s, .. }: SignedIn,
+) -> Result<Response, Refusal> {
+    Ok(page(&MatchPage::new(&c, &s).await?))
+}
+
+/// `POST /ui/match`: runs the matching (`POST /v1/match`) and shows what
+/// the other member holds, or why it was refused.
+async fn match_run(State(c): State<Console>, posted: Posted) -> Result<Response, Refusal> {
+    let s = &posted.signed_in.session;
+    let mut p = MatchPage::new(&c, s).await?;
+    p.with = posted.field("with").to_owned();
+    p.lines = posted.field("indicators").to_owned();
+    let request = isop_api::MatchRequest {
+        with: p.with.clone(),
+        indicators: p
+            .lines
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect(),
+        from_inbox: posted.field("from_inbox") == "on",
+        from_case: Some(posted.field("case").to_owned()).filter(|c| !c.is_empty()),
+    };
+    match c
+        .post::<isop_api::MatchResult>(s, "/v1/match", &request)
+        .await
+    {
+        Ok(r) => p.result = Some(r),
+        Err(refusal) => p.refused = Some(refusal.message),
+    }
+    Ok(page(&p))
 }
 
 #[derive(Template)]

@@ -177,6 +177,10 @@ async fn serve_request(inner: &Arc<Inner>, peer: &PeerIdentity, request: pb::Fra
         Some(Kind::SubmitCosignature(c)) => witness::cosignature(inner, &peer.org, &c.note)
             .await
             .map(|()| Kind::Ack(pb::Ack {})),
+        Some(Kind::MatchOpen(m)) => crate::matching::open(inner, &peer.org, m).await,
+        Some(Kind::MatchEvaluate(m)) => crate::matching::evaluate(inner, &peer.org, m).await,
+        Some(Kind::GetMatchRecords(m)) => crate::matching::records(inner, &peer.org, m).await,
+        Some(Kind::MatchClose(m)) => crate::matching::close(inner, &peer.org, m).await,
         Some(_) => return error_frame(pb::ErrorCode::Unexpected, "not a request"),
         None => return error_frame(pb::ErrorCode::Malformed, "empty frame"),
     };

@@ -109,6 +109,10 @@ pub(crate) enum Command {
     /// Targets several members name: referred by two or more partners, or
     /// reported by two or more agencies, with each notice's status.
     Correlate(notices::Correlate),
+    /// Which of your indicators another member also holds, and nothing
+    /// else: a private matching, logged on both sides, within the
+    /// roster's limits (docs/MATCHING.md).
+    Match(notices::Match),
     /// The node's log.
     Log {
         #[command(subcommand)]
@@ -214,6 +218,7 @@ pub(crate) async fn run(command: Command) -> Result<()> {
         Command::Export { command } => stix::export(command).await,
         Command::Import { command } => stix::import(command).await,
         Command::Correlate(c) => c.run().await,
+        Command::Match(m) => m.run().await,
         Command::Log { command } => notices::log(command).await,
         Command::User { command } => users::run(command).await,
         Command::Audit { command } => audit::run(command),

@@ -641,6 +641,92 @@ impl Correlate {
     }
 }
 
+/// `isop match`: which of these indicators another member also holds
+/// (docs/MATCHING.md).
+#[derive(Debug, Args)]
+pub(crate) struct Match {
+    #[command(flatten)]
+    node: NodeArg,
+    /// The member to match with.
+    #[arg(long)]
+    with: String,
+    /// A file of indicators, one a line (`KIND VALUE`, or a bare value
+    /// whose kind is told from its form); `-` reads standard input. Blank
+    /// lines and lines starting with `#` are skipped.
+    #[arg(long)]
+    indicators: Option<PathBuf>,
+    /// Also ask every indicator of the notices in this node's inbox.
+    #[arg(long)]
+    from_inbox: bool,
+    /// Also ask every indicator of the notices of this case.
+    #[arg(long)]
+    from_case: Option<String>,
+}
+
+impl Match {
+    pub(crate) async fn run(self) -> Result<()> {
+        let text = match &self.indicators {
+            None => String::new(),
+            Some(p) if p.as_os_str() == "-" => std::io::read_to_string(std::io::stdin())
+                .context("reading indicators from standard input")?,
+            Some(p) => {
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?
+            }
+        };
+        let mut indicators = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            // Checked here too, so that a bad line is named by its line.
+            isop_match::Item::parse_line(line).with_context(|| {
+                format!(
+                    "{} line {}",
+                    self.indicators
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new("-"))
+                        .display(),
+                    n + 1
+                )
+            })?;
+            indicators.push(line.to_owned());
+        }
+        let request = isop_api::MatchRequest {
+            with: self.with,
+            indicators,
+            from_inbox: self.from_inbox,
+            from_case: self.from_case,
+        };
+        let v = client(&self.node)?.match_with(&request).await?;
+        print(self.node.json, &v, |v| {
+            println!(
+                "{} of {} asked are held by {} (it matched against {} items; run {}, logged here at entry {})",
+                v.matched.len(),
+                v.asked,
+                esc(&v.with),
+                v.held,
+                &v.run[..8],
+                v.logged_at
+            );
+            for m in &v.matched {
+                let from = m.sources.as_ref().map_or_else(String::new, |s| {
+                    let names: Vec<String> = s
+                        .iter()
+                        .map(|k| match k.as_str() {
+                            "LIST" => "its list".to_owned(),
+                            k => words("isop.v1.NoticeKind", k),
+                        })
+                        .collect();
+                    format!("  (from {})", names.join(", "))
+                });
+                println!("  {:<8} {}{from}", m.kind, esc(&m.value));
+            }
+            println!("{} bytes sent, {} received", v.bytes_sent, v.bytes_received);
+        })
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum LogCommand {
     /// Export the whole log as one file, with the disclosures a clearance allows.
