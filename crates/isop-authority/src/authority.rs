@@ -424,6 +424,24 @@ impl Authority {
         self.save_draft(RosterBuilder::from_pb(draft))
     }
 
+    /// Sets, in the draft, the matching rule of members of role `asker`
+    /// asking members of role `answerer` (replacing the pair's rule), or
+    /// with `None` takes the pair's right to match away.
+    pub fn match_rule(
+        &self,
+        asker: isop_core::Role,
+        answerer: isop_core::Role,
+        rule: Option<isop_core::MatchRule>,
+    ) -> Result<pb::Roster, Error> {
+        let draft = Roster::try_from(self.draft()?)?;
+        let mut policy = draft.policy().clone();
+        policy
+            .match_rules
+            .retain(|r| (r.asker, r.answerer) != (asker, answerer));
+        policy.match_rules.extend(rule);
+        self.save_draft(RosterBuilder::from_pb(self.draft()?).policy(&policy))
+    }
+
     /// What the pending version changes against the roster in force, one
     /// line each (see [`Roster::changes_from`]); empty with nothing
     /// pending. Before the first version is signed, everything is new.

@@ -439,41 +439,44 @@ fn chunk_items(inner: &Inner) -> usize {
 
 const NO_RUN: &str = "no open matching run of yours has this id (it was closed, given up after 10 idle minutes, or lost in a restart)";
 
-/// The open run `id` of `peer`, touched: its answerer, how many elements
-/// it evaluated, and how many items it was opened for.
-fn the_run(inner: &Inner, peer: &OrgId, id: &[u8]) -> Result<(Arc<Answerer>, u64, u64), Error> {
+/// The open run `id` of `peer`, touched, with `elements` more counted as
+/// evaluated (never more in all than the run was opened for: counted
+/// before they are evaluated, so that requests sent at once cannot pass
+/// the limit together): its answerer.
+fn the_run(inner: &Inner, peer: &OrgId, id: &[u8], elements: u64) -> Result<Arc<Answerer>, Error> {
     let id = run_id(id)?;
     let mut open = lock(&inner.matching.open);
     match open.get_mut(&id) {
         Some(run) if &run.peer == peer => {
             run.last = Instant::now();
-            Ok((run.answerer.clone(), run.evaluated, run.query_items))
+            if run.evaluated + elements > run.query_items {
+                return Err(Error::Refused(format!(
+                    "{} elements in all, over the {} items the run was opened for",
+                    run.evaluated + elements,
+                    run.query_items
+                )));
+            }
+            run.evaluated += elements;
+            Ok(run.answerer.clone())
         }
         _ => Err(Error::NotFound(NO_RUN.into())),
     }
 }
 
-/// Answers `MatchEvaluate`: evaluates the next blinded elements, never
-/// more in all than the run was opened for.
+/// Answers `MatchEvaluate`: evaluates the next blinded elements.
 pub(crate) async fn evaluate(
     inner: &Arc<Inner>,
     peer: &OrgId,
     m: pb::MatchElements,
 ) -> Result<Kind, Error> {
-    let (answerer, evaluated, query_items) = the_run(inner, peer, &m.run)?;
     let n = (m.elements.len() / ELEMENT_LEN) as u64;
-    if evaluated + n > query_items {
-        return Err(Error::Refused(format!(
-            "{} elements in all, over the {query_items} items the run was opened for",
-            evaluated + n
-        )));
-    }
     if n as usize > chunk_items(inner) {
         return Err(Error::Invalid(format!(
             "{n} elements in one message, over {}",
             chunk_items(inner)
         )));
     }
+    let answerer = the_run(inner, peer, &m.run, n)?;
     let elements = m.elements.clone();
     let out = tokio::task::spawn_blocking(move || answerer.evaluate(&elements))
         .await
@@ -482,9 +485,6 @@ pub(crate) async fn evaluate(
             why: e.to_string(),
         })?
         .map_err(|e| Error::Invalid(e.to_string()))?;
-    if let Some(run) = lock(&inner.matching.open).get_mut(&run_id(&m.run)?) {
-        run.evaluated += n;
-    }
     Ok(Kind::MatchEvaluated(pb::MatchElements {
         run: m.run,
         elements: out.into(),
@@ -497,7 +497,7 @@ pub(crate) async fn records(
     peer: &OrgId,
     m: pb::GetMatchRecords,
 ) -> Result<Kind, Error> {
-    let (answerer, _, _) = the_run(inner, peer, &m.run)?;
+    let answerer = the_run(inner, peer, &m.run, 0)?;
     let count = chunk_items(inner);
     let offset = m.offset;
     let out = tokio::task::spawn_blocking(move || answerer.records(offset, count))

@@ -1333,6 +1333,66 @@ fn workflows_against_running_nodes() {
     let reloaded = isop(&["node", "reload", "--node", &filmco]);
     assert!(reloaded.contains("signs with RH-FILMCO/k2"), "{reloaded}");
 
+    // The authority lets partners ask agencies to match (the standard
+    // policy does not); FilmCo asks KR whether it holds the site FilmCo
+    // referred: it does, from that referral (sources stay hidden).
+    let policy = isop(&[
+        "roster",
+        "policy",
+        "--authority",
+        authority,
+        "--allow-match",
+        "partner:agency",
+        "--max-query-items",
+        "50",
+        "--runs-per-day",
+        "2",
+    ]);
+    assert!(
+        policy.contains("the matching policy's rules change"),
+        "{policy}"
+    );
+    assert!(isop(&["roster", "sign", "--authority", authority]).contains("roster v3"));
+    isop(&push);
+    eventually(&["status", "--node", &kr], |o| {
+        o.contains("KR-KNPA — roster v3")
+    });
+    let asked = dir.path().join("asked.txt");
+    std::fs::write(&asked, "# two sites\nstreamz.example\nnowhere.example\n").unwrap();
+    let asked = asked.to_str().unwrap();
+    let out = isop(&[
+        "match",
+        "--node",
+        &filmco,
+        "--with",
+        "KR-KNPA",
+        "--indicators",
+        asked,
+    ]);
+    assert!(
+        out.contains("1 of 2 asked are held by KR-KNPA")
+            && out.contains("domain   streamz.example\n"),
+        "{out}"
+    );
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(&bad, "streamz.example\nnot an indicator\n").unwrap();
+    let out = run(&[
+        "match",
+        "--node",
+        &filmco,
+        "--with",
+        "KR-KNPA",
+        "--indicators",
+        bad.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(1)
+            && stderr.contains("bad.txt line 2")
+            && stderr.contains("\"not\" is not a kind"),
+        "{stderr}"
+    );
+
     // A reader that goes away: the command ends quietly, never a panic.
     let mut child = Command::new(env!("CARGO_BIN_EXE_isop"))
         .args(["status", "--node", &kr])

@@ -83,6 +83,8 @@ async fn an_agency_learns_which_of_its_indicators_another_holds_and_the_limits_h
     fed.member_mut(GB)?.config.match_list = Some(list_file.clone());
     let token = dir.path().join("kr-token");
     with_api(&mut fed, KR, &token)?;
+    let gb_token = dir.path().join("gb-token");
+    with_api(&mut fed, GB, &gb_token)?;
     let kr = fed.start(KR).await?;
     let gb = fed.start(GB).await?;
     let filmco = fed.start(FILMCO).await?;
@@ -249,8 +251,23 @@ async fn an_agency_learns_which_of_its_indicators_another_holds_and_the_limits_h
         "{e}"
     );
     ask(&conn, close(3)).await?.map_err(anyhow::Error::msg)?;
-    // Two runs so far today; the policy allows 24 a day.
-    for run in 10..32 {
+    // Two requests sent at once cannot pass the limit together.
+    let Ok(pb::frame::Kind::MatchOpened(_)) = ask(&conn, open(4, 2)).await? else {
+        bail!("not opened")
+    };
+    let (_, two) = isop_match::Asker::new(items[..2].to_vec(), &mut rand::rngs::OsRng);
+    let evaluate = || {
+        pb::frame::Kind::MatchEvaluate(pb::MatchElements {
+            run: Bytes::from(vec![4; 16]),
+            elements: two.clone().into(),
+        })
+    };
+    let (a, b) = tokio::join!(ask(&conn, evaluate()), ask(&conn, evaluate()));
+    let answered: Vec<_> = [a?, b?].into_iter().filter(|r| r.is_ok()).collect();
+    assert_eq!(answered.len(), 1, "{answered:?}");
+    ask(&conn, close(4)).await?.map_err(anyhow::Error::msg)?;
+    // Three runs so far today; the policy allows 24 a day.
+    for run in 10..31 {
         let Ok(pb::frame::Kind::MatchOpened(_)) = ask(&conn, open(run, 1)).await? else {
             bail!("run {run} not opened")
         };
@@ -278,6 +295,17 @@ async fn an_agency_learns_which_of_its_indicators_another_holds_and_the_limits_h
         Some(pb::MatchStage::Refused as i32)
     );
 
+    // GB asks KR what its inbox names: KR's own report's site.
+    let r = api_client(&gb, &gb_token)?
+        .match_with(&isop_api::MatchRequest {
+            with: KR.into(),
+            from_inbox: true,
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!((r.asked, r.matched.len()), (1, 1), "{r:?}");
+    assert_eq!(r.matched[0].value, "streamz.example");
+
     // Both logs audit clean, and the auditor's replay lists the runs.
     for n in [&kr, &gb] {
         let findings = audit_findings(n, &fed)?;
@@ -286,9 +314,74 @@ async fn an_agency_learns_which_of_its_indicators_another_holds_and_the_limits_h
     let mut export = Vec::new();
     gb.export(&mut export, &gb.roster().clearance(gb.org())?)?;
     let story = isop_audit::replay(export.as_slice(), &fed.roster_key(), None)?;
-    assert_eq!(story.matches.len(), 2 + 2 + 2 * 22);
+    // Answered: 24 runs, opened and closed; asked: one.
+    assert_eq!(story.matches.len(), 2 * 24 + 1);
     assert_eq!(story.matches[1].matched, Some(4));
     for n in [kr, gb, filmco] {
+        n.shutdown().await?;
+    }
+    Ok(())
+}
+
+/// The benchmark between real nodes, opt-in: KR asks `ISOP_MATCH_ASKED`
+/// (default 100,000) sites of GB, whose operator's list holds
+/// `ISOP_MATCH_HELD` (default 1,000,000), 1,000 of them in both. Prints
+/// the time, the bytes each way and each node's peak memory (both nodes
+/// share this process: the peak is the process's).
+///
+/// ```sh
+/// cargo test --release -p isop-federation-tests --test matching -- --ignored --nocapture
+/// ```
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: run it with --ignored, in a release build"]
+async fn a_matching_of_100k_against_1m_between_nodes() -> Result<()> {
+    let count = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (asked, held) = (
+        count("ISOP_MATCH_ASKED", 100_000),
+        count("ISOP_MATCH_HELD", 1_000_000),
+    );
+    let dir = tempfile::tempdir()?;
+    let mut fed = federation(dir.path())?;
+    let list_file = dir.path().join("gb-list.txt");
+    let text: String = (0..held)
+        .map(|i| format!("site-{i}.held.example\n"))
+        .collect();
+    std::fs::write(&list_file, text)?;
+    fed.member_mut(GB)?.config.match_list = Some(list_file);
+    let kr = fed.start(KR).await?;
+    let gb = fed.start(GB).await?;
+    let both = 1_000.min(asked).min(held);
+    let items: Vec<Item> = (0..asked)
+        .map(|i| {
+            let n = if i < both { i } else { held + i };
+            Item::parse_line(&format!("site-{n}.held.example"))
+        })
+        .collect::<Result<_, _>>()?;
+    let t = std::time::Instant::now();
+    let r = kr.match_with(&org(GB), items, "bench").await?;
+    let secs = t.elapsed().as_secs_f64();
+    ensure!(r.matched.len() == both, "{} matched", r.matched.len());
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let peak = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .unwrap_or("?")
+        .trim()
+        .to_owned();
+    println!(
+        "{asked} asked against {} held between two nodes: {secs:.1} s; {} bytes sent ({:.1} per asked item), {} received ({:.1} per held item beyond 32 per asked); peak memory of the process holding both nodes {peak}",
+        r.held,
+        r.bytes.0,
+        r.bytes.0 as f64 / asked as f64,
+        r.bytes.1,
+        (r.bytes.1 as f64 - 32.0 * asked as f64) / r.held as f64,
+    );
+    for n in [kr, gb] {
         n.shutdown().await?;
     }
     Ok(())

@@ -143,3 +143,24 @@ pub fn filler(i: u64, len: usize) -> NewEntry {
 pub fn open(dir: &std::path::Path) -> Store {
     Store::open(&StoreConfig::new(dir)).unwrap()
 }
+
+/// Edits the raw database of a closed store (sled may still be releasing
+/// its lock: wait for it as the store does).
+pub(crate) fn tamper(dir: &std::path::Path, f: impl FnOnce(&sled::Tree)) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let db = loop {
+        match sled::Config::new().path(dir).flush_every_ms(None).open() {
+            Ok(db) => break db,
+            Err(e)
+                if std::time::Instant::now() < deadline
+                    && e.to_string().contains("could not acquire lock") =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let tree = db.open_tree("log").unwrap();
+    f(&tree);
+    db.flush().unwrap();
+}

@@ -185,7 +185,8 @@ pub(crate) enum RosterCommand {
         #[command(subcommand)]
         command: GroupCommand,
     },
-    /// The sending policy's options, in the next version.
+    /// The policy's options, in the next version: the hub's copies of
+    /// status answers, and who may match with whom (docs/MATCHING.md).
     Policy {
         /// The authority's directory.
         #[arg(long)]
@@ -193,7 +194,33 @@ pub(crate) enum RosterCommand {
         /// Whether status answers to referrals also go to the hubs the
         /// referrals were sent to (on in the standard policy).
         #[arg(long, action = clap::ArgAction::Set)]
-        copy_hub_on_status: bool,
+        copy_hub_on_status: Option<bool>,
+        /// Let members of one role ask members of another to match, as
+        /// ASKER:ANSWERER (agency, hub, partner), within the limits below;
+        /// the pair's rule is replaced.
+        #[arg(long, value_name = "ASKER:ANSWERER")]
+        allow_match: Option<String>,
+        /// With --allow-match: the most distinct items one query may hold.
+        #[arg(long, default_value_t = 10_000)]
+        max_query_items: u64,
+        /// With --allow-match: the fewest held items the answerer may match
+        /// against.
+        #[arg(long, default_value_t = 0)]
+        min_held_items: u64,
+        /// With --allow-match: the most runs one asker may start with one
+        /// answerer in 24 hours.
+        #[arg(long, default_value_t = 4)]
+        runs_per_day: u32,
+        /// With --allow-match: the answerer reveals where it holds each
+        /// match from.
+        #[arg(long)]
+        reveal_sources: bool,
+        /// With --allow-match: the answerer learns the intersection too.
+        #[arg(long)]
+        both_learn: bool,
+        /// Take the right to match away from a pair, ASKER:ANSWERER.
+        #[arg(long, value_name = "ASKER:ANSWERER")]
+        deny_match: Option<String>,
     },
     /// What the next version changes against the roster in force.
     Diff {
@@ -391,14 +418,7 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
             key_name,
             clearance,
         } => {
-            // Values in any case: `Agency`, `KR` or `kr`.
-            let role = match role.to_lowercase().as_str() {
-                "agency" => isop_core::Role::Agency,
-                "hub" => isop_core::Role::Hub,
-                "partner" => isop_core::Role::Partner,
-                "auditor" => isop_core::Role::Auditor,
-                other => anyhow::bail!("role {other:?} is not agency, hub, partner or auditor"),
-            };
+            let role = role_named(&role)?;
             let cert = std::fs::read_to_string(&tls_cert)
                 .with_context(|| format!("reading {}", tls_cert.display()))?;
             let a = Authority::open(&authority)?;
@@ -487,9 +507,43 @@ pub(crate) async fn roster(command: RosterCommand) -> Result<()> {
         RosterCommand::Policy {
             authority,
             copy_hub_on_status,
+            allow_match,
+            max_query_items,
+            min_held_items,
+            runs_per_day,
+            reveal_sources,
+            both_learn,
+            deny_match,
         } => {
+            if copy_hub_on_status.is_none() && allow_match.is_none() && deny_match.is_none() {
+                anyhow::bail!(
+                    "nothing to change: give --copy-hub-on-status, --allow-match or --deny-match"
+                );
+            }
             let a = Authority::open(&authority)?;
-            a.copy_hub_on_status(copy_hub_on_status)?;
+            if let Some(copy) = copy_hub_on_status {
+                a.copy_hub_on_status(copy)?;
+            }
+            if let Some(pair) = allow_match {
+                let (asker, answerer) = role_pair(&pair)?;
+                a.match_rule(
+                    asker,
+                    answerer,
+                    Some(isop_core::MatchRule {
+                        asker,
+                        answerer,
+                        max_query_items,
+                        min_held_items,
+                        runs_per_day,
+                        reveal_sources,
+                        both_learn,
+                    }),
+                )?;
+            }
+            if let Some(pair) = deny_match {
+                let (asker, answerer) = role_pair(&pair)?;
+                a.match_rule(asker, answerer, None)?;
+            }
             show_pending(&a)?
         }
         RosterCommand::Diff { authority } => {
@@ -682,4 +736,23 @@ fn show_pending(a: &Authority) -> Result<()> {
 /// member's clock may run a little behind.
 fn an_hour_ago() -> UnixMillis {
     UnixMillis(isop_node::now().0.saturating_sub(3_600_000))
+}
+
+/// A role by its name, in any case: `Agency` or `agency`.
+fn role_named(name: &str) -> Result<isop_core::Role> {
+    Ok(match name.to_lowercase().as_str() {
+        "agency" => isop_core::Role::Agency,
+        "hub" => isop_core::Role::Hub,
+        "partner" => isop_core::Role::Partner,
+        "auditor" => isop_core::Role::Auditor,
+        other => anyhow::bail!("role {other:?} is not agency, hub, partner or auditor"),
+    })
+}
+
+/// `ASKER:ANSWERER`, two roles.
+fn role_pair(pair: &str) -> Result<(isop_core::Role, isop_core::Role)> {
+    let (asker, answerer) = pair
+        .split_once(':')
+        .with_context(|| format!("{pair:?} is not ASKER:ANSWERER (such as agency:hub)"))?;
+    Ok((role_named(asker)?, role_named(answerer)?))
 }
